@@ -1,0 +1,5 @@
+"""``python -m wasmfleet`` is the ``wasmfleet`` command."""
+
+from wasmfleet.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``wasmfleet`` command: one typer sub-app per noun."""

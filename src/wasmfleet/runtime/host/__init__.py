@@ -1,0 +1,1 @@
+"""Host functions offered to guest modules (the wasmiot set: camera, sys, communication, dht)."""

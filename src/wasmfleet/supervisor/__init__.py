@@ -1,0 +1,1 @@
+"""The device service: HTTP API, deployments, calls, chaining, advertising, heartbeats."""

@@ -1,0 +1,249 @@
+"""The supervisor's typed settings: read once at start, passed explicitly everywhere.
+
+Precedence: command-line flag > ``WASMFLEET_*`` environment > wasmiot environment names
+(``WASMIOT_SUPERVISOR_NAME``, ``WASMIOT_SUPERVISOR_PORT``, ``WASMIOT_ORCHESTRATOR_URL``,
+``WASMIOT_LOGGING_ENDPOINT``) > defaults. Nothing else in the supervisor reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.runtime.limits import MiB, RuntimeLimits
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}
+
+
+def parse_size(text: str, what: str) -> int:
+    """Parse '256MiB', '64M', '1048576' into bytes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ConfigurationError(f"{what} must be a size such as 256MiB or 1048576, got {text!r}.")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").lower()[:1]])
+
+
+def parse_labels(items: list[str] | str) -> dict[str, str]:
+    """Parse ``key=value`` items (a list, or one comma-separated string) into a dict."""
+    if isinstance(items, str):
+        items = [part for part in items.split(",") if part.strip()]
+    labels: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise ConfigurationError(f"A label must look like key=value (e.g. zone=lab), got {item!r}.")
+        labels[key] = value
+    return labels
+
+
+def _bool(text: str, what: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{what} must be true or false, got {text!r}.")
+
+
+def default_data_dir(name: str) -> Path:
+    """Where a supervisor keeps its deployments unless told otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wasmfleet" / f"supervisor-{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorSettings:
+    """Everything a supervisor process is configured with."""
+
+    name: str = field(default_factory=socket.gethostname)
+    host: str = "0.0.0.0"
+    port: int = 5000
+    data_dir: Path | None = None
+    """None means ``default_data_dir(name)``; use ``resolved_data_dir``."""
+    orchestrator_url: str | None = None
+    log_endpoint: str | None = None
+    """Where logs are shipped; defaults to ``<orchestrator>/device/logs``."""
+    labels: dict[str, str] = field(default_factory=dict)
+    mdns: bool = True
+    advertise_address: str | None = None
+    """Address put in mDNS TXT and registrations; defaults to ``host`` unless it is a wildcard."""
+    history_size: int = 1000
+    max_request_bytes: int = 64 * MiB
+    """Largest request body (deploy JSON or call upload) accepted."""
+    max_download_bytes: int = 256 * MiB
+    """Largest data file fetched at deploy time (modules obey ``limits.max_module_bytes``)."""
+    download_timeout_s: float = 30.0
+    chain_timeout_s: float = 30.0
+    workers: int = 0
+    """Worker threads running Wasm; 0 means ``max(4, 2 × CPUs)``."""
+    camera: str = "auto"
+    """``auto`` (OpenCV if a camera opens, else simulated), ``simulated`` or ``opencv``."""
+    camera_dir: Path | None = None
+    """Folder of JPEG files served by the simulated camera; None uses the bundled sample."""
+    camera_index: int = 0
+    dht_temperature: float = 21.5
+    dht_humidity: float = 45.0
+    reregister_after_s: float = 60.0
+    """Register with the orchestrator again when no health check arrived for this long."""
+    log_level: str = "info"
+    log_format: str = "text"
+    ship_log_level: str = "info"
+    limits: RuntimeLimits = field(default_factory=RuntimeLimits)
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data directory, with the default filled in."""
+        return self.data_dir if self.data_dir is not None else default_data_dir(self.name)
+
+    @property
+    def worker_count(self) -> int:
+        """Number of threads that run Wasm calls."""
+        return self.workers if self.workers > 0 else max(4, 2 * (os.cpu_count() or 1))
+
+    @property
+    def public_address(self) -> str:
+        """The address other devices should use to reach this supervisor."""
+        if self.advertise_address:
+            return self.advertise_address
+        if self.host in {"0.0.0.0", "::", ""}:
+            return _primary_ipv4()
+        return self.host
+
+    @property
+    def base_url(self) -> str:
+        """This supervisor's own URL as other devices see it."""
+        return f"http://{self.public_address}:{self.port}"
+
+    @property
+    def resolved_log_endpoint(self) -> str | None:
+        """Where log records are posted, or None when nobody collects them."""
+        if self.log_endpoint:
+            return self.log_endpoint
+        if self.orchestrator_url:
+            return self.orchestrator_url.rstrip("/") + "/device/logs"
+        return None
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> SupervisorSettings:
+        """Build settings from the environment and command-line overrides (None = not given)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        limits: dict[str, Any] = {}
+        for key, (kind, names) in _ENV.items():
+            for name in names:
+                if name in env and env[name] != "":
+                    target = limits if key in _LIMIT_FIELDS else values
+                    target[key] = _convert(kind, env[name], name)
+                    break
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if key in _LIMIT_FIELDS:
+                limits[key] = value
+            else:
+                values[key] = value
+        if "labels" in values and not isinstance(values["labels"], dict):
+            values["labels"] = parse_labels(values["labels"])
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"]).expanduser()
+        if "camera_dir" in values:
+            values["camera_dir"] = Path(values["camera_dir"]).expanduser()
+        settings = cls(**values)
+        if limits:
+            settings = replace(settings, limits=replace(settings.limits, **limits))
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work, with a sentence saying which and why."""
+        if not 0 < self.port < 65536:
+            raise ConfigurationError(f"port must be between 1 and 65535, got {self.port}.")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", self.name):
+            raise ConfigurationError(
+                f"name {self.name!r} must be 1-63 letters, digits, '.', '_' or '-'."
+            )
+        if self.history_size < 1:
+            raise ConfigurationError("history size must be at least 1.")
+        if self.camera not in {"auto", "simulated", "opencv"}:
+            raise ConfigurationError("camera must be auto, simulated or opencv.")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigurationError("log format must be text or json.")
+        if self.limits.call_timeout_s <= 0 or self.limits.memory_limit_bytes < 64 * 1024:
+            raise ConfigurationError("call timeout must be > 0 and memory limit at least 64KiB.")
+        if self.orchestrator_url and not re.match(r"^https?://", self.orchestrator_url):
+            raise ConfigurationError(
+                f"orchestrator URL must start with http:// or https://, got {self.orchestrator_url!r}."
+            )
+
+
+def _primary_ipv4() -> str:
+    """The IPv4 address of the interface with the default route (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1; connect() on UDP sends nothing
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def _convert(kind: str, text: str, name: str) -> Any:
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {text!r}.") from None
+    if kind == "bool":
+        return _bool(text, name)
+    if kind == "size":
+        return parse_size(text, name)
+    if kind == "labels":
+        return parse_labels(text)
+    return text
+
+
+_LIMIT_FIELDS = {f.name for f in fields(RuntimeLimits)}
+
+# setting -> (kind, environment names in order of precedence)
+_ENV: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": ("str", ("WASMFLEET_NAME", "WASMIOT_SUPERVISOR_NAME")),
+    "host": ("str", ("WASMFLEET_HOST",)),
+    "port": ("int", ("WASMFLEET_PORT", "WASMIOT_SUPERVISOR_PORT")),
+    "data_dir": ("str", ("WASMFLEET_DATA_DIR",)),
+    "orchestrator_url": ("str", ("WASMFLEET_ORCHESTRATOR", "WASMIOT_ORCHESTRATOR_URL")),
+    "log_endpoint": ("str", ("WASMFLEET_LOG_ENDPOINT", "WASMIOT_LOGGING_ENDPOINT")),
+    "labels": ("labels", ("WASMFLEET_LABELS",)),
+    "mdns": ("bool", ("WASMFLEET_MDNS",)),
+    "advertise_address": ("str", ("WASMFLEET_ADVERTISE_ADDRESS",)),
+    "history_size": ("int", ("WASMFLEET_HISTORY_SIZE",)),
+    "max_request_bytes": ("size", ("WASMFLEET_MAX_REQUEST_SIZE",)),
+    "max_download_bytes": ("size", ("WASMFLEET_MAX_DOWNLOAD_SIZE",)),
+    "download_timeout_s": ("float", ("WASMFLEET_DOWNLOAD_TIMEOUT",)),
+    "chain_timeout_s": ("float", ("WASMFLEET_CHAIN_TIMEOUT",)),
+    "workers": ("int", ("WASMFLEET_WORKERS",)),
+    "camera": ("str", ("WASMFLEET_CAMERA",)),
+    "camera_dir": ("str", ("WASMFLEET_CAMERA_DIR",)),
+    "camera_index": ("int", ("WASMFLEET_CAMERA_INDEX",)),
+    "dht_temperature": ("float", ("WASMFLEET_DHT_TEMPERATURE",)),
+    "dht_humidity": ("float", ("WASMFLEET_DHT_HUMIDITY",)),
+    "reregister_after_s": ("float", ("WASMFLEET_REREGISTER_AFTER",)),
+    "log_level": ("str", ("WASMFLEET_LOG_LEVEL",)),
+    "log_format": ("str", ("WASMFLEET_LOG_FORMAT",)),
+    "ship_log_level": ("str", ("WASMFLEET_SHIP_LOG_LEVEL",)),
+    "call_timeout_s": ("float", ("WASMFLEET_CALL_TIMEOUT",)),
+    "memory_limit_bytes": ("size", ("WASMFLEET_MEMORY_LIMIT",)),
+    "max_module_bytes": ("size", ("WASMFLEET_MAX_MODULE_SIZE",)),
+    "epoch_tick_s": ("float", ("WASMFLEET_EPOCH_TICK",)),
+}
