@@ -1,0 +1,338 @@
+"""modules/build.sh rebuilds the example modules into binaries equivalent to the committed ones.
+
+Needs Debian's wasm32-wasi toolchain (clang lld wasi-libc libclang-rt-dev-wasm32). The modules run
+in plain wasmtime-py with WASI and stub host functions; every call is bounded by fuel.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wasmtime
+
+MODULES_DIR = Path(__file__).resolve().parents[2] / "modules"
+BUILD_SH = MODULES_DIR / "build.sh"
+MODULE_NAMES = sorted(
+    p.name for p in MODULES_DIR.iterdir() if p.is_dir() and (p / f"{p.name}.c").is_file()
+)
+FUEL = 50_000_000  # far more than any call below needs; a runaway loop traps instead of hanging
+MEMORY_LIMIT = 32 * 1024 * 1024  # bytes of linear memory per instance
+CAMERA_BYTES = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 3 + b"\xff\xd9"
+TEMPERATURE = 21.5  # exactly representable as f32
+HUMIDITY = 40.25
+DEBIAN_PACKAGES = "clang lld wasi-libc libclang-rt-dev-wasm32"
+
+
+def toolchain_missing() -> str:
+    """Why the wasm32-wasi toolchain is unusable here ('' when it is usable)."""
+    if shutil.which("clang") is None:
+        return "clang is not installed"
+    if shutil.which("wasm-ld") is None:
+        return "wasm-ld (lld) is not installed"
+    found = subprocess.run(
+        ["clang", "--target=wasm32-wasi", "-print-file-name=libc.a"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    ).stdout.strip()
+    if not (found.startswith("/") and Path(found).is_file()):
+        return "wasi-libc is not installed"
+    return ""
+
+
+MISSING = toolchain_missing()
+pytestmark = [
+    pytest.mark.clang,
+    pytest.mark.skipif(
+        bool(MISSING), reason=f"{MISSING}: apt-get install {DEBIAN_PACKAGES} to run this test"
+    ),
+]
+
+
+def run_build(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run modules/build.sh with arguments."""
+    return subprocess.run(
+        ["bash", str(BUILD_SH), *args], capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding every module freshly built from source."""
+    out = tmp_path_factory.mktemp("rebuilt")
+    result = run_build("-o", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(MODULE_NAMES), result.stdout
+    for name, line in zip(MODULE_NAMES, lines, strict=True):
+        size = (out / f"{name}.wasm").stat().st_size
+        assert line.split()[:3] == [name, str(size), "bytes"], line
+    return out
+
+
+def binaries(rebuilt: Path, name: str) -> dict[str, Path]:
+    """The committed and the rebuilt binary of a module."""
+    return {
+        "committed": MODULES_DIR / name / f"{name}.wasm",
+        "rebuilt": rebuilt / f"{name}.wasm",
+    }
+
+
+class Guest:
+    """One instance of a module with WASI (its directory preopened as '.') and stub hosts."""
+
+    def __init__(self, wasm: Path, workdir: Path) -> None:
+        self.log: list[Any] = []
+        self.clock = 1000
+        self.engine = wasmtime.Engine(_fuel_config())
+        self.store = wasmtime.Store(self.engine)
+        self.store.set_fuel(FUEL)
+        self.store.set_limits(memory_size=MEMORY_LIMIT)
+        wasi = wasmtime.WasiConfig()
+        wasi.preopen_dir(str(workdir), ".")
+        self.stdout = workdir.parent / f"{workdir.name}.stdout"
+        wasi.stdout_file = str(self.stdout)
+        self.store.set_wasi(wasi)
+        linker = wasmtime.Linker(self.engine)
+        linker.define_wasi()
+        self._define_stubs(linker)
+        module = wasmtime.Module(self.engine, wasm.read_bytes())
+        self.exports = linker.instantiate(self.store, module).exports(self.store)
+        self.call("_initialize")
+
+    def call(self, function: str, *args: Any) -> Any:
+        """Call an exported function."""
+        func = self.exports[function]
+        assert isinstance(func, wasmtime.Func)
+        return func(self.store, *args)
+
+    def _define_stubs(self, linker: wasmtime.Linker) -> None:
+        i32, f32 = wasmtime.ValType.i32(), wasmtime.ValType.f32()
+
+        def define(
+            module: str, name: str, params: list[Any], results: list[Any], fn: Callable[..., Any]
+        ) -> None:
+            ty = wasmtime.FuncType(params, results)
+            linker.define_func(module, name, ty, fn, access_caller=True)
+
+        define("camera", "takeImageDynamicSize", [i32, i32], [], self._take_dynamic)
+        define("camera", "takeImageStaticSize", [i32, i32], [], self._take_static)
+        define("sys", "millis", [], [i32], lambda c: self.clock)
+        define("sys", "delay", [i32], [], self._delay)
+        define("sys", "print", [i32, i32], [], lambda c, p, n: self._text(c, "print", p, n))
+        define("sys", "println", [i32, i32], [], lambda c, p, n: self._text(c, "println", p, n))
+        define("sys", "printInt", [i32], [], lambda c, v: self.log.append(("printInt", v)))
+        define("dht", "getTemperature", [], [f32], lambda c: TEMPERATURE)
+        define("dht", "getHumidity", [], [f32], lambda c: HUMIDITY)
+
+    def _delay(self, caller: wasmtime.Caller, ms: int) -> None:
+        self.clock += ms
+
+    def _text(self, caller: wasmtime.Caller, kind: str, ptr: int, length: int) -> None:
+        memory = caller.get("memory")
+        assert isinstance(memory, wasmtime.Memory)
+        self.log.append((kind, memory.read(caller, ptr, ptr + length).decode()))
+
+    def _take_dynamic(self, caller: wasmtime.Caller, out_ptr_ptr: int, out_len_ptr: int) -> None:
+        alloc, memory = caller.get("alloc"), caller.get("memory")
+        assert isinstance(alloc, wasmtime.Func) and isinstance(memory, wasmtime.Memory)
+        ptr = alloc(caller, len(CAMERA_BYTES))
+        memory.write(caller, CAMERA_BYTES, ptr)
+        memory.write(caller, struct.pack("<I", ptr), out_ptr_ptr)
+        memory.write(caller, struct.pack("<I", len(CAMERA_BYTES)), out_len_ptr)
+
+    def _take_static(self, caller: wasmtime.Caller, out_ptr: int, size_ptr: int) -> None:
+        memory = caller.get("memory")
+        assert isinstance(memory, wasmtime.Memory)
+        (capacity,) = struct.unpack("<I", memory.read(caller, size_ptr, size_ptr + 4))
+        data = CAMERA_BYTES[:capacity]
+        memory.write(caller, data, out_ptr)
+        memory.write(caller, struct.pack("<I", len(data)), size_ptr)
+
+
+def _fuel_config() -> wasmtime.Config:
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    return config
+
+
+def trap_of(call: Callable[[], Any]) -> str:
+    """Run a call that must trap; the name of its trap code."""
+    with pytest.raises(wasmtime.Trap) as info:
+        call()
+    code = info.value.trap_code
+    assert code is not None, str(info.value)
+    return code.name
+
+
+# Scenarios: each runs a module through a fixed set of calls and returns what it observed.
+
+
+def scenario_fibo(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    return [guest.call("fibo", n) for n in range(21)]
+
+
+def scenario_counter(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    calls = [("count",), ("count",), ("count",), ("add", 10), ("add", -4), ("reset",), ("count",)]
+    return [guest.call(*call) for call in calls]
+
+
+def scenario_faults(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    seen = [guest.call("ok"), guest.call("divide", 42, 6), guest.call("divide", -7, 2)]
+    traps = [("divide", 1, 0), ("crash",), ("recurse", 0), ("hog", 1)]
+    for call in traps:
+        seen += [trap_of(lambda call=call: guest.call(*call)), guest.call("ok")]
+    grown = guest.exports["memory"].size(guest.store) * 64 * 1024
+    seen.append(MEMORY_LIMIT - 1024 * 1024 < grown <= MEMORY_LIMIT)  # hog grew up to the limit
+    guest.store.set_fuel(1_000_000)
+    seen += [trap_of(lambda: guest.call("spin")), guest.store.get_fuel()]
+    guest.store.set_fuel(1_000)
+    seen.append(guest.call("ok"))
+    return seen
+
+
+def scenario_stamp(wasm: Path, workdir: Path) -> Any:
+    prefix = (MODULES_DIR / "stamp" / "prefix.txt").read_bytes()
+    seen: list[Any] = [Guest(wasm, workdir).call("stamp")]  # no files: prefix missing
+    (workdir / "prefix.txt").write_bytes(prefix)
+    guest = Guest(wasm, workdir)
+    seen.append(guest.call("stamp"))  # input missing
+    (workdir / "input.txt").write_bytes(b"Hello, wasm 123!\n" * 500)  # several stdio buffers
+    seen += [guest.call("stamp"), (workdir / "output.txt").read_bytes()]
+    (workdir / "input.txt").write_bytes(b"again")
+    seen += [guest.call("stamp"), (workdir / "output.txt").read_bytes()]
+    return seen
+
+
+def scenario_sensors(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    seen = [guest.call("temperature"), guest.call("humidity"), guest.call("hello")]
+    seen += [guest.log, guest.call("shout"), guest.stdout.read_text()]
+    return seen
+
+
+def scenario_camera(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    seen = [guest.call("take_image"), (workdir / "image.jpeg").read_bytes()]
+    seen += [guest.call("take_image_static"), (workdir / "image_static.jpeg").read_bytes()]
+    seen.append(guest.call("take_image"))  # alloc'd buffers are freed: calls repeat
+    return seen
+
+
+STAMPED = (MODULES_DIR / "stamp" / "prefix.txt").read_bytes()
+SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
+    "fibo": (
+        scenario_fibo,
+        [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765],
+    ),
+    "counter": (scenario_counter, [1, 2, 3, 13, 9, 0, 1]),
+    "faults": (
+        scenario_faults,
+        [
+            *(7, 7, -3),
+            *("INTEGER_DIVISION_BY_ZERO", 7, "UNREACHABLE", 7, "STACK_OVERFLOW", 7),
+            *("UNREACHABLE", 7, True),
+            *("OUT_OF_FUEL", 0, 7),
+        ],
+    ),
+    "stamp": (
+        scenario_stamp,
+        [
+            -1,
+            -2,
+            len(STAMPED) + 17 * 500,
+            STAMPED + b"HELLO, WASM 123!\n" * 500,
+            len(STAMPED) + 5,
+            STAMPED + b"AGAIN",
+        ],
+    ),
+    "sensors": (
+        scenario_sensors,
+        [
+            TEMPERATURE,
+            HUMIDITY,
+            5,
+            [("print", "hello "), ("println", "from wasm"), ("printInt", 42)],
+            0,
+            "shout\n",
+        ],
+    ),
+    "camera": (
+        scenario_camera,
+        [len(CAMERA_BYTES), CAMERA_BYTES, len(CAMERA_BYTES), CAMERA_BYTES, len(CAMERA_BYTES)],
+    ),
+}
+
+
+def interface(wasm: Path) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Exports by name and imports by (module, name), each with its type as text."""
+
+    def text(ty: Any) -> str:
+        if isinstance(ty, wasmtime.FuncType):
+            return f"func{[str(p) for p in ty.params]}->{[str(r) for r in ty.results]}"
+        if isinstance(ty, wasmtime.MemoryType):
+            return "memory"
+        return type(ty).__name__
+
+    module = wasmtime.Module(wasmtime.Engine(), wasm.read_bytes())
+    exports = {e.name: text(e.type) for e in module.exports}
+    imports = {(i.module, i.name or ""): text(i.type) for i in module.imports}
+    return exports, imports
+
+
+def test_every_module_has_a_scenario() -> None:
+    assert set(SCENARIOS) == set(MODULE_NAMES)
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_rebuilt_interface_matches_committed(rebuilt: Path, name: str) -> None:
+    wasm = binaries(rebuilt, name)
+    assert interface(wasm["rebuilt"]) == interface(wasm["committed"])
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_rebuilt_behaves_like_committed(rebuilt: Path, tmp_path: Path, name: str) -> None:
+    scenario, expected = SCENARIOS[name]
+    seen = {}
+    for kind, wasm in binaries(rebuilt, name).items():
+        workdir = tmp_path / kind
+        workdir.mkdir()
+        seen[kind] = scenario(wasm, workdir)
+    assert seen["committed"] == expected
+    assert seen["rebuilt"] == seen["committed"]
+
+
+def test_build_named_module_only(tmp_path: Path) -> None:
+    result = run_build("-o", str(tmp_path), "fibo")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["fibo.wasm"]
+    assert result.stdout.split()[0] == "fibo"
+
+
+def test_build_unknown_module_fails_clearly(tmp_path: Path) -> None:
+    result = run_build("-o", str(tmp_path), "no_such_module")
+    assert result.returncode != 0
+    assert "unknown module 'no_such_module'" in result.stderr
+
+
+def test_build_names_debian_packages_when_clang_is_missing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["bash", str(BUILD_SH), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CLANG": "clang-does-not-exist"},
+    )
+    assert result.returncode != 0
+    assert DEBIAN_PACKAGES in result.stderr
