@@ -1,1 +1,1 @@
-"""The wasmtime adapter: one engine per process, compile cache, instances, limits, host functions."""
+"""The wasmtime adapter: engine and compile cache, instances, limits, host functions."""

@@ -40,7 +40,9 @@ def parse_labels(items: list[str] | str) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise ConfigurationError(f"A label must look like key=value (e.g. zone=lab), got {item!r}.")
+            raise ConfigurationError(
+                f"A label must look like key=value (e.g. zone=lab), got {item!r}."
+            )
         labels[key] = value
     return labels
 
@@ -84,7 +86,7 @@ class SupervisorSettings:
     download_timeout_s: float = 30.0
     chain_timeout_s: float = 30.0
     workers: int = 0
-    """Worker threads running Wasm; 0 means ``max(4, 2 × CPUs)``."""
+    """Worker threads running Wasm; 0 means ``max(4, 2 x CPUs)``."""
     camera: str = "auto"
     """``auto`` (OpenCV if a camera opens, else simulated), ``simulated`` or ``opencv``."""
     camera_dir: Path | None = None
@@ -183,7 +185,8 @@ class SupervisorSettings:
             raise ConfigurationError("call timeout must be > 0 and memory limit at least 64KiB.")
         if self.orchestrator_url and not re.match(r"^https?://", self.orchestrator_url):
             raise ConfigurationError(
-                f"orchestrator URL must start with http:// or https://, got {self.orchestrator_url!r}."
+                "orchestrator URL must start with http:// or https://, "
+                f"got {self.orchestrator_url!r}."
             )
 
 

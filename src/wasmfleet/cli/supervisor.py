@@ -1,0 +1,98 @@
+"""``wasmfleet supervisor``: run the device service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.supervisor.settings import SupervisorSettings, parse_size
+
+Opt = typer.Option
+
+
+def supervisor(
+    host: Annotated[str | None, Opt(help="Address to listen on [default: 0.0.0.0].")] = None,
+    port: Annotated[
+        int | None, Opt(help="Port [default: 5000; env WASMIOT_SUPERVISOR_PORT].")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        Opt(help="Where deployments persist [default: ~/.local/share/wasmfleet/supervisor-NAME]."),
+    ] = None,
+    name: Annotated[
+        str | None, Opt(help="Device name [default: hostname; env WASMIOT_SUPERVISOR_NAME].")
+    ] = None,
+    orchestrator: Annotated[
+        str | None,
+        Opt(help="Orchestrator to register with and ship logs to [env WASMIOT_ORCHESTRATOR_URL]."),
+    ] = None,
+    label: Annotated[
+        list[str] | None, Opt(help="A key=value label for placement (repeatable).")
+    ] = None,
+    mdns: Annotated[
+        bool | None, Opt("--mdns/--no-mdns", help="Advertise over mDNS [default: on].")
+    ] = None,
+    advertise_address: Annotated[
+        str | None, Opt(help="Address other devices use to reach this one.")
+    ] = None,
+    call_timeout: Annotated[
+        float | None, Opt(help="Wall-clock limit per call in seconds [default: 10].")
+    ] = None,
+    memory_limit: Annotated[
+        str | None, Opt(help="Linear-memory cap per instance, e.g. 256MiB [default: 256MiB].")
+    ] = None,
+    max_module_size: Annotated[
+        str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB [default: 64MiB].")
+    ] = None,
+    history_size: Annotated[
+        int | None, Opt(help="Calls kept in /request-history [default: 1000].")
+    ] = None,
+    workers: Annotated[
+        int | None, Opt(help="Threads running Wasm [default: max(4, 2xCPUs)].")
+    ] = None,
+    camera: Annotated[str | None, Opt(help="auto, simulated or opencv [default: auto].")] = None,
+    camera_dir: Annotated[
+        Path | None, Opt(help="JPEG folder for the simulated camera [default: bundled sample].")
+    ] = None,
+    log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
+    log_format: Annotated[str | None, Opt(help="text or json.")] = None,
+) -> None:
+    """Run a supervisor: deploy Wasm modules here and call their functions over HTTP.
+
+    Every option can also be set with a WASMFLEET_* environment variable (see README);
+    flags win over the environment.
+    """
+    from wasmfleet.supervisor.server import serve
+
+    try:
+        overrides = {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "name": name,
+            "orchestrator_url": orchestrator,
+            "labels": label or None,
+            "mdns": mdns,
+            "advertise_address": advertise_address,
+            "call_timeout_s": call_timeout,
+            "memory_limit_bytes": parse_size(memory_limit, "--memory-limit")
+            if memory_limit
+            else None,
+            "max_module_bytes": (
+                parse_size(max_module_size, "--max-module-size") if max_module_size else None
+            ),
+            "history_size": history_size,
+            "workers": workers,
+            "camera": camera,
+            "camera_dir": camera_dir,
+            "log_level": log_level,
+            "log_format": log_format,
+        }
+        settings = SupervisorSettings.load(overrides=overrides)
+    except ConfigurationError as err:
+        typer.secho(f"error: {err.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    serve(settings)

@@ -1,0 +1,339 @@
+"""Parse the body of ``POST /deploy`` in either wire shape into a ``DeploymentSpec``.
+
+*README shape* (the wasmiot supervisor README): ``instructions.modules[M][F]`` holds an
+OpenAPI ``paths`` object and ``to``; ``urls.other`` is a list of URLs.
+
+*Orchestrator shape* (what the wasmiot orchestrator sends): ``endpoints[M][F]`` holds
+url/path/method/request/response, ``instructions.modules[M][F]`` holds from/to,
+``mounts[M][F]`` lists mounts per stage, and ``urls.other`` maps file names to URLs.
+
+A module's fetched description can complete functions later (``complete_from_description``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.models import DeploymentSpec, Endpoint, FunctionSpec, ModuleSpec, Mount, Param
+from wasmfleet.core.names import check_file_name, check_identifier
+from wasmfleet.core.openapi import (
+    as_object,
+    description_operations,
+    operation_mounts,
+    operation_params,
+    operation_response,
+    parse_mount_list,
+    pick_operation,
+)
+
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+def parse_deployment(body: Any) -> DeploymentSpec:
+    """Validate a deploy body of either shape; raise InvalidDocument saying what is wrong."""
+    if not isinstance(body, dict):
+        raise InvalidDocument("The deployment must be a JSON object with deploymentId and modules.")
+    if "deploymentId" not in body:
+        raise InvalidDocument("The deployment has no 'deploymentId'.")
+    dep_id = body["deploymentId"]
+    if isinstance(dep_id, int) and not isinstance(dep_id, bool):
+        dep_id = str(dep_id)
+    dep_id = check_identifier("deploymentId", dep_id)
+    modules = _parse_modules(body.get("modules"))
+    is_orchestrator = isinstance(body.get("endpoints"), dict)
+    instructions = body.get("instructions", {})
+    if instructions is None:
+        instructions = {}
+    if not isinstance(instructions, dict):
+        raise InvalidDocument("'instructions' must be an object like {\"modules\": {...}}.")
+    per_module = instructions.get("modules", {}) or {}
+    if not isinstance(per_module, dict):
+        raise InvalidDocument("'instructions.modules' must map module names to functions.")
+    names = {m.name for m in modules}
+    for mod_name in per_module:
+        if mod_name not in names:
+            raise InvalidDocument(
+                f"'instructions.modules' names module {mod_name!r}, which is not in 'modules' "
+                f"(modules: {', '.join(sorted(names))})."
+            )
+    if is_orchestrator:
+        functions = _orchestrator_functions(body, per_module, dep_id)
+    else:
+        functions = _readme_functions(per_module, dep_id)
+    return DeploymentSpec(
+        id=dep_id,
+        modules=modules,
+        functions=functions,
+        shape="orchestrator" if is_orchestrator else "readme",
+    )
+
+
+def complete_from_description(
+    spec: DeploymentSpec, module: str, description: Any
+) -> DeploymentSpec:
+    """Fill in what a module's description adds: functions when none were listed for the
+    module, and parameter names and mounts a function's instructions left out."""
+    ops = description_operations(description)
+    if not ops:
+        return spec
+    listed = spec.functions_of(module)
+    functions = list(spec.functions)
+    if not listed:
+        for fn_name, (method, op) in ops.items():
+            functions.append(_function_from_operation(module, fn_name, method, op, None, spec.id))
+    else:
+        for i, fn in enumerate(functions):
+            if fn.module != module or fn.name not in ops:
+                continue
+            method, op = ops[fn.name]
+            where = f"description of {module}.{fn.name}"
+            params = fn.params or operation_params(op, where)
+            mounts = fn.mounts or operation_mounts(op, where) or ()
+            media, schema = (fn.response_media_type, fn.response_schema)
+            if not media:
+                media, schema = operation_response(op)
+            functions[i] = replace(
+                fn, params=params, mounts=mounts, response_media_type=media, response_schema=schema
+            )
+    return replace(spec, functions=tuple(functions))
+
+
+def _parse_modules(raw: Any) -> tuple[ModuleSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise InvalidDocument("'modules' must be a non-empty list of {id, name, urls}.")
+    modules: list[ModuleSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"modules[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidDocument(f"{where} must be an object with id, name and urls.")
+        name = check_identifier(f"{where}.name", item.get("name"))
+        if name in seen:
+            raise InvalidDocument(f"Module name {name!r} appears twice in 'modules'.")
+        seen.add(name)
+        urls = item.get("urls")
+        if not isinstance(urls, dict) or not isinstance(urls.get("binary"), str):
+            raise InvalidDocument(f"{where}.urls.binary must be the URL of the .wasm file.")
+        binary = _check_url(urls["binary"], f"{where}.urls.binary")
+        description = urls.get("description")
+        if description is not None:
+            description = _check_url(description, f"{where}.urls.description")
+        modules.append(
+            ModuleSpec(
+                id=str(item.get("id", name)),
+                name=name,
+                binary_url=binary,
+                description_url=description or None,
+                other=_parse_other(urls.get("other"), f"{where}.urls.other"),
+                sha256=_check_sha(item.get("sha256", urls.get("sha256")), f"{where}.sha256"),
+                file_sha256=_parse_file_shas(item.get("files_sha256"), f"{where}.files_sha256"),
+            )
+        )
+    return tuple(modules)
+
+
+def _parse_other(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    pairs: list[tuple[str, str]] = []
+    if isinstance(raw, list):
+        for i, url in enumerate(raw):
+            url = _check_url(url, f"{where}[{i}]")
+            name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+            pairs.append((check_file_name(name, what=f"{where}[{i}] file name"), url))
+    elif isinstance(raw, dict):
+        for name, url in raw.items():
+            check_file_name(str(name), what=f"{where} file name")
+            pairs.append((str(name), _check_url(url, f"{where}.{name}")))
+    else:
+        raise InvalidDocument(f"{where} must be a list of URLs or an object of name: URL.")
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise InvalidDocument(f"{where} names the same data file twice.")
+    return tuple(pairs)
+
+
+def _parse_file_shas(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise InvalidDocument(f"{where} must map data file names to sha256 hex digests.")
+    return tuple((str(k), _check_sha(v, f"{where}.{k}") or "") for k, v in raw.items())
+
+
+def _check_sha(raw: Any, where: str) -> str | None:
+    if raw is None or raw == "":
+        return None
+    text = str(raw).lower().removeprefix("sha256:")
+    if len(text) != 64 or not set(text) <= _SHA256_HEX:
+        raise InvalidDocument(f"{where} must be a 64-character hex sha256, got {raw!r}.")
+    return text
+
+
+def _check_url(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise InvalidDocument(f"{where} must be a URL string.")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidDocument(f"{where} must be an http:// or https:// URL, got {raw!r}.")
+    return raw
+
+
+def _readme_functions(per_module: dict[str, Any], dep_id: str) -> tuple[FunctionSpec, ...]:
+    functions: list[FunctionSpec] = []
+    for mod_name, funcs in per_module.items():
+        if not isinstance(funcs, dict):
+            raise InvalidDocument(f"instructions.modules.{mod_name} must map functions to objects.")
+        for fn_name, instr in funcs.items():
+            where = f"instructions.modules.{mod_name}.{fn_name}"
+            check_identifier(f"function name in {where}", fn_name)
+            if not isinstance(instr, dict):
+                raise InvalidDocument(f"{where} must be an object with 'paths' and 'to'.")
+            paths = instr.get("paths")
+            if not isinstance(paths, dict) or len(paths) != 1:
+                raise InvalidDocument(f"{where}.paths must hold exactly one OpenAPI path item.")
+            path_key, item = next(iter(paths.items()))
+            method, op = pick_operation(item, f"{where}.paths[{path_key!r}]")
+            to = _parse_target(instr.get("to"), f"{where}.to", dep_id)
+            functions.append(_function_from_operation(mod_name, fn_name, method, op, to, dep_id))
+    return tuple(functions)
+
+
+def _function_from_operation(
+    module: str, name: str, method: str, op: dict[str, Any], to: Endpoint | None, dep_id: str
+) -> FunctionSpec:
+    where = f"{module}.{name}"
+    media, schema = operation_response(op)
+    mounts = operation_mounts(op, where) or ()
+    for mount in mounts:
+        check_file_name(mount.name, what=f"mount name in {where}")
+    return FunctionSpec(
+        module=module,
+        name=name,
+        method=method,
+        params=operation_params(op, where),
+        response_media_type=media,
+        response_schema=schema,
+        mounts=mounts,
+        to=to,
+    )
+
+
+def _orchestrator_functions(
+    body: dict[str, Any], per_module: dict[str, Any], dep_id: str
+) -> tuple[FunctionSpec, ...]:
+    endpoints = body["endpoints"]
+    mounts_doc = body.get("mounts") or {}
+    if not isinstance(mounts_doc, dict):
+        raise InvalidDocument("'mounts' must map module names to functions to mount lists.")
+    functions: list[FunctionSpec] = []
+    for mod_name, funcs in endpoints.items():
+        if not isinstance(funcs, dict):
+            raise InvalidDocument(f"endpoints.{mod_name} must map function names to endpoints.")
+        for fn_name, ep in funcs.items():
+            where = f"endpoints.{mod_name}.{fn_name}"
+            check_identifier(f"function name in {where}", fn_name)
+            if not isinstance(ep, dict):
+                raise InvalidDocument(f"{where} must be an endpoint object.")
+            request = as_object(ep.get("request"))
+            params = operation_params({"parameters": request.get("parameters") or []}, where)
+            response = as_object(ep.get("response"))
+            schema = as_object(response.get("schema"))
+            instr = (per_module.get(mod_name) or {}).get(fn_name) or {}
+            if not isinstance(instr, dict):
+                raise InvalidDocument(
+                    f"instructions.modules.{mod_name}.{fn_name} must be an object."
+                )
+            to = _parse_target(
+                instr.get("to"), f"instructions.modules.{mod_name}.{fn_name}.to", dep_id
+            )
+            functions.append(
+                FunctionSpec(
+                    module=mod_name,
+                    name=fn_name,
+                    method=str(ep.get("method", "GET")).upper(),
+                    params=params,
+                    response_media_type=str(response.get("media_type", "application/json")),
+                    response_schema=schema,
+                    mounts=_orchestrator_mounts(mounts_doc, mod_name, fn_name),
+                    to=to,
+                )
+            )
+    return tuple(functions)
+
+
+def _orchestrator_mounts(doc: dict[str, Any], module: str, function: str) -> tuple[Mount, ...]:
+    per_fn = as_object(doc.get(module)).get(function)
+    if per_fn is None:
+        return ()
+    where = f"mounts.{module}.{function}"
+    if not isinstance(per_fn, dict):
+        raise InvalidDocument(f"{where} must map stages to lists of mounts.")
+    mounts: list[Mount] = []
+    for stage in ("deployment", "execution", "output"):
+        items = per_fn.get(stage) or []
+        if isinstance(items, list):
+            items = [
+                {**m, "stage": m.get("stage", stage)} if isinstance(m, dict) else m for m in items
+            ]
+        mounts.extend(parse_mount_list(items, f"{where}.{stage}"))
+    for mount in mounts:
+        check_file_name(mount.name, what=f"mount name in {where}")
+    return tuple(mounts)
+
+
+def _parse_target(raw: Any, where: str, dep_id: str) -> Endpoint | None:
+    """Parse a ``to`` target: null, a URL, an orchestrator endpoint or an OpenAPI fragment."""
+    if raw is None or raw == {}:
+        return None
+    if isinstance(raw, str):
+        return Endpoint(url=_check_url(raw, where))
+    if not isinstance(raw, dict):
+        raise InvalidDocument(f"{where} must be null, a URL or an endpoint object.")
+    if "paths" in raw:  # OpenAPI fragment: {"servers": [{"url"}], "paths": {path: item}}
+        servers = raw.get("servers") or [{}]
+        base = servers[0].get("url", "") if isinstance(servers[0], dict) else ""
+        paths = raw["paths"]
+        if not isinstance(paths, dict) or len(paths) != 1:
+            raise InvalidDocument(f"{where}.paths must hold exactly one path item.")
+        path, item = next(iter(paths.items()))
+        method, op = pick_operation(item, f"{where}.paths")
+        mounts = operation_mounts(op, where) or ()
+        url = _join(str(base), str(path), dep_id)
+        return Endpoint(
+            url=_check_url(url, where),
+            method=method,
+            params=operation_params(op, where),
+            file_mounts=tuple(m.name for m in mounts if m.stage == "execution"),
+        )
+    if "url" not in raw:
+        raise InvalidDocument(
+            f"{where} must have a 'url' (or be an OpenAPI fragment with 'paths')."
+        )
+    request = as_object(raw.get("request"))
+    params: tuple[Param, ...] = operation_params(
+        {"parameters": request.get("parameters") or []}, where
+    )
+    body = as_object(request.get("request_body"))
+    props = as_object(as_object(body.get("schema")).get("properties"))
+    encoding = as_object(body.get("encoding"))
+    file_mounts = tuple(dict.fromkeys([*map(str, props), *map(str, encoding)]))
+    url = _join(str(raw["url"]), str(raw.get("path", "")), dep_id)
+    return Endpoint(
+        url=_check_url(url, where),
+        method=str(raw.get("method", "GET")).upper(),
+        params=params,
+        file_mounts=file_mounts,
+    )
+
+
+def _join(base: str, path: str, dep_id: str) -> str:
+    path = path.replace("{deployment}", dep_id).replace("{deploymentId}", dep_id)
+    if not path:
+        return base
+    if urlsplit(path).scheme:
+        return path
+    return base.rstrip("/") + "/" + path.lstrip("/")

@@ -1,0 +1,107 @@
+"""The nouns of a deployment on one device, as plain immutable data.
+
+A ``DeploymentSpec`` is what ``POST /deploy`` means once parsed, whichever of the two
+wire shapes it arrived in (see ``core.deploy_doc``). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+MountStage = Literal["deployment", "execution", "output"]
+WasmType = Literal["i32", "i64", "f32", "f64"]
+
+JSON_MEDIA_TYPES = frozenset({"application/json", "text/json"})
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A file a function reads or writes through WASI, in the module's own directory."""
+
+    name: str
+    stage: MountStage
+    media_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One declared function parameter (from the OpenAPI description)."""
+
+    name: str
+    schema_type: str = ""
+    """OpenAPI type: 'integer', 'number', ... or '' when undeclared."""
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a result goes next: a function on this or another supervisor."""
+
+    url: str
+    method: str = "GET"
+    params: tuple[Param, ...] = ()
+    file_mounts: tuple[str, ...] = ()
+    """Multipart part names the next function expects (its execution mounts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """How one exported function is called over HTTP and what it answers."""
+
+    module: str
+    name: str
+    method: str = "GET"
+    params: tuple[Param, ...] = ()
+    response_media_type: str = "application/json"
+    response_schema: dict[str, Any] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    to: Endpoint | None = None
+
+    def mounts_at(self, stage: MountStage) -> tuple[Mount, ...]:
+        """The mounts of one stage, in declaration order."""
+        return tuple(m for m in self.mounts if m.stage == stage)
+
+    @property
+    def returns_file(self) -> bool:
+        """True when the response is an output file rather than a JSON value."""
+        media = self.response_media_type.split(";")[0].strip().lower()
+        return bool(media) and media not in JSON_MEDIA_TYPES and not media.startswith("text/json")
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
+    """A module a deployment needs: where to fetch it and its data files."""
+
+    id: str
+    name: str
+    binary_url: str
+    description_url: str | None = None
+    other: tuple[tuple[str, str], ...] = ()
+    """Data files fetched at deploy time: (file name, url)."""
+    sha256: str | None = None
+    """Expected sha256 of the binary, when the deployment gives one."""
+    file_sha256: tuple[tuple[str, str], ...] = ()
+    """Expected sha256 per data file name, when given."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """A parsed deployment: its modules and every function it exposes."""
+
+    id: str
+    modules: tuple[ModuleSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    shape: Literal["readme", "orchestrator"] = "readme"
+
+    def module(self, name: str) -> ModuleSpec | None:
+        """The module of that name, if this deployment has it."""
+        return next((m for m in self.modules if m.name == name), None)
+
+    def function(self, module: str, name: str) -> FunctionSpec | None:
+        """The function of that module and name, if this deployment exposes it."""
+        return next((f for f in self.functions if f.module == module and f.name == name), None)
+
+    def functions_of(self, module: str) -> tuple[FunctionSpec, ...]:
+        """Every exposed function of one module."""
+        return tuple(f for f in self.functions if f.module == module)

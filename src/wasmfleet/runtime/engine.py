@@ -1,0 +1,234 @@
+"""One wasmtime engine per process, its epoch ticker, and compilation with a two-level cache.
+
+Compiled modules are cached in memory by the binary's sha256, and on disk as wasmtime's
+serialized artifacts keyed by (sha256, engine configuration). Deploying a binary that was
+compiled before — in this process or an earlier one — does not recompile it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from importlib.metadata import version
+from pathlib import Path
+
+import wasmtime
+
+from wasmfleet.core.errors import InvalidWasm, PayloadTooLarge
+from wasmfleet.core.models import WasmType
+from wasmfleet.runtime.limits import RuntimeLimits
+
+log = logging.getLogger("wasmfleet.runtime")
+
+_VAL_TYPES: dict[str, WasmType] = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
+
+
+@dataclass(frozen=True, slots=True)
+class FuncSignature:
+    """Parameter and result types of a function, as Wasm type names."""
+
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    @property
+    def scalar(self) -> bool:
+        """True when every parameter and result is i32/i64/f32/f64."""
+        return all(t in _VAL_TYPES for t in (*self.params, *self.results))
+
+    def __str__(self) -> str:
+        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSpec:
+    """One import of a module: ``module.name`` and, for functions, its signature."""
+
+    module: str
+    name: str
+    kind: str
+    signature: FuncSignature | None = None
+
+    @property
+    def qualified(self) -> str:
+        """``module.name``, the way interfaces are named in wasmfleet."""
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(slots=True)
+class CompiledModule:
+    """A validated, compiled module and what it imports and exports."""
+
+    sha256: str
+    module: wasmtime.Module
+    size: int
+    imports: tuple[ImportSpec, ...]
+    functions: dict[str, FuncSignature]
+    """Exported functions by name."""
+    exports_memory: bool
+    source: str = "compiled"
+    """Where this came from: 'compiled', 'disk-cache' or 'memory-cache'."""
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters that tests and /health use to show the cache works."""
+
+    compiled: int = 0
+    disk_hits: int = 0
+    memory_hits: int = 0
+    compile_seconds: float = 0.0
+    disk_errors: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def signature_of(functype: wasmtime.FuncType) -> FuncSignature:
+    """The signature of a wasmtime FuncType as type names."""
+    return FuncSignature(
+        params=tuple(str(p) for p in functype.params),
+        results=tuple(str(r) for r in functype.results),
+    )
+
+
+class WasmEngine:
+    """The process's wasmtime engine, shared by every instance, with a compile cache."""
+
+    def __init__(self, limits: RuntimeLimits, cache_dir: Path | None = None) -> None:
+        self.limits = limits
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        config.max_wasm_stack = limits.max_wasm_stack_bytes
+        config.cranelift_opt_level = "speed"
+        config.parallel_compilation = True
+        self.engine = wasmtime.Engine(config)
+        key = "|".join(
+            [
+                f"wasmtime={version('wasmtime')}",
+                "epoch=1",
+                f"stack={limits.max_wasm_stack_bytes}",
+                "opt=speed",
+                f"arch={platform.machine()}",
+            ]
+        )
+        self.config_key = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.cache_dir = cache_dir
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        self.stats = EngineStats()
+        self._memory: dict[str, CompiledModule] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """Advance the epoch so that deadlines set in ticks turn into wall-clock limits."""
+        interval = self.limits.epoch_tick_s
+        while not self._stop.wait(interval):
+            self.engine.increment_epoch()
+
+    def close(self) -> None:
+        """Stop the epoch ticker (instances must not be called afterwards)."""
+        self._stop.set()
+        self._ticker.join(timeout=1.0)
+
+    def compile(self, wasm: bytes, *, name: str = "module") -> CompiledModule:
+        """Validate and compile ``wasm``, reusing the memory or disk cache when possible."""
+        if len(wasm) > self.limits.max_module_bytes:
+            raise PayloadTooLarge(
+                f"Module {name!r} is {len(wasm)} bytes; the limit is "
+                f"{self.limits.max_module_bytes} bytes (raise it with --max-module-size)."
+            )
+        if not wasm.startswith(b"\0asm"):
+            raise InvalidWasm(
+                f"{name!r} is not a WebAssembly binary (it does not start with \\0asm); "
+                "check that the URL points at the .wasm file itself."
+            )
+        sha = hashlib.sha256(wasm).hexdigest()
+        with self._lock:
+            cached = self._memory.get(sha)
+            if cached is not None:
+                self.stats.memory_hits += 1
+                return replace(cached, source="memory-cache")
+            module, source = self._load_or_compile(wasm, sha, name)
+            compiled = _describe(module, sha, len(wasm), source)
+            self._memory[sha] = compiled
+            return compiled
+
+    def _cache_path(self, sha: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"{sha}-{self.config_key}.cwasm"
+
+    def _load_or_compile(self, wasm: bytes, sha: str, name: str) -> tuple[wasmtime.Module, str]:
+        path = self._cache_path(sha)
+        if path is not None and path.exists():
+            try:
+                module = wasmtime.Module.deserialize_file(self.engine, str(path))
+                self.stats.disk_hits += 1
+                return module, "disk-cache"
+            except wasmtime.WasmtimeError as err:  # stale or corrupt artifact: rebuild it
+                self.stats.disk_errors += 1
+                log.warning(
+                    "compile cache entry unusable, recompiling",
+                    extra={"path": str(path), "error": str(err)},
+                )
+        started = time.perf_counter()
+        try:
+            module = wasmtime.Module(self.engine, wasm)
+        except wasmtime.WasmtimeError as err:
+            raise InvalidWasm(
+                f"{name!r} is not a valid WebAssembly module: {_first_line(err)}"
+            ) from None
+        self.stats.compiled += 1
+        self.stats.compile_seconds += time.perf_counter() - started
+        if path is not None:
+            self._store_artifact(path, module)
+        return module, "compiled"
+
+    def _store_artifact(self, path: Path, module: wasmtime.Module) -> None:
+        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+        try:
+            tmp.write_bytes(bytes(module.serialize()))
+            os.replace(tmp, path)
+        except OSError as err:
+            self.stats.disk_errors += 1
+            log.warning(
+                "could not write compile cache", extra={"path": str(path), "error": str(err)}
+            )
+            tmp.unlink(missing_ok=True)
+
+
+def _describe(module: wasmtime.Module, sha: str, size: int, source: str) -> CompiledModule:
+    imports: list[ImportSpec] = []
+    for imp in module.imports:
+        ty = imp.type
+        if isinstance(ty, wasmtime.FuncType):
+            imports.append(ImportSpec(imp.module, imp.name or "", "func", signature_of(ty)))
+        else:
+            kind = type(ty).__name__.replace("Type", "").lower()
+            imports.append(ImportSpec(imp.module, imp.name or "", kind))
+    functions: dict[str, FuncSignature] = {}
+    memory = False
+    for exp in module.exports:
+        if isinstance(exp.type, wasmtime.FuncType):
+            functions[exp.name] = signature_of(exp.type)
+        elif isinstance(exp.type, wasmtime.MemoryType):
+            memory = True
+    return CompiledModule(
+        sha256=sha,
+        module=module,
+        size=size,
+        imports=tuple(imports),
+        functions=functions,
+        exports_memory=memory,
+        source=source,
+    )
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

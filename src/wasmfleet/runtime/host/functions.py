@@ -1,0 +1,236 @@
+"""The wasmiot host functions: ``sys.*``, ``camera.*``, ``dht.*``, ``communication.rpcCall``.
+
+Each function is defined for the exact signatures existing wasmiot modules import; a few
+have more than one historical signature (``sys.println`` took a C string in the Python
+supervisor and (ptr, len) elsewhere), and the variant matching the module's import is linked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import wasmtime
+
+from wasmfleet.runtime.engine import FuncSignature
+from wasmfleet.runtime.host.camera import Camera
+from wasmfleet.runtime.host.guest import GuestContext, GuestMemory, HostCallError
+from wasmfleet.runtime.host.sensors import SimulatedDht
+
+
+class HostTimeout(HostCallError):
+    """A host function would have run past the call's deadline."""
+
+
+class RpcTransport(Protocol):
+    """Sends ``data`` to ``module.function`` of the caller's deployment; returns the answer."""
+
+    def __call__(
+        self, ctx: GuestContext, module: str, function: str, data: bytes, timeout: float
+    ) -> bytes: ...
+
+
+@dataclass(slots=True)
+class HostDevices:
+    """The device's hardware (real or simulated) that host functions use."""
+
+    camera: Camera
+    dht: SimulatedDht
+    rpc: RpcTransport | None = None
+
+
+HostImpl = Callable[..., Any]
+Builder = Callable[[GuestContext, HostDevices], HostImpl]
+
+
+def _sig(params: str, results: str = "") -> FuncSignature:
+    return FuncSignature(tuple(params.split()), tuple(results.split()))
+
+
+def _wrap_i32(value: int) -> int:
+    return ((value + 2**31) % 2**32) - 2**31
+
+
+# -- sys --------------------------------------------------------------------------------
+
+
+def _millis(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    def millis(caller: wasmtime.Caller) -> int:
+        return _wrap_i32(int(time.time() * 1000))
+
+    return millis
+
+
+def _millis64(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    def millis(caller: wasmtime.Caller) -> int:
+        return int(time.time() * 1000)
+
+    return millis
+
+
+def _delay(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    def delay(caller: wasmtime.Caller, ms: int) -> None:
+        wanted = max(0, ms) / 1000.0
+        left = ctx.remaining()
+        time.sleep(min(wanted, left))
+        if wanted > left:
+            error = HostTimeout(f"sys.delay({ms}) would run past the call's time limit")
+            ctx.host_error = ctx.host_error or str(error)
+            raise error
+
+    return delay
+
+
+def _printer(name: str, newline: bool, cstring: bool) -> Builder:
+    def build(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+        def emit(caller: wasmtime.Caller, ptr: int, length: int | None = None) -> None:
+            memory = GuestMemory(caller, name, ctx)
+            raw = memory.read_cstring(ptr) if cstring else memory.read(ptr, length or 0)
+            text = raw.decode("utf-8", errors="replace") + ("\n" if newline else "")
+            ctx.log.info(text.rstrip("\n"), extra=ctx.extra(stream=name))
+
+        if cstring:
+            return lambda caller, ptr: emit(caller, ptr)
+        return emit
+
+    return build
+
+
+def _print_int(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    def print_int(caller: wasmtime.Caller, value: int) -> None:
+        ctx.log.info(str(value), extra=ctx.extra(stream="sys.printInt"))
+
+    return print_int
+
+
+# -- camera -----------------------------------------------------------------------------
+
+
+def _capture(ctx: GuestContext, dev: HostDevices, function: str) -> bytes:
+    try:
+        return dev.camera.capture_jpeg()
+    except Exception as err:  # any camera failure becomes a readable trap
+        raise ctx.fail(function, f"the {dev.camera.kind} camera failed: {err}") from None
+
+
+def _take_dynamic(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    name = "camera.takeImageDynamicSize"
+
+    def take(caller: wasmtime.Caller, out_ptr_ptr: int, out_len_ptr: int) -> None:
+        image = _capture(ctx, dev, name)
+        memory = GuestMemory(caller, name, ctx)
+        ptr = memory.alloc(len(image))
+        memory.write(ptr, image)
+        memory.write_u32(out_ptr_ptr, ptr)
+        memory.write_u32(out_len_ptr, len(image))
+
+    return take
+
+
+def _take_static(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    name = "camera.takeImageStaticSize"
+
+    def take(caller: wasmtime.Caller, out_ptr: int, size_ptr: int) -> None:
+        memory = GuestMemory(caller, name, ctx)
+        limit = memory.read_u32(size_ptr)
+        image = _capture(ctx, dev, name)[:limit]
+        memory.write(out_ptr, image)
+        memory.write_u32(size_ptr, len(image))
+
+    return take
+
+
+# -- dht --------------------------------------------------------------------------------
+
+
+def _temperature(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    return lambda caller: float(dev.dht.read_temperature())
+
+
+def _humidity(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+    return lambda caller: float(dev.dht.read_humidity())
+
+
+# -- communication ----------------------------------------------------------------------
+
+
+def _rpc(with_data: bool, returns: bool) -> Builder:
+    name = "communication.rpcCall"
+
+    def build(ctx: GuestContext, dev: HostDevices) -> HostImpl:
+        def rpc(caller: wasmtime.Caller, *args: int) -> int | None:
+            memory = GuestMemory(caller, name, ctx)
+            module = memory.read(args[0], args[1]).decode("utf-8", errors="replace")
+            function = memory.read(args[2], args[3]).decode("utf-8", errors="replace")
+            data_ptr, data_len = (args[4], args[5]) if with_data else (0, 0)
+            data = memory.read(data_ptr, data_len) if with_data else b""
+            if dev.rpc is None:
+                ctx.log.warning("rpcCall without a transport", extra=ctx.extra(target=module))
+                status = 1
+            else:
+                try:
+                    answer = dev.rpc(ctx, module, function, data, ctx.remaining())
+                except Exception as err:  # remote failures are reported to the guest
+                    ctx.log.warning(
+                        "rpcCall failed",
+                        extra=ctx.extra(target=f"{module}.{function}", error=str(err)),
+                    )
+                    status = 1
+                else:
+                    if with_data and data_len:
+                        memory.write(data_ptr, answer[:data_len])
+                    status = 0
+            if returns:
+                return status
+            if status:
+                raise ctx.fail(name, f"call of {module}.{function} failed")
+            return None
+
+        return rpc
+
+    return build
+
+
+@dataclass(frozen=True, slots=True)
+class HostFunction:
+    """One importable host function and its builders per accepted signature."""
+
+    module: str
+    name: str
+    variants: dict[FuncSignature, Builder]
+
+    @property
+    def qualified(self) -> str:
+        """``module.name``."""
+        return f"{self.module}.{self.name}"
+
+
+HOST_FUNCTIONS: tuple[HostFunction, ...] = (
+    HostFunction("sys", "millis", {_sig("", "i32"): _millis, _sig("", "i64"): _millis64}),
+    HostFunction("sys", "delay", {_sig("i32"): _delay}),
+    HostFunction("sys", "print", {_sig("i32 i32"): _printer("sys.print", False, False)}),
+    HostFunction(
+        "sys",
+        "println",
+        {
+            _sig("i32 i32"): _printer("sys.println", True, False),
+            _sig("i32"): _printer("sys.println", True, True),
+        },
+    ),
+    HostFunction("sys", "printInt", {_sig("i32"): _print_int, _sig("i64"): _print_int}),
+    HostFunction("camera", "takeImageDynamicSize", {_sig("i32 i32"): _take_dynamic}),
+    HostFunction("camera", "takeImageStaticSize", {_sig("i32 i32"): _take_static}),
+    HostFunction("dht", "getTemperature", {_sig("", "f32"): _temperature}),
+    HostFunction("dht", "getHumidity", {_sig("", "f32"): _humidity}),
+    HostFunction(
+        "communication",
+        "rpcCall",
+        {
+            _sig("i32 i32 i32 i32 i32 i32", "i32"): _rpc(with_data=True, returns=True),
+            _sig("i32 i32 i32 i32 i32 i32"): _rpc(with_data=True, returns=False),
+            _sig("i32 i32 i32 i32"): _rpc(with_data=False, returns=False),
+        },
+    ),
+)

@@ -1,0 +1,232 @@
+"""One Wasm instance: its store, WASI sandbox, host functions, limits and calls.
+
+An instance belongs to one (deployment, module) and lives as long as the deployment, so
+module state persists across calls. Calls into one instance must be serialized by the
+caller (the supervisor's executor does that); ``call`` also takes a lock so a mistake
+there cannot corrupt the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from wasmfleet.core.errors import (
+    CallTimeout,
+    ExecutionFailed,
+    InvalidWasm,
+    MemoryLimitExceeded,
+    NotFound,
+    WasmTrap,
+)
+from wasmfleet.runtime.engine import CompiledModule, FuncSignature, WasmEngine
+from wasmfleet.runtime.fastcall import RawCallError, can_fast_call, make_fast_call
+from wasmfleet.runtime.host.functions import HostDevices
+from wasmfleet.runtime.host.guest import GuestContext
+from wasmfleet.runtime.host.registry import define_imports
+
+_set_deadline = ffi.wasmtime_context_set_epoch_deadline
+_LINE_LIMIT = 4096
+guest_log = logging.getLogger("wasmfleet.guest")
+
+
+class WasmInstance:
+    """A live instance of a compiled module, sandboxed in its own directory."""
+
+    def __init__(
+        self,
+        engine: WasmEngine,
+        compiled: CompiledModule,
+        workdir: Path,
+        devices: HostDevices,
+        *,
+        deployment: str,
+        module: str,
+    ) -> None:
+        self.engine = engine
+        self.compiled = compiled
+        self.workdir = workdir
+        self.limits = engine.limits
+        self.guest = GuestContext(deployment=deployment, module=module)
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.failures = 0
+        self._store = wasmtime.Store(engine.engine)
+        self._store.set_limits(memory_size=self.limits.memory_limit_bytes)
+        self._context = self._store._context()
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = [module]
+        wasi.preopen_dir(str(workdir), ".")
+        wasi.stdout_custom = _LineLogger(self.guest, "stdout")
+        wasi.stderr_custom = _LineLogger(self.guest, "stderr")
+        self._store.set_wasi(wasi)
+        linker = wasmtime.Linker(engine.engine)
+        define_imports(linker, compiled.imports, self.guest, devices)
+        self._instance = self._instantiate(linker)
+        exports = self._instance.exports(self._store)
+        self._funcs: dict[str, wasmtime.Func] = {}
+        for name in compiled.functions:
+            item = exports.get(name)
+            if isinstance(item, wasmtime.Func):
+                self._funcs[name] = item
+        memory = exports.get("memory")
+        self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+        self._callers: dict[str, Callable[..., Any]] = {}
+        if "_initialize" in self._funcs:  # WASI reactor convention: run constructors once
+            self.call("_initialize", ())
+
+    def _instantiate(self, linker: wasmtime.Linker) -> wasmtime.Instance:
+        self._arm(self.limits.call_timeout_s)
+        try:
+            return linker.instantiate(self._store, self.compiled.module)
+        except wasmtime.Trap as trap:
+            raise self._classify(RawCallError(trap, None), "start") from None
+        except wasmtime.WasmtimeError as err:
+            text = str(err).strip().splitlines()[0]
+            if "memory" in text and ("limit" in text or "minimum" in text):
+                raise InvalidWasm(
+                    f"Module {self.guest.module!r} needs more memory at start than this device "
+                    f"allows ({self.limits.memory_limit_bytes // (1024 * 1024)} MiB): {text}"
+                ) from None
+            raise InvalidWasm(
+                f"Module {self.guest.module!r} could not be instantiated: {text}"
+            ) from None
+
+    @property
+    def functions(self) -> dict[str, FuncSignature]:
+        """Exported functions and their signatures."""
+        return self.compiled.functions
+
+    def signature(self, name: str) -> FuncSignature:
+        """The signature of an exported function, or NotFound."""
+        sig = self.compiled.functions.get(name)
+        if sig is None or name not in self._funcs:
+            raise NotFound(
+                f"Module {self.guest.module!r} exports no function {name!r}; it exports: "
+                f"{', '.join(sorted(self._funcs)) or 'none'}."
+            )
+        return sig
+
+    def memory_bytes(self) -> int:
+        """Current size of the exported linear memory (0 without one); call while idle."""
+        return self._memory.data_len(self._store) if self._memory is not None else 0
+
+    def memory_bytes_if_idle(self) -> int | None:
+        """Memory size, or None while a call runs (the store is not safe to share)."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.memory_bytes()
+        finally:
+            self.lock.release()
+
+    def call(self, name: str, args: tuple[Any, ...] | list[Any]) -> Any:
+        """Call an export with the wall-clock limit armed; raise ExecutionFailed on failure."""
+        caller = self._callers.get(name) or self._make_caller(name)
+        with self.lock:
+            self.calls += 1
+            self._arm(self.limits.call_timeout_s)
+            try:
+                return caller(*args)
+            except RawCallError as err:
+                self.failures += 1
+                raise self._classify(err, name) from None
+
+    def _arm(self, timeout_s: float) -> None:
+        guest = self.guest
+        guest.host_error = None
+        guest.deadline = time.monotonic() + timeout_s
+        _set_deadline(self._context, self.limits.timeout_ticks(timeout_s))
+
+    def _make_caller(self, name: str) -> Callable[..., Any]:
+        sig = self.signature(name)
+        func = self._funcs[name]
+        if can_fast_call(sig):
+            caller = make_fast_call(self._store, func, sig)
+        else:
+            caller = _stock_caller(self._store, func)
+        self._callers[name] = caller
+        return caller
+
+    def _classify(self, err: RawCallError, function: str) -> ExecutionFailed:
+        """Turn a trap into the error that says what happened, in a sentence."""
+        where = f"{self.guest.module}.{function}"
+        text = trap_summary(str(err))
+        host_error = self.guest.host_error
+        if err.trap_code == wasmtime.TrapCode.INTERRUPT or (
+            host_error is not None and "time limit" in host_error
+        ):
+            return CallTimeout(
+                f"{where} ran longer than its {self.limits.call_timeout_s:g} s limit and was "
+                "stopped; other calls were not affected."
+            )
+        if host_error is not None:
+            return WasmTrap(f"{where} trapped: {host_error}")
+        limit = self.limits.memory_limit_bytes
+        # wasmtime reports a refused memory.grow as -1, not as an event; a guest that then
+        # fails while its memory is within an eighth of the cap most likely ran out of it.
+        used = self.memory_bytes()
+        if self._memory is not None and used > limit - max(limit // 8, 1 << 20):
+            return MemoryLimitExceeded(
+                f"{where} reached the {limit // (1024 * 1024)} MiB memory limit "
+                f"(linear memory is {used / (1024 * 1024):.1f} MiB) and failed: {text}"
+            )
+        if "exit status" in text:
+            return WasmTrap(f"{where} exited instead of returning ({text}).")
+        return WasmTrap(f"{where} trapped: {text}")
+
+
+def trap_summary(message: str) -> str:
+    """The cause line of a wasmtime trap message ('wasm trap: integer divide by zero')."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "unknown error"
+    causes = [line for line in lines if line.startswith(("wasm trap:", "error while"))]
+    if "Caused by:" in lines:
+        after = lines[lines.index("Caused by:") + 1 :]
+        if after:
+            return after[-1]
+    return causes[0] if causes else lines[0]
+
+
+def _stock_caller(store: wasmtime.Store, func: wasmtime.Func) -> Callable[..., Any]:
+    """The slow, general path through wasmtime-py for signatures the fast path cannot take."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return func(store, *args)
+        except wasmtime.Trap as trap:
+            raise RawCallError(trap, None) from None
+        except wasmtime.WasmtimeError as error:
+            raise RawCallError(None, error) from None
+
+    return call
+
+
+class _LineLogger:
+    """Collects a guest's stdout or stderr and logs it line by line."""
+
+    def __init__(self, guest: GuestContext, stream: str) -> None:
+        self._guest = guest
+        self._stream = stream
+        self._partial = b""
+
+    def __call__(self, data: bytes) -> int:
+        buffer = self._partial + data
+        *lines, self._partial = buffer.split(b"\n")
+        if len(self._partial) > _LINE_LIMIT:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            guest_log.info(
+                line[:_LINE_LIMIT].decode("utf-8", errors="replace"),
+                extra=self._guest.extra(stream=self._stream),
+            )
+        return len(data)

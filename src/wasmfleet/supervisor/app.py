@@ -1,0 +1,78 @@
+"""The supervisor's ASGI application: routes, error handling, start-up and shut-down."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.supervisor.http_util import JSONResponse, error_body
+from wasmfleet.supervisor.routes import SupervisorRoutes
+from wasmfleet.supervisor.service import Supervisor
+from wasmfleet.supervisor.settings import SupervisorSettings
+
+log = logging.getLogger("wasmfleet.supervisor.http")
+
+
+async def _wasmfleet_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WasmfleetError)
+    if exc.status >= 500:
+        log.warning("request failed", extra={"path": request.url.path, "error": exc.message})
+    return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"No route {request.method} {request.url.path}; GET / lists the API."
+        code = "not_found"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+        code = "method_not_allowed"
+    else:
+        message, code = str(exc.detail), "http_error"
+    return JSONResponse(error_body(exc.status_code, code, message), status_code=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    incident = uuid.uuid4().hex[:12]
+    log.error(
+        "internal error", exc_info=exc, extra={"incident": incident, "path": request.url.path}
+    )
+    message = (
+        f"The supervisor hit an internal error (incident {incident}, see its log); "
+        "nothing was changed. Please report it if it happens again."
+    )
+    return JSONResponse(error_body(500, "internal", message), status_code=500)
+
+
+def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = None) -> Starlette:
+    """Build the ASGI app; the supervisor starts and stops with the app's lifespan."""
+    sup = supervisor or Supervisor(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await sup.start()
+        try:
+            yield
+        finally:
+            await sup.stop()
+
+    app = Starlette(
+        routes=SupervisorRoutes(sup).routes(),
+        exception_handlers={
+            WasmfleetError: _wasmfleet_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.supervisor = sup
+    return app

@@ -1,0 +1,218 @@
+"""Calling a deployed function: check the request, run it on its lane, record, chain on.
+
+This is the HTTP-independent part of ``GET|POST /{deployment}/modules/{module}/{function}``:
+the app turns a request into a ``CallRequest`` and the ``CallOutcome`` into a response.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from wasmfleet.core.args import ArgValue, bind_arguments, format_scalar
+from wasmfleet.core.errors import ExecutionFailed, InvalidMount, NotFound, WasmfleetError
+from wasmfleet.core.history import RequestHistory
+from wasmfleet.core.names import check_file_name
+from wasmfleet.supervisor.chaining import Chainer, HopResult
+from wasmfleet.supervisor.deployments import BoundFunction, DeploymentManager
+
+log = logging.getLogger("wasmfleet.supervisor.calls")
+
+
+@dataclass(slots=True)
+class CallRequest:
+    """A parsed call: who is called, with which arguments and execution-mount files."""
+
+    deployment: str
+    module: str
+    function: str
+    method: str
+    args: Sequence[tuple[str, ArgValue]]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    """What a call produced; ``error`` is set when it failed."""
+
+    entry: dict[str, Any]
+    error: WasmfleetError | None = None
+
+
+class CallService:
+    """Runs calls of deployed functions and keeps the request history."""
+
+    def __init__(
+        self, manager: DeploymentManager, history: RequestHistory, chainer: Chainer
+    ) -> None:
+        self.manager = manager
+        self.history = history
+        self.chainer = chainer
+
+    def resolve(self, deployment: str, module: str, function: str) -> BoundFunction:
+        """The bound function, or NotFound saying which part of the path is unknown."""
+        dep = self.manager.get(deployment)
+        bound = dep.functions.get((module, function))
+        if bound is not None:
+            return bound
+        if module not in dep.modules:
+            raise NotFound(
+                f"Deployment {deployment!r} has no module {module!r} "
+                f"(modules: {', '.join(sorted(dep.modules))})."
+            )
+        names = sorted(f.name for f in dep.spec.functions_of(module))
+        raise NotFound(
+            f"Module {module!r} of deployment {deployment!r} exposes no function {function!r} "
+            f"(functions: {', '.join(names) or 'none'})."
+        )
+
+    async def call(self, req: CallRequest, base_url: str) -> CallOutcome:
+        """Run one call; bad input raises, a failing module yields an outcome with ``error``."""
+        bound = self.resolve(req.deployment, req.module, req.function)
+        files = self._check_files(bound, req.files)
+        args = bind_arguments(bound.spec, bound.signature.params, req.args)  # type: ignore[arg-type]
+        request_id = self.history.next_id(req.deployment, req.module, req.function)
+        entry: dict[str, Any] = {
+            "request_id": request_id,
+            "deployment_id": req.deployment,
+            "module_name": req.module,
+            "function_name": req.function,
+            "method": req.method,
+            "request_args": dict(req.args),
+            "request_files": {name: name for name in files},
+            "work_queued_at": datetime.now().isoformat(),
+            "result": None,
+            "success": False,
+        }
+        started = time.perf_counter()
+        job = _CallJob(bound, args, files)
+        error: WasmfleetError | None = None
+        try:
+            value, output = await bound.runtime.lane.submit(job)
+        except ExecutionFailed as err:
+            error = err
+            entry["result"] = err.message
+        else:
+            result = self._format(bound, value, output, base_url, req.deployment)
+            entry["result"] = result
+            entry["success"] = True
+            if bound.spec.to is not None:
+                hop = await self.chainer.forward(bound, result, value, output)
+                error = self._apply_hop(entry, hop)
+        entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        self.history.add(entry)
+        if error is not None:
+            log.warning(
+                "call failed",
+                extra={"request_id": request_id, "error": error.message, "code": error.code},
+            )
+        return CallOutcome(entry, error)
+
+    @staticmethod
+    def _apply_hop(entry: dict[str, Any], hop: HopResult) -> WasmfleetError | None:
+        entry["chained_to"] = hop.url
+        if hop.error is not None:
+            entry["success"] = False
+            entry["result"] = hop.error.message
+            return hop.error
+        entry["result"] = hop.result if hop.result is not None else hop.result_url
+        if hop.result_url:
+            entry["next_result_url"] = hop.result_url
+        return None
+
+    @staticmethod
+    def _check_files(bound: BoundFunction, files: dict[str, bytes]) -> dict[str, bytes]:
+        declared = bound.execution_mounts
+        for name in files:
+            check_file_name(name, what="mount name")
+            if name not in declared:
+                raise InvalidMount(
+                    f"File {name!r} is not an execution mount of "
+                    f"{bound.spec.module}.{bound.spec.name} "
+                    f"(it accepts: {', '.join(sorted(declared)) or 'no files'})."
+                )
+        missing = sorted(declared - files.keys())
+        if missing:
+            raise InvalidMount(
+                f"{bound.spec.module}.{bound.spec.name} needs the file(s) "
+                f"{', '.join(repr(m) for m in missing)} as multipart parts "
+                f"(e.g. curl -F {missing[0]}=@./{missing[0]})."
+            )
+        return files
+
+    @staticmethod
+    def _format(
+        bound: BoundFunction, value: Any, output: str | None, base_url: str, deployment: str
+    ) -> Any:
+        if output is not None:
+            return f"{base_url}/{deployment}/modules/{bound.spec.module}/{bound.spec.name}/{output}"
+        results = bound.signature.results
+        if not results:
+            return None
+        if len(results) == 1:
+            return format_scalar(value, results[0])  # type: ignore[arg-type]
+        return [format_scalar(v, t) for v, t in zip(value, results, strict=False)]  # type: ignore[arg-type]
+
+
+class _CallJob:
+    """The part of a call that runs on the instance's lane (a worker thread)."""
+
+    __slots__ = ("args", "bound", "files")
+
+    def __init__(self, bound: BoundFunction, args: list[Any], files: dict[str, bytes]) -> None:
+        self.bound = bound
+        self.args = args
+        self.files = files
+
+    def __call__(self) -> tuple[Any, str | None]:
+        bound = self.bound
+        workdir = bound.runtime.workdir
+        for name, data in self.files.items():
+            (workdir / name).write_bytes(data)
+        wants_file = bound.spec.returns_file
+        before = _snapshot(workdir) if wants_file and bound.output_mount is None else None
+        if wants_file and bound.output_mount is not None:
+            (workdir / bound.output_mount).unlink(missing_ok=True)
+        value = bound.runtime.instance.call(bound.spec.name, self.args)
+        if not wants_file:
+            return value, None
+        output = bound.output_mount or _written_file(
+            workdir, before or {}, bound.spec.response_media_type
+        )
+        if output is None or not (workdir / output).is_file():
+            raise ExecutionFailed(
+                f"{bound.spec.module}.{bound.spec.name} returned {value!r} but did not write "
+                f"its output file {output or '(' + bound.spec.response_media_type + ')'}."
+            )
+        return value, output
+
+
+def _snapshot(workdir: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in workdir.iterdir() if p.is_file()}
+
+
+def _written_file(workdir: Path, before: dict[str, int], media_type: str) -> str | None:
+    """The file a call wrote, for functions that declare a file result but no output mount."""
+    changed = [name for name, mtime in _snapshot(workdir).items() if before.get(name) != mtime]
+    if len(changed) > 1:
+        extensions = set(mimetypes.guess_all_extensions(media_type.split(";")[0].strip()))
+        matching = [name for name in changed if Path(name).suffix.lower() in extensions]
+        changed = matching or changed
+    return sorted(changed)[0] if changed else None
+
+
+def find_output(manager: DeploymentManager, module: str, file: str) -> tuple[Path, str] | None:
+    """The newest deployment's copy of ``file`` in a module named ``module``."""
+    check_file_name(file)
+    candidates = [dep for dep in manager.deployments.values() if module in dep.modules]
+    for dep in sorted(candidates, key=lambda d: d.deployed_at, reverse=True):
+        path = dep.modules[module].workdir / file
+        if path.is_file():
+            return path, dep.spec.id
+    return None

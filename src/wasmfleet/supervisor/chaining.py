@@ -1,0 +1,99 @@
+"""Sending a result on to the next function of a pipeline (the ``to`` instruction).
+
+A scalar result goes as the first query parameter of the next endpoint (named as that
+endpoint declares it), an output file as a multipart part named after the mount. The
+next hop runs its own chain before answering, so its ``result`` is the pipeline's final
+result; its failure is reported to the caller as ``ChainFailed`` naming the hop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from wasmfleet.core.errors import ChainFailed
+from wasmfleet.supervisor.deployments import BoundFunction
+
+
+@dataclass(slots=True)
+class HopResult:
+    """What the next hop answered."""
+
+    url: str
+    result: Any = None
+    result_url: str | None = None
+    error: ChainFailed | None = None
+
+
+class Chainer:
+    """Forwards results to the next hop with one shared HTTP client."""
+
+    def __init__(self, client: httpx.AsyncClient, timeout_s: float) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+
+    async def forward(
+        self, bound: BoundFunction, result: Any, value: Any, output: str | None
+    ) -> HopResult:
+        """Call ``bound.spec.to`` with this function's result."""
+        target = bound.spec.to
+        assert target is not None
+        params: dict[str, str] = {}
+        files: dict[str, tuple[str, bytes, str]] = {}
+        if output is not None:
+            data = (bound.runtime.workdir / output).read_bytes()
+            part = target.file_mounts[0] if target.file_mounts else output
+            files[part] = (
+                output,
+                data,
+                bound.spec.response_media_type or "application/octet-stream",
+            )
+        elif result is not None:
+            name = target.params[0].name if target.params else "param0"
+            params[name] = result if isinstance(result, str) else str(value)
+        method = target.method if target.method in ("GET", "POST", "PUT") else "POST"
+        if files and method == "GET":
+            method = "POST"
+        try:
+            response = await self.client.request(
+                method, target.url, params=params, files=files or None, timeout=self.timeout_s
+            )
+        except httpx.TimeoutException:
+            return HopResult(
+                target.url,
+                error=ChainFailed(
+                    f"The next hop {target.url} did not answer within {self.timeout_s:g} s."
+                ),
+            )
+        except httpx.HTTPError as err:
+            return HopResult(
+                target.url,
+                error=ChainFailed(
+                    f"Could not reach the next hop {target.url}: {err or type(err).__name__}."
+                ),
+            )
+        return _interpret(target.url, response)
+
+
+def _interpret(url: str, response: httpx.Response) -> HopResult:
+    try:
+        body = orjson.loads(response.content) if response.content else {}
+    except orjson.JSONDecodeError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {"result": body}
+    if response.status_code >= 400 or body.get("success") is False:
+        error = body.get("error")
+        detail = error.get("message") if isinstance(error, dict) else error or body.get("result")
+        return HopResult(
+            url,
+            result_url=body.get("resultUrl"),
+            error=ChainFailed(
+                f"The next hop {url} failed ({response.status_code}): "
+                f"{detail or response.reason_phrase}"
+            ),
+        )
+    return HopResult(url, result=body.get("result"), result_url=body.get("resultUrl"))

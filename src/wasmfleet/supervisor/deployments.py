@@ -1,0 +1,363 @@
+"""Deployments on this device: install, persist, restore after restart, remove.
+
+``deploy`` answers only when every module is downloaded, compiled, checked against the
+host functions this device offers and instantiated — ready to call. Any failure leaves
+the deployments that were already installed exactly as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from wasmfleet.core.deploy_doc import complete_from_description, parse_deployment
+from wasmfleet.core.errors import (
+    InvalidDocument,
+    MissingImports,
+    NotFound,
+    Unprocessable,
+    WasmfleetError,
+)
+from wasmfleet.core.models import DeploymentSpec, FunctionSpec, ModuleSpec
+from wasmfleet.runtime.engine import CompiledModule, FuncSignature, WasmEngine
+from wasmfleet.runtime.host.functions import HostDevices
+from wasmfleet.runtime.host.registry import missing_imports
+from wasmfleet.runtime.instance import WasmInstance
+from wasmfleet.supervisor.executor import CallExecutor, SerialLane
+from wasmfleet.supervisor.fetch import fetch_bytes
+from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.supervisor.store import DeploymentStore
+
+log = logging.getLogger("wasmfleet.supervisor.deploy")
+_DESCRIPTION_LIMIT = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class ModuleRuntime:
+    """A module of a live deployment: its instance, its lane and its directory."""
+
+    spec: ModuleSpec
+    compiled: CompiledModule
+    instance: WasmInstance
+    lane: SerialLane
+    workdir: Path
+    description: Any = None
+
+
+@dataclass(slots=True)
+class BoundFunction:
+    """A callable function, resolved once at deploy time for the hot path."""
+
+    spec: FunctionSpec
+    runtime: ModuleRuntime
+    signature: FuncSignature
+    execution_mounts: frozenset[str]
+    output_mount: str | None
+
+
+@dataclass(slots=True)
+class Deployment:
+    """A deployment installed on this device."""
+
+    spec: DeploymentSpec
+    modules: dict[str, ModuleRuntime]
+    directory: Path
+    deployed_at: float
+    functions: dict[tuple[str, str], BoundFunction] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``GET /deploy`` shows about this deployment."""
+        return {
+            "deploymentId": self.spec.id,
+            "shape": self.spec.shape,
+            "deployedAt": self.deployed_at,
+            "modules": [
+                {
+                    "id": m.spec.id,
+                    "name": name,
+                    "sha256": m.compiled.sha256,
+                    "functions": [f.name for f in self.spec.functions_of(name)],
+                }
+                for name, m in self.modules.items()
+            ],
+        }
+
+
+class DeploymentManager:
+    """Owns the live deployments and their persistent copies."""
+
+    def __init__(
+        self,
+        settings: SupervisorSettings,
+        store: DeploymentStore,
+        engine: WasmEngine,
+        devices: HostDevices,
+        executor: CallExecutor,
+        client: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.devices = devices
+        self.executor = executor
+        self.client = client
+        self.deployments: dict[str, Deployment] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def get(self, dep_id: str) -> Deployment:
+        """The deployment with that id, or NotFound naming the ones that exist."""
+        dep = self.deployments.get(dep_id)
+        if dep is None:
+            known = ", ".join(sorted(self.deployments)) or "none"
+            raise NotFound(
+                f"No deployment {dep_id!r} on this device (deployed here: {known}); "
+                "deploy it with POST /deploy first."
+            )
+        return dep
+
+    async def deploy(self, body: Any) -> Deployment:
+        """Install (or replace) a deployment from a deploy body of either shape."""
+        spec = parse_deployment(body)
+        lock = self._locks.setdefault(spec.id, asyncio.Lock())
+        async with lock:
+            started = time.perf_counter()
+            fetched = await self._fetch_all(spec)
+            for name, (_, description, _) in fetched.items():
+                if description is not None:
+                    spec = complete_from_description(spec, name, description)
+            stage = self.store.new_stage(spec.id)
+            try:
+                dep = await self.executor.run_blocking(lambda: self._build(spec, fetched, stage))
+                record = {
+                    "body": body,
+                    "modules": {
+                        name: {"sha256": m.compiled.sha256, "description": m.description}
+                        for name, m in dep.modules.items()
+                    },
+                    "deployedAt": dep.deployed_at,
+                }
+                final = await self.executor.run_blocking(
+                    lambda: self.store.commit(spec.id, stage, record)
+                )
+            except BaseException:
+                self.store.discard(stage)
+                raise
+            self._relocate(dep, final)
+            self.deployments[spec.id] = dep
+            log.info(
+                "deployed",
+                extra={
+                    "deployment": spec.id,
+                    "modules": ",".join(dep.modules),
+                    "seconds": round(time.perf_counter() - started, 3),
+                },
+            )
+            return dep
+
+    async def remove(self, dep_id: str) -> None:
+        """Forget a deployment and delete its files."""
+        self.get(dep_id)
+        async with self._locks.setdefault(dep_id, asyncio.Lock()):
+            self.deployments.pop(dep_id, None)
+            await self.executor.run_blocking(lambda: self.store.remove(dep_id))
+            log.info("deployment removed", extra={"deployment": dep_id})
+
+    async def restore(self) -> None:
+        """Bring back every deployment stored in the data directory (after a restart)."""
+        for dep_id, directory, record in self.store.records():
+            try:
+                dep = await self.executor.run_blocking(
+                    lambda d=directory, r=record: self._rebuild(d, r)  # type: ignore[misc]
+                )
+            except WasmfleetError as err:
+                log.error(
+                    "could not restore deployment", extra={"deployment": dep_id, "error": str(err)}
+                )
+                continue
+            self.deployments[dep_id] = dep
+            log.info("deployment restored", extra={"deployment": dep_id})
+
+    # -- building -----------------------------------------------------------------------
+
+    async def _fetch_all(
+        self, spec: DeploymentSpec
+    ) -> dict[str, tuple[bytes, Any, dict[str, bytes]]]:
+        """Download every binary, description and data file, concurrently."""
+
+        async def one(module: ModuleSpec) -> tuple[bytes, Any, dict[str, bytes]]:
+            what = f"the binary of module {module.name!r}"
+            binary_task = fetch_bytes(
+                self.client,
+                module.binary_url,
+                what=what,
+                limit=self.engine.limits.max_module_bytes,
+                sha256=module.sha256,
+            )
+            file_shas = dict(module.file_sha256)
+            file_tasks = [
+                fetch_bytes(
+                    self.client,
+                    url,
+                    what=f"data file {name!r} of module {module.name!r}",
+                    limit=self.settings.max_download_bytes,
+                    sha256=file_shas.get(name),
+                )
+                for name, url in module.other
+            ]
+            desc_task = self._fetch_description(module)
+            binary, description, *files = await asyncio.gather(binary_task, desc_task, *file_tasks)
+            return (
+                binary,
+                description,
+                {name: data for (name, _), data in zip(module.other, files, strict=False)},
+            )
+
+        results = await asyncio.gather(*(one(m) for m in spec.modules), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return {m.name: r for m, r in zip(spec.modules, results, strict=False)}  # type: ignore[misc]
+
+    async def _fetch_description(self, module: ModuleSpec) -> Any:
+        if module.description_url is None:
+            return None
+        raw = await fetch_bytes(
+            self.client,
+            module.description_url,
+            what=f"the description of module {module.name!r}",
+            limit=_DESCRIPTION_LIMIT,
+        )
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise Unprocessable(
+                f"The description of module {module.name!r} at {module.description_url} is not "
+                "JSON; it must be the module's OpenAPI description."
+            ) from None
+
+    def _build(
+        self,
+        spec: DeploymentSpec,
+        fetched: dict[str, tuple[bytes, Any, dict[str, bytes]]],
+        stage: Path,
+    ) -> Deployment:
+        """Compile, check, lay out files and instantiate (runs on a worker thread)."""
+        compiled: dict[str, CompiledModule] = {}
+        for module in spec.modules:
+            binary = fetched[module.name][0]
+            compiled[module.name] = self.engine.compile(binary, name=module.name)
+            self.store.save_binary(binary)
+        self._check(spec, compiled)
+        modules: dict[str, ModuleRuntime] = {}
+        for module in spec.modules:
+            _, description, files = fetched[module.name]
+            workdir = self.store.module_dir(stage, module.name)
+            workdir.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                (workdir / name).write_bytes(data)
+            modules[module.name] = self._instantiate(
+                spec.id, module, compiled[module.name], workdir, description
+            )
+        return self._assemble(spec, modules, stage, time.time())
+
+    def _rebuild(self, directory: Path, record: dict[str, Any]) -> Deployment:
+        """Recreate a stored deployment from its record and stored binaries (worker thread)."""
+        spec = parse_deployment(record["body"])
+        stored = record.get("modules", {})
+        for name, info in stored.items():
+            if info.get("description") is not None:
+                spec = complete_from_description(spec, name, info["description"])
+        modules: dict[str, ModuleRuntime] = {}
+        compiled: dict[str, CompiledModule] = {}
+        for module in spec.modules:
+            info = stored.get(module.name) or {}
+            try:
+                binary = self.store.load_binary(str(info.get("sha256")))
+            except OSError:
+                raise InvalidDocument(f"the binary of module {module.name!r} is missing") from None
+            compiled[module.name] = self.engine.compile(binary, name=module.name)
+        self._check(spec, compiled)
+        for module in spec.modules:
+            workdir = self.store.module_dir(directory, module.name)
+            workdir.mkdir(parents=True, exist_ok=True)
+            description = (stored.get(module.name) or {}).get("description")
+            modules[module.name] = self._instantiate(
+                spec.id, module, compiled[module.name], workdir, description
+            )
+        return self._assemble(
+            spec, modules, directory, float(record.get("deployedAt", time.time()))
+        )
+
+    def _instantiate(
+        self,
+        dep_id: str,
+        module: ModuleSpec,
+        compiled: CompiledModule,
+        workdir: Path,
+        description: Any,
+    ) -> ModuleRuntime:
+        instance = WasmInstance(
+            self.engine, compiled, workdir, self.devices, deployment=dep_id, module=module.name
+        )
+        return ModuleRuntime(module, compiled, instance, self.executor.lane(), workdir, description)
+
+    def _check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
+        """Refuse modules this device cannot run and functions they do not export."""
+        for name, module in compiled.items():
+            missing = missing_imports(module.imports)
+            if missing:
+                raise MissingImports(
+                    f"Module {name!r} needs imports this device does not offer: "
+                    f"{'; '.join(missing)}. Deploy it to a device that has them.",
+                    missing,
+                )
+        for fn in spec.functions:
+            exports = compiled[fn.module].functions
+            if fn.name not in exports:
+                raise Unprocessable(
+                    f"The deployment exposes {fn.module}.{fn.name}, but module {fn.module!r} "
+                    f"does not export it (exports: {', '.join(sorted(exports)) or 'none'})."
+                )
+            stage_files = (
+                {n for n, _ in spec.module(fn.module).other} if spec.module(fn.module) else set()
+            )
+            for mount in fn.mounts_at("deployment"):
+                if mount.name not in stage_files:
+                    raise Unprocessable(
+                        f"{fn.module}.{fn.name} needs the deployment-stage file {mount.name!r}, "
+                        "but the module's urls.other does not provide it."
+                    )
+            if len([m for m in fn.mounts if m.stage == "output"]) > 1:
+                raise Unprocessable(f"{fn.module}.{fn.name} declares more than one output mount.")
+
+    def _assemble(
+        self, spec: DeploymentSpec, modules: dict[str, ModuleRuntime], directory: Path, at: float
+    ) -> Deployment:
+        dep = Deployment(spec=spec, modules=modules, directory=directory, deployed_at=at)
+        for fn in spec.functions:
+            runtime = modules[fn.module]
+            outputs = fn.mounts_at("output")
+            dep.functions[(fn.module, fn.name)] = BoundFunction(
+                spec=fn,
+                runtime=runtime,
+                signature=runtime.instance.signature(fn.name),
+                execution_mounts=frozenset(m.name for m in fn.mounts_at("execution")),
+                output_mount=outputs[0].name if outputs else None,
+            )
+        return dep
+
+    def _relocate(self, dep: Deployment, final: Path) -> None:
+        """After the staged directory was renamed into place, point paths at it.
+
+        The WASI preopen holds the directory itself, so instances keep working."""
+        dep.directory = final
+        for name, runtime in dep.modules.items():
+            runtime.workdir = self.store.module_dir(final, name)
+            runtime.instance.workdir = runtime.workdir

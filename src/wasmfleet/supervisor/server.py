@@ -1,0 +1,37 @@
+"""Run a supervisor under uvicorn (uvloop + httptools when available)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import uvicorn
+
+from wasmfleet.supervisor.app import create_app
+from wasmfleet.supervisor.logging_setup import configure_logging
+from wasmfleet.supervisor.settings import SupervisorSettings
+
+
+def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
+    """The uvicorn configuration of a supervisor: fast loop and parser, no access log."""
+    fast_loop = importlib.util.find_spec("uvloop") is not None
+    fast_http = importlib.util.find_spec("httptools") is not None
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if fast_loop else "asyncio",
+        http="httptools" if fast_http else "h11",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        lifespan="on",
+        backlog=2048,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def serve(settings: SupervisorSettings) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully)."""
+    configure_logging(settings)
+    uvicorn.Server(uvicorn_config(settings)).run()

@@ -1,0 +1,143 @@
+"""``Supervisor``: every part of one supervisor process, wired together explicitly.
+
+Start-up order: restore stored deployments (so they are callable before anyone learns
+about us), then advertise over mDNS, register with the orchestrator and ship logs.
+Shut-down reverses it. Nothing here reads the environment: settings come in whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from wasmfleet import __version__
+from wasmfleet.core.history import RequestHistory
+from wasmfleet.runtime.engine import WasmEngine
+from wasmfleet.runtime.host.camera import open_camera
+from wasmfleet.runtime.host.functions import HostDevices
+from wasmfleet.runtime.host.registry import offered_interfaces
+from wasmfleet.runtime.host.sensors import SimulatedDht
+from wasmfleet.supervisor.advertise import Advertiser
+from wasmfleet.supervisor.calls import CallService
+from wasmfleet.supervisor.chaining import Chainer
+from wasmfleet.supervisor.deployments import DeploymentManager
+from wasmfleet.supervisor.executor import CallExecutor
+from wasmfleet.supervisor.logship import LogShipper
+from wasmfleet.supervisor.platform_info import device_description, health_report
+from wasmfleet.supervisor.registration import Registrar
+from wasmfleet.supervisor.rpc import HttpRpcTransport
+from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.supervisor.store import DeploymentStore
+
+log = logging.getLogger("wasmfleet.supervisor")
+
+
+class Supervisor:
+    """One supervisor: runtime, deployments, calls, history, discovery and log shipping."""
+
+    def __init__(self, settings: SupervisorSettings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self.store = DeploymentStore(settings.resolved_data_dir)
+        self.engine = WasmEngine(settings.limits, self.store.cache_dir)
+        self.devices = HostDevices(
+            camera=open_camera(settings.camera, settings.camera_dir, settings.camera_index),
+            dht=SimulatedDht(settings.dht_temperature, settings.dht_humidity),
+        )
+        self.executor = CallExecutor(settings.worker_count)
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.download_timeout_s),
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        )
+        self.manager = DeploymentManager(
+            settings, self.store, self.engine, self.devices, self.executor, self.client
+        )
+        self.history = RequestHistory(settings.history_size)
+        self.calls = CallService(
+            self.manager, self.history, Chainer(self.client, settings.chain_timeout_s)
+        )
+        local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+        self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
+        self.devices.rpc = self.rpc
+        bare, qualified = offered_interfaces()
+        self.device_description = device_description(settings, bare, qualified)
+        self.registrar = Registrar(settings, self._registration_client)
+        self.advertiser = Advertiser(settings) if settings.mdns else None
+        self.shipper = LogShipper(settings)
+
+    @staticmethod
+    def _registration_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+
+    async def start(self) -> None:
+        """Restore deployments, then start discovery, registration and log shipping."""
+        self.shipper.start()
+        await self.manager.restore()
+        if self.advertiser is not None:
+            await self.advertiser.start()
+        await self.registrar.start()
+        log.info(
+            "supervisor ready",
+            extra={
+                "name": self.settings.name,
+                "url": self.settings.base_url,
+                "deployments": len(self.manager.deployments),
+                "camera": self.devices.camera.kind,
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop everything started by ``start``, in reverse order."""
+        await self.registrar.stop()
+        if self.advertiser is not None:
+            await self.advertiser.stop()
+        await self.client.aclose()
+        self.rpc.close()
+        self.executor.shutdown()
+        self.engine.close()
+        self.shipper.stop(timeout=2.0)
+
+    def set_orchestrator(self, url: str) -> None:
+        """Adopt an orchestrator (POST /register): register with it and ship logs to it."""
+        self.registrar.set_orchestrator(url)
+        if not self.settings.log_endpoint:
+            self.shipper.set_endpoint(url.rstrip("/") + "/device/logs")
+
+    def health(self) -> dict[str, Any]:
+        """The /health body: real CPU and memory usage of this device."""
+        return health_report()
+
+    def status(self) -> dict[str, Any]:
+        """Counters for /api/v1/status."""
+        stats = self.engine.stats
+        return {
+            "name": self.settings.name,
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "deployments": sorted(self.manager.deployments),
+            "runtime": {
+                "compiled": stats.compiled,
+                "disk_cache_hits": stats.disk_hits,
+                "memory_cache_hits": stats.memory_hits,
+                "compile_seconds": round(stats.compile_seconds, 4),
+                "workers": self.executor.workers,
+                "instances": {
+                    f"{dep_id}/{name}": {
+                        "calls": m.instance.calls,
+                        "failures": m.instance.failures,
+                        "memory_bytes": m.instance.memory_bytes_if_idle(),
+                        "queued": m.lane.pending,
+                    }
+                    for dep_id, dep in self.manager.deployments.items()
+                    for name, m in dep.modules.items()
+                },
+            },
+            "history": {"entries": len(self.history), "capacity": self.history.capacity},
+            "camera": self.devices.camera.kind,
+            "logs": self.shipper.stats(),
+            "registration": self.registrar.stats(),
+        }

@@ -1,0 +1,247 @@
+"""Both deploy body shapes parse into the same model; bad bodies say what is wrong."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from wasmfleet.core.deploy_doc import complete_from_description, parse_deployment
+from wasmfleet.core.errors import InvalidDocument, InvalidMount
+
+# The body of the wasmiot supervisor README's fibo example (seed 000), verbatim in structure.
+README_FIBO: dict[str, Any] = {
+    "deploymentId": "0",
+    "modules": [
+        {
+            "id": "0",
+            "name": "fiboMod",
+            "urls": {
+                "binary": "http://localhost:8000/wasm-binaries/wasm32-unknown-unknown/fibo.wasm",
+                "description": "http://localhost:8000/fibo/open-api-description.json",
+                "other": [],
+            },
+        }
+    ],
+    "instructions": {
+        "modules": {
+            "fiboMod": {
+                "fibo": {
+                    "paths": {
+                        "": {
+                            "get": {
+                                "parameters": [
+                                    {
+                                        "name": "iterations",
+                                        "in": "query",
+                                        "required": True,
+                                        "schema": {"type": "integer", "format": "int64"},
+                                    }
+                                ],
+                                "responses": {
+                                    "200": {
+                                        "content": {
+                                            "application/json": {
+                                                "schema": {"type": "integer", "format": "int64"}
+                                            }
+                                        }
+                                    }
+                                },
+                            }
+                        }
+                    },
+                    "to": None,
+                }
+            }
+        }
+    },
+}
+
+ORCHESTRATOR_STAMP: dict[str, Any] = {
+    "deploymentId": "6543ab",
+    "modules": [
+        {
+            "id": "m1",
+            "name": "stamp",
+            "urls": {
+                "binary": "http://orch:3000/file/module/m1/wasm",
+                "description": "http://orch:3000/file/module/m1/description",
+                "other": {"prefix.txt": "http://orch:3000/file/module/m1/prefix.txt"},
+            },
+        }
+    ],
+    "endpoints": {
+        "stamp": {
+            "stamp": {
+                "url": "http://dev-a:5000/",
+                "path": "/{deployment}/modules/stamp/stamp",
+                "method": "POST",
+                "request": {
+                    "parameters": [],
+                    "request_body": {
+                        "media_type": "multipart/form-data",
+                        "schema": {"properties": {"input.txt": {"type": "string"}}},
+                        "encoding": {"input.txt": {"contentType": "text/plain"}},
+                    },
+                },
+                "response": {"media_type": "text/plain", "schema": {}},
+            }
+        }
+    },
+    "instructions": {
+        "modules": {
+            "stamp": {
+                "stamp": {
+                    "from": {"url": "http://dev-a:5000/", "path": "x", "method": "POST"},
+                    "to": {
+                        "url": "http://dev-b:5000/",
+                        "path": "/{deployment}/modules/count/lines",
+                        "method": "POST",
+                        "request": {
+                            "parameters": [],
+                            "request_body": {"encoding": {"text.txt": {}}},
+                        },
+                    },
+                }
+            }
+        }
+    },
+    "mounts": {
+        "stamp": {
+            "stamp": {
+                "deployment": [
+                    {"path": "prefix.txt", "media_type": "text/plain", "stage": "deployment"}
+                ],
+                "execution": [
+                    {"path": "input.txt", "media_type": "text/plain", "stage": "execution"}
+                ],
+                "output": [{"path": "output.txt", "media_type": "text/plain", "stage": "output"}],
+            }
+        }
+    },
+}
+
+
+def test_readme_shape() -> None:
+    spec = parse_deployment(README_FIBO)
+    assert spec.shape == "readme"
+    assert spec.id == "0"
+    assert spec.modules[0].name == "fiboMod"
+    assert spec.modules[0].other == ()
+    fibo = spec.function("fiboMod", "fibo")
+    assert fibo is not None
+    assert fibo.method == "GET"
+    assert [p.name for p in fibo.params] == ["iterations"]
+    assert fibo.response_media_type == "application/json"
+    assert not fibo.returns_file
+    assert fibo.to is None
+
+
+def test_orchestrator_shape() -> None:
+    spec = parse_deployment(ORCHESTRATOR_STAMP)
+    assert spec.shape == "orchestrator"
+    stamp = spec.function("stamp", "stamp")
+    assert stamp is not None
+    assert stamp.method == "POST"
+    assert [(m.name, m.stage) for m in stamp.mounts] == [
+        ("prefix.txt", "deployment"),
+        ("input.txt", "execution"),
+        ("output.txt", "output"),
+    ]
+    assert stamp.returns_file
+    assert spec.modules[0].other == (("prefix.txt", "http://orch:3000/file/module/m1/prefix.txt"),)
+    assert stamp.to is not None
+    assert stamp.to.url == "http://dev-b:5000/6543ab/modules/count/lines"
+    assert stamp.to.method == "POST"
+    assert stamp.to.file_mounts == ("text.txt",)
+
+
+def test_other_as_list_names_files_after_the_url() -> None:
+    body = copy.deepcopy(README_FIBO)
+    body["modules"][0]["urls"]["other"] = ["http://h:8000/files/model.pb"]
+    assert parse_deployment(body).modules[0].other == (
+        ("model.pb", "http://h:8000/files/model.pb"),
+    )
+
+
+def test_integer_deployment_id_is_accepted() -> None:
+    body = copy.deepcopy(README_FIBO)
+    body["deploymentId"] = 7
+    assert parse_deployment(body).id == "7"
+
+
+def test_to_as_openapi_fragment() -> None:
+    body = copy.deepcopy(README_FIBO)
+    body["instructions"]["modules"]["fiboMod"]["fibo"]["to"] = {
+        "servers": [{"url": "http://next:5000"}],
+        "paths": {"/0/modules/sq/square": {"get": {"parameters": [{"name": "x", "in": "query"}]}}},
+    }
+    to = parse_deployment(body).functions[0].to
+    assert to is not None
+    assert to.url == "http://next:5000/0/modules/sq/square"
+    assert [p.name for p in to.params] == ["x"]
+
+
+def test_description_fills_functions_when_instructions_are_absent() -> None:
+    body = copy.deepcopy(README_FIBO)
+    del body["instructions"]
+    spec = parse_deployment(body)
+    assert spec.functions == ()
+    description = {
+        "paths": {
+            "/{deployment}/modules/{module}/fibo": {
+                "get": {
+                    "parameters": [{"name": "iterations", "in": "query"}],
+                    "responses": {
+                        "200": {"content": {"application/json": {"schema": {"type": "integer"}}}}
+                    },
+                    "x-mounts": [],
+                }
+            },
+            "/{deployment}/modules/{module}/fibo/{file}": {"get": {}},
+        }
+    }
+    spec = complete_from_description(spec, "fiboMod", description)
+    assert [f.name for f in spec.functions] == ["fibo"]
+    assert spec.functions[0].params[0].name == "iterations"
+
+
+def _broken(path: list[Any], value: Any) -> dict[str, Any]:
+    body = copy.deepcopy(README_FIBO)
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ([1, 2], "JSON object"),
+        (_broken(["deploymentId"], KeyError), "deploymentId"),
+        (_broken(["deploymentId"], "../etc"), "not allowed"),
+        (_broken(["modules"], []), "non-empty list"),
+        (_broken(["modules", 0, "urls"], KeyError), "urls.binary"),
+        (_broken(["modules", 0, "urls", "binary"], "ftp://x/y.wasm"), "http://"),
+        (_broken(["modules", 0, "name"], "a/b"), "not allowed"),
+        (_broken(["instructions", "modules", "fiboMod", "fibo", "paths"], {}), "exactly one"),
+        (_broken(["instructions", "modules", "ghost"], {}), "not in 'modules'"),
+        (_broken(["modules", 0, "sha256"], "abc"), "64-character"),
+    ],
+)
+def test_bad_bodies_say_what_is_wrong(body: Any, words: str) -> None:
+    with pytest.raises(InvalidDocument) as err:
+        parse_deployment(body)
+    assert words in err.value.message
+
+
+def test_unsafe_mount_names_are_refused() -> None:
+    body = copy.deepcopy(ORCHESTRATOR_STAMP)
+    body["mounts"]["stamp"]["stamp"]["execution"][0]["path"] = "../../etc/passwd"
+    with pytest.raises(InvalidMount):
+        parse_deployment(body)
