@@ -89,11 +89,11 @@ def operation_mounts(op: dict[str, Any], where: str) -> tuple[Mount, ...] | None
             media = str(enc.get("contentType", "application/octet-stream"))
             mounts.append(Mount(name=str(name), stage="execution", media_type=media))
     for item in op.get("parameters") or []:
-        name = (
-            item.get("name") if isinstance(item, dict) and item.get("in") == "requestBody" else None
-        )
-        if name and all(m.name != name for m in mounts):
-            mounts.append(Mount(name=str(name), stage="execution"))
+        body_param = as_object(item)
+        if body_param.get("in") != "requestBody" or not body_param.get("name"):
+            continue
+        if all(m.name != body_param["name"] for m in mounts):
+            mounts.append(Mount(name=str(body_param["name"]), stage="execution"))
     return tuple(mounts) if mounts else None
 
 

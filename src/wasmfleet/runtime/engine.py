@@ -27,6 +27,24 @@ log = logging.getLogger("wasmfleet.runtime")
 
 _VAL_TYPES: dict[str, WasmType] = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
 
+# Imports that return in microseconds: no sleeping, disk, camera or network. Modules that
+# import only these may be called inline on the event loop (see WasmInstance.try_inline).
+NONBLOCKING_IMPORTS = frozenset(
+    [
+        *(
+            f"wasi_snapshot_preview1.{name}"
+            for name in (
+                "args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
+                "clock_res_get", "clock_time_get", "random_get", "sched_yield", "proc_exit",
+                "fd_write", "fd_fdstat_get", "fd_seek", "fd_close", "fd_prestat_get",
+                "fd_prestat_dir_name",
+            )
+        ),
+        "sys.millis", "sys.print", "sys.println", "sys.printInt",
+        "dht.getTemperature", "dht.getHumidity",
+    ]
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class FuncSignature:
@@ -72,6 +90,11 @@ class CompiledModule:
     exports_memory: bool
     source: str = "compiled"
     """Where this came from: 'compiled', 'disk-cache' or 'memory-cache'."""
+
+    @property
+    def nonblocking_imports(self) -> bool:
+        """True when no import can block (sleep, disk, camera, network): inline-safe."""
+        return all(imp.qualified in NONBLOCKING_IMPORTS for imp in self.imports)
 
 
 @dataclass(slots=True)

@@ -11,8 +11,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.supervisor.call_endpoint import CallEndpoint, CallFastPath
 from wasmfleet.supervisor.http_util import JSONResponse, error_body
 from wasmfleet.supervisor.routes import SupervisorRoutes
 from wasmfleet.supervisor.service import Supervisor
@@ -53,9 +55,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(500, "internal", message), status_code=500)
 
 
-def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = None) -> Starlette:
+def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = None) -> ASGIApp:
     """Build the ASGI app; the supervisor starts and stops with the app's lifespan."""
     sup = supervisor or Supervisor(settings)
+    calls = CallEndpoint(sup.calls, settings.base_url, settings.max_request_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,7 +69,7 @@ def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = Non
             await sup.stop()
 
     app = Starlette(
-        routes=SupervisorRoutes(sup).routes(),
+        routes=SupervisorRoutes(sup, calls).routes(),
         exception_handlers={
             WasmfleetError: _wasmfleet_error,
             HTTPException: _http_error,
@@ -75,4 +78,4 @@ def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = Non
         lifespan=lifespan,
     )
     app.state.supervisor = sup
-    return app
+    return CallFastPath(app, calls)

@@ -19,6 +19,7 @@ from wasmfleet.core.args import ArgValue, bind_arguments, format_scalar
 from wasmfleet.core.errors import ExecutionFailed, InvalidMount, NotFound, WasmfleetError
 from wasmfleet.core.history import RequestHistory
 from wasmfleet.core.names import check_file_name
+from wasmfleet.runtime.instance import NOT_DONE
 from wasmfleet.supervisor.chaining import Chainer, HopResult
 from wasmfleet.supervisor.deployments import BoundFunction, DeploymentManager
 
@@ -45,15 +46,34 @@ class CallOutcome:
     error: WasmfleetError | None = None
 
 
+INLINE_AFTER = 3
+"""Consecutive short calls on a worker thread before a function may run inline."""
+
+
 class CallService:
-    """Runs calls of deployed functions and keeps the request history."""
+    """Runs calls of deployed functions and keeps the request history.
+
+    Where a call runs: on its instance's lane (a worker thread) by default. A function
+    whose last INLINE_AFTER calls each took under ``inline_threshold_s`` runs inline on the
+    event loop instead, saving the thread hop, when its lane is idle, it takes no files
+    and its module cannot block (``WasmInstance.try_inline`` enforces a hard time bound and
+    rolls back on overrun).
+    """
 
     def __init__(
-        self, manager: DeploymentManager, history: RequestHistory, chainer: Chainer
+        self,
+        manager: DeploymentManager,
+        history: RequestHistory,
+        chainer: Chainer,
+        *,
+        inline_threshold_s: float = 200e-6,
     ) -> None:
         self.manager = manager
         self.history = history
         self.chainer = chainer
+        self.inline_threshold_s = inline_threshold_s
+        self.inline_calls = 0
+        self.lane_calls = 0
 
     def resolve(self, deployment: str, module: str, function: str) -> BoundFunction:
         """The bound function, or NotFound saying which part of the path is unknown."""
@@ -91,10 +111,9 @@ class CallService:
             "success": False,
         }
         started = time.perf_counter()
-        job = _CallJob(bound, args, files)
         error: WasmfleetError | None = None
         try:
-            value, output = await bound.runtime.lane.submit(job)
+            value, output = await self._run(bound, args, files)
         except ExecutionFailed as err:
             error = err
             entry["result"] = err.message
@@ -113,6 +132,31 @@ class CallService:
                 extra={"request_id": request_id, "error": error.message, "code": error.code},
             )
         return CallOutcome(entry, error)
+
+    async def _run(
+        self, bound: BoundFunction, args: list[Any], files: dict[str, bytes]
+    ) -> tuple[Any, str | None]:
+        runtime = bound.runtime
+        if (
+            bound.fast_runs >= INLINE_AFTER
+            and self.inline_threshold_s > 0
+            and not files
+            and not bound.spec.returns_file
+            and runtime.instance.inline_capable
+            and runtime.lane.idle
+        ):
+            started = time.perf_counter()
+            value = runtime.instance.try_inline(bound.spec.name, args)
+            if value is not NOT_DONE:
+                self.inline_calls += 1
+                if time.perf_counter() - started > self.inline_threshold_s:
+                    bound.fast_runs = 0
+                return value, None
+            bound.fast_runs = 0
+        self.lane_calls += 1
+        job = _CallJob(bound, args, files, self.inline_threshold_s)
+        result: tuple[Any, str | None] = await runtime.lane.submit(job)
+        return result
 
     @staticmethod
     def _apply_hop(entry: dict[str, Any], hop: HopResult) -> WasmfleetError | None:
@@ -163,12 +207,15 @@ class CallService:
 class _CallJob:
     """The part of a call that runs on the instance's lane (a worker thread)."""
 
-    __slots__ = ("args", "bound", "files")
+    __slots__ = ("args", "bound", "files", "threshold")
 
-    def __init__(self, bound: BoundFunction, args: list[Any], files: dict[str, bytes]) -> None:
+    def __init__(
+        self, bound: BoundFunction, args: list[Any], files: dict[str, bytes], threshold: float
+    ) -> None:
         self.bound = bound
         self.args = args
         self.files = files
+        self.threshold = threshold
 
     def __call__(self) -> tuple[Any, str | None]:
         bound = self.bound
@@ -179,7 +226,12 @@ class _CallJob:
         before = _snapshot(workdir) if wants_file and bound.output_mount is None else None
         if wants_file and bound.output_mount is not None:
             (workdir / bound.output_mount).unlink(missing_ok=True)
-        value = bound.runtime.instance.call(bound.spec.name, self.args)
+        started = time.perf_counter()
+        try:
+            value = bound.runtime.instance.call(bound.spec.name, self.args)
+        finally:
+            quick = time.perf_counter() - started <= self.threshold
+            bound.fast_runs = bound.fast_runs + 1 if quick else 0
         if not wants_file:
             return value, None
         output = bound.output_mount or _written_file(

@@ -60,6 +60,8 @@ class BoundFunction:
     signature: FuncSignature
     execution_mounts: frozenset[str]
     output_mount: str | None
+    fast_runs: int = 0
+    """Consecutive recent calls that took under the inline threshold (see CallService)."""
 
 
 @dataclass(slots=True)
@@ -325,9 +327,8 @@ class DeploymentManager:
                     f"The deployment exposes {fn.module}.{fn.name}, but module {fn.module!r} "
                     f"does not export it (exports: {', '.join(sorted(exports)) or 'none'})."
                 )
-            stage_files = (
-                {n for n, _ in spec.module(fn.module).other} if spec.module(fn.module) else set()
-            )
+            owner = spec.module(fn.module)
+            stage_files = {n for n, _ in owner.other} if owner is not None else set()
             for mount in fn.mounts_at("deployment"):
                 if mount.name not in stage_files:
                     raise Unprocessable(

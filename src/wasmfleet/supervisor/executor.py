@@ -48,6 +48,11 @@ class SerialLane:
         """Jobs queued and not yet started."""
         return len(self._queue)
 
+    @property
+    def idle(self) -> bool:
+        """True when no job is queued or running."""
+        return not self._running and not self._queue
+
     def submit(self, job: Job) -> asyncio.Future[Any]:
         """Queue ``job``; the returned future resolves on the calling event loop."""
         loop = asyncio.get_running_loop()

@@ -3,32 +3,30 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from wasmfleet import __version__
-from wasmfleet.core.args import ArgValue
-from wasmfleet.core.errors import BadRequest, InvalidDocument, InvalidMount, NotFound
+from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.names import check_file_name
-from wasmfleet.supervisor.calls import CallRequest, find_output
-from wasmfleet.supervisor.http_util import JSONResponse, base_url, read_body, read_json
+from wasmfleet.supervisor.call_endpoint import CallEndpoint
+from wasmfleet.supervisor.calls import find_output
+from wasmfleet.supervisor.http_util import JSONResponse, read_json
 
 if TYPE_CHECKING:
     from wasmfleet.supervisor.service import Supervisor
-
-_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 class SupervisorRoutes:
     """Route handlers bound to one running supervisor."""
 
-    def __init__(self, sup: Supervisor) -> None:
+    def __init__(self, sup: Supervisor, calls: CallEndpoint) -> None:
         self.sup = sup
         self.settings = sup.settings
+        self.calls = calls
 
     def routes(self) -> list[Route]:
         """The route table; fixed paths come before the catch-all function paths."""
@@ -46,7 +44,7 @@ class SupervisorRoutes:
             Route("/request-history/{request_id}", self.history_entry, methods=["GET"]),
             Route("/module_results/{module}/{file}", self.module_result, methods=["GET"]),
             Route("/api/v1/status", self.status, methods=["GET"]),
-            Route(call_path, self.call, methods=["GET", "POST"]),
+            Route(call_path, self.calls, methods=["GET", "POST"]),
             Route(call_path + "/{file}", self.function_file, methods=["GET"]),
         ]
 
@@ -162,62 +160,3 @@ class SupervisorRoutes:
         data = await lane.submit(path.read_bytes)
         media = mimetypes.guess_type(file)[0] or "application/octet-stream"
         return Response(data, media_type=media)
-
-    # -- calls ----------------------------------------------------------------------------
-
-    async def call(self, request: Request) -> Response:
-        """GET|POST /{deployment}/modules/{module}/{function}: run the function."""
-        p = request.path_params
-        args: list[tuple[str, ArgValue]] = list(request.query_params.multi_items())
-        files: dict[str, bytes] = {}
-        if request.method == "POST":
-            await self._read_call_body(request, args, files)
-        outcome = await self.sup.calls.call(
-            CallRequest(p["deployment"], p["module"], p["function"], request.method, args, files),
-            base_url(request, self.settings.base_url),
-        )
-        entry = outcome.entry
-        result_url = (
-            f"{base_url(request, self.settings.base_url)}/request-history/{entry['request_id']}"
-        )
-        if outcome.error is None:
-            return JSONResponse(
-                {"result": entry["result"], "resultUrl": result_url, "success": True}
-            )
-        body: dict[str, Any] = outcome.error.to_dict()
-        body.update(result=entry["result"], resultUrl=result_url, success=False)
-        return JSONResponse(body, status_code=outcome.error.status)
-
-    async def _read_call_body(
-        self, request: Request, args: list[tuple[str, ArgValue]], files: dict[str, bytes]
-    ) -> None:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await read_body(request, self.settings.max_request_bytes)
-        if not body:
-            return
-        if content_type in _FORM_TYPES:
-            async with request.form(max_files=64, max_fields=256) as form:
-                for name, value in form.multi_items():
-                    if isinstance(value, UploadFile):
-                        if name in files:
-                            raise InvalidMount(f"File {name!r} was sent twice.")
-                        files[name] = await value.read()
-                    else:
-                        args.append((name, value))
-        elif content_type in ("application/json", "text/json"):
-            data = await read_json(request, self.settings.max_request_bytes)
-            pairs = list(data.items()) if isinstance(data, dict) else list(enumerate(data or []))
-            if not isinstance(data, dict | list) or any(
-                isinstance(v, bool) or not isinstance(v, str | int | float) for _, v in pairs
-            ):
-                raise BadRequest(
-                    "A JSON call body must be an object (or list) of numbers or strings, "
-                    'e.g. {"iterations": 7}.'
-                )
-            args.extend((str(k), v) for k, v in pairs)
-        else:
-            raise BadRequest(
-                f"Cannot read a {content_type or 'untyped'} body: send arguments as a query "
-                "string, "
-                "JSON or form fields, and files as multipart/form-data parts named after mounts."
-            )

@@ -28,6 +28,7 @@ def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
         backlog=2048,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
+        proxy_headers=False,
     )
 
 

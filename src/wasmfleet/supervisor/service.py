@@ -58,7 +58,10 @@ class Supervisor:
         )
         self.history = RequestHistory(settings.history_size)
         self.calls = CallService(
-            self.manager, self.history, Chainer(self.client, settings.chain_timeout_s)
+            self.manager,
+            self.history,
+            Chainer(self.client, settings.chain_timeout_s),
+            inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
         self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
@@ -83,7 +86,7 @@ class Supervisor:
         log.info(
             "supervisor ready",
             extra={
-                "name": self.settings.name,
+                "device": self.settings.name,
                 "url": self.settings.base_url,
                 "deployments": len(self.manager.deployments),
                 "camera": self.devices.camera.kind,
@@ -125,6 +128,8 @@ class Supervisor:
                 "memory_cache_hits": stats.memory_hits,
                 "compile_seconds": round(stats.compile_seconds, 4),
                 "workers": self.executor.workers,
+                "inline_calls": self.calls.inline_calls,
+                "lane_calls": self.calls.lane_calls,
                 "instances": {
                     f"{dep_id}/{name}": {
                         "calls": m.instance.calls,

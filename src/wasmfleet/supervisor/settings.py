@@ -87,6 +87,9 @@ class SupervisorSettings:
     chain_timeout_s: float = 30.0
     workers: int = 0
     """Worker threads running Wasm; 0 means ``max(4, 2 x CPUs)``."""
+    inline_threshold_us: float = 200.0
+    """Calls of functions that reliably take less than this run inline, saving the thread
+    hop (see supervisor/calls.py); 0 disables inline calls."""
     camera: str = "auto"
     """``auto`` (OpenCV if a camera opens, else simulated), ``simulated`` or ``opencv``."""
     camera_dir: Path | None = None
@@ -236,6 +239,7 @@ _ENV: dict[str, tuple[str, tuple[str, ...]]] = {
     "download_timeout_s": ("float", ("WASMFLEET_DOWNLOAD_TIMEOUT",)),
     "chain_timeout_s": ("float", ("WASMFLEET_CHAIN_TIMEOUT",)),
     "workers": ("int", ("WASMFLEET_WORKERS",)),
+    "inline_threshold_us": ("float", ("WASMFLEET_INLINE_THRESHOLD_US",)),
     "camera": ("str", ("WASMFLEET_CAMERA",)),
     "camera_dir": ("str", ("WASMFLEET_CAMERA_DIR",)),
     "camera_index": ("int", ("WASMFLEET_CAMERA_INDEX",)),

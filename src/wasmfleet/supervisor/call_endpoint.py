@@ -1,0 +1,154 @@
+"""``GET|POST /{deployment}/modules/{module}/{function}`` as a raw ASGI app: the hot path.
+
+Calls are what a supervisor serves most, so they skip Starlette's router and middleware
+stack: ``CallFastPath`` sends requests whose path has the call shape straight to
+``CallEndpoint`` and everything else to the Starlette app. The endpoint still answers in
+the shared JSON shapes, and bad input still gets a 4xx with a sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from wasmfleet.core.args import ArgValue
+from wasmfleet.core.errors import BadRequest, InvalidMount, WasmfleetError
+from wasmfleet.supervisor.calls import CallRequest, CallService
+from wasmfleet.supervisor.http_util import error_body, read_body, read_json
+
+log = logging.getLogger("wasmfleet.supervisor.http")
+CALL_PATH = re.compile(r"^/([^/]+)/modules/([^/]+)/([^/]+)$")
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class CallEndpoint:
+    """Runs a function call for an HTTP request and answers with result and resultUrl."""
+
+    def __init__(self, calls: CallService, fallback_base_url: str, max_request_bytes: int) -> None:
+        self.calls = calls
+        self.fallback_base_url = fallback_base_url
+        self.max_request_bytes = max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = CALL_PATH.match(scope["path"])
+        if match is None:  # reached through the Starlette route with an odd path
+            await _respond(send, 404, error_body(404, "not_found", "Not a function path."))
+            return
+        try:
+            status, body = await self._handle(scope, receive, *map(unquote, match.groups()))
+        except WasmfleetError as err:
+            status, body = err.status, err.to_dict()
+        except Exception as err:  # never a traceback to the client
+            incident = uuid.uuid4().hex[:12]
+            log.error("internal error", exc_info=err, extra={"incident": incident})
+            status = 500
+            body = error_body(
+                500,
+                "internal",
+                f"The supervisor hit an internal error (incident {incident}, see its log).",
+            )
+        await _respond(send, status, body)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, deployment: str, module: str, function: str
+    ) -> tuple[int, dict[str, Any]]:
+        method = scope["method"]
+        query = scope.get("query_string", b"")
+        args: list[tuple[str, ArgValue]] = (
+            list(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else []
+        )
+        files: dict[str, bytes] = {}
+        if method == "POST":
+            await self._read_body(Request(scope, receive), args, files)
+        base = _base_url(scope, self.fallback_base_url)
+        outcome = await self.calls.call(
+            CallRequest(deployment, module, function, method, args, files), base
+        )
+        entry = outcome.entry
+        result_url = f"{base}/request-history/{entry['request_id']}"
+        if outcome.error is None:
+            return 200, {"result": entry["result"], "resultUrl": result_url, "success": True}
+        body: dict[str, Any] = outcome.error.to_dict()
+        body.update(result=entry["result"], resultUrl=result_url, success=False)
+        return outcome.error.status, body
+
+    async def _read_body(
+        self, request: Request, args: list[tuple[str, ArgValue]], files: dict[str, bytes]
+    ) -> None:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await read_body(request, self.max_request_bytes)
+        if not body:
+            return
+        if content_type in _FORM_TYPES:
+            async with request.form(max_files=64, max_fields=256) as form:
+                for name, value in form.multi_items():
+                    if isinstance(value, UploadFile):
+                        if name in files:
+                            raise InvalidMount(f"File {name!r} was sent twice.")
+                        files[name] = await value.read()
+                    else:
+                        args.append((name, value))
+        elif content_type in ("application/json", "text/json"):
+            data = await read_json(request, self.max_request_bytes)
+            pairs = list(data.items()) if isinstance(data, dict) else list(enumerate(data or []))
+            if not isinstance(data, dict | list) or any(
+                isinstance(v, bool) or not isinstance(v, str | int | float) for _, v in pairs
+            ):
+                raise BadRequest(
+                    "A JSON call body must be an object (or list) of numbers or strings, "
+                    'e.g. {"iterations": 7}.'
+                )
+            args.extend((str(k), v) for k, v in pairs)
+        else:
+            raise BadRequest(
+                f"Cannot read a {content_type or 'untyped'} body: send arguments as a query "
+                "string, JSON or form fields, and files as multipart/form-data parts named "
+                "after the function's mounts."
+            )
+
+
+class CallFastPath:
+    """ASGI middleware: call-shaped GET/POST requests go to the call endpoint directly."""
+
+    def __init__(self, app: ASGIApp, endpoint: CallEndpoint) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "POST")
+            and "/modules/" in scope["path"]
+            and CALL_PATH.match(scope["path"])
+        ):
+            await self.endpoint(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _base_url(scope: Scope, fallback: str) -> str:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
+    return fallback
+
+
+async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = orjson.dumps(body, default=str)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
