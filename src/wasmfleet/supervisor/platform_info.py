@@ -1,0 +1,124 @@
+"""What this device is and how loaded it is: the device description and the health report.
+
+``describe_platform`` reads the hardware once (it does not change while the supervisor runs);
+``health_report`` is cheap and never sleeps, so it is safe on the ``/health`` request path.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import platform
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+import wasmfleet
+from wasmfleet.supervisor.settings import SupervisorSettings
+
+_CPUINFO = Path("/proc/cpuinfo")
+# Keys that name the CPU in /proc/cpuinfo, best first (x86, ARM boards, MIPS, RISC-V, POWER).
+_CPU_NAME_KEYS = ("model name", "model", "hardware", "cpu model", "uarch", "cpu")
+_percent_lock = threading.Lock()
+
+
+def _cpu_model_name() -> str:
+    """The CPU's human-readable name from /proc/cpuinfo, else from the platform module."""
+    try:
+        text = _CPUINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if sep and value and key in _CPU_NAME_KEYS and key not in found:
+            found[key] = value
+    for key in _CPU_NAME_KEYS:
+        # On x86 "model" is a number; only accept it when it is not a bare integer.
+        if key in found and not found[key].isdigit():
+            return found[key]
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _clock_speed_hz() -> int | None:
+    """The CPU's maximum (else current) frequency in Hz, or None when the OS does not say."""
+    try:
+        freq = psutil.cpu_freq()
+    except (OSError, NotImplementedError, AttributeError, RuntimeError):
+        return None
+    if freq is None:
+        return None
+    mhz = freq.max or freq.current
+    return int(mhz * 1_000_000) if mhz and mhz > 0 else None
+
+
+@functools.cache
+def _platform_once() -> dict[str, Any]:
+    uname = platform.uname()
+    return {
+        "cpu": {
+            "humanReadableName": _cpu_model_name(),
+            "architecture": platform.machine(),
+            "coreCount": psutil.cpu_count(logical=True) or 1,
+            "physicalCoreCount": psutil.cpu_count(logical=False),
+            "clockSpeed": {"Hz": _clock_speed_hz()},
+        },
+        "memory": {"bytes": int(psutil.virtual_memory().total)},
+        "system": {
+            "os": uname.system,
+            "kernel": uname.release,
+            "python": platform.python_version(),
+            "hostname": socket.gethostname(),
+        },
+    }
+
+
+def describe_platform() -> dict[str, Any]:
+    """The device's hardware in the wasmiot device description's "platform" shape (cached)."""
+    return copy.deepcopy(_platform_once())
+
+
+def device_description(
+    settings: SupervisorSettings, interfaces: list[str], qualified: list[str]
+) -> dict[str, Any]:
+    """The body of GET /.well-known/wasmiot-device-description."""
+    return {
+        "platform": describe_platform(),
+        "supervisorInterfaces": list(interfaces),
+        "wasmfleet": {
+            "name": settings.name,
+            "labels": dict(settings.labels),
+            "interfaces": list(qualified),
+            "version": wasmfleet.__version__,
+        },
+    }
+
+
+def _fraction(percent: float) -> float:
+    return min(1.0, max(0.0, float(percent) / 100.0))
+
+
+def _prime_cpu_percent() -> None:
+    """Start psutil's CPU accounting so that the first real reading covers a real interval."""
+    with _percent_lock:
+        psutil.cpu_percent(interval=None)
+        psutil.cpu_percent(interval=None, percpu=True)
+
+
+def health_report() -> dict[str, Any]:
+    """CPU and memory load as fractions in [0, 1], computed without sleeping."""
+    with _percent_lock:
+        total = psutil.cpu_percent(interval=None)
+        per_core = psutil.cpu_percent(interval=None, percpu=True)
+    return {
+        "cpuUsage": _fraction(total),
+        "memoryUsage": _fraction(psutil.virtual_memory().percent),
+        "cpuPerCore": [_fraction(value) for value in per_core],
+    }
+
+
+_prime_cpu_percent()

@@ -1,0 +1,210 @@
+"""Register this supervisor with the orchestrator over HTTP, and again when it seems forgotten.
+
+A registration is ``POST <orchestrator>/file/device/discovery/register`` with the same facts the
+mDNS announcement carries. It runs in a background task: startup never waits for it. A failed
+attempt is logged once and retried after a capped exponential back-off, for a bounded number of
+attempts per cycle. The orchestrator health-checks registered devices; when no health check has
+arrived for ``settings.reregister_after_s`` seconds (it restarted, or lost us), the watchdog
+starts a new cycle, and then waits a full interval again before the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.supervisor.settings import SupervisorSettings
+
+log = logging.getLogger(__name__)
+
+REGISTER_PATH = "/file/device/discovery/register"
+
+
+def registration_body(settings: SupervisorSettings) -> dict[str, Any]:
+    """The JSON body the wasmiot orchestrator expects from a registering device."""
+    address = settings.public_address
+    return {
+        "name": settings.name,
+        "port": settings.port,
+        "properties": {"path": "/", "tls": "0", "address": address},
+        "addresses": [address],
+    }
+
+
+class Registrar:
+    """Keeps this supervisor registered with the orchestrator (when one is known)."""
+
+    def __init__(
+        self,
+        settings: SupervisorSettings,
+        client_factory: Callable[[], httpx.AsyncClient],
+        *,
+        on_orchestrator: Callable[[str], None] | None = None,
+        max_attempts: int = 8,
+        first_backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self._settings = settings
+        self._client_factory = client_factory
+        self._on_orchestrator = on_orchestrator
+        self._max_attempts = max(1, max_attempts)
+        self._first_backoff_s = first_backoff_s
+        self._max_backoff_s = max(first_backoff_s, max_backoff_s)
+        self._url: str | None = settings.orchestrator_url
+        self._orchestrator_set = self._url is not None
+        self._wake = asyncio.Event()
+        self._cycling = False
+        self._quiet_since = time.monotonic()
+        self._last_health: float | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ok = 0
+        self._failed = 0
+        self._last_error: str | None = None
+
+    @property
+    def orchestrator_set(self) -> bool:
+        """True when an orchestrator URL came from configuration or from POST /register."""
+        return self._orchestrator_set
+
+    @property
+    def orchestrator_url(self) -> str | None:
+        """The orchestrator this supervisor registers with, if any."""
+        return self._url
+
+    async def start(self) -> None:
+        """Start the background tasks; registers right away when an orchestrator is known."""
+        if self._tasks:
+            return
+        self._quiet_since = time.monotonic()
+        self._tasks = [
+            asyncio.create_task(self._register_loop(), name="registration"),
+            asyncio.create_task(self._watchdog(), name="registration-watchdog"),
+        ]
+        if self._url is not None:
+            self._wake.set()
+
+    async def stop(self) -> None:
+        """Cancel the background tasks."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def note_health_check(self) -> None:
+        """Record that the orchestrator just health-checked us (call from GET /health)."""
+        self._last_health = time.monotonic()
+
+    def set_orchestrator(self, url: str) -> None:
+        """Use ``url`` as the orchestrator from now on and register with it soon."""
+        url = url.strip() if isinstance(url, str) else ""
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise InvalidDocument(
+                f"url must be the orchestrator's address starting with http:// or https://, "
+                f"got {url!r}."
+            )
+        self._url = url.rstrip("/")
+        self._orchestrator_set = True
+        log.info("orchestrator set", extra={"orchestrator": self._url})
+        if self._on_orchestrator is not None:
+            try:
+                self._on_orchestrator(self._url)
+            except Exception:
+                log.exception("orchestrator change callback failed")
+        self.register_soon()
+
+    def register_soon(self) -> None:
+        """Start a registration cycle now (restarting one that is backing off)."""
+        self._wake.set()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and state for the metrics and status endpoints."""
+        age = None if self._last_health is None else time.monotonic() - self._last_health
+        return {
+            "registrations_ok": self._ok,
+            "registrations_failed": self._failed,
+            "last_health_check_age_s": age,
+            "orchestrator_url": self._url,
+            "orchestrator_set": self._orchestrator_set,
+            "last_error": self._last_error,
+        }
+
+    async def _register_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._cycling = True
+            try:
+                await self._cycle()
+            finally:
+                self._cycling = False
+                self._quiet_since = time.monotonic()
+
+    async def _cycle(self) -> None:
+        """Try to register up to ``max_attempts`` times; a new trigger restarts the cycle."""
+        delay = self._first_backoff_s
+        async with self._client_factory() as client:
+            for attempt in range(1, self._max_attempts + 1):
+                url = self._url
+                if url is None:
+                    return
+                error = await self._register_once(client, url)
+                if error is None:
+                    return
+                last = attempt == self._max_attempts
+                log.warning(
+                    "registering with the orchestrator at %s failed (%s); %s",
+                    url,
+                    error,
+                    "giving up until the next trigger" if last else f"retrying in {delay:g} s",
+                    extra={"attempt": attempt},
+                )
+                if last:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                if self._wake.is_set():
+                    return  # set_orchestrator or the watchdog asked for a fresh cycle
+                delay = min(self._max_backoff_s, delay * 2)
+
+    async def _register_once(self, client: httpx.AsyncClient, url: str) -> str | None:
+        """One POST; None on success, else a short reason."""
+        target = url.rstrip("/") + REGISTER_PATH
+        try:
+            response = await client.post(target, json=registration_body(self._settings))
+        except Exception as exc:  # connection refused, timeout, bad URL: count and retry
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        else:
+            if response.is_success:
+                self._ok += 1
+                self._last_error = None
+                log.info("registered with the orchestrator", extra={"orchestrator": url})
+                return None
+            error = f"HTTP {response.status_code}"
+        self._failed += 1
+        self._last_error = error
+        return error
+
+    async def _watchdog(self) -> None:
+        interval = max(0.01, self._settings.reregister_after_s)
+        while True:
+            reference = max(self._quiet_since, self._last_health or 0.0)
+            wait = reference + interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._quiet_since = time.monotonic()
+            if self._url is not None and not self._cycling:
+                log.info(
+                    "no health check from the orchestrator for %g s; registering again", interval
+                )
+                self._wake.set()
