@@ -191,10 +191,12 @@ class WasmEngine:
         path = self._cache_path(sha)
         if path is not None and path.exists():
             try:
-                module = wasmtime.Module.deserialize_file(self.engine, str(path))
+                # Read, not mmap (deserialize_file): a cache file truncated or rewritten in
+                # place while we run must not be able to crash the process with SIGBUS.
+                module = wasmtime.Module.deserialize(self.engine, path.read_bytes())
                 self.stats.disk_hits += 1
                 return module, "disk-cache"
-            except wasmtime.WasmtimeError as err:  # stale or corrupt artifact: rebuild it
+            except (wasmtime.WasmtimeError, OSError) as err:  # stale or corrupt: rebuild it
                 self.stats.disk_errors += 1
                 log.warning(
                     "compile cache entry unusable, recompiling",

@@ -95,6 +95,16 @@ class CallService:
     async def call(self, req: CallRequest, base_url: str) -> CallOutcome:
         """Run one call; bad input raises, a failing module yields an outcome with ``error``."""
         bound = self.resolve(req.deployment, req.module, req.function)
+        if bound.execution_mounts and req.args:
+            # A text field named after a mount is that file's content (curl -F 'input.txt=<f').
+            req.files = dict(req.files)
+            kept = []
+            for name, value in req.args:
+                if name in bound.execution_mounts and name not in req.files:
+                    req.files[name] = str(value).encode()
+                else:
+                    kept.append((name, value))
+            req.args = kept
         files = self._check_files(bound, req.files)
         args = bind_arguments(bound.spec, bound.signature.params, req.args)  # type: ignore[arg-type]
         request_id = self.history.next_id(req.deployment, req.module, req.function)
