@@ -170,3 +170,13 @@ def test_index_and_unknown_route(shared_supervisor: SupervisorProcess) -> None:
     unknown = shared_supervisor.get("/no/such/route")
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
+
+
+def test_history_is_bounded(start_supervisor: object, files: FileServer) -> None:
+    sup = start_supervisor("hist", args=["--history-size", "5"])  # type: ignore[operator]
+    assert sup.deploy(readme_body(files, "h", "fibo")).status_code == 200
+    urls = [sup.get(f"/h/modules/fibo/fibo?iterations={n}").json()["resultUrl"] for n in range(8)]
+    kept = sup.get("/request-history").json()
+    assert [e["request_args"]["iterations"] for e in kept] == ["3", "4", "5", "6", "7"]
+    assert httpx.get(urls[0], timeout=10).status_code == 404  # the oldest was dropped
+    assert httpx.get(urls[-1], timeout=10).json()["result"] == "13"

@@ -166,3 +166,40 @@ def test_chain_error_is_visible_to_the_caller(start_supervisor: Start, files: Fi
     call = a.get("/bc2/modules/fibo/fibo?iterations=3")
     assert call.status_code == 502
     assert "Could not reach" in call.json()["error"]["message"]
+
+
+RPC_CALLER = """(module
+  (import "communication" "rpcCall"
+    (func $rpc (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "counter")
+  (data (i32.const 16) "count")
+  (data (i32.const 32) "missing")
+  (func (export "ping") (result i32)
+    (call $rpc (i32.const 0) (i32.const 7) (i32.const 16) (i32.const 5)
+               (i32.const 64) (i32.const 8)))
+  (func (export "ping_missing") (result i32)
+    (call $rpc (i32.const 32) (i32.const 7) (i32.const 16) (i32.const 5)
+               (i32.const 64) (i32.const 8)))
+  (func (export "answer") (result i32) (i32.load8_u (i32.const 64))))"""
+
+
+def test_rpc_call_reaches_another_module_of_the_deployment(
+    start_supervisor: Start, files: FileServer
+) -> None:
+    import wasmtime
+
+    sup = start_supervisor("rpc")
+    caller_url = files.add("rpc/caller.wasm", bytes(wasmtime.wat2wasm(RPC_CALLER)))
+    body = readme_body(files, "r", "counter")
+    body["modules"].append({"id": "caller", "name": "caller", "urls": {"binary": caller_url}})
+    ops = {"get": {"responses": {"200": {"content": {"application/json": {}}}}}}
+    body["instructions"]["modules"]["caller"] = {
+        fn: {"paths": {"": ops}, "to": None} for fn in ("ping", "ping_missing", "answer")
+    }
+    deployed = sup.deploy(body)
+    assert deployed.status_code == 200, deployed.text
+    assert sup.get("/r/modules/caller/ping").json()["result"] == "0"  # status: success
+    assert sup.get("/r/modules/caller/answer").json()["result"] == str(ord("1"))  # "1" came back
+    assert sup.get("/r/modules/counter/count").json()["result"] == "2"  # rpc really counted
+    assert sup.get("/r/modules/caller/ping_missing").json()["result"] == "1"  # status: failure

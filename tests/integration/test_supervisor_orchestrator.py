@@ -13,7 +13,10 @@ Start = Callable[..., SupervisorProcess]
 
 def test_registers_and_ships_logs(start_supervisor: Start, files: FileServer) -> None:
     with running_orchestrator() as orch:
-        sup = start_supervisor("edge-1", args=["--orchestrator", orch.url, "--label", "zone=lab"])
+        # The wasmiot environment name for the orchestrator works like --orchestrator.
+        sup = start_supervisor(
+            "edge-1", args=["--label", "zone=lab"], env={"WASMIOT_ORCHESTRATOR_URL": orch.url}
+        )
         register = "/file/device/discovery/register"
         assert orch.wait_for(lambda: bool(orch.requests_to(register, "POST")), timeout=15)
         body = orch.requests_to(register, "POST")[0].json

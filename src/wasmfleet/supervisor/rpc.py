@@ -2,8 +2,9 @@
 
 The target is found in the caller's deployment: a module deployed on this supervisor is
 called through the local HTTP API, a module elsewhere through a ``to`` endpoint that names
-it. The guest's data goes as the multipart part ``data``; the answer (the ``result`` of a
-JSON answer, or the raw body) is written back into the guest's buffer by the host function.
+it. The guest's buffer is sent as the target's first execution mount when it has one (a
+plain GET otherwise); the answer (the ``result`` of a JSON answer, or the raw body) is
+written back into the same buffer by the host function.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class HttpRpcTransport:
         self.local_url = local_url.rstrip("/")
         self.client = httpx.Client()
 
-    def target_url(self, ctx: GuestContext, module: str, function: str) -> str:
-        """The URL of ``module.function`` as seen from the caller's deployment."""
+    def target(self, ctx: GuestContext, module: str, function: str) -> tuple[str, str | None]:
+        """(URL, multipart part name for the data or None) of ``module.function``."""
         dep = self.manager.deployments.get(ctx.deployment)
         if dep is None:
             raise RpcError(f"deployment {ctx.deployment!r} is gone")
@@ -36,21 +37,27 @@ class HttpRpcTransport:
             raise RpcError(
                 "rpcCall into the calling module itself would deadlock; call it directly"
             )
-        if (module, function) in dep.functions:
-            return f"{self.local_url}/{ctx.deployment}/modules/{module}/{function}"
+        bound = dep.functions.get((module, function))
+        if bound is not None:
+            part = min(bound.execution_mounts) if bound.execution_mounts else None
+            return f"{self.local_url}/{ctx.deployment}/modules/{module}/{function}", part
         suffix = f"/modules/{module}/{function}"
         for fn in dep.spec.functions:
             if fn.to is not None and fn.to.url.rstrip("/").endswith(suffix):
-                return fn.to.url
+                return fn.to.url, fn.to.file_mounts[0] if fn.to.file_mounts else None
         raise RpcError(f"deployment {ctx.deployment!r} has no endpoint for {module}.{function}")
 
     def __call__(
         self, ctx: GuestContext, module: str, function: str, data: bytes, timeout: float
     ) -> bytes:
         """POST ``data`` to the target and return its answer as bytes."""
-        url = self.target_url(ctx, module, function)
-        files = {"data": ("data", data, "application/octet-stream")} if data else None
-        response = self.client.post(url, files=files, timeout=max(0.1, timeout))
+        url, part = self.target(ctx, module, function)
+        timeout = max(0.1, timeout)
+        if part is None:
+            response = self.client.get(url, timeout=timeout)
+        else:
+            files = {part: (part, data, "application/octet-stream")}
+            response = self.client.post(url, files=files, timeout=timeout)
         if response.status_code >= 400:
             raise RpcError(f"{url} answered {response.status_code}")
         if response.headers.get("content-type", "").startswith("application/json"):
