@@ -64,6 +64,10 @@ def make_fast_call(
     buf = (ffi.wasmtime_val_raw_t * size)()
     trap_slot = (ctypes.c_void_p * 1)()
     namespace: dict[str, Any] = {
+        # The store and func are referenced so that they live as long as the call function:
+        # the raw context pointer alone would dangle once the Store is garbage-collected.
+        "store": store,
+        "func": func,
         "raw": _wasmtime_func_call_unchecked,
         "ctx": store._context(),
         "fn": ctypes.byref(func._func),

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
+from wasmtime._bindings import (  # private API: pinned wasmtime major version (pyproject)
+    _wasmtime_context_set_epoch_deadline,
+    _wasmtime_memory_data,
+    _wasmtime_memory_data_size,
+)
 
 from wasmfleet.core.errors import (
     CallTimeout,
@@ -33,9 +37,10 @@ from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.guest import GuestContext
 from wasmfleet.runtime.host.registry import define_imports
 
-_set_deadline = ffi.wasmtime_context_set_epoch_deadline
-_memory_data = ffi.wasmtime_memory_data
-_memory_size = ffi.wasmtime_memory_data_size
+_monotonic = time.monotonic
+_set_deadline = _wasmtime_context_set_epoch_deadline
+_memory_data = _wasmtime_memory_data
+_memory_size = _wasmtime_memory_data_size
 _LINE_LIMIT = 4096
 INLINE_MEMORY_LIMIT = 256 * 1024
 """Largest linear memory snapshotted for an inline call (a copy costs ~10 us at this size)."""
@@ -66,6 +71,8 @@ class WasmInstance:
         self.lock = threading.Lock()
         self.calls = 0
         self.failures = 0
+        self._timeout_s = self.limits.call_timeout_s
+        self._timeout_ticks = self.limits.timeout_ticks()
         self._store = wasmtime.Store(engine.engine)
         self._store.set_limits(memory_size=self.limits.memory_limit_bytes)
         self._context = self._store._context()
@@ -147,9 +154,12 @@ class WasmInstance:
     def call(self, name: str, args: tuple[Any, ...] | list[Any]) -> Any:
         """Call an export with the wall-clock limit armed; raise ExecutionFailed on failure."""
         caller = self._callers.get(name) or self._make_caller(name)
+        guest = self.guest
         with self.lock:
             self.calls += 1
-            self._arm(self.limits.call_timeout_s)
+            guest.host_error = None
+            guest.deadline = _monotonic() + self._timeout_s
+            _set_deadline(self._context, self._timeout_ticks)
             try:
                 return caller(*args)
             except RawCallError as err:
@@ -179,7 +189,7 @@ class WasmInstance:
             caller = self._callers.get(name) or self._make_caller(name)
             guest = self.guest
             guest.host_error = None
-            guest.deadline = time.monotonic() + self.limits.call_timeout_s
+            guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(context, INLINE_TICKS)
             self.calls += 1
             try:
