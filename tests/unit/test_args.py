@@ -72,3 +72,7 @@ def test_format_scalar_is_wasmiot_text() -> None:
     assert format_scalar(0.10000000149011612, "f32") == "0.1"  # shortest f32 round trip
     assert format_scalar(0.1, "f64") == "0.1"
     assert format_scalar(float("nan"), "f64") == "nan"
+
+
+def test_a_json_list_binds_by_position_even_when_names_are_declared() -> None:
+    assert bind_arguments(fn("a", "b"), ["i32", "i32"], [("0", "4"), ("1", "5")]) == [4, 5]

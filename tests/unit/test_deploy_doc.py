@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from wasmfleet.core.deploy_doc import complete_from_description, parse_deployment
-from wasmfleet.core.errors import InvalidDocument, InvalidMount
+from wasmfleet.core.errors import InvalidDocument, InvalidMount, Unprocessable
 
 # The body of the wasmiot supervisor README's fibo example (seed 000), verbatim in structure.
 README_FIBO: dict[str, Any] = {
@@ -244,4 +244,27 @@ def test_unsafe_mount_names_are_refused() -> None:
     body = copy.deepcopy(ORCHESTRATOR_STAMP)
     body["mounts"]["stamp"]["stamp"]["execution"][0]["path"] = "../../etc/passwd"
     with pytest.raises(InvalidMount):
+        parse_deployment(body)
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        [1, 2],
+        {"paths": {"/{deployment}/modules/{module}/fibo": {"get": {"parameters": 5}}}},
+        {"paths": {"/{deployment}/modules/{module}/fibo": {"get": {"x-mounts": [{"name": "a"}]}}}},
+    ],
+)
+def test_unusable_descriptions_are_unprocessable(description: Any) -> None:
+    body = copy.deepcopy(README_FIBO)
+    del body["instructions"]
+    with pytest.raises(Unprocessable, match="description of module 'fiboMod'"):
+        complete_from_description(parse_deployment(body), "fiboMod", description)
+
+
+@pytest.mark.parametrize("value", [5, "fibo", [1]])
+def test_orchestrator_instructions_must_be_objects(value: Any) -> None:
+    body = copy.deepcopy(ORCHESTRATOR_STAMP)
+    body["instructions"]["modules"]["stamp"] = value
+    with pytest.raises(InvalidDocument, match=r"instructions\.modules\.stamp"):
         parse_deployment(body)

@@ -31,7 +31,8 @@ def bind_arguments(
 ) -> list[Scalar]:
     """Return the Wasm argument list for ``fn`` or raise InvalidArgument saying what is wrong."""
     declared = [p.name for p in fn.params]
-    if declared and len(declared) == len(wasm_params):
+    positional = bool(given) and all(name.isdigit() for name, _ in given)  # a JSON list body
+    if declared and len(declared) == len(wasm_params) and not positional:
         by_name = dict(given)
         values: list[tuple[str, ArgValue]] = []
         for name in declared:

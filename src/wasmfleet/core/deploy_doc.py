@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.errors import InvalidDocument, Unprocessable
 from wasmfleet.core.models import DeploymentSpec, Endpoint, FunctionSpec, ModuleSpec, Mount, Param
 from wasmfleet.core.names import check_file_name, check_identifier
 from wasmfleet.core.openapi import (
@@ -53,7 +53,11 @@ def parse_deployment(body: Any) -> DeploymentSpec:
     if not isinstance(per_module, dict):
         raise InvalidDocument("'instructions.modules' must map module names to functions.")
     names = {m.name for m in modules}
-    for mod_name in per_module:
+    for mod_name, funcs in per_module.items():
+        if not isinstance(funcs, dict):
+            raise InvalidDocument(
+                f"instructions.modules.{mod_name} must map function names to instructions."
+            )
         if mod_name not in names:
             raise InvalidDocument(
                 f"'instructions.modules' names module {mod_name!r}, which is not in 'modules' "
@@ -76,6 +80,18 @@ def complete_from_description(
 ) -> DeploymentSpec:
     """Fill in what a module's description adds: functions when none were listed for the
     module, and parameter names and mounts a function's instructions left out."""
+    if not isinstance(description, dict):
+        raise Unprocessable(
+            f"The description of module {module!r} must be an OpenAPI object with 'paths', "
+            f"not a JSON {type(description).__name__}."
+        )
+    try:
+        return _complete(spec, module, description)
+    except InvalidDocument as err:
+        raise Unprocessable(f"The description of module {module!r} is not usable: {err}") from None
+
+
+def _complete(spec: DeploymentSpec, module: str, description: dict[str, Any]) -> DeploymentSpec:
     ops = description_operations(description)
     if not ops:
         return spec
@@ -295,7 +311,9 @@ def _parse_target(raw: Any, where: str, dep_id: str) -> Endpoint | None:
         raise InvalidDocument(f"{where} must be null, a URL or an endpoint object.")
     if "paths" in raw:  # OpenAPI fragment: {"servers": [{"url"}], "paths": {path: item}}
         servers = raw.get("servers") or [{}]
-        base = servers[0].get("url", "") if isinstance(servers[0], dict) else ""
+        if not isinstance(servers, list) or not isinstance(servers[0], dict):
+            raise InvalidDocument(f'{where}.servers must be a list like [{{"url": "http://..."}}].')
+        base = str(servers[0].get("url", ""))
         paths = raw["paths"]
         if not isinstance(paths, dict) or len(paths) != 1:
             raise InvalidDocument(f"{where}.paths must hold exactly one path item.")

@@ -9,7 +9,8 @@ error shape using ``status`` and ``code``; nothing else is ever shown to a user.
     │   ├── InvalidDocument            malformed JSON, missing or mistyped fields
     │   ├── InvalidArgument            a function argument is missing or of the wrong type
     │   ├── InvalidMount               undeclared, missing or unsafe mount / file name
-    │   └── PayloadTooLarge (413)      an upload or download over the size limit
+    │   ├── PayloadTooLarge (413)      an upload or download over the size limit
+    │   └── UnsupportedMediaType (415) a request body of a type the route cannot read
     ├── NotFound (404)                 unknown deployment, module, function, file or request
     ├── Unprocessable (422)            well-formed, but cannot be deployed here
     │   ├── FetchFailed                a module URL is unreachable or answered an error
@@ -74,6 +75,13 @@ class PayloadTooLarge(BadRequest):
 
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(BadRequest):
+    """The request body's content type is not one this route reads."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class NotFound(WasmfleetError):

@@ -88,7 +88,10 @@ def operation_mounts(op: dict[str, Any], where: str) -> tuple[Mount, ...] | None
             enc = as_object(encoding.get(name))
             media = str(enc.get("contentType", "application/octet-stream"))
             mounts.append(Mount(name=str(name), stage="execution", media_type=media))
-    for item in op.get("parameters") or []:
+    params = op.get("parameters") or []
+    if not isinstance(params, list):
+        raise InvalidDocument(f"{where}.parameters must be a list.")
+    for item in params:
         body_param = as_object(item)
         if body_param.get("in") != "requestBody" or not body_param.get("name"):
             continue

@@ -84,6 +84,9 @@ class WasmInstance:
         self._store.set_wasi(wasi)
         linker = wasmtime.Linker(engine.engine)
         define_imports(linker, compiled.imports, self.guest, devices)
+        self._memory: wasmtime.Memory | None = None
+        self._memory_ref: Any = None
+        self._size_before = 0
         self._instance = self._instantiate(linker)
         exports = self._instance.exports(self._store)
         self._funcs: dict[str, wasmtime.Func] = {}
@@ -92,7 +95,9 @@ class WasmInstance:
             if isinstance(item, wasmtime.Func):
                 self._funcs[name] = item
         memory = exports.get("memory")
-        self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+        if isinstance(memory, wasmtime.Memory):
+            self._memory = memory
+            self._memory_ref = ctypes.byref(memory._memory)
         self._callers: dict[str, Callable[..., Any]] = {}
         self.inline_capable = (
             compiled.nonblocking_imports
@@ -102,16 +107,19 @@ class WasmInstance:
         self.inline_demoted: set[str] = set()
         self.inline_rollbacks = 0
         self._snapshot = (ctypes.c_ubyte * INLINE_MEMORY_LIMIT)() if self.inline_capable else None
-        self._memory_ref = ctypes.byref(self._memory._memory) if self._memory is not None else None
         if "_initialize" in self._funcs:  # WASI reactor convention: run constructors once
-            self.call("_initialize", ())
+            try:
+                self.call("_initialize", ())
+            except ExecutionFailed as err:
+                raise _failed_start(module, "_initialize", err) from None
 
     def _instantiate(self, linker: wasmtime.Linker) -> wasmtime.Instance:
         self._arm(self.limits.call_timeout_s)
         try:
             return linker.instantiate(self._store, self.compiled.module)
         except wasmtime.Trap as trap:
-            raise self._classify(RawCallError(trap, None), "start") from None
+            error = self._classify(RawCallError(trap, None), "start")
+            raise _failed_start(self.guest.module, "its start function", error) from None
         except wasmtime.WasmtimeError as err:
             text = str(err).strip().splitlines()[0]
             if "memory" in text and ("limit" in text or "minimum" in text):
@@ -157,6 +165,8 @@ class WasmInstance:
         guest = self.guest
         with self.lock:
             self.calls += 1
+            if self._memory_ref is not None:
+                self._size_before = _memory_size(self._context, self._memory_ref)
             guest.host_error = None
             guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(self._context, self._timeout_ticks)
@@ -186,6 +196,7 @@ class WasmInstance:
             if snapshot is None or size > INLINE_MEMORY_LIMIT:
                 return NOT_DONE
             ctypes.memmove(snapshot, _memory_data(context, ref), size)
+            self._size_before = size
             caller = self._callers.get(name) or self._make_caller(name)
             guest = self.guest
             guest.host_error = None
@@ -237,17 +248,23 @@ class WasmInstance:
         if host_error is not None:
             return WasmTrap(f"{where} trapped: {host_error}")
         limit = self.limits.memory_limit_bytes
-        # wasmtime reports a refused memory.grow as -1, not as an event; a guest that then
-        # fails while its memory is within an eighth of the cap most likely ran out of it.
+        # wasmtime reports a refused memory.grow only as -1 to the guest, not as an event. A
+        # call that grew memory past half the cap and then failed most likely ran out of it.
         used = self.memory_bytes()
-        if self._memory is not None and used > limit - max(limit // 8, 1 << 20):
+        if self._memory is not None and used > self._size_before and used > limit // 2:
             return MemoryLimitExceeded(
-                f"{where} reached the {limit // (1024 * 1024)} MiB memory limit "
-                f"(linear memory is {used / (1024 * 1024):.1f} MiB) and failed: {text}"
+                f"{where} failed after growing its memory to {used / (1024 * 1024):.1f} MiB of "
+                f"the {limit // (1024 * 1024)} MiB limit, most likely because the next "
+                f"memory.grow was refused: {text}"
             )
         if "exit status" in text:
             return WasmTrap(f"{where} exited instead of returning ({text}).")
         return WasmTrap(f"{where} trapped: {text}")
+
+
+def _failed_start(module: str, phase: str, error: ExecutionFailed) -> InvalidWasm:
+    """An error while a module starts means it cannot be deployed (a 4xx at deploy time)."""
+    return InvalidWasm(f"Module {module!r} failed while starting ({phase}): {error.message}")
 
 
 def trap_summary(message: str) -> str:

@@ -32,6 +32,13 @@ async def _wasmfleet_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    raw_path = request.scope.get("raw_path", b"").lower()
+    if exc.status_code == 404 and (b"%2f" in raw_path or b"/../" in raw_path + b"/"):
+        message = (
+            "File and mount names must be plain names: '/' (also as %2F) and '..' are not "
+            "allowed in them."
+        )
+        return JSONResponse(error_body(400, "invalid_mount", message), status_code=400)
     if exc.status_code == 404:
         message = f"No route {request.method} {request.url.path}; GET / lists the API."
         code = "not_found"

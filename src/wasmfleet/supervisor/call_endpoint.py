@@ -16,11 +16,17 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasmfleet.core.args import ArgValue
-from wasmfleet.core.errors import BadRequest, InvalidMount, WasmfleetError
+from wasmfleet.core.errors import (
+    BadRequest,
+    InvalidMount,
+    UnsupportedMediaType,
+    WasmfleetError,
+)
 from wasmfleet.supervisor.calls import CallRequest, CallService
 from wasmfleet.supervisor.http_util import error_body, read_body, read_json
 
@@ -89,17 +95,14 @@ class CallEndpoint:
         if not body:
             return
         if content_type in _FORM_TYPES:
-            async with request.form(max_files=64, max_fields=256) as form:
-                for name, value in form.multi_items():
-                    if isinstance(value, UploadFile):
-                        if name in files:
-                            raise InvalidMount(f"File {name!r} was sent twice.")
-                        files[name] = await value.read()
-                    else:
-                        args.append((name, value))
+            await _read_form(request, args, files)
         elif content_type in ("application/json", "text/json"):
             data = await read_json(request, self.max_request_bytes)
-            pairs = list(data.items()) if isinstance(data, dict) else list(enumerate(data or []))
+            pairs: list[tuple[Any, Any]] = []
+            if isinstance(data, dict):
+                pairs = list(data.items())
+            elif isinstance(data, list):
+                pairs = list(enumerate(data))
             if not isinstance(data, dict | list) or any(
                 isinstance(v, bool) or not isinstance(v, str | int | float) for _, v in pairs
             ):
@@ -109,11 +112,32 @@ class CallEndpoint:
                 )
             args.extend((str(k), v) for k, v in pairs)
         else:
-            raise BadRequest(
-                f"Cannot read a {content_type or 'untyped'} body: send arguments as a query "
-                "string, JSON or form fields, and files as multipart/form-data parts named "
-                "after the function's mounts."
+            kind = f"a {content_type} body" if content_type else "a body without Content-Type"
+            raise UnsupportedMediaType(
+                f"Cannot read {kind}: send arguments as a query string, JSON or form fields, "
+                "and files as multipart/form-data parts named after the function's mounts."
             )
+
+
+async def _read_form(
+    request: Request, args: list[tuple[str, ArgValue]], files: dict[str, bytes]
+) -> None:
+    """Form fields become arguments, file parts become execution-mount files."""
+    try:
+        async with request.form(max_files=64, max_fields=256) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if name in files:
+                        raise InvalidMount(f"File {name!r} was sent twice.")
+                    files[name] = await value.read()
+                else:
+                    args.append((name, value))
+    except (MultiPartException, KeyError, ValueError) as err:
+        reason = f"missing {err}" if isinstance(err, KeyError) else str(err)
+        raise BadRequest(
+            f"The form body could not be read ({reason}); send files with curl -F "
+            "'name=@file' so that the multipart boundary is set."
+        ) from None
 
 
 class CallFastPath:

@@ -21,6 +21,7 @@ async def fetch_bytes(
 
     ``what`` names the file in error messages ("the binary of module 'fibo'").
     """
+    title = what[:1].upper() + what[1:]  # for messages that start with it
     digest = hashlib.sha256()
     chunks: list[bytes] = []
     size = 0
@@ -52,7 +53,7 @@ async def fetch_bytes(
         ) from None
     if sha256 is not None and digest.hexdigest() != sha256:
         raise ChecksumMismatch(
-            f"{what} from {url} has sha256 {digest.hexdigest()}, but the deployment "
+            f"{title} from {url} has sha256 {digest.hexdigest()}, but the deployment "
             f"expects {sha256}; the file changed or the URL is wrong."
         )
     return b"".join(chunks)
@@ -60,6 +61,6 @@ async def fetch_bytes(
 
 def _too_large(what: str, url: str, size: int, limit: int) -> str:
     return (
-        f"{what} from {url} is larger than the {limit}-byte limit "
+        f"{what[:1].upper() + what[1:]} from {url} is larger than the {limit}-byte limit "
         f"(at least {size} bytes); raise the limit in the supervisor's settings if intended."
     )
