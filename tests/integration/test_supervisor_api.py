@@ -7,57 +7,13 @@ import re
 
 import httpx
 
+from tests import wasmiot_bodies as bodies
 from tests.support import FileServer, SupervisorProcess, readme_body
-
-README_FIBO_INSTRUCTIONS = {
-    "fiboMod": {
-        "fibo": {
-            "paths": {
-                "": {
-                    "get": {
-                        "parameters": [
-                            {
-                                "name": "iterations",
-                                "in": "query",
-                                "required": True,
-                                "schema": {"type": "integer", "format": "int64"},
-                            }
-                        ],
-                        "responses": {
-                            "200": {
-                                "content": {
-                                    "application/json": {
-                                        "schema": {"type": "integer", "format": "int64"}
-                                    }
-                                }
-                            }
-                        },
-                    }
-                }
-            },
-            "to": None,
-        }
-    }
-}
 
 
 def test_readme_fibo_walkthrough(shared_supervisor: SupervisorProcess, files: FileServer) -> None:
     """The seed README's curl sequence: deploy fibo, call it, follow resultUrl."""
-    body = {
-        "deploymentId": "0",
-        "modules": [
-            {
-                "id": "0",
-                "name": "fiboMod",
-                "urls": {
-                    "binary": files.url("fibo/fibo.wasm"),
-                    "description": files.url("fibo/description.json"),
-                    "other": [],
-                },
-            }
-        ],
-        "instructions": {"modules": README_FIBO_INSTRUCTIONS},
-    }
+    body = bodies.readme_fibo(files.url("fibo/fibo.wasm"), files.url("fibo/description.json"))
     answer = shared_supervisor.deploy(body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "success"

@@ -7,55 +7,24 @@ from typing import Any
 
 import httpx
 
+from tests import wasmiot_bodies as bodies
 from tests.support import FileServer, SupervisorProcess, readme_body
 from wasmfleet.runtime.host.camera import bundled_sample
 
 Start = Callable[..., SupervisorProcess]
-STAMP_MOUNTS = [("deployment", "prefix.txt"), ("execution", "input.txt"), ("output", "output.txt")]
 
 
 def orchestrator_stamp(
     files: FileServer, dep_id: str, to: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """stamp deployed in the shape the wasmiot orchestrator sends."""
-    endpoint = {
-        "url": "http://127.0.0.1:1/",
-        "path": "/{deployment}/modules/stamp/stamp",
-        "method": "POST",
-        "request": {
-            "parameters": [],
-            "request_body": {
-                "media_type": "multipart/form-data",
-                "schema": {"type": "object", "properties": {"input.txt": {"type": "string"}}},
-                "encoding": {"input.txt": {"contentType": "text/plain"}},
-            },
-        },
-        "response": {"media_type": "text/plain", "schema": {"type": "string"}},
-    }
-    return {
-        "deploymentId": dep_id,
-        "modules": [
-            {
-                "id": "m-stamp",
-                "name": "stamp",
-                "urls": {
-                    "binary": files.url("stamp/stamp.wasm"),
-                    "description": files.url("stamp/description.json"),
-                    "other": {"prefix.txt": files.url("stamp/prefix.txt")},
-                },
-            }
-        ],
-        "endpoints": {"stamp": {"stamp": endpoint}},
-        "instructions": {"modules": {"stamp": {"stamp": {"from": endpoint, "to": to}}}},
-        "mounts": {
-            "stamp": {
-                "stamp": {
-                    stage: [{"path": path, "media_type": "text/plain", "stage": stage}]
-                    for stage, path in STAMP_MOUNTS
-                }
-            }
-        },
-    }
+    """stamp deployed in the shape the wasmiot orchestrator sends, from the file server."""
+    return bodies.orchestrator_stamp(
+        files.url("stamp/stamp.wasm"),
+        files.url("stamp/description.json"),
+        files.url("stamp/prefix.txt"),
+        dep_id,
+        to=to,
+    )
 
 
 def test_orchestrator_shape_with_mounts(start_supervisor: Start, files: FileServer) -> None:

@@ -7,120 +7,27 @@ from typing import Any
 
 import pytest
 
+from tests import wasmiot_bodies as bodies
 from wasmfleet.core.deploy_doc import complete_from_description, parse_deployment
 from wasmfleet.core.errors import InvalidDocument, InvalidMount, Unprocessable
 
-# The body of the wasmiot supervisor README's fibo example (seed 000), verbatim in structure.
-README_FIBO: dict[str, Any] = {
-    "deploymentId": "0",
-    "modules": [
-        {
-            "id": "0",
-            "name": "fiboMod",
-            "urls": {
-                "binary": "http://localhost:8000/wasm-binaries/wasm32-unknown-unknown/fibo.wasm",
-                "description": "http://localhost:8000/fibo/open-api-description.json",
-                "other": [],
-            },
-        }
-    ],
-    "instructions": {
-        "modules": {
-            "fiboMod": {
-                "fibo": {
-                    "paths": {
-                        "": {
-                            "get": {
-                                "parameters": [
-                                    {
-                                        "name": "iterations",
-                                        "in": "query",
-                                        "required": True,
-                                        "schema": {"type": "integer", "format": "int64"},
-                                    }
-                                ],
-                                "responses": {
-                                    "200": {
-                                        "content": {
-                                            "application/json": {
-                                                "schema": {"type": "integer", "format": "int64"}
-                                            }
-                                        }
-                                    }
-                                },
-                            }
-                        }
-                    },
-                    "to": None,
-                }
-            }
-        }
+README_FIBO = bodies.readme_fibo(
+    "http://localhost:8000/wasm-binaries/wasm32-unknown-unknown/fibo.wasm",
+    "http://localhost:8000/fibo/open-api-description.json",
+)
+ORCHESTRATOR_STAMP = bodies.orchestrator_stamp(
+    "http://orch:3000/file/module/m1/wasm",
+    "http://orch:3000/file/module/m1/description",
+    "http://orch:3000/file/module/m1/prefix.txt",
+    "6543ab",
+    to={
+        "url": "http://dev-b:5000/",
+        "path": "/{deployment}/modules/count/lines",
+        "method": "POST",
+        "request": {"parameters": [], "request_body": {"encoding": {"text.txt": {}}}},
     },
-}
-
-ORCHESTRATOR_STAMP: dict[str, Any] = {
-    "deploymentId": "6543ab",
-    "modules": [
-        {
-            "id": "m1",
-            "name": "stamp",
-            "urls": {
-                "binary": "http://orch:3000/file/module/m1/wasm",
-                "description": "http://orch:3000/file/module/m1/description",
-                "other": {"prefix.txt": "http://orch:3000/file/module/m1/prefix.txt"},
-            },
-        }
-    ],
-    "endpoints": {
-        "stamp": {
-            "stamp": {
-                "url": "http://dev-a:5000/",
-                "path": "/{deployment}/modules/stamp/stamp",
-                "method": "POST",
-                "request": {
-                    "parameters": [],
-                    "request_body": {
-                        "media_type": "multipart/form-data",
-                        "schema": {"properties": {"input.txt": {"type": "string"}}},
-                        "encoding": {"input.txt": {"contentType": "text/plain"}},
-                    },
-                },
-                "response": {"media_type": "text/plain", "schema": {}},
-            }
-        }
-    },
-    "instructions": {
-        "modules": {
-            "stamp": {
-                "stamp": {
-                    "from": {"url": "http://dev-a:5000/", "path": "x", "method": "POST"},
-                    "to": {
-                        "url": "http://dev-b:5000/",
-                        "path": "/{deployment}/modules/count/lines",
-                        "method": "POST",
-                        "request": {
-                            "parameters": [],
-                            "request_body": {"encoding": {"text.txt": {}}},
-                        },
-                    },
-                }
-            }
-        }
-    },
-    "mounts": {
-        "stamp": {
-            "stamp": {
-                "deployment": [
-                    {"path": "prefix.txt", "media_type": "text/plain", "stage": "deployment"}
-                ],
-                "execution": [
-                    {"path": "input.txt", "media_type": "text/plain", "stage": "execution"}
-                ],
-                "output": [{"path": "output.txt", "media_type": "text/plain", "stage": "output"}],
-            }
-        }
-    },
-}
+    endpoint_url="http://dev-a:5000/",
+)
 
 
 def test_readme_shape() -> None:
@@ -267,4 +174,11 @@ def test_orchestrator_instructions_must_be_objects(value: Any) -> None:
     body = copy.deepcopy(ORCHESTRATOR_STAMP)
     body["instructions"]["modules"]["stamp"] = value
     with pytest.raises(InvalidDocument, match=r"instructions\.modules\.stamp"):
+        parse_deployment(body)
+
+
+def test_orchestrator_endpoints_must_name_deployed_modules() -> None:
+    body = copy.deepcopy(ORCHESTRATOR_STAMP)
+    body["endpoints"]["ghost"] = body["endpoints"]["stamp"]
+    with pytest.raises(InvalidDocument, match="'endpoints' names module 'ghost'"):
         parse_deployment(body)

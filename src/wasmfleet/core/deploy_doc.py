@@ -64,6 +64,12 @@ def parse_deployment(body: Any) -> DeploymentSpec:
                 f"(modules: {', '.join(sorted(names))})."
             )
     if is_orchestrator:
+        for mod_name in body["endpoints"]:
+            if mod_name not in names:
+                raise InvalidDocument(
+                    f"'endpoints' names module {mod_name!r}, which is not in 'modules' "
+                    f"(modules: {', '.join(sorted(names))})."
+                )
         functions = _orchestrator_functions(body, per_module, dep_id)
     else:
         functions = _readme_functions(per_module, dep_id)
@@ -99,7 +105,7 @@ def _complete(spec: DeploymentSpec, module: str, description: dict[str, Any]) ->
     functions = list(spec.functions)
     if not listed:
         for fn_name, (method, op) in ops.items():
-            functions.append(_function_from_operation(module, fn_name, method, op, None, spec.id))
+            functions.append(_function_from_operation(module, fn_name, method, op, None))
     else:
         for i, fn in enumerate(functions):
             if fn.module != module or fn.name not in ops:
@@ -200,9 +206,7 @@ def _check_url(raw: Any, where: str) -> str:
 
 def _readme_functions(per_module: dict[str, Any], dep_id: str) -> tuple[FunctionSpec, ...]:
     functions: list[FunctionSpec] = []
-    for mod_name, funcs in per_module.items():
-        if not isinstance(funcs, dict):
-            raise InvalidDocument(f"instructions.modules.{mod_name} must map functions to objects.")
+    for mod_name, funcs in per_module.items():  # parse_deployment checked funcs is an object
         for fn_name, instr in funcs.items():
             where = f"instructions.modules.{mod_name}.{fn_name}"
             check_identifier(f"function name in {where}", fn_name)
@@ -214,12 +218,12 @@ def _readme_functions(per_module: dict[str, Any], dep_id: str) -> tuple[Function
             path_key, item = next(iter(paths.items()))
             method, op = pick_operation(item, f"{where}.paths[{path_key!r}]")
             to = _parse_target(instr.get("to"), f"{where}.to", dep_id)
-            functions.append(_function_from_operation(mod_name, fn_name, method, op, to, dep_id))
+            functions.append(_function_from_operation(mod_name, fn_name, method, op, to))
     return tuple(functions)
 
 
 def _function_from_operation(
-    module: str, name: str, method: str, op: dict[str, Any], to: Endpoint | None, dep_id: str
+    module: str, name: str, method: str, op: dict[str, Any], to: Endpoint | None
 ) -> FunctionSpec:
     where = f"{module}.{name}"
     media, schema = operation_response(op)

@@ -107,8 +107,7 @@ class Supervisor:
     def set_orchestrator(self, url: str) -> None:
         """Adopt an orchestrator (POST /register): register with it and ship logs to it."""
         self.registrar.set_orchestrator(url)
-        if not self.settings.log_endpoint:
-            self.shipper.set_endpoint(url.rstrip("/") + "/device/logs")
+        self.shipper.follow_orchestrator(url)
 
     def health(self) -> dict[str, Any]:
         """The /health body: real CPU and memory usage of this device."""
