@@ -66,7 +66,7 @@ class FunctionSpec:
     def returns_file(self) -> bool:
         """True when the response is an output file rather than a JSON value."""
         media = self.response_media_type.split(";")[0].strip().lower()
-        return bool(media) and media not in JSON_MEDIA_TYPES and not media.startswith("text/json")
+        return bool(media) and media not in JSON_MEDIA_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,19 +13,17 @@ import os
 import platform
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
 import wasmtime
 
 from wasmfleet.core.errors import InvalidWasm, PayloadTooLarge
-from wasmfleet.core.models import WasmType
 from wasmfleet.runtime.limits import RuntimeLimits
 
 log = logging.getLogger("wasmfleet.runtime")
 
-_VAL_TYPES: dict[str, WasmType] = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
 
 # Imports that return in microseconds: no sleeping, disk, camera or network. Modules that
 # import only these may be called inline on the event loop (see WasmInstance.try_inline).
@@ -52,11 +50,6 @@ class FuncSignature:
 
     params: tuple[str, ...]
     results: tuple[str, ...]
-
-    @property
-    def scalar(self) -> bool:
-        """True when every parameter and result is i32/i64/f32/f64."""
-        return all(t in _VAL_TYPES for t in (*self.params, *self.results))
 
     def __str__(self) -> str:
         return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
@@ -106,7 +99,6 @@ class EngineStats:
     memory_hits: int = 0
     compile_seconds: float = 0.0
     disk_errors: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def signature_of(functype: wasmtime.FuncType) -> FuncSignature:

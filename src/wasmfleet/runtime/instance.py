@@ -114,7 +114,7 @@ class WasmInstance:
                 raise _failed_start(module, "_initialize", err) from None
 
     def _instantiate(self, linker: wasmtime.Linker) -> wasmtime.Instance:
-        self._arm(self.limits.call_timeout_s)
+        self._arm()
         try:
             return linker.instantiate(self._store, self.compiled.module)
         except wasmtime.Trap as trap:
@@ -217,11 +217,11 @@ class WasmInstance:
         finally:
             self.lock.release()
 
-    def _arm(self, timeout_s: float) -> None:
-        guest = self.guest
-        guest.host_error = None
-        guest.deadline = time.monotonic() + timeout_s
-        _set_deadline(self._context, self.limits.timeout_ticks(timeout_s))
+    def _arm(self) -> None:
+        """Arm the call timeout before running guest code outside ``call`` (start functions)."""
+        self.guest.host_error = None
+        self.guest.deadline = _monotonic() + self._timeout_s
+        _set_deadline(self._context, self._timeout_ticks)
 
     def _make_caller(self, name: str) -> Callable[..., Any]:
         sig = self.signature(name)

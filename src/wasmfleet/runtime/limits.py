@@ -22,7 +22,6 @@ class RuntimeLimits:
     max_wasm_stack_bytes: int = 1 * MiB
     """Guest stack size; deep recursion traps with 'call stack exhausted'."""
 
-    def timeout_ticks(self, timeout_s: float | None = None) -> int:
+    def timeout_ticks(self) -> int:
         """Epoch ticks after which a call started now is interrupted."""
-        seconds = self.call_timeout_s if timeout_s is None else timeout_s
-        return max(1, int(seconds / self.epoch_tick_s + 0.999)) + 1
+        return max(1, int(self.call_timeout_s / self.epoch_tick_s + 0.999)) + 1

@@ -57,14 +57,6 @@ async def read_json(request: Request, limit: int) -> Any:
         ) from None
 
 
-def base_url(request: Request, fallback: str) -> str:
-    """The scheme and host the client used to reach us (for result URLs)."""
-    host = request.headers.get("host")
-    if not host:
-        return fallback
-    return f"{request.scope.get('scheme', 'http')}://{host}"
-
-
 def _too_large(size: int, limit: int) -> str:
     return (
         f"The request body is {size} bytes; this supervisor accepts at most {limit} bytes "
