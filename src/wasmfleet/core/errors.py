@@ -12,11 +12,13 @@ error shape using ``status`` and ``code``; nothing else is ever shown to a user.
     │   ├── PayloadTooLarge (413)      an upload or download over the size limit
     │   └── UnsupportedMediaType (415) a request body of a type the route cannot read
     ├── NotFound (404)                 unknown deployment, module, function, file or request
+    ├── Conflict (409)                 clashes with what is stored (duplicate name, module in use)
     ├── Unprocessable (422)            well-formed, but cannot be deployed here
     │   ├── FetchFailed                a module URL is unreachable or answered an error
     │   ├── ChecksumMismatch           a download does not match the given sha256
     │   ├── InvalidWasm                the bytes are not a valid WebAssembly module
-    │   └── MissingImports             the module needs host functions this device lacks
+    │   ├── MissingImports             the module needs host functions this device lacks
+    │   └── PlacementFailed            no device can host a step; ``reasons`` names each device
     ├── ExecutionFailed (500)          the module itself failed during a call
     │   ├── WasmTrap                   the guest trapped (unreachable, out of bounds, ...)
     │   ├── CallTimeout                the call ran past its wall-clock limit
@@ -91,6 +93,13 @@ class NotFound(WasmfleetError):
     code = "not_found"
 
 
+class Conflict(WasmfleetError):
+    """The request clashes with stored state: a duplicate name, or a module still in use."""
+
+    status = 409
+    code = "conflict"
+
+
 class Unprocessable(WasmfleetError):
     """The request is well-formed but cannot be carried out on this device."""
 
@@ -131,6 +140,24 @@ class MissingImports(Unprocessable):
         error = body["error"]
         assert isinstance(error, dict)
         error["missing"] = list(self.missing)
+        return body
+
+
+class PlacementFailed(Unprocessable):
+    """A manifest step fits on no device; ``reasons`` says, per device, why not."""
+
+    code = "unplaceable"
+
+    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+    def to_dict(self) -> dict[str, object]:
+        """The shared error shape plus the per-device reasons."""
+        body = super().to_dict()
+        error = body["error"]
+        assert isinstance(error, dict)
+        error["reasons"] = dict(self.reasons)
         return body
 
 
