@@ -79,8 +79,11 @@ def module_file_server(tmp: Path) -> Iterator[FileServer]:
         yield server
 
 
-class SupervisorProcess:
-    """``python -m wasmfleet supervisor`` as a real process on loopback."""
+class ServiceProcess:
+    """A wasmfleet service (``python -m wasmfleet ...``) as a real process on loopback."""
+
+    kind = "service"
+    health_path = "/health"
 
     def __init__(
         self,
@@ -105,21 +108,15 @@ class SupervisorProcess:
 
     @property
     def url(self) -> str:
-        """Base URL of this supervisor."""
+        """Base URL of this service."""
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         """The command line that starts it."""
-        cmd = [
-            sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
-            "--port", str(self.port), "--data-dir", str(self.data_dir), "--name", self.name,
-        ]  # fmt: skip
-        if not self.mdns:
-            cmd.append("--no-mdns")
-        return [*self.wrapper, *cmd, *self.args]
+        raise NotImplementedError
 
-    def start(self, timeout: float = 30.0) -> SupervisorProcess:
-        """Start and wait until /health answers."""
+    def start(self, timeout: float = 30.0) -> Any:
+        """Start and wait until the health path answers."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env.pop("WASMFLEET_ORCHESTRATOR", None)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
@@ -128,15 +125,15 @@ class SupervisorProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"supervisor exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + self.health_path, timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         self.kill()
-        raise RuntimeError(f"supervisor did not answer within {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"{self.kind} did not answer within {timeout} s:\n{self.log()}")
 
     def log(self) -> str:
         """Everything the process printed so far."""
@@ -157,15 +154,46 @@ class SupervisorProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    # -- HTTP shortcuts -----------------------------------------------------------------
-
     def get(self, path: str, **kw: Any) -> httpx.Response:
-        """GET a path of this supervisor."""
+        """GET a path of this service."""
         return httpx.get(self.url + path, timeout=kw.pop("timeout", 30.0), **kw)
 
     def post(self, path: str, **kw: Any) -> httpx.Response:
-        """POST to a path of this supervisor."""
+        """POST to a path of this service."""
         return httpx.post(self.url + path, timeout=kw.pop("timeout", 30.0), **kw)
+
+
+class OrchestratorProcess(ServiceProcess):
+    """``python -m wasmfleet orchestrator`` on loopback (no mDNS unless asked)."""
+
+    kind = "orchestrator"
+    health_path = "/api/v1/status"
+
+    def command(self) -> list[str]:
+        """The command line that starts it."""
+        cmd = [
+            sys.executable, "-m", "wasmfleet", "orchestrator", "--host", "127.0.0.1",
+            "--port", str(self.port), "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        if not self.mdns:
+            cmd.append("--no-mdns")
+        return [*self.wrapper, *cmd, *self.args]
+
+
+class SupervisorProcess(ServiceProcess):
+    """``python -m wasmfleet supervisor`` as a real process on loopback."""
+
+    kind = "supervisor"
+
+    def command(self) -> list[str]:
+        """The command line that starts it."""
+        cmd = [
+            sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
+            "--port", str(self.port), "--data-dir", str(self.data_dir), "--name", self.name,
+        ]  # fmt: skip
+        if not self.mdns:
+            cmd.append("--no-mdns")
+        return [*self.wrapper, *cmd, *self.args]
 
     def deploy(self, body: Any, **kw: Any) -> httpx.Response:
         """POST /deploy with a JSON body."""

@@ -51,7 +51,8 @@ def test_help_lists_the_commands() -> None:
         (["--label", "novalue"], "key=value"),
         (["--memory-limit", "lots"], "size such as"),
         (["--orchestrator", "orch:3000"], "http://"),
-        (["--camera", "webcam"], "auto, simulated or opencv"),
+        (["--camera", "webcam"], "auto, simulated, opencv or none"),
+        (["--capacity", "cores=0"], "--capacity cores must be a whole number"),
     ],
 )
 def test_bad_configuration_exits_2_with_a_sentence(

@@ -229,6 +229,30 @@ def scenario_camera(wasm: Path, workdir: Path) -> Any:
     return seen
 
 
+def jpeg_header(width: int, height: int) -> bytes:
+    """The start of a JPEG: SOI, an APP0 segment, a fill byte, then a SOF0 frame header."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width) + b"\x03" + bytes(9)
+    return b"\xff\xd8" + app0 + b"\xff" + sof0 + b"\xff\xda\x00\x02"
+
+
+def scenario_imginfo(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    functions = ("pixels", "width", "height")
+    seen = [guest.call(f) for f in functions]  # no image.jpg
+    images = [
+        jpeg_header(320, 240),
+        jpeg_header(65535, 65535),  # too many pixels for an i32
+        b"\xff\xd8\xff\xda\x00\x02",  # scan data before any frame header
+        b"GIF89a",
+        CAMERA_BYTES,  # SOI + APP0 but no frame header
+    ]
+    for image in images:
+        (workdir / "image.jpg").write_bytes(image)
+        seen += [guest.call(f) for f in functions]
+    return seen
+
+
 STAMPED = (MODULES_DIR / "stamp" / "prefix.txt").read_bytes()
 SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
     "fibo": (
@@ -270,6 +294,10 @@ SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
     "camera": (
         scenario_camera,
         [len(CAMERA_BYTES), CAMERA_BYTES, len(CAMERA_BYTES), CAMERA_BYTES, len(CAMERA_BYTES)],
+    ),
+    "imginfo": (
+        scenario_imginfo,
+        [*(-1, -1, -1), *(76800, 320, 240), *(-3, 65535, 65535), *(-2,) * 9],
     ),
 }
 

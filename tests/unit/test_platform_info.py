@@ -10,7 +10,12 @@ import pytest
 
 import wasmfleet
 from wasmfleet.supervisor import platform_info
-from wasmfleet.supervisor.platform_info import describe_platform, device_description, health_report
+from wasmfleet.supervisor.platform_info import (
+    declared_capacity,
+    describe_platform,
+    device_description,
+    health_report,
+)
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 
@@ -51,6 +56,7 @@ def test_device_description_names_the_device_and_its_interfaces() -> None:
         "labels": {"zone": "lab"},
         "interfaces": ["camera.takeImage"],
         "version": wasmfleet.__version__,
+        "capacity": declared_capacity(settings.capacity),
     }
 
 

@@ -53,9 +53,22 @@ def supervisor(
     workers: Annotated[
         int | None, Opt(help="Threads running Wasm [default: max(4, 2xCPUs)].")
     ] = None,
-    camera: Annotated[str | None, Opt(help="auto, simulated or opencv [default: auto].")] = None,
+    camera: Annotated[
+        str | None,
+        Opt(help="auto, simulated, opencv, or none (offer no camera.*) [default: auto]."),
+    ] = None,
     camera_dir: Annotated[
         Path | None, Opt(help="JPEG folder for the simulated camera [default: bundled sample].")
+    ] = None,
+    sensors: Annotated[
+        str | None, Opt(help="simulated, or none (offer no dht.*) [default: simulated].")
+    ] = None,
+    capacity: Annotated[
+        str | None,
+        Opt(
+            help="Capacity declared to placement, e.g. cores=2,millicores=1000,memory=2048MiB,"
+            "accelerator=50 (every key optional) [default: this machine's CPUs and memory]."
+        ),
     ] = None,
     log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, Opt(help="text or json.")] = None,
@@ -88,6 +101,8 @@ def supervisor(
             "workers": workers,
             "camera": camera,
             "camera_dir": camera_dir,
+            "sensors": sensors,
+            "capacity": capacity,
             "log_level": log_level,
             "log_format": log_format,
         }

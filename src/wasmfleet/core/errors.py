@@ -148,9 +148,10 @@ class PlacementFailed(Unprocessable):
 
     code = "unplaceable"
 
-    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+    def __init__(self, message: str, reasons: dict[str, str], step: str | None = None) -> None:
         super().__init__(message)
         self.reasons = reasons
+        self.step = step
 
     def to_dict(self) -> dict[str, object]:
         """The shared error shape plus the per-device reasons."""
@@ -158,6 +159,8 @@ class PlacementFailed(Unprocessable):
         error = body["error"]
         assert isinstance(error, dict)
         error["reasons"] = dict(self.reasons)
+        if self.step is not None:
+            error["step"] = self.step
         return body
 
 

@@ -170,7 +170,7 @@ class WasmEngine:
                 self.stats.memory_hits += 1
                 return replace(cached, source="memory-cache")
             module, source = self._load_or_compile(wasm, sha, name)
-            compiled = _describe(module, sha, len(wasm), source)
+            compiled = describe_compiled(module, sha, len(wasm), source)
             self._memory[sha] = compiled
             return compiled
 
@@ -220,7 +220,7 @@ class WasmEngine:
             tmp.unlink(missing_ok=True)
 
 
-def _describe(module: wasmtime.Module, sha: str, size: int, source: str) -> CompiledModule:
+def describe_compiled(module: wasmtime.Module, sha: str, size: int, source: str) -> CompiledModule:
     imports: list[ImportSpec] = []
     for imp in module.imports:
         ty = imp.type

@@ -19,6 +19,7 @@ from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi  # private API: pinned wasmtime major version (pyproject)
+from wasmtime import _func as wasmtime_func
 from wasmtime._bindings import _wasmtime_func_call_unchecked
 
 from wasmfleet.runtime.engine import FuncSignature
@@ -107,4 +108,9 @@ def _failed(err: Any, trap_slot: Any) -> None:
         trap = wasmtime.Trap._from_ptr(pointer)
     if err:
         error = wasmtime.WasmtimeError._from_ptr(err)
+    # A host function that raised left its exception in wasmtime-py's module global; the
+    # library's own call wrapper clears it, this raw path must too, or the next unrelated
+    # trap anywhere in the process would re-raise it. The host error is already recorded
+    # on the guest context, so it is dropped here.
+    wasmtime_func.LAST_EXCEPTION = None
     raise RawCallError(trap, error)

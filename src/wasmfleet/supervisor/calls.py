@@ -53,6 +53,9 @@ INLINE_AFTER = 3
 class CallService:
     """Runs calls of deployed functions and keeps the request history.
 
+    A history entry's ``result`` is the pipeline's final result (with a ``to``, the next
+    hop's); ``step_result`` and ``step_ms`` are this function's own result and run time.
+
     Where a call runs: on its instance's lane (a worker thread) by default. A function
     whose last INLINE_AFTER calls each took under ``inline_threshold_s`` runs inline on the
     event loop instead, saving the thread hop, when its lane is idle, it takes no files
@@ -119,6 +122,8 @@ class CallService:
             "work_queued_at": datetime.now().isoformat(),
             "result": None,
             "success": False,
+            "step_result": None,
+            "step_ms": None,
         }
         started = time.perf_counter()
         error: WasmfleetError | None = None
@@ -126,14 +131,15 @@ class CallService:
             value, output = await self._run(bound, args, files)
         except ExecutionFailed as err:
             error = err
-            entry["result"] = err.message
+            step_result: Any = err.message
         else:
-            result = self._format(bound, value, output, base_url, req.deployment)
-            entry["result"] = result
+            step_result = self._format(bound, value, output, base_url, req.deployment)
             entry["success"] = True
-            if bound.spec.to is not None:
-                hop = await self.chainer.forward(bound, result, value, output)
-                error = self._apply_hop(entry, hop)
+        entry["step_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        entry["result"] = entry["step_result"] = step_result
+        if error is None and bound.spec.to is not None:
+            hop = await self.chainer.forward(bound, step_result, value, output)
+            error = self._apply_hop(entry, hop)
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         self.history.add(entry)
         if error is not None:

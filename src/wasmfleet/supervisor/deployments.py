@@ -313,7 +313,7 @@ class DeploymentManager:
     def _check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
         """Refuse modules this device cannot run and functions they do not export."""
         for name, module in compiled.items():
-            missing = missing_imports(module.imports)
+            missing = missing_imports(module.imports, self.devices.unavailable_modules)
             if missing:
                 raise MissingImports(
                     f"Module {name!r} needs imports this device does not offer: "

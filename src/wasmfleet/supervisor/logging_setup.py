@@ -124,8 +124,13 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 def configure_logging(settings: SupervisorSettings) -> None:
     """Send ``wasmfleet.*`` records to stderr in the configured format (idempotent)."""
-    level = parse_level(settings.log_level)
-    ship_level = parse_level(settings.ship_log_level)
+    configure_stderr_logging(settings.log_level, settings.log_format, settings.ship_log_level)
+
+
+def configure_stderr_logging(log_level: str, log_format: str, ship_log_level: str) -> None:
+    """Send ``wasmfleet.*`` records at ``log_level`` to stderr as text or json (idempotent)."""
+    level = parse_level(log_level)
+    ship_level = parse_level(ship_log_level)
     logger = logging.getLogger(ROOT_LOGGER)
     for handler in list(logger.handlers):
         if getattr(handler, "_wasmfleet_stderr", False):
@@ -133,7 +138,7 @@ def configure_logging(settings: SupervisorSettings) -> None:
             handler.close()
     handler = _StderrHandler()
     handler.setLevel(level)
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logger.addHandler(handler)
     # The logger lets through what either stderr or the log shipper wants; each handler filters.
     logger.setLevel(min(level, ship_level))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import platform
 import socket
 import threading
@@ -17,7 +18,8 @@ from typing import Any
 import psutil
 
 import wasmfleet
-from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.runtime.limits import MiB
+from wasmfleet.supervisor.settings import CapacitySpec, SupervisorSettings
 
 _CPUINFO = Path("/proc/cpuinfo")
 # Keys that name the CPU in /proc/cpuinfo, best first (x86, ARM boards, MIPS, RISC-V, POWER).
@@ -82,6 +84,24 @@ def describe_platform() -> dict[str, Any]:
     return copy.deepcopy(_platform_once())
 
 
+def declared_capacity(spec: CapacitySpec) -> dict[str, Any]:
+    """What placement may reserve here: millicores per core, memory in MiB, accelerator %.
+
+    Keys not declared take this machine's values: every logical CPU, all physical memory.
+    """
+    cores = spec.cores if spec.cores is not None else (os.cpu_count() or 1)
+    memory_mb = (
+        spec.memory_mb
+        if spec.memory_mb is not None
+        else int(_platform_once()["memory"]["bytes"]) // MiB
+    )
+    return {
+        "cores": [spec.millicores] * cores,
+        "memory_mb": memory_mb,
+        "accelerator_pct": spec.accelerator_pct,
+    }
+
+
 def device_description(
     settings: SupervisorSettings, interfaces: list[str], qualified: list[str]
 ) -> dict[str, Any]:
@@ -94,6 +114,7 @@ def device_description(
             "labels": dict(settings.labels),
             "interfaces": list(qualified),
             "version": wasmfleet.__version__,
+            "capacity": declared_capacity(settings.capacity),
         },
     }
 

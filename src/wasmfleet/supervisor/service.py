@@ -44,8 +44,12 @@ class Supervisor:
         self.store = DeploymentStore(settings.resolved_data_dir)
         self.engine = WasmEngine(settings.limits, self.store.cache_dir)
         self.devices = HostDevices(
-            camera=open_camera(settings.camera, settings.camera_dir, settings.camera_index),
-            dht=SimulatedDht(settings.dht_temperature, settings.dht_humidity),
+            camera=None
+            if settings.camera == "none"
+            else open_camera(settings.camera, settings.camera_dir, settings.camera_index),
+            dht=None
+            if settings.sensors == "none"
+            else SimulatedDht(settings.dht_temperature, settings.dht_humidity),
         )
         self.executor = CallExecutor(settings.worker_count)
         self.client = httpx.AsyncClient(
@@ -66,11 +70,16 @@ class Supervisor:
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
         self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
         self.devices.rpc = self.rpc
-        bare, qualified = offered_interfaces()
+        bare, qualified = offered_interfaces(self.devices.unavailable_modules)
         self.device_description = device_description(settings, bare, qualified)
         self.registrar = Registrar(settings, self._registration_client)
         self.advertiser = Advertiser(settings) if settings.mdns else None
         self.shipper = LogShipper(settings)
+
+    @property
+    def camera_kind(self) -> str:
+        """``simulated``, ``opencv``, or ``none`` when this device offers no camera."""
+        return self.devices.camera.kind if self.devices.camera is not None else "none"
 
     @staticmethod
     def _registration_client() -> httpx.AsyncClient:
@@ -89,7 +98,8 @@ class Supervisor:
                 "device": self.settings.name,
                 "url": self.settings.base_url,
                 "deployments": len(self.manager.deployments),
-                "camera": self.devices.camera.kind,
+                "camera": self.camera_kind,
+                "sensors": self.settings.sensors,
             },
         )
 
@@ -141,7 +151,7 @@ class Supervisor:
                 },
             },
             "history": {"entries": len(self.history), "capacity": self.history.capacity},
-            "camera": self.devices.camera.kind,
+            "camera": self.camera_kind,
             "logs": self.shipper.stats(),
             "registration": self.registrar.stats(),
         }

@@ -47,6 +47,64 @@ def parse_labels(items: list[str] | str) -> dict[str, str]:
     return labels
 
 
+_CAPACITY_KEYS = ("cores", "millicores", "memory", "accelerator")
+_CAPACITY_RANGES = {"cores": (1, 4096), "millicores": (1, 1_000_000), "accelerator": (0, 100)}
+
+
+@dataclass(frozen=True, slots=True)
+class CapacitySpec:
+    """Declared capacity (``--capacity``); None means "what this machine has"."""
+
+    cores: int | None = None
+    """Logical cores offered; None = the machine's logical CPU count."""
+    millicores: int = 1000
+    """Capacity of each core in millicores (1000 = one whole core)."""
+    memory_mb: int | None = None
+    """Memory offered in MiB; None = the machine's physical memory."""
+    accelerator_pct: int = 0
+    """Share of an ML accelerator offered, 0..100."""
+
+
+def parse_capacity(text: str, what: str = "capacity") -> CapacitySpec:
+    """Parse 'cores=2,millicores=1000,memory=2048MiB,accelerator=100' (every key optional)."""
+    values: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = (piece.strip() for piece in item.partition("="))
+        key = key.lower()
+        if not sep or not value or key not in _CAPACITY_KEYS:
+            raise ConfigurationError(
+                f"{what} must be comma-separated key=value items with the keys "
+                f"{', '.join(_CAPACITY_KEYS)} (e.g. cores=2,memory=2048MiB), got {item!r}."
+            )
+        if key in values:
+            raise ConfigurationError(f"{what} gives {key} twice ({text!r}).")
+        if key == "memory":
+            size = parse_size(value, f"{what} memory")
+            if size < MiB:
+                raise ConfigurationError(
+                    f"{what} memory must be at least 1MiB, got {value!r} "
+                    "(a bare number is bytes; write e.g. 2048MiB)."
+                )
+            values[key] = size // MiB
+            continue
+        low, high = _CAPACITY_RANGES[key]
+        if key == "accelerator":
+            value = value.removesuffix("%").strip()
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            raise ConfigurationError(
+                f"{what} {key} must be a whole number from {low} to {high}, got {value!r}."
+            )
+        values[key] = int(value)
+    return CapacitySpec(
+        cores=values.get("cores"),
+        millicores=values.get("millicores", 1000),
+        memory_mb=values.get("memory"),
+        accelerator_pct=values.get("accelerator", 0),
+    )
+
+
 def _bool(text: str, what: str) -> bool:
     lowered = text.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -91,14 +149,19 @@ class SupervisorSettings:
     """Calls of functions that reliably take less than this run inline, saving the thread
     hop (see supervisor/calls.py); 0 disables inline calls."""
     camera: str = "auto"
-    """``auto`` (OpenCV if a camera opens, else simulated), ``simulated`` or ``opencv``."""
+    """``auto`` (OpenCV if a camera opens, else simulated), ``simulated``, ``opencv``, or
+    ``none`` (no camera: the ``camera.*`` host functions are not offered)."""
     camera_dir: Path | None = None
     """Folder of JPEG files served by the simulated camera; None uses the bundled sample."""
     camera_index: int = 0
+    sensors: str = "simulated"
+    """``simulated`` DHT sensor, or ``none`` (the ``dht.*`` host functions are not offered)."""
     dht_temperature: float = 21.5
     dht_humidity: float = 45.0
     reregister_after_s: float = 60.0
     """Register with the orchestrator again when no health check arrived for this long."""
+    capacity: CapacitySpec = field(default_factory=CapacitySpec)
+    """What this device declares it can give to placement (see ``parse_capacity``)."""
     log_level: str = "info"
     log_format: str = "text"
     ship_log_level: str = "info"
@@ -162,6 +225,8 @@ class SupervisorSettings:
             values["labels"] = parse_labels(values["labels"])
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"]).expanduser()
+        if isinstance(values.get("capacity"), str):
+            values["capacity"] = parse_capacity(values["capacity"], "--capacity")
         if "camera_dir" in values:
             values["camera_dir"] = Path(values["camera_dir"]).expanduser()
         settings = cls(**values)
@@ -180,8 +245,12 @@ class SupervisorSettings:
             )
         if self.history_size < 1:
             raise ConfigurationError("history size must be at least 1.")
-        if self.camera not in {"auto", "simulated", "opencv"}:
-            raise ConfigurationError("camera must be auto, simulated or opencv.")
+        if self.camera not in {"auto", "simulated", "opencv", "none"}:
+            raise ConfigurationError(
+                f"camera must be auto, simulated, opencv or none, got {self.camera!r}."
+            )
+        if self.sensors not in {"simulated", "none"}:
+            raise ConfigurationError(f"sensors must be simulated or none, got {self.sensors!r}.")
         if self.log_format not in {"text", "json"}:
             raise ConfigurationError("log format must be text or json.")
         if self.limits.call_timeout_s <= 0 or self.limits.memory_limit_bytes < 64 * 1024:
@@ -217,6 +286,8 @@ def _convert(kind: str, text: str, name: str) -> Any:
         return parse_size(text, name)
     if kind == "labels":
         return parse_labels(text)
+    if kind == "capacity":
+        return parse_capacity(text, name)
     return text
 
 
@@ -243,6 +314,8 @@ _ENV: dict[str, tuple[str, tuple[str, ...]]] = {
     "camera": ("str", ("WASMFLEET_CAMERA",)),
     "camera_dir": ("str", ("WASMFLEET_CAMERA_DIR",)),
     "camera_index": ("int", ("WASMFLEET_CAMERA_INDEX",)),
+    "sensors": ("str", ("WASMFLEET_SENSORS",)),
+    "capacity": ("capacity", ("WASMFLEET_CAPACITY",)),
     "dht_temperature": ("float", ("WASMFLEET_DHT_TEMPERATURE",)),
     "dht_humidity": ("float", ("WASMFLEET_DHT_HUMIDITY",)),
     "reregister_after_s": ("float", ("WASMFLEET_REREGISTER_AFTER",)),

@@ -34,11 +34,23 @@ class RpcTransport(Protocol):
 
 @dataclass(slots=True)
 class HostDevices:
-    """The device's hardware (real or simulated) that host functions use."""
+    """The device's hardware (real or simulated) that host functions use.
 
-    camera: Camera
-    dht: SimulatedDht
+    ``None`` means the device has no such hardware: its host functions (``camera.*``,
+    ``dht.*``) are then not offered, see ``unavailable_modules``.
+    """
+
+    camera: Camera | None
+    dht: SimulatedDht | None
     rpc: RpcTransport | None = None
+
+    @property
+    def unavailable_modules(self) -> frozenset[str]:
+        """Import modules whose host functions this device does not offer."""
+        absent = {"camera"} if self.camera is None else set()
+        if self.dht is None:
+            absent.add("dht")
+        return frozenset(absent)
 
 
 HostImpl = Callable[..., Any]
@@ -109,6 +121,8 @@ def _print_int(ctx: GuestContext, dev: HostDevices) -> HostImpl:
 
 
 def _capture(ctx: GuestContext, dev: HostDevices, function: str) -> bytes:
+    if dev.camera is None:
+        raise ctx.fail(function, "this device has no camera")
     try:
         return dev.camera.capture_jpeg()
     except Exception as err:  # any camera failure becomes a readable trap
@@ -145,12 +159,18 @@ def _take_static(ctx: GuestContext, dev: HostDevices) -> HostImpl:
 # -- dht --------------------------------------------------------------------------------
 
 
+def _dht(ctx: GuestContext, dev: HostDevices, function: str) -> SimulatedDht:
+    if dev.dht is None:
+        raise ctx.fail(function, "this device has no DHT sensor")
+    return dev.dht
+
+
 def _temperature(ctx: GuestContext, dev: HostDevices) -> HostImpl:
-    return lambda caller: float(dev.dht.read_temperature())
+    return lambda caller: float(_dht(ctx, dev, "dht.getTemperature").read_temperature())
 
 
 def _humidity(ctx: GuestContext, dev: HostDevices) -> HostImpl:
-    return lambda caller: float(dev.dht.read_humidity())
+    return lambda caller: float(_dht(ctx, dev, "dht.getHumidity").read_humidity())
 
 
 # -- communication ----------------------------------------------------------------------

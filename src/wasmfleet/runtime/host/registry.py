@@ -1,6 +1,8 @@
 """Which imports this supervisor offers, the deploy-time import check, and linking.
 
-A device offers WASI preview1 plus the host functions of ``functions.HOST_FUNCTIONS``.
+A device offers WASI preview1 plus the host functions of ``functions.HOST_FUNCTIONS``,
+except those of the import modules it lacks hardware for (``disabled``, e.g. ``camera``
+on a device started with ``--camera none``; see ``HostDevices.unavailable_modules``).
 ``missing_imports`` names every import a module needs that the device cannot satisfy, so
 deploying it is refused with a message instead of failing at instantiation.
 """
@@ -34,16 +36,20 @@ _BY_NAME: dict[tuple[str, str], HostFunction] = {(f.module, f.name): f for f in 
 _WASI = frozenset(WASI_FUNCTIONS)
 
 
-def offered_interfaces() -> tuple[list[str], list[str]]:
-    """(bare names as wasmiot lists them, qualified ``module.name`` names) of every import."""
-    qualified = [f"{WASI_MODULE}.{n}" for n in WASI_FUNCTIONS] + [
-        f.qualified for f in HOST_FUNCTIONS
-    ]
-    bare = list(dict.fromkeys([*WASI_FUNCTIONS, *(f.name for f in HOST_FUNCTIONS)]))
+def offered_interfaces(
+    disabled: frozenset[str] = frozenset(),
+) -> tuple[list[str], list[str]]:
+    """(bare names as wasmiot lists them, qualified ``module.name`` names) of every import
+    offered, leaving out the host functions of the ``disabled`` import modules."""
+    hosts = [f for f in HOST_FUNCTIONS if f.module not in disabled]
+    qualified = [f"{WASI_MODULE}.{n}" for n in WASI_FUNCTIONS] + [f.qualified for f in hosts]
+    bare = list(dict.fromkeys([*WASI_FUNCTIONS, *(f.name for f in hosts)]))
     return bare, qualified
 
 
-def missing_imports(imports: tuple[ImportSpec, ...]) -> list[str]:
+def missing_imports(
+    imports: tuple[ImportSpec, ...], disabled: frozenset[str] = frozenset()
+) -> list[str]:
     """Human-readable descriptions of the imports this device cannot satisfy."""
     missing: list[str] = []
     for imp in imports:
@@ -56,6 +62,11 @@ def missing_imports(imports: tuple[ImportSpec, ...]) -> list[str]:
             host = _BY_NAME.get((imp.module, imp.name))
             if host is None:
                 missing.append(f"{imp.qualified} {imp.signature}")
+            elif imp.module in disabled:
+                missing.append(
+                    f"{imp.qualified} {imp.signature} "
+                    f"(this device has no {imp.module}: it offers no {imp.module}.* functions)"
+                )
             elif imp.signature not in host.variants:
                 offered = " or ".join(str(s) for s in host.variants)
                 missing.append(f"{imp.qualified} {imp.signature} (this device offers {offered})")
@@ -68,12 +79,16 @@ def define_imports(
     ctx: GuestContext,
     devices: HostDevices,
 ) -> None:
-    """Link WASI and the host-function variants matching the module's imports."""
+    """Link WASI and the host-function variants matching the module's imports (never those
+    of the import modules ``devices`` lacks hardware for)."""
     linker.define_wasi()
+    disabled = devices.unavailable_modules
     done: set[tuple[str, str]] = set()
     for imp in imports:
         host = _BY_NAME.get((imp.module, imp.name))
         if host is None or imp.signature is None or (imp.module, imp.name) in done:
+            continue
+        if imp.module in disabled:
             continue
         builder = host.variants.get(imp.signature)
         if builder is None:

@@ -1,0 +1,81 @@
+"""``wasmfleet orchestrator``: run the control plane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.supervisor.settings import parse_size
+
+Opt = typer.Option
+
+
+def orchestrator(
+    host: Annotated[str | None, Opt(help="Address to listen on [default: 0.0.0.0].")] = None,
+    port: Annotated[int | None, Opt(help="Port [default: 3000].")] = None,
+    data_dir: Annotated[
+        Path | None,
+        Opt(help="Database and module files [default: ~/.local/share/wasmfleet/orchestrator]."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        Opt(
+            help="sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB "
+            "[default: SQLite in the data dir; env WASMFLEET_DATABASE_URL]."
+        ),
+    ] = None,
+    public_url: Annotated[
+        str | None, Opt(help="URL devices use to reach this orchestrator [default: derived].")
+    ] = None,
+    mdns: Annotated[
+        bool | None, Opt("--mdns/--no-mdns", help="Browse mDNS for supervisors [default: on].")
+    ] = None,
+    health_interval: Annotated[
+        float | None, Opt(help="Seconds between health checks [default: 5].")
+    ] = None,
+    health_timeout: Annotated[
+        float | None, Opt(help="Seconds a health check may take [default: 2].")
+    ] = None,
+    health_failures: Annotated[
+        int | None, Opt(help="Failed checks in a row before a device is inactive [default: 3].")
+    ] = None,
+    max_module_size: Annotated[
+        str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB [default: 64MiB].")
+    ] = None,
+    log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
+    log_format: Annotated[str | None, Opt(help="text or json.")] = None,
+) -> None:
+    """Run an orchestrator: discover devices, keep modules, place and run pipelines.
+
+    Every option can also be set with a WASMFLEET_ORCHESTRATOR_* environment variable
+    (see README); flags win over the environment. The API is documented at /docs.
+    """
+    from wasmfleet.orchestrator.server import serve
+    from wasmfleet.orchestrator.settings import OrchestratorSettings
+
+    try:
+        settings = OrchestratorSettings.load(
+            overrides={
+                "host": host,
+                "port": port,
+                "data_dir": data_dir,
+                "database_url": database_url,
+                "public_url": public_url,
+                "mdns": mdns,
+                "health_interval_s": health_interval,
+                "health_timeout_s": health_timeout,
+                "health_failures": health_failures,
+                "max_module_bytes": (
+                    parse_size(max_module_size, "--max-module-size") if max_module_size else None
+                ),
+                "log_level": log_level,
+                "log_format": log_format,
+            }
+        )
+        serve(settings)
+    except ConfigurationError as err:
+        typer.secho(f"error: {err.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None

@@ -1,0 +1,138 @@
+"""Turn a solved manifest into one deployment document per device (orchestrator shape).
+
+The documents follow the wasmiot orchestrator's shape (design.md §4) — ``modules`` with
+URLs, ``endpoints`` with url/path/method/request/response, ``instructions`` with from/to and
+``mounts`` per stage — because that is the shape the original wasmiot Python supervisor
+requires; wasmfleet supervisors read it too. Pure: URLs and descriptions come in as data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.models import Mount
+from wasmfleet.core.openapi import (
+    as_object,
+    description_operations,
+    operation_mounts,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """One step of a solved pipeline, with everything its document needs."""
+
+    index: int
+    module_id: str
+    module_name: str
+    function: str
+    device: str
+    device_url: str
+    """Base URL of the device's supervisor, e.g. http://10.0.0.5:5000."""
+    binary_url: str
+    description_url: str
+    description: dict[str, Any]
+    """The module's OpenAPI description."""
+    data_files: dict[str, str] = field(default_factory=dict)
+    """Deployment-stage data files: name -> URL."""
+    sha256: str | None = None
+    file_sha256: dict[str, str] = field(default_factory=dict)
+
+
+def endpoint_of(step: PlannedStep, deployment_id: str) -> dict[str, Any]:
+    """The orchestrator-shape endpoint of a step's function on its device."""
+    method, op = _operation(step)
+    request_body: dict[str, Any] | None = None
+    content = as_object(as_object(op.get("requestBody")).get("content"))
+    if content:
+        media_type, media = next(iter(content.items()))
+        media = as_object(media)
+        request_body = {
+            "media_type": media_type,
+            "schema": as_object(media.get("schema")),
+            "encoding": as_object(media.get("encoding")),
+        }
+    response_media, response_schema = _response(op)
+    parameters = [
+        p for p in (op.get("parameters") or []) if isinstance(p, dict) and p.get("in") != "path"
+    ]
+    return {
+        "url": step.device_url.rstrip("/"),
+        "path": f"/{deployment_id}/modules/{step.module_name}/{step.function}",
+        "method": method,
+        "request": {"parameters": parameters, "request_body": request_body},
+        "response": {"media_type": response_media, "schema": response_schema},
+    }
+
+
+def mounts_of(step: PlannedStep) -> dict[str, list[dict[str, str]]]:
+    """The step's mounts grouped by stage, in the orchestrator's shape."""
+    _method, op = _operation(step)
+    mounts: tuple[Mount, ...] = operation_mounts(op, f"{step.module_name}.{step.function}") or ()
+    grouped: dict[str, list[dict[str, str]]] = {"execution": [], "deployment": [], "output": []}
+    for mount in mounts:
+        grouped[mount.stage].append(
+            {"path": mount.name, "media_type": mount.media_type, "stage": mount.stage}
+        )
+    return grouped
+
+
+def device_documents(deployment_id: str, steps: list[PlannedStep]) -> dict[str, dict[str, Any]]:
+    """One deployment document per device name; step i's ``to`` is step i+1's endpoint."""
+    endpoints = [endpoint_of(step, deployment_id) for step in steps]
+    docs: dict[str, dict[str, Any]] = {}
+    for i, step in enumerate(steps):
+        doc = docs.setdefault(
+            step.device,
+            {
+                "deploymentId": deployment_id,
+                "modules": [],
+                "endpoints": {},
+                "instructions": {"modules": {}},
+                "mounts": {},
+            },
+        )
+        if all(m["name"] != step.module_name for m in doc["modules"]):
+            module: dict[str, Any] = {
+                "id": step.module_id,
+                "name": step.module_name,
+                "urls": {
+                    "binary": step.binary_url,
+                    "description": step.description_url,
+                    "other": dict(step.data_files),
+                },
+            }
+            if step.sha256:
+                module["sha256"] = step.sha256
+            if step.file_sha256:
+                module["files_sha256"] = dict(step.file_sha256)
+            doc["modules"].append(module)
+        doc["endpoints"].setdefault(step.module_name, {})[step.function] = endpoints[i]
+        doc["instructions"]["modules"].setdefault(step.module_name, {})[step.function] = {
+            "from": endpoints[i - 1] if i > 0 else None,
+            "to": endpoints[i + 1] if i + 1 < len(steps) else None,
+        }
+        doc["mounts"].setdefault(step.module_name, {})[step.function] = mounts_of(step)
+    return docs
+
+
+def _operation(step: PlannedStep) -> tuple[str, dict[str, Any]]:
+    operations = description_operations(step.description)
+    found = operations.get(step.function)
+    if found is None:
+        described = ", ".join(sorted(operations)) or "none"
+        raise InvalidDocument(
+            f"Module {step.module_name!r} has no description of function {step.function!r} "
+            f"(described: {described}); describe it with POST /file/module/{{id}}/upload."
+        )
+    return found
+
+
+def _response(op: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    content = as_object(as_object(as_object(op.get("responses")).get("200")).get("content"))
+    if not content:
+        return "application/json", {}
+    media_type, media = next(iter(content.items()))
+    return str(media_type), as_object(as_object(media).get("schema"))

@@ -1,0 +1,186 @@
+"""Placement's data: a frozen snapshot and a request in, a plan or the reasons it failed out.
+
+Every class here is immutable. Amounts are integers: CPU in millicores *per core*
+(ROHE style: ``(500, 50)`` asks for two cores, 500 m on one and 50 m on another), memory in
+MB, accelerator in percent of the device's accelerator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wasmfleet.core.errors import PlacementFailed
+
+STRATEGIES: tuple[str, ...] = ("first", "spread", "pack")
+"""``first``: first feasible device by name; ``spread``: highest score; ``pack``: lowest."""
+
+SCORERS: tuple[str, ...] = ("least_allocated", "balanced", "rohe")
+"""How a feasible device is scored, as it would be after the step is placed on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What a step asks for (or, in ``Plan.usage``, what a plan reserves on a device)."""
+
+    cpu: tuple[int, ...] = ()
+    memory_mb: int = 0
+    accelerator_pct: int = 0
+
+    @property
+    def millicores(self) -> int:
+        """Total millicores over all cores."""
+        return sum(self.cpu)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing at all is asked for (no cores, no memory, no accelerator)."""
+        return not self.cpu and self.memory_mb == 0 and self.accelerator_pct == 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """One device of the frozen snapshot: what it offers and what is already used on it."""
+
+    name: str
+    active: bool = True
+    status_reason: str = ""
+    interfaces: frozenset[str] = frozenset()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    core_capacity: tuple[int, ...] = ()
+    core_used: tuple[int, ...] = ()
+    memory_mb: int = 0
+    memory_used_mb: int = 0
+    accelerator_pct: int = 0
+    accelerator_used_pct: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The fleet as placement sees it; device names are unique."""
+
+    devices: tuple[DeviceState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """One step of a pipeline to place."""
+
+    name: str
+    module: str
+    function: str
+    requires: frozenset[str] = frozenset()
+    device: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRequest:
+    """A named pipeline of steps, with how to choose among the devices that fit."""
+
+    name: str
+    steps: tuple[StepRequest, ...]
+    strategy: str = "spread"
+    scorer: str = "least_allocated"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one device cannot host one step; ``reason`` is a sentence naming the device."""
+
+    device: str
+    reason: str
+
+
+class Explainer(Protocol):
+    """Gives the rejections of a step of a solved plan (possibly computed on demand)."""
+
+    def rejections(self, step: int) -> tuple[Rejection, ...]:
+        """The devices that failed the filters of ``step``, sorted by device name."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one step goes, its score there, and the cores its CPU asks were given."""
+
+    step: int
+    step_name: str
+    device: str
+    score: float
+    cores: tuple[int, ...]
+    """Core index for each entry of the step's ``resources.cpu``, in the same order."""
+    fit: int
+    """How many devices passed the filters for this step."""
+    explainer: Explainer | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def rejections(self) -> tuple[Rejection, ...]:
+        """The devices rejected for this step with their reasons, sorted by device name."""
+        return () if self.explainer is None else self.explainer.rejections(self.step)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A solved request: one placement per step, in step order."""
+
+    request: PlacementRequest
+    placements: tuple[Placement, ...]
+
+    def devices(self) -> tuple[str, ...]:
+        """The device of each step, in step order."""
+        return tuple(p.device for p in self.placements)
+
+    def usage(self) -> dict[str, Resources]:
+        """What the plan reserves per device; ``cpu[i]`` is the millicores taken on core ``i``."""
+        cores: dict[str, dict[int, int]] = {}
+        memory: dict[str, int] = {}
+        accel: dict[str, int] = {}
+        for placement in self.placements:
+            res = self.request.steps[placement.step].resources
+            per_core = cores.setdefault(placement.device, {})
+            for core, amount in zip(placement.cores, res.cpu, strict=True):
+                per_core[core] = per_core.get(core, 0) + amount
+            memory[placement.device] = memory.get(placement.device, 0) + res.memory_mb
+            accel[placement.device] = accel.get(placement.device, 0) + res.accelerator_pct
+        usage: dict[str, Resources] = {}
+        for name in sorted(cores):
+            per_core = cores[name]
+            width = max(per_core) + 1 if per_core else 0
+            usage[name] = Resources(
+                cpu=tuple(per_core.get(i, 0) for i in range(width)),
+                memory_mb=memory[name],
+                accelerator_pct=accel[name],
+            )
+        return usage
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaceable:
+    """The first step that fits on no device, with every device's reason."""
+
+    step: int
+    step_name: str
+    rejections: tuple[Rejection, ...]
+    total: int
+    """Devices in the snapshot."""
+
+    @property
+    def message(self) -> str:
+        """One sentence: ``0/3 devices fit step s: a inactive; b lacks camera.x; ...``."""
+        head = f"0/{self.total} devices fit step {self.step_name}"
+        if not self.rejections:
+            return f"{head}: no devices are registered"
+        return f"{head}: " + "; ".join(r.reason for r in self.rejections)
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Device name -> reason, in the order of ``rejections``."""
+        return {r.device: r.reason for r in self.rejections}
+
+    def error(self) -> PlacementFailed:
+        """The 422 error to raise for this answer."""
+        return PlacementFailed(self.message, self.reasons, self.step_name)

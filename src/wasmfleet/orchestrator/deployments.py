@@ -1,0 +1,233 @@
+"""Deployments: solve a manifest, send each device its document, report every answer.
+
+``create`` parses and solves (pure solver, frozen snapshot) and stores the plan and the
+per-device documents. ``deploy`` posts the documents to all devices in parallel; a device
+that refuses or cannot be reached is reported as failed with its reason, the deployment is
+marked ``failed`` and the devices that did accept it are rolled back, so a pipeline is
+never left half-installed. ``redeploy`` re-solves; ``remove`` deletes it from the devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from wasmfleet.core.deploy_plan import PlannedStep, device_documents
+from wasmfleet.core.errors import Conflict, NotFound
+from wasmfleet.core.manifest import Manifest, parse_manifest
+from wasmfleet.orchestrator.devices import url_of
+from wasmfleet.orchestrator.planning import plan_record, request_for, snapshot, solve
+from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.store import DeploymentRecord, ModuleRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class DeploymentService:
+    """Create, deploy, re-solve and remove deployments."""
+
+    def __init__(
+        self, store: Store, client: httpx.AsyncClient, settings: OrchestratorSettings
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.settings = settings
+        self._lock = asyncio.Lock()  # one solve at a time: reservations must not race
+
+    def get(self, key: str) -> DeploymentRecord:
+        """The deployment with this id or name, or NotFound."""
+        dep = self.store.get_deployment(key)
+        if dep is None:
+            known = ", ".join(d.name for d in self.store.list_deployments()) or "none yet"
+            raise NotFound(f"No deployment {key!r} (deployments: {known}).")
+        return dep
+
+    async def create(self, body: Any) -> DeploymentRecord:
+        """Parse, solve and store a manifest (status ``new``); Conflict on a duplicate name."""
+        manifest = parse_manifest(body)
+        async with self._lock:
+            existing = await asyncio.to_thread(self.store.get_deployment, manifest.name)
+            if existing is not None:
+                raise Conflict(
+                    f"A deployment named {manifest.name!r} already exists (id {existing.id}); "
+                    "update it with PUT or delete it first."
+                )
+            record = DeploymentRecord(name=manifest.name, manifest=manifest.to_dict())
+            record = await asyncio.to_thread(self._solve_into, record, manifest)
+            return await asyncio.to_thread(self.store.add_deployment, record)
+
+    def _solve_into(self, record: DeploymentRecord, manifest: Manifest) -> DeploymentRecord:
+        devices = self.store.list_devices()
+        modules = {m.id: m for m in self.store.list_modules()}
+        request, resolved = request_for(manifest, modules, devices)
+        reasons = {}
+        for device in devices:
+            if device.status != "active":
+                log_entries = self.store.status_log(device.name, limit=1)
+                last = log_entries[-1].reason if log_entries else ""
+                reasons[device.name] = f"{device.status}: {last}" if last else device.status
+        fleet = snapshot(
+            devices, self.store.list_deployments(), exclude=record.id or None, reasons=reasons
+        )
+        plan = solve(request, fleet)
+        record.plan = plan_record(plan, resolved)
+        record.module_ids = sorted({m.id for m in resolved})
+        return record
+
+    def _documents(self, record: DeploymentRecord) -> dict[str, dict[str, Any]]:
+        assert record.plan is not None
+        public = self.settings.resolved_public_url
+        steps: list[PlannedStep] = []
+        for step in record.plan["steps"]:
+            module = self.store.get_module(step["module_id"])
+            device = self.store.get_device(step["device"])
+            if module is None or device is None:
+                missing = "module" if module is None else "device"
+                raise Conflict(
+                    f"The {missing} of step {step['name']} was deleted since the plan was made; "
+                    "re-solve the deployment (PUT)."
+                )
+            steps.append(_planned_step(step, module, url_of(device), public))
+        return device_documents(record.id, steps)
+
+    async def deploy(self, key: str) -> DeploymentRecord:
+        """Send every device its document in parallel and record each answer."""
+        record = await asyncio.to_thread(self.get, key)
+        documents = await asyncio.to_thread(self._documents, record)
+        record.documents = documents
+        record.status = "deploying"
+        record = await asyncio.to_thread(self.store.update_deployment, record)
+        devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
+        names = sorted(documents)
+        answers = await asyncio.gather(
+            *(self._send(url_of(devices[n]), documents[n]) for n in names)
+        )
+        results = dict(zip(names, answers, strict=True))
+        failed = [n for n in names if not results[n]["ok"]]
+        if failed:
+            await self._roll_back(record.id, [url_of(devices[n]) for n in names if n not in failed])
+            for name in names:
+                if results[name]["ok"]:
+                    results[name]["message"] += " (rolled back because another device failed)"
+            record.status = "failed"
+            record.error = f"{len(failed)} of {len(names)} devices failed: " + "; ".join(
+                f"{n}: {results[n]['message']}" for n in failed
+            )
+        else:
+            record.status = "active"
+            record.error = None
+        record.results = results
+        log.info(
+            "deployment %s", record.status, extra={"deployment": record.name, "devices": names}
+        )
+        return await asyncio.to_thread(self.store.update_deployment, record)
+
+    async def _send(self, url: str, document: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.client.post(
+                url + "/deploy", json=document, timeout=self.settings.deploy_timeout_s
+            )
+        except httpx.TimeoutException:
+            return {
+                "ok": False,
+                "status": None,
+                "message": f"no answer from {url} within {self.settings.deploy_timeout_s:g} s",
+            }
+        except httpx.HTTPError as err:
+            return {"ok": False, "status": None, "message": f"could not reach {url}: {err}"}
+        ok = 200 <= response.status_code < 300
+        return {"ok": ok, "status": response.status_code, "message": _message(response, ok)}
+
+    async def _roll_back(self, deployment_id: str, urls: list[str]) -> None:
+        await asyncio.gather(*(self._delete(url, deployment_id) for url in urls))
+
+    async def _delete(self, url: str, deployment_id: str) -> dict[str, Any]:
+        try:
+            response = await self.client.delete(
+                f"{url}/deploy/{deployment_id}", timeout=self.settings.deploy_timeout_s
+            )
+        except httpx.HTTPError as err:
+            return {"ok": False, "message": f"could not reach {url}: {err or type(err).__name__}"}
+        if response.status_code == 404:
+            return {"ok": True, "message": "was not deployed there"}
+        ok = 200 <= response.status_code < 300
+        return {"ok": ok, "message": _message(response, ok, done="removed")}
+
+    async def redeploy(self, key: str, body: Any | None = None) -> DeploymentRecord:
+        """Re-solve (optionally with a new manifest of the same name) and deploy again."""
+        record = await asyncio.to_thread(self.get, key)
+        manifest = parse_manifest(body if body is not None else record.manifest)
+        if manifest.name != record.name:
+            raise Conflict(
+                f"The manifest is named {manifest.name!r} but deployment {record.name!r} is "
+                "being updated; names cannot change (create a new deployment instead)."
+            )
+        old_devices = set(record.documents)
+        async with self._lock:
+            record.manifest = manifest.to_dict()
+            record = await asyncio.to_thread(self._solve_into, record, manifest)
+            record.status = "new"
+            record = await asyncio.to_thread(self.store.update_deployment, record)
+        new_devices = {s["device"] for s in (record.plan or {}).get("steps", [])}
+        gone = sorted(old_devices - new_devices)
+        if gone:
+            devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
+            await self._roll_back(record.id, [url_of(devices[n]) for n in gone if n in devices])
+        return await self.deploy(record.id)
+
+    async def remove(self, key: str) -> dict[str, dict[str, Any]]:
+        """Delete the deployment from its devices, then from the store; per-device answers."""
+        record = await asyncio.to_thread(self.get, key)
+        devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
+        names = sorted(n for n in record.documents if n in devices)
+        answers = await asyncio.gather(
+            *(self._delete(url_of(devices[n]), record.id) for n in names)
+        )
+        removed = dict(zip(names, answers, strict=True))
+        for name in sorted(set(record.documents) - set(devices)):
+            removed[name] = {"ok": False, "message": "device was forgotten; nothing sent"}
+        await asyncio.to_thread(self.store.delete_deployment, record.id)
+        log.info("deployment removed", extra={"deployment": record.name})
+        return removed
+
+
+def _planned_step(
+    step: dict[str, Any], module: ModuleRecord, device_url: str, public: str
+) -> PlannedStep:
+    base = f"{public}/file/module/{module.id}"
+    return PlannedStep(
+        index=int(step["step"]),
+        module_id=module.id,
+        module_name=module.name,
+        function=step["function"],
+        device=step["device"],
+        device_url=device_url,
+        binary_url=f"{base}/wasm",
+        description_url=f"{base}/description",
+        description=module.description or {},
+        data_files={name: f"{base}/{name}" for name in module.data_files},
+        sha256=module.sha256,
+        file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
+    )
+
+
+def _message(response: httpx.Response, ok: bool, done: str = "deployed") -> str:
+    if ok:
+        return done
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return f"{response.status_code}: {error['message']}"
+        if isinstance(error, str):
+            return f"{response.status_code}: {error}"
+        if body.get("message"):
+            return f"{response.status_code}: {body['message']}"
+    text = response.text.strip().splitlines()[0][:300] if response.text.strip() else ""
+    return f"{response.status_code}: {text or response.reason_phrase}"

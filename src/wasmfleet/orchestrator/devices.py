@@ -1,0 +1,282 @@
+"""The device registry: learn a device from a discovery record, health-check it, forget it.
+
+Discovery (mDNS or ``POST /file/device/discovery/register``) gives a name, addresses and a
+port; the registry reads the device description from the supervisor and stores platform,
+interfaces, labels, capacity and addresses. Health checks run on an interval: a device that
+fails ``health_failures`` checks in a row turns ``inactive``, one that answers again turns
+``active``; each change is written to its status log with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from wasmfleet.core.errors import FetchFailed, InvalidDocument
+from wasmfleet.core.names import check_identifier
+from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.store import DeviceRecord, Store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION_PATH = "/.well-known/wasmiot-device-description"
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A device as discovery saw it: where it says it can be reached."""
+
+    name: str
+    port: int
+    addresses: tuple[str, ...]
+    path: str = "/"
+    tls: bool = False
+    source: str = "http"
+
+    @property
+    def address(self) -> str:
+        """The address to use (the first one)."""
+        return self.addresses[0]
+
+    @property
+    def url(self) -> str:
+        """The supervisor's base URL."""
+        return device_url(self.address, self.port, self.tls)
+
+
+def device_url(address: str, port: int, tls: bool = False) -> str:
+    """``http://address:port`` with IPv6 addresses bracketed."""
+    host = f"[{address}]" if ":" in address else address
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def url_of(device: DeviceRecord) -> str:
+    """The base URL of a stored device."""
+    return device_url(device.addresses[0] if device.addresses else "", device.port, device.tls)
+
+
+def parse_registration(body: Any) -> Sighting:
+    """Validate a ``/file/device/discovery/register`` body (the wasmiot shape)."""
+    if not isinstance(body, dict):
+        raise InvalidDocument(
+            'The registration must be a JSON object like {"name": "cam-1", "port": 5000, '
+            '"properties": {"address": "10.0.0.5", "path": "/", "tls": "0"}, '
+            '"addresses": ["10.0.0.5"]}.'
+        )
+    name = check_identifier("Device name", body.get("name"))
+    port = body.get("port")
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise InvalidDocument(f"'port' must be a number between 1 and 65535, got {port!r}.")
+    props = body.get("properties") or {}
+    if not isinstance(props, dict):
+        raise InvalidDocument("'properties' must be an object with path, tls and address.")
+    raw = body.get("addresses") or []
+    if not isinstance(raw, list):
+        raise InvalidDocument("'addresses' must be a list of IP addresses.")
+    candidates = [props["address"]] if props.get("address") else []
+    candidates += [a for a in raw if a not in candidates]
+    addresses: list[str] = []
+    for item in candidates:
+        try:
+            addresses.append(str(ipaddress.ip_address(str(item))))
+        except ValueError:
+            raise InvalidDocument(f"{item!r} is not an IP address.") from None
+    if not addresses:
+        raise InvalidDocument(
+            "The registration names no address: give 'addresses' or properties.address."
+        )
+    tls = str(props.get("tls", "0")).strip().lower() in {"1", "true", "yes"}
+    path = str(props.get("path") or "/")
+    return Sighting(name, port, tuple(addresses), path, tls, "http")
+
+
+def capacity_of(description: dict[str, Any]) -> dict[str, Any]:
+    """Declared capacity of a device: the supervisor's own, else derived from its platform."""
+    declared = (description.get("wasmfleet") or {}).get("capacity")
+    if isinstance(declared, dict) and isinstance(declared.get("cores"), list):
+        return {
+            "cores": [int(c) for c in declared["cores"]],
+            "memory_mb": int(declared.get("memory_mb") or 0),
+            "accelerator_pct": int(declared.get("accelerator_pct") or 0),
+        }
+    platform = description.get("platform") or {}
+    cores = int(((platform.get("cpu") or {}).get("coreCount")) or 0)
+    memory = int(((platform.get("memory") or {}).get("bytes")) or 0)
+    return {"cores": [1000] * cores, "memory_mb": memory // (1024 * 1024), "accelerator_pct": 0}
+
+
+def interfaces_of(description: dict[str, Any]) -> list[str]:
+    """Every host interface a device offers, qualified names first, then bare wasmiot ones."""
+    qualified = (description.get("wasmfleet") or {}).get("interfaces") or []
+    bare = description.get("supervisorInterfaces") or []
+    return list(dict.fromkeys(str(i) for i in [*qualified, *bare]))
+
+
+class DeviceRegistry:
+    """Knows the fleet: registers, health-checks and forgets devices."""
+
+    def __init__(
+        self, store: Store, client: httpx.AsyncClient, settings: OrchestratorSettings
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.settings = settings
+        self._checking: set[str] = set()
+
+    async def register(self, sighting: Sighting, *, attempts: int = 6) -> DeviceRecord:
+        """Read the device's description and store it as active; FetchFailed when unreachable."""
+        description = await self._fetch_description(sighting.url, attempts)
+        now = datetime.now(UTC)
+        labels = (description.get("wasmfleet") or {}).get("labels") or {}
+        record = DeviceRecord(
+            name=sighting.name,
+            addresses=list(sighting.addresses),
+            port=sighting.port,
+            path=sighting.path,
+            tls=sighting.tls,
+            description=description,
+            interfaces=interfaces_of(description),
+            labels={str(k): str(v) for k, v in labels.items()},
+            status="active",
+            last_seen=now,
+        )
+        stored = await asyncio.to_thread(self.store.upsert_device, record)
+        changed = await asyncio.to_thread(
+            self.store.set_device_status,
+            stored.name,
+            "active",
+            f"discovered via {sighting.source} at {sighting.url}",
+            at=now,
+        )
+        if changed:
+            log.info("device registered", extra={"device": stored.name, "url": sighting.url})
+        asyncio.get_running_loop().create_task(self.check(stored.name))
+        return stored
+
+    async def _fetch_description(self, url: str, attempts: int) -> dict[str, Any]:
+        error = ""
+        for attempt in range(attempts):
+            try:
+                response = await self.client.get(
+                    url + DESCRIPTION_PATH, timeout=self.settings.health_timeout_s
+                )
+                if response.status_code == 200:
+                    body = response.json()
+                    if isinstance(body, dict):
+                        return body
+                    error = "the description is not a JSON object"
+                else:
+                    error = f"it answered {response.status_code}"
+            except (httpx.HTTPError, ValueError) as err:
+                error = str(err) or type(err).__name__
+            if attempt + 1 < attempts:
+                await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
+        raise FetchFailed(
+            f"Could not read the device description from {url}{DESCRIPTION_PATH} ({error}); "
+            "is the supervisor running and reachable from the orchestrator?"
+        )
+
+    async def check(self, name: str) -> None:
+        """One health check of one device; updates health, failures, status and its log."""
+        if name in self._checking:
+            return
+        self._checking.add(name)
+        try:
+            await self._check(name)
+        finally:
+            self._checking.discard(name)
+
+    async def _check(self, name: str) -> None:
+        device = await asyncio.to_thread(self.store.get_device, name)
+        if device is None:
+            return
+        url = url_of(device)
+        now = datetime.now(UTC)
+        try:
+            response = await self.client.get(
+                url + "/health", timeout=self.settings.health_timeout_s
+            )
+            response.raise_for_status()
+            health = response.json()
+            if not isinstance(health, dict):
+                raise ValueError("the health answer is not a JSON object")
+        except (httpx.HTTPError, ValueError) as err:
+            reason = str(err) or type(err).__name__
+            updated = await asyncio.to_thread(
+                self.store.record_health, name, None, ok=False, at=now
+            )
+            failures = updated.failures if updated else 0
+            if updated and updated.status == "active" and failures >= self.settings.health_failures:
+                await asyncio.to_thread(
+                    self.store.set_device_status,
+                    name,
+                    "inactive",
+                    f"health check failed {failures} times in a row: {reason}",
+                    at=now,
+                )
+                log.warning("device inactive", extra={"device": name, "reason": reason})
+            return
+        await asyncio.to_thread(self.store.record_health, name, health, ok=True, at=now)
+        if device.status != "active":
+            await self._refresh_description(device)
+            await asyncio.to_thread(
+                self.store.set_device_status, name, "active", "health check succeeded again", at=now
+            )
+            log.info("device active again", extra={"device": name})
+        if self.settings.register_devices and _header_false(
+            response.headers.get("custom-orchestrator-set")
+        ):
+            await self._tell_orchestrator(name, url)
+
+    async def _refresh_description(self, device: DeviceRecord) -> None:
+        try:
+            description = await self._fetch_description(url_of(device), 1)
+        except FetchFailed:
+            return
+        device.description = description
+        device.interfaces = interfaces_of(description)
+        labels = (description.get("wasmfleet") or {}).get("labels") or device.labels
+        device.labels = {str(k): str(v) for k, v in labels.items()}
+        await asyncio.to_thread(self.store.upsert_device, device)
+
+    async def _tell_orchestrator(self, name: str, url: str) -> None:
+        try:
+            response = await self.client.post(
+                url + "/register",
+                json={"url": self.settings.resolved_public_url},
+                timeout=self.settings.health_timeout_s,
+            )
+            log.info(
+                "sent POST /register to device",
+                extra={"device": name, "status_code": response.status_code},
+            )
+        except httpx.HTTPError as err:
+            log.warning(
+                "POST /register to device failed", extra={"device": name, "error": str(err)}
+            )
+
+    async def check_all(self) -> None:
+        """Health-check every known device concurrently."""
+        devices = await asyncio.to_thread(self.store.list_devices)
+        await asyncio.gather(*(self.check(d.name) for d in devices))
+
+    async def run(self) -> None:
+        """Health-check the fleet forever, every ``health_interval_s``."""
+        while True:
+            try:
+                await self.check_all()
+            except Exception:  # the monitor must survive anything a device does
+                log.exception("health round failed")
+            await asyncio.sleep(self.settings.health_interval_s)
+
+
+def _header_false(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in {"false", "0", "no"}

@@ -1,0 +1,96 @@
+"""Reading request bodies the orchestrator accepts: forms with files, JSON, YAML manifests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from wasmfleet.core.errors import InvalidDocument, UnsupportedMediaType
+from wasmfleet.orchestrator.modules import DataFile
+from wasmfleet.supervisor.http_util import read_body, read_json
+
+MAX_PART = 256 * 1024 * 1024
+
+
+def media_type(request: Request) -> str:
+    """The request's media type without parameters, lower case."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_form(request: Request) -> bool:
+    """True for multipart and urlencoded bodies."""
+    return media_type(request) in {"multipart/form-data", "application/x-www-form-urlencoded"}
+
+
+async def read_form(request: Request, limit: int) -> tuple[list[tuple[str, str]], list[DataFile]]:
+    """Form fields as (key, value) pairs and file parts as DataFiles."""
+    await read_body(request, limit)
+    try:
+        form = await request.form(max_files=1000, max_fields=10_000, max_part_size=MAX_PART)
+    except Exception as err:  # malformed multipart: the parser's reason
+        raise InvalidDocument(f"The form could not be read: {err}.") from None
+    fields: list[tuple[str, str]] = []
+    files: list[DataFile] = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            data = await value.read()
+            files.append(DataFile(key, data, value.content_type or "application/octet-stream"))
+        else:
+            fields.append((key, str(value)))
+    return fields, files
+
+
+async def read_manifest(request: Request, limit: int) -> Any:
+    """A manifest body: JSON, or YAML when sent as YAML."""
+    kind = media_type(request)
+    if kind in {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}:
+        body = await read_body(request, limit)
+        try:
+            return yaml.safe_load(body.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise InvalidDocument(f"The manifest is not valid YAML: {err}") from None
+    if kind and kind not in {"application/json", "text/json", "text/plain"}:
+        raise UnsupportedMediaType(
+            f"Send the manifest as application/json or application/yaml, not {kind}."
+        )
+    return await read_json(request, limit)
+
+
+async def read_arguments(
+    request: Request, limit: int
+) -> tuple[list[tuple[str, str]], dict[str, tuple[str, bytes, str]]]:
+    """Execution arguments: query parameters plus a JSON object or form fields; files."""
+    args = [(k, v) for k, v in request.query_params.multi_items()]
+    files: dict[str, tuple[str, bytes, str]] = {}
+    if is_form(request):
+        fields, parts = await read_form(request, limit)
+        args += fields
+        for part in parts:
+            files[part.name] = (part.name, part.data, part.media_type)
+        return args, files
+    body = await read_body(request, limit)
+    if not body.strip():
+        return args, files
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise InvalidDocument(f"The arguments are not valid JSON ({err}).") from None
+    if isinstance(parsed, dict) and isinstance(parsed.get("args"), dict):
+        parsed = parsed["args"]
+    if not isinstance(parsed, dict):
+        raise InvalidDocument('Send arguments as a JSON object, e.g. {"param0": 10}.')
+    for key, value in parsed.items():
+        if isinstance(value, dict | list):
+            raise InvalidDocument(f"Argument {key!r} must be a number or a string.")
+        args.append((str(key), _scalar(value)))
+    return args, files
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,166 @@
+"""From stored state to the pure solver and back: snapshots, requests and plan records.
+
+``snapshot`` freezes the fleet (devices, their capacity and what other deployments already
+reserve) for ``core.placement.place``; ``request_for`` resolves a manifest's modules and
+devices; ``plan_record`` turns the solver's answer into the JSON kept with the deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wasmfleet.core.errors import InvalidDocument, PlacementFailed
+from wasmfleet.core.manifest import Manifest
+from wasmfleet.core.openapi import description_operations
+from wasmfleet.core.placement import (
+    DeviceState,
+    PlacementRequest,
+    Plan,
+    Resources,
+    Snapshot,
+    StepRequest,
+    Unplaceable,
+    place,
+)
+from wasmfleet.orchestrator.devices import capacity_of
+from wasmfleet.orchestrator.store import DeploymentRecord, DeviceRecord, ModuleRecord
+
+RESERVING = ("active", "deploying")
+
+
+def snapshot(
+    devices: list[DeviceRecord],
+    deployments: list[DeploymentRecord],
+    *,
+    exclude: str | None = None,
+    reasons: dict[str, str] | None = None,
+) -> Snapshot:
+    """The fleet as the solver sees it, leaving out the reservations of deployment ``exclude``."""
+    used: dict[str, dict[str, Any]] = {}
+    for dep in deployments:
+        if dep.id == exclude or dep.status not in RESERVING or not dep.plan:
+            continue
+        for step in dep.plan.get("steps", []):
+            res = step.get("resources") or {}
+            slot = used.setdefault(step["device"], {"cores": {}, "memory": 0, "accel": 0})
+            for core, amount in zip(step.get("cores") or [], res.get("cpu") or [], strict=False):
+                slot["cores"][core] = slot["cores"].get(core, 0) + int(amount)
+            slot["memory"] += int(res.get("memory_mb") or 0)
+            slot["accel"] += int(res.get("accelerator_pct") or 0)
+    states = []
+    for device in devices:
+        capacity = capacity_of(device.description)
+        cores = tuple(int(c) for c in capacity["cores"])
+        slot = used.get(device.name, {"cores": {}, "memory": 0, "accel": 0})
+        states.append(
+            DeviceState(
+                name=device.name,
+                active=device.status == "active",
+                status_reason=(reasons or {}).get(device.name, device.status),
+                interfaces=frozenset(device.interfaces),
+                labels=dict(device.labels),
+                core_capacity=cores,
+                core_used=tuple(slot["cores"].get(i, 0) for i in range(len(cores))),
+                memory_mb=int(capacity["memory_mb"]),
+                memory_used_mb=int(slot["memory"]),
+                accelerator_pct=int(capacity["accelerator_pct"]),
+                accelerator_used_pct=int(slot["accel"]),
+            )
+        )
+    return Snapshot(devices=tuple(sorted(states, key=lambda d: d.name)))
+
+
+def request_for(
+    manifest: Manifest,
+    modules: dict[str, ModuleRecord],
+    devices: list[DeviceRecord],
+) -> tuple[PlacementRequest, list[ModuleRecord]]:
+    """The placement request of a manifest, with each step's module resolved (by id or name)."""
+    by_key: dict[str, ModuleRecord] = {}
+    for module in modules.values():
+        by_key[module.id] = module
+        by_key[module.name] = module
+    device_names = {d.id: d.name for d in devices} | {d.name: d.name for d in devices}
+    steps: list[StepRequest] = []
+    resolved: list[ModuleRecord] = []
+    for i, step in enumerate(manifest.steps):
+        found = by_key.get(step.module)
+        if found is None:
+            known = ", ".join(sorted(m.name for m in modules.values())) or "none uploaded yet"
+            raise InvalidDocument(
+                f"Step {i + 1} names module {step.module!r}, which is not uploaded "
+                f"(modules: {known}); push it first with `wasmfleet module push`."
+            )
+        module = found
+        described = description_operations(module.description or {})
+        if step.function not in described:
+            raise InvalidDocument(
+                f"Step {i + 1}: module {module.name!r} has no function {step.function!r} "
+                f"(it describes: {', '.join(sorted(described)) or 'nothing'})."
+            )
+        requires = frozenset(
+            f"{r['module']}.{r['name']}" for r in module.requirements if r.get("kind") == "func"
+        )
+        steps.append(
+            StepRequest(
+                name=f"{i + 1}:{module.name}.{step.function}",
+                module=module.name,
+                function=step.function,
+                requires=requires,
+                device=device_names.get(step.device, step.device) if step.device else None,
+                labels=dict(step.labels),
+                resources=Resources(
+                    cpu=tuple(step.cpu),
+                    memory_mb=step.memory_mb,
+                    accelerator_pct=step.accelerator_pct,
+                ),
+                strategy=step.strategy,
+            )
+        )
+        resolved.append(module)
+    request = PlacementRequest(
+        name=manifest.name,
+        steps=tuple(steps),
+        strategy=manifest.strategy or "spread",
+        scorer=manifest.scorer or "least_allocated",
+    )
+    return request, resolved
+
+
+def solve(request: PlacementRequest, fleet: Snapshot) -> Plan:
+    """Run the solver; PlacementFailed (422) with per-device reasons when a step fits nowhere."""
+    answer = place(request, fleet)
+    if isinstance(answer, Unplaceable):
+        raise PlacementFailed(
+            answer.message, {r.device: r.reason for r in answer.rejections}, answer.step_name
+        )
+    return answer
+
+
+def plan_record(plan: Plan, modules: list[ModuleRecord]) -> dict[str, Any]:
+    """The JSON form of a plan kept with the deployment (and shown by the CLI)."""
+    steps = []
+    for placement, module in zip(plan.placements, modules, strict=True):
+        step = plan.request.steps[placement.step]
+        steps.append(
+            {
+                "step": placement.step,
+                "name": placement.step_name,
+                "module": module.name,
+                "module_id": module.id,
+                "function": step.function,
+                "device": placement.device,
+                "score": round(float(placement.score), 4),
+                "cores": list(placement.cores),
+                "fit": placement.fit,
+                "resources": {
+                    "cpu": list(step.resources.cpu),
+                    "memory_mb": step.resources.memory_mb,
+                    "accelerator_pct": step.resources.accelerator_pct,
+                },
+                "rejected": [
+                    {"device": r.device, "reason": r.reason} for r in placement.rejections
+                ],
+            }
+        )
+    return {"strategy": plan.request.strategy, "scorer": plan.request.scorer, "steps": steps}

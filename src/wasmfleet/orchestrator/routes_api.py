@@ -1,0 +1,245 @@
+"""The versioned API, ``/api/v1``: devices, modules, deployments, executions, logs, status.
+
+It calls the same services as the wasmiot routes; pydantic models document it at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from wasmfleet.core.errors import InvalidDocument, NotFound, UnsupportedMediaType
+from wasmfleet.orchestrator import schemas
+from wasmfleet.orchestrator.http_input import is_form, read_arguments, read_form, read_manifest
+from wasmfleet.orchestrator.modules import DataFile
+from wasmfleet.orchestrator.service import Orchestrator
+from wasmfleet.orchestrator.views import (
+    deployment_view,
+    device_view,
+    execution_view,
+    log_view,
+    module_view,
+    status_entry_view,
+)
+from wasmfleet.supervisor.http_util import JSONResponse, read_json
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.ErrorBody, "description": "Bad input; the message says what to change."},
+    404: {"model": schemas.ErrorBody, "description": "No such item."},
+}
+_MANIFEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+        "description": "A wasmfleet manifest (steps) or a wasmiot manifest (sequence).",
+    }
+}
+
+
+def api_router(orch: Orchestrator) -> APIRouter:
+    """The /api/v1 routes bound to one orchestrator."""
+    router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+    limit = orch.settings.max_request_bytes
+
+    def device(key: str) -> Any:
+        found = orch.store.get_device(key)
+        if found is None:
+            known = ", ".join(d.name for d in orch.store.list_devices()) or "none yet"
+            raise NotFound(f"No device {key!r} (devices: {known}).")
+        return found
+
+    @router.get("/status", response_model=schemas.Status, tags=["fleet"])
+    def status() -> Any:
+        """The fleet at a glance: devices, deployments, counts."""
+        return {
+            "orchestrator": orch.status(),
+            "devices": [device_view(d) for d in orch.store.list_devices()],
+            "deployments": [deployment_view(d) for d in orch.store.list_deployments()],
+            "counts": orch.store.counts(),
+        }
+
+    @router.get("/devices", response_model=list[schemas.Device], tags=["devices"])
+    def list_devices() -> Any:
+        """Every known device, by name."""
+        return [device_view(d) for d in orch.store.list_devices()]
+
+    @router.get("/devices/{key}", response_model=schemas.DeviceDetail, tags=["devices"])
+    def get_device(key: str) -> Any:
+        """One device with its status log."""
+        found = device(key)
+        log = orch.store.status_log(found.name)
+        return {**device_view(found), "status_log": [status_entry_view(e) for e in log]}
+
+    @router.delete("/devices/{key}", status_code=204, tags=["devices"])
+    def forget_device(key: str) -> Response:
+        """Forget a device (it is found again if it registers or is discovered)."""
+        orch.store.delete_device(device(key).id)
+        return Response(status_code=204)
+
+    @router.delete("/devices", response_model=schemas.Forgotten, tags=["devices"])
+    def forget_all() -> Any:
+        """Forget every device."""
+        return {"forgotten": orch.store.delete_all_devices()}
+
+    @router.get("/modules", response_model=list[schemas.Module], tags=["modules"])
+    def list_modules() -> Any:
+        """Every module, by name."""
+        return [module_view(m) for m in orch.store.list_modules()]
+
+    @router.get("/modules/{key}", response_model=schemas.Module, tags=["modules"])
+    def get_module(key: str) -> Any:
+        """One module."""
+        return module_view(orch.modules.get(key))
+
+    @router.post("/modules", response_model=schemas.Module, status_code=201, tags=["modules"])
+    async def create_module(request: Request) -> Any:
+        """Upload a module: multipart with a field `name` and a part `wasm` (application/wasm)."""
+        if not is_form(request):
+            raise UnsupportedMediaType(
+                "Send multipart/form-data with a field 'name' and a file part 'wasm'."
+            )
+        fields, files = await read_form(request, limit)
+        name = dict(fields).get("name")
+        if not name:
+            raise InvalidDocument("The upload has no 'name' field.")
+        parts = [f for f in files if f.name == "wasm" or f.media_type == "application/wasm"]
+        if len(parts) != 1:
+            raise InvalidDocument("Send exactly one file part 'wasm' with the module binary.")
+        module = await asyncio.to_thread(orch.modules.create, name, parts[0].data)
+        return module_view(module)
+
+    @router.post("/modules/{key}/description", response_model=schemas.Module, tags=["modules"])
+    async def describe_module(key: str, request: Request) -> Any:
+        """Describe functions (part `description`: OpenAPI or wasmiot JSON) and data files."""
+        files: list[DataFile] = []
+        if is_form(request):
+            fields, files = await read_form(request, limit)
+            raw = dict(fields).get("description")
+            described = [f for f in files if f.name == "description"]
+            if raw is None and described:
+                raw = described[0].data.decode("utf-8", "replace")
+            files = [f for f in files if f.name != "description"]
+            functions = _json_text(raw) if raw else {}
+        else:
+            functions = await read_json(request, limit)
+        module = await asyncio.to_thread(orch.modules.describe, key, functions, files)
+        return module_view(module)
+
+    @router.delete("/modules/{key}", status_code=204, tags=["modules"])
+    def delete_module(key: str, force: bool = False) -> Response:
+        """Delete a module; 409 while an active deployment uses it unless `force`."""
+        orch.modules.delete(key, force=force)
+        return Response(status_code=204)
+
+    @router.get("/deployments", response_model=list[schemas.Deployment], tags=["deployments"])
+    def list_deployments() -> Any:
+        """Every deployment, oldest first."""
+        return [deployment_view(d) for d in orch.store.list_deployments()]
+
+    @router.get("/deployments/{key}", response_model=schemas.Deployment, tags=["deployments"])
+    def get_deployment(key: str) -> Any:
+        """One deployment with its plan and device answers."""
+        return deployment_view(orch.deployments.get(key))
+
+    @router.post(
+        "/deployments",
+        response_model=schemas.Deployment,
+        status_code=201,
+        tags=["deployments"],
+        openapi_extra=_MANIFEST_BODY,
+    )
+    async def create_deployment(request: Request, deploy: bool = True) -> Any:
+        """Create a deployment from a manifest, solve it and (by default) deploy it."""
+        record = await orch.deployments.create(await read_manifest(request, limit))
+        if deploy:
+            record = await orch.deployments.deploy(record.id)
+            if record.status != "active":
+                return _failed_deploy(record)
+        return deployment_view(record)
+
+    @router.put(
+        "/deployments/{key}",
+        response_model=schemas.Deployment,
+        tags=["deployments"],
+        openapi_extra={
+            **_MANIFEST_BODY,
+            "requestBody": {**_MANIFEST_BODY["requestBody"], "required": False},
+        },
+    )
+    async def redeploy(key: str, request: Request) -> Any:
+        """Re-solve and redeploy (optionally with a changed manifest of the same name)."""
+        body = await read_manifest(request, limit) if await request.body() else None
+        record = await orch.deployments.redeploy(key, body)
+        if record.status != "active":
+            return _failed_deploy(record)
+        return deployment_view(record)
+
+    @router.delete("/deployments/{key}", response_model=schemas.Removed, tags=["deployments"])
+    async def remove(key: str) -> Any:
+        """Remove a deployment from its devices and delete it."""
+        return {"removed": await orch.deployments.remove(key)}
+
+    @router.post(
+        "/deployments/{key}/execute",
+        response_model=schemas.Execution,
+        tags=["executions"],
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {"schema": schemas.ExecuteRequest.model_json_schema()},
+                    "multipart/form-data": {"schema": {"type": "object"}},
+                }
+            }
+        },
+    )
+    async def execute(key: str, request: Request) -> Any:
+        """Run the deployment once; per-step device, result and duration."""
+        record = await asyncio.to_thread(orch.deployments.get, key)
+        args, files = await read_arguments(request, limit)
+        return execution_view(await orch.executions.execute(record, args, files))
+
+    @router.get("/executions", response_model=list[schemas.Execution], tags=["executions"])
+    def list_executions(deployment: str | None = None, limit: int = 100) -> Any:
+        """Recent executions, newest first."""
+        dep_id = orch.deployments.get(deployment).id if deployment else None
+        rows = orch.store.list_executions(dep_id, limit=max(1, min(limit, 1000)))
+        return [execution_view(e) for e in rows]
+
+    @router.get("/logs", response_model=list[schemas.LogEntry], tags=["logs"])
+    def logs(
+        after_id: int | None = None,
+        since: str | None = None,
+        device: str | None = None,
+        limit: int = 1000,
+    ) -> Any:
+        """Supervisor logs, oldest first; poll with `after_id` to follow."""
+        rows = orch.logs.list(after=since, after_id=after_id, device=device, limit=limit)
+        return [log_view(r) for r in rows]
+
+    return router
+
+
+def _failed_deploy(record: Any) -> Response:
+    message = record.error or "The deployment failed."
+    return JSONResponse(
+        {
+            "error": {"status": 502, "code": "deploy_failed", "message": message},
+            "deployment": deployment_view(record),
+        },
+        status_code=502,
+    )
+
+
+def _json_text(raw: str) -> Any:
+    import orjson
+
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise InvalidDocument(f"The description is not valid JSON ({err}).") from None

@@ -1,0 +1,198 @@
+"""Pydantic models of the versioned API (``/api/v1``): they document it at ``/docs``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Capacity(BaseModel):
+    """What a device offers to placement."""
+
+    cores: list[int] = Field(description="Millicores per core, e.g. [1000, 1000].")
+    memory_mb: int
+    accelerator_pct: int
+
+
+class Device(BaseModel):
+    """A device of the fleet."""
+
+    id: str
+    name: str
+    url: str
+    addresses: list[str]
+    port: int
+    status: str = Field(description="active or inactive")
+    labels: dict[str, str]
+    interfaces: list[str]
+    platform: dict[str, Any]
+    capacity: Capacity
+    health: dict[str, Any] | None
+    last_seen: str | None
+    failures: int
+
+
+class StatusEntry(BaseModel):
+    """One line of a device's status log."""
+
+    time: str | None
+    status: str
+    reason: str
+
+
+class DeviceDetail(Device):
+    """A device with its status log."""
+
+    status_log: list[StatusEntry]
+
+
+class Module(BaseModel):
+    """A module: binary facts, description and data files."""
+
+    id: str
+    name: str
+    sha256: str
+    size: int
+    exports: list[dict[str, Any]]
+    requirements: list[dict[str, Any]]
+    description: dict[str, Any] | None
+    functions: list[str]
+    data_files: dict[str, dict[str, Any]]
+    created_at: str | None
+
+
+class Rejection(BaseModel):
+    """Why one device was not chosen for a step."""
+
+    device: str
+    reason: str
+
+
+class PlanStep(BaseModel):
+    """Where one step runs and why."""
+
+    step: int
+    name: str
+    module: str
+    module_id: str
+    function: str
+    device: str
+    score: float
+    cores: list[int]
+    fit: int = Field(description="How many devices passed every filter.")
+    resources: dict[str, Any]
+    rejected: list[Rejection]
+
+
+class Plan(BaseModel):
+    """A solved manifest."""
+
+    strategy: str
+    scorer: str
+    steps: list[PlanStep]
+
+
+class DeviceAnswer(BaseModel):
+    """One device's answer to a deploy."""
+
+    ok: bool
+    status: int | None = None
+    message: str
+
+
+class Deployment(BaseModel):
+    """A manifest, its plan and each device's answer."""
+
+    id: str
+    name: str
+    status: str = Field(description="new, deploying, active or failed")
+    manifest: dict[str, Any]
+    plan: Plan | None
+    devices: dict[str, DeviceAnswer]
+    created_at: str | None
+    updated_at: str | None
+    error: str | None
+
+
+class ExecutionStep(BaseModel):
+    """What one step of an execution did."""
+
+    step: int
+    device: str
+    module: str
+    function: str
+    result: Any
+    duration_ms: float | None
+    result_url: str | None
+    success: bool
+
+
+class Execution(BaseModel):
+    """One run of a deployment."""
+
+    id: str
+    deployment_id: str
+    success: bool
+    result: Any
+    result_url: str | None
+    steps: list[ExecutionStep]
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    error: str | None
+
+
+class ExecuteRequest(BaseModel):
+    """Arguments of an execution (JSON form; multipart also works)."""
+
+    args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class LogEntry(BaseModel):
+    """A supervisor log entry."""
+
+    id: int | None
+    time: str | None
+    device: str
+    level: str
+    message: str
+    data: dict[str, Any]
+
+
+class OrchestratorInfo(BaseModel):
+    """Facts about the orchestrator itself."""
+
+    version: str
+    database: str
+    schema_version: int
+    public_url: str
+    uptime_s: float
+    time: str
+
+
+class Status(BaseModel):
+    """The fleet at a glance."""
+
+    orchestrator: OrchestratorInfo
+    devices: list[Device]
+    deployments: list[Deployment]
+    counts: dict[str, Any]
+
+
+class Forgotten(BaseModel):
+    """How many devices were forgotten."""
+
+    forgotten: int
+
+
+class Removed(BaseModel):
+    """Each device's answer to removing a deployment."""
+
+    removed: dict[str, dict[str, Any]]
+
+
+class ErrorBody(BaseModel):
+    """The shared error shape."""
+
+    error: dict[str, Any]

@@ -1,0 +1,29 @@
+"""Run an orchestrator under uvicorn."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import uvicorn
+
+from wasmfleet.orchestrator.app import create_app
+from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.supervisor.logging_setup import configure_stderr_logging
+
+
+def serve(settings: OrchestratorSettings) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully)."""
+    configure_stderr_logging(settings.log_level, settings.log_format, settings.log_level)
+    fast_loop = importlib.util.find_spec("uvloop") is not None
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if fast_loop else "asyncio",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()

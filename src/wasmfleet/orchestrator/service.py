@@ -1,0 +1,95 @@
+"""The orchestrator service: wires the store, registry, discovery and the services together.
+
+One ``Orchestrator`` per process. ``start`` opens the database (creating or upgrading its
+schema), starts mDNS browsing and the health monitor; ``stop`` ends them. HTTP layers (the
+wasmiot routes and ``/api/v1``) call the same services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+import wasmfleet
+from wasmfleet.orchestrator.blobs import BlobStore
+from wasmfleet.orchestrator.deployments import DeploymentService
+from wasmfleet.orchestrator.devices import DeviceRegistry
+from wasmfleet.orchestrator.discovery import MdnsDiscovery
+from wasmfleet.orchestrator.execution import ExecutionService
+from wasmfleet.orchestrator.logs import LogService
+from wasmfleet.orchestrator.modules import ModuleService
+from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+class Orchestrator:
+    """The control plane of one fleet."""
+
+    def __init__(self, settings: OrchestratorSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        data_dir = settings.resolved_data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or open_store(settings.resolved_database_url)
+        self.blobs = BlobStore(data_dir / "blobs")
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            trust_env=False,
+        )
+        self.devices = DeviceRegistry(self.store, self.client, settings)
+        self.modules = ModuleService(self.store, self.blobs, settings.max_module_bytes)
+        self.deployments = DeploymentService(self.store, self.client, settings)
+        self.executions = ExecutionService(
+            self.store, self.client, settings.execute_timeout_s, settings.execute_retries
+        )
+        self.logs = LogService(self.store)
+        self.discovery = MdnsDiscovery(settings.host, self.devices.register)
+        self.started_at = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start discovery and the health monitor."""
+        if self.settings.mdns:
+            await self.discovery.start()
+        self._tasks.append(asyncio.create_task(self.devices.run(), name="health-monitor"))
+        log.info(
+            "orchestrator started",
+            extra={"database": self.store.url, "public_url": self.settings.resolved_public_url},
+        )
+
+    async def stop(self) -> None:
+        """Stop background work and close connections and the database."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.discovery.stop()
+        await self.client.aclose()
+        self.store.close()
+
+    async def rescan(self) -> None:
+        """Browse mDNS again and health-check every known device now."""
+        if self.settings.mdns:
+            await self.discovery.rescan()
+        await self.devices.check_all()
+
+    def status(self) -> dict[str, Any]:
+        """Facts about this orchestrator for /api/v1/status."""
+        return {
+            "version": wasmfleet.__version__,
+            "database": self.store.url,
+            "schema_version": self.store.schema_version,
+            "public_url": self.settings.resolved_public_url,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "time": datetime.now().astimezone().isoformat(),
+        }

@@ -1,0 +1,33 @@
+"""The orchestrator's store: devices, modules, deployments, executions and logs.
+
+``open_store(url)`` opens SQLite (``sqlite_url(data_dir)``, the default) or PostgreSQL
+(``postgresql://...``), creating or upgrading the schema (see ``migrations``).
+"""
+
+from __future__ import annotations
+
+from wasmfleet.orchestrator.store.engine import sqlite_url
+from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration
+from wasmfleet.orchestrator.store.records import (
+    DeploymentRecord,
+    DeviceRecord,
+    ExecutionRecord,
+    LogRecord,
+    ModuleRecord,
+    StatusEntry,
+)
+from wasmfleet.orchestrator.store.store import Store, open_store
+
+__all__ = [
+    "MIGRATIONS",
+    "DeploymentRecord",
+    "DeviceRecord",
+    "ExecutionRecord",
+    "LogRecord",
+    "Migration",
+    "ModuleRecord",
+    "StatusEntry",
+    "Store",
+    "open_store",
+    "sqlite_url",
+]

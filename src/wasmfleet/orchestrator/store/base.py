@@ -1,0 +1,82 @@
+"""What every part of the store shares: the engine, short transactions, key lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, Table, or_, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from wasmfleet.core.errors import Conflict
+from wasmfleet.orchestrator.store.engine import read_transaction, write_transaction
+from wasmfleet.orchestrator.store.migrations import current_version
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime counts as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StoreBase:
+    """The engine and transaction helpers; each public method uses one short transaction."""
+
+    url: str
+    """The database URL with any password masked."""
+    engine: Engine
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @property
+    def schema_version(self) -> int:
+        """The database's schema version."""
+        with self._read() as conn:
+            return current_version(conn)
+
+    def close(self) -> None:
+        """Close every pooled connection; the store must not be used afterwards."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return read_transaction(self.engine)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return write_transaction(self.engine)
+
+    @contextmanager
+    def _unique(self, message: str) -> Iterator[None]:
+        """Turn a unique-constraint violation (a race the checks lost) into Conflict."""
+        try:
+            yield
+        except IntegrityError as err:
+            raise Conflict(message) from err
+
+
+def row_by_key(conn: Connection, table: Table, key: str, *, lock: bool = False) -> Row[Any] | None:
+    """The row whose id is ``key``, else the one whose name is ``key``, else None."""
+    query = select(table).where(or_(table.c.id == key, table.c.name == key))
+    if lock:
+        query = query.with_for_update()
+    rows = conn.execute(query).all()
+    for row in rows:
+        if row.id == key:
+            return row
+    return rows[0] if rows else None
+
+
+def row_by_name(conn: Connection, table: Table, name: str) -> Row[Any] | None:
+    """The row with this name, or None."""
+    return conn.execute(select(table).where(table.c.name == name)).first()

@@ -1,0 +1,142 @@
+"""Database URLs and engines: SQLite tuned for durability, PostgreSQL through psycopg 3.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is on disk before it
+returns, so an acknowledged write survives SIGKILL and power cuts), foreign keys on and a
+busy timeout. SQLAlchemy emits BEGIN itself: ``BEGIN IMMEDIATE`` for writes, so two
+writers queue on the busy timeout instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from wasmfleet.core.errors import ConfigurationError
+
+BUSY_TIMEOUT_MS = 30_000
+_WRITE = "wasmfleet_write"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default database: ``orchestrator.db`` in the data directory."""
+    return f"sqlite:///{data_dir / 'orchestrator.db'}"
+
+
+def masked(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def driver_url(url: str) -> URL:
+    """Parse a user's URL: ``postgresql://`` (or ``postgres://``) means psycopg 3."""
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    except ArgumentError:
+        raise ConfigurationError(
+            f"Cannot read the database URL {masked(url)!r}; use sqlite:///path/to/file.db "
+            "or postgresql://user:password@host:5432/database."
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgresql":
+        if driver not in {"", "psycopg"}:
+            raise ConfigurationError(
+                f"The database driver {driver!r} is not supported; write postgresql://... "
+                "(wasmfleet uses psycopg 3)."
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if driver not in {"", "pysqlite"}:
+            raise ConfigurationError(f"The SQLite driver {driver!r} is not supported.")
+        if parsed.database in (None, "", ":memory:"):
+            raise ConfigurationError(
+                "An in-memory SQLite database would lose everything on restart; give a file, "
+                "e.g. sqlite:////var/lib/wasmfleet/orchestrator.db."
+            )
+        return parsed
+    raise ConfigurationError(
+        f"The database URL {masked(url)!r} names {backend!r}; wasmfleet stores its state in "
+        "SQLite (sqlite:///path/to/file.db) or PostgreSQL (postgresql://...)."
+    )
+
+
+def _dumps(value: Any) -> str:
+    # orjson writes NaN/Infinity as null (PostgreSQL's json rejects them) and datetimes as ISO.
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _loads(value: Any) -> Any:
+    # SQLite gives a column declared JSON numeric affinity: a bare number comes back as one.
+    return value if isinstance(value, int | float) else orjson.loads(value)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a user's URL, configured for this store; creates a SQLite file's directory."""
+    target = driver_url(url)
+    common: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
+    if target.get_backend_name() == "postgresql":
+        return create_engine(
+            target,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": 10, "application_name": "wasmfleet-orchestrator"},
+            **common,
+        )
+    assert target.database is not None
+    Path(target.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        target,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        **common,
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise ConfigurationError(
+                f"SQLite refused WAL mode (journal_mode is {mode}); put the database on a "
+                "local file system."
+            )
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short transaction for reading."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short transaction for writing, committed (durably) when the block ends."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn

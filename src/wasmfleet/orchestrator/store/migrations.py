@@ -1,0 +1,242 @@
+"""Versioned schema changes, applied in order when a store is opened.
+
+The ``schema_version`` table holds one row per applied migration. Opening a database
+applies the missing migrations in one transaction (all or nothing) under a lock, so two
+orchestrators starting at once cannot both upgrade. A migration is never edited once
+released: it carries a frozen copy of the DDL it applies, and a schema change is a new
+``Migration`` appended to ``MIGRATIONS`` plus the matching change in ``schema.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.orchestrator.store.coltypes import (
+    ID,
+    SERIAL,
+    STATUS,
+    UTCDateTime,
+    json_column_type,
+)
+from wasmfleet.orchestrator.store.engine import write_transaction
+from wasmfleet.orchestrator.store.schema import STORE_TABLES, schema_version
+
+_PG_LOCK_KEY = 0x77666C656574  # "wfleet": the advisory lock held while upgrading
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change: its version number, what it does, and the function doing it."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _v1_initial(conn: Connection) -> None:
+    """Create the first schema (frozen copy: do not edit, add a migration instead)."""
+    md = MetaData()
+    json, json_null = json_column_type(), json_column_type(nullable=True)
+    Table(
+        "devices",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("addresses", json, nullable=False),
+        Column("port", Integer, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("tls", Boolean, nullable=False),
+        Column("description", json, nullable=False),
+        Column("interfaces", json, nullable=False),
+        Column("labels", json, nullable=False),
+        Column("status", STATUS, nullable=False),
+        Column("health", json_null, nullable=True),
+        Column("last_seen", UTCDateTime, nullable=True),
+        Column("failures", Integer, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_devices_name", "name", unique=True),
+    )
+    Table(
+        "device_status",
+        md,
+        Column("id", SERIAL, primary_key=True, autoincrement=True),
+        Column("device_id", ID, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+        Column("time", UTCDateTime, nullable=False),
+        Column("status", STATUS, nullable=False),
+        Column("reason", Text, nullable=False),
+        Index("ix_device_status_device_id", "device_id", "id"),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "modules",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("size", BigInteger, nullable=False),
+        Column("exports", json, nullable=False),
+        Column("requirements", json, nullable=False),
+        Column("description", json_null, nullable=True),
+        Column("data_files", json, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_modules_name", "name", unique=True),
+        Index("ix_modules_sha256", "sha256"),
+    )
+    Table(
+        "deployments",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("status", STATUS, nullable=False),
+        Column("manifest", json, nullable=False),
+        Column("plan", json_null, nullable=True),
+        Column("documents", json, nullable=False),
+        Column("results", json, nullable=False),
+        Column("module_ids", json, nullable=False),
+        Column("error", Text, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_deployments_name", "name", unique=True),
+        Index("ix_deployments_status", "status"),
+        Index("ix_deployments_created_at", "created_at"),
+    )
+    Table(
+        "deployment_modules",
+        md,
+        Column(
+            "deployment_id", ID, ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+        ),
+        Column("module_id", ID, primary_key=True),
+        Index("ix_deployment_modules_module_id", "module_id"),
+    )
+    Table(
+        "executions",
+        md,
+        Column("id", ID, primary_key=True),
+        Column(
+            "deployment_id", ID, ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False
+        ),
+        Column("started_at", UTCDateTime, nullable=False),
+        Column("finished_at", UTCDateTime, nullable=True),
+        Column("success", Boolean, nullable=False),
+        Column("request", json, nullable=False),
+        Column("result", json_null, nullable=True),
+        Column("result_url", Text, nullable=True),
+        Column("steps", json, nullable=False),
+        Column("error", Text, nullable=True),
+        Index("ix_executions_deployment_id", "deployment_id", "started_at"),
+        Index("ix_executions_started_at", "started_at"),
+    )
+    Table(
+        "logs",
+        md,
+        Column("id", SERIAL, primary_key=True, autoincrement=True),
+        Column("time", UTCDateTime, nullable=False),
+        Column("device", Text, nullable=False),
+        Column("level", Text, nullable=False),
+        Column("message", Text, nullable=False),
+        Column("data", json, nullable=False),
+        Index("ix_logs_time", "time", "id"),
+        Index("ix_logs_device", "device", "id"),
+        sqlite_autoincrement=True,
+    )
+    md.create_all(conn, checkfirst=False)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "devices with status log, modules, deployments with module index, executions, logs",
+        _v1_initial,
+    ),
+)
+"""Every migration, oldest first; the last one's version is the schema this code expects."""
+
+
+def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """The schema version a database has after all ``migrations``."""
+    return migrations[-1].version if migrations else 0
+
+
+def current_version(conn: Connection) -> int:
+    """The database's schema version: 0 when it has no version table yet."""
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    return int(conn.scalar(select(func.max(schema_version.c.version))) or 0)
+
+
+def upgrade(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS, *, where: str) -> int:
+    """Bring the database to the latest version; the version it is at afterwards.
+
+    ``where`` names the database in error messages (a URL without password).
+    """
+    versions = [m.version for m in migrations]
+    if versions != sorted(set(versions)) or (versions and versions[0] < 1):
+        raise ValueError(f"migration versions must be increasing from 1, got {versions}")
+    latest = latest_version(migrations)
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        current = current_version(conn)
+        if current == 0:
+            _refuse_foreign_tables(conn, where)
+            schema_version.create(conn, checkfirst=True)
+        if current > latest:
+            raise ConfigurationError(
+                f"The database at {where} has schema version {current}, which is newer than "
+                f"version {latest}, the newest this wasmfleet knows; it was written by a newer "
+                "wasmfleet: upgrade wasmfleet, or point it at another database."
+            )
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            try:
+                migration.apply(conn)
+            except Exception as err:
+                raise ConfigurationError(
+                    f"Upgrading the database at {where} to schema version {migration.version} "
+                    f"({migration.description}) failed: {err}. Nothing was changed; the database "
+                    f"is still at version {current}."
+                ) from err
+            conn.execute(
+                insert(schema_version).values(
+                    version=migration.version,
+                    description=migration.description,
+                    applied_at=datetime.now(UTC),
+                )
+            )
+    return max(current, latest)
+
+
+def _refuse_foreign_tables(conn: Connection, where: str) -> None:
+    clash = sorted(set(inspect(conn).get_table_names()) & set(STORE_TABLES))
+    if clash:
+        raise ConfigurationError(
+            f"The database at {where} already has tables named {', '.join(clash)} but no "
+            f"{schema_version.name} table, so it is not a wasmfleet database; point "
+            "wasmfleet at an empty database or a new SQLite file."
+        )

@@ -1,0 +1,126 @@
+"""The records the orchestrator stores: plain dataclasses, JSON-able fields, UTC datetimes.
+
+A record with ``id == ""`` has not been stored yet; the store gives it a uuid4 hex id on
+insert and fills ``created_at``/``updated_at``. Every method of the store returns fresh
+records, never the objects it was given.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def new_id() -> str:
+    """A fresh record id: 32 lowercase hex digits."""
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class DeviceRecord:
+    """A machine running a supervisor, as discovered and health-checked."""
+
+    name: str
+    id: str = ""
+    addresses: list[str] = field(default_factory=list)
+    port: int = 0
+    path: str = "/"
+    tls: bool = False
+    description: dict[str, Any] = field(default_factory=dict)
+    """The device's wasmiot-device-description JSON."""
+    interfaces: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    status: str = "active"
+    """``active`` or ``inactive`` (later also ``suspect``, ``dead``)."""
+    health: dict[str, Any] | None = None
+    """The last ``/health`` answer."""
+    last_seen: datetime | None = None
+    failures: int = 0
+    """Consecutive failed health checks."""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class StatusEntry:
+    """One change of a device's status, with the reason for it."""
+
+    time: datetime
+    status: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ModuleRecord:
+    """A ``.wasm`` binary (by sha256) with its exports, imports, description and data files."""
+
+    name: str
+    sha256: str
+    size: int
+    id: str = ""
+    exports: list[dict[str, Any]] = field(default_factory=list)
+    """``[{"name", "parameterCount", "params": [...], "results": [...]}]``"""
+    requirements: list[dict[str, Any]] = field(default_factory=list)
+    """``[{"module", "name", "kind"}]``"""
+    description: dict[str, Any] | None = None
+    """OpenAPI 3.0.3."""
+    data_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """File name → ``{"sha256", "size", "media_type", "stage"}``."""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class DeploymentRecord:
+    """A manifest, its plan and per-device documents, and how deploying it went."""
+
+    name: str
+    manifest: dict[str, Any]
+    """What the user sent."""
+    id: str = ""
+    status: str = "new"
+    """``new``, ``deploying``, ``active``, ``failed`` or ``removed``."""
+    plan: dict[str, Any] | None = None
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Device name → deployment document."""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Device name → ``{"ok", "status", "message"}``."""
+    module_ids: list[str] = field(default_factory=list)
+    """The ids of the modules the plan uses (see ``Store.deployments_using_module``)."""
+    error: str | None = None
+    """Why the last deploy failed, in a sentence; None when it did not."""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ExecutionRecord:
+    """One run of a deployment, step by step."""
+
+    deployment_id: str
+    id: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    success: bool = False
+    request: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
+    """Any JSON value."""
+    result_url: str | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """One log entry a supervisor sent."""
+
+    time: datetime
+    device: str
+    level: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+    """The full entry as the supervisor sent it."""
+    id: int | None = None
+    """Assigned on insert, increasing."""

@@ -1,0 +1,169 @@
+"""The current database schema, as the store's queries see it.
+
+This describes the schema *after* every migration in ``migrations.py``; the migrations
+themselves carry frozen copies of the DDL they apply, so changing a table here needs a
+new migration there (``tests/integration/test_store_schema.py`` compares the two).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from wasmfleet.orchestrator.store.coltypes import (
+    ID,
+    SERIAL,
+    STATUS,
+    UTCDateTime,
+    json_column_type,
+)
+
+metadata = MetaData()
+
+schema_version = Table(  # the bootstrap table: never change it
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("addresses", json_column_type(), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("tls", Boolean, nullable=False),
+    Column("description", json_column_type(), nullable=False),
+    Column("interfaces", json_column_type(), nullable=False),
+    Column("labels", json_column_type(), nullable=False),
+    Column("status", STATUS, nullable=False),
+    Column("health", json_column_type(nullable=True), nullable=True),
+    Column("last_seen", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_devices_name", "name", unique=True),
+)
+
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("device_id", ID, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    Column("status", STATUS, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_device_status_device_id", "device_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+modules = Table(
+    "modules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("exports", json_column_type(), nullable=False),
+    Column("requirements", json_column_type(), nullable=False),
+    Column("description", json_column_type(nullable=True), nullable=True),
+    Column("data_files", json_column_type(), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_modules_name", "name", unique=True),
+    Index("ix_modules_sha256", "sha256"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("status", STATUS, nullable=False),
+    Column("manifest", json_column_type(), nullable=False),
+    Column("plan", json_column_type(nullable=True), nullable=True),
+    Column("documents", json_column_type(), nullable=False),
+    Column("results", json_column_type(), nullable=False),
+    Column("module_ids", json_column_type(), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_deployments_name", "name", unique=True),
+    Index("ix_deployments_status", "status"),
+    Index("ix_deployments_created_at", "created_at"),
+)
+
+deployment_modules = Table(
+    "deployment_modules",
+    metadata,
+    Column(
+        "deployment_id",
+        ID,
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("module_id", ID, primary_key=True),
+    Index("ix_deployment_modules_module_id", "module_id"),
+)
+"""Which deployment uses which module: an index kept in step with ``deployments.module_ids``."""
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "deployment_id",
+        ID,
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("success", Boolean, nullable=False),
+    Column("request", json_column_type(), nullable=False),
+    Column("result", json_column_type(nullable=True), nullable=True),
+    Column("result_url", Text, nullable=True),
+    Column("steps", json_column_type(), nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_executions_deployment_id", "deployment_id", "started_at"),
+    Index("ix_executions_started_at", "started_at"),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("device", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", json_column_type(), nullable=False),
+    Index("ix_logs_time", "time", "id"),
+    Index("ix_logs_device", "device", "id"),
+    sqlite_autoincrement=True,
+)
+
+STORE_TABLES = (
+    "devices",
+    "device_status",
+    "modules",
+    "deployments",
+    "deployment_modules",
+    "executions",
+    "logs",
+)
+"""Every table of the store except ``schema_version``."""

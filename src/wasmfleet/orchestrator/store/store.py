@@ -1,0 +1,37 @@
+"""The orchestrator's persistent store: one object, short transactions, durable writes.
+
+Every method runs in its own transaction and commits before it returns, so what a
+method acknowledged survives a crash. A ``Store`` is safe to share between threads (a
+pool of connections; SQLite writers queue on a busy timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wasmfleet.orchestrator.store.deployments import DeploymentQueries
+from wasmfleet.orchestrator.store.devices import DeviceQueries
+from wasmfleet.orchestrator.store.engine import make_engine, masked
+from wasmfleet.orchestrator.store.logs import LogQueries
+from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
+from wasmfleet.orchestrator.store.modules import ModuleQueries
+
+
+class Store(DeviceQueries, ModuleQueries, DeploymentQueries, LogQueries):
+    """Devices, modules, deployments, executions and logs in SQLite or PostgreSQL."""
+
+
+def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+    """Open the database at ``url``, creating or upgrading its schema; ConfigurationError if newer.
+
+    ``postgresql://`` URLs use psycopg 3; a SQLite file's directory is created if missing.
+    ``migrations`` is for tests (e.g. to build a database at an older version).
+    """
+    shown = masked(url)
+    engine = make_engine(url)
+    try:
+        upgrade(engine, migrations, where=shown)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, shown)

@@ -1,0 +1,148 @@
+"""JSON views of stored records, shared by the wasmiot routes and ``/api/v1``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from wasmfleet.orchestrator.devices import capacity_of, url_of
+from wasmfleet.orchestrator.modules import function_names
+from wasmfleet.orchestrator.store import (
+    DeploymentRecord,
+    DeviceRecord,
+    ExecutionRecord,
+    LogRecord,
+    ModuleRecord,
+    StatusEntry,
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def device_view(d: DeviceRecord) -> dict[str, Any]:
+    """A device as /api/v1 shows it."""
+    return {
+        "id": d.id,
+        "name": d.name,
+        "url": url_of(d),
+        "addresses": list(d.addresses),
+        "port": d.port,
+        "status": d.status,
+        "labels": dict(d.labels),
+        "interfaces": list(d.interfaces),
+        "platform": d.description.get("platform") or {},
+        "capacity": capacity_of(d.description),
+        "health": d.health,
+        "last_seen": _iso(d.last_seen),
+        "failures": d.failures,
+    }
+
+
+def status_entry_view(e: StatusEntry) -> dict[str, Any]:
+    """One status-log line."""
+    return {"time": _iso(e.time), "status": e.status, "reason": e.reason}
+
+
+def wasmiot_device_view(d: DeviceRecord) -> dict[str, Any]:
+    """A device in the wasmiot orchestrator's shape (plus wasmfleet fields)."""
+    return {
+        "_id": d.id,
+        "name": d.name,
+        "communication": {"addresses": list(d.addresses), "port": d.port},
+        "description": d.description,
+        "health": {"report": d.health, "timeOfQuery": _iso(d.last_seen)},
+        "status": d.status,
+        "labels": dict(d.labels),
+    }
+
+
+def module_view(m: ModuleRecord) -> dict[str, Any]:
+    """A module as /api/v1 shows it."""
+    return {
+        "id": m.id,
+        "name": m.name,
+        "sha256": m.sha256,
+        "size": m.size,
+        "exports": m.exports,
+        "requirements": m.requirements,
+        "description": m.description,
+        "functions": function_names(m),
+        "data_files": m.data_files,
+        "created_at": _iso(m.created_at),
+    }
+
+
+def wasmiot_module_view(m: ModuleRecord) -> dict[str, Any]:
+    """A module in the wasmiot orchestrator's shape."""
+    return {
+        "_id": m.id,
+        "name": m.name,
+        "exports": [{"name": e["name"], "parameterCount": e["parameterCount"]} for e in m.exports],
+        "requirements": m.requirements,
+        "wasm": {"originalFilename": f"{m.name}.wasm", "sha256": m.sha256, "size": m.size},
+        "dataFiles": {
+            name: {"originalFilename": name, "mimetype": meta.get("media_type")}
+            for name, meta in m.data_files.items()
+        },
+        "description": m.description,
+    }
+
+
+def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
+    """A deployment as /api/v1 shows it."""
+    return {
+        "id": d.id,
+        "name": d.name,
+        "status": d.status,
+        "manifest": d.manifest,
+        "plan": d.plan,
+        "devices": d.results,
+        "created_at": _iso(d.created_at),
+        "updated_at": _iso(d.updated_at),
+        "error": getattr(d, "error", None),
+    }
+
+
+def wasmiot_manifest_view(d: DeploymentRecord) -> dict[str, Any]:
+    """A deployment in the wasmiot orchestrator's manifest shape."""
+    steps = (d.plan or {}).get("steps", [])
+    return {
+        "_id": d.id,
+        "name": d.name,
+        "sequence": [
+            {"device": s["device"], "module": s["module_id"], "func": s["function"]} for s in steps
+        ],
+        "fullManifest": d.documents,
+        "active": d.status == "active",
+        "status": d.status,
+    }
+
+
+def execution_view(e: ExecutionRecord) -> dict[str, Any]:
+    """An execution as /api/v1 shows it."""
+    return {
+        "id": e.id,
+        "deployment_id": e.deployment_id,
+        "success": e.success,
+        "result": e.result,
+        "result_url": e.result_url,
+        "steps": e.steps,
+        "started_at": _iso(e.started_at),
+        "finished_at": _iso(e.finished_at),
+        "duration_ms": e.request.get("duration_ms"),
+        "error": e.error,
+    }
+
+
+def log_view(r: LogRecord) -> dict[str, Any]:
+    """A log entry as /api/v1 shows it."""
+    return {
+        "id": r.id,
+        "time": _iso(r.time),
+        "device": r.device,
+        "level": r.level,
+        "message": r.message,
+        "data": r.data,
+    }

@@ -1,0 +1,90 @@
+"""Per-device deployment documents: the orchestrator shape, read back by the supervisor parser."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.support import MODULES
+from wasmfleet.core.deploy_doc import parse_deployment
+from wasmfleet.core.deploy_plan import PlannedStep, device_documents
+from wasmfleet.core.errors import InvalidDocument
+
+
+def _description(module: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((MODULES / module / "description.json").read_text())
+    return data
+
+
+def _step(index: int, module: str, function: str, device: str, port: int) -> PlannedStep:
+    base = f"http://orch:3000/file/module/id-{module}"
+    files = {"prefix.txt": f"{base}/prefix.txt"} if module == "stamp" else {}
+    return PlannedStep(
+        index=index,
+        module_id=f"id-{module}",
+        module_name=module,
+        function=function,
+        device=device,
+        device_url=f"http://10.0.0.{index + 1}:{port}",
+        binary_url=f"{base}/wasm",
+        description_url=f"{base}/description",
+        description=_description(module),
+        data_files=files,
+        sha256="a" * 64,
+    )
+
+
+def test_two_devices_get_linked_documents() -> None:
+    steps = [_step(0, "fibo", "fibo", "cam", 5000), _step(1, "counter", "add", "edge", 5001)]
+    docs = device_documents("dep1", steps)
+    assert set(docs) == {"cam", "edge"}
+    cam = parse_deployment(docs["cam"])
+    edge = parse_deployment(docs["edge"])
+    assert cam.shape == "orchestrator" and edge.shape == "orchestrator"
+    fibo = cam.function("fibo", "fibo")
+    assert fibo is not None and fibo.to is not None
+    assert fibo.to.url == "http://10.0.0.2:5001/dep1/modules/counter/add"
+    assert [p.name for p in fibo.to.params] == ["n"]
+    add = edge.function("counter", "add")
+    assert add is not None and add.to is None
+    assert docs["edge"]["instructions"]["modules"]["counter"]["add"]["from"]["url"] == (
+        "http://10.0.0.1:5000"
+    )
+    assert cam.modules[0].sha256 == "a" * 64
+
+
+def test_mounts_and_data_files_reach_the_document() -> None:
+    docs = device_documents("d", [_step(0, "stamp", "stamp", "edge", 5000)])
+    doc = docs["edge"]
+    assert doc["mounts"]["stamp"]["stamp"]["deployment"] == [
+        {"path": "prefix.txt", "media_type": "text/plain", "stage": "deployment"}
+    ]
+    assert doc["endpoints"]["stamp"]["stamp"]["method"] == "POST"
+    assert doc["endpoints"]["stamp"]["stamp"]["request"]["request_body"]["media_type"] == (
+        "multipart/form-data"
+    )
+    spec = parse_deployment(doc)
+    stamp = spec.function("stamp", "stamp")
+    assert stamp is not None
+    assert [(m.stage, m.name) for m in stamp.mounts] == [
+        ("deployment", "prefix.txt"),
+        ("execution", "input.txt"),
+        ("output", "output.txt"),
+    ]
+    assert dict(spec.modules[0].other) == {
+        "prefix.txt": "http://orch:3000/file/module/id-stamp/prefix.txt"
+    }
+
+
+def test_two_steps_on_one_device_share_one_document() -> None:
+    steps = [_step(0, "fibo", "fibo", "edge", 5000), _step(1, "counter", "add", "edge", 5000)]
+    docs = device_documents("d", steps)
+    assert list(docs) == ["edge"]
+    assert [m["name"] for m in docs["edge"]["modules"]] == ["fibo", "counter"]
+
+
+def test_undescribed_function_is_refused() -> None:
+    with pytest.raises(InvalidDocument, match="no description of function 'nope'"):
+        device_documents("d", [_step(0, "fibo", "nope", "edge", 5000)])
