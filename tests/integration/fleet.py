@@ -90,9 +90,11 @@ class Fleet:
 
 
 @contextmanager
-def running_fleet(root: Path, *supervisors: tuple[str, list[str]]) -> Iterator[Fleet]:
+def running_fleet(
+    root: Path, *supervisors: tuple[str, list[str]], orchestrator_args: list[str] | None = None
+) -> Iterator[Fleet]:
     """Start an orchestrator and supervisors ``(name, extra args)``; stop them afterwards."""
-    fleet = Fleet(root)
+    fleet = Fleet(root, orchestrator_args)
     try:
         fleet.orchestrator.start()
         for name, args in supervisors:

@@ -28,9 +28,12 @@ FileParts = dict[str, tuple[str, bytes, str]]
 class ExecutionFailed(ChainFailed):
     """A step of the pipeline failed; ``execution`` holds what was learned."""
 
-    def __init__(self, message: str, execution: ExecutionRecord) -> None:
+    def __init__(self, message: str, execution: ExecutionRecord, *, bad_input: bool) -> None:
         super().__init__(message)
         self.execution = execution
+        if bad_input:  # the first step refused the caller's arguments: the caller must act
+            self.status = 400
+            self.code = "invalid_argument"
 
 
 class ExecutionService:
@@ -79,7 +82,9 @@ class ExecutionService:
         stored = await asyncio.to_thread(self.store.add_execution, execution)
         if error is not None:
             log.warning("execution failed", extra={"deployment": deployment.name, "error": error})
-            raise ExecutionFailed(error, stored)
+            raise ExecutionFailed(
+                error, stored, bad_input=execution.request.get("refused_with") == 400
+            )
         return stored
 
     async def _run(
@@ -99,6 +104,8 @@ class ExecutionService:
         response = await self._call(method, url, args, files, first)
         body = _json(response)
         answer_ok = response.status_code < 400 and body.get("success") is not False
+        if response.status_code in (400, 413, 415):
+            execution.request["refused_with"] = 400
         result_url = body.get("resultUrl")
         execution.result = body.get("result")
         for i, step in enumerate(steps):

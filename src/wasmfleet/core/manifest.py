@@ -1,0 +1,349 @@
+"""Parse what a user asks to deploy: a manifest, in either of its two shapes.
+
+*wasmiot shape* (the original orchestrator's): ``{"name", "sequence": [{"device", "module",
+"func"}]}``; ``device`` null, missing or ``""`` lets the solver choose.
+
+*wasmfleet shape* (YAML or JSON): ``{"name", "strategy"?, "scorer"?, "steps": [{"module",
+"function" (or "func"), "device"?, "labels"?, "resources"?: {"cpu", "memory", "accelerator"},
+"strategy"?}]}``. CPU is millicores per core (ROHE style: ``[500, 100]`` asks for two
+cores), memory is in MB (MiB, as devices report it), accelerator in percent.
+
+Both parse to one ``Manifest``; ``Manifest.to_dict`` is its canonical wasmfleet form.
+Every problem is an ``InvalidDocument`` naming the field path (``steps[1].resources.cpu``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.names import check_identifier
+
+STRATEGIES: tuple[str, ...] = ("first", "spread", "pack")
+"""Placement strategies (the same names as ``core.placement.STRATEGIES``)."""
+SCORERS: tuple[str, ...] = ("least_allocated", "balanced", "rohe")
+"""Placement scorers (the same names as ``core.placement.SCORERS``)."""
+
+MAX_CORES = 1024
+MAX_MILLICORES = 1_000_000
+
+_TOP_KEYS = ("name", "strategy", "scorer", "steps")
+_STEP_KEYS = ("module", "function", "func", "device", "labels", "resources", "strategy")
+_RESOURCE_KEYS = ("cpu", "memory", "memory_mb", "accelerator", "accelerator_pct")
+_MILLI = re.compile(r"\s*(\d+)\s*m\s*")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
+# MB here is MiB (2**20 bytes), as devices report their memory; "M" and "Mi" mean the same.
+_MB_PER_UNIT = {
+    prefix + suffix: factor
+    for prefix, factor in (("k", 1 / 1024), ("m", 1), ("g", 1024), ("t", 1024 * 1024))
+    for suffix in ("", "b", "i", "ib")
+} | {"": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestStep:
+    """One step of a pipeline: a module function and where or how to place it."""
+
+    module: str
+    """Module id or name, resolved by the orchestrator."""
+    function: str
+    device: str | None = None
+    """Device id or name to pin the step to; None lets the solver choose."""
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Labels a device must carry (all of them, exact values)."""
+    cpu: tuple[int, ...] = ()
+    """Millicores asked per core."""
+    memory_mb: int = 0
+    accelerator_pct: int = 0
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A named pipeline of steps, with optional placement defaults."""
+
+    name: str
+    steps: tuple[ManifestStep, ...]
+    strategy: str | None = None
+    scorer: str | None = None
+    shape: Literal["wasmiot", "wasmfleet"] = "wasmfleet"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON-able form (wasmfleet shape); ``parse_manifest`` reads it back."""
+        doc: dict[str, Any] = {"name": self.name}
+        if self.strategy is not None:
+            doc["strategy"] = self.strategy
+        if self.scorer is not None:
+            doc["scorer"] = self.scorer
+        doc["steps"] = [_step_dict(s) for s in self.steps]
+        return doc
+
+
+def _step_dict(step: ManifestStep) -> dict[str, Any]:
+    out: dict[str, Any] = {"module": step.module, "function": step.function}
+    if step.device is not None:
+        out["device"] = step.device
+    if step.labels:
+        out["labels"] = dict(step.labels)
+    if step.cpu or step.memory_mb or step.accelerator_pct:
+        out["resources"] = {
+            "cpu": list(step.cpu),
+            "memory_mb": step.memory_mb,
+            "accelerator_pct": step.accelerator_pct,
+        }
+    if step.strategy is not None:
+        out["strategy"] = step.strategy
+    return out
+
+
+def parse_manifest_text(text: str) -> Manifest:
+    """Parse a manifest from YAML or JSON text (YAML reads JSON too)."""
+    try:
+        obj = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = ""
+        mark = getattr(err, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(err, "problem", None) or "unreadable text"
+        raise InvalidDocument(
+            f"The manifest is not valid YAML or JSON: {problem}{where}."
+        ) from None
+    if obj is None:
+        raise InvalidDocument("The manifest is empty; give a name and a list of steps.")
+    return parse_manifest(obj)
+
+
+def parse_manifest(obj: Any) -> Manifest:
+    """Validate an already-parsed manifest of either shape; InvalidDocument says what is wrong."""
+    if not isinstance(obj, dict):
+        raise InvalidDocument(
+            "A manifest must be an object with 'name' and 'steps' (or wasmiot's 'sequence'), "
+            f"not a {_kind(obj)}."
+        )
+    if "sequence" in obj and "steps" in obj:
+        raise InvalidDocument(
+            "The manifest has both 'steps' (wasmfleet) and 'sequence' (wasmiot); use one."
+        )
+    if "sequence" in obj:
+        name = _name(obj)
+        steps = _steps(obj["sequence"], "sequence", _wasmiot_step)
+        return Manifest(name=name, steps=steps, shape="wasmiot")
+    if "steps" not in obj:
+        raise InvalidDocument(
+            "The manifest has no 'steps': give a list like "
+            "[{module: fibo, function: fibo}] (or wasmiot's 'sequence')."
+        )
+    _no_unknown_keys(obj, _TOP_KEYS, "The manifest")
+    name = _name(obj)
+    strategy = _choice(obj.get("strategy"), STRATEGIES, "strategy")
+    scorer = _choice(obj.get("scorer"), SCORERS, "scorer")
+    steps = _steps(obj["steps"], "steps", _wasmfleet_step)
+    return Manifest(name=name, steps=steps, strategy=strategy, scorer=scorer, shape="wasmfleet")
+
+
+def _name(obj: dict[str, Any]) -> str:
+    if "name" not in obj:
+        raise InvalidDocument("The manifest has no 'name'; name the pipeline, e.g. name: fib-pipe.")
+    return check_identifier("The manifest name", obj["name"])
+
+
+def _steps(
+    raw: Any, key: str, parse_step: Callable[[dict[str, Any], str], ManifestStep]
+) -> tuple[ManifestStep, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise InvalidDocument(f"'{key}' must be a non-empty list of steps, got {_show(raw)}.")
+    steps: list[ManifestStep] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    for i, item in enumerate(raw):
+        where = f"{key}[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidDocument(f"{where} must be an object with module and function.")
+        step = parse_step(item, where)
+        pair = (step.module, step.function)
+        if pair in first_seen:
+            raise InvalidDocument(
+                f"step {i + 1} repeats {step.module}.{step.function} from step "
+                f"{first_seen[pair] + 1}; a deployment exposes each module function once."
+            )
+        first_seen[pair] = i
+        steps.append(step)
+    return tuple(steps)
+
+
+def _wasmiot_step(item: dict[str, Any], where: str) -> ManifestStep:
+    # Lenient like the wasmiot orchestrator: keys other than device/module/func are ignored.
+    return ManifestStep(
+        module=_module(item.get("module"), f"{where}.module"),
+        function=_function(item.get("func", item.get("function")), f"{where}.func"),
+        device=_device(item.get("device"), f"{where}.device"),
+    )
+
+
+def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
+    _no_unknown_keys(item, _STEP_KEYS, where)
+    if "function" in item and "func" in item and item["function"] != item["func"]:
+        raise InvalidDocument(f"{where} gives both 'function' and 'func'; keep one.")
+    fn_key = "function" if "function" in item else "func"
+    resources = item.get("resources")
+    if resources is None:
+        resources = {}
+    if not isinstance(resources, dict):
+        raise InvalidDocument(
+            f"{where}.resources must be an object like {{cpu: [500], memory: 64}}, "
+            f"got {_show(resources)}."
+        )
+    rwhere = f"{where}.resources"
+    _no_unknown_keys(resources, _RESOURCE_KEYS, rwhere)
+    memory = _alias(resources, "memory", "memory_mb", rwhere)
+    accel = _alias(resources, "accelerator", "accelerator_pct", rwhere)
+    return ManifestStep(
+        module=_module(item.get("module"), f"{where}.module"),
+        function=_function(item.get(fn_key), f"{where}.{fn_key}"),
+        device=_device(item.get("device"), f"{where}.device"),
+        labels=_labels(item.get("labels"), f"{where}.labels"),
+        cpu=_cpu(resources.get("cpu"), f"{rwhere}.cpu"),
+        memory_mb=_memory(memory[1], f"{rwhere}.{memory[0]}"),
+        accelerator_pct=_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
+        strategy=_choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
+    )
+
+
+def _no_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = [str(k) for k in obj if k not in allowed]
+    if unknown:
+        raise InvalidDocument(
+            f"{where} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"the allowed keys are: {', '.join(allowed)}."
+        )
+
+
+def _alias(obj: dict[str, Any], key: str, alias: str, where: str) -> tuple[str, Any]:
+    if key in obj and alias in obj:
+        raise InvalidDocument(f"{where} gives both '{key}' and '{alias}'; keep one.")
+    return (alias, obj[alias]) if alias in obj else (key, obj.get(key))
+
+
+def _module(raw: Any, where: str) -> str:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidDocument(f"{where} must name a module (its id or name), got {_show(raw)}.")
+    return raw.strip()
+
+
+def _function(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidDocument(f"{where} must name a function the module exports, got {_show(raw)}.")
+    return check_identifier(where, raw.strip())
+
+
+def _device(raw: Any, where: str) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    if not isinstance(raw, str):
+        raise InvalidDocument(
+            f"{where} must be a device id or name (or null to let the solver choose), "
+            f"got {_show(raw)}."
+        )
+    return raw.strip() or None
+
+
+def _choice(raw: Any, allowed: tuple[str, ...], where: str) -> str | None:
+    if raw is None:
+        return None
+    if raw not in allowed:
+        raise InvalidDocument(f"{where} must be one of {', '.join(allowed)}, got {_show(raw)}.")
+    return str(raw)
+
+
+def _labels(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidDocument(
+            f"{where} must be an object of key: value like {{location: lab}}, got {_show(raw)}."
+        )
+    labels: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidDocument(f"{where} has a key {key!r}; label keys are non-empty strings.")
+        if isinstance(value, bool):
+            labels[key] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            labels[key] = str(value)
+        else:
+            raise InvalidDocument(
+                f"{where}.{key} must be a string (or a number), got {_show(value)}."
+            )
+    return dict(sorted(labels.items()))
+
+
+def _cpu(raw: Any, where: str) -> tuple[int, ...]:
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    hint = f"{where} must be a list of millicores per core like [500, 100], got {_show(raw)}."
+    cores: list[int] = []
+    for item in items:
+        milli = _MILLI.fullmatch(item) if isinstance(item, str) else None
+        if milli is not None:
+            item = int(milli.group(1))
+        if type(item) is not int:
+            raise InvalidDocument(hint)
+        if not 1 <= item <= MAX_MILLICORES:
+            raise InvalidDocument(
+                f"{where} asks {item} millicores on a core; each entry must be 1 .. "
+                f"{MAX_MILLICORES} (1000 = one whole core)."
+            )
+        cores.append(item)
+    if len(cores) > MAX_CORES:
+        raise InvalidDocument(f"{where} asks for {len(cores)} cores; at most {MAX_CORES}.")
+    return tuple(cores)
+
+
+def _memory(raw: Any, where: str) -> int:
+    if raw is None:
+        return 0
+    hint = f'{where} must be MB as a whole number or a size like "64M", "1G", "512MiB"'
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if type(raw) is int:
+        if raw < 0:
+            raise InvalidDocument(f"{hint}; it cannot be negative, got {raw}.")
+        return raw
+    size = _SIZE.fullmatch(raw) if isinstance(raw, str) else None
+    if size is None or size.group(2).lower() not in _MB_PER_UNIT:
+        raise InvalidDocument(f"{hint}, got {_show(raw)}.")
+    return math.ceil(float(size.group(1)) * _MB_PER_UNIT[size.group(2).lower()])
+
+
+def _accelerator(raw: Any, where: str) -> int:
+    if raw is None:
+        return 0
+    if isinstance(raw, str) and raw.strip().endswith("%") and raw.strip()[:-1].isdigit():
+        raw = int(raw.strip()[:-1])
+    if type(raw) is not int or not 0 <= raw <= 100:
+        raise InvalidDocument(
+            f"{where} must be a whole percent of the device's accelerator, 0 .. 100, "
+            f"got {_show(raw)}."
+        )
+    return raw
+
+
+def _kind(value: Any) -> str:
+    names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,185 @@
+"""Every bad input to the orchestrator gets a 4xx with a sentence; nothing stored is harmed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.integration.fleet import Fleet, running_fleet
+from tests.support import MODULES
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with running_fleet(tmp_path_factory.mktemp("bad"), ("ok-dev", [])) as running:
+        running.push("fibo")
+        yield running
+
+
+def _error(r: httpx.Response, status: int) -> str:
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["status"] == status and len(error["message"]) > 20
+    return str(error["message"])
+
+
+WASM = (MODULES / "fibo" / "fibo.wasm").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "files", "status", "needle"),
+    [
+        (
+            {"name": "x1"},
+            {"module": ("x.wasm", b"not wasm at all", "application/wasm")},
+            422,
+            "not WebAssembly",
+        ),
+        (
+            {"name": "x2"},
+            {"module": ("x.wasm", b"\0asm\x01\0\0\0\x05", "application/wasm")},
+            422,
+            "not a valid",
+        ),
+        ({"name": "x3"}, {"module": ("x.wasm", WASM, "text/plain")}, 415, "application/wasm"),
+        ({}, {"module": ("x.wasm", WASM, "application/wasm")}, 400, "name"),
+        ({"name": "../evil"}, {"module": ("x.wasm", WASM, "application/wasm")}, 400, "not allowed"),
+        ({"name": "fibo"}, {"module": ("x.wasm", WASM, "application/wasm")}, 409, "already exists"),
+    ],
+)
+def test_bad_module_uploads(
+    fleet: Fleet, data: dict, files: dict, status: int, needle: str
+) -> None:
+    before = fleet.http.get("/file/module").json()
+    message = _error(fleet.http.post("/file/module", data=data, files=files), status)
+    assert needle in message
+    assert fleet.http.get("/file/module").json() == before
+
+
+def test_module_upload_must_be_multipart(fleet: Fleet) -> None:
+    _error(fleet.http.post("/file/module", json={"name": "x"}), 415)
+
+
+def test_bad_descriptions(fleet: Fleet) -> None:
+    fibo = fleet.http.get("/api/v1/modules/fibo").json()
+    upload = f"/file/module/{fibo['id']}/upload"
+    message = _error(fleet.http.post(upload, data={"nope[method]": "GET"}), 400)
+    assert "nope" in message and "fibo" in message
+    stamp_id = fleet.push("stamp", name="stamp-nofile", describe=False)
+    description = json.loads((MODULES / "stamp" / "description.json").read_text())
+    r = fleet.http.post(f"/file/module/{stamp_id}/upload", json=description)
+    assert "prefix.txt" in _error(r, 400)
+    # The module's earlier description is intact.
+    assert fleet.http.get(f"/file/module/{fibo['id']}/description").json() == fibo["description"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ("not json", 400, "JSON"),
+        ({"name": "m"}, 400, "step"),
+        ({"name": "m", "steps": [{"module": "ghost", "function": "f"}]}, 400, "ghost"),
+        ({"name": "m", "steps": [{"module": "fibo", "function": "nope"}]}, 400, "nope"),
+        ({"name": "m", "steps": [{"module": "fibo", "fucntion": "fibo"}]}, 400, "fucntion"),
+        (
+            {"name": "m", "steps": [{"module": "fibo", "function": "fibo", "device": "ghost"}]},
+            422,
+            "ghost",
+        ),
+        (
+            {"name": "m", "strategy": "random", "steps": [{"module": "fibo", "function": "fibo"}]},
+            400,
+            "spread",
+        ),
+    ],
+)
+def test_bad_manifests(fleet: Fleet, body: object, status: int, needle: str) -> None:
+    if isinstance(body, str):
+        r = fleet.http.post(
+            "/file/manifest", content=body, headers={"content-type": "application/json"}
+        )
+    else:
+        r = fleet.http.post("/file/manifest", json=body)
+    assert needle in _error(r, status)
+    assert fleet.http.get("/file/manifest").json() == []
+
+
+def test_unknown_things_are_404(fleet: Fleet) -> None:
+    _error(fleet.http.get("/file/module/ghost"), 404)
+    _error(fleet.http.post("/execute/ghost", json={}), 404)
+    _error(fleet.http.get("/api/v1/devices/ghost"), 404)
+    _error(fleet.http.get("/file/module/fibo/ghost.txt"), 404)
+    _error(fleet.http.get("/no/such/route"), 404)
+
+
+def test_bad_registrations(fleet: Fleet) -> None:
+    register = "/file/device/discovery/register"
+    _error(fleet.http.post(register, json={"name": "d"}), 400)
+    _error(
+        fleet.http.post(register, json={"name": "d", "port": 99999, "addresses": ["127.0.0.1"]}),
+        400,
+    )
+    _error(
+        fleet.http.post(register, json={"name": "d", "port": 1, "addresses": ["not-an-ip"]}), 400
+    )
+    # Nobody listens on port 9 of loopback: the description cannot be read.
+    message = _error(
+        fleet.http.post(register, json={"name": "d", "port": 9, "addresses": ["127.0.0.1"]}), 422
+    )
+    assert "device description" in message
+    assert "d" not in fleet.devices()
+
+
+def test_bad_logs(fleet: Fleet) -> None:
+    _error(fleet.http.post("/device/logs", data={"logData": "{broken"}), 400)
+    _error(fleet.http.post("/device/logs", data={"other": "x"}), 400)
+    _error(fleet.http.get("/device/logs", params={"after": "yesterday"}), 400)
+
+
+def test_bad_execution_arguments(fleet: Fleet) -> None:
+    r = fleet.http.post(
+        "/api/v1/deployments",
+        json={"name": "fib1", "steps": [{"module": "fibo", "function": "fibo"}]},
+    )
+    assert r.status_code == 201, r.text
+    _error(fleet.http.post("/execute/fib1", json={"iterations": {"nested": 1}}), 400)
+    r = fleet.http.post("/execute/fib1", json={"iterations": "lots"})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert "iterations" in body["error"]["message"]
+    assert body["execution"]["steps"][0]["success"] is False
+
+
+def test_refused_deploy_is_reported_and_rolled_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with running_fleet(tmp_path, ("good", []), ("small", [])) as fleet:
+        # Restart 'small' so that it refuses any deploy document (request size limit).
+        small = fleet.supervisors["small"]
+        small.stop()
+        small.env["WASMFLEET_MAX_REQUEST_SIZE"] = "200"
+        small.start()
+        fleet.push("fibo")
+        fleet.push("counter")
+        manifest = {
+            "name": "half",
+            "steps": [
+                {"module": "fibo", "function": "fibo", "device": "good"},
+                {"module": "counter", "function": "add", "device": "small"},
+            ],
+        }
+        r = fleet.http.post("/api/v1/deployments", json=manifest)
+        assert r.status_code == 502, r.text
+        dep = r.json()["deployment"]
+        assert dep["status"] == "failed"
+        assert (
+            dep["devices"]["small"]["ok"] is False and "413" in dep["devices"]["small"]["message"]
+        )
+        assert (
+            dep["devices"]["good"]["ok"] is True
+            and "rolled back" in dep["devices"]["good"]["message"]
+        )
+        assert dep["id"] not in fleet.supervisors["good"].get("/deploy").text
+        r = fleet.http.post("/execute/half", json={"iterations": 3})
+        assert r.status_code == 409 and "failed" in r.json()["error"]["message"]

@@ -1,0 +1,266 @@
+"""core.manifest: wasmiot and wasmfleet manifests parse to one Manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.manifest import (
+    SCORERS,
+    STRATEGIES,
+    Manifest,
+    ManifestStep,
+    parse_manifest,
+    parse_manifest_text,
+)
+from wasmfleet.core.placement import model as placement_model
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+FULL = """
+name: face-pipeline
+strategy: spread
+scorer: least_allocated
+steps:
+  - module: camera
+    function: take_image
+    device: cam-gw
+    labels: {location: lab, floor: 2, outdoor: false}
+    resources:
+      cpu: [500, 100]
+      memory: 64
+      accelerator: 50
+    strategy: pack
+  - module: imginfo
+    func: pixels
+    resources:
+      cpu: 250m
+      memory: 1G
+"""
+
+
+def test_names_match_the_placement_package() -> None:
+    assert STRATEGIES == placement_model.STRATEGIES
+    assert SCORERS == placement_model.SCORERS
+
+
+def test_full_wasmfleet_yaml() -> None:
+    manifest = parse_manifest_text(FULL)
+    assert manifest == Manifest(
+        name="face-pipeline",
+        strategy="spread",
+        scorer="least_allocated",
+        shape="wasmfleet",
+        steps=(
+            ManifestStep(
+                module="camera",
+                function="take_image",
+                device="cam-gw",
+                labels={"floor": "2", "location": "lab", "outdoor": "false"},
+                cpu=(500, 100),
+                memory_mb=64,
+                accelerator_pct=50,
+                strategy="pack",
+            ),
+            ManifestStep(module="imginfo", function="pixels", cpu=(250,), memory_mb=1024),
+        ),
+    )
+    assert hash(manifest) == hash(parse_manifest_text(FULL))
+
+
+def test_wasmiot_sequence() -> None:
+    manifest = parse_manifest(
+        {
+            "name": "fib-pipe",
+            "sequence": [
+                {"device": None, "module": "fibo", "func": "fibo"},
+                {"module": "0123abc", "func": "count"},
+                {"device": "", "module": "m", "func": "a"},
+                {"device": "dev-1", "module": "m", "func": "b"},
+            ],
+            "_id": "ignored",
+        }
+    )
+    assert manifest.shape == "wasmiot"
+    assert [s.device for s in manifest.steps] == [None, None, None, "dev-1"]
+    assert [(s.module, s.function) for s in manifest.steps] == [
+        ("fibo", "fibo"),
+        ("0123abc", "count"),
+        ("m", "a"),
+        ("m", "b"),
+    ]
+    assert manifest.strategy is None and manifest.scorer is None
+    assert manifest.to_dict() == {
+        "name": "fib-pipe",
+        "steps": [
+            {"module": "fibo", "function": "fibo"},
+            {"module": "0123abc", "function": "count"},
+            {"module": "m", "function": "a"},
+            {"module": "m", "function": "b", "device": "dev-1"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.*")), ids=lambda p: p.name)
+def test_example_manifests_parse(path: Path) -> None:
+    manifest = parse_manifest_text(path.read_text(encoding="utf-8"))
+    assert manifest.steps
+    if path.suffix == ".json":
+        assert manifest == parse_manifest(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_to_dict_round_trips_and_is_json() -> None:
+    manifest = parse_manifest_text(FULL)
+    doc = manifest.to_dict()
+    assert json.loads(json.dumps(doc)) == doc
+    assert parse_manifest(doc) == manifest
+    assert doc["steps"][0] == {
+        "module": "camera",
+        "function": "take_image",
+        "device": "cam-gw",
+        "labels": {"floor": "2", "location": "lab", "outdoor": "false"},
+        "resources": {"cpu": [500, 100], "memory_mb": 64, "accelerator_pct": 50},
+        "strategy": "pack",
+    }
+    wasmiot = parse_manifest({"name": "p", "sequence": [{"module": "m", "func": "f"}]})
+    assert parse_manifest(wasmiot.to_dict()) == dataclasses.replace(wasmiot, shape="wasmfleet")
+
+
+@pytest.mark.parametrize(
+    ("resources", "cpu", "memory", "accel"),
+    [
+        ({"cpu": 500}, (500,), 0, 0),
+        ({"cpu": "500m"}, (500,), 0, 0),
+        ({"cpu": [1000, "250m", 1]}, (1000, 250, 1), 0, 0),
+        ({"cpu": []}, (), 0, 0),
+        ({"memory": "64M"}, (), 64, 0),
+        ({"memory": "64MB"}, (), 64, 0),
+        ({"memory": "512MiB"}, (), 512, 0),
+        ({"memory": "1G"}, (), 1024, 0),
+        ({"memory": "1.5Gi"}, (), 1536, 0),
+        ({"memory": "100"}, (), 100, 0),
+        ({"memory": "1536 KiB"}, (), 2, 0),
+        ({"memory": 0}, (), 0, 0),
+        ({"memory_mb": 64, "accelerator_pct": 100}, (), 64, 100),
+        ({"accelerator": "25%"}, (), 0, 25),
+        (None, (), 0, 0),
+    ],
+)
+def test_resource_forms(resources: Any, cpu: tuple[int, ...], memory: int, accel: int) -> None:
+    step = parse_manifest(
+        {"name": "p", "steps": [{"module": "m", "function": "f", "resources": resources}]}
+    ).steps[0]
+    assert (step.cpu, step.memory_mb, step.accelerator_pct) == (cpu, memory, accel)
+
+
+def step_doc(**step: Any) -> dict[str, Any]:
+    return {"name": "p", "steps": [{"module": "m", "function": "f", **step}]}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], "must be an object with 'name' and 'steps'"),
+        ({"steps": [{"module": "m", "function": "f"}]}, "no 'name'"),
+        ({"name": "a/b", "steps": []}, "is not allowed"),
+        ({"name": "p"}, "has no 'steps'"),
+        ({"name": "p", "steps": []}, "'steps' must be a non-empty list"),
+        ({"name": "p", "steps": "fibo"}, "'steps' must be a non-empty list"),
+        ({"name": "p", "steps": [], "sequence": []}, "both 'steps'"),
+        ({"name": "p", "stratgy": "x", "steps": []}, "unknown key(s) 'stratgy'"),
+        ({"name": "p", "steps": ["fibo"]}, "steps[0] must be an object"),
+        ({"name": "p", "steps": [{"function": "f"}]}, "steps[0].module must name a module"),
+        ({"name": "p", "steps": [{"module": "m"}]}, "steps[0].func must name a function"),
+        (step_doc(function="a/b"), "steps[0].function 'a/b' is not allowed"),
+        (step_doc(fucntion="f"), "steps[0] has unknown key(s) 'fucntion'; the allowed keys are: "),
+        (step_doc(func="g"), "gives both 'function' and 'func'"),
+        (step_doc(device=["a"]), "steps[0].device must be a device id or name"),
+        (step_doc(labels=["a"]), "steps[0].labels must be an object"),
+        (step_doc(labels={"a": {"b": 1}}), "steps[0].labels.a must be a string"),
+        (step_doc(strategy="random"), "steps[0].strategy must be one of first, spread, pack"),
+        ({**step_doc(), "scorer": "best"}, "scorer must be one of least_allocated, balanced, rohe"),
+        ({**step_doc(), "strategy": "x"}, "strategy must be one of first, spread, pack"),
+        (step_doc(resources=[1]), "steps[0].resources must be an object"),
+        (step_doc(resources={"gpu": 1}), "steps[0].resources has unknown key(s) 'gpu'"),
+        (step_doc(resources={"cpu": 0}), "each entry must be 1 .. 1000000"),
+        (step_doc(resources={"cpu": [1_000_001]}), "each entry must be 1 .. 1000000"),
+        (step_doc(resources={"cpu": [1] * 1025}), "at most 1024"),
+        (step_doc(resources={"cpu": 0.5}), "must be a list of millicores per core"),
+        (step_doc(resources={"cpu": True}), "must be a list of millicores per core"),
+        (step_doc(resources={"cpu": "1.5"}), "must be a list of millicores per core"),
+        (step_doc(resources={"memory": -1}), "cannot be negative"),
+        (step_doc(resources={"memory": "lots"}), "steps[0].resources.memory must be MB"),
+        (step_doc(resources={"memory": "64B"}), "must be MB"),
+        (step_doc(resources={"memory": "64Pi"}), "must be MB"),
+        (step_doc(resources={"memory_mb": "x"}), "steps[0].resources.memory_mb must be MB"),
+        (step_doc(resources={"memory": 1, "memory_mb": 1}), "both 'memory' and 'memory_mb'"),
+        (step_doc(resources={"accelerator": 101}), "0 .. 100"),
+        (step_doc(resources={"accelerator": -1}), "0 .. 100"),
+        (step_doc(resources={"accelerator": 1.5}), "0 .. 100"),
+        ({"name": "p", "sequence": [{"module": "m", "func": ""}]}, "sequence[0].func must"),
+        ({"name": "p", "sequence": [{"module": "m", "func": "f", "device": 1.5}]}, "device"),
+    ],
+)
+def test_invalid_manifests_say_what_to_change(doc: Any, message: str) -> None:
+    with pytest.raises(InvalidDocument) as err:
+        parse_manifest(doc)
+    assert message in str(err.value)
+    assert err.value.status == 400
+
+
+def test_cpu_message_names_the_field_path() -> None:
+    doc = {
+        "name": "p",
+        "steps": [
+            {"module": "a", "function": "f"},
+            {"module": "b", "function": "f", "resources": {"cpu": "lots"}},
+        ],
+    }
+    with pytest.raises(InvalidDocument) as err:
+        parse_manifest(doc)
+    assert str(err.value) == (
+        "steps[1].resources.cpu must be a list of millicores per core like [500, 100], got 'lots'."
+    )
+
+
+def test_a_repeated_module_function_is_refused() -> None:
+    steps = [
+        {"module": "camera", "function": "take_image"},
+        {"module": "imginfo", "function": "pixels"},
+        {"module": "camera", "func": "take_image", "device": "other"},
+    ]
+    with pytest.raises(InvalidDocument) as err:
+        parse_manifest({"name": "p", "steps": steps})
+    assert str(err.value) == (
+        "step 3 repeats camera.take_image from step 1; "
+        "a deployment exposes each module function once."
+    )
+    sequence = [{"module": "m", "func": "f"}, {"module": "m", "func": "f", "device": "d"}]
+    with pytest.raises(InvalidDocument, match=r"step 2 repeats m\.f from step 1"):
+        parse_manifest({"name": "p", "sequence": sequence})
+
+
+def test_unparsable_text_names_the_line() -> None:
+    text = "name: p\nsteps:\n  - module: m\n    function: [f\n"
+    with pytest.raises(InvalidDocument) as err:
+        parse_manifest_text(text)
+    assert "not valid YAML or JSON" in str(err.value)
+    assert "line 5" in str(err.value)
+    with pytest.raises(InvalidDocument, match=r"line 1, column \d+"):
+        parse_manifest_text('{"name": "p", "steps": [}')
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"])
+def test_empty_text_is_refused(text: str) -> None:
+    with pytest.raises(InvalidDocument, match="empty"):
+        parse_manifest_text(text)
+
+
+def test_json_text_is_accepted() -> None:
+    text = json.dumps({"name": "p", "steps": [{"module": "m", "function": "f", "device": 7}]})
+    assert parse_manifest_text(text).steps[0].device == "7"
