@@ -11,13 +11,9 @@ import pytest
 import wasmtime
 
 from wasmfleet.core.deploy_doc import parse_deployment
-from wasmfleet.core.describe import (
-    ExportInfo,
-    describe_exports_only,
-    describe_module,
-    parse_bracket_fields,
-)
+from wasmfleet.core.describe import ExportInfo, describe_exports_only, describe_module
 from wasmfleet.core.errors import BadRequest, InvalidDocument, InvalidMount
+from wasmfleet.core.form_fields import parse_bracket_fields
 from wasmfleet.core.models import FunctionSpec
 from wasmfleet.core.openapi import (
     description_operations,

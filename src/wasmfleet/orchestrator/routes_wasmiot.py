@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from wasmfleet.core.describe import parse_bracket_fields
 from wasmfleet.core.errors import InvalidDocument, NotFound, UnsupportedMediaType
+from wasmfleet.core.form_fields import parse_bracket_fields
 from wasmfleet.orchestrator.devices import parse_registration
 from wasmfleet.orchestrator.http_input import (
     is_form,
