@@ -5,8 +5,13 @@ from __future__ import annotations
 import typer
 
 from wasmfleet import __version__
+from wasmfleet.cli import deployments, devices, modules
 from wasmfleet.cli.demo import demo
+from wasmfleet.cli.logs import logs
+from wasmfleet.cli.orchestrator import orchestrator
+from wasmfleet.cli.status import status
 from wasmfleet.cli.supervisor import supervisor
+from wasmfleet.cli.up import up
 
 app = typer.Typer(
     name="wasmfleet",
@@ -15,8 +20,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command(name="up")(up)
 app.command(name="supervisor")(supervisor)
+app.command(name="orchestrator")(orchestrator)
 app.command(name="demo")(demo)
+app.add_typer(devices.app, name="device")
+app.add_typer(modules.app, name="module")
+app.command(name="deploy")(deployments.deploy)
+app.add_typer(deployments.app, name="deployment")
+app.command(name="exec")(deployments.exec_command)
+app.command(name="logs")(logs)
+app.command(name="status")(status)
 
 
 @app.command()

@@ -14,36 +14,36 @@ Opt = typer.Option
 
 
 def orchestrator(
-    host: Annotated[str | None, Opt(help="Address to listen on [default: 0.0.0.0].")] = None,
-    port: Annotated[int | None, Opt(help="Port [default: 3000].")] = None,
+    host: Annotated[str | None, Opt(help="Address to listen on (default: 0.0.0.0).")] = None,
+    port: Annotated[int | None, Opt(help="Port (default: 3000).")] = None,
     data_dir: Annotated[
         Path | None,
-        Opt(help="Database and module files [default: ~/.local/share/wasmfleet/orchestrator]."),
+        Opt(help="Database and module files (default: ~/.local/share/wasmfleet/orchestrator)."),
     ] = None,
     database_url: Annotated[
         str | None,
         Opt(
             help="sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB "
-            "[default: SQLite in the data dir; env WASMFLEET_DATABASE_URL]."
+            "(default: SQLite in the data dir; env WASMFLEET_DATABASE_URL)."
         ),
     ] = None,
     public_url: Annotated[
-        str | None, Opt(help="URL devices use to reach this orchestrator [default: derived].")
+        str | None, Opt(help="URL devices use to reach this orchestrator (default: derived).")
     ] = None,
     mdns: Annotated[
-        bool | None, Opt("--mdns/--no-mdns", help="Browse mDNS for supervisors [default: on].")
+        bool | None, Opt("--mdns/--no-mdns", help="Browse mDNS for supervisors (default: on).")
     ] = None,
     health_interval: Annotated[
-        float | None, Opt(help="Seconds between health checks [default: 5].")
+        float | None, Opt(help="Seconds between health checks (default: 5).")
     ] = None,
     health_timeout: Annotated[
-        float | None, Opt(help="Seconds a health check may take [default: 2].")
+        float | None, Opt(help="Seconds a health check may take (default: 2).")
     ] = None,
     health_failures: Annotated[
-        int | None, Opt(help="Failed checks in a row before a device is inactive [default: 3].")
+        int | None, Opt(help="Failed checks in a row before a device is inactive (default: 3).")
     ] = None,
     max_module_size: Annotated[
-        str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB [default: 64MiB].")
+        str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB (default: 64MiB).")
     ] = None,
     log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, Opt(help="text or json.")] = None,

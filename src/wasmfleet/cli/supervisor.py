@@ -14,60 +14,60 @@ Opt = typer.Option
 
 
 def supervisor(
-    host: Annotated[str | None, Opt(help="Address to listen on [default: 0.0.0.0].")] = None,
+    host: Annotated[str | None, Opt(help="Address to listen on (default: 0.0.0.0).")] = None,
     port: Annotated[
-        int | None, Opt(help="Port [default: 5000; env WASMIOT_SUPERVISOR_PORT].")
+        int | None, Opt(help="Port (default: 5000; env WASMIOT_SUPERVISOR_PORT).")
     ] = None,
     data_dir: Annotated[
         Path | None,
-        Opt(help="Where deployments persist [default: ~/.local/share/wasmfleet/supervisor-NAME]."),
+        Opt(help="Where deployments persist (default: ~/.local/share/wasmfleet/supervisor-NAME)."),
     ] = None,
     name: Annotated[
-        str | None, Opt(help="Device name [default: hostname; env WASMIOT_SUPERVISOR_NAME].")
+        str | None, Opt(help="Device name (default: hostname; env WASMIOT_SUPERVISOR_NAME).")
     ] = None,
     orchestrator: Annotated[
         str | None,
-        Opt(help="Orchestrator to register with and ship logs to [env WASMIOT_ORCHESTRATOR_URL]."),
+        Opt(help="Orchestrator to register with and ship logs to (env WASMIOT_ORCHESTRATOR_URL)."),
     ] = None,
     label: Annotated[
         list[str] | None, Opt(help="A key=value label for placement (repeatable).")
     ] = None,
     mdns: Annotated[
-        bool | None, Opt("--mdns/--no-mdns", help="Advertise over mDNS [default: on].")
+        bool | None, Opt("--mdns/--no-mdns", help="Advertise over mDNS (default: on).")
     ] = None,
     advertise_address: Annotated[
         str | None, Opt(help="Address other devices use to reach this one.")
     ] = None,
     call_timeout: Annotated[
-        float | None, Opt(help="Wall-clock limit per call in seconds [default: 10].")
+        float | None, Opt(help="Wall-clock limit per call in seconds (default: 10).")
     ] = None,
     memory_limit: Annotated[
-        str | None, Opt(help="Linear-memory cap per instance, e.g. 256MiB [default: 256MiB].")
+        str | None, Opt(help="Linear-memory cap per instance, e.g. 256MiB (default: 256MiB).")
     ] = None,
     max_module_size: Annotated[
-        str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB [default: 64MiB].")
+        str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB (default: 64MiB).")
     ] = None,
     history_size: Annotated[
-        int | None, Opt(help="Calls kept in /request-history [default: 1000].")
+        int | None, Opt(help="Calls kept in /request-history (default: 1000).")
     ] = None,
     workers: Annotated[
-        int | None, Opt(help="Threads running Wasm [default: max(4, 2xCPUs)].")
+        int | None, Opt(help="Threads running Wasm (default: max(4, 2xCPUs)).")
     ] = None,
     camera: Annotated[
         str | None,
-        Opt(help="auto, simulated, opencv, or none (offer no camera.*) [default: auto]."),
+        Opt(help="auto, simulated, opencv, or none (offer no camera.*) (default: auto)."),
     ] = None,
     camera_dir: Annotated[
-        Path | None, Opt(help="JPEG folder for the simulated camera [default: bundled sample].")
+        Path | None, Opt(help="JPEG folder for the simulated camera (default: bundled sample).")
     ] = None,
     sensors: Annotated[
-        str | None, Opt(help="simulated, or none (offer no dht.*) [default: simulated].")
+        str | None, Opt(help="simulated, or none (offer no dht.*) (default: simulated).")
     ] = None,
     capacity: Annotated[
         str | None,
         Opt(
             help="Capacity declared to placement, e.g. cores=2,millicores=1000,memory=2048MiB,"
-            "accelerator=50 (every key optional) [default: this machine's CPUs and memory]."
+            "accelerator=50 (every key optional) (default: this machine's CPUs and memory)."
         ),
     ] = None,
     log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,

@@ -130,6 +130,10 @@ class DeviceRegistry:
         self.client = client
         self.settings = settings
         self._checking: set[str] = set()
+        self._confirmed: set[str] = set()
+        """Devices that answered a health check (or registered) since this process started.
+        A stored device that fails its first check after a restart is marked inactive at once:
+        its stored ``active`` is only a memory, not an observation."""
 
     async def register(self, sighting: Sighting, *, attempts: int = 6) -> DeviceRecord:
         """Read the device's description and store it as active; FetchFailed when unreachable."""
@@ -149,6 +153,7 @@ class DeviceRegistry:
             last_seen=now,
         )
         stored = await asyncio.to_thread(self.store.upsert_device, record)
+        self._confirmed.add(stored.name)
         changed = await asyncio.to_thread(
             self.store.set_device_status,
             stored.name,
@@ -214,17 +219,22 @@ class DeviceRegistry:
                 self.store.record_health, name, None, ok=False, at=now
             )
             failures = updated.failures if updated else 0
-            if updated and updated.status == "active" and failures >= self.settings.health_failures:
-                await asyncio.to_thread(
-                    self.store.set_device_status,
-                    name,
-                    "inactive",
-                    f"health check failed {failures} times in a row: {reason}",
-                    at=now,
+            unconfirmed = name not in self._confirmed
+            if (
+                updated
+                and updated.status == "active"
+                and (failures >= self.settings.health_failures or unconfirmed)
+            ):
+                why = (
+                    f"not reachable since the orchestrator started: {reason}"
+                    if unconfirmed
+                    else f"health check failed {failures} times in a row: {reason}"
                 )
+                await asyncio.to_thread(self.store.set_device_status, name, "inactive", why, at=now)
                 log.warning("device inactive", extra={"device": name, "reason": reason})
             return
         await asyncio.to_thread(self.store.record_health, name, health, ok=True, at=now)
+        self._confirmed.add(name)
         if device.status != "active":
             await self._refresh_description(device)
             await asyncio.to_thread(

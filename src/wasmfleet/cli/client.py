@@ -1,0 +1,216 @@
+"""A small synchronous client for the orchestrator's ``/api/v1``, used by every CLI command.
+
+Every failure — the orchestrator is unreachable, too slow, or answers the shared error
+shape ``{"error": {"status", "code", "message", ...}}`` — becomes one ``ApiError`` whose
+message is a sentence for the user; ``fail`` prints it in red and exits with status 1.
+
+    ApiError            message: the sentence; status/code/body: the server's answer, if any
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+
+DEFAULT_URL = "http://127.0.0.1:3000"
+ENV_URL = "WASMFLEET_ORCHESTRATOR"
+CHUNK = 64 * 1024
+
+transport: httpx.BaseTransport | None = None
+"""Replaced by tests with an ``httpx.MockTransport`` (or an in-process app) to fake the API."""
+
+OrchestratorOpt = Annotated[
+    str,
+    typer.Option(
+        "--orchestrator",
+        envvar=ENV_URL,
+        show_envvar=True,
+        help="Base URL of the orchestrator.",
+    ),
+]
+
+
+class ApiError(Exception):
+    """The orchestrator could not be reached or refused a request; ``message`` says why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.body = body
+
+    @property
+    def error(self) -> dict[str, Any]:
+        """The ``error`` object of the server's answer ({} when there was none)."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return dict(self.body["error"])
+        return {}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: <message>`` in red on stderr and exit with ``code``."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Turn an ApiError raised inside the block into ``fail`` (exit 1, no traceback)."""
+    try:
+        yield
+    except ApiError as err:
+        fail(err.message)
+
+
+def base_url(url: str | None) -> str:
+    """The orchestrator URL to use: the flag, else the environment, else the default."""
+    value = (url or os.environ.get(ENV_URL) or DEFAULT_URL).strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        fail(f"--orchestrator must be a URL such as {DEFAULT_URL}, not {value!r}.", 2)
+    return value
+
+
+def error_message(response: httpx.Response) -> tuple[str, str | None, Any]:
+    """(sentence, code, parsed body) of an error answer, whatever its shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        message = str(error.get("message") or f"HTTP {response.status_code}")
+        return message, error.get("code"), body
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return body["detail"], None, body
+    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+    where = f"{response.request.method} {response.request.url.path}"
+    reason = response.reason_phrase or "error"
+    return (
+        f"{where} answered {response.status_code} {reason}" + (f": {text}" if text else "."),
+        None,
+        body,
+    )
+
+
+class Client:
+    """Calls one orchestrator; every method returns parsed JSON or raises ApiError."""
+
+    def __init__(self, url: str | None = None, *, timeout: float = 30.0) -> None:
+        self.url = base_url(url)
+        self.timeout = timeout
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def send(self, request: httpx.Request, *, timeout: float | None = None) -> httpx.Response:
+        """Send a prepared request; connection problems become ApiError."""
+        if timeout is not None:
+            request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        try:
+            return self._http.send(request)
+        except httpx.ConnectError:
+            raise ApiError(
+                f"Cannot reach the orchestrator at {self.url}; start one with "
+                "`wasmfleet up` (or `wasmfleet orchestrator`), or point --orchestrator "
+                f"(or {ENV_URL}) at a running one."
+            ) from None
+        except httpx.TimeoutException:
+            limit = timeout if timeout is not None else self.timeout
+            raise ApiError(
+                f"The orchestrator at {self.url} did not answer {request.method} "
+                f"{request.url.path} within {limit:g} s."
+            ) from None
+        except httpx.HTTPError as err:
+            raise ApiError(
+                f"Talking to the orchestrator at {self.url} failed: {err or type(err).__name__}."
+            ) from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        **kw: Any,
+    ) -> Any:
+        """One call: the parsed JSON answer (None for an empty one), or ApiError."""
+        request = self._http.build_request(method, path, **kw)
+        response = self.send(request, timeout=timeout)
+        return self.parse(response)
+
+    @staticmethod
+    def parse(response: httpx.Response) -> Any:
+        """The JSON body of a 2xx answer; ApiError with the server's sentence otherwise."""
+        if response.is_success:
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                return response.text
+        message, code, body = error_message(response)
+        raise ApiError(message, status=response.status_code, code=code, body=body)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        """GET ``path``."""
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        """POST to ``path``."""
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        """PUT to ``path``."""
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        """DELETE ``path``."""
+        return self.request("DELETE", path, **kw)
+
+    def upload(
+        self,
+        path: str,
+        *,
+        data: Mapping[str, str],
+        files: Mapping[str, tuple[str, bytes, str]],
+        progress: Callable[[int, int], None] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """POST a multipart form, calling ``progress(sent, total)`` as the bytes go out."""
+        encoded = self._http.build_request("POST", path, data=dict(data), files=dict(files))
+        body = encoded.read()
+        total = len(body)
+
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, total, CHUNK):
+                yield body[start : start + CHUNK]
+                if progress is not None:
+                    progress(min(start + CHUNK, total), total)
+
+        headers = {
+            "content-type": encoded.headers["content-type"],
+            "content-length": str(total),
+        }
+        request = self._http.build_request("POST", path, content=chunks(), headers=headers)
+        return self.parse(self.send(request, timeout=timeout))

@@ -1,0 +1,374 @@
+"""``wasmfleet deploy``, ``wasmfleet exec`` and ``wasmfleet deployment``: pipelines on devices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+import yaml
+
+from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.modules import media_type, parse_pairs
+from wasmfleet.cli.output import (
+    Output,
+    OutputOpt,
+    ago,
+    key_values,
+    ms,
+    note,
+    print_json,
+    result_text,
+    show,
+    spinner,
+    styled,
+    table,
+)
+
+app = typer.Typer(
+    name="deployment",
+    help="List, inspect, redeploy and remove deployments.",
+    no_args_is_help=True,
+)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def read_manifest(path: Path) -> tuple[bytes, str, Any]:
+    """(body, content type, parsed) of a manifest file; YAML by suffix, else JSON.
+
+    The file is parsed here so that a typo is reported with the file's name; the
+    orchestrator then receives the text as written.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        fail(f"Cannot read the manifest {path}: {err.strerror or err}.", 2)
+    is_yaml = path.suffix.lower() in YAML_SUFFIXES
+    try:
+        text = raw.decode("utf-8")
+        parsed = yaml.safe_load(text) if is_yaml else json.loads(text)
+    except UnicodeDecodeError:
+        fail(f"The manifest {path} is not UTF-8 text.", 2)
+    except (yaml.YAMLError, ValueError) as err:
+        kind = "YAML" if is_yaml else "JSON (use .yaml or .yml for YAML)"
+        fail(f"The manifest {path} is not valid {kind}: {err}", 2)
+    if not isinstance(parsed, dict):
+        fail(f"The manifest {path} must be a mapping with a name and steps.", 2)
+    return raw, ("application/yaml" if is_yaml else "application/json"), parsed
+
+
+def plan_table(deployment: dict[str, Any]) -> Any:
+    """step, module.function, device, score, fit (one row per step)."""
+    plan = deployment.get("plan") or {}
+    result = table("step", "module.function", "device", "score", "fit")
+    if plan.get("strategy"):
+        result.caption = f"strategy {plan['strategy']}, scorer {plan.get('scorer')}"
+    for step in plan.get("steps") or []:
+        result.add_row(
+            str(int(step.get("step", 0)) + 1),
+            f"{step.get('module')}.{step.get('function')}",
+            step.get("device", "?"),
+            f"{float(step.get('score', 0.0)):.3f}",
+            str(step.get("fit", "-")),
+        )
+    return result
+
+
+def rejections_table(deployment: dict[str, Any]) -> Any | None:
+    """The devices each step rejected, with the reason (None when nothing was rejected)."""
+    rows = [
+        (str(int(step.get("step", 0)) + 1), r.get("device", "?"), r.get("reason", ""))
+        for step in (deployment.get("plan") or {}).get("steps") or []
+        for r in step.get("rejected") or []
+    ]
+    if not rows:
+        return None
+    result = table("step", "rejected device", "reason", title="devices that did not fit")
+    for row in rows:
+        result.add_row(*row)
+    return result
+
+
+def answers_table(deployment: dict[str, Any]) -> Any | None:
+    """Each device's answer to the deploy (None before deploying)."""
+    answers = deployment.get("devices") or {}
+    if not answers:
+        return None
+    result = table("device", "answer", "message", title="device answers")
+    for device, answer in sorted(answers.items()):
+        ok = bool(answer.get("ok"))
+        result.add_row(device, styled("ok" if ok else "failed"), answer.get("message") or "")
+    return result
+
+
+def reasons_table(error: dict[str, Any]) -> Any:
+    """An unplaceable answer's per-device reasons."""
+    step = error.get("step")
+    result = table("device", "reason", title=f"why step {step} fits nowhere" if step else None)
+    for device, reason in sorted((error.get("reasons") or {}).items()):
+        result.add_row(device, str(reason))
+    return result
+
+
+def print_deployment(deployment: dict[str, Any], *, with_error: bool = True) -> None:
+    """Status, placement, rejections and device answers (and the error) of a deployment."""
+    note(f"deployment {deployment.get('name')}: {deployment.get('status')}", "bold")
+    parts = (plan_table(deployment), rejections_table(deployment), answers_table(deployment))
+    for i, part in enumerate(p for p in parts if p is not None):
+        if i:
+            note("")
+        show(part)
+    if with_error and deployment.get("error"):
+        note(f"error: {deployment['error']}", "red")
+
+
+def print_failure(err: ApiError, output: Output = Output.table) -> None:
+    """What a failed deploy or execution answered: the JSON, or reasons/plan/steps tables."""
+    body = err.body if isinstance(err.body, dict) else {}
+    if output is Output.json and err.body is not None:
+        print_json(err.body)
+    elif err.code == "unplaceable":
+        show(reasons_table(err.error))
+    elif isinstance(body.get("deployment"), dict):
+        print_deployment(body["deployment"], with_error=False)
+    elif isinstance(body.get("execution"), dict):
+        print_execution(body["execution"])
+
+
+def report_deploy_error(err: ApiError, output: Output) -> NoReturn:
+    """Print what a failed create/deploy/redeploy answered, then exit 1."""
+    print_failure(err, output)
+    fail(err.message)
+
+
+def deployments_table(deployments: Iterable[dict[str, Any]]) -> Any:
+    """name, status, steps, devices, updated."""
+    result = table("name", "status", "steps", "devices", "updated")
+    for d in deployments:
+        steps = (d.get("plan") or {}).get("steps") or []
+        devices = sorted({s.get("device", "?") for s in steps})
+        result.add_row(
+            d.get("name", "?"),
+            styled(str(d.get("status", "?"))),
+            " → ".join(f"{s.get('module')}.{s.get('function')}" for s in steps) or "-",
+            ", ".join(devices) or "-",
+            ago(d.get("updated_at")),
+        )
+    return result
+
+
+def execution_table(execution: dict[str, Any]) -> Any:
+    """step, device, function, result, duration."""
+    result = table("step", "device", "function", "result", "ms", "ok")
+    for step in execution.get("steps") or []:
+        result.add_row(
+            str(int(step.get("step", 0)) + 1),
+            step.get("device", "?"),
+            f"{step.get('module')}.{step.get('function')}",
+            result_text(step.get("result")),
+            ms(step.get("duration_ms")),
+            styled("ok" if step.get("success") else "failed"),
+        )
+    return result
+
+
+def print_execution(execution: dict[str, Any]) -> None:
+    """The final result, then the per-step table."""
+    rows: list[tuple[str, Any]] = [("result", result_text(execution.get("result")))]
+    if execution.get("result_url"):
+        rows.append(("result url", execution["result_url"]))
+    rows.append(("took", f"{ms(execution.get('duration_ms'))} ms"))
+    show(key_values(rows))
+    note("")
+    show(execution_table(execution))
+
+
+def create_deployment(
+    api: Client, body: bytes, content_type: str, *, deploy: bool = True
+) -> dict[str, Any]:
+    """POST the manifest; ApiError (with the body) when unplaceable or a device refused."""
+    answer: dict[str, Any] = api.post(
+        "/api/v1/deployments",
+        params={"deploy": str(deploy).lower()},
+        content=body,
+        headers={"content-type": content_type},
+        timeout=180,
+    )
+    return answer
+
+
+def apply_manifest(api: Client, path: Path) -> dict[str, Any]:
+    """Create and deploy a manifest file, or redeploy it when its name exists already."""
+    body, content_type, parsed = read_manifest(path)
+    try:
+        api.get(f"/api/v1/deployments/{parsed.get('name')}")
+    except ApiError as err:
+        if err.status != 404:
+            raise
+        return create_deployment(api, body, content_type)
+    answer: dict[str, Any] = api.put(
+        f"/api/v1/deployments/{parsed.get('name')}",
+        content=body,
+        headers={"content-type": content_type},
+        timeout=180,
+    )
+    return answer
+
+
+def execute(
+    api: Client, name: str, args: dict[str, str], files: dict[str, Path], *, timeout: float = 120
+) -> dict[str, Any]:
+    """Run a deployment once; ApiError (with the execution in the body) when it failed."""
+    if files:
+        parts = {m: (p.name, p.read_bytes(), media_type(p)) for m, p in files.items()}
+        answer = api.post(
+            f"/api/v1/deployments/{name}/execute", data=args, files=parts, timeout=timeout
+        )
+    else:
+        answer = api.post(
+            f"/api/v1/deployments/{name}/execute", json={"args": args}, timeout=timeout
+        )
+    result: dict[str, Any] = answer
+    return result
+
+
+def deploy(
+    manifest: Annotated[
+        Path, typer.Argument(help="A manifest file (.yaml, .yml or .json).", dir_okay=False)
+    ],
+    no_deploy: Annotated[
+        bool, typer.Option("--no-deploy", help="Only create and solve; deploy later.")
+    ] = False,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Create a deployment from a manifest, place its steps and deploy them to the devices.
+
+    Prints where each step goes and why the other devices did not fit, then each device's
+    answer. Exits 1 when no device fits a step or a device refused.
+    """
+    body, content_type, parsed = read_manifest(manifest)
+    doing = "placing" if no_deploy else "placing and deploying"
+    with Client(orchestrator) as api:
+        try:
+            with spinner(f"{doing} {parsed.get('name', manifest.stem)}..."):
+                deployment = create_deployment(api, body, content_type, deploy=not no_deploy)
+        except ApiError as err:
+            report_deploy_error(err, output)
+    if output is Output.json:
+        print_json(deployment)
+    else:
+        print_deployment(deployment)
+
+
+def exec_command(
+    deployment: Annotated[str, typer.Argument(help="Deployment name or id.")],
+    args: Annotated[
+        list[str] | None, typer.Argument(help="Arguments as key=value (e.g. iterations=7).")
+    ] = None,
+    file: Annotated[
+        list[str] | None,
+        typer.Option("--file", "-f", help="An execution-stage file MOUNT=PATH (repeatable)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 120,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Run a deployment once and print its result and what each step did."""
+    values = parse_pairs(args or [], "an argument key")
+    files = {m: Path(p) for m, p in parse_pairs(file or [], "--file MOUNT").items()}
+    for mount, path in files.items():
+        if not path.is_file():
+            fail(f"--file {mount}={path}: no such file.", 2)
+    with Client(orchestrator) as api:
+        try:
+            with spinner(f"running {deployment}..."):
+                execution = execute(api, deployment, values, files, timeout=timeout)
+        except ApiError as err:
+            report_deploy_error(err, output)
+    if output is Output.json:
+        print_json(execution)
+    else:
+        print_execution(execution)
+
+
+@app.command("ls")
+def list_deployments(
+    orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+) -> None:
+    """List every deployment with its status, steps and devices."""
+    with reported(), Client(orchestrator) as api:
+        deployments = api.get("/api/v1/deployments")
+    if output is Output.json:
+        print_json(deployments)
+    elif not deployments:
+        note("No deployments yet. Create one with `wasmfleet deploy MANIFEST.yaml`.")
+    else:
+        show(deployments_table(deployments))
+
+
+@app.command("show")
+def show_deployment(
+    name: Annotated[str, typer.Argument(help="Deployment name or id.")],
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Show a deployment: placement, rejected devices and each device's answer."""
+    with reported(), Client(orchestrator) as api:
+        deployment = api.get(f"/api/v1/deployments/{name}")
+    if output is Output.json:
+        print_json(deployment)
+    else:
+        print_deployment(deployment)
+
+
+@app.command("redeploy")
+def redeploy(
+    name: Annotated[str, typer.Argument(help="Deployment name or id.")],
+    manifest: Annotated[
+        Path | None, typer.Option(help="A changed manifest of the same name.", dir_okay=False)
+    ] = None,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Place a deployment again (on today's fleet) and deploy it."""
+    kw: dict[str, Any] = {}
+    if manifest is not None:
+        body, content_type, _ = read_manifest(manifest)
+        kw = {"content": body, "headers": {"content-type": content_type}}
+    with Client(orchestrator) as api:
+        try:
+            with spinner(f"placing and deploying {name}..."):
+                deployment = api.put(f"/api/v1/deployments/{name}", timeout=180, **kw)
+        except ApiError as err:
+            report_deploy_error(err, output)
+    if output is Output.json:
+        print_json(deployment)
+    else:
+        print_deployment(deployment)
+
+
+@app.command("rm")
+def remove(
+    name: Annotated[str, typer.Argument(help="Deployment name or id.")],
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Remove a deployment from its devices and delete it."""
+    with reported(), Client(orchestrator) as api:
+        answer = api.delete(f"/api/v1/deployments/{name}", timeout=60)
+    if output is Output.json:
+        print_json(answer)
+        return
+    note(f"removed deployment {name}")
+    removed = (answer or {}).get("removed") or {}
+    if removed:
+        result = table("device", "answer", "message")
+        for device, outcome in sorted(removed.items()):
+            result.add_row(
+                device, styled("ok" if outcome.get("ok") else "failed"), outcome.get("message")
+            )
+        show(result)

@@ -1,0 +1,153 @@
+"""``wasmfleet device``: the devices the orchestrator knows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import typer
+
+from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.output import (
+    Output,
+    OutputOpt,
+    ago,
+    capacity_text,
+    clock,
+    key_values,
+    labels_text,
+    note,
+    print_json,
+    show,
+    styled,
+    table,
+)
+
+app = typer.Typer(
+    name="device",
+    help="List, inspect and forget the devices of the fleet.",
+    no_args_is_help=True,
+)
+
+
+def devices_table(devices: Iterable[dict[str, Any]], title: str | None = None) -> Any:
+    """name, status, url, labels, interfaces, capacity, last seen."""
+    result = table("name", "status", "url", "labels", "ifaces", "capacity", "seen", title=title)
+    for d in devices:
+        result.add_row(
+            d.get("name", "?"),
+            styled(str(d.get("status", "?"))),
+            d.get("url") or "-",
+            labels_text(d.get("labels")),
+            str(len(d.get("interfaces") or [])),
+            capacity_text(d.get("capacity")),
+            ago(d.get("last_seen")),
+        )
+    return result
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_num(v) for v in value) + "]"
+    return str(value)
+
+
+def interfaces_text(names: list[str], spell_out: int = 8) -> str:
+    """Host interfaces grouped by namespace; big namespaces (WASI) as a count."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        namespace, _, function = name.rpartition(".")
+        groups.setdefault(namespace or "(no namespace)", []).append(function)
+    parts = []
+    for namespace, functions in sorted(groups.items()):
+        if len(functions) > spell_out:
+            parts.append(f"{namespace}: {len(functions)} functions")
+        else:
+            parts.append(f"{namespace}: {', '.join(functions)}")
+    return "; ".join(parts) or "-"
+
+
+@app.command("ls")
+def list_devices(
+    orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+) -> None:
+    """List every device with its status, labels and capacity."""
+    with reported(), Client(orchestrator) as api:
+        devices = api.get("/api/v1/devices")
+    if output is Output.json:
+        print_json(devices)
+    elif not devices:
+        note(
+            "No devices yet. Start a supervisor with --orchestrator "
+            f"{api.url} (or run `wasmfleet up`).",
+        )
+    else:
+        show(devices_table(devices))
+
+
+@app.command("show")
+def show_device(
+    name: Annotated[str, typer.Argument(help="Device name or id.")],
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Show one device: addresses, platform, interfaces, health and its status log."""
+    with reported(), Client(orchestrator) as api:
+        device = api.get(f"/api/v1/devices/{name}")
+    if output is Output.json:
+        print_json(device)
+        return
+    platform = device.get("platform") or {}
+    cpu = platform.get("cpu") or {}
+    health = device.get("health") or {}
+    rows: list[tuple[str, Any]] = [
+        ("name", device.get("name")),
+        ("id", device.get("id")),
+        ("status", styled(str(device.get("status", "?")))),
+        ("url", device.get("url")),
+        ("addresses", ", ".join(device.get("addresses") or []) or "-"),
+        ("labels", labels_text(device.get("labels"))),
+        ("capacity", capacity_text(device.get("capacity"))),
+        ("last seen", f"{clock(device.get('last_seen'))} ({ago(device.get('last_seen'))})"),
+        ("failed checks", device.get("failures", 0)),
+    ]
+    if cpu:
+        rows.append(("cpu", cpu.get("humanReadableName") or cpu.get("name") or cpu))
+    if health:
+        rows.append(("health", ", ".join(f"{k}={_num(v)}" for k, v in sorted(health.items()))))
+    rows.append(("interfaces", interfaces_text(device.get("interfaces") or [])))
+    show(key_values(rows, title=f"device {device.get('name')}"))
+    log = device.get("status_log") or []
+    if log:
+        history = table("time", "status", "reason", title="status log")
+        for entry in log:
+            history.add_row(
+                clock(entry.get("time")), styled(str(entry.get("status"))), entry.get("reason")
+            )
+        show(history)
+
+
+@app.command("forget")
+def forget(
+    name: Annotated[str | None, typer.Argument(help="Device name or id.")] = None,
+    all_devices: Annotated[bool, typer.Option("--all", help="Forget every device.")] = False,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Forget a device (or --all); a running supervisor is found again when it registers."""
+    if (name is None) == (not all_devices):
+        fail("Name one device to forget, or pass --all (not both).", 2)
+    with reported(), Client(orchestrator) as api:
+        if all_devices:
+            answer = api.delete("/api/v1/devices")
+            count = int((answer or {}).get("forgotten", 0))
+            text = f"forgot {count} device{'s' if count != 1 else ''}"
+        else:
+            answer = api.delete(f"/api/v1/devices/{name}")
+            text = f"forgot device {name}"
+    if output is Output.json:
+        print_json(answer if answer is not None else {"forgotten": name})
+    else:
+        note(text)

@@ -1,0 +1,314 @@
+"""The processes of a local fleet: ports, child processes, start-up waits and clean stops.
+
+``wasmfleet up`` (cli/up.py) uses this to run an orchestrator and three supervisors as
+children of one command; every wait is bounded and every child is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wasmfleet.cli.client import ApiError, Client
+from wasmfleet.cli.output import err_console, note, spinner
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One simulated device of the fleet."""
+
+    name: str
+    labels: tuple[str, ...]
+    camera: str
+    sensors: str
+    capacity: str
+
+
+DEVICES = (
+    DeviceSpec(
+        "cam-gw", ("role=gateway", "location=lab"), "simulated", "simulated",
+        "cores=1,memory=512MiB",
+    ),
+    DeviceSpec(
+        "edge-box", ("role=edge", "location=lab"), "none", "simulated",
+        "cores=2,memory=2048MiB,accelerator=100",
+    ),
+    DeviceSpec(
+        "cloud-vm", ("role=cloud", "location=cloud"), "none", "none",
+        "cores=4,memory=8192MiB",
+    ),
+)  # fmt: skip
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``host:port`` now (SO_REUSEADDR, as uvicorn)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def pick_port(
+    wanted: int, taken: Iterable[int] = (), is_free: Callable[[int], bool] = port_free
+) -> int:
+    """``wanted`` if free, else the next free port above it (at most 100 tried), else any."""
+    used = set(taken)
+    for port in range(wanted, min(wanted + 100, 65536)):
+        if port not in used and is_free(port):
+            return port
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in used:
+            return port
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: have the kernel SIGTERM this child if ``wasmfleet up`` dies without cleaning up."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Child:
+    """A service started by ``up``: its command, port and log file."""
+
+    name: str
+    port: int
+    command: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, env: dict[str, str]) -> None:
+        """Start it with output to its log file, in its own session (Ctrl-C goes to ``up``)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+
+    def exited(self) -> int | None:
+        """The exit status if it has exited, else None."""
+        return None if self.proc is None else self.proc.poll()
+
+    def tail(self, lines: int = 25) -> str:
+        """The last lines of its log."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log yet)"
+        return "\n".join(text.rstrip().splitlines()[-lines:]) or "(the log is empty)"
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interrupt:
+    """Ctrl-C or SIGTERM: one KeyboardInterrupt for the first signal, later ones are ignored."""
+
+    received: int | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+            raise KeyboardInterrupt
+
+
+class StartFailed(Exception):
+    """``up`` could not bring the fleet up; the message says what and shows the log tail."""
+
+
+def child_env() -> dict[str, str]:
+    """This environment without WASMFLEET_*/WASMIOT_* settings: flags configure children."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WASMFLEET_", "WASMIOT_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def orchestrator_child(port: int, root: Path) -> Child:
+    """The orchestrator's command line."""
+    command = [
+        sys.executable, "-m", "wasmfleet", "orchestrator", "--host", "127.0.0.1",
+        "--port", str(port), "--data-dir", str(root / "orchestrator"), "--no-mdns",
+        "--public-url", f"http://127.0.0.1:{port}",
+    ]  # fmt: skip
+    return Child("orchestrator", port, command, root / "logs" / "orchestrator.log")
+
+
+def supervisor_child(spec: DeviceSpec, port: int, root: Path, orchestrator: str) -> Child:
+    """A supervisor's command line."""
+    command = [
+        sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
+        "--port", str(port), "--name", spec.name, "--data-dir", str(root / spec.name),
+        "--orchestrator", orchestrator, "--no-mdns", "--camera", spec.camera,
+        "--sensors", spec.sensors, "--capacity", spec.capacity,
+    ]  # fmt: skip
+    for label in spec.labels:
+        command += ["--label", label]
+    return Child(spec.name, port, command, root / "logs" / f"{spec.name}.log")
+
+
+def start_failed(child: Child, what: str) -> StartFailed:
+    return StartFailed(f"{what}\n--- last lines of {child.log_path} ---\n{child.tail()}\n---")
+
+
+def wait_orchestrator(child: Child, timeout: float) -> None:
+    """Until GET /api/v1/status answers; StartFailed if it exits or the time is up."""
+    deadline = time.monotonic() + timeout
+    with Client(child.url, timeout=2) as api:
+        while time.monotonic() < deadline:
+            if child.exited() is not None:
+                raise start_failed(child, f"The orchestrator exited with status {child.exited()}.")
+            try:
+                api.get("/api/v1/status")
+                return
+            except ApiError:
+                time.sleep(0.2)
+    raise start_failed(
+        child, f"The orchestrator did not answer on {child.url} within {timeout:g} s."
+    )
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_devices(orchestrator: str, children: list[Child], timeout: float) -> list[Any]:
+    """Until every supervisor answers and the orchestrator lists it active at its URL."""
+    deadline = time.monotonic() + timeout
+    devices: list[Any] = []
+    answering: set[str] = set()
+    with Client(orchestrator, timeout=5) as api:
+        while time.monotonic() < deadline:
+            for child in children:
+                if child.exited() is not None:
+                    raise start_failed(
+                        child, f"Supervisor {child.name} exited with status {child.exited()}."
+                    )
+                if child.name not in answering and _answers(child.url):
+                    answering.add(child.name)
+            try:
+                devices = api.get("/api/v1/devices")
+            except ApiError:
+                devices = []
+            active = {d.get("name"): d.get("url") for d in devices if d.get("status") == "active"}
+            if all(c.name in answering and active.get(c.name) == c.url for c in children):
+                return devices
+            time.sleep(0.25)
+    listed = {d.get("name"): d.get("status") for d in devices}
+    states = {
+        c.name: "not answering" if c.name not in answering else listed.get(c.name, "unregistered")
+        for c in children
+    }
+    late = [c for c in children if states[c.name] != "active"] or children
+    raise start_failed(
+        late[0],
+        f"These devices did not become active on {orchestrator} within {timeout:g} s: "
+        + ", ".join(f"{c.name} ({states[c.name]})" for c in late)
+        + ".",
+    )
+
+
+def forget_devices(orchestrator: str, names: Iterable[str]) -> None:
+    """Forget devices a previous run left in the database (they register again when up)."""
+    with Client(orchestrator, timeout=5) as api:
+        for name in names:
+            try:
+                api.delete(f"/api/v1/devices/{name}")
+            except ApiError as err:
+                if err.status != 404:
+                    raise StartFailed(f"Could not forget the old {name}: {err.message}") from None
+
+
+def stop(children: list[Child], grace: float = 10.0) -> None:
+    """SIGTERM every child (supervisors first), wait up to ``grace`` s, then SIGKILL."""
+    running = [c for c in reversed(children) if c.proc is not None and c.exited() is None]
+    for child in running:
+        assert child.proc is not None
+        child.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in running:
+        assert child.proc is not None
+        try:
+            child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            err_console.print(f"[yellow]{child.name} did not stop in {grace:g} s; killing it[/]")
+            child.proc.kill()
+            child.proc.wait(timeout=5)
+
+
+def write_state(root: Path, children: list[Child]) -> None:
+    """DIR/up.json: every child's name, URL, pid and log (for scripts and tests)."""
+    state = {
+        c.name: {"url": c.url, "pid": c.proc.pid if c.proc else None, "log": str(c.log_path)}
+        for c in children
+    }
+    (root / "up.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def start_fleet(
+    started: list[Child], root: Path, port: int, supervisor_port: int, timeout: float
+) -> tuple[Child, list[Child]]:
+    """Start the orchestrator, then the supervisors; ``started`` grows as they start."""
+    env = child_env()
+    orch_port = pick_port(port)
+    if orch_port != port:
+        note(f"port {port} is busy; the orchestrator uses {orch_port} instead", "yellow")
+    orch = orchestrator_child(orch_port, root)
+    started.append(orch)
+    note(f"starting the orchestrator on {orch.url}")
+    orch.start(env)
+    with spinner(f"waiting for the orchestrator on {orch.url}..."):
+        wait_orchestrator(orch, timeout)
+    forget_devices(orch.url, (spec.name for spec in DEVICES))
+    taken = {orch_port}
+    supervisors = []
+    for i, spec in enumerate(DEVICES):
+        wanted = supervisor_port + i
+        sup_port = pick_port(wanted, taken)
+        taken.add(sup_port)
+        if sup_port != wanted:
+            note(f"port {wanted} is busy; {spec.name} uses {sup_port} instead", "yellow")
+        child = supervisor_child(spec, sup_port, root, orch.url)
+        started.append(child)
+        supervisors.append(child)
+        note(f"starting supervisor {spec.name} on {child.url} ({', '.join(spec.labels)})")
+        child.start(env)
+    write_state(root, started)
+    with spinner("waiting for the three devices to register and turn active..."):
+        wait_devices(orch.url, supervisors, timeout)
+    note(f"fleet ready: {', '.join(c.name for c in supervisors)} are active", "green")
+    return orch, supervisors

@@ -1,0 +1,256 @@
+"""``wasmfleet up``: a whole fleet on this machine, no Docker — the newcomer's first command.
+
+It starts an orchestrator and three supervisors as child processes on 127.0.0.1 (a camera
+gateway, an edge box and a cloud VM, told apart by labels, host interfaces and declared
+capacity), waits until the orchestrator lists them active, pushes the example modules,
+deploys a pipeline that crosses devices plus one placed by resources, runs each once,
+prints what to try next, and stops every child cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client
+from wasmfleet.cli.demo import find_modules_dir
+from wasmfleet.cli.deployments import (
+    apply_manifest,
+    execute,
+    print_deployment,
+    print_execution,
+    print_failure,
+)
+from wasmfleet.cli.local_fleet import (
+    INTERRUPTS,
+    Child,
+    StartFailed,
+    _Interrupt,
+    start_failed,
+    start_fleet,
+    stop,
+)
+from wasmfleet.cli.modules import push_folder
+from wasmfleet.cli.output import note, spinner
+
+ENV_SUPERVISOR_PORT = "WASMFLEET_UP_SUPERVISOR_PORT"
+READY_LINE = "What to try next"
+
+
+PIPELINES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("camera-pipeline.yaml", {}),
+    ("fibo-cloud.yaml", {"iterations": "20"}),
+)
+
+
+def run_pipelines(url: str, folder: Path, examples: Path) -> dict[str, dict[str, Any]]:
+    """Push the example modules, deploy the demo pipelines, run each once; print it all."""
+    deployed: dict[str, dict[str, Any]] = {}
+    with Client(url, timeout=60) as api:
+        try:
+            with spinner(f"pushing the modules of {folder}..."):
+                pushed = push_folder(api, folder)
+        except ApiError as err:
+            typer.secho(f"error: pushing the modules failed: {err.message}", fg="red", err=True)
+            return deployed
+        note(f"pushed {len(pushed)} modules: {', '.join(m.get('name', '?') for m in pushed)}")
+        for file, args in PIPELINES:
+            note("")
+            try:
+                with spinner(f"deploying {file}..."):
+                    deployment = apply_manifest(api, examples / file)
+                print_deployment(deployment)
+                name = str(deployment.get("name"))
+                deployed[name] = deployment
+                shown = " ".join(f"{k}={v}" for k, v in args.items())
+                note(f"wasmfleet exec {name} {shown}".rstrip(), "bold")
+                with spinner(f"running {name}..."):
+                    print_execution(execute(api, name, dict(args), {}))
+            except ApiError as err:
+                print_failure(err)
+                typer.secho(f"error: {file}: {err.message}", fg="red", err=True)
+    return deployed
+
+
+def cli_name() -> str:
+    """How to type ``wasmfleet`` here: on PATH, the venv's script, or ``python -m``."""
+    script = Path(sys.executable).parent / "wasmfleet"
+    found = shutil.which("wasmfleet")
+    if found and (not script.exists() or Path(found).resolve() == script.resolve()):
+        return "wasmfleet"
+    return _here(script) if script.exists() else f"{sys.executable} -m wasmfleet"
+
+
+def _here(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def what_next(
+    url: str,
+    supervisors: list[Child],
+    deployed: dict[str, dict[str, Any]],
+    examples: Path | None = None,
+) -> None:
+    """Copy-pasteable commands with the real ports."""
+    cli = cli_name()
+    lines: list[tuple[str, str]] = []
+    if url != DEFAULT_URL:
+        lines.append((f"export WASMFLEET_ORCHESTRATOR={url}", "so the commands below find it"))
+    lines += [
+        (f"{cli} status", "the fleet at a glance"),
+        (f"{cli} device ls", "devices, labels, capacity"),
+    ]
+    if deployed:
+        lines.append((f"{cli} module ls", "the modules pushed from modules/"))
+    if "camera-pipeline" in deployed:
+        lines += [
+            (f"{cli} deployment show camera-pipeline", "where each step went, and why"),
+            (f"{cli} exec camera-pipeline", "cam-gw takes a picture, edge-box counts its pixels"),
+        ]
+    if "fibo" in deployed:
+        lines.append((f"{cli} exec fibo iterations=30", "on cloud-vm, placed by resources"))
+    if examples is not None and (examples / "fibo.json").is_file():
+        lines.append((f"{cli} deploy {_here(examples / 'fibo.json')}", "a wasmiot-shape manifest"))
+    lines += [
+        (f"{cli} logs --follow", "what the supervisors log"),
+        (f"curl {url}/api/v1/status", "the same over HTTP (API docs: " + url + "/docs)"),
+    ]
+    if "fibo" in deployed:
+        lines.append(
+            (
+                f"curl -X POST {url}/api/v1/deployments/fibo/execute "
+                "-H 'content-type: application/json' -d '{\"args\": {\"iterations\": 10}}'",
+                "",
+            )
+        )
+        plan = deployed["fibo"].get("plan") or {}
+        steps = plan.get("steps") or []
+        urls = {c.name: c.url for c in supervisors}
+        if steps and steps[0].get("device") in urls:
+            base = urls[steps[0]["device"]]
+            lines.append(
+                (
+                    f"curl '{base}/{deployed['fibo'].get('id')}/modules/fibo/fibo?iterations=7'",
+                    "call the supervisor directly",
+                )
+            )
+    note("")
+    note(f"{READY_LINE} (the orchestrator is {url}):", "bold")
+    for command, comment in lines:
+        typer.echo(f"  {command}" + (f"    # {comment}" if comment else ""))
+    typer.echo("\nPress Ctrl-C to stop the fleet.")
+
+
+def up(
+    port: Annotated[
+        int, typer.Option(help="Orchestrator port (the next free one if busy).")
+    ] = 3000,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep everything here (default: a temporary folder removed on exit)."),
+    ] = None,
+    keep_data: Annotated[
+        bool, typer.Option("--keep-data", help="Keep the temporary folder on exit.")
+    ] = False,
+    no_pipeline: Annotated[
+        bool,
+        typer.Option("--no-pipeline", help="Only start the fleet: no modules, no deployments."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds each service may take to come up.")
+    ] = 60.0,
+    supervisor_port: Annotated[
+        int, typer.Option(envvar=ENV_SUPERVISOR_PORT, hidden=True, help="First supervisor port.")
+    ] = 5001,
+    modules: Annotated[
+        Path | None, typer.Option(help="The example modules folder (default: the checkout's).")
+    ] = None,
+) -> None:
+    """Start an orchestrator and three supervisors here, deploy a demo pipeline, show what to try.
+
+    No Docker: every service is a child process on 127.0.0.1 with its log in DIR/logs/.
+    Ctrl-C (or SIGTERM) stops them all.
+    """
+    folder = modules or find_modules_dir()
+    if not no_pipeline and (folder is None or not folder.is_dir()):
+        typer.secho(
+            "error: the example modules were not found; run this from a wasmfleet checkout "
+            "or pass --modules PATH/TO/modules (or --no-pipeline)",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    temporary = data_dir is None
+    root = Path(tempfile.mkdtemp(prefix="wasmfleet-up-")) if data_dir is None else data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    root = root.resolve()
+    note(f"wasmfleet up: data and logs in {root}")
+    interrupt = _Interrupt()
+    previous = {sig: signal.signal(sig, interrupt.handle) for sig in INTERRUPTS}
+    status, failed = 0, False
+    started: list[Child] = []
+    try:
+        orch, supervisors = start_fleet(started, root, port, supervisor_port, timeout)
+        deployed: dict[str, dict[str, Any]] = {}
+        examples = folder.parent / "examples" if folder is not None else None
+        if not no_pipeline and folder is not None and examples is not None:
+            deployed = run_pipelines(orch.url, folder, examples)
+        what_next(orch.url, supervisors, deployed, examples)
+        sys.stdout.flush()
+        _watch(orch, supervisors)
+    except KeyboardInterrupt:
+        note("\nstopping...")
+    except StartFailed as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        status, failed = 1, True
+    finally:
+        interrupt.received = interrupt.received or -1  # later signals: ignored while stopping
+        try:
+            stop(started)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    _cleanup(root, temporary and not keep_data and not failed)
+    raise typer.Exit(status)
+
+
+def _watch(orch: Child, supervisors: list[Child]) -> None:
+    """Sleep until interrupted; report a child that dies (StartFailed if it is the orchestrator)."""
+    reported: set[str] = set()
+    while True:
+        time.sleep(0.5)
+        if orch.exited() is not None:
+            raise start_failed(orch, f"The orchestrator exited with status {orch.exited()}.")
+        for child in supervisors:
+            if child.exited() is not None and child.name not in reported:
+                reported.add(child.name)
+                typer.secho(
+                    f"warning: supervisor {child.name} exited with status {child.exited()}; "
+                    f"its log: {child.log_path}",
+                    fg="yellow",
+                    err=True,
+                )
+
+
+def _cleanup(root: Path, remove_data: bool) -> None:
+    """Remove the services' data (not the logs) from a temporary folder; say where logs are."""
+    if remove_data:
+        for entry in root.iterdir():
+            if entry.is_dir() and entry.name != "logs":
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file():
+                entry.unlink()
+        note(f"stopped; data removed, logs kept in {root / 'logs'}")
+    else:
+        note(f"stopped; data kept in {root}, logs in {root / 'logs'}")
