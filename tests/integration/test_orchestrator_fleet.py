@@ -152,3 +152,12 @@ def test_stopped_supervisor_turns_inactive(tmp_path: Path) -> None:
         assert fleet.devices()["a"]["status"] == "active"
         fleet.supervisors["b"].start()
         assert wait_until(lambda: fleet.devices()["b"]["status"] == "active", timeout=15)
+
+
+def test_versioned_api_is_documented(fleet: Fleet) -> None:
+    spec = fleet.http.get("/openapi.json").json()
+    for path in ("/api/v1/devices", "/api/v1/modules", "/api/v1/deployments", "/api/v1/logs"):
+        assert path in spec["paths"], path
+    assert "Deployment" in spec["components"]["schemas"]
+    docs = fleet.http.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -21,7 +20,7 @@ from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
-from wasmfleet.supervisor.http_util import JSONResponse, error_body
+from wasmfleet.supervisor.http_util import JSONResponse, error_body, internal_error, route_error
 
 log = logging.getLogger("wasmfleet.orchestrator.http")
 
@@ -46,27 +45,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        message = f"No route {request.method} {request.url.path}; see /docs for the API."
-        code = "not_found"
-    elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}."
-        code = "method_not_allowed"
-    else:
-        message, code = str(exc.detail), "http_error"
-    return JSONResponse(error_body(exc.status_code, code, message), status_code=exc.status_code)
+    return route_error(request, exc, "see /docs for the API")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    incident = uuid.uuid4().hex[:12]
-    log.error(
-        "internal error", exc_info=exc, extra={"incident": incident, "path": request.url.path}
-    )
-    message = (
-        f"The orchestrator hit an internal error (incident {incident}, see its log). "
-        "Please report it if it happens again."
-    )
-    return JSONResponse(error_body(500, "internal", message), status_code=500)
+    return internal_error(request, exc, "orchestrator", log, unchanged=False)
 
 
 def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None = None) -> FastAPI:

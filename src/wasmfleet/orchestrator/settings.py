@@ -15,7 +15,7 @@ from typing import Any
 
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.runtime.limits import MiB
-from wasmfleet.supervisor.settings import _primary_ipv4, parse_size
+from wasmfleet.supervisor.settings import convert_setting, primary_ipv4
 
 
 def default_orchestrator_dir() -> Path:
@@ -70,7 +70,7 @@ class OrchestratorSettings:
         """This orchestrator's URL as devices see it."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = _primary_ipv4() if self.host in {"0.0.0.0", "::", ""} else self.host
+        host = primary_ipv4() if self.host in {"0.0.0.0", "::", ""} else self.host
         return f"http://{host}:{self.port}"
 
     @classmethod
@@ -82,7 +82,7 @@ class OrchestratorSettings:
         values: dict[str, Any] = {}
         for key, (kind, name) in _ENV.items():
             if env.get(name, "") != "":
-                values[key] = _convert(kind, env[name], name)
+                values[key] = convert_setting(kind, env[name], name)
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"]).expanduser()
@@ -112,26 +112,6 @@ class OrchestratorSettings:
             )
         if self.log_format not in {"text", "json"}:
             raise ConfigurationError("log format must be text or json.")
-
-
-def _convert(kind: str, text: str, name: str) -> Any:
-    try:
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {text!r}.") from None
-    if kind == "bool":
-        lowered = text.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
-        raise ConfigurationError(f"{name} must be true or false, got {text!r}.")
-    if kind == "size":
-        return parse_size(text, name)
-    return text
 
 
 _P = "WASMFLEET_ORCHESTRATOR_"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -15,7 +14,7 @@ from starlette.types import ASGIApp
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.supervisor.call_endpoint import CallEndpoint, CallFastPath
-from wasmfleet.supervisor.http_util import JSONResponse, error_body
+from wasmfleet.supervisor.http_util import JSONResponse, error_body, internal_error, route_error
 from wasmfleet.supervisor.routes import SupervisorRoutes
 from wasmfleet.supervisor.service import Supervisor
 from wasmfleet.supervisor.settings import SupervisorSettings
@@ -39,27 +38,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "allowed in them."
         )
         return JSONResponse(error_body(400, "invalid_mount", message), status_code=400)
-    if exc.status_code == 404:
-        message = f"No route {request.method} {request.url.path}; GET / lists the API."
-        code = "not_found"
-    elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}."
-        code = "method_not_allowed"
-    else:
-        message, code = str(exc.detail), "http_error"
-    return JSONResponse(error_body(exc.status_code, code, message), status_code=exc.status_code)
+    return route_error(request, exc, "GET / lists the API")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    incident = uuid.uuid4().hex[:12]
-    log.error(
-        "internal error", exc_info=exc, extra={"incident": incident, "path": request.url.path}
-    )
-    message = (
-        f"The supervisor hit an internal error (incident {incident}, see its log); "
-        "nothing was changed. Please report it if it happens again."
-    )
-    return JSONResponse(error_body(500, "internal", message), status_code=500)
+    return internal_error(request, exc, "supervisor", log)
 
 
 def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = None) -> ASGIApp:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -62,3 +65,32 @@ def _too_large(size: int, limit: int) -> str:
         f"The request body is {size} bytes; this supervisor accepts at most {limit} bytes "
         "(--max-request-size)."
     )
+
+
+def route_error(request: Request, exc: HTTPException, hint: str) -> Response:
+    """A 404/405/other HTTPException in the shared error shape; ``hint`` says where the API is."""
+    if exc.status_code == 404:
+        message = f"No route {request.method} {request.url.path}; {hint}."
+        code = "not_found"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+        code = "method_not_allowed"
+    else:
+        message, code = str(exc.detail), "http_error"
+    return JSONResponse(error_body(exc.status_code, code, message), status_code=exc.status_code)
+
+
+def internal_error(
+    request: Request, exc: Exception, service: str, log: logging.Logger, *, unchanged: bool = True
+) -> Response:
+    """Log an unexpected exception with an incident id; answer 500 without a traceback."""
+    incident = uuid.uuid4().hex[:12]
+    log.error(
+        "internal error", exc_info=exc, extra={"incident": incident, "path": request.url.path}
+    )
+    message = (
+        f"The {service} hit an internal error (incident {incident}, see its log)"
+        + ("; nothing was changed." if unchanged else ".")
+        + " Please report it if it happens again."
+    )
+    return JSONResponse(error_body(500, "internal", message), status_code=500)

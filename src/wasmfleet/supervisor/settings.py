@@ -183,7 +183,7 @@ class SupervisorSettings:
         if self.advertise_address:
             return self.advertise_address
         if self.host in {"0.0.0.0", "::", ""}:
-            return _primary_ipv4()
+            return primary_ipv4()
         return self.host
 
     @property
@@ -212,7 +212,7 @@ class SupervisorSettings:
             for name in names:
                 if name in env and env[name] != "":
                     target = limits if key in _LIMIT_FIELDS else values
-                    target[key] = _convert(kind, env[name], name)
+                    target[key] = convert_setting(kind, env[name], name)
                     break
         for key, value in (overrides or {}).items():
             if value is None:
@@ -262,7 +262,7 @@ class SupervisorSettings:
             )
 
 
-def _primary_ipv4() -> str:
+def primary_ipv4() -> str:
     """The IPv4 address of the interface with the default route (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
@@ -272,7 +272,8 @@ def _primary_ipv4() -> str:
             return "127.0.0.1"
 
 
-def _convert(kind: str, text: str, name: str) -> Any:
+def convert_setting(kind: str, text: str, name: str) -> Any:
+    """Convert an environment value of a setting kind (int, float, bool, size, labels, str)."""
     try:
         if kind == "int":
             return int(text)
