@@ -183,3 +183,22 @@ def test_refused_deploy_is_reported_and_rolled_back(tmp_path) -> None:  # type: 
         assert dep["id"] not in fleet.supervisors["good"].get("/deploy").text
         r = fleet.http.post("/execute/half", json={"iterations": 3})
         assert r.status_code == 409 and "failed" in r.json()["error"]["message"]
+
+
+def test_a_failing_later_step_is_named(fleet: Fleet) -> None:
+    fleet.push("faults")
+    manifest = {
+        "name": "breaks-late",
+        "steps": [
+            {"module": "fibo", "function": "fibo"},
+            {"module": "faults", "function": "divide"},  # gets one argument of two
+        ],
+    }
+    assert fleet.http.post("/api/v1/deployments", json=manifest).status_code == 201
+    r = fleet.http.post("/execute/breaks-late", json={"iterations": 5})
+    assert r.status_code == 502, r.text
+    body = r.json()
+    steps = body["execution"]["steps"]
+    assert [s["success"] for s in steps] == [True, False]
+    assert steps[0]["result"] == "5"
+    assert "divide" in body["error"]["message"] and "Step 2" in body["error"]["message"]

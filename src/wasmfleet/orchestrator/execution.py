@@ -120,9 +120,9 @@ class ExecutionService:
             success = bool(entry.get("success", True))
             next_url = entry.get("next_result_url") or _url_in(entry.get("result"))
             if not success and next_url is None and i + 1 < len(steps) and "chained_to" in entry:
-                own = entry.get("step_result", entry.get("result"))
-                success = "step_result" in entry  # this step ran; a later hop failed
-                execution.steps.append(_step(i, step, success, own, entry, result_url))
+                # This step ran (a supervisor chains only after success); the next hop failed
+                # and its error is this entry's result.
+                execution.steps.append(_step(i, step, True, own, entry, result_url))
                 execution.steps.append(
                     _step(i + 1, steps[i + 1], False, entry.get("result"), None, None)
                 )

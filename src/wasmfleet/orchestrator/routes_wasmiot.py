@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from wasmfleet.core.errors import InvalidDocument, NotFound, UnsupportedMediaType
+from wasmfleet.core.errors import InvalidDocument, UnsupportedMediaType
 from wasmfleet.core.form_fields import parse_bracket_fields
 from wasmfleet.orchestrator.devices import parse_registration
 from wasmfleet.orchestrator.http_input import (
@@ -186,6 +186,3 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
         )
 
     return router
-
-
-__all__ = ["NotFound", "wasmiot_router"]
