@@ -18,6 +18,7 @@ import httpx
 from wasmfleet.core.deploy_plan import PlannedStep, device_documents
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.manifest import Manifest, parse_manifest
+from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import plan_record, request_for, snapshot, solve
 from wasmfleet.orchestrator.settings import OrchestratorSettings
@@ -77,10 +78,14 @@ class DeploymentService:
         record.module_ids = sorted({m.id for m in resolved})
         return record
 
-    def _documents(self, record: DeploymentRecord) -> dict[str, dict[str, Any]]:
+    def _documents(
+        self, record: DeploymentRecord
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Each device's document, and the URL of each device it was built for."""
         assert record.plan is not None
         public = self.settings.resolved_public_url
         steps: list[PlannedStep] = []
+        urls: dict[str, str] = {}
         for step in record.plan["steps"]:
             module = self.store.get_module(step["module_id"])
             device = self.store.get_device(step["device"])
@@ -90,25 +95,23 @@ class DeploymentService:
                     f"The {missing} of step {step['name']} was deleted since the plan was made; "
                     "re-solve the deployment (PUT)."
                 )
-            steps.append(_planned_step(step, module, url_of(device), public))
-        return device_documents(record.id, steps)
+            urls[device.name] = url_of(device)
+            steps.append(_planned_step(step, module, urls[device.name], public))
+        return device_documents(record.id, steps), urls
 
     async def deploy(self, key: str) -> DeploymentRecord:
         """Send every device its document in parallel and record each answer."""
         record = await asyncio.to_thread(self.get, key)
-        documents = await asyncio.to_thread(self._documents, record)
+        documents, urls = await asyncio.to_thread(self._documents, record)
         record.documents = documents
         record.status = "deploying"
         record = await asyncio.to_thread(self.store.update_deployment, record)
-        devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
         names = sorted(documents)
-        answers = await asyncio.gather(
-            *(self._send(url_of(devices[n]), documents[n]) for n in names)
-        )
+        answers = await asyncio.gather(*(self._send(urls[n], documents[n]) for n in names))
         results = dict(zip(names, answers, strict=True))
         failed = [n for n in names if not results[n]["ok"]]
         if failed:
-            await self._roll_back(record.id, [url_of(devices[n]) for n in names if n not in failed])
+            await self._roll_back(record.id, [urls[n] for n in names if n not in failed])
             for name in names:
                 if results[name]["ok"]:
                     results[name]["message"] += " (rolled back because another device failed)"
@@ -139,7 +142,11 @@ class DeploymentService:
         except httpx.HTTPError as err:
             return {"ok": False, "status": None, "message": f"could not reach {url}: {err}"}
         ok = 200 <= response.status_code < 300
-        return {"ok": ok, "status": response.status_code, "message": _message(response, ok)}
+        return {
+            "ok": ok,
+            "status": response.status_code,
+            "message": "deployed" if ok else error_of(response),
+        }
 
     async def _roll_back(self, deployment_id: str, urls: list[str]) -> None:
         await asyncio.gather(*(self._delete(url, deployment_id) for url in urls))
@@ -154,7 +161,7 @@ class DeploymentService:
         if response.status_code == 404:
             return {"ok": True, "message": "was not deployed there"}
         ok = 200 <= response.status_code < 300
-        return {"ok": ok, "message": _message(response, ok, done="removed")}
+        return {"ok": ok, "message": "removed" if ok else error_of(response)}
 
     async def redeploy(self, key: str, body: Any | None = None) -> DeploymentRecord:
         """Re-solve (optionally with a new manifest of the same name) and deploy again."""
@@ -212,22 +219,3 @@ def _planned_step(
         sha256=module.sha256,
         file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
     )
-
-
-def _message(response: httpx.Response, ok: bool, done: str = "deployed") -> str:
-    if ok:
-        return done
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return f"{response.status_code}: {error['message']}"
-        if isinstance(error, str):
-            return f"{response.status_code}: {error}"
-        if body.get("message"):
-            return f"{response.status_code}: {body['message']}"
-    text = response.text.strip().splitlines()[0][:300] if response.text.strip() else ""
-    return f"{response.status_code}: {text or response.reason_phrase}"

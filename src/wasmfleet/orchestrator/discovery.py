@@ -17,7 +17,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.orchestrator.devices import Sighting
-from wasmfleet.supervisor.advertise import SERVICE_TYPE, _zeroconf_binding
+from wasmfleet.supervisor.advertise import SERVICE_TYPE, zeroconf_binding
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class MdnsDiscovery:
         """Open zeroconf and start browsing (returns at once; failures are logged)."""
         if self._zc is not None:
             return
-        interfaces, ip_version = _zeroconf_binding(self._host)
+        interfaces, ip_version = zeroconf_binding(self._host)
         try:
             if interfaces is None:
                 self._zc = AsyncZeroconf(ip_version=ip_version)

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from wasmfleet.core.errors import ChainFailed, Conflict, WasmfleetError
+from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class ExecutionService:
             if entry is None:
                 if i == 0 and not answer_ok:
                     execution.steps.append(
-                        _step(i, step, False, _error_text(body, response), None, result_url)
+                        _step(i, step, False, error_of(response), None, result_url)
                     )
                 break
             own = entry.get("step_result", entry.get("result"))
@@ -139,7 +140,7 @@ class ExecutionService:
         if execution.result is None and execution.steps:
             execution.result = execution.steps[-1].get("result")
         if not answer_ok and all(s.get("success") for s in execution.steps):
-            raise _StepError(_error_text(body, response))
+            raise _StepError(error_of(response))
 
     async def _call(
         self,
@@ -214,13 +215,6 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {"result": body}
-
-
-def _error_text(body: dict[str, Any], response: httpx.Response) -> str:
-    error = body.get("error")
-    if isinstance(error, dict) and error.get("message"):
-        return f"{response.status_code}: {error['message']}"
-    return f"{response.status_code}: {body.get('result') or response.reason_phrase}"
 
 
 def _url_in(value: Any) -> str | None:

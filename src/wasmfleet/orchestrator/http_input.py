@@ -14,6 +14,7 @@ from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.supervisor.http_util import read_body, read_json
 
 MAX_PART = 256 * 1024 * 1024
+WASM = "application/wasm"
 
 
 def media_type(request: Request) -> str:
@@ -94,3 +95,33 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+async def read_module_upload(
+    request: Request, limit: int, *, part_name: str | None = None
+) -> tuple[str, bytes]:
+    """The ``name`` field and the binary of a module upload.
+
+    The binary is the one file part typed application/wasm, or (``part_name``) the part of that
+    name whatever its type.
+    """
+    if not is_form(request):
+        raise UnsupportedMediaType(
+            "Upload the module as multipart/form-data with a field 'name' and a file part "
+            "typed application/wasm, e.g. "
+            "curl -F name=fibo -F module=@fibo.wasm;type=application/wasm."
+        )
+    fields, files = await read_form(request, limit)
+    name = dict(fields).get("name")
+    if not name:
+        raise InvalidDocument("The upload has no 'name' field; add -F name=<module name>.")
+    wasm = [f for f in files if f.media_type.lower() == WASM or f.name == part_name]
+    if not wasm:
+        typed = ", ".join(f"{f.name} ({f.media_type})" for f in files) or "no file parts"
+        raise UnsupportedMediaType(
+            f"No part typed application/wasm in the upload (got {typed}); send the binary "
+            "as e.g. -F module=@fibo.wasm;type=application/wasm."
+        )
+    if len(wasm) > 1:
+        raise InvalidDocument("Upload one application/wasm part per module.")
+    return name, wasm[0].data

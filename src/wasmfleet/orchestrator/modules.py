@@ -25,6 +25,7 @@ from wasmfleet.core.errors import (
     PayloadTooLarge,
 )
 from wasmfleet.core.names import check_file_name, check_identifier
+from wasmfleet.core.openapi import description_operations
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.store import ModuleRecord, Store
 from wasmfleet.runtime.engine import describe_compiled
@@ -184,6 +185,4 @@ def _export_infos(module: ModuleRecord) -> Mapping[str, ExportInfo]:
 
 def function_names(module: ModuleRecord) -> list[str]:
     """Names of the functions the module's description exposes."""
-    from wasmfleet.core.openapi import description_operations
-
     return sorted(description_operations(module.description or {}))

@@ -8,12 +8,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from wasmfleet.core.errors import InvalidDocument, NotFound, UnsupportedMediaType
+from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.orchestrator import schemas
-from wasmfleet.orchestrator.http_input import is_form, read_arguments, read_form, read_manifest
+from wasmfleet.orchestrator.http_input import (
+    is_form,
+    read_arguments,
+    read_form,
+    read_manifest,
+    read_module_upload,
+)
 from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.views import (
@@ -100,18 +107,8 @@ def api_router(orch: Orchestrator) -> APIRouter:
     @router.post("/modules", response_model=schemas.Module, status_code=201, tags=["modules"])
     async def create_module(request: Request) -> Any:
         """Upload a module: multipart with a field `name` and a part `wasm` (application/wasm)."""
-        if not is_form(request):
-            raise UnsupportedMediaType(
-                "Send multipart/form-data with a field 'name' and a file part 'wasm'."
-            )
-        fields, files = await read_form(request, limit)
-        name = dict(fields).get("name")
-        if not name:
-            raise InvalidDocument("The upload has no 'name' field.")
-        parts = [f for f in files if f.name == "wasm" or f.media_type == "application/wasm"]
-        if len(parts) != 1:
-            raise InvalidDocument("Send exactly one file part 'wasm' with the module binary.")
-        module = await asyncio.to_thread(orch.modules.create, name, parts[0].data)
+        name, data = await read_module_upload(request, limit, part_name="wasm")
+        module = await asyncio.to_thread(orch.modules.create, name, data)
         return module_view(module)
 
     @router.post("/modules/{key}/description", response_model=schemas.Module, tags=["modules"])
@@ -237,8 +234,6 @@ def _failed_deploy(record: Any) -> Response:
 
 
 def _json_text(raw: str) -> Any:
-    import orjson
-
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as err:

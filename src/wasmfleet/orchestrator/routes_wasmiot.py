@@ -13,14 +13,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from wasmfleet.core.errors import InvalidDocument, UnsupportedMediaType
 from wasmfleet.core.form_fields import parse_bracket_fields
 from wasmfleet.orchestrator.devices import parse_registration
 from wasmfleet.orchestrator.http_input import (
+    WASM,
     is_form,
     read_arguments,
     read_form,
     read_manifest,
+    read_module_upload,
 )
 from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.orchestrator.service import Orchestrator
@@ -32,8 +33,6 @@ from wasmfleet.orchestrator.views import (
     wasmiot_module_view,
 )
 from wasmfleet.supervisor.http_util import JSONResponse, read_json
-
-WASM = "application/wasm"
 
 
 def wasmiot_router(orch: Orchestrator) -> APIRouter:
@@ -65,26 +64,8 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
         "/file/module", summary="Upload a module (multipart: name + application/wasm part)"
     )
     async def create_module(request: Request) -> Response:
-        if not is_form(request):
-            raise UnsupportedMediaType(
-                "Upload the module as multipart/form-data with a field 'name' and a file part "
-                "typed application/wasm, e.g. "
-                "curl -F name=fibo -F module=@fibo.wasm;type=application/wasm."
-            )
-        fields, files = await read_form(request, limit)
-        name = dict(fields).get("name")
-        if not name:
-            raise InvalidDocument("The upload has no 'name' field; add -F name=<module name>.")
-        wasm = [f for f in files if f.media_type.lower() == WASM]
-        if not wasm:
-            typed = ", ".join(f"{f.name} ({f.media_type})" for f in files) or "no file parts"
-            raise UnsupportedMediaType(
-                f"No part typed application/wasm in the upload (got {typed}); send the binary "
-                "as e.g. -F module=@fibo.wasm;type=application/wasm."
-            )
-        if len(wasm) > 1:
-            raise InvalidDocument("Upload one application/wasm part per module.")
-        module = await asyncio.to_thread(orch.modules.create, name, wasm[0].data)
+        name, data = await read_module_upload(request, limit)
+        module = await asyncio.to_thread(orch.modules.create, name, data)
         return JSONResponse({"id": module.id}, status_code=201)
 
     @router.get("/file/module", summary="List modules (wasmiot shape)")

@@ -101,7 +101,7 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
         "devices": d.results,
         "created_at": _iso(d.created_at),
         "updated_at": _iso(d.updated_at),
-        "error": getattr(d, "error", None),
+        "error": d.error,
     }
 
 

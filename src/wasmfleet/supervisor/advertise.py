@@ -37,7 +37,7 @@ def service_info(settings: SupervisorSettings) -> ServiceInfo:
     )
 
 
-def _zeroconf_binding(host: str) -> tuple[list[str] | None, IPVersion]:
+def zeroconf_binding(host: str) -> tuple[list[str] | None, IPVersion]:
     """Which interfaces zeroconf listens on: the bound address only, or all for a wildcard."""
     host = "127.0.0.1" if host == "localhost" else host
     try:
@@ -76,7 +76,7 @@ class Advertiser:
             return
         if self._zc is not None:
             return
-        interfaces, ip_version = _zeroconf_binding(self._settings.host)
+        interfaces, ip_version = zeroconf_binding(self._settings.host)
         try:
             if interfaces is None:
                 self._zc = AsyncZeroconf(ip_version=ip_version)
