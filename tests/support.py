@@ -200,6 +200,22 @@ class SupervisorProcess(ServiceProcess):
         return self.post("/deploy", json=body, **kw)
 
 
+def description_upload(module: str) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """An example module's committed description and its deployment-stage data files,
+    ready for ``POST /api/v1/modules/{id}/description``."""
+    described = description(module)
+    files: dict[str, tuple[str, bytes]] = {}
+    for path_item in described["paths"].values():
+        for op in path_item.values():
+            if not isinstance(op, dict):
+                continue
+            for mount in op.get("x-mounts", []):
+                data_file = MODULES / module / mount["name"]
+                if mount["stage"] == "deployment" and data_file.exists():
+                    files[mount["name"]] = (mount["name"], data_file.read_bytes())
+    return described, files
+
+
 def description(module: str) -> dict[str, Any]:
     """The committed OpenAPI description of an example module."""
     data: dict[str, Any] = json.loads((MODULES / module / "description.json").read_text())

@@ -11,10 +11,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 WASMFLEET = [sys.executable, "-m", "wasmfleet"]
 
@@ -122,12 +124,35 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: Up) -> No
     assert int(json.loads(fibo.stdout)["result"]) == 55
     assert [s["device"] for s in json.loads(fibo.stdout)["steps"]] == ["cloud-vm"]
 
+    # Self-healing: stall edge-box; tally's counter moves to its failover cloud-vm, the
+    # camera pipeline (edge-box is the only role=edge device) waits degraded until it returns.
+    pids = fleet.pids()
+    api = httpx.Client(base_url=fleet.url, timeout=30)
+
+    def deployment(name: str) -> dict[str, Any]:
+        body: dict[str, Any] = api.get(f"/api/v1/deployments/{name}").json()
+        return body
+
+    os.kill(pids["edge-box"], signal.SIGSTOP)
+    try:
+        moved = wait_until(
+            lambda: deployment("tally")["plan"]["steps"][1]["device"] == "cloud-vm", timeout=20
+        )
+        assert moved, deployment("tally")
+        tally = cli(fleet.url, "exec", "tally", "iterations=10", "--output", "json")
+        assert tally.returncode == 0, tally.stdout + tally.stderr
+        assert [s["device"] for s in json.loads(tally.stdout)["steps"]] == ["cam-gw", "cloud-vm"]
+        assert deployment("camera-pipeline")["status"] == "degraded"
+    finally:
+        os.kill(pids["edge-box"], signal.SIGCONT)
+    assert wait_until(lambda: deployment("camera-pipeline")["status"] == "active", timeout=20)
+    api.close()
+
     status = cli(fleet.url, "status")
     assert status.returncode == 0, status.stderr
-    for word in ("cam-gw", "edge-box", "cloud-vm", "camera-pipeline", "fibo"):
+    for word in ("cam-gw", "edge-box", "cloud-vm", "camera-pipeline", "fibo", "moved steps"):
         assert word in status.stdout
 
-    pids = fleet.pids()
     assert sorted(pids) == ["cam-gw", "cloud-vm", "edge-box", "orchestrator"]
     fleet.proc.send_signal(signal.SIGINT)
     try:

@@ -4,6 +4,12 @@ It answers every path and method, records each request (path, method, JSON body,
 and can be told to answer errors: ``orch.fail(503)`` until ``orch.recover()``, or
 ``orch.fail(503, times=2)`` for the next two requests only.
 
+``POST /api/v1/heartbeat`` gets the heartbeat protocol's answer: ``200 {"known": true,
+"epochs": {...}}`` by default; ``orch.answer_heartbeats(known=False)`` answers
+``404 {"known": false}``, ``orch.answer_heartbeats(status=500)`` an error, and
+``orch.answer_heartbeats(epochs={"dep": 2})`` announces epochs. ``orch.heartbeats()`` lists the
+heartbeats received (each with ``received_at``).
+
     with running_orchestrator() as orch:
         ...  # orch.url is "http://127.0.0.1:<port>"
         orch.wait_for(lambda reqs: len(orch.requests_to("/x")) >= 1, timeout=5)
@@ -11,6 +17,7 @@ and can be told to answer errors: ``orch.fail(503)`` until ``orch.recover()``, o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -25,6 +32,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+HEARTBEAT_PATH = "/api/v1/heartbeat"
 
 
 @dataclass
@@ -52,6 +61,10 @@ class FakeOrchestrator:
         self._cond = threading.Condition()
         self._error_status: int | None = None
         self._error_times: int | None = None
+        self._hb_known = True
+        self._hb_epochs: dict[str, int] = {}
+        self._hb_status: int | None = None
+        self._hb_delay_s = 0.0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -81,6 +94,24 @@ class FakeOrchestrator:
         """Answer 200 again."""
         with self._cond:
             self._error_status, self._error_times = None, None
+
+    def answer_heartbeats(
+        self,
+        *,
+        known: bool = True,
+        epochs: dict[str, int] | None = None,
+        status: int | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        """How to answer heartbeats from now on: known or not, which epochs, or an error,
+        after ``delay_s`` seconds."""
+        with self._cond:
+            self._hb_known, self._hb_epochs, self._hb_status = known, dict(epochs or {}), status
+            self._hb_delay_s = delay_s
+
+    def heartbeats(self) -> list[Recorded]:
+        """The heartbeats received so far, oldest first."""
+        return self.requests_to(HEARTBEAT_PATH, "POST")
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -135,12 +166,28 @@ class FakeOrchestrator:
                 self._error_times -= 1
                 if self._error_times <= 0:
                     self._error_status, self._error_times = None, None
-            recorded.status = status or 200
+            answer: Response | None = None
+            delay = 0.0
+            if status is None and recorded.path == HEARTBEAT_PATH and request.method == "POST":
+                answer, delay = self._heartbeat_answer(), self._hb_delay_s
+            recorded.status = answer.status_code if answer is not None else status or 200
             self.requests.append(recorded)
             self._cond.notify_all()
+        if answer is not None:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return answer
         if status is not None:
             return JSONResponse({"error": "fake failure"}, status_code=status)
         return JSONResponse({"ok": True})
+
+    def _heartbeat_answer(self) -> Response:
+        """The programmed heartbeat answer (called with the lock held)."""
+        if self._hb_status is not None:
+            return JSONResponse({"error": "fake heartbeat failure"}, status_code=self._hb_status)
+        if not self._hb_known:
+            return JSONResponse({"known": False}, status_code=404)
+        return JSONResponse({"known": True, "epochs": dict(self._hb_epochs)})
 
     # -- lifecycle ---------------------------------------------------------------------------
 

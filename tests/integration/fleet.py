@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from tests.support import MODULES, OrchestratorProcess, SupervisorProcess, wait_until
+from tests.support import (
+    MODULES,
+    OrchestratorProcess,
+    SupervisorProcess,
+    description_upload,
+    wait_until,
+)
 
 # Fast health checks so that tests see status changes within a second or two.
 FAST_HEALTH = ["--health-interval", "0.3", "--health-failures", "2", "--health-timeout", "1"]
@@ -63,16 +69,7 @@ class Fleet:
         assert r.status_code == 201, r.text
         module_id: str = r.json()["id"]
         if describe:
-            description = json.loads((MODULES / module / "description.json").read_text())
-            files = {}
-            for path_item in description["paths"].values():
-                for op in path_item.values():
-                    if not isinstance(op, dict):
-                        continue
-                    for mount in op.get("x-mounts", []):
-                        data_file = MODULES / module / mount["name"]
-                        if mount["stage"] == "deployment" and data_file.exists():
-                            files[mount["name"]] = (mount["name"], data_file.read_bytes())
+            description, files = description_upload(module)
             r = self.http.post(
                 f"/api/v1/modules/{module_id}/description",
                 data={"description": json.dumps(description)},

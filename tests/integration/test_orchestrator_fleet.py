@@ -142,13 +142,15 @@ def test_logs_are_collected(fleet: Fleet) -> None:
     assert fleet.http.get("/api/v1/logs", params={"after_id": last}).json() == []
 
 
-def test_stopped_supervisor_turns_inactive(tmp_path: Path) -> None:
+def test_stopped_supervisor_turns_dead(tmp_path: Path) -> None:
     with running_fleet(tmp_path, ("a", []), ("b", [])) as fleet:
         fleet.supervisors["b"].stop()
-        assert wait_until(lambda: fleet.devices()["b"]["status"] == "inactive", timeout=15)
+        assert wait_until(lambda: fleet.devices()["b"]["status"] == "dead", timeout=15)
         log = fleet.http.get("/api/v1/devices/b").json()["status_log"]
-        assert log[-1]["status"] == "inactive"
-        assert "health check failed" in log[-1]["reason"]
+        assert log[-1]["status"] == "dead"
+        # Either the failure detector (no heartbeat, with phi) or refused polls said so.
+        assert "phi" in log[-1]["reason"] or "refused" in log[-1]["reason"]
+        assert fleet.devices()["b"]["reason"] == log[-1]["reason"]
         assert fleet.devices()["a"]["status"] == "active"
         fleet.supervisors["b"].start()
         assert wait_until(lambda: fleet.devices()["b"]["status"] == "active", timeout=15)

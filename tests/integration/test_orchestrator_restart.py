@@ -71,25 +71,25 @@ def test_put_re_solves_after_the_fleet_changed(tmp_path: Path) -> None:
         fleet.start_supervisor("two", "--label", "tier=edge")
         fleet.wait_active("two")
         fleet.supervisors["one"].stop()
-        assert wait_until(lambda: fleet.devices()["one"]["status"] == "inactive", timeout=15)
+        assert wait_until(lambda: fleet.devices()["one"]["status"] == "dead", timeout=15)
         r = fleet.http.put("/api/v1/deployments/moving")
         assert r.status_code == 200, r.text
         dep = r.json()
         assert [s["device"] for s in dep["plan"]["steps"]] == ["two"]
         rejected = {x["device"]: x["reason"] for x in dep["plan"]["steps"][0]["rejected"]}
-        assert rejected["one"].startswith("one inactive")
+        assert rejected["one"].startswith("one dead")
         assert fleet.http.post("/execute/moving", json={"iterations": 7}).json()["result"] == "13"
 
 
 def test_device_lost_while_orchestrator_was_down_is_not_trusted(tmp_path: Path) -> None:
-    # A slow health interval: the device must turn inactive on the first check after the
+    # A slow health interval: the device must be dead on the first check after the
     # restart, not after several failed checks.
     slow = ["--health-interval", "30", "--health-failures", "5"]
     with running_fleet(tmp_path, ("stays", []), ("goes", []), orchestrator_args=slow) as fleet:
         fleet.orchestrator.kill()
         fleet.supervisors["goes"].kill()
         fleet.orchestrator.start()
-        assert wait_until(lambda: fleet.devices()["goes"]["status"] == "inactive", timeout=10)
+        assert wait_until(lambda: fleet.devices()["goes"]["status"] == "dead", timeout=10)
         log = fleet.http.get("/api/v1/devices/goes").json()["status_log"]
         assert "not reachable since the orchestrator started" in log[-1]["reason"]
         assert fleet.devices()["stays"]["status"] == "active"

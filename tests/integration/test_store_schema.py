@@ -121,9 +121,9 @@ def test_the_migrations_build_exactly_the_schema_the_queries_use(database_url: s
 
 
 def test_an_old_database_is_upgraded_in_place(database_url: str) -> None:
-    # Build the database as the oldest release did, and put data in it.
-    old = open_store(database_url, migrations=MIGRATIONS[:1])
-    assert old.schema_version == 1
+    # Build the database as this release does, and put data in it.
+    old = open_store(database_url, migrations=MIGRATIONS)
+    assert old.schema_version == latest_version()
     ids = fill(old)
     old.close()
     assert "notes" not in tables(database_url)["devices"]
@@ -141,6 +141,34 @@ def test_an_old_database_is_upgraded_in_place(database_url: str) -> None:
     assert "notes" in tables(database_url)["devices"]
     assert versions(database_url)[-1] == (NEXT, "devices get notes (test only)")
     assert [v for v, _ in versions(database_url)] == list(range(1, NEXT + 1))
+
+
+def test_a_version_1_database_gains_epochs_and_moves(database_url: str) -> None:
+    open_store(database_url, migrations=MIGRATIONS[:1]).close()
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO deployments (id, name, status, manifest, documents, results, "
+                    "module_ids, created_at, updated_at) VALUES ('d1', 'pipe', 'active', '{}', "
+                    "'{}', '{}', '[]', :t, :t)"
+                ),
+                {"t": T0.replace(tzinfo=None)},
+            )
+    finally:
+        engine.dispose()
+    store = open_store(database_url)
+    try:
+        dep = store.get_deployment("pipe")
+        assert dep is not None and dep.epoch == 0 and dep.moves == []
+        dep.epoch, dep.moves = 4, [{"step": 0, "from": "a", "to": "b"}]
+        store.update_deployment(dep)
+        again = store.get_deployment("d1")
+        assert again is not None and again.epoch == 4 and again.moves[0]["to"] == "b"
+    finally:
+        store.close()
+    assert {"epoch", "moves"} <= tables(database_url)["deployments"]
 
 
 def test_a_newer_database_is_refused(database_url: str) -> None:

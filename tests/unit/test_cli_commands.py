@@ -480,6 +480,51 @@ def test_status_shows_the_fleet(api: FakeApi) -> None:
     assert json.loads(cli("status", "--output", "json").stdout)["counts"]["modules"] == 6
 
 
+def test_status_and_device_ls_show_dead_devices_and_moved_steps(api: FakeApi) -> None:
+    dead = {
+        **DEVICE,
+        "name": "edge-box",
+        "status": "dead",
+        "reason": "no heartbeat for 2.61 s (phi 8.3 >= 8; mean interval 0.50 s)",
+    }
+    flapping = {
+        **DEVICE,
+        "name": "cloud-vm",
+        "placeable": False,
+        "unplaceable_because": "flapping: 3 failures within 60 s; stable for 4.0 of 30 s",
+    }
+    move = {
+        "at": "2025-01-01T12:00:03+00:00",
+        "step": 1,
+        "function": "imginfo.pixels",
+        "from": "edge-box",
+        "to": "cloud-vm",
+        "reason": "edge-box is dead: no heartbeat",
+        "epoch": 3,
+    }
+    moved = {**DEPLOYMENT, "moves": [move], "epoch": 3}
+    api.on(
+        "GET",
+        "/api/v1/status",
+        {
+            "orchestrator": {"version": "0.1.0", "database": "sqlite", "uptime_s": 1,
+                             "healing": {"steps_moved": 1, "stale_copies_removed": 0,
+                                         "heartbeats": 40}},
+            "devices": [DEVICE, dead, flapping],
+            "deployments": [moved],
+            "counts": {"devices": {"active": 2, "dead": 1}},
+        },
+    )  # fmt: skip
+    api.on("GET", "/api/v1/devices", [DEVICE, dead, flapping])
+    done = cli("status")
+    assert done.exit_code == 0, done.output
+    for text in ("1 steps moved", "moved steps", "edge-box is dead", "1 (last edge-box",
+                 "phi 8.3", "flapping: 3 failures"):  # fmt: skip
+        assert text in done.stdout, text
+    listed = cli("device", "ls")
+    assert "dead" in listed.stdout and "phi 8.3" in listed.stdout and "why" in listed.stdout
+
+
 def test_every_command_reports_an_unreachable_orchestrator_in_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -182,3 +182,66 @@ def test_orchestrator_endpoints_must_name_deployed_modules() -> None:
     body["endpoints"]["ghost"] = body["endpoints"]["stamp"]
     with pytest.raises(InvalidDocument, match="'endpoints' names module 'ghost'"):
         parse_deployment(body)
+
+
+def test_epoch_and_fencing_are_optional() -> None:
+    spec = parse_deployment(README_FIBO)
+    assert (spec.epoch, spec.lease_s, spec.stateful) == (0, 0.0, frozenset())
+    body = copy.deepcopy(README_FIBO)
+    body.update(epoch=None, fencing=None)
+    assert parse_deployment(body).epoch == 0
+
+
+@pytest.mark.parametrize("base", [README_FIBO, ORCHESTRATOR_STAMP], ids=["readme", "orchestrator"])
+def test_epoch_and_fencing_parse_in_both_shapes(base: dict[str, Any]) -> None:
+    body = copy.deepcopy(base)
+    module = body["modules"][0]["name"]
+    body["epoch"] = 7
+    body["fencing"] = {
+        "lease_s": 2,
+        "stateful": [
+            {"module": module, "function": "a"},
+            {"module": module, "function": "b"},
+            {"module": module, "function": "a"},
+        ],
+    }
+    spec = parse_deployment(body)
+    assert spec.epoch == 7
+    assert spec.lease_s == 2.0 and isinstance(spec.lease_s, float)
+    assert spec.stateful == frozenset({(module, "a"), (module, "b")})
+
+
+def test_fencing_without_stateful_functions() -> None:
+    body = copy.deepcopy(README_FIBO)
+    body["fencing"] = {"lease_s": 0.75}
+    spec = parse_deployment(body)
+    assert (spec.lease_s, spec.stateful) == (0.75, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("epoch", "3", "'epoch' must be a whole number >= 0"),
+        ("epoch", True, "'epoch' must be a whole number >= 0"),
+        ("epoch", -1, "'epoch' must be a whole number >= 0"),
+        ("epoch", 1.5, "'epoch' must be a whole number >= 0"),
+        ("epoch", 2**64, "'epoch' must be a whole number >= 0"),
+        ("fencing", [1], "'fencing' must be an object"),
+        ("fencing", {"lease_s": "1s"}, "'fencing.lease_s' must be a number of seconds"),
+        ("fencing", {"lease_s": True}, "'fencing.lease_s' must be a number of seconds"),
+        ("fencing", {"lease_s": float("nan")}, "'fencing.lease_s' must be a number of seconds"),
+        ("fencing", {"lease_s": -0.5}, "'fencing.lease_s' must be 0 or more seconds"),
+        ("fencing", {"stateful": "fiboMod.fibo"}, "'fencing.stateful' must be a list"),
+        ("fencing", {"stateful": ["fiboMod.fibo"]}, "fencing.stateful[0] must be an object"),
+        ("fencing", {"stateful": [{"module": "fiboMod"}]}, "fencing.stateful[0].function"),
+        ("fencing", {"stateful": [{"module": 3, "function": "f"}]}, "fencing.stateful[0].module"),
+    ],
+)
+def test_bad_epoch_and_fencing_say_what_is_wrong(field: str, value: Any, words: str) -> None:
+    body = copy.deepcopy(README_FIBO)
+    body[field] = value
+    with pytest.raises(InvalidDocument) as err:
+        parse_deployment(body)
+    assert err.value.status == 400
+    assert words in err.value.message
+    assert err.value.message.endswith(".")

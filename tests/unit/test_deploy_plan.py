@@ -88,3 +88,20 @@ def test_two_steps_on_one_device_share_one_document() -> None:
 def test_undescribed_function_is_refused() -> None:
     with pytest.raises(InvalidDocument, match="no description of function 'nope'"):
         device_documents("d", [_step(0, "fibo", "nope", "edge", 5000)])
+
+
+def test_epoch_and_stateful_steps_reach_the_fencing_fields() -> None:
+    import dataclasses
+
+    counter = dataclasses.replace(_step(1, "counter", "add", "edge", 5001), stateful=True)
+    docs = device_documents(
+        "dep1", [_step(0, "fibo", "fibo", "cam", 5000), counter], epoch=3, lease_s=1.5
+    )
+    assert docs["cam"]["epoch"] == 3 and docs["edge"]["epoch"] == 3
+    assert docs["cam"]["fencing"] == {"lease_s": 1.5, "stateful": []}
+    assert docs["edge"]["fencing"] == {
+        "lease_s": 1.5,
+        "stateful": [{"module": "counter", "function": "add"}],
+    }
+    unfenced = device_documents("dep1", [counter])
+    assert "epoch" not in unfenced["edge"] and "fencing" not in unfenced["edge"]

@@ -204,6 +204,10 @@ def step_doc(**step: Any) -> dict[str, Any]:
         (step_doc(resources={"accelerator": 101}), "0 .. 100"),
         (step_doc(resources={"accelerator": -1}), "0 .. 100"),
         (step_doc(resources={"accelerator": 1.5}), "0 .. 100"),
+        (step_doc(failovers={"a": 1}), "steps[0].failovers must be a list of device"),
+        (step_doc(failovers=["a", ""]), "steps[0].failovers[1] is empty"),
+        (step_doc(failovers=[["a"]]), "steps[0].failovers[0] must be a device id or name"),
+        (step_doc(stateful="yes"), "steps[0].stateful must be true or false"),
         ({"name": "p", "sequence": [{"module": "m", "func": ""}]}, "sequence[0].func must"),
         ({"name": "p", "sequence": [{"module": "m", "func": "f", "device": 1.5}]}, "device"),
     ],
@@ -266,3 +270,17 @@ def test_empty_text_is_refused(text: str) -> None:
 def test_json_text_is_accepted() -> None:
     text = json.dumps({"name": "p", "steps": [{"module": "m", "function": "f", "device": 7}]})
     assert parse_manifest_text(text).steps[0].device == "7"
+
+
+def test_failovers_and_stateful_round_trip() -> None:
+    manifest = parse_manifest(
+        step_doc(failovers=["edge-box", "cloud-vm", "edge-box"], stateful=True)
+    )
+    step = manifest.steps[0]
+    assert step.failovers == ("edge-box", "cloud-vm")
+    assert step.stateful is True
+    assert parse_manifest(manifest.to_dict()) == manifest
+    assert parse_manifest(step_doc(failovers="edge-box")).steps[0].failovers == ("edge-box",)
+    plain = parse_manifest(step_doc())
+    assert plain.steps[0].failovers == () and plain.steps[0].stateful is False
+    assert "failovers" not in plain.to_dict()["steps"][0]

@@ -198,6 +198,12 @@ def test_the_brief_example_message(solve: Solver) -> None:
         ("inactive", "pi inactive"),
         ("inactive: health check failed 3 times", "pi inactive: health check failed 3 times"),
         ("unreachable", "pi inactive: unreachable"),
+        (
+            "dead: no heartbeat for 2.6 s (phi 8.3 >= 8)",
+            "pi dead: no heartbeat for 2.6 s (phi 8.3 >= 8)",
+        ),
+        ("suspect: no heartbeat for 2.2 s", "pi suspect: no heartbeat for 2.2 s"),
+        ("flapping: 3 failures within 60 s", "pi flapping: 3 failures within 60 s"),
     ],
 )
 def test_inactive_reason(solve: Solver, status: str, reason: str) -> None:

@@ -57,6 +57,7 @@ def test_device_description_names_the_device_and_its_interfaces() -> None:
         "interfaces": ["camera.takeImage"],
         "version": wasmfleet.__version__,
         "capacity": declared_capacity(settings.capacity),
+        "heartbeat_interval_s": 0.5,
     }
 
 

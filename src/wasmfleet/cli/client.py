@@ -143,7 +143,8 @@ class Client:
             ) from None
         except httpx.HTTPError as err:
             raise ApiError(
-                f"Talking to the orchestrator at {self.url} failed: {err or type(err).__name__}."
+                f"Talking to the orchestrator at {self.url} failed: "
+                f"{str(err) or type(err).__name__}."
             ) from None
 
     def request(

@@ -16,6 +16,7 @@ from wasmfleet.cli.output import (
     Output,
     OutputOpt,
     ago,
+    clock,
     key_values,
     ms,
     note,
@@ -116,7 +117,12 @@ def reasons_table(error: dict[str, Any]) -> Any:
 def print_deployment(deployment: dict[str, Any], *, with_error: bool = True) -> None:
     """Status, placement, rejections and device answers (and the error) of a deployment."""
     note(f"deployment {deployment.get('name')}: {deployment.get('status')}", "bold")
-    parts = (plan_table(deployment), rejections_table(deployment), answers_table(deployment))
+    parts = (
+        plan_table(deployment),
+        rejections_table(deployment),
+        answers_table(deployment),
+        moves_table([deployment]),
+    )
     for i, part in enumerate(p for p in parts if p is not None):
         if i:
             note("")
@@ -145,17 +151,40 @@ def report_deploy_error(err: ApiError, output: Output) -> NoReturn:
 
 
 def deployments_table(deployments: Iterable[dict[str, Any]]) -> Any:
-    """name, status, steps, devices, updated."""
-    result = table("name", "status", "steps", "devices", "updated")
+    """name, status, steps, devices, moved steps, updated."""
+    result = table("name", "status", "steps", "devices", "moved", "updated")
     for d in deployments:
         steps = (d.get("plan") or {}).get("steps") or []
         devices = sorted({s.get("device", "?") for s in steps})
+        moves = d.get("moves") or []
+        last = moves[-1] if moves else None
+        moved = f"{len(moves)} (last {last['from']} → {last['to']})" if last else "-"
         result.add_row(
             d.get("name", "?"),
             styled(str(d.get("status", "?"))),
             " → ".join(f"{s.get('module')}.{s.get('function')}" for s in steps) or "-",
             ", ".join(devices) or "-",
+            moved,
             ago(d.get("updated_at")),
+        )
+    return result
+
+
+def moves_table(deployments: Iterable[dict[str, Any]], limit: int = 10) -> Any | None:
+    """The steps self-healing moved, newest last (None when nothing moved)."""
+    moves = [(move, d.get("name", "?")) for d in deployments for move in (d.get("moves") or [])]
+    if not moves:
+        return None
+    moves.sort(key=lambda pair: str(pair[0].get("at")))
+    result = table("time", "deployment", "step", "from", "to", "why", title="moved steps")
+    for move, name in moves[-limit:]:
+        result.add_row(
+            clock(move.get("at")),
+            name,
+            f"{int(move.get('step', 0)) + 1} {move.get('function', '')}",
+            str(move.get("from")),
+            str(move.get("to")),
+            str(move.get("reason")),
         )
     return result
 

@@ -31,10 +31,13 @@ app = typer.Typer(
 
 
 def devices_table(devices: Iterable[dict[str, Any]], title: str | None = None) -> Any:
-    """name, status, url, labels, interfaces, capacity, last seen."""
-    result = table("name", "status", "url", "labels", "ifaces", "capacity", "seen", title=title)
+    """name, status, url, labels, interfaces, capacity, last seen, and why if not healthy."""
+    devices = list(devices)
+    troubled = any(_why(d) for d in devices)
+    columns = ["name", "status", "url", "labels", "ifaces", "capacity", "seen"]
+    result = table(*columns, *(["why"] if troubled else []), title=title)
     for d in devices:
-        result.add_row(
+        row = [
             d.get("name", "?"),
             styled(str(d.get("status", "?"))),
             d.get("url") or "-",
@@ -42,8 +45,18 @@ def devices_table(devices: Iterable[dict[str, Any]], title: str | None = None) -
             str(len(d.get("interfaces") or [])),
             capacity_text(d.get("capacity")),
             ago(d.get("last_seen")),
-        )
+        ]
+        result.add_row(*row, *([_why(d) or ""] if troubled else []))
     return result
+
+
+def _why(device: dict[str, Any]) -> str | None:
+    """Why a device is suspect, dead or gets no new work (None when it is healthy)."""
+    if device.get("status") not in (None, "active"):
+        return str(device.get("reason") or device.get("status"))
+    if device.get("placeable") is False and device.get("unplaceable_because"):
+        return str(device["unplaceable_because"])
+    return None
 
 
 def _num(value: Any) -> str:
@@ -111,8 +124,12 @@ def show_device(
         ("labels", labels_text(device.get("labels"))),
         ("capacity", capacity_text(device.get("capacity"))),
         ("last seen", f"{clock(device.get('last_seen'))} ({ago(device.get('last_seen'))})"),
-        ("failed checks", device.get("failures", 0)),
+        ("watched by", device.get("monitoring") or "-"),
+        ("phi", device.get("phi") if device.get("phi") is not None else "-"),
+        ("failed polls", device.get("failures", 0)),
     ]
+    if _why(device):
+        rows.insert(3, ("why", _why(device)))
     if cpu:
         rows.append(("cpu", cpu.get("humanReadableName") or cpu.get("name") or cpu))
     if health:

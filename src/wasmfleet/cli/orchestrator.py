@@ -40,7 +40,34 @@ def orchestrator(
         float | None, Opt(help="Seconds a health check may take (default: 2).")
     ] = None,
     health_failures: Annotated[
-        int | None, Opt(help="Failed checks in a row before a device is inactive (default: 3).")
+        int | None,
+        Opt(help="Refused polls in a row before a polled device is dead (default: 3)."),
+    ] = None,
+    phi_threshold: Annotated[
+        float | None,
+        Opt(help="Failure-detector phi at which a device is dead (default: 8)."),
+    ] = None,
+    suspect_phi: Annotated[
+        float | None, Opt(help="Phi at which a device becomes suspect (default: 1).")
+    ] = None,
+    acceptable_pause: Annotated[
+        float | None,
+        Opt(help="Seconds of heartbeat pause tolerated beyond the mean (default: 1.5)."),
+    ] = None,
+    flap_count: Annotated[
+        int | None,
+        Opt(help="Failures within --flap-window that mark a device flapping (default: 3)."),
+    ] = None,
+    flap_window: Annotated[
+        float | None, Opt(help="Seconds over which failures are counted (default: 60).")
+    ] = None,
+    stable_after: Annotated[
+        float | None,
+        Opt(help="Seconds a flapping device must stay up before new placements (default: 30)."),
+    ] = None,
+    lease: Annotated[
+        float | None,
+        Opt(help="Seconds a device may serve a stateful step without contact (default: 1.5)."),
     ] = None,
     max_module_size: Annotated[
         str | None, Opt(help="Largest .wasm accepted, e.g. 64MiB (default: 64MiB).")
@@ -68,6 +95,13 @@ def orchestrator(
                 "health_interval_s": health_interval,
                 "health_timeout_s": health_timeout,
                 "health_failures": health_failures,
+                "phi_threshold": phi_threshold,
+                "suspect_phi": suspect_phi,
+                "acceptable_pause_s": acceptable_pause,
+                "flap_count": flap_count,
+                "flap_window_s": flap_window,
+                "stable_s": stable_after,
+                "lease_s": lease,
                 "max_module_bytes": (
                     parse_size(max_module_size, "--max-module-size") if max_module_size else None
                 ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, reported
-from wasmfleet.cli.deployments import deployments_table
+from wasmfleet.cli.deployments import deployments_table, moves_table
 from wasmfleet.cli.devices import devices_table
 from wasmfleet.cli.output import Output, OutputOpt, key_values, note, print_json, show
 
@@ -14,6 +14,16 @@ def _by_status(counts: Any) -> str:
     if isinstance(counts, dict):
         return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "0"
     return str(counts if counts is not None else 0)
+
+
+def _healing(healing: Any) -> str:
+    if not isinstance(healing, dict):
+        return "-"
+    return (
+        f"{healing.get('steps_moved', 0)} steps moved, "
+        f"{healing.get('stale_copies_removed', 0)} stale copies removed, "
+        f"{healing.get('heartbeats', 0)} heartbeats"
+    )
 
 
 def status(orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table) -> None:
@@ -42,6 +52,7 @@ def status(orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Outp
                     f"{executions.get('total', 0)} ({executions.get('failed', 0)} failed)",
                 ),
                 ("log entries", counts.get("logs", 0)),
+                ("self-healing", _healing(info.get("healing"))),
             ],
             title="wasmfleet status",
         )
@@ -58,3 +69,6 @@ def status(orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Outp
         table = deployments_table(deployments)
         table.title = "deployments"
         show(table)
+        moved = moves_table(deployments)
+        if moved is not None:
+            show(moved)

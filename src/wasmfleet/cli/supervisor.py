@@ -70,6 +70,20 @@ def supervisor(
             "accelerator=50 (every key optional) (default: this machine's CPUs and memory)."
         ),
     ] = None,
+    heartbeat_interval: Annotated[
+        float | None,
+        Opt(
+            help="Seconds between heartbeats to the orchestrator; 0 sends none "
+            "(default: 0.5; env WASMFLEET_HEARTBEAT_INTERVAL)."
+        ),
+    ] = None,
+    heartbeat_jitter: Annotated[
+        float | None,
+        Opt(
+            help="For chaos testing: delay each heartbeat by a random 0..J s "
+            "(default: 0; env WASMFLEET_HEARTBEAT_JITTER)."
+        ),
+    ] = None,
     log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, Opt(help="text or json.")] = None,
 ) -> None:
@@ -103,6 +117,8 @@ def supervisor(
             "camera_dir": camera_dir,
             "sensors": sensors,
             "capacity": capacity,
+            "heartbeat_interval_s": heartbeat_interval,
+            "heartbeat_jitter_s": heartbeat_jitter,
             "log_level": log_level,
             "log_format": log_format,
         }

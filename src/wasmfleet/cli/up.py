@@ -47,6 +47,7 @@ READY_LINE = "What to try next"
 PIPELINES: tuple[tuple[str, dict[str, str]], ...] = (
     ("camera-pipeline.yaml", {}),
     ("fibo-cloud.yaml", {"iterations": "20"}),
+    ("tally.yaml", {"iterations": "10"}),
 )
 
 
@@ -120,6 +121,16 @@ def what_next(
         ]
     if "fibo" in deployed:
         lines.append((f"{cli} exec fibo iterations=30", "on cloud-vm, placed by resources"))
+    edge = next((c for c in supervisors if c.name == "edge-box" and c.proc), None)
+    if "tally" in deployed and edge is not None and edge.proc is not None:
+        lines += [
+            (
+                f"kill -STOP {edge.proc.pid}; sleep 10; kill -CONT {edge.proc.pid}",
+                "stall edge-box: tally's counter moves to cloud-vm",
+            ),
+            (f"{cli} status", "... edge-box dead, then back; the moved step and why"),
+            (f"{cli} exec tally iterations=10", "the counter now runs on cloud-vm"),
+        ]
     if examples is not None and (examples / "fibo.json").is_file():
         lines.append((f"{cli} deploy {_here(examples / 'fibo.json')}", "a wasmiot-shape manifest"))
     lines += [

@@ -8,10 +8,14 @@ url/path/method/request/response, ``instructions.modules[M][F]`` holds from/to,
 ``mounts[M][F]`` lists mounts per stage, and ``urls.other`` maps file names to URLs.
 
 A module's fetched description can complete functions later (``complete_from_description``).
+
+Both shapes may carry ``epoch`` (an int >= 0, the deployment's generation; absent = 0) and
+``fencing`` (``{"lease_s": float >= 0, "stateful": [{"module", "function"}, ...]}``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,12 +77,60 @@ def parse_deployment(body: Any) -> DeploymentSpec:
         functions = _orchestrator_functions(body, per_module, dep_id)
     else:
         functions = _readme_functions(per_module, dep_id)
+    lease_s, stateful = _parse_fencing(body.get("fencing"))
     return DeploymentSpec(
         id=dep_id,
         modules=modules,
         functions=functions,
         shape="orchestrator" if is_orchestrator else "readme",
+        epoch=_parse_epoch(body.get("epoch")),
+        lease_s=lease_s,
+        stateful=stateful,
     )
+
+
+def _parse_epoch(raw: Any) -> int:
+    if raw is None:
+        return 0
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 2**63:
+        raise InvalidDocument(
+            f"'epoch' must be a whole number >= 0 (the deployment's generation; leave it out "
+            f"for 0), got {raw!r}."
+        )
+    return raw
+
+
+def _parse_fencing(raw: Any) -> tuple[float, frozenset[tuple[str, str]]]:
+    """``fencing`` -> (lease_s, {(module, function)}); absent means no lease, nothing stateful."""
+    if raw is None:
+        return 0.0, frozenset()
+    if not isinstance(raw, dict):
+        raise InvalidDocument(
+            '\'fencing\' must be an object like {"lease_s": 1.5, "stateful": '
+            f'[{{"module": "m", "function": "f"}}]}}, got {raw!r}.'
+        )
+    lease = raw.get("lease_s", 0.0)
+    if lease is None:
+        lease = 0.0
+    if isinstance(lease, bool) or not isinstance(lease, int | float) or not math.isfinite(lease):
+        raise InvalidDocument(f"'fencing.lease_s' must be a number of seconds, got {lease!r}.")
+    if lease < 0:
+        raise InvalidDocument(f"'fencing.lease_s' must be 0 or more seconds, got {lease!r}.")
+    items = raw.get("stateful") or []
+    if not isinstance(items, list):
+        raise InvalidDocument(
+            '\'fencing.stateful\' must be a list of {"module": ..., "function": ...} objects.'
+        )
+    stateful: set[tuple[str, str]] = set()
+    for i, item in enumerate(items):
+        where = f"fencing.stateful[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidDocument(
+                f'{where} must be an object like {{"module": "m", "function": "f"}}, got {item!r}.'
+            )
+        module = check_identifier(f"{where}.module", item.get("module"))
+        stateful.add((module, check_identifier(f"{where}.function", item.get("function"))))
+    return float(lease), frozenset(stateful)
 
 
 def complete_from_description(

@@ -39,6 +39,8 @@ class PlannedStep:
     """Deployment-stage data files: name -> URL."""
     sha256: str | None = None
     file_sha256: dict[str, str] = field(default_factory=dict)
+    stateful: bool = False
+    """Served only while the device holds its lease (never two live copies)."""
 
 
 def endpoint_of(step: PlannedStep, deployment_id: str) -> dict[str, Any]:
@@ -79,21 +81,18 @@ def mounts_of(step: PlannedStep) -> dict[str, list[dict[str, str]]]:
     return grouped
 
 
-def device_documents(deployment_id: str, steps: list[PlannedStep]) -> dict[str, dict[str, Any]]:
-    """One deployment document per device name; step i's ``to`` is step i+1's endpoint."""
+def device_documents(
+    deployment_id: str, steps: list[PlannedStep], *, epoch: int = 0, lease_s: float = 0.0
+) -> dict[str, dict[str, Any]]:
+    """One deployment document per device name; step i's ``to`` is step i+1's endpoint.
+
+    ``epoch`` > 0 adds the fencing fields wasmfleet supervisors read (wasmiot ones ignore
+    them): the document's ``epoch`` and, for stateful steps, ``fencing.stateful`` with the
+    lease a device must hold to serve them."""
     endpoints = [endpoint_of(step, deployment_id) for step in steps]
     docs: dict[str, dict[str, Any]] = {}
     for i, step in enumerate(steps):
-        doc = docs.setdefault(
-            step.device,
-            {
-                "deploymentId": deployment_id,
-                "modules": [],
-                "endpoints": {},
-                "instructions": {"modules": {}},
-                "mounts": {},
-            },
-        )
+        doc = docs.setdefault(step.device, _empty_document(deployment_id, epoch, lease_s))
         if all(m["name"] != step.module_name for m in doc["modules"]):
             module: dict[str, Any] = {
                 "id": step.module_id,
@@ -115,7 +114,25 @@ def device_documents(deployment_id: str, steps: list[PlannedStep]) -> dict[str, 
             "to": endpoints[i + 1] if i + 1 < len(steps) else None,
         }
         doc["mounts"].setdefault(step.module_name, {})[step.function] = mounts_of(step)
+        if step.stateful and "fencing" in doc:
+            doc["fencing"]["stateful"].append(
+                {"module": step.module_name, "function": step.function}
+            )
     return docs
+
+
+def _empty_document(deployment_id: str, epoch: int, lease_s: float) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "deploymentId": deployment_id,
+        "modules": [],
+        "endpoints": {},
+        "instructions": {"modules": {}},
+        "mounts": {},
+    }
+    if epoch > 0:
+        doc["epoch"] = epoch
+        doc["fencing"] = {"lease_s": lease_s, "stateful": []}
+    return doc
 
 
 def _operation(step: PlannedStep) -> tuple[str, dict[str, Any]]:

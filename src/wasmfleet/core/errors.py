@@ -13,6 +13,9 @@ error shape using ``status`` and ``code``; nothing else is ever shown to a user.
     │   └── UnsupportedMediaType (415) a request body of a type the route cannot read
     ├── NotFound (404)                 unknown deployment, module, function, file or request
     ├── Conflict (409)                 clashes with what is stored (duplicate name, module in use)
+    │   └── Fenced                     a stale copy of a moved deployment refuses to serve
+    ├── Unavailable (503)              cannot serve right now; retrying later can succeed
+    │   └── LeaseExpired               a stateful step lost contact with its orchestrator
     ├── Unprocessable (422)            well-formed, but cannot be deployed here
     │   ├── FetchFailed                a module URL is unreachable or answered an error
     │   ├── ChecksumMismatch           a download does not match the given sha256
@@ -98,6 +101,25 @@ class Conflict(WasmfleetError):
 
     status = 409
     code = "conflict"
+
+
+class Fenced(Conflict):
+    """This copy of a deployment is older than an epoch the device was told about."""
+
+    code = "fenced"
+
+
+class Unavailable(WasmfleetError):
+    """The service cannot serve this now; the same request may succeed later."""
+
+    status = 503
+    code = "unavailable"
+
+
+class LeaseExpired(Unavailable):
+    """A stateful step refuses calls: its device lost contact with the orchestrator."""
+
+    code = "lease_expired"
 
 
 class Unprocessable(WasmfleetError):

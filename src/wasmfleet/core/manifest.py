@@ -5,8 +5,11 @@
 
 *wasmfleet shape* (YAML or JSON): ``{"name", "strategy"?, "scorer"?, "steps": [{"module",
 "function" (or "func"), "device"?, "labels"?, "resources"?: {"cpu", "memory", "accelerator"},
-"strategy"?}]}``. CPU is millicores per core (ROHE style: ``[500, 100]`` asks for two
-cores), memory is in MB (MiB, as devices report it), accelerator in percent.
+"strategy"?, "failovers"?, "stateful"?}]}``. CPU is millicores per core (ROHE style:
+``[500, 100]`` asks for two cores), memory is in MB (MiB, as devices report it),
+accelerator in percent.
+``failovers`` lists devices (ids or names) to try first, in order, when the step's device
+dies; ``stateful: true`` asks that at no moment two devices serve the step (leases + epochs).
 
 Both parse to one ``Manifest``; ``Manifest.to_dict`` is its canonical wasmfleet form.
 Every problem is an ``InvalidDocument`` naming the field path (``steps[1].resources.cpu``).
@@ -34,7 +37,17 @@ MAX_CORES = 1024
 MAX_MILLICORES = 1_000_000
 
 _TOP_KEYS = ("name", "strategy", "scorer", "steps")
-_STEP_KEYS = ("module", "function", "func", "device", "labels", "resources", "strategy")
+_STEP_KEYS = (
+    "module",
+    "function",
+    "func",
+    "device",
+    "labels",
+    "resources",
+    "strategy",
+    "failovers",
+    "stateful",
+)
 _RESOURCE_KEYS = ("cpu", "memory", "memory_mb", "accelerator", "accelerator_pct")
 _MILLI = re.compile(r"\s*(\d+)\s*m\s*")
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
@@ -62,6 +75,10 @@ class ManifestStep:
     memory_mb: int = 0
     accelerator_pct: int = 0
     strategy: str | None = None
+    failovers: tuple[str, ...] = ()
+    """Devices (ids or names) to try first, in order, when the step must move."""
+    stateful: bool = False
+    """True: never two live copies (the supervisor serves it only while its lease holds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +116,10 @@ def _step_dict(step: ManifestStep) -> dict[str, Any]:
         }
     if step.strategy is not None:
         out["strategy"] = step.strategy
+    if step.failovers:
+        out["failovers"] = list(step.failovers)
+    if step.stateful:
+        out["stateful"] = True
     return out
 
 
@@ -212,6 +233,8 @@ def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
         memory_mb=_memory(memory[1], f"{rwhere}.{memory[0]}"),
         accelerator_pct=_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
         strategy=_choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
+        failovers=_failovers(item.get("failovers"), f"{where}.failovers"),
+        stateful=_flag(item.get("stateful"), f"{where}.stateful"),
     )
 
 
@@ -255,6 +278,33 @@ def _device(raw: Any, where: str) -> str | None:
             f"got {_show(raw)}."
         )
     return raw.strip() or None
+
+
+def _failovers(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise InvalidDocument(
+            f"{where} must be a list of device ids or names like [edge-box, cloud-vm], "
+            f"got {_show(raw)}."
+        )
+    names: list[str] = []
+    for i, item in enumerate(items):
+        device = _device(item, f"{where}[{i}]")
+        if device is None:
+            raise InvalidDocument(f"{where}[{i}] is empty; name a device.")
+        if device not in names:
+            names.append(device)
+    return tuple(names)
+
+
+def _flag(raw: Any, where: str) -> bool:
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        raise InvalidDocument(f"{where} must be true or false, got {_show(raw)}.")
+    return raw
 
 
 def _choice(raw: Any, allowed: tuple[str, ...], where: str) -> str | None:

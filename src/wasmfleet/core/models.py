@@ -93,6 +93,12 @@ class DeploymentSpec:
     modules: tuple[ModuleSpec, ...]
     functions: tuple[FunctionSpec, ...]
     shape: Literal["readme", "orchestrator"] = "readme"
+    epoch: int = 0
+    """The deployment's generation (fencing); 0 for documents that carry none (wasmiot)."""
+    lease_s: float = 0.0
+    """How long stateful functions may be served without orchestrator contact; 0: no lease."""
+    stateful: frozenset[tuple[str, str]] = frozenset()
+    """(module, function) pairs served only while the lease holds (``fencing.stateful``)."""
 
     def module(self, name: str) -> ModuleSpec | None:
         """The module of that name, if this deployment has it."""

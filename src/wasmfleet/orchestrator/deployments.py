@@ -5,12 +5,16 @@ per-device documents. ``deploy`` posts the documents to all devices in parallel;
 that refuses or cannot be reached is reported as failed with its reason, the deployment is
 marked ``failed`` and the devices that did accept it are rolled back, so a pipeline is
 never left half-installed. ``redeploy`` re-solves; ``remove`` deletes it from the devices.
+
+Every send raises the deployment's *epoch* and writes it into each document: supervisors
+refuse calls to a copy older than an epoch they have heard of (fencing, see healing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,7 +24,13 @@ from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
-from wasmfleet.orchestrator.planning import plan_record, request_for, snapshot, solve
+from wasmfleet.orchestrator.planning import (
+    check_failovers,
+    plan_record,
+    request_for,
+    snapshot,
+    solve,
+)
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeploymentRecord, ModuleRecord, Store
 
@@ -31,12 +41,26 @@ class DeploymentService:
     """Create, deploy, re-solve and remove deployments."""
 
     def __init__(
-        self, store: Store, client: httpx.AsyncClient, settings: OrchestratorSettings
+        self,
+        store: Store,
+        client: httpx.AsyncClient,
+        settings: OrchestratorSettings,
+        *,
+        unavailable: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.store = store
         self.client = client
         self.settings = settings
-        self._lock = asyncio.Lock()  # one solve at a time: reservations must not race
+        self.unavailable = unavailable
+        """Devices that are up but must not get new work (the monitor's flapping ones)."""
+        self.solve_lock = asyncio.Lock()  # one solve at a time: reservations must not race
+        self.sending: set[tuple[str, str]] = set()
+        """(device, deployment id) pairs with a document on its way."""
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock_for(self, deployment_id: str) -> asyncio.Lock:
+        """The lock held while a deployment's documents are made and sent (one epoch at once)."""
+        return self._locks.setdefault(deployment_id, asyncio.Lock())
 
     def get(self, key: str) -> DeploymentRecord:
         """The deployment with this id or name, or NotFound."""
@@ -49,7 +73,7 @@ class DeploymentService:
     async def create(self, body: Any) -> DeploymentRecord:
         """Parse, solve and store a manifest (status ``new``); Conflict on a duplicate name."""
         manifest = parse_manifest(body)
-        async with self._lock:
+        async with self.solve_lock:
             existing = await asyncio.to_thread(self.store.get_deployment, manifest.name)
             if existing is not None:
                 raise Conflict(
@@ -61,6 +85,19 @@ class DeploymentService:
             return await asyncio.to_thread(self.store.add_deployment, record)
 
     def _solve_into(self, record: DeploymentRecord, manifest: Manifest) -> DeploymentRecord:
+        """Solve a user's manifest (failover names checked) into ``record.plan``."""
+        check_failovers(manifest, self.store.list_devices())
+        return self.solve_into(record, manifest)
+
+    def solve_into(
+        self,
+        record: DeploymentRecord,
+        manifest: Manifest,
+        tolerate: frozenset[str] = frozenset(),
+    ) -> DeploymentRecord:
+        """Solve ``manifest`` against the fleet as it is now; PlacementFailed when impossible.
+
+        Devices in ``tolerate`` count as active (they keep steps they already run)."""
         devices = self.store.list_devices()
         modules = {m.id: m for m in self.store.list_modules()}
         request, resolved = request_for(manifest, modules, devices)
@@ -71,7 +108,12 @@ class DeploymentService:
                 last = log_entries[-1].reason if log_entries else ""
                 reasons[device.name] = f"{device.status}: {last}" if last else device.status
         fleet = snapshot(
-            devices, self.store.list_deployments(), exclude=record.id or None, reasons=reasons
+            devices,
+            self.store.list_deployments(),
+            exclude=record.id or None,
+            reasons=reasons,
+            unavailable=self.unavailable(),
+            tolerate=tolerate,
         )
         plan = solve(request, fleet)
         record.plan = plan_record(plan, resolved)
@@ -86,6 +128,7 @@ class DeploymentService:
         public = self.settings.resolved_public_url
         steps: list[PlannedStep] = []
         urls: dict[str, str] = {}
+        manifest_steps = record.manifest.get("steps") or []
         for step in record.plan["steps"]:
             module = self.store.get_module(step["module_id"])
             device = self.store.get_device(step["device"])
@@ -96,21 +139,49 @@ class DeploymentService:
                     "re-solve the deployment (PUT)."
                 )
             urls[device.name] = url_of(device)
-            steps.append(_planned_step(step, module, urls[device.name], public))
-        return device_documents(record.id, steps), urls
+            index = int(step["step"])
+            stateful = index < len(manifest_steps) and bool(manifest_steps[index].get("stateful"))
+            steps.append(_planned_step(step, module, urls[device.name], public, stateful))
+        documents = device_documents(
+            record.id, steps, epoch=record.epoch, lease_s=self.settings.lease_s
+        )
+        return documents, urls
 
     async def deploy(self, key: str) -> DeploymentRecord:
-        """Send every device its document in parallel and record each answer."""
+        """Send every device its document (a new epoch) in parallel and record each answer."""
         record = await asyncio.to_thread(self.get, key)
+        async with self.lock_for(record.id):
+            return await self.deploy_locked(record.id)
+
+    async def deploy_locked(
+        self, key: str, *, rollback: bool = True, status: str = "deploying"
+    ) -> DeploymentRecord:
+        """``deploy`` for a caller that holds ``lock_for`` the deployment.
+
+        With ``rollback`` (a user's deploy) any refusal removes the deployment from the
+        devices that took it and marks it ``failed``; without (self-healing) the devices
+        that took it keep it and the deployment is ``degraded``, to be retried."""
+        record = await asyncio.to_thread(self.get, key)
+        record.epoch += 1
         documents, urls = await asyncio.to_thread(self._documents, record)
         record.documents = documents
-        record.status = "deploying"
+        record.status = status
         record = await asyncio.to_thread(self.store.update_deployment, record)
         names = sorted(documents)
-        answers = await asyncio.gather(*(self._send(urls[n], documents[n]) for n in names))
+        pairs = {(n, record.id) for n in names}
+        self.sending |= pairs
+        try:
+            answers = await asyncio.gather(*(self._send(urls[n], documents[n]) for n in names))
+        finally:
+            self.sending -= pairs
         results = dict(zip(names, answers, strict=True))
         failed = [n for n in names if not results[n]["ok"]]
-        if failed:
+        if failed and not rollback:
+            record.status = "degraded"
+            record.error = f"{len(failed)} of {len(names)} devices failed: " + "; ".join(
+                f"{n}: {results[n]['message']}" for n in failed
+            )
+        elif failed:
             await self._roll_back(record.id, [urls[n] for n in names if n not in failed])
             for name in names:
                 if results[name]["ok"]:
@@ -127,6 +198,26 @@ class DeploymentService:
             "deployment %s", record.status, extra={"deployment": record.name, "devices": names}
         )
         return await asyncio.to_thread(self.store.update_deployment, record)
+
+    async def send(self, device: str, record: DeploymentRecord) -> dict[str, Any]:
+        """Send one device its current document again (reconciling a device that lost it)."""
+        found = await asyncio.to_thread(self.store.get_device, device)
+        document = record.documents.get(device)
+        if found is None or document is None:
+            return {"ok": False, "status": None, "message": "nothing to send"}
+        pair = (device, record.id)
+        self.sending.add(pair)
+        try:
+            return await self._send(url_of(found), document)
+        finally:
+            self.sending.discard(pair)
+
+    async def delete_from(self, device: str, deployment_id: str, epoch: int) -> dict[str, Any]:
+        """Remove a stale copy from one device, telling it the ``epoch`` that replaced it."""
+        found = await asyncio.to_thread(self.store.get_device, device)
+        if found is None:
+            return {"ok": False, "message": "unknown device"}
+        return await self._delete(url_of(found), deployment_id, epoch)
 
     async def _send(self, url: str, document: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -151,13 +242,16 @@ class DeploymentService:
     async def _roll_back(self, deployment_id: str, urls: list[str]) -> None:
         await asyncio.gather(*(self._delete(url, deployment_id) for url in urls))
 
-    async def _delete(self, url: str, deployment_id: str) -> dict[str, Any]:
+    async def _delete(self, url: str, deployment_id: str, epoch: int = 0) -> dict[str, Any]:
         try:
             response = await self.client.delete(
-                f"{url}/deploy/{deployment_id}", timeout=self.settings.deploy_timeout_s
+                f"{url}/deploy/{deployment_id}",
+                params={"epoch": epoch} if epoch else None,
+                timeout=self.settings.deploy_timeout_s,
             )
         except httpx.HTTPError as err:
-            return {"ok": False, "message": f"could not reach {url}: {err or type(err).__name__}"}
+            why = str(err) or type(err).__name__
+            return {"ok": False, "message": f"could not reach {url}: {why}"}
         if response.status_code == 404:
             return {"ok": True, "message": "was not deployed there"}
         ok = 200 <= response.status_code < 300
@@ -172,37 +266,60 @@ class DeploymentService:
                 f"The manifest is named {manifest.name!r} but deployment {record.name!r} is "
                 "being updated; names cannot change (create a new deployment instead)."
             )
-        old_devices = set(record.documents)
-        async with self._lock:
-            record.manifest = manifest.to_dict()
-            record = await asyncio.to_thread(self._solve_into, record, manifest)
-            record.status = "new"
-            record = await asyncio.to_thread(self.store.update_deployment, record)
-        new_devices = {s["device"] for s in (record.plan or {}).get("steps", [])}
-        gone = sorted(old_devices - new_devices)
-        if gone:
-            devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
-            await self._roll_back(record.id, [url_of(devices[n]) for n in gone if n in devices])
-        return await self.deploy(record.id)
+        async with self.lock_for(record.id):
+            record = await asyncio.to_thread(self.get, record.id)
+            old_devices = set(record.documents)
+            async with self.solve_lock:
+                record.manifest = manifest.to_dict()
+                record = await asyncio.to_thread(self._solve_into, record, manifest)
+                record.status = "new"
+                record = await asyncio.to_thread(self.store.update_deployment, record)
+            new_devices = {s["device"] for s in (record.plan or {}).get("steps", [])}
+            gone = sorted(old_devices - new_devices)
+            if gone:
+                # A device that is not active keeps its copy until it returns; the healer's
+                # reconciliation removes it then (and its epoch is stale meanwhile).
+                devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
+                reachable = [
+                    devices[n] for n in gone if n in devices and devices[n].status == "active"
+                ]
+                await self._roll_back(record.id, [url_of(d) for d in reachable])
+            return await self.deploy_locked(record.id)
 
     async def remove(self, key: str) -> dict[str, dict[str, Any]]:
         """Delete the deployment from its devices, then from the store; per-device answers."""
+        found = await asyncio.to_thread(self.get, key)
+        async with self.lock_for(found.id):
+            return await self._remove(found.id)
+
+    async def _remove(self, key: str) -> dict[str, dict[str, Any]]:
         record = await asyncio.to_thread(self.get, key)
         devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
-        names = sorted(n for n in record.documents if n in devices)
+        names = sorted(
+            n for n in record.documents if n in devices and devices[n].status == "active"
+        )
         answers = await asyncio.gather(
             *(self._delete(url_of(devices[n]), record.id) for n in names)
         )
         removed = dict(zip(names, answers, strict=True))
-        for name in sorted(set(record.documents) - set(devices)):
-            removed[name] = {"ok": False, "message": "device was forgotten; nothing sent"}
+        for name in sorted(set(record.documents) - set(names)):
+            removed[name] = (
+                {"ok": False, "message": "device was forgotten; nothing sent"}
+                if name not in devices
+                else {
+                    "ok": True,
+                    "message": f"device is {devices[name].status}; its copy is removed "
+                    "when it returns",
+                }
+            )
         await asyncio.to_thread(self.store.delete_deployment, record.id)
+        self._locks.pop(record.id, None)
         log.info("deployment removed", extra={"deployment": record.name})
         return removed
 
 
 def _planned_step(
-    step: dict[str, Any], module: ModuleRecord, device_url: str, public: str
+    step: dict[str, Any], module: ModuleRecord, device_url: str, public: str, stateful: bool
 ) -> PlannedStep:
     base = f"{public}/file/module/{module.id}"
     return PlannedStep(
@@ -218,4 +335,5 @@ def _planned_step(
         data_files={name: f"{base}/{name}" for name in module.data_files},
         sha256=module.sha256,
         file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
+        stateful=stateful,
     )

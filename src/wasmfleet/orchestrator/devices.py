@@ -2,9 +2,11 @@
 
 Discovery (mDNS or ``POST /file/device/discovery/register``) gives a name, addresses and a
 port; the registry reads the device description from the supervisor and stores platform,
-interfaces, labels, capacity and addresses. Health checks run on an interval: a device that
-fails ``health_failures`` checks in a row turns ``inactive``, one that answers again turns
-``active``; each change is written to its status log with the reason.
+interfaces, labels, capacity and addresses. Health polls run on an interval for devices
+that do not push heartbeats (and for dead ones, to see them return): each answer feeds the
+device's failure detector (``monitor.py``), which decides ``active → suspect → dead``.
+Refused connections are strong evidence: ``health_failures`` of them in a row, or one on
+the first poll after an orchestrator restart, make the device dead at once.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,6 +25,9 @@ from wasmfleet.core.errors import FetchFailed, InvalidDocument
 from wasmfleet.core.names import check_identifier
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store
+
+if TYPE_CHECKING:
+    from wasmfleet.orchestrator.monitor import FleetMonitor
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +135,8 @@ class DeviceRegistry:
         self.store = store
         self.client = client
         self.settings = settings
+        self.monitor: FleetMonitor | None = None
+        self.on_registered: Callable[[str], None] | None = None
         self._checking: set[str] = set()
         self._confirmed: set[str] = set()
         """Devices that answered a health check (or registered) since this process started.
@@ -163,6 +171,17 @@ class DeviceRegistry:
         )
         if changed:
             log.info("device registered", extra={"device": stored.name, "url": sighting.url})
+        if self.monitor is not None:
+            # A supervisor that registered itself knows this orchestrator and pushes
+            # heartbeats at the interval its description declares: judge it by them at once.
+            self.monitor.watch(
+                stored.name,
+                pushes_every=_pushes_every(description) if sighting.source == "http" else 0.0,
+            )
+            if self.monitor.status(stored.name) == "dead":
+                await self.monitor.polled(stored.name)  # registering is a sign of life
+        if self.on_registered is not None:
+            self.on_registered(stored.name)
         asyncio.get_running_loop().create_task(self.check(stored.name))
         return stored
 
@@ -203,6 +222,9 @@ class DeviceRegistry:
         device = await asyncio.to_thread(self.store.get_device, name)
         if device is None:
             return
+        monitor = self.monitor
+        if monitor is not None and monitor.pushes(name) and monitor.status(name) != "dead":
+            return  # its heartbeats say more, and sooner, than a poll
         url = url_of(device)
         now = datetime.now(UTC)
         try:
@@ -214,37 +236,38 @@ class DeviceRegistry:
             if not isinstance(health, dict):
                 raise ValueError("the health answer is not a JSON object")
         except (httpx.HTTPError, ValueError) as err:
-            reason = str(err) or type(err).__name__
-            updated = await asyncio.to_thread(
-                self.store.record_health, name, None, ok=False, at=now
-            )
-            failures = updated.failures if updated else 0
-            unconfirmed = name not in self._confirmed
-            if (
-                updated
-                and updated.status == "active"
-                and (failures >= self.settings.health_failures or unconfirmed)
-            ):
-                why = (
-                    f"not reachable since the orchestrator started: {reason}"
-                    if unconfirmed
-                    else f"health check failed {failures} times in a row: {reason}"
-                )
-                await asyncio.to_thread(self.store.set_device_status, name, "inactive", why, at=now)
-                log.warning("device inactive", extra={"device": name, "reason": reason})
+            await self._failed(name, err, now)
             return
         await asyncio.to_thread(self.store.record_health, name, health, ok=True, at=now)
         self._confirmed.add(name)
         if device.status != "active":
             await self._refresh_description(device)
+        if monitor is not None:
+            await monitor.polled(name)
+        elif device.status != "active":
             await asyncio.to_thread(
                 self.store.set_device_status, name, "active", "health check succeeded again", at=now
             )
-            log.info("device active again", extra={"device": name})
         if self.settings.register_devices and _header_false(
             response.headers.get("custom-orchestrator-set")
         ):
             await self._tell_orchestrator(name, url)
+
+    async def _failed(self, name: str, err: Exception, now: datetime) -> None:
+        """A failed poll: refused connections are strong evidence, the rest is phi's job."""
+        reason = str(err) or type(err).__name__
+        updated = await asyncio.to_thread(self.store.record_health, name, None, ok=False, at=now)
+        if updated is None or self.monitor is None:
+            return
+        refused = isinstance(err, httpx.ConnectError)
+        unconfirmed = name not in self._confirmed
+        if refused and unconfirmed:
+            why = f"not reachable since the orchestrator started: {reason}"
+        elif refused and updated.failures >= self.settings.health_failures:
+            why = f"health check refused {updated.failures} times in a row: {reason}"
+        else:
+            return
+        await self.monitor.declare_dead(name, why)
 
     async def _refresh_description(self, device: DeviceRecord) -> None:
         try:
@@ -286,6 +309,12 @@ class DeviceRegistry:
             except Exception:  # the monitor must survive anything a device does
                 log.exception("health round failed")
             await asyncio.sleep(self.settings.health_interval_s)
+
+
+def _pushes_every(description: dict[str, Any]) -> float:
+    """The heartbeat interval a wasmfleet supervisor declares (0: it does not push)."""
+    value = (description.get("wasmfleet") or {}).get("heartbeat_interval_s")
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
 
 def _header_false(value: str | None) -> bool:

@@ -12,13 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from wasmfleet.core.errors import ChainFailed, Conflict, WasmfleetError
-from wasmfleet.orchestrator.answers import error_of
+from wasmfleet.orchestrator.answers import (
+    code_of,
+    error_of,
+    file_url,
+    hop_never_ran,
+    json_of,
+    result_url_in,
+)
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -50,28 +58,37 @@ class ExecutionService:
         self, deployment: DeploymentRecord, args: list[tuple[str, str]], files: FileParts
     ) -> ExecutionRecord:
         """Run the pipeline once; raises ExecutionFailed (recorded) when a step fails."""
-        if deployment.status != "active":
+        if deployment.status not in RUNNABLE:
+            why = f": {deployment.error}" if deployment.error else ""
             raise Conflict(
-                f"Deployment {deployment.name!r} is {deployment.status}, not active; deploy it "
-                "first (POST /file/manifest/{id} or `wasmfleet deployment redeploy`)."
+                f"Deployment {deployment.name!r} is {deployment.status}, not active{why}; "
+                + (
+                    "it is retried when the fleet changes."
+                    if deployment.status == "degraded"
+                    else "deploy it first (POST /file/manifest/{id} or "
+                    "`wasmfleet deployment redeploy`)."
+                )
             )
-        steps = (deployment.plan or {}).get("steps", [])
         execution = ExecutionRecord(
             deployment_id=deployment.id,
             started_at=datetime.now(UTC),
             request={"args": dict(args), "files": sorted(files)},
         )
         started = time.perf_counter()
+        run = _Run(deployment, args, files, execution)
         error: str | None = None
         try:
             async with asyncio.timeout(self.timeout_s):
-                await self._run(deployment, steps, args, files, execution)
+                await self._run(run)
         except TimeoutError:
-            error = f"The execution did not finish within {self.timeout_s:g} s."
+            error = f"The execution did not finish within {self.timeout_s:g} s"
+            error += f": {run.waiting}." if run.waiting else "."
         except _StepError as err:
             error = str(err)
         execution.finished_at = datetime.now(UTC)
         execution.request["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        if run.retried:
+            execution.request["retried_hops"] = run.retried
         execution.success = error is None and all(s.get("success") for s in execution.steps)
         if error is None and not execution.success:
             failed = next(s for s in execution.steps if not s.get("success"))
@@ -88,51 +105,69 @@ class ExecutionService:
             )
         return stored
 
-    async def _run(
-        self,
-        deployment: DeploymentRecord,
-        steps: list[dict[str, Any]],
-        args: list[tuple[str, str]],
-        files: FileParts,
-        execution: ExecutionRecord,
-    ) -> None:
-        first = steps[0]
-        endpoint = deployment.documents[first["device"]]["endpoints"][first["module"]][
-            first["function"]
-        ]
-        url = endpoint["url"].rstrip("/") + endpoint["path"]
-        method = "POST" if files else str(endpoint.get("method", "GET")).upper()
-        response = await self._call(method, url, args, files, first)
-        body = _json(response)
+    async def _run(self, run: _Run) -> None:
+        run.deployment = await self._ready(run.deployment, run)
+        execution = run.execution
+        response = await self._call_step(run, 0, list(run.args), run.files)
+        body = json_of(response)
         answer_ok = response.status_code < 400 and body.get("success") is not False
         if response.status_code in (400, 413, 415):
             execution.request["refused_with"] = 400
         result_url = body.get("resultUrl")
         execution.result = body.get("result")
-        for i, step in enumerate(steps):
+        index = 0
+        while index < len(run.steps):
+            step = run.steps[index]
             entry = await self._entry(result_url, step) if result_url else None
             if entry is None:
-                if i == 0 and not answer_ok:
+                if index == 0 and not answer_ok:
                     execution.steps.append(
-                        _step(i, step, False, error_of(response), None, result_url)
+                        _step(index, step, False, error_of(response), None, result_url)
                     )
+                elif index > 0 and answer_ok:
+                    # The previous hop succeeded, so this step and the rest ran; only their
+                    # records are out of reach (the device died since). Say so.
+                    for rest in range(index, len(run.steps)):
+                        last = rest + 1 == len(run.steps)
+                        done = _step(rest, run.steps[rest], True, None, None, None)
+                        done["result"] = execution.result if last else None
+                        done["unconfirmed"] = "ran, but its record could not be read"
+                        execution.steps.append(done)
                 break
             own = entry.get("step_result", entry.get("result"))
             success = bool(entry.get("success", True))
-            next_url = entry.get("next_result_url") or _url_in(entry.get("result"))
-            if not success and next_url is None and i + 1 < len(steps) and "chained_to" in entry:
-                # This step ran (a supervisor chains only after success); the next hop failed
-                # and its error is this entry's result.
-                execution.steps.append(_step(i, step, True, own, entry, result_url))
+            next_url = entry.get("next_result_url") or result_url_in(entry.get("result"))
+            hop_failed = (
+                not success
+                and next_url is None
+                and index + 1 < len(run.steps)
+                and "chained_to" in entry
+            )
+            if not hop_failed:
+                execution.steps.append(_step(index, step, success, own, entry, result_url))
+                if not success or next_url is None:
+                    break
+                result_url = next_url
+                index += 1
+                continue
+            # This step ran (a supervisor chains only after success); the next hop failed.
+            execution.steps.append(_step(index, step, True, own, entry, result_url))
+            hop_error = str(entry.get("result"))
+            if not hop_never_ran(entry) or run.retried >= MAX_HOP_RETRIES:
                 execution.steps.append(
-                    _step(i + 1, steps[i + 1], False, entry.get("result"), None, None)
+                    _step(index + 1, run.steps[index + 1], False, hop_error, None, None)
                 )
                 break
-            execution.steps.append(_step(i, step, success, own, entry, result_url))
-            if not success:
-                break
-            result_url = next_url
-            if result_url is None:
+            run.retried += 1
+            response = await self._rehop(run, index + 1, own, step, hop_error)
+            body = json_of(response)
+            answer_ok = response.status_code < 400 and body.get("success") is not False
+            execution.result = body.get("result")
+            result_url = body.get("resultUrl")
+            index += 1
+            if not answer_ok and result_url is None:
+                moved = run.steps[index]
+                execution.steps.append(_step(index, moved, False, error_of(response), None, None))
                 break
         execution.result_url = (
             execution.steps[-1].get("result_url") if execution.steps else result_url
@@ -142,28 +177,134 @@ class ExecutionService:
         if not answer_ok and all(s.get("success") for s in execution.steps):
             raise _StepError(error_of(response))
 
-    async def _call(
+    async def _ready(self, deployment: DeploymentRecord, run: _Run) -> DeploymentRecord:
+        """Wait (within the deadline) while a deployment is being sent or moved."""
+        while deployment.status in ("deploying", "moving"):
+            run.waiting = f"deployment {deployment.name!r} was still {deployment.status}"
+            await asyncio.sleep(WAIT_S)
+            found = await asyncio.to_thread(self.store.get_deployment, deployment.id)
+            if found is None:
+                raise _StepError(f"Deployment {deployment.name!r} was deleted meanwhile.")
+            deployment = found
+        if deployment.status != "active":
+            raise _StepError(
+                f"Deployment {deployment.name!r} is {deployment.status}: {deployment.error}"
+            )
+        run.waiting = None
+        run.steps = (deployment.plan or {}).get("steps", [])
+        return deployment
+
+    async def _call_step(
         self,
-        method: str,
-        url: str,
-        args: list[tuple[str, str]],
+        run: _Run,
+        index: int,
+        params: list[tuple[str, str]],
         files: FileParts,
-        step: dict[str, Any],
     ) -> httpx.Response:
+        """Call step ``index`` where the deployment has it now.
+
+        A call that certainly did not run (connection refused, or refused as fenced or
+        without lease by a device whose step was just moved) waits for the deployment to
+        move on and is retried there; anything else is answered as it is."""
         error = ""
-        for attempt in range(self.retries):
+        for attempt in range(MAX_CALL_ATTEMPTS):
+            step = run.steps[index]
+            document = run.deployment.documents[step["device"]]
+            endpoint = document["endpoints"][step["module"]][step["function"]]
+            url = endpoint["url"].rstrip("/") + endpoint["path"]
+            method = "POST" if files else str(endpoint.get("method", "GET")).upper()
             try:
-                params: list[tuple[str, str | int | float | bool | None]] = list(args)
-                return await self.client.request(
-                    method, url, params=params, files=files or None, timeout=None
+                query: list[tuple[str, str | int | float | bool | None]] = list(params)
+                response = await self.client.request(
+                    method,
+                    url,
+                    params=query,
+                    files=files or None,
+                    headers={EPOCH_HEADER: str(run.deployment.epoch)},
+                    timeout=None,
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as err:
+                error = f"could not be reached at {url}: {str(err) or type(err).__name__}"
             except httpx.HTTPError as err:
-                error = str(err) or type(err).__name__
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+                raise _StepError(
+                    f"Step {index + 1} ({step['function']} on {step['device']}) failed: the "
+                    f"connection broke during the call ({str(err) or type(err).__name__}); it may "
+                    "have run, so it is not retried."
+                ) from None
+            else:
+                if response.status_code not in (409, 503) or code_of(response) not in FENCED:
+                    return response
+                error = f"refused the call: {error_of(response)}"
+            run.waiting = f"step {index + 1} ({step['function']} on {step['device']}) {error}"
+            if attempt + 1 < MAX_CALL_ATTEMPTS:
+                await self._moved_on(run, step["device"], attempt)
         raise _StepError(
-            f"Step 1 ({step['function']} on {step['device']}) could not be reached at {url} "
-            f"after {self.retries} attempts: {error}"
+            f"Step {index + 1} ({run.steps[index]['function']} on "
+            f"{run.steps[index]['device']}) {error} (after {MAX_CALL_ATTEMPTS} attempts)."
         )
+
+    async def _moved_on(self, run: _Run, device: str, attempt: int) -> None:
+        """Wait until the deployment has a newer epoch or ``device`` answers again."""
+        epoch = run.deployment.epoch
+        waited = 0.0
+        pause = min(0.05 * 2**attempt, 1.0)
+        while True:
+            await asyncio.sleep(WAIT_S)
+            waited += WAIT_S
+            found = await asyncio.to_thread(self.store.get_deployment, run.deployment.id)
+            if found is None:
+                raise _StepError(f"Deployment {run.deployment.name!r} was deleted meanwhile.")
+            if found.status == "degraded":
+                raise _StepError(
+                    f"{(run.waiting or 'a step failed').capitalize()}; the deployment could "
+                    f"not be moved: {found.error}"
+                )
+            if found.epoch > epoch and found.status == "active":
+                run.deployment = await self._ready(found, run)
+                return
+            if waited >= pause and found.status == "active":
+                dev = await asyncio.to_thread(self.store.get_device, device)
+                if dev is not None and dev.status == "active":
+                    return  # not moved, but up: try it again
+
+    async def _rehop(
+        self, run: _Run, index: int, value: Any, previous: dict[str, Any], hop_error: str
+    ) -> httpx.Response:
+        """Send step ``index-1``'s result to step ``index`` where it is now."""
+        failed = run.steps[index]
+        run.waiting = (
+            f"step {index + 1} ({failed['function']} on {failed['device']}) could not be "
+            f"reached from step {index}: {hop_error}"
+        )
+        log.warning(
+            "retrying a hop after a device failure",
+            extra={"deployment": run.deployment.name, "step": index + 1, "error": hop_error},
+        )
+        await self._moved_on(run, failed["device"], 0)
+        step = run.steps[index]
+        document = run.deployment.documents[step["device"]]
+        endpoint = document["endpoints"][step["module"]][step["function"]]
+        mounts = (document.get("mounts", {}).get(step["module"], {}) or {}).get(
+            step["function"], {}
+        )
+        params: list[tuple[str, str]] = []
+        files: FileParts = {}
+        output = file_url(value)
+        if output is not None:
+            got = await self.client.get(output, timeout=None)
+            if got.status_code != 200:
+                raise _StepError(
+                    f"Step {index} ({previous['function']}) ran, but its output could not be "
+                    f"fetched again from {output} to retry step {index + 1}."
+                )
+            part = (mounts.get("execution") or [{"path": "input"}])[0]["path"]
+            media = got.headers.get("content-type", "application/octet-stream")
+            files[part] = (output.rsplit("/", 1)[-1], got.content, media)
+        elif value is not None:
+            declared = (endpoint.get("request") or {}).get("parameters") or []
+            name = declared[0].get("name", "param0") if declared else "param0"
+            params.append((str(name), str(value)))
+        return await self._call_step(run, index, params, files)
 
     async def _entry(self, url: str, step: dict[str, Any]) -> dict[str, Any] | None:
         """The request-history entry at ``url``, waiting (bounded) until it has a result."""
@@ -180,6 +321,27 @@ class ExecutionService:
                 pass
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
         return None
+
+
+RUNNABLE = ("active", "deploying", "moving")
+WAIT_S = 0.05
+MAX_CALL_ATTEMPTS = 40
+MAX_HOP_RETRIES = 3
+EPOCH_HEADER = "X-Wasmfleet-Epoch"
+FENCED = ("fenced", "lease_expired")
+
+
+@dataclass
+class _Run:
+    """One execution in progress: where the deployment is now and what it waits for."""
+
+    deployment: DeploymentRecord
+    args: list[tuple[str, str]]
+    files: FileParts
+    execution: ExecutionRecord
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    waiting: str | None = None
+    retried: int = 0
 
 
 class _StepError(WasmfleetError):
@@ -207,19 +369,3 @@ def _step(
         "result_url": result_url,
         "success": success,
     }
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {"result": body}
-
-
-def _url_in(value: Any) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("resultUrl")
-    if isinstance(value, str) and "/request-history/" in value and value.startswith("http"):
-        return value
-    return None

@@ -34,8 +34,16 @@ def snapshot(
     *,
     exclude: str | None = None,
     reasons: dict[str, str] | None = None,
+    unavailable: dict[str, str] | None = None,
+    tolerate: frozenset[str] = frozenset(),
 ) -> Snapshot:
-    """The fleet as the solver sees it, leaving out the reservations of deployment ``exclude``."""
+    """The fleet as the solver sees it, leaving out the reservations of deployment ``exclude``.
+
+    ``unavailable`` names devices that are up but must not get new work (flapping), with why;
+    ``tolerate`` names devices that count as active anyway (a suspect device keeps the steps
+    it already runs when another step of the same deployment moves).
+    """
+    unavailable = unavailable or {}
     used: dict[str, dict[str, Any]] = {}
     for dep in deployments:
         if dep.id == exclude or dep.status not in RESERVING or not dep.plan:
@@ -55,8 +63,10 @@ def snapshot(
         states.append(
             DeviceState(
                 name=device.name,
-                active=device.status == "active",
-                status_reason=(reasons or {}).get(device.name, device.status),
+                active=(device.status == "active" and device.name not in unavailable)
+                or device.name in tolerate,
+                status_reason=unavailable.get(device.name)
+                or (reasons or {}).get(device.name, device.status),
                 interfaces=frozenset(device.interfaces),
                 labels=dict(device.labels),
                 core_capacity=cores,
@@ -118,6 +128,7 @@ def request_for(
             )
         )
         resolved.append(module)
+
     request = PlacementRequest(
         name=manifest.name,
         steps=tuple(steps),
@@ -125,6 +136,19 @@ def request_for(
         scorer=manifest.scorer or "least_allocated",
     )
     return request, resolved
+
+
+def check_failovers(manifest: Manifest, devices: list[DeviceRecord]) -> None:
+    """Refuse failover devices nobody knows (a typo would silently never be tried)."""
+    known = {d.id for d in devices} | {d.name for d in devices}
+    for i, step in enumerate(manifest.steps):
+        for failover in step.failovers:
+            if failover not in known:
+                names = ", ".join(sorted(d.name for d in devices)) or "none yet"
+                raise InvalidDocument(
+                    f"Step {i + 1} lists failover device {failover!r}, which is not known "
+                    f"(devices: {names}); register it first or fix the name."
+                )
 
 
 def solve(request: PlacementRequest, fleet: Snapshot) -> Plan:

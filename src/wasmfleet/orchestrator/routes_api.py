@@ -22,10 +22,10 @@ from wasmfleet.orchestrator.http_input import (
     read_module_upload,
 )
 from wasmfleet.orchestrator.modules import DataFile
+from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.views import (
     deployment_view,
-    device_view,
     execution_view,
     log_view,
     module_view,
@@ -66,32 +66,63 @@ def api_router(orch: Orchestrator) -> APIRouter:
         """The fleet at a glance: devices, deployments, counts."""
         return {
             "orchestrator": orch.status(),
-            "devices": [device_view(d) for d in orch.store.list_devices()],
+            "devices": [orch.device_view(d) for d in orch.store.list_devices()],
             "deployments": [deployment_view(d) for d in orch.store.list_deployments()],
             "counts": orch.store.counts(),
         }
 
+    @router.post(
+        "/heartbeat",
+        response_model=schemas.HeartbeatAnswer,
+        tags=["devices"],
+        responses={404: {"model": schemas.HeartbeatAnswer, "description": "Unknown device."}},
+    )
+    async def heartbeat(request: Request) -> Any:
+        """A supervisor's heartbeat: usage and the deployments it holds, with their epochs.
+
+        The answer gives the current epoch of each of those deployments; a device holding
+        an older one must stop serving it (it was moved). 404 means: register first."""
+        beat = Heartbeat(await read_json(request, 1024 * 1024))
+        if not await orch.monitor.heartbeat(beat):
+            return JSONResponse(
+                {
+                    "known": False,
+                    "error": {
+                        "status": 404,
+                        "code": "not_found",
+                        "message": f"No device {beat.name!r} is registered; register it with "
+                        "POST /file/device/discovery/register first.",
+                    },
+                },
+                status_code=404,
+            )
+        epochs = await orch.reconciler.heartbeat(beat.name, beat.deployments)
+        return {"known": True, "epochs": epochs}
+
     @router.get("/devices", response_model=list[schemas.Device], tags=["devices"])
     def list_devices() -> Any:
         """Every known device, by name."""
-        return [device_view(d) for d in orch.store.list_devices()]
+        return [orch.device_view(d) for d in orch.store.list_devices()]
 
     @router.get("/devices/{key}", response_model=schemas.DeviceDetail, tags=["devices"])
     def get_device(key: str) -> Any:
         """One device with its status log."""
         found = device(key)
         log = orch.store.status_log(found.name)
-        return {**device_view(found), "status_log": [status_entry_view(e) for e in log]}
+        return {**orch.device_view(found), "status_log": [status_entry_view(e) for e in log]}
 
     @router.delete("/devices/{key}", status_code=204, tags=["devices"])
     def forget_device(key: str) -> Response:
         """Forget a device (it is found again if it registers or is discovered)."""
-        orch.store.delete_device(device(key).id)
+        found = device(key)
+        orch.store.delete_device(found.id)
+        orch.monitor.forget(found.name)
         return Response(status_code=204)
 
     @router.delete("/devices", response_model=schemas.Forgotten, tags=["devices"])
     def forget_all() -> Any:
         """Forget every device."""
+        orch.monitor.forget()
         return {"forgotten": orch.store.delete_all_devices()}
 
     @router.get("/modules", response_model=list[schemas.Module], tags=["modules"])

@@ -46,6 +46,7 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
 
     @router.delete("/file/device", summary="Forget every device")
     def forget_devices() -> Response:
+        orch.monitor.forget()
         orch.store.delete_all_devices()
         return Response(status_code=204)
 

@@ -23,7 +23,14 @@ class Device(BaseModel):
     url: str
     addresses: list[str]
     port: int
-    status: str = Field(description="active or inactive")
+    status: str = Field(
+        description="active, suspect (heartbeats late) or dead (work moved elsewhere)"
+    )
+    reason: str | None = Field(None, description="Why it has this status (with phi).")
+    monitoring: str | None = Field(None, description="heartbeats or polls")
+    phi: float | None = Field(None, description="The failure detector's current phi.")
+    placeable: bool = Field(True, description="False while flapping (no new placements).")
+    unplaceable_because: str | None = Field(None, description="Why it gets no new work.")
     labels: dict[str, str]
     interfaces: list[str]
     platform: dict[str, Any]
@@ -101,18 +108,44 @@ class DeviceAnswer(BaseModel):
     message: str
 
 
+class Move(BaseModel):
+    """A step moved by self-healing."""
+
+    at: str
+    step: int
+    function: str
+    from_: str = Field(alias="from")
+    to: str
+    reason: str
+    epoch: int
+
+
 class Deployment(BaseModel):
     """A manifest, its plan and each device's answer."""
 
     id: str
     name: str
-    status: str = Field(description="new, deploying, active or failed")
+    status: str = Field(
+        description="new, deploying, active, failed, moving (self-healing) or degraded "
+        "(a step's device died and nothing can host it yet)"
+    )
     manifest: dict[str, Any]
     plan: Plan | None
     devices: dict[str, DeviceAnswer]
     created_at: str | None
     updated_at: str | None
     error: str | None
+    epoch: int = Field(0, description="Fencing epoch: raised on every send to the devices.")
+    moves: list[Move] = Field(default_factory=list, description="Steps moved by self-healing.")
+
+
+class HeartbeatAnswer(BaseModel):
+    """The orchestrator's answer to a heartbeat."""
+
+    known: bool
+    epochs: dict[str, int] = Field(
+        default_factory=dict, description="Current epoch of each deployment the device holds."
+    )
 
 
 class ExecutionStep(BaseModel):
@@ -126,6 +159,9 @@ class ExecutionStep(BaseModel):
     duration_ms: float | None
     result_url: str | None
     success: bool
+    unconfirmed: str | None = Field(
+        None, description="Set when the step ran but its record could not be read."
+    )
 
 
 class Execution(BaseModel):
@@ -160,6 +196,17 @@ class LogEntry(BaseModel):
     data: dict[str, Any]
 
 
+class Healing(BaseModel):
+    """What self-healing has done since the orchestrator started."""
+
+    heartbeats: int
+    skipped_rounds: int = Field(
+        description="Detector rounds skipped because the orchestrator stalled."
+    )
+    steps_moved: int
+    stale_copies_removed: int
+
+
 class OrchestratorInfo(BaseModel):
     """Facts about the orchestrator itself."""
 
@@ -169,6 +216,7 @@ class OrchestratorInfo(BaseModel):
     public_url: str
     uptime_s: float
     time: str
+    healing: Healing | None = None
 
 
 class Status(BaseModel):

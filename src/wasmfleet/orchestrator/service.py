@@ -22,10 +22,14 @@ from wasmfleet.orchestrator.deployments import DeploymentService
 from wasmfleet.orchestrator.devices import DeviceRegistry
 from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.execution import ExecutionService
+from wasmfleet.orchestrator.healing import Healer
 from wasmfleet.orchestrator.logs import LogService
 from wasmfleet.orchestrator.modules import ModuleService
+from wasmfleet.orchestrator.monitor import FleetMonitor
+from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.settings import OrchestratorSettings
-from wasmfleet.orchestrator.store import Store, open_store
+from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
+from wasmfleet.orchestrator.views import device_view
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,17 @@ class Orchestrator:
             timeout=httpx.Timeout(30.0, connect=5.0),
             trust_env=False,
         )
+        self.monitor = FleetMonitor(self.store, settings)
         self.devices = DeviceRegistry(self.store, self.client, settings)
         self.modules = ModuleService(self.store, self.blobs, settings.max_module_bytes)
-        self.deployments = DeploymentService(self.store, self.client, settings)
+        self.deployments = DeploymentService(
+            self.store, self.client, settings, unavailable=self.monitor.unplaceable
+        )
+        self.reconciler = Reconciler(self.store, self.client, settings, self.deployments)
+        self.healer = Healer(self.store, self.client, settings, self.deployments, self.reconciler)
+        self.monitor.listeners.append(self.healer.on_transition)
+        self.devices.monitor = self.monitor
+        self.devices.on_registered = lambda name: self.healer.fleet_changed(f"{name} registered")
         self.executions = ExecutionService(
             self.store, self.client, settings.execute_timeout_s, settings.execute_retries
         )
@@ -56,10 +68,13 @@ class Orchestrator:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start discovery and the health monitor."""
+        """Resume monitoring from the stored fleet, then start discovery and health polls."""
+        await self.monitor.load()
         if self.settings.mdns:
             await self.discovery.start()
-        self._tasks.append(asyncio.create_task(self.devices.run(), name="health-monitor"))
+        self._tasks.append(asyncio.create_task(self.devices.run(), name="health-polls"))
+        self._tasks.append(asyncio.create_task(self.monitor.run(), name="failure-detector"))
+        self._tasks.append(asyncio.create_task(self.healer.run(), name="healer"))
         log.info(
             "orchestrator started",
             extra={"database": self.store.url, "public_url": self.settings.resolved_public_url},
@@ -67,6 +82,8 @@ class Orchestrator:
 
     async def stop(self) -> None:
         """Stop background work and close connections and the database."""
+        await self.healer.stop()
+        await self.reconciler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -83,6 +100,13 @@ class Orchestrator:
             await self.discovery.rescan()
         await self.devices.check_all()
 
+    def device_view(self, device: DeviceRecord) -> dict[str, Any]:
+        """A device as /api/v1 shows it, with the monitor's view and the last status reason."""
+        log_entries = self.store.status_log(device.name, limit=1)
+        live = self.monitor.describe(device.name)
+        live["reason"] = log_entries[-1].reason if log_entries else None
+        return device_view(device, live)
+
     def status(self) -> dict[str, Any]:
         """Facts about this orchestrator for /api/v1/status."""
         return {
@@ -91,5 +115,11 @@ class Orchestrator:
             "schema_version": self.store.schema_version,
             "public_url": self.settings.resolved_public_url,
             "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "healing": {
+                "heartbeats": self.monitor.heartbeats,
+                "skipped_rounds": self.monitor.skipped_rounds,
+                "steps_moved": self.healer.moved,
+                "stale_copies_removed": self.reconciler.fenced,
+            },
             "time": datetime.now().astimezone().isoformat(),
         }

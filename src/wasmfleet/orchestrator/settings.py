@@ -41,7 +41,24 @@ class OrchestratorSettings:
     health_interval_s: float = 5.0
     health_timeout_s: float = 2.0
     health_failures: int = 3
-    """Consecutive failed health checks before a device is marked inactive."""
+    """Consecutive refused health polls before a polled (non-heartbeating) device is dead."""
+    phi_threshold: float = 8.0
+    """Phi at which a device is declared dead (the failure detector's threshold)."""
+    suspect_phi: float = 1.0
+    """Phi at which an active device becomes suspect (not used for new placements)."""
+    acceptable_pause_s: float = 1.5
+    """A pause in heartbeats this long (on top of the mean interval) is not yet alarming."""
+    flap_count: int = 3
+    """Failures within ``flap_window_s`` that make a device "flapping"."""
+    flap_window_s: float = 60.0
+    stable_s: float = 30.0
+    """A flapping device is used for new placements again after this long without failure."""
+    lease_s: float = 1.5
+    """How long a device may serve a stateful step without hearing from the orchestrator."""
+    heal_retry_s: float = 5.0
+    """Seconds between retries of degraded deployments (also retried when the fleet changes)."""
+    monitor_tick_s: float = 0.1
+    """How often the failure detector is evaluated."""
     register_devices: bool = True
     """Send ``POST /register`` to supervisors that have no orchestrator set."""
     deploy_timeout_s: float = 60.0
@@ -100,6 +117,25 @@ class OrchestratorSettings:
             raise ConfigurationError("health failures threshold must be at least 1.")
         if self.execute_retries < 1:
             raise ConfigurationError("execute retries must be at least 1.")
+        if not 0 < self.suspect_phi < self.phi_threshold:
+            raise ConfigurationError(
+                f"suspect phi must be above 0 and below the phi threshold "
+                f"({self.phi_threshold:g}), got {self.suspect_phi:g}."
+            )
+        if self.acceptable_pause_s <= 0 or self.monitor_tick_s <= 0 or self.heal_retry_s <= 0:
+            raise ConfigurationError(
+                "acceptable pause, monitor tick and heal retry must be greater than 0."
+            )
+        if not 0 <= self.lease_s <= self.acceptable_pause_s:
+            raise ConfigurationError(
+                f"the lease ({self.lease_s:g} s) must be between 0 and the acceptable pause "
+                f"({self.acceptable_pause_s:g} s), so that a device's lease always ends "
+                "before it can be declared dead and its stateful steps moved."
+            )
+        if self.flap_count < 1 or self.flap_window_s <= 0 or self.stable_s < 0:
+            raise ConfigurationError(
+                "flap count must be at least 1, flap window above 0 and stable time 0 or more."
+            )
         url = self.database_url
         if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             raise ConfigurationError(
@@ -126,6 +162,14 @@ _ENV: dict[str, tuple[str, str]] = {
     "health_interval_s": ("float", _P + "HEALTH_INTERVAL"),
     "health_timeout_s": ("float", _P + "HEALTH_TIMEOUT"),
     "health_failures": ("int", _P + "HEALTH_FAILURES"),
+    "phi_threshold": ("float", _P + "PHI_THRESHOLD"),
+    "suspect_phi": ("float", _P + "SUSPECT_PHI"),
+    "acceptable_pause_s": ("float", _P + "ACCEPTABLE_PAUSE"),
+    "flap_count": ("int", _P + "FLAP_COUNT"),
+    "flap_window_s": ("float", _P + "FLAP_WINDOW"),
+    "stable_s": ("float", _P + "STABLE_AFTER"),
+    "lease_s": ("float", _P + "LEASE"),
+    "heal_retry_s": ("float", _P + "HEAL_RETRY"),
     "register_devices": ("bool", _P + "REGISTER_DEVICES"),
     "deploy_timeout_s": ("float", _P + "DEPLOY_TIMEOUT"),
     "execute_timeout_s": ("float", _P + "EXECUTE_TIMEOUT"),

@@ -21,9 +21,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def device_view(d: DeviceRecord) -> dict[str, Any]:
-    """A device as /api/v1 shows it."""
+def device_view(d: DeviceRecord, live: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A device as /api/v1 shows it; ``live`` adds the monitor's view (phi, reason...)."""
     return {
+        **(live or {}),
         "id": d.id,
         "name": d.name,
         "url": url_of(d),
@@ -102,6 +103,8 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
         "created_at": _iso(d.created_at),
         "updated_at": _iso(d.updated_at),
         "error": d.error,
+        "epoch": d.epoch,
+        "moves": list(d.moves),
     }
 
 

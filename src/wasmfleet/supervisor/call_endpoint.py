@@ -75,9 +75,9 @@ class CallEndpoint:
         files: dict[str, bytes] = {}
         if method == "POST":
             await self._read_body(Request(scope, receive), args, files)
-        base = _base_url(scope, self.fallback_base_url)
+        base, epoch = _base_url_and_epoch(scope, self.fallback_base_url)
         outcome = await self.calls.call(
-            CallRequest(deployment, module, function, method, args, files), base
+            CallRequest(deployment, module, function, method, args, files, epoch), base
         )
         entry = outcome.entry
         result_url = f"{base}/request-history/{entry['request_id']}"
@@ -159,11 +159,15 @@ class CallFastPath:
             await self.app(scope, receive, send)
 
 
-def _base_url(scope: Scope, fallback: str) -> str:
+def _base_url_and_epoch(scope: Scope, fallback: str) -> tuple[str, str | None]:
+    """This supervisor's URL as the caller addressed it, and the caller's epoch header."""
+    base = epoch = None
     for name, value in scope["headers"]:
         if name == b"host":
-            return f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
-    return fallback
+            base = f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
+        elif name == b"x-wasmfleet-epoch":
+            epoch = value.decode("latin-1")
+    return base or fallback, epoch
 
 
 async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from wasmfleet.core.names import check_file_name
 from wasmfleet.runtime.instance import NOT_DONE
 from wasmfleet.supervisor.chaining import Chainer, HopResult
 from wasmfleet.supervisor.deployments import BoundFunction, DeploymentManager
+from wasmfleet.supervisor.fencing import FenceBook, lease_expired
 
 log = logging.getLogger("wasmfleet.supervisor.calls")
 
@@ -36,6 +37,8 @@ class CallRequest:
     method: str
     args: Sequence[tuple[str, ArgValue]]
     files: dict[str, bytes] = field(default_factory=dict)
+    epoch: str | None = None
+    """The caller's ``X-Wasmfleet-Epoch`` header, when it sent one."""
 
 
 @dataclass(slots=True)
@@ -61,6 +64,10 @@ class CallService:
     event loop instead, saving the thread hop, when its lane is idle, it takes no files
     and its module cannot block (``WasmInstance.try_inline`` enforces a hard time bound and
     rolls back on overrun).
+
+    Before anything runs, a stale copy (installed epoch below its fence), a caller at an
+    older epoch and a stateful function without a valid lease are refused (see fencing.py);
+    refused calls get no history entry.
     """
 
     def __init__(
@@ -68,12 +75,15 @@ class CallService:
         manager: DeploymentManager,
         history: RequestHistory,
         chainer: Chainer,
+        fences: FenceBook,
         *,
         inline_threshold_s: float = 200e-6,
     ) -> None:
         self.manager = manager
         self.history = history
         self.chainer = chainer
+        self.fences = fences
+        self._fence_table = fences.fences
         self.inline_threshold_s = inline_threshold_s
         self.inline_calls = 0
         self.lane_calls = 0
@@ -98,6 +108,13 @@ class CallService:
     async def call(self, req: CallRequest, base_url: str) -> CallOutcome:
         """Run one call; bad input raises, a failing module yields an outcome with ``error``."""
         bound = self.resolve(req.deployment, req.module, req.function)
+        if req.epoch is not None or self._fence_table.get(req.deployment, 0) > bound.epoch:
+            self.fences.check_call(req.deployment, bound.epoch, req.epoch)
+        lease = bound.lease
+        if lease is not None:
+            now = time.monotonic()
+            if now > lease.until:
+                raise lease_expired(req.module, req.function, lease, now)
         if bound.execution_mounts and req.args:
             # A text field named after a mount is that file's content (curl -F 'input.txt=<f').
             req.files = dict(req.files)
@@ -177,6 +194,7 @@ class CallService:
     @staticmethod
     def _apply_hop(entry: dict[str, Any], hop: HopResult) -> WasmfleetError | None:
         entry["chained_to"] = hop.url
+        entry["chain_status"] = hop.status
         if hop.error is not None:
             entry["success"] = False
             entry["result"] = hop.error.message

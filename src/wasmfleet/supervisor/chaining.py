@@ -4,6 +4,9 @@ A scalar result goes as the first query parameter of the next endpoint (named as
 endpoint declares it), an output file as a multipart part named after the mount. The
 next hop runs its own chain before answering, so its ``result`` is the pipeline's final
 result; its failure is reported to the caller as ``ChainFailed`` naming the hop.
+
+A hop of a deployment at epoch > 0 carries ``X-Wasmfleet-Epoch: <installed epoch>``, so a
+stale copy downstream refuses it (and an older caller is refused by a newer copy).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import orjson
 
 from wasmfleet.core.errors import ChainFailed
 from wasmfleet.supervisor.deployments import BoundFunction
+from wasmfleet.supervisor.fencing import EPOCH_HEADER
 
 
 @dataclass(slots=True)
@@ -26,6 +30,10 @@ class HopResult:
     result: Any = None
     result_url: str | None = None
     error: ChainFailed | None = None
+    status: str = "ok"
+    """``ok``; ``unreachable`` or ``refused`` (the next step certainly did not run, so the
+    orchestrator may retry it elsewhere); ``broken`` (the connection failed after the
+    request was sent: it may have run); ``failed`` (it ran and failed)."""
 
 
 class Chainer:
@@ -57,23 +65,41 @@ class Chainer:
         method = target.method if target.method in ("GET", "POST", "PUT") else "POST"
         if files and method == "GET":
             method = "POST"
+        headers = {EPOCH_HEADER: str(bound.epoch)} if bound.epoch > 0 else None
         try:
             response = await self.client.request(
-                method, target.url, params=params, files=files or None, timeout=self.timeout_s
+                method,
+                target.url,
+                params=params,
+                files=files or None,
+                headers=headers,
+                timeout=self.timeout_s,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as err:
+            return HopResult(
+                target.url,
+                error=ChainFailed(
+                    f"Could not reach the next hop {target.url}: {str(err) or type(err).__name__}."
+                ),
+                status="unreachable",
             )
         except httpx.TimeoutException:
             return HopResult(
                 target.url,
                 error=ChainFailed(
-                    f"The next hop {target.url} did not answer within {self.timeout_s:g} s."
+                    f"The next hop {target.url} did not answer within {self.timeout_s:g} s "
+                    "(it may have run)."
                 ),
+                status="broken",
             )
         except httpx.HTTPError as err:
             return HopResult(
                 target.url,
                 error=ChainFailed(
-                    f"Could not reach the next hop {target.url}: {err or type(err).__name__}."
+                    f"The connection to the next hop {target.url} broke during the call "
+                    f"({str(err) or type(err).__name__}); it may have run."
                 ),
+                status="broken",
             )
         return _interpret(target.url, response)
 
@@ -88,6 +114,8 @@ def _interpret(url: str, response: httpx.Response) -> HopResult:
     if response.status_code >= 400 or body.get("success") is False:
         error = body.get("error")
         detail = error.get("message") if isinstance(error, dict) else error or body.get("result")
+        code = error.get("code") if isinstance(error, dict) else None
+        refused = response.status_code in (409, 503) and code in ("fenced", "lease_expired")
         return HopResult(
             url,
             result_url=body.get("resultUrl"),
@@ -95,5 +123,6 @@ def _interpret(url: str, response: httpx.Response) -> HopResult:
                 f"The next hop {url} failed ({response.status_code}): "
                 f"{detail or response.reason_phrase}"
             ),
+            status="refused" if refused else "failed",
         )
     return HopResult(url, result=body.get("result"), result_url=body.get("resultUrl"))

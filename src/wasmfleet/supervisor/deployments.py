@@ -31,6 +31,7 @@ from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import missing_imports
 from wasmfleet.runtime.instance import WasmInstance
 from wasmfleet.supervisor.executor import CallExecutor, SerialLane
+from wasmfleet.supervisor.fencing import FenceBook, Lease
 from wasmfleet.supervisor.fetch import fetch_bytes
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
@@ -62,6 +63,10 @@ class BoundFunction:
     output_mount: str | None
     fast_runs: int = 0
     """Consecutive recent calls that took under the inline threshold (see CallService)."""
+    epoch: int = 0
+    """The installed epoch of its deployment (fencing)."""
+    lease: Lease | None = None
+    """The deployment's lease when this function is stateful, else None."""
 
 
 @dataclass(slots=True)
@@ -73,12 +78,15 @@ class Deployment:
     directory: Path
     deployed_at: float
     functions: dict[tuple[str, str], BoundFunction] = field(default_factory=dict)
+    lease: Lease | None = None
+    """Guards the stateful functions when the document asks for a lease (see fencing.py)."""
 
     def summary(self) -> dict[str, Any]:
         """What ``GET /deploy`` shows about this deployment."""
         return {
             "deploymentId": self.spec.id,
             "shape": self.spec.shape,
+            "epoch": self.spec.epoch,
             "deployedAt": self.deployed_at,
             "modules": [
                 {
@@ -103,8 +111,10 @@ class DeploymentManager:
         devices: HostDevices,
         executor: CallExecutor,
         client: httpx.AsyncClient,
+        fences: FenceBook,
     ) -> None:
         self.settings = settings
+        self.fences = fences
         self.store = store
         self.engine = engine
         self.devices = devices
@@ -126,7 +136,9 @@ class DeploymentManager:
 
     async def deploy(self, body: Any) -> Deployment:
         """Install (or replace) a deployment from a deploy body of either shape."""
+        received = time.monotonic()
         spec = parse_deployment(body)
+        self.fences.check_deploy(spec.id, spec.epoch)
         lock = self._locks.setdefault(spec.id, asyncio.Lock())
         async with lock:
             started = time.perf_counter()
@@ -145,6 +157,7 @@ class DeploymentManager:
                     },
                     "deployedAt": dep.deployed_at,
                 }
+                self.fences.check_deploy(spec.id, spec.epoch)  # a fence may have risen meanwhile
                 final = await self.executor.run_blocking(
                     lambda: self.store.commit(spec.id, stage, record)
                 )
@@ -152,11 +165,15 @@ class DeploymentManager:
                 self.store.discard(stage)
                 raise
             self._relocate(dep, final)
+            if dep.lease is not None:
+                dep.lease.grant(received)
             self.deployments[spec.id] = dep
+            self.fences.raise_to(spec.id, spec.epoch)
             log.info(
                 "deployed",
                 extra={
                     "deployment": spec.id,
+                    "epoch": spec.epoch,
                     "modules": ",".join(dep.modules),
                     "seconds": round(time.perf_counter() - started, 3),
                 },
@@ -164,7 +181,7 @@ class DeploymentManager:
             return dep
 
     async def remove(self, dep_id: str) -> None:
-        """Forget a deployment and delete its files."""
+        """Forget a deployment and delete its files (its fence stays)."""
         self.get(dep_id)
         async with self._locks.setdefault(dep_id, asyncio.Lock()):
             self.deployments.pop(dep_id, None)
@@ -184,7 +201,8 @@ class DeploymentManager:
                 )
                 continue
             self.deployments[dep_id] = dep
-            log.info("deployment restored", extra={"deployment": dep_id})
+            log.info("deployment restored", extra={"deployment": dep_id, "epoch": dep.spec.epoch})
+        self.fences.raise_many({d: dep.spec.epoch for d, dep in self.deployments.items()})
 
     # -- building -----------------------------------------------------------------------
 
@@ -342,6 +360,8 @@ class DeploymentManager:
         self, spec: DeploymentSpec, modules: dict[str, ModuleRuntime], directory: Path, at: float
     ) -> Deployment:
         dep = Deployment(spec=spec, modules=modules, directory=directory, deployed_at=at)
+        if spec.lease_s > 0 and spec.stateful:
+            dep.lease = Lease(spec.lease_s)  # expired until granted or renewed
         for fn in spec.functions:
             runtime = modules[fn.module]
             outputs = fn.mounts_at("output")
@@ -351,6 +371,8 @@ class DeploymentManager:
                 signature=runtime.instance.signature(fn.name),
                 execution_mounts=frozenset(m.name for m in fn.mounts_at("execution")),
                 output_mount=outputs[0].name if outputs else None,
+                epoch=spec.epoch,
+                lease=dep.lease if (fn.module, fn.name) in spec.stateful else None,
             )
         return dep
 

@@ -115,6 +115,7 @@ def device_description(
             "interfaces": list(qualified),
             "version": wasmfleet.__version__,
             "capacity": declared_capacity(settings.capacity),
+            "heartbeat_interval_s": settings.heartbeat_interval_s,
         },
     }
 

@@ -14,6 +14,7 @@ from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.names import check_file_name
 from wasmfleet.supervisor.call_endpoint import CallEndpoint
 from wasmfleet.supervisor.calls import find_output
+from wasmfleet.supervisor.fencing import parse_epoch_query
 from wasmfleet.supervisor.http_util import JSONResponse, read_json
 
 if TYPE_CHECKING:
@@ -81,6 +82,11 @@ class SupervisorRoutes:
     async def delete_deployment(self, request: Request) -> Response:
         """DELETE /deploy/{id}: remove a deployment and its files."""
         dep_id = request.path_params["deployment"]
+        epoch = request.query_params.get("epoch")
+        if epoch is not None:
+            # The orchestrator removes a stale copy and says which epoch replaced it: the
+            # fence rises even if this device never heard that epoch in a heartbeat answer.
+            self.sup.manager.fences.raise_to(dep_id, parse_epoch_query(epoch))
         await self.sup.manager.remove(dep_id)
         return JSONResponse({"status": "success", "deploymentId": dep_id})
 

@@ -1,8 +1,8 @@
 """``Supervisor``: every part of one supervisor process, wired together explicitly.
 
 Start-up order: restore stored deployments (so they are callable before anyone learns
-about us), then advertise over mDNS, register with the orchestrator and ship logs.
-Shut-down reverses it. Nothing here reads the environment: settings come in whole.
+about us), then advertise over mDNS, register with the orchestrator, send heartbeats and
+ship logs. Shut-down reverses it. Nothing here reads the environment: settings come in whole.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from wasmfleet.supervisor.calls import CallService
 from wasmfleet.supervisor.chaining import Chainer
 from wasmfleet.supervisor.deployments import DeploymentManager
 from wasmfleet.supervisor.executor import CallExecutor
+from wasmfleet.supervisor.fencing import FenceBook, lease_state
+from wasmfleet.supervisor.heartbeat import Heartbeater
 from wasmfleet.supervisor.logship import LogShipper
 from wasmfleet.supervisor.platform_info import device_description, health_report
 from wasmfleet.supervisor.registration import Registrar
@@ -42,6 +44,7 @@ class Supervisor:
         self.settings = settings
         self.started_at = time.time()
         self.store = DeploymentStore(settings.resolved_data_dir)
+        self.fences = FenceBook(settings.resolved_data_dir, settings.name)
         self.engine = WasmEngine(settings.limits, self.store.cache_dir)
         self.devices = HostDevices(
             camera=None
@@ -58,13 +61,14 @@ class Supervisor:
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         )
         self.manager = DeploymentManager(
-            settings, self.store, self.engine, self.devices, self.executor, self.client
+            settings, self.store, self.engine, self.devices, self.executor, self.client, self.fences
         )
         self.history = RequestHistory(settings.history_size)
         self.calls = CallService(
             self.manager,
             self.history,
             Chainer(self.client, settings.chain_timeout_s),
+            self.fences,
             inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
@@ -73,6 +77,7 @@ class Supervisor:
         bare, qualified = offered_interfaces(self.devices.unavailable_modules)
         self.device_description = device_description(settings, bare, qualified)
         self.registrar = Registrar(settings, self._registration_client)
+        self.heartbeat = Heartbeater(settings, self.registrar, self.manager, self.fences)
         self.advertiser = Advertiser(settings) if settings.mdns else None
         self.shipper = LogShipper(settings)
 
@@ -86,12 +91,13 @@ class Supervisor:
         return httpx.AsyncClient(timeout=httpx.Timeout(5.0))
 
     async def start(self) -> None:
-        """Restore deployments, then start discovery, registration and log shipping."""
+        """Restore deployments, then start discovery, registration, heartbeats, log shipping."""
         self.shipper.start()
         await self.manager.restore()
         if self.advertiser is not None:
             await self.advertiser.start()
         await self.registrar.start()
+        await self.heartbeat.start()
         log.info(
             "supervisor ready",
             extra={
@@ -105,6 +111,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop everything started by ``start``, in reverse order."""
+        await self.heartbeat.stop()
         await self.registrar.stop()
         if self.advertiser is not None:
             await self.advertiser.stop()
@@ -126,6 +133,7 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """Counters for /api/v1/status."""
         stats = self.engine.stats
+        now = time.monotonic()
         return {
             "name": self.settings.name,
             "version": __version__,
@@ -154,4 +162,12 @@ class Supervisor:
             "camera": self.camera_kind,
             "logs": self.shipper.stats(),
             "registration": self.registrar.stats(),
+            "heartbeat": self.heartbeat.stats(),
+            "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
+            "fences": dict(sorted(self.fences.fences.items())),
+            "leases": {
+                d: lease_state(dep.lease, dep.spec.stateful, now)
+                for d, dep in sorted(self.manager.deployments.items())
+                if dep.lease is not None
+            },
         }

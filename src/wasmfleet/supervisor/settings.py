@@ -160,6 +160,10 @@ class SupervisorSettings:
     dht_humidity: float = 45.0
     reregister_after_s: float = 60.0
     """Register with the orchestrator again when no health check arrived for this long."""
+    heartbeat_interval_s: float = 0.5
+    """Seconds between heartbeats to the orchestrator (POST /api/v1/heartbeat); 0 disables."""
+    heartbeat_jitter_s: float = 0.0
+    """For chaos testing: delay each heartbeat by a random 0..J s."""
     capacity: CapacitySpec = field(default_factory=CapacitySpec)
     """What this device declares it can give to placement (see ``parse_capacity``)."""
     log_level: str = "info"
@@ -255,6 +259,19 @@ class SupervisorSettings:
             raise ConfigurationError("log format must be text or json.")
         if self.limits.call_timeout_s <= 0 or self.limits.memory_limit_bytes < 64 * 1024:
             raise ConfigurationError("call timeout must be > 0 and memory limit at least 64KiB.")
+        for what, value in (
+            ("heartbeat interval", self.heartbeat_interval_s),
+            ("heartbeat jitter", self.heartbeat_jitter_s),
+        ):
+            if not 0 <= value < 86400:
+                raise ConfigurationError(
+                    f"{what} must be 0 or more seconds (less than a day), got {value!r}."
+                )
+        if 0 < self.heartbeat_interval_s < 0.01:
+            raise ConfigurationError(
+                "heartbeat interval must be 0 (off) or at least 0.01 s, "
+                f"got {self.heartbeat_interval_s!r}."
+            )
         if self.orchestrator_url and not re.match(r"^https?://", self.orchestrator_url):
             raise ConfigurationError(
                 "orchestrator URL must start with http:// or https://, "
@@ -320,6 +337,8 @@ _ENV: dict[str, tuple[str, tuple[str, ...]]] = {
     "dht_temperature": ("float", ("WASMFLEET_DHT_TEMPERATURE",)),
     "dht_humidity": ("float", ("WASMFLEET_DHT_HUMIDITY",)),
     "reregister_after_s": ("float", ("WASMFLEET_REREGISTER_AFTER",)),
+    "heartbeat_interval_s": ("float", ("WASMFLEET_HEARTBEAT_INTERVAL",)),
+    "heartbeat_jitter_s": ("float", ("WASMFLEET_HEARTBEAT_JITTER",)),
     "log_level": ("str", ("WASMFLEET_LOG_LEVEL",)),
     "log_format": ("str", ("WASMFLEET_LOG_FORMAT",)),
     "ship_log_level": ("str", ("WASMFLEET_SHIP_LOG_LEVEL",)),

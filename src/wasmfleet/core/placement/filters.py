@@ -86,12 +86,15 @@ def _cores(count: int) -> str:
     return f"{count} core" if count == 1 else f"{count} cores"
 
 
+_STATUS_WORDS = ("inactive", "suspect", "dead", "flapping")
+
+
 def inactive_reason(device: DeviceState) -> str:
-    """``cam-pi inactive`` or ``cam-pi inactive: health check failed 3 times``."""
+    """``cam-pi inactive``, ``cam-pi dead: no heartbeat for 2.6 s (phi 8.3 >= 8)`` ..."""
     status = device.status_reason.strip()
     if not status or status == "inactive":
         return f"{device.name} inactive"
-    if status.startswith("inactive"):
+    if status.startswith(_STATUS_WORDS):
         return f"{device.name} {status}"
     return f"{device.name} inactive: {status}"
 

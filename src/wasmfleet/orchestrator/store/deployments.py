@@ -27,6 +27,8 @@ def _deployment(row: Row[Any]) -> DeploymentRecord:
         error=row.error,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        epoch=int(row.epoch or 0),
+        moves=list(row.moves or []),
     )
 
 
@@ -63,6 +65,8 @@ def _contents(deployment: DeploymentRecord) -> dict[str, Any]:
         "results": dict(deployment.results),
         "module_ids": list(deployment.module_ids),
         "error": deployment.error,
+        "epoch": int(deployment.epoch),
+        "moves": list(deployment.moves),
     }
 
 

@@ -167,12 +167,22 @@ def _v1_initial(conn: Connection) -> None:
     md.create_all(conn, checkfirst=False)
 
 
+def _v2_fencing(conn: Connection) -> None:
+    """Deployments get a fencing epoch and a history of moved steps (frozen copy)."""
+    empty_list = "'[]'::json" if conn.dialect.name == "postgresql" else "'[]'"
+    conn.execute(text("ALTER TABLE deployments ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(
+        text(f"ALTER TABLE deployments ADD COLUMN moves JSON NOT NULL DEFAULT {empty_list}")
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "devices with status log, modules, deployments with module index, executions, logs",
         _v1_initial,
     ),
+    Migration(2, "deployments get a fencing epoch and the history of moved steps", _v2_fencing),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

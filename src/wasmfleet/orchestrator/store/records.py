@@ -33,7 +33,7 @@ class DeviceRecord:
     interfaces: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     status: str = "active"
-    """``active`` or ``inactive`` (later also ``suspect``, ``dead``)."""
+    """``active``, ``suspect``, ``dead`` or ``inactive`` (not answering health polls)."""
     health: dict[str, Any] | None = None
     """The last ``/health`` answer."""
     last_seen: datetime | None = None
@@ -81,7 +81,9 @@ class DeploymentRecord:
     """What the user sent."""
     id: str = ""
     status: str = "new"
-    """``new``, ``deploying``, ``active``, ``failed`` or ``removed``."""
+    """``new``, ``deploying``, ``active``, ``failed``, ``degraded`` (a step's device died and
+    no other device can host it; retried when the fleet changes) or ``moving`` (a
+    re-placement was decided and is being sent; resumed after an orchestrator restart)."""
     plan: dict[str, Any] | None = None
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Device name → deployment document."""
@@ -93,6 +95,11 @@ class DeploymentRecord:
     """Why the last deploy failed, in a sentence; None when it did not."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    epoch: int = 0
+    """Fencing epoch: +1 each time documents are sent; supervisors refuse older copies."""
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    """Steps moved by self-healing, newest last: ``{"at", "step", "from", "to", "reason",
+    "epoch"}``."""
 
 
 @dataclass(slots=True)

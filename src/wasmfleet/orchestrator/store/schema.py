@@ -102,6 +102,8 @@ deployments = Table(
     Column("error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("epoch", Integer, nullable=False, server_default="0"),
+    Column("moves", json_column_type(), nullable=False, server_default="[]"),
     Index("ix_deployments_name", "name", unique=True),
     Index("ix_deployments_status", "status"),
     Index("ix_deployments_created_at", "created_at"),

@@ -1,0 +1,255 @@
+"""Self-healing: move the work of dead devices, and retry what could not move.
+
+*Moving.* When the monitor declares a device dead, every deployment with a step on it is
+re-solved with that device excluded: steps on healthy devices stay where they are, and a
+moved step tries its hand-listed ``failovers`` first (in order), then wherever the solver
+puts it — unless the user pinned it to the dead device, in which case only its failovers
+may take it. The decision (new plan, a ``moves`` entry per step, status ``moving``) is
+stored *before* anything is sent, so an orchestrator killed half-way resumes the move on
+restart. Then every device of the new plan gets its document with a new epoch. A
+deployment that cannot be re-placed is ``degraded`` with the solver's reasons and is
+retried whenever the fleet changes (a device registers or comes back) and every
+``heal_retry_s``.
+
+Fencing stale copies on devices that come back is ``reconcile.py``'s job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpx
+
+from wasmfleet.core.errors import PlacementFailed, WasmfleetError
+from wasmfleet.core.failure_detector import Transition
+from wasmfleet.core.manifest import parse_manifest
+from wasmfleet.orchestrator.deployments import DeploymentService
+from wasmfleet.orchestrator.reconcile import Reconciler
+from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.store import DeploymentRecord, Store
+from wasmfleet.orchestrator.tasks import BackgroundTasks
+
+log = logging.getLogger(__name__)
+
+HEALABLE = ("active", "degraded", "moving")
+"""Deployment statuses whose steps are moved off dead devices."""
+
+
+class Healer:
+    """Moves work off dead devices; asks the reconciler to clean up after devices that return."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: httpx.AsyncClient,
+        settings: OrchestratorSettings,
+        deployments: DeploymentService,
+        reconciler: Reconciler,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.settings = settings
+        self.deployments = deployments
+        self.reconciler = reconciler
+        self.tasks = BackgroundTasks("healing")
+        self.moved = 0
+
+    # -- events --------------------------------------------------------------------------
+
+    async def on_transition(self, transition: Transition) -> None:
+        """Monitor listener: a death moves work; a return reconciles and retries."""
+        if transition.status == "dead":
+            self.tasks.spawn(self.device_dead(transition.device, transition.reason))
+        elif transition.status == "active" and transition.previous == "dead":
+            self.tasks.spawn(self.reconciler.reconcile(transition.device, None))
+            self.tasks.spawn(self.retry(f"{transition.device} is back"))
+
+    def fleet_changed(self, why: str) -> None:
+        """A device registered: degraded deployments may fit now."""
+        self.tasks.spawn(self.retry(why))
+
+    async def device_dead(self, device: str, reason: str) -> None:
+        """Move every healable deployment with a step on ``device``."""
+        deployments = await asyncio.to_thread(self.store.list_deployments)
+        affected = [
+            d
+            for d in deployments
+            if d.status in HEALABLE
+            and any(s["device"] == device for s in (d.plan or {}).get("steps", []))
+        ]
+        if affected:
+            log.warning(
+                "device %s is dead; moving the steps of %d deployment(s)",
+                device,
+                len(affected),
+                extra={"device": device},
+            )
+        await asyncio.gather(*(self.move(d.id, f"{device} is dead: {reason}") for d in affected))
+
+    async def retry(self, why: str) -> None:
+        """Try again every degraded deployment and finish every interrupted move."""
+        deployments = await asyncio.to_thread(self.store.list_deployments)
+        pending = [d for d in deployments if d.status in ("degraded", "moving")]
+        await asyncio.gather(*(self.move(d.id, why) for d in pending))
+
+    async def run(self) -> None:
+        """Resume interrupted moves now, then retry degraded deployments periodically."""
+        await self.retry("resuming after an orchestrator restart")
+        while True:
+            await asyncio.sleep(self.settings.heal_retry_s)
+            try:
+                await self.retry("periodic retry")
+            except Exception:
+                log.exception("retrying degraded deployments failed")
+
+    # -- moving ----------------------------------------------------------------------
+
+    async def move(self, deployment_id: str, why: str) -> None:
+        """Re-place the steps of one deployment that sit on devices that are not active."""
+        async with self.deployments.lock_for(deployment_id):
+            try:
+                await self._move(deployment_id, why)
+            except WasmfleetError as err:
+                log.warning(
+                    "could not move deployment %s: %s",
+                    deployment_id,
+                    err.message,
+                    extra={"deployment": deployment_id},
+                )
+
+    async def _move(self, deployment_id: str, why: str) -> None:
+        record = await asyncio.to_thread(self.store.get_deployment, deployment_id)
+        if record is None or record.status not in HEALABLE or not record.plan:
+            return
+        devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
+        # Only dead (or forgotten) devices lose their steps; a suspect one keeps them.
+        down = {
+            s["device"]
+            for s in record.plan["steps"]
+            if s["device"] not in devices or devices[s["device"]].status in ("dead", "inactive")
+        }
+        if not down and record.status == "active":
+            return
+        before = {int(s["step"]): s["device"] for s in record.plan["steps"]}
+        async with self.deployments.solve_lock:
+            try:
+                record = await asyncio.to_thread(self._replan, record, down)
+            except PlacementFailed as err:
+                await self._degrade(record, down, err, why)
+                return
+            after = {int(s["step"]): s["device"] for s in (record.plan or {}).get("steps", [])}
+            now = datetime.now(UTC).isoformat()
+            for step, old in sorted(before.items()):
+                new = after.get(step)
+                if new != old:
+                    info = record.plan["steps"][step] if record.plan else {}
+                    record.moves.append(
+                        {
+                            "at": now,
+                            "step": step,
+                            "function": f"{info.get('module')}.{info.get('function')}",
+                            "from": old,
+                            "to": new,
+                            "reason": why,
+                            "epoch": record.epoch + 1,
+                        }
+                    )
+                    self.moved += 1
+                    log.warning(
+                        "moved step %d (%s) of deployment %s from %s to %s: %s",
+                        step + 1,
+                        f"{info.get('module')}.{info.get('function')}",
+                        record.name,
+                        old,
+                        new,
+                        why,
+                        extra={"deployment": record.name, "from": old, "to": new},
+                    )
+            record.moves = record.moves[-50:]
+            record.status = "moving"
+            record.error = None
+            record = await asyncio.to_thread(self.store.update_deployment, record)
+        done = await self.deployments.deploy_locked(record.id, rollback=False, status="moving")
+        self.reconciler.forget_cache()
+        if done.status == "active":
+            log.info(
+                "deployment %s runs again (epoch %d)",
+                done.name,
+                done.epoch,
+                extra={"deployment": done.name},
+            )
+        else:
+            log.warning(
+                "deployment %s is degraded: %s",
+                done.name,
+                done.error,
+                extra={"deployment": done.name},
+            )
+
+    def _replan(self, record: DeploymentRecord, down: set[str]) -> DeploymentRecord:
+        """Keep healthy steps in place; failovers first for the others (worker thread)."""
+        manifest = parse_manifest(record.manifest)
+        current = {int(s["step"]): s["device"] for s in (record.plan or {}).get("steps", [])}
+        names = {d.id: d.name for d in self.store.list_devices()}
+        kept = frozenset(d for d in current.values() if d not in down)
+        steps = [
+            replace(step, device=current[i]) if current.get(i) not in down else step
+            for i, step in enumerate(manifest.steps)
+        ]
+        for i, step in enumerate(manifest.steps):
+            if current.get(i) not in down:
+                continue
+            failovers = [names.get(f, f) for f in step.failovers]
+            chosen = None
+            for failover in failovers:
+                if failover in down:
+                    continue
+                trial = list(steps)
+                trial[i] = replace(step, device=failover)
+                try:
+                    self.deployments.solve_into(
+                        replace(record), replace(manifest, steps=tuple(trial)), kept
+                    )
+                except PlacementFailed:
+                    continue
+                chosen = failover
+                break
+            if chosen is not None:
+                steps[i] = replace(step, device=chosen)
+            elif step.device is not None and names.get(step.device, step.device) in down:
+                tried = ", ".join(failovers) or "none listed"
+                raise PlacementFailed(
+                    f"Step {i + 1} ({step.module}.{step.function}) is pinned to "
+                    f"{current.get(i)}, which is not active, and none of its failovers "
+                    f"({tried}) can host it.",
+                    {},
+                    f"{i + 1}:{step.module}.{step.function}",
+                )
+        solved = self.deployments.solve_into(record, replace(manifest, steps=tuple(steps)), kept)
+        solved.manifest = manifest.to_dict()  # the user's manifest, not the pinned copy
+        return solved
+
+    async def _degrade(
+        self, record: DeploymentRecord, down: set[str], err: PlacementFailed, why: str
+    ) -> None:
+        reasons = "; ".join(f"{d}: {r}" for d, r in sorted(err.reasons.items()))
+        message = f"{why}. No device can take over: {err.message}"
+        if reasons and reasons not in message:
+            message += f" ({reasons})"
+        if record.status != "degraded" or record.error != message:
+            log.warning(
+                "deployment %s is degraded: %s",
+                record.name,
+                message,
+                extra={"deployment": record.name, "down": sorted(down)},
+            )
+        record.status = "degraded"
+        record.error = message
+        await asyncio.to_thread(self.store.update_deployment, record)
+
+    async def stop(self) -> None:
+        """Cancel background work."""
+        await self.tasks.stop()

@@ -1,0 +1,307 @@
+"""Watching the fleet: heartbeats and health polls in, device status changes out.
+
+Every device has a ``Liveness`` (``core.failure_detector``): a phi-accrual detector fed by
+the heartbeats a wasmfleet supervisor pushes (every 500 ms by default) or, for a device
+that does not push (the original wasmiot supervisor), by its successful health polls. A
+tick every ``monitor_tick_s`` evaluates phi; each transition (``active → suspect →
+dead``, and back) is written to the device's status log with the phi value. A death is
+handed to the healer, which moves the device's work; a recovery asks the healer to fence
+stale copies on the device and to retry degraded deployments.
+
+If the orchestrator itself stalls (its event loop blocked for a second), the round is
+skipped: heartbeats that queued up during the stall must be read before anyone is
+declared dead for silence the orchestrator caused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.failure_detector import (
+    DetectorSettings,
+    Liveness,
+    PhiAccrualDetector,
+    Transition,
+)
+from wasmfleet.core.names import check_identifier
+from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.store import Store
+
+log = logging.getLogger(__name__)
+
+STALL_S = 1.0
+"""A tick this late means the orchestrator itself stalled: skip judging for one round."""
+HEALTH_WRITE_S = 5.0
+"""Heartbeat usage is written to the store at most this often per device."""
+
+
+class Heartbeat:
+    """A validated heartbeat body."""
+
+    __slots__ = ("deployments", "interval_s", "name", "seq", "usage")
+
+    def __init__(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise InvalidDocument(
+                'A heartbeat must be a JSON object like {"name": "cam-1", "interval_s": 0.5, '
+                '"deployments": {"<id>": 3}, "usage": {...}}.'
+            )
+        self.name = check_identifier("Heartbeat name", body.get("name"))
+        interval = body.get("interval_s", 0.5)
+        if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
+            raise InvalidDocument(f"'interval_s' must be a positive number, got {interval!r}.")
+        self.interval_s = float(interval)
+        deployments = body.get("deployments") or {}
+        if not isinstance(deployments, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in deployments.items()
+        ):
+            raise InvalidDocument(
+                "'deployments' must map each deployment id to its epoch (a whole number)."
+            )
+        self.deployments: dict[str, int] = dict(deployments)
+        usage = body.get("usage") or {}
+        self.usage: dict[str, Any] = usage if isinstance(usage, dict) else {}
+        seq = body.get("seq")
+        self.seq = seq if isinstance(seq, int) else None
+
+
+OnTransition = Callable[[Transition], Awaitable[None]]
+
+
+class FleetMonitor:
+    """One failure detector per device; records transitions and tells the listener."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: OrchestratorSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.detector = DetectorSettings(
+            threshold=settings.phi_threshold,
+            suspect_threshold=settings.suspect_phi,
+            acceptable_pause_s=settings.acceptable_pause_s,
+            flap_count=settings.flap_count,
+            flap_window_s=settings.flap_window_s,
+            stable_s=settings.stable_s,
+        )
+        self._poll_detector = replace(
+            self.detector,
+            acceptable_pause_s=settings.acceptable_pause_s + settings.health_timeout_s,
+        )
+        self._live: dict[str, Liveness] = {}
+        self._push: dict[str, float] = {}
+        """Devices that push heartbeats, with the interval they announced."""
+        self._health_written: dict[str, float] = {}
+        self.listeners: list[OnTransition] = []
+        self.heartbeats = 0
+        self.skipped_rounds = 0
+
+    # -- what others ask -------------------------------------------------------------
+
+    def status(self, name: str) -> str | None:
+        """The detector's status of a device (None when not watched)."""
+        live = self._live.get(name)
+        return live.status if live is not None else None
+
+    def pushes(self, name: str) -> bool:
+        """True when the device sends heartbeats (so health polls are not needed)."""
+        return name in self._push
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """What the monitor knows of a device, for views."""
+        live = self._live.get(name)
+        if live is None:
+            return {"monitoring": None, "phi": None, "placeable": False}
+        now = self.clock()
+        placeable, why = live.placeable(now)
+        return {
+            "monitoring": "heartbeats" if name in self._push else "polls",
+            "phi": round(live.detector.phi(now), 2),
+            "placeable": placeable,
+            **({"unplaceable_because": why} if why else {}),
+        }
+
+    def unplaceable(self) -> dict[str, str]:
+        """Devices the detector says are up but must not get new work (flapping), with why."""
+        now = self.clock()
+        out: dict[str, str] = {}
+        for name, live in self._live.items():
+            if live.status == "active":
+                ok, why = live.placeable(now)
+                if not ok:
+                    out[name] = why
+        return out
+
+    # -- events in -------------------------------------------------------------------
+
+    def watch(self, name: str, status: str = "active", *, pushes_every: float = 0.0) -> None:
+        """Start watching a device: by its heartbeats when it says it pushes them (and knows
+        this orchestrator), else by polls until its first heartbeat arrives."""
+        live = self._live.get(name)
+        if live is None:
+            interval = pushes_every or self.settings.health_interval_s
+            self._live[name] = self._new(name, status, interval, poll=not pushes_every)
+            if pushes_every:
+                self._push[name] = pushes_every
+        elif pushes_every and self._push.get(name) != pushes_every:
+            self._switch(name, live, pushes_every)
+
+    def forget(self, name: str | None = None) -> None:
+        """Stop watching one device (or all, with None)."""
+        names = list(self._live) if name is None else [name]
+        for key in names:
+            self._live.pop(key, None)
+            self._push.pop(key, None)
+
+    async def load(self) -> None:
+        """Watch every stored device: after a restart each gets a grace period, not trust."""
+        devices = await asyncio.to_thread(self.store.list_devices)
+        for device in devices:
+            status = "dead" if device.status in ("dead", "inactive") else "active"
+            self._live[device.name] = self._new(
+                device.name, status, self.settings.health_interval_s, poll=True
+            )
+
+    async def heartbeat(self, beat: Heartbeat) -> bool:
+        """Record a heartbeat; False when the device is not known (it must register)."""
+        live = self._live.get(beat.name)
+        if live is None:
+            device = await asyncio.to_thread(self.store.get_device, beat.name)
+            if device is None:
+                return False
+            self.watch(beat.name)
+            live = self._live[beat.name]
+        now = self.clock()
+        self.heartbeats += 1
+        if self._push.get(beat.name) != beat.interval_s:
+            # First heartbeat (or a new cadence): judge by the pushed interval from now on.
+            live = self._switch(beat.name, live, beat.interval_s)
+        transition = live.heartbeat(now)
+        if transition is not None:
+            await self._apply(transition)
+        if now - self._health_written.get(beat.name, -HEALTH_WRITE_S) >= HEALTH_WRITE_S:
+            self._health_written[beat.name] = now
+            await asyncio.to_thread(
+                self.store.record_health, beat.name, beat.usage, ok=True, at=datetime.now(UTC)
+            )
+        return True
+
+    async def polled(self, name: str) -> None:
+        """A health poll of a device succeeded."""
+        live = self._live.get(name)
+        if live is None:
+            self.watch(name)
+            live = self._live[name]
+        if name in self._push and live.status == "dead":
+            # It answers polls but stopped pushing (restarted without an orchestrator
+            # URL?): judge it by polls until heartbeats resume.
+            self._push.pop(name, None)
+            live.detector = PhiAccrualDetector(
+                self.settings.health_interval_s, self._poll_detector, started_at=self.clock()
+            )
+        now = self.clock()
+        last = live.detector.last_at
+        if (
+            name not in self._push
+            and live.status == "active"
+            and last is not None
+            and now - last < self.settings.health_interval_s / 2
+        ):
+            return  # a poll right after registering: not a sample of the polling cadence
+        transition = live.heartbeat(now)
+        if transition is not None:
+            await self._apply(transition)
+
+    async def declare_dead(self, name: str, reason: str) -> None:
+        """Strong evidence (refused connections): dead now, without waiting for phi."""
+        live = self._live.get(name)
+        if live is None or live.status == "dead":
+            return
+        transition = live.fail(self.clock(), reason)
+        if transition is not None:
+            await self._apply(transition)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Evaluate every detector each tick, forever."""
+        tick = self.settings.monitor_tick_s
+        last = self.clock()
+        while True:
+            await asyncio.sleep(tick)
+            now = self.clock()
+            stalled = now - last - tick > STALL_S
+            last = now
+            if stalled:
+                self.skipped_rounds += 1
+                log.warning(
+                    "the orchestrator stalled for %.1f s; not judging devices this round",
+                    now - last,
+                )
+                continue
+            try:
+                await self.evaluate(now)
+            except Exception:  # the monitor must survive anything
+                log.exception("monitor round failed")
+
+    async def evaluate(self, now: float) -> None:
+        """One round: every device's phi against the thresholds."""
+        for live in list(self._live.values()):
+            transition = live.tick(now)
+            if transition is not None:
+                await self._apply(transition)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _new(self, name: str, status: str, interval: float, *, poll: bool) -> Liveness:
+        settings = self._poll_detector if poll else self.detector
+        return Liveness(
+            name,
+            interval,
+            settings,
+            status=status,  # type: ignore[arg-type]
+            started_at=self.clock(),
+        )
+
+    def _switch(self, name: str, live: Liveness, interval: float) -> Liveness:
+        """Judge a device by its pushed cadence; its status and flap history stay."""
+        live.detector = PhiAccrualDetector(interval, self.detector, started_at=self.clock())
+        self._push[name] = interval
+        log.info("device pushes heartbeats every %g s", interval, extra={"device": name})
+        return live
+
+    async def _apply(self, transition: Transition) -> None:
+        name = transition.device
+        await asyncio.to_thread(
+            self.store.set_device_status,
+            name,
+            transition.status,
+            transition.reason,
+            at=datetime.now(UTC),
+        )
+        level = logging.INFO if transition.status == "active" else logging.WARNING
+        log.log(
+            level,
+            "device %s: %s",
+            transition.status,
+            transition.reason,
+            extra={"device": name, "phi": round(transition.phi, 2)},
+        )
+        for listener in self.listeners:
+            try:
+                await listener(transition)
+            except Exception:
+                log.exception("status listener failed", extra={"device": name})
