@@ -27,6 +27,7 @@ CAMERA_BYTES = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 3 + b"\xff\xd9"
 TEMPERATURE = 21.5  # exactly representable as f32
 HUMIDITY = 40.25
 DEBIAN_PACKAGES = "clang lld wasi-libc libclang-rt-dev-wasm32"
+MESSAGE_TOPIC = b"site/a/temperature"
 
 
 def toolchain_missing() -> str:
@@ -131,6 +132,35 @@ class Guest:
         define("sys", "printInt", [i32], [], lambda c, v: self.log.append(("printInt", v)))
         define("dht", "getTemperature", [], [f32], lambda c: TEMPERATURE)
         define("dht", "getHumidity", [], [f32], lambda c: HUMIDITY)
+        define("wasmfleet", "publish", [i32] * 5, [i32], self._publish)
+        define("wasmfleet", "message_topic", [i32, i32], [i32], self._message_topic)
+
+    def _publish(
+        self, caller: wasmtime.Caller, tp: int, tn: int, dp: int, dn: int, qos: int
+    ) -> int:
+        memory = caller.get("memory")
+        assert isinstance(memory, wasmtime.Memory)
+        topic = memory.read(caller, tp, tp + tn).decode()
+        self.log.append(("publish", topic, bytes(memory.read(caller, dp, dp + dn)), qos))
+        return 0
+
+    def _message_topic(self, caller: wasmtime.Caller, ptr: int, size: int) -> int:
+        memory = caller.get("memory")
+        assert isinstance(memory, wasmtime.Memory)
+        memory.write(caller, MESSAGE_TOPIC[:size], ptr)
+        return len(MESSAGE_TOPIC)
+
+    def call_bytes(self, function: str, payload: bytes) -> Any:
+        """Call a bytes-ABI function; an i64 result comes back as its output bytes."""
+        ptr = self.call("alloc", len(payload)) if payload else 0
+        memory = self.exports["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        memory.write(self.store, payload, ptr)
+        value = self.call(function, ptr, len(payload))
+        if function not in ("check", "relay") or value <= 0:
+            return value
+        start = value >> 32
+        return bytes(memory.read(self.store, start, start + (value & 0xFFFFFFFF)))
 
     def _delay(self, caller: wasmtime.Caller, ms: int) -> None:
         self.clock += ms
@@ -253,7 +283,28 @@ def scenario_imginfo(wasm: Path, workdir: Path) -> Any:
     return seen
 
 
+def scenario_thermo(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    readings = [b"31.5", b'{"sensor": "s1", "temperature": 12}', b" 40 \n", b"-300", b"warm", b""]
+    seen = [guest.call_bytes("check", r) for r in readings]
+    seen += [guest.call_bytes("celsius", b'{"celsius": 21.5}'), guest.call("threshold")]
+    seen.append(trap_of(lambda: guest.call_bytes("celsius", b"{}")))
+    seen += [guest.call_bytes("annotate", b"22"), guest.log]
+    seen += [guest.call("set_threshold", 10.0), guest.call_bytes("check", b"12")]
+    seen.append(trap_of(lambda: guest.call("over")))  # no reading.json
+    (workdir / "reading.json").write_bytes(b'{"temperature": 11}')
+    seen.append(guest.call("over"))
+    return seen
+
+
+def scenario_relay(wasm: Path, workdir: Path) -> Any:
+    guest = Guest(wasm, workdir)
+    messages = [b"0000000042xxxx", b"", bytes(range(256)) * 40]
+    return [*(guest.call_bytes("relay", m) for m in messages), guest.call("relayed")]
+
+
 STAMPED = (MODULES_DIR / "stamp" / "prefix.txt").read_bytes()
+ALERT = b'{"alert":"over-threshold","topic":"site/a/temperature","celsius":%s,"threshold":%s}'
 SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
     "fibo": (
         scenario_fibo,
@@ -295,6 +346,16 @@ SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
         scenario_camera,
         [len(CAMERA_BYTES), CAMERA_BYTES, len(CAMERA_BYTES), CAMERA_BYTES, len(CAMERA_BYTES)],
     ),
+    "thermo": (
+        scenario_thermo,
+        [
+            *(ALERT % (b"31.5", b"30"), 0, ALERT % (b"40", b"30"), -2, -1, -1),
+            *(21.5, 30.0, "UNREACHABLE", 0),
+            [("publish", "thermo/readings", b'{"topic":"site/a/temperature","celsius":22}', 1)],
+            *(10.0, ALERT % (b"12", b"10"), "UNREACHABLE", 1),
+        ],
+    ),
+    "relay": (scenario_relay, [b"0000000042xxxx", 0, bytes(range(256)) * 40, 2]),
     "imginfo": (
         scenario_imginfo,
         [*(-1, -1, -1), *(76800, 320, 240), *(-3, 65535, 65535), *(-2,) * 9],

@@ -245,3 +245,60 @@ def test_bad_epoch_and_fencing_say_what_is_wrong(field: str, value: Any, words: 
     assert err.value.status == 400
     assert words in err.value.message
     assert err.value.message.endswith(".")
+
+
+def test_triggers_and_publish_in_both_shapes() -> None:
+    from wasmfleet.core.models import Publication, Trigger
+
+    readme = copy.deepcopy(README_FIBO)
+    instr = readme["instructions"]["modules"]["fiboMod"]["fibo"]
+    instr["trigger"] = {"topic": "numbers/+", "qos": 0}
+    instr["publish"] = "fibo/out"
+    fibo = parse_deployment(readme).function("fiboMod", "fibo")
+    assert fibo is not None
+    assert fibo.trigger == Trigger("numbers/+", 0)
+    assert fibo.publish == Publication("fibo/out", 1, retain=False)
+
+    orchestrator = copy.deepcopy(ORCHESTRATOR_STAMP)
+    instr = orchestrator["instructions"]["modules"]["stamp"]["stamp"]
+    instr["trigger"] = "text/#"
+    instr["publish"] = {"topic": "text/stamped", "qos": 2, "retain": True}
+    stamp = parse_deployment(orchestrator).function("stamp", "stamp")
+    assert stamp is not None and stamp.to is not None  # "to" is still read
+    assert stamp.trigger == Trigger("text/#", 1)
+    assert stamp.publish == Publication("text/stamped", 2, retain=True)
+    plain = parse_deployment(ORCHESTRATOR_STAMP).function("stamp", "stamp")
+    assert plain is not None and plain.trigger is None and plain.publish is None
+
+
+def test_triggers_survive_completion_from_the_description() -> None:
+    readme = copy.deepcopy(README_FIBO)
+    readme["instructions"]["modules"]["fiboMod"]["fibo"]["trigger"] = "n/+"
+    spec = parse_deployment(readme)
+    description = {"paths": {"/{deployment}/modules/{module}/fibo": {"get": {}}}}
+    completed = complete_from_description(spec, "fiboMod", description)
+    fibo = completed.function("fiboMod", "fibo")
+    assert fibo is not None and fibo.trigger is not None and fibo.trigger.topic == "n/+"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "trigger",
+            {"topic": "a/#/b"},
+            "instructions.modules.fiboMod.fibo.trigger.topic 'a/#/b': '#' must be the last",
+        ),
+        ("trigger", 7, "instructions.modules.fiboMod.fibo.trigger must be an object like"),
+        ("trigger", {"topic": "a", "qos": "1"}, "instructions.modules.fiboMod.fibo.trigger.qos"),
+        ("publish", {"topic": "a/#"}, "instructions.modules.fiboMod.fibo.publish.topic 'a/#'"),
+        ("publish", {"topic": "a", "retain": 1}, "instructions.modules.fiboMod.fibo.publish.ret"),
+        ("publish", {"topic": "a", "extra": 1}, "instructions.modules.fiboMod.fibo.publish has"),
+    ],
+)
+def test_bad_topics_are_400_sentences(key: str, value: Any, message: str) -> None:
+    body = copy.deepcopy(README_FIBO)
+    body["instructions"]["modules"]["fiboMod"]["fibo"][key] = value
+    with pytest.raises(InvalidDocument) as info:
+        parse_deployment(body)
+    assert info.value.message.startswith(message), info.value.message

@@ -105,3 +105,60 @@ def test_epoch_and_stateful_steps_reach_the_fencing_fields() -> None:
     }
     unfenced = device_documents("dep1", [counter])
     assert "epoch" not in unfenced["edge"] and "fencing" not in unfenced["edge"]
+
+
+def _thermo(index: int, function: str, device: str, **topics: Any) -> PlannedStep:
+    import dataclasses
+
+    return dataclasses.replace(_step(index, "thermo", function, device, 5000 + index), **topics)
+
+
+def test_triggers_and_publish_topics_reach_the_instructions() -> None:
+    from wasmfleet.core.models import Publication, Trigger
+
+    check = _thermo(
+        0,
+        "check",
+        "edge",
+        trigger=Trigger("site/+/temperature", 1),
+        publish=Publication("alerts/site", 2, retain=True),
+    )
+    docs = device_documents("d", [check])
+    instruction = docs["edge"]["instructions"]["modules"]["thermo"]["check"]
+    assert instruction == {
+        "from": None,
+        "to": None,
+        "trigger": {"topic": "site/+/temperature", "qos": 1},
+        "publish": {"topic": "alerts/site", "qos": 2, "retain": True},
+    }
+    fn = parse_deployment(docs["edge"]).function("thermo", "check")
+    assert fn is not None
+    assert fn.trigger == Trigger("site/+/temperature", 1)
+    assert fn.publish == Publication("alerts/site", 2, retain=True)
+
+
+def test_a_topic_hop_replaces_the_http_hop() -> None:
+    from wasmfleet.core.models import Publication, Trigger
+
+    steps = [
+        _thermo(0, "check", "edge", publish=Publication("alerts/site/a")),
+        _thermo(1, "celsius", "cloud", trigger=Trigger("alerts/#"), publish=Publication("out")),
+        _step(2, "fibo", "fibo", "cloud", 5002),
+    ]
+    docs = device_documents("d", steps)
+    first = docs["edge"]["instructions"]["modules"]["thermo"]["check"]
+    assert first["to"] is None  # the topic alerts/site/a is the hop
+    second = docs["cloud"]["instructions"]["modules"]["thermo"]["celsius"]
+    assert second["from"]["path"] == "/d/modules/thermo/check"
+    assert second["to"]["path"] == "/d/modules/fibo/fibo"  # no trigger on fibo: HTTP as usual
+
+
+def test_a_publish_the_next_trigger_does_not_match_keeps_the_http_hop() -> None:
+    from wasmfleet.core.models import Publication, Trigger
+
+    steps = [
+        _thermo(0, "check", "edge", publish=Publication("alerts/a")),
+        _thermo(1, "celsius", "cloud", trigger=Trigger("sensors/#")),
+    ]
+    first = device_documents("d", steps)["edge"]["instructions"]["modules"]["thermo"]["check"]
+    assert first["to"]["path"] == "/d/modules/thermo/celsius"

@@ -284,3 +284,84 @@ def test_failovers_and_stateful_round_trip() -> None:
     plain = parse_manifest(step_doc())
     assert plain.steps[0].failovers == () and plain.steps[0].stateful is False
     assert "failovers" not in plain.to_dict()["steps"][0]
+
+
+STREAMS = """
+name: thermo-pipe
+steps:
+  - module: thermo
+    function: check
+    trigger: {topic: "site/+/temperature", qos: 2}
+    publish: {topic: alerts/temperature, retain: true}
+    stateful: true
+    failovers: [edge-b]
+  - module: thermo
+    function: celsius
+    trigger: "alerts/#"
+    publish: final/celsius
+"""
+
+
+def test_trigger_and_publish_steps() -> None:
+    from wasmfleet.core.models import Publication, Trigger
+
+    manifest = parse_manifest_text(STREAMS)
+    check, celsius = manifest.steps
+    assert check.trigger == Trigger("site/+/temperature", 2)
+    assert check.publish == Publication("alerts/temperature", 1, retain=True)
+    assert check.stateful and check.failovers == ("edge-b",)
+    assert celsius.trigger == Trigger("alerts/#", 1)  # a bare string: QoS 1
+    assert celsius.publish == Publication("final/celsius", 1, retain=False)
+    doc = manifest.to_dict()
+    assert doc["steps"][0]["trigger"] == {"topic": "site/+/temperature", "qos": 2}
+    assert doc["steps"][0]["publish"] == {
+        "topic": "alerts/temperature",
+        "qos": 1,
+        "retain": True,
+    }
+    assert doc["steps"][1]["trigger"] == {"topic": "alerts/#", "qos": 1}
+    assert json.loads(json.dumps(doc)) == doc
+    assert parse_manifest(doc) == manifest
+
+
+def _step_with(**keys: Any) -> dict[str, Any]:
+    return {"name": "p", "steps": [{"module": "thermo", "function": "check", **keys}]}
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            {"trigger": {"topic": "a/#/b"}},
+            "steps[0].trigger.topic 'a/#/b': '#' must be the last level (e.g. 'site/#'), "
+            "but level 2 of 3 is '#'.",
+        ),
+        ({"trigger": {"topic": "a/b+"}}, "steps[0].trigger.topic 'a/b+': '+' must be a whole"),
+        ({"trigger": {"topic": ""}}, "steps[0].trigger.topic must be a non-empty string"),
+        ({"trigger": {"qos": 1}}, "steps[0].trigger has no 'topic'"),
+        ({"trigger": {"topic": "a", "qos": 3}}, "steps[0].trigger.qos must be 0 (at most once)"),
+        ({"trigger": {"topic": "a", "qos": True}}, "steps[0].trigger.qos must be 0"),
+        ({"trigger": {"topic": "a", "qos": 1.0}}, "steps[0].trigger.qos must be 0"),
+        ({"trigger": {"topic": "a", "retain": True}}, "steps[0].trigger has unknown key(s)"),
+        ({"trigger": ["a"]}, "steps[0].trigger must be an object like"),
+        ({"publish": {"topic": "alerts/+"}}, "steps[0].publish.topic 'alerts/+' contains a wild"),
+        ({"publish": {"topic": "a", "retain": "yes"}}, "steps[0].publish.retain must be true"),
+        ({"publish": {"topic": "a", "qos": -1}}, "steps[0].publish.qos must be 0"),
+        (
+            {"trigger": "site/#", "publish": "site/alerts"},
+            "steps[0].publish.topic 'site/alerts' matches the step's own trigger 'site/#'",
+        ),
+    ],
+)
+def test_bad_trigger_or_publish_names_the_field(keys: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidDocument) as info:
+        parse_manifest(_step_with(**keys))
+    assert info.value.message.startswith(message), info.value.message
+    assert info.value.status == 400
+
+
+def test_wasmiot_sequence_ignores_topics() -> None:
+    manifest = parse_manifest(
+        {"name": "p", "sequence": [{"module": "m", "func": "f", "trigger": "a/#/b"}]}
+    )
+    assert manifest.steps[0].trigger is None

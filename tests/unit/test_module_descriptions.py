@@ -2,7 +2,7 @@
 
 Checks, per module in modules/: the description is OpenAPI 3.0.3 JSON, every function path names an
 exported function, parameters and the result match the Wasm signature, mounts are well formed and
-agree with the request body and response, and imports are the documented wasmiot host functions.
+agree with the request body and response, and imports are the documented host functions.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ HOST_IMPORTS = {
     ("dht", "getTemperature"): ((), ("f32",)),
     ("dht", "getHumidity"): ((), ("f32",)),
     ("communication", "rpcCall"): (("i32",) * 6, ("i32",)),
+    # ... and the wasmfleet ones (modules/include/wasmfleet.h)
+    ("wasmfleet", "publish"): (("i32",) * 5, ("i32",)),
+    ("wasmfleet", "message_topic"): (("i32", "i32"), ("i32",)),
 }
 
 ENGINE = wasmtime.Engine()

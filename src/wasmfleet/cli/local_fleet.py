@@ -1,7 +1,8 @@
 """The processes of a local fleet: ports, child processes, start-up waits and clean stops.
 
 ``wasmfleet up`` (cli/up.py) uses this to run an orchestrator and three supervisors as
-children of one command; every wait is bounded and every child is stopped on exit.
+children of one command, and the embedded MQTT broker in a thread of its own process; every
+wait is bounded and every child is stopped on exit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ import httpx
 
 from wasmfleet.cli.client import ApiError, Client
 from wasmfleet.cli.output import err_console, note, spinner
+from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.messaging.embedded import BrokerThread
+
+SUPERVISOR_BROKER_FLAG = "--broker"
+"""The supervisor option that names the MQTT broker; passed only if the supervisor has it."""
 
 
 @dataclass(frozen=True)
@@ -165,8 +171,10 @@ def orchestrator_child(port: int, root: Path) -> Child:
     return Child("orchestrator", port, command, root / "logs" / "orchestrator.log")
 
 
-def supervisor_child(spec: DeviceSpec, port: int, root: Path, orchestrator: str) -> Child:
-    """A supervisor's command line."""
+def supervisor_child(
+    spec: DeviceSpec, port: int, root: Path, orchestrator: str, broker: str | None = None
+) -> Child:
+    """A supervisor's command line (with ``--broker`` when given and the supervisor has it)."""
     command = [
         sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
         "--port", str(port), "--name", spec.name, "--data-dir", str(root / spec.name),
@@ -175,7 +183,45 @@ def supervisor_child(spec: DeviceSpec, port: int, root: Path, orchestrator: str)
     ]  # fmt: skip
     for label in spec.labels:
         command += ["--label", label]
+    if broker and supervisor_takes_broker():
+        command += [SUPERVISOR_BROKER_FLAG, broker]
     return Child(spec.name, port, command, root / "logs" / f"{spec.name}.log")
+
+
+def supervisor_takes_broker() -> bool:
+    """True when ``wasmfleet supervisor`` has the ``--broker`` option (read from its CLI)."""
+    import typer
+    import typer.main
+
+    from wasmfleet.cli.supervisor import supervisor
+
+    probe = typer.Typer()
+    probe.command()(supervisor)
+    command = typer.main.get_command(probe)
+    return any(SUPERVISOR_BROKER_FLAG in getattr(p, "opts", ()) for p in command.params)
+
+
+def start_broker(root: Path, wanted: int, timeout: float) -> BrokerThread:
+    """The embedded broker on ``wanted`` or the next free loopback port, logging to DIR/logs."""
+    port = pick_port(wanted)
+    if port != wanted:
+        note(f"port {wanted} is busy; the MQTT broker uses {port} instead", "yellow")
+    broker = BrokerThread(port, log_path=root / "logs" / "broker.log")
+    try:
+        broker.start(timeout)
+    except WasmfleetError as err:
+        raise StartFailed(f"The embedded MQTT broker did not start: {err.message}") from None
+    note(f"started the embedded MQTT broker on {broker.url} (loopback only)")
+    return broker
+
+
+def broker_answers(host: str, port: int, timeout: float = 2.0) -> str | None:
+    """None when a TCP connection to the broker opens, else why not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as err:
+        return err.strerror or str(err) or type(err).__name__
 
 
 def start_failed(child: Child, what: str) -> StartFailed:
@@ -280,9 +326,14 @@ def write_state(root: Path, children: list[Child]) -> None:
 
 
 def start_fleet(
-    started: list[Child], root: Path, port: int, supervisor_port: int, timeout: float
+    started: list[Child],
+    root: Path,
+    port: int,
+    supervisor_port: int,
+    timeout: float,
+    broker: str | None = None,
 ) -> tuple[Child, list[Child]]:
-    """Start the orchestrator, then the supervisors; ``started`` grows as they start."""
+    """Start the orchestrator, then the supervisors (told ``broker``); ``started`` grows."""
     env = child_env()
     orch_port = pick_port(port)
     if orch_port != port:
@@ -302,7 +353,7 @@ def start_fleet(
         taken.add(sup_port)
         if sup_port != wanted:
             note(f"port {wanted} is busy; {spec.name} uses {sup_port} instead", "yellow")
-        child = supervisor_child(spec, sup_port, root, orch.url)
+        child = supervisor_child(spec, sup_port, root, orch.url, broker)
         started.append(child)
         supervisors.append(child)
         note(f"starting supervisor {spec.name} on {child.url} ({', '.join(spec.labels)})")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from wasmfleet import __version__
-from wasmfleet.cli import deployments, devices, modules
+from wasmfleet.cli import deployments, devices, modules, sensor
+from wasmfleet.cli.bridge import bridge, sink
+from wasmfleet.cli.broker import broker
 from wasmfleet.cli.demo import demo
 from wasmfleet.cli.logs import logs
 from wasmfleet.cli.orchestrator import orchestrator
@@ -31,6 +33,10 @@ app.add_typer(deployments.app, name="deployment")
 app.command(name="exec")(deployments.exec_command)
 app.command(name="logs")(logs)
 app.command(name="status")(status)
+app.command(name="broker")(broker)
+app.add_typer(sensor.app, name="sensor")
+app.command(name="bridge")(bridge)
+app.command(name="sink")(sink)
 
 
 @app.command()

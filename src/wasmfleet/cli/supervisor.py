@@ -84,6 +84,30 @@ def supervisor(
             "(default: 0; env WASMFLEET_HEARTBEAT_JITTER)."
         ),
     ] = None,
+    broker: Annotated[
+        str | None,
+        Opt(
+            help="MQTT broker for triggered functions and publishing, mqtt://host:1883 or "
+            "mqtts://host:8883 (env WASMFLEET_BROKER; default: none, no wasmfleet.* functions)."
+        ),
+    ] = None,
+    broker_username: Annotated[
+        str | None, Opt(help="Broker user name (env WASMFLEET_BROKER_USERNAME).")
+    ] = None,
+    broker_password: Annotated[
+        str | None, Opt(help="Broker password (env WASMFLEET_BROKER_PASSWORD).")
+    ] = None,
+    broker_ca: Annotated[
+        str | None, Opt(help="CA bundle to verify an mqtts:// broker (default: system CAs).")
+    ] = None,
+    broker_cert: Annotated[
+        str | None, Opt(help="TLS client certificate for the broker (with --broker-key).")
+    ] = None,
+    broker_key: Annotated[str | None, Opt(help="TLS client key for the broker.")] = None,
+    broker_insecure: Annotated[
+        bool | None,
+        Opt("--broker-insecure", help="Do not verify the broker's TLS certificate (tests only)."),
+    ] = None,
     log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, Opt(help="text or json.")] = None,
 ) -> None:
@@ -119,6 +143,13 @@ def supervisor(
             "capacity": capacity,
             "heartbeat_interval_s": heartbeat_interval,
             "heartbeat_jitter_s": heartbeat_jitter,
+            "broker_url": broker,
+            "broker_username": broker_username,
+            "broker_password": broker_password,
+            "broker_ca": broker_ca,
+            "broker_cert": broker_cert,
+            "broker_key": broker_key,
+            "broker_insecure": broker_insecure,
             "log_level": log_level,
             "log_format": log_format,
         }

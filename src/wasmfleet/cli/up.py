@@ -1,10 +1,11 @@
 """``wasmfleet up``: a whole fleet on this machine, no Docker — the newcomer's first command.
 
-It starts an orchestrator and three supervisors as child processes on 127.0.0.1 (a camera
-gateway, an edge box and a cloud VM, told apart by labels, host interfaces and declared
-capacity), waits until the orchestrator lists them active, pushes the example modules,
-deploys a pipeline that crosses devices plus one placed by resources, runs each once,
-prints what to try next, and stops every child cleanly on Ctrl-C or SIGTERM.
+It starts the embedded MQTT broker on a free loopback port (unless ``--broker`` names one),
+an orchestrator and three supervisors as child processes on 127.0.0.1 (a camera gateway, an
+edge box and a cloud VM, told apart by labels, host interfaces and declared capacity; each
+told the broker), waits until the orchestrator lists them active, pushes the example
+modules, deploys a pipeline that crosses devices plus one placed by resources, runs each
+once, prints what to try next, and stops everything cleanly on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -33,12 +34,17 @@ from wasmfleet.cli.local_fleet import (
     Child,
     StartFailed,
     _Interrupt,
+    broker_answers,
+    start_broker,
     start_failed,
     start_fleet,
     stop,
 )
 from wasmfleet.cli.modules import push_folder
 from wasmfleet.cli.output import note, spinner
+from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.messaging.embedded import BrokerThread
 
 ENV_SUPERVISOR_PORT = "WASMFLEET_UP_SUPERVISOR_PORT"
 READY_LINE = "What to try next"
@@ -102,8 +108,9 @@ def what_next(
     supervisors: list[Child],
     deployed: dict[str, dict[str, Any]],
     examples: Path | None = None,
+    broker: str | None = None,
 ) -> None:
-    """Copy-pasteable commands with the real ports."""
+    """Copy-pasteable commands with the real ports (and the MQTT broker's URL, if any)."""
     cli = cli_name()
     lines: list[tuple[str, str]] = []
     if url != DEFAULT_URL:
@@ -133,6 +140,18 @@ def what_next(
         ]
     if examples is not None and (examples / "fibo.json").is_file():
         lines.append((f"{cli} deploy {_here(examples / 'fibo.json')}", "a wasmiot-shape manifest"))
+    if broker:
+        lines += [
+            (
+                f"{cli} sensor simulate --kind temperature --topic site/lab/temperature "
+                f"--rate 5/s --broker {broker}",
+                "a thermometer publishing readings",
+            ),
+            (
+                f"{cli} sensor controller --topic 'site/+/commands' --broker {broker}",
+                "a controller logging the commands it receives",
+            ),
+        ]
     lines += [
         (f"{cli} logs --follow", "what the supervisors log"),
         (f"curl {url}/api/v1/status", "the same over HTTP (API docs: " + url + "/docs)"),
@@ -157,7 +176,8 @@ def what_next(
                 )
             )
     note("")
-    note(f"{READY_LINE} (the orchestrator is {url}):", "bold")
+    where = f"the orchestrator is {url}" + (f", the MQTT broker {broker}" if broker else "")
+    note(f"{READY_LINE} ({where}):", "bold")
     for command, comment in lines:
         typer.echo(f"  {command}" + (f"    # {comment}" if comment else ""))
     typer.echo("\nPress Ctrl-C to stop the fleet.")
@@ -187,12 +207,24 @@ def up(
     modules: Annotated[
         Path | None, typer.Option(help="The example modules folder (default: the checkout's).")
     ] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            help="An MQTT broker for the fleet, mqtt://host:1883 or mqtts://... "
+            "(default: start the embedded one on 127.0.0.1)."
+        ),
+    ] = None,
+    broker_port: Annotated[
+        int, typer.Option(help="Port of the embedded broker (the next free one if busy).")
+    ] = 1883,
 ) -> None:
     """Start an orchestrator and three supervisors here, deploy a demo pipeline, show what to try.
 
-    No Docker: every service is a child process on 127.0.0.1 with its log in DIR/logs/.
+    No Docker: every service is a child process on 127.0.0.1 with its log in DIR/logs/,
+    and the embedded MQTT broker runs inside this command (or give --broker URL).
     Ctrl-C (or SIGTERM) stops them all.
     """
+    given = _given_broker(broker)
     folder = modules or find_modules_dir()
     if not no_pipeline and (folder is None or not folder.is_dir()):
         typer.secho(
@@ -211,13 +243,22 @@ def up(
     previous = {sig: signal.signal(sig, interrupt.handle) for sig in INTERRUPTS}
     status, failed = 0, False
     started: list[Child] = []
+    embedded: BrokerThread | None = None
     try:
-        orch, supervisors = start_fleet(started, root, port, supervisor_port, timeout)
+        if given is None:
+            embedded = start_broker(root, broker_port, timeout)
+            broker_url = shown_url = embedded.url
+        else:
+            broker_url, shown_url = str(broker), given.url
+            _check_broker(given)
+        orch, supervisors = start_fleet(
+            started, root, port, supervisor_port, timeout, broker=broker_url
+        )
         deployed: dict[str, dict[str, Any]] = {}
         examples = folder.parent / "examples" if folder is not None else None
         if not no_pipeline and folder is not None and examples is not None:
             deployed = run_pipelines(orch.url, folder, examples)
-        what_next(orch.url, supervisors, deployed, examples)
+        what_next(orch.url, supervisors, deployed, examples, broker=shown_url)
         sys.stdout.flush()
         _watch(orch, supervisors)
     except KeyboardInterrupt:
@@ -229,11 +270,38 @@ def up(
         interrupt.received = interrupt.received or -1  # later signals: ignored while stopping
         try:
             stop(started)
+            if embedded is not None:
+                embedded.stop()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     _cleanup(root, temporary and not keep_data and not failed)
     raise typer.Exit(status)
+
+
+def _given_broker(url: str | None) -> BrokerAddress | None:
+    """The ``--broker`` the user gave, parsed (exit 2 with a sentence if unusable)."""
+    if url is None:
+        return None
+    try:
+        return parse_broker_url(url)
+    except ConfigurationError as err:
+        typer.secho(f"error: {err.message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_broker(address: BrokerAddress) -> None:
+    """Say which broker the fleet uses; warn (only) when it does not answer now."""
+    problem = broker_answers(address.host, address.port)
+    if problem is None:
+        note(f"using the MQTT broker {address.url}")
+    else:
+        typer.secho(
+            f"warning: the MQTT broker {address.url} does not answer ({problem}); "
+            "the fleet starts anyway and its devices will retry",
+            fg="yellow",
+            err=True,
+        )
 
 
 def _watch(orch: Child, supervisors: list[Child]) -> None:

@@ -9,8 +9,10 @@ url/path/method/request/response, ``instructions.modules[M][F]`` holds from/to,
 
 A module's fetched description can complete functions later (``complete_from_description``).
 
-Both shapes may carry ``epoch`` (an int >= 0, the deployment's generation; absent = 0) and
-``fencing`` (``{"lease_s": float >= 0, "stateful": [{"module", "function"}, ...]}``).
+In both shapes ``instructions.modules[M][F]`` may also carry ``trigger`` and ``publish``
+(MQTT topics, see ``core.deploy_streams``). Both shapes may carry ``epoch`` (an int >= 0,
+the deployment's generation; absent = 0) and ``fencing`` (``{"lease_s": float >= 0,
+"stateful": [{"module", "function"}, ...]}``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from wasmfleet.core.deploy_streams import check_url, parse_publish, parse_target, parse_trigger
 from wasmfleet.core.errors import InvalidDocument, Unprocessable
-from wasmfleet.core.models import DeploymentSpec, Endpoint, FunctionSpec, ModuleSpec, Mount, Param
+from wasmfleet.core.models import DeploymentSpec, FunctionSpec, ModuleSpec, Mount
 from wasmfleet.core.names import check_file_name, check_identifier
 from wasmfleet.core.openapi import (
     as_object,
@@ -157,7 +160,7 @@ def _complete(spec: DeploymentSpec, module: str, description: dict[str, Any]) ->
     functions = list(spec.functions)
     if not listed:
         for fn_name, (method, op) in ops.items():
-            functions.append(_function_from_operation(module, fn_name, method, op, None))
+            functions.append(_function_from_operation(module, fn_name, method, op))
     else:
         for i, fn in enumerate(functions):
             if fn.module != module or fn.name not in ops:
@@ -191,10 +194,10 @@ def _parse_modules(raw: Any) -> tuple[ModuleSpec, ...]:
         urls = item.get("urls")
         if not isinstance(urls, dict) or not isinstance(urls.get("binary"), str):
             raise InvalidDocument(f"{where}.urls.binary must be the URL of the .wasm file.")
-        binary = _check_url(urls["binary"], f"{where}.urls.binary")
+        binary = check_url(urls["binary"], f"{where}.urls.binary")
         description = urls.get("description")
         if description is not None:
-            description = _check_url(description, f"{where}.urls.description")
+            description = check_url(description, f"{where}.urls.description")
         modules.append(
             ModuleSpec(
                 id=str(item.get("id", name)),
@@ -215,13 +218,13 @@ def _parse_other(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     if isinstance(raw, list):
         for i, url in enumerate(raw):
-            url = _check_url(url, f"{where}[{i}]")
+            url = check_url(url, f"{where}[{i}]")
             name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
             pairs.append((check_file_name(name, what=f"{where}[{i}] file name"), url))
     elif isinstance(raw, dict):
         for name, url in raw.items():
             check_file_name(str(name), what=f"{where} file name")
-            pairs.append((str(name), _check_url(url, f"{where}.{name}")))
+            pairs.append((str(name), check_url(url, f"{where}.{name}")))
     else:
         raise InvalidDocument(f"{where} must be a list of URLs or an object of name: URL.")
     names = [n for n, _ in pairs]
@@ -247,15 +250,6 @@ def _check_sha(raw: Any, where: str) -> str | None:
     return text
 
 
-def _check_url(raw: Any, where: str) -> str:
-    if not isinstance(raw, str) or not raw:
-        raise InvalidDocument(f"{where} must be a URL string.")
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidDocument(f"{where} must be an http:// or https:// URL, got {raw!r}.")
-    return raw
-
-
 def _readme_functions(per_module: dict[str, Any], dep_id: str) -> tuple[FunctionSpec, ...]:
     functions: list[FunctionSpec] = []
     for mod_name, funcs in per_module.items():  # parse_deployment checked funcs is an object
@@ -269,13 +263,13 @@ def _readme_functions(per_module: dict[str, Any], dep_id: str) -> tuple[Function
                 raise InvalidDocument(f"{where}.paths must hold exactly one OpenAPI path item.")
             path_key, item = next(iter(paths.items()))
             method, op = pick_operation(item, f"{where}.paths[{path_key!r}]")
-            to = _parse_target(instr.get("to"), f"{where}.to", dep_id)
-            functions.append(_function_from_operation(mod_name, fn_name, method, op, to))
+            fn = _function_from_operation(mod_name, fn_name, method, op)
+            functions.append(_with_routes(fn, instr, where, dep_id))
     return tuple(functions)
 
 
 def _function_from_operation(
-    module: str, name: str, method: str, op: dict[str, Any], to: Endpoint | None
+    module: str, name: str, method: str, op: dict[str, Any]
 ) -> FunctionSpec:
     where = f"{module}.{name}"
     media, schema = operation_response(op)
@@ -290,7 +284,6 @@ def _function_from_operation(
         response_media_type=media,
         response_schema=schema,
         mounts=mounts,
-        to=to,
     )
 
 
@@ -319,22 +312,28 @@ def _orchestrator_functions(
                 raise InvalidDocument(
                     f"instructions.modules.{mod_name}.{fn_name} must be an object."
                 )
-            to = _parse_target(
-                instr.get("to"), f"instructions.modules.{mod_name}.{fn_name}.to", dep_id
+            spec = FunctionSpec(
+                module=mod_name,
+                name=fn_name,
+                method=str(ep.get("method", "GET")).upper(),
+                params=params,
+                response_media_type=str(response.get("media_type", "application/json")),
+                response_schema=schema,
+                mounts=_orchestrator_mounts(mounts_doc, mod_name, fn_name),
             )
-            functions.append(
-                FunctionSpec(
-                    module=mod_name,
-                    name=fn_name,
-                    method=str(ep.get("method", "GET")).upper(),
-                    params=params,
-                    response_media_type=str(response.get("media_type", "application/json")),
-                    response_schema=schema,
-                    mounts=_orchestrator_mounts(mounts_doc, mod_name, fn_name),
-                    to=to,
-                )
-            )
+            iwhere = f"instructions.modules.{mod_name}.{fn_name}"
+            functions.append(_with_routes(spec, instr, iwhere, dep_id))
     return tuple(functions)
+
+
+def _with_routes(fn: FunctionSpec, instr: dict[str, Any], where: str, dep_id: str) -> FunctionSpec:
+    """``fn`` with the ``to``, ``trigger`` and ``publish`` of its instructions."""
+    return replace(
+        fn,
+        to=parse_target(instr.get("to"), f"{where}.to", dep_id),
+        trigger=parse_trigger(instr.get("trigger"), f"{where}.trigger"),
+        publish=parse_publish(instr.get("publish"), f"{where}.publish"),
+    )
 
 
 def _orchestrator_mounts(doc: dict[str, Any], module: str, function: str) -> tuple[Mount, ...]:
@@ -355,59 +354,3 @@ def _orchestrator_mounts(doc: dict[str, Any], module: str, function: str) -> tup
     for mount in mounts:
         check_file_name(mount.name, what=f"mount name in {where}")
     return tuple(mounts)
-
-
-def _parse_target(raw: Any, where: str, dep_id: str) -> Endpoint | None:
-    """Parse a ``to`` target: null, a URL, an orchestrator endpoint or an OpenAPI fragment."""
-    if raw is None or raw == {}:
-        return None
-    if isinstance(raw, str):
-        return Endpoint(url=_check_url(raw, where))
-    if not isinstance(raw, dict):
-        raise InvalidDocument(f"{where} must be null, a URL or an endpoint object.")
-    if "paths" in raw:  # OpenAPI fragment: {"servers": [{"url"}], "paths": {path: item}}
-        servers = raw.get("servers") or [{}]
-        if not isinstance(servers, list) or not isinstance(servers[0], dict):
-            raise InvalidDocument(f'{where}.servers must be a list like [{{"url": "http://..."}}].')
-        base = str(servers[0].get("url", ""))
-        paths = raw["paths"]
-        if not isinstance(paths, dict) or len(paths) != 1:
-            raise InvalidDocument(f"{where}.paths must hold exactly one path item.")
-        path, item = next(iter(paths.items()))
-        method, op = pick_operation(item, f"{where}.paths")
-        mounts = operation_mounts(op, where) or ()
-        url = _join(str(base), str(path), dep_id)
-        return Endpoint(
-            url=_check_url(url, where),
-            method=method,
-            params=operation_params(op, where),
-            file_mounts=tuple(m.name for m in mounts if m.stage == "execution"),
-        )
-    if "url" not in raw:
-        raise InvalidDocument(
-            f"{where} must have a 'url' (or be an OpenAPI fragment with 'paths')."
-        )
-    request = as_object(raw.get("request"))
-    params: tuple[Param, ...] = operation_params(
-        {"parameters": request.get("parameters") or []}, where
-    )
-    body = as_object(request.get("request_body"))
-    props = as_object(as_object(body.get("schema")).get("properties"))
-    encoding = as_object(body.get("encoding"))
-    file_mounts = tuple(dict.fromkeys([*map(str, props), *map(str, encoding)]))
-    url = _join(str(raw["url"]), str(raw.get("path", "")), dep_id)
-    return Endpoint(
-        url=_check_url(url, where),
-        method=str(raw.get("method", "GET")).upper(),
-        params=params,
-        file_mounts=file_mounts,
-    )
-
-
-def _join(base: str, path: str, dep_id: str) -> str:
-    path = path.replace("{deployment}", dep_id).replace("{deploymentId}", dep_id)
-    if not path:
-        return base
-    if urlsplit(path).scheme:
-        return path
-    return base.rstrip("/") + "/" + path.lstrip("/")

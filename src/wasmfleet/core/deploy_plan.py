@@ -4,6 +4,13 @@ The documents follow the wasmiot orchestrator's shape (design.md §4) — ``modu
 URLs, ``endpoints`` with url/path/method/request/response, ``instructions`` with from/to and
 ``mounts`` per stage — because that is the shape the original wasmiot Python supervisor
 requires; wasmfleet supervisors read it too. Pure: URLs and descriptions come in as data.
+
+MQTT steps: a step's ``trigger`` and ``publish`` go into its instructions beside from/to
+(``instructions.modules[M][F].trigger = {"topic", "qos"}``, ``.publish = {"topic", "qos",
+"retain"}``; wasmiot supervisors ignore them). When step i publishes to a topic that step
+i+1's trigger matches, the topic *is* the hop: step i gets ``to: null`` (else step i+1
+would run twice per result, once per route); its ``from`` still names step i. Otherwise
+step i chains to step i+1 over HTTP as usual, and publishing is an extra output.
 """
 
 from __future__ import annotations
@@ -12,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wasmfleet.core.errors import InvalidDocument
-from wasmfleet.core.models import Mount
+from wasmfleet.core.models import Mount, Publication, Trigger
 from wasmfleet.core.openapi import (
     as_object,
     description_operations,
     operation_mounts,
 )
+from wasmfleet.core.topics import matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,10 @@ class PlannedStep:
     file_sha256: dict[str, str] = field(default_factory=dict)
     stateful: bool = False
     """Served only while the device holds its lease (never two live copies)."""
+    trigger: Trigger | None = None
+    """Run for every MQTT message on a topic matching this filter."""
+    publish: Publication | None = None
+    """Publish every result to this topic."""
 
 
 def endpoint_of(step: PlannedStep, deployment_id: str) -> dict[str, Any]:
@@ -109,16 +121,29 @@ def device_documents(
                 module["files_sha256"] = dict(step.file_sha256)
             doc["modules"].append(module)
         doc["endpoints"].setdefault(step.module_name, {})[step.function] = endpoints[i]
-        doc["instructions"]["modules"].setdefault(step.module_name, {})[step.function] = {
+        instruction: dict[str, Any] = {
             "from": endpoints[i - 1] if i > 0 else None,
-            "to": endpoints[i + 1] if i + 1 < len(steps) else None,
+            "to": endpoints[i + 1] if i + 1 < len(steps) and not hop_is_topic(steps, i) else None,
         }
+        if step.trigger is not None:
+            instruction["trigger"] = step.trigger.to_dict()
+        if step.publish is not None:
+            instruction["publish"] = step.publish.to_dict()
+        doc["instructions"]["modules"].setdefault(step.module_name, {})[step.function] = instruction
         doc["mounts"].setdefault(step.module_name, {})[step.function] = mounts_of(step)
         if step.stateful and "fencing" in doc:
             doc["fencing"]["stateful"].append(
                 {"module": step.module_name, "function": step.function}
             )
     return docs
+
+
+def hop_is_topic(steps: list[PlannedStep], i: int) -> bool:
+    """True when step i publishes to a topic that step i+1's trigger matches."""
+    if i + 1 >= len(steps):
+        return False
+    published, trigger = steps[i].publish, steps[i + 1].trigger
+    return published is not None and trigger is not None and matches(trigger.topic, published.topic)
 
 
 def _empty_document(deployment_id: str, epoch: int, lease_s: float) -> dict[str, Any]:

@@ -5,11 +5,14 @@
 
 *wasmfleet shape* (YAML or JSON): ``{"name", "strategy"?, "scorer"?, "steps": [{"module",
 "function" (or "func"), "device"?, "labels"?, "resources"?: {"cpu", "memory", "accelerator"},
-"strategy"?, "failovers"?, "stateful"?}]}``. CPU is millicores per core (ROHE style:
-``[500, 100]`` asks for two cores), memory is in MB (MiB, as devices report it),
-accelerator in percent.
+"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?}]}``. CPU is millicores
+per core (ROHE style: ``[500, 100]`` asks for two cores), memory is in MB (MiB, as devices
+report it), accelerator in percent.
 ``failovers`` lists devices (ids or names) to try first, in order, when the step's device
 dies; ``stateful: true`` asks that at no moment two devices serve the step (leases + epochs).
+``trigger: {topic: "site/+/temperature", qos: 1}`` runs the step for every MQTT message on a
+matching topic; ``publish: {topic, qos: 1, retain: false}`` publishes each of its results
+(see ``core.deploy_streams``; a step may not publish to a topic its own trigger matches).
 
 Both parse to one ``Manifest``; ``Manifest.to_dict`` is its canonical wasmfleet form.
 Every problem is an ``InvalidDocument`` naming the field path (``steps[1].resources.cpu``).
@@ -17,24 +20,28 @@ Every problem is an ``InvalidDocument`` naming the field path (``steps[1].resour
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
 
+from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.models import Publication, Trigger
 from wasmfleet.core.names import check_identifier
+from wasmfleet.core.quantities import (
+    parse_accelerator,
+    parse_cpu,
+    parse_memory,
+    show,
+)
+from wasmfleet.core.topics import matches
 
 STRATEGIES: tuple[str, ...] = ("first", "spread", "pack")
 """Placement strategies (the same names as ``core.placement.STRATEGIES``)."""
 SCORERS: tuple[str, ...] = ("least_allocated", "balanced", "rohe")
 """Placement scorers (the same names as ``core.placement.SCORERS``)."""
-
-MAX_CORES = 1024
-MAX_MILLICORES = 1_000_000
 
 _TOP_KEYS = ("name", "strategy", "scorer", "steps")
 _STEP_KEYS = (
@@ -47,16 +54,10 @@ _STEP_KEYS = (
     "strategy",
     "failovers",
     "stateful",
+    "trigger",
+    "publish",
 )
 _RESOURCE_KEYS = ("cpu", "memory", "memory_mb", "accelerator", "accelerator_pct")
-_MILLI = re.compile(r"\s*(\d+)\s*m\s*")
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
-# MB here is MiB (2**20 bytes), as devices report their memory; "M" and "Mi" mean the same.
-_MB_PER_UNIT = {
-    prefix + suffix: factor
-    for prefix, factor in (("k", 1 / 1024), ("m", 1), ("g", 1024), ("t", 1024 * 1024))
-    for suffix in ("", "b", "i", "ib")
-} | {"": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class ManifestStep:
     """Devices (ids or names) to try first, in order, when the step must move."""
     stateful: bool = False
     """True: never two live copies (the supervisor serves it only while its lease holds)."""
+    trigger: Trigger | None = None
+    """Run the step for every MQTT message on a topic matching this filter."""
+    publish: Publication | None = None
+    """Publish every result of the step to this topic."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,10 @@ def _step_dict(step: ManifestStep) -> dict[str, Any]:
         out["failovers"] = list(step.failovers)
     if step.stateful:
         out["stateful"] = True
+    if step.trigger is not None:
+        out["trigger"] = step.trigger.to_dict()
+    if step.publish is not None:
+        out["publish"] = step.publish.to_dict()
     return out
 
 
@@ -224,17 +233,27 @@ def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
     _no_unknown_keys(resources, _RESOURCE_KEYS, rwhere)
     memory = _alias(resources, "memory", "memory_mb", rwhere)
     accel = _alias(resources, "accelerator", "accelerator_pct", rwhere)
+    trigger = parse_trigger(item.get("trigger"), f"{where}.trigger")
+    publish = parse_publish(item.get("publish"), f"{where}.publish")
+    if trigger is not None and publish is not None and matches(trigger.topic, publish.topic):
+        raise InvalidDocument(
+            f"{where}.publish.topic {publish.topic!r} matches the step's own trigger "
+            f"{trigger.topic!r}: each result would trigger the step again, without end; "
+            "publish to a topic outside the trigger."
+        )
     return ManifestStep(
         module=_module(item.get("module"), f"{where}.module"),
         function=_function(item.get(fn_key), f"{where}.{fn_key}"),
         device=_device(item.get("device"), f"{where}.device"),
         labels=_labels(item.get("labels"), f"{where}.labels"),
-        cpu=_cpu(resources.get("cpu"), f"{rwhere}.cpu"),
-        memory_mb=_memory(memory[1], f"{rwhere}.{memory[0]}"),
-        accelerator_pct=_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
+        cpu=parse_cpu(resources.get("cpu"), f"{rwhere}.cpu"),
+        memory_mb=parse_memory(memory[1], f"{rwhere}.{memory[0]}"),
+        accelerator_pct=parse_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
         strategy=_choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
         failovers=_failovers(item.get("failovers"), f"{where}.failovers"),
         stateful=_flag(item.get("stateful"), f"{where}.stateful"),
+        trigger=trigger,
+        publish=publish,
     )
 
 
@@ -337,63 +356,9 @@ def _labels(raw: Any, where: str) -> dict[str, str]:
     return dict(sorted(labels.items()))
 
 
-def _cpu(raw: Any, where: str) -> tuple[int, ...]:
-    if raw is None:
-        return ()
-    items = raw if isinstance(raw, list) else [raw]
-    hint = f"{where} must be a list of millicores per core like [500, 100], got {_show(raw)}."
-    cores: list[int] = []
-    for item in items:
-        milli = _MILLI.fullmatch(item) if isinstance(item, str) else None
-        if milli is not None:
-            item = int(milli.group(1))
-        if type(item) is not int:
-            raise InvalidDocument(hint)
-        if not 1 <= item <= MAX_MILLICORES:
-            raise InvalidDocument(
-                f"{where} asks {item} millicores on a core; each entry must be 1 .. "
-                f"{MAX_MILLICORES} (1000 = one whole core)."
-            )
-        cores.append(item)
-    if len(cores) > MAX_CORES:
-        raise InvalidDocument(f"{where} asks for {len(cores)} cores; at most {MAX_CORES}.")
-    return tuple(cores)
-
-
-def _memory(raw: Any, where: str) -> int:
-    if raw is None:
-        return 0
-    hint = f'{where} must be MB as a whole number or a size like "64M", "1G", "512MiB"'
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)
-    if type(raw) is int:
-        if raw < 0:
-            raise InvalidDocument(f"{hint}; it cannot be negative, got {raw}.")
-        return raw
-    size = _SIZE.fullmatch(raw) if isinstance(raw, str) else None
-    if size is None or size.group(2).lower() not in _MB_PER_UNIT:
-        raise InvalidDocument(f"{hint}, got {_show(raw)}.")
-    return math.ceil(float(size.group(1)) * _MB_PER_UNIT[size.group(2).lower()])
-
-
-def _accelerator(raw: Any, where: str) -> int:
-    if raw is None:
-        return 0
-    if isinstance(raw, str) and raw.strip().endswith("%") and raw.strip()[:-1].isdigit():
-        raw = int(raw.strip()[:-1])
-    if type(raw) is not int or not 0 <= raw <= 100:
-        raise InvalidDocument(
-            f"{where} must be a whole percent of the device's accelerator, 0 .. 100, "
-            f"got {_show(raw)}."
-        )
-    return raw
-
-
 def _kind(value: Any) -> str:
     names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_show = show

@@ -46,6 +46,34 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Trigger:
+    """Run a function for every MQTT message on a topic matching ``topic`` (a filter)."""
+
+    topic: str
+    """A topic filter: ``+`` matches one level, a final ``#`` any number of levels."""
+    qos: int = 1
+    """The subscription's QoS, 0, 1 or 2."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form, ``{"topic", "qos"}``."""
+        return {"topic": self.topic, "qos": self.qos}
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """Publish every result of a function to one MQTT topic."""
+
+    topic: str
+    """A topic name (no wildcards)."""
+    qos: int = 1
+    retain: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form, ``{"topic", "qos", "retain"}``."""
+        return {"topic": self.topic, "qos": self.qos, "retain": self.retain}
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """How one exported function is called over HTTP and what it answers."""
 
@@ -57,6 +85,10 @@ class FunctionSpec:
     response_schema: dict[str, Any] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
     to: Endpoint | None = None
+    trigger: Trigger | None = None
+    """Run for each MQTT message matching this filter (``instructions...trigger``)."""
+    publish: Publication | None = None
+    """Publish each result to this topic (``instructions...publish``)."""
 
     def mounts_at(self, stage: MountStage) -> tuple[Mount, ...]:
         """The mounts of one stage, in declaration order."""

@@ -1,1 +1,1 @@
-"""Reserved for the messaging (see docs/architecture.md); empty until its issue lands."""
+"""Streams: MQTT client glue, the embedded broker, triggers, bridges and sinks."""

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from wasmfleet.core.deploy_plan import PlannedStep, device_documents
+from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of
@@ -140,8 +141,8 @@ class DeploymentService:
                 )
             urls[device.name] = url_of(device)
             index = int(step["step"])
-            stateful = index < len(manifest_steps) and bool(manifest_steps[index].get("stateful"))
-            steps.append(_planned_step(step, module, urls[device.name], public, stateful))
+            wanted = manifest_steps[index] if index < len(manifest_steps) else {}
+            steps.append(_planned_step(step, module, urls[device.name], public, wanted))
         documents = device_documents(
             record.id, steps, epoch=record.epoch, lease_s=self.settings.lease_s
         )
@@ -319,8 +320,13 @@ class DeploymentService:
 
 
 def _planned_step(
-    step: dict[str, Any], module: ModuleRecord, device_url: str, public: str, stateful: bool
+    step: dict[str, Any],
+    module: ModuleRecord,
+    device_url: str,
+    public: str,
+    wanted: dict[str, Any],
 ) -> PlannedStep:
+    """The plan's step on its device; ``wanted`` is the manifest step (stateful, topics)."""
     base = f"{public}/file/module/{module.id}"
     return PlannedStep(
         index=int(step["step"]),
@@ -335,5 +341,7 @@ def _planned_step(
         data_files={name: f"{base}/{name}" for name in module.data_files},
         sha256=module.sha256,
         file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
-        stateful=stateful,
+        stateful=bool(wanted.get("stateful")),
+        trigger=parse_trigger(wanted.get("trigger"), f"steps[{step['step']}].trigger"),
+        publish=parse_publish(wanted.get("publish"), f"steps[{step['step']}].publish"),
     )

@@ -25,7 +25,9 @@ from wasmfleet.core.placement import (
 from wasmfleet.orchestrator.devices import capacity_of
 from wasmfleet.orchestrator.store import DeploymentRecord, DeviceRecord, ModuleRecord
 
-RESERVING = ("active", "deploying")
+RESERVING = ("active", "deploying", "moving", "degraded")
+BROKER_INTERFACE = "wasmfleet.publish"
+"""Offered only by supervisors started with --broker."""
 
 
 def snapshot(
@@ -111,6 +113,10 @@ def request_for(
         requires = frozenset(
             f"{r['module']}.{r['name']}" for r in module.requirements if r.get("kind") == "func"
         )
+        if step.trigger is not None or step.publish is not None:
+            # Triggered or publishing steps need a device with an MQTT broker: only such
+            # devices offer (and advertise) the wasmfleet publish interface.
+            requires |= {BROKER_INTERFACE}
         steps.append(
             StepRequest(
                 name=f"{i + 1}:{module.name}.{step.function}",

@@ -34,7 +34,7 @@ from wasmfleet.core.errors import (
 from wasmfleet.runtime.engine import CompiledModule, FuncSignature, WasmEngine
 from wasmfleet.runtime.fastcall import RawCallError, can_fast_call, make_fast_call
 from wasmfleet.runtime.host.functions import HostDevices
-from wasmfleet.runtime.host.guest import GuestContext
+from wasmfleet.runtime.host.guest import GuestContext, GuestMessage
 from wasmfleet.runtime.host.registry import define_imports
 
 _monotonic = time.monotonic
@@ -159,8 +159,12 @@ class WasmInstance:
         finally:
             self.lock.release()
 
-    def call(self, name: str, args: tuple[Any, ...] | list[Any]) -> Any:
-        """Call an export with the wall-clock limit armed; raise ExecutionFailed on failure."""
+    def call(
+        self, name: str, args: tuple[Any, ...] | list[Any], message: GuestMessage | None = None
+    ) -> Any:
+        """Call an export with the wall-clock limit armed; raise ExecutionFailed on failure.
+
+        ``message`` is the MQTT message a triggered call handles (``wasmfleet.message_topic``)."""
         caller = self._callers.get(name) or self._make_caller(name)
         guest = self.guest
         with self.lock:
@@ -168,6 +172,7 @@ class WasmInstance:
             if self._memory_ref is not None:
                 self._size_before = _memory_size(self._context, self._memory_ref)
             guest.host_error = None
+            guest.message = message
             guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(self._context, self._timeout_ticks)
             try:
@@ -175,6 +180,26 @@ class WasmInstance:
             except RawCallError as err:
                 self.failures += 1
                 raise self._classify(err, name) from None
+
+    def read_memory(self, ptr: int, length: int) -> bytes:
+        """Copy bytes out of linear memory (between calls), bounds-checked."""
+        memory = self._checked_memory(ptr, length)
+        return bytes(memory.read(self._store, ptr, ptr + length))
+
+    def write_memory(self, ptr: int, data: bytes) -> None:
+        """Copy bytes into linear memory (between calls), bounds-checked."""
+        self._checked_memory(ptr, len(data)).write(self._store, data, ptr)
+
+    def _checked_memory(self, ptr: int, length: int) -> wasmtime.Memory:
+        if self._memory is None:
+            raise WasmTrap(f"Module {self.guest.module!r} exports no memory named 'memory'.")
+        size = self._memory.data_len(self._store)
+        if ptr < 0 or length < 0 or ptr + length > size:
+            raise WasmTrap(
+                f"Module {self.guest.module!r} gave the range {ptr}..{ptr + length}, outside "
+                f"its {size}-byte memory."
+            )
+        return self._memory
 
     def try_inline(self, name: str, args: tuple[Any, ...] | list[Any]) -> Any:
         """Run a call on the current thread with a hard bound of INLINE_TICKS epoch ticks.
@@ -200,6 +225,7 @@ class WasmInstance:
             caller = self._callers.get(name) or self._make_caller(name)
             guest = self.guest
             guest.host_error = None
+            guest.message = None
             guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(context, INLINE_TICKS)
             self.calls += 1

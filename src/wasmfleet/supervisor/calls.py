@@ -2,10 +2,14 @@
 
 This is the HTTP-independent part of ``GET|POST /{deployment}/modules/{module}/{function}``:
 the app turns a request into a ``CallRequest`` and the ``CallOutcome`` into a response.
+Calls triggered by MQTT messages (supervisor/streams.py) take the same path with a
+``MessageInput``; a function with ``publish`` hands every result to ``results``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import logging
 import mimetypes
 import time
@@ -13,18 +17,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from wasmfleet.core.args import ArgValue, bind_arguments, format_scalar
 from wasmfleet.core.errors import ExecutionFailed, InvalidMount, NotFound, WasmfleetError
 from wasmfleet.core.history import RequestHistory
 from wasmfleet.core.names import check_file_name
+from wasmfleet.runtime.bytes_abi import call_with_bytes
+from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.runtime.instance import NOT_DONE
 from wasmfleet.supervisor.chaining import Chainer, HopResult
 from wasmfleet.supervisor.deployments import BoundFunction, DeploymentManager
 from wasmfleet.supervisor.fencing import FenceBook, lease_expired
 
 log = logging.getLogger("wasmfleet.supervisor.calls")
+
+
+@dataclass(slots=True)
+class MessageInput:
+    """The MQTT message a triggered call handles (see supervisor/streams.py)."""
+
+    guest: GuestMessage
+    payload: bytes
+    bytes_abi: bool
+    """True: the payload goes in through ``alloc`` (runtime/bytes_abi.py), not as ``args``."""
+    record: dict[str, Any]
+    """What the history entry shows under ``message`` (message id, topic, QoS, ...)."""
+
+
+class ResultPublisher(Protocol):
+    """Publishes the results of functions that have ``publish`` (supervisor/streams.py)."""
+
+    def publish_result(
+        self, bound: BoundFunction, entry: dict[str, Any], value: Any, output: str | None
+    ) -> asyncio.Future[None] | None:
+        """Send the result on; the future resolves once the broker has it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -39,6 +67,8 @@ class CallRequest:
     files: dict[str, bytes] = field(default_factory=dict)
     epoch: str | None = None
     """The caller's ``X-Wasmfleet-Epoch`` header, when it sent one."""
+    message: MessageInput | None = None
+    """The MQTT message this call handles, for triggered calls."""
 
 
 @dataclass(slots=True)
@@ -47,6 +77,8 @@ class CallOutcome:
 
     entry: dict[str, Any]
     error: WasmfleetError | None = None
+    published: asyncio.Future[None] | None = None
+    """The result's publication (``publish``): done when the broker has it."""
 
 
 INLINE_AFTER = 3
@@ -87,6 +119,7 @@ class CallService:
         self.inline_threshold_s = inline_threshold_s
         self.inline_calls = 0
         self.lane_calls = 0
+        self.results: ResultPublisher | None = None
 
     def resolve(self, deployment: str, module: str, function: str) -> BoundFunction:
         """The bound function, or NotFound saying which part of the path is unknown."""
@@ -126,7 +159,12 @@ class CallService:
                     kept.append((name, value))
             req.args = kept
         files = self._check_files(bound, req.files)
-        args = bind_arguments(bound.spec, bound.signature.params, req.args)  # type: ignore[arg-type]
+        message = req.message
+        args = (
+            []
+            if message is not None and message.bytes_abi
+            else bind_arguments(bound.spec, bound.signature.params, req.args)  # type: ignore[arg-type]
+        )
         request_id = self.history.next_id(req.deployment, req.module, req.function)
         entry: dict[str, Any] = {
             "request_id": request_id,
@@ -142,10 +180,13 @@ class CallService:
             "step_result": None,
             "step_ms": None,
         }
+        if message is not None:
+            entry["message"] = message.record
         started = time.perf_counter()
         error: WasmfleetError | None = None
+        published = None
         try:
-            value, output = await self._run(bound, args, files)
+            value, output = await self._run(bound, args, files, message)
         except ExecutionFailed as err:
             error = err
             step_result: Any = err.message
@@ -154,6 +195,8 @@ class CallService:
             entry["success"] = True
         entry["step_ms"] = round((time.perf_counter() - started) * 1000, 3)
         entry["result"] = entry["step_result"] = step_result
+        if error is None and bound.spec.publish is not None and self.results is not None:
+            published = self.results.publish_result(bound, entry, value, output)
         if error is None and bound.spec.to is not None:
             hop = await self.chainer.forward(bound, step_result, value, output)
             error = self._apply_hop(entry, hop)
@@ -164,14 +207,19 @@ class CallService:
                 "call failed",
                 extra={"request_id": request_id, "error": error.message, "code": error.code},
             )
-        return CallOutcome(entry, error)
+        return CallOutcome(entry, error, published)
 
     async def _run(
-        self, bound: BoundFunction, args: list[Any], files: dict[str, bytes]
+        self,
+        bound: BoundFunction,
+        args: list[Any],
+        files: dict[str, bytes],
+        message: MessageInput | None = None,
     ) -> tuple[Any, str | None]:
         runtime = bound.runtime
         if (
-            bound.fast_runs >= INLINE_AFTER
+            message is None
+            and bound.fast_runs >= INLINE_AFTER
             and self.inline_threshold_s > 0
             and not files
             and not bound.spec.returns_file
@@ -187,7 +235,7 @@ class CallService:
                 return value, None
             bound.fast_runs = 0
         self.lane_calls += 1
-        job = _CallJob(bound, args, files, self.inline_threshold_s)
+        job = _CallJob(bound, args, files, self.inline_threshold_s, message)
         result: tuple[Any, str | None] = await runtime.lane.submit(job)
         return result
 
@@ -230,7 +278,14 @@ class CallService:
     ) -> Any:
         if output is not None:
             return f"{base_url}/{deployment}/modules/{bound.spec.module}/{bound.spec.name}/{output}"
+        if isinstance(value, bytes):  # the bytes ABI's output buffer
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return "base64:" + base64.b64encode(value).decode("ascii")
         results = bound.signature.results
+        if value is None:
+            return None
         if not results:
             return None
         if len(results) == 1:
@@ -241,15 +296,21 @@ class CallService:
 class _CallJob:
     """The part of a call that runs on the instance's lane (a worker thread)."""
 
-    __slots__ = ("args", "bound", "files", "threshold")
+    __slots__ = ("args", "bound", "files", "message", "threshold")
 
     def __init__(
-        self, bound: BoundFunction, args: list[Any], files: dict[str, bytes], threshold: float
+        self,
+        bound: BoundFunction,
+        args: list[Any],
+        files: dict[str, bytes],
+        threshold: float,
+        message: MessageInput | None,
     ) -> None:
         self.bound = bound
         self.args = args
         self.files = files
         self.threshold = threshold
+        self.message = message
 
     def __call__(self) -> tuple[Any, str | None]:
         bound = self.bound
@@ -261,8 +322,15 @@ class _CallJob:
         if wants_file and bound.output_mount is not None:
             (workdir / bound.output_mount).unlink(missing_ok=True)
         started = time.perf_counter()
+        message = self.message
         try:
-            value = bound.runtime.instance.call(bound.spec.name, self.args)
+            if message is None:
+                value = bound.runtime.instance.call(bound.spec.name, self.args)
+            elif message.bytes_abi:
+                instance = bound.runtime.instance
+                value = call_with_bytes(instance, bound.spec.name, message.payload, message.guest)
+            else:
+                value = bound.runtime.instance.call(bound.spec.name, self.args, message.guest)
         finally:
             quick = time.perf_counter() - started <= self.threshold
             bound.fast_runs = bound.fast_runs + 1 if quick else 0

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -100,6 +100,19 @@ class Deployment:
         }
 
 
+class DeploymentWatcher(Protocol):
+    """Checks deployments before they are installed and follows them (supervisor/streams.py)."""
+
+    def check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
+        """Raise Unprocessable when this device cannot serve the deployment."""
+
+    def installed(self, dep: Deployment) -> None:
+        """A deployment was installed, replaced or restored."""
+
+    def removed(self, dep_id: str) -> None:
+        """A deployment was removed."""
+
+
 class DeploymentManager:
     """Owns the live deployments and their persistent copies."""
 
@@ -122,6 +135,7 @@ class DeploymentManager:
         self.client = client
         self.deployments: dict[str, Deployment] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.watcher: DeploymentWatcher | None = None
 
     def get(self, dep_id: str) -> Deployment:
         """The deployment with that id, or NotFound naming the ones that exist."""
@@ -168,6 +182,8 @@ class DeploymentManager:
             if dep.lease is not None:
                 dep.lease.grant(received)
             self.deployments[spec.id] = dep
+            if self.watcher is not None:
+                self.watcher.installed(dep)
             self.fences.raise_to(spec.id, spec.epoch)
             log.info(
                 "deployed",
@@ -185,6 +201,8 @@ class DeploymentManager:
         self.get(dep_id)
         async with self._locks.setdefault(dep_id, asyncio.Lock()):
             self.deployments.pop(dep_id, None)
+            if self.watcher is not None:
+                self.watcher.removed(dep_id)
             await self.executor.run_blocking(lambda: self.store.remove(dep_id))
             log.info("deployment removed", extra={"deployment": dep_id})
 
@@ -201,6 +219,8 @@ class DeploymentManager:
                 )
                 continue
             self.deployments[dep_id] = dep
+            if self.watcher is not None:
+                self.watcher.installed(dep)
             log.info("deployment restored", extra={"deployment": dep_id, "epoch": dep.spec.epoch})
         self.fences.raise_many({d: dep.spec.epoch for d, dep in self.deployments.items()})
 
@@ -355,6 +375,8 @@ class DeploymentManager:
                     )
             if len([m for m in fn.mounts if m.stage == "output"]) > 1:
                 raise Unprocessable(f"{fn.module}.{fn.name} declares more than one output mount.")
+        if self.watcher is not None:
+            self.watcher.check(spec, compiled)
 
     def _assemble(
         self, spec: DeploymentSpec, modules: dict[str, ModuleRuntime], directory: Path, at: float

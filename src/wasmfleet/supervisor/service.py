@@ -1,8 +1,9 @@
 """``Supervisor``: every part of one supervisor process, wired together explicitly.
 
 Start-up order: restore stored deployments (so they are callable before anyone learns
-about us), then advertise over mDNS, register with the orchestrator, send heartbeats and
-ship logs. Shut-down reverses it. Nothing here reads the environment: settings come in whole.
+about us), connect to the MQTT broker (when there is one), then advertise over mDNS,
+register with the orchestrator, send heartbeats and ship logs. Shut-down reverses it.
+Nothing here reads the environment: settings come in whole.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from wasmfleet.supervisor.registration import Registrar
 from wasmfleet.supervisor.rpc import HttpRpcTransport
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
+from wasmfleet.supervisor.streams import StreamService
 
 log = logging.getLogger("wasmfleet.supervisor")
 
@@ -71,6 +73,9 @@ class Supervisor:
             self.fences,
             inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
+        self.streams = StreamService(settings, self.calls)
+        self.manager.watcher = self.streams
+        self.devices.mqtt = self.streams.link
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
         self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
         self.devices.rpc = self.rpc
@@ -94,6 +99,7 @@ class Supervisor:
         """Restore deployments, then start discovery, registration, heartbeats, log shipping."""
         self.shipper.start()
         await self.manager.restore()
+        await self.streams.start()
         if self.advertiser is not None:
             await self.advertiser.start()
         await self.registrar.start()
@@ -106,6 +112,7 @@ class Supervisor:
                 "deployments": len(self.manager.deployments),
                 "camera": self.camera_kind,
                 "sensors": self.settings.sensors,
+                "broker": self.streams.link.broker.url if self.streams.link else "none",
             },
         )
 
@@ -115,6 +122,7 @@ class Supervisor:
         await self.registrar.stop()
         if self.advertiser is not None:
             await self.advertiser.stop()
+        await self.streams.stop()
         await self.client.aclose()
         self.rpc.close()
         self.executor.shutdown()
@@ -163,6 +171,7 @@ class Supervisor:
             "logs": self.shipper.stats(),
             "registration": self.registrar.stats(),
             "heartbeat": self.heartbeat.stats(),
+            "streams": self.streams.stats(),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

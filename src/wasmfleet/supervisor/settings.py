@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
+from wasmfleet.core.errors import ConfigurationError, InvalidDocument
+from wasmfleet.core.topics import check_topic
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -166,6 +168,17 @@ class SupervisorSettings:
     """For chaos testing: delay each heartbeat by a random 0..J s."""
     capacity: CapacitySpec = field(default_factory=CapacitySpec)
     """What this device declares it can give to placement (see ``parse_capacity``)."""
+    broker_url: str | None = None
+    """MQTT broker for triggers and publishing, ``mqtt://host:1883`` or ``mqtts://...``."""
+    broker_username: str | None = None
+    broker_password: str | None = None
+    broker_ca: str | None = None
+    broker_cert: str | None = None
+    broker_key: str | None = None
+    broker_insecure: bool = False
+    stream_queue: int = 256
+    """Messages taken from the broker but not yet run, at most; beyond, reading pauses."""
+    dead_letter_prefix: str = "wasmfleet/dead-letter"
     log_level: str = "info"
     log_format: str = "text"
     ship_log_level: str = "info"
@@ -203,6 +216,21 @@ class SupervisorSettings:
         if self.orchestrator_url:
             return self.orchestrator_url.rstrip("/") + "/device/logs"
         return None
+
+    @property
+    def broker(self) -> BrokerAddress | None:
+        """The MQTT broker (``--broker`` and its options), or None when there is none."""
+        if not self.broker_url:
+            return None
+        return parse_broker_url(
+            self.broker_url,
+            username=self.broker_username,
+            password=self.broker_password,
+            ca_file=self.broker_ca,
+            cert_file=self.broker_cert,
+            key_file=self.broker_key,
+            insecure=self.broker_insecure,
+        )
 
     @classmethod
     def load(
@@ -272,11 +300,26 @@ class SupervisorSettings:
                 "heartbeat interval must be 0 (off) or at least 0.01 s, "
                 f"got {self.heartbeat_interval_s!r}."
             )
+        self._validate_streams()
         if self.orchestrator_url and not re.match(r"^https?://", self.orchestrator_url):
             raise ConfigurationError(
                 "orchestrator URL must start with http:// or https://, "
                 f"got {self.orchestrator_url!r}."
             )
+
+    def _validate_streams(self) -> None:
+        given = [n for n in ("ca", "cert", "key", "username") if getattr(self, f"broker_{n}")]
+        if given and not self.broker_url:
+            raise ConfigurationError(
+                f"--broker-{given[0]} was given without --broker; name the MQTT broker too."
+            )
+        _ = self.broker  # parses the URL: ConfigurationError when it is unusable
+        if self.stream_queue < 1:
+            raise ConfigurationError(f"stream queue must be at least 1, got {self.stream_queue}.")
+        try:
+            check_topic(self.dead_letter_prefix, "dead-letter prefix")
+        except InvalidDocument as err:
+            raise ConfigurationError(err.message) from None
 
 
 def primary_ipv4() -> str:
@@ -339,6 +382,15 @@ _ENV: dict[str, tuple[str, tuple[str, ...]]] = {
     "reregister_after_s": ("float", ("WASMFLEET_REREGISTER_AFTER",)),
     "heartbeat_interval_s": ("float", ("WASMFLEET_HEARTBEAT_INTERVAL",)),
     "heartbeat_jitter_s": ("float", ("WASMFLEET_HEARTBEAT_JITTER",)),
+    "broker_url": ("str", ("WASMFLEET_BROKER",)),
+    "broker_username": ("str", ("WASMFLEET_BROKER_USERNAME",)),
+    "broker_password": ("str", ("WASMFLEET_BROKER_PASSWORD",)),
+    "broker_ca": ("str", ("WASMFLEET_BROKER_CA",)),
+    "broker_cert": ("str", ("WASMFLEET_BROKER_CERT",)),
+    "broker_key": ("str", ("WASMFLEET_BROKER_KEY",)),
+    "broker_insecure": ("bool", ("WASMFLEET_BROKER_INSECURE",)),
+    "stream_queue": ("int", ("WASMFLEET_STREAM_QUEUE",)),
+    "dead_letter_prefix": ("str", ("WASMFLEET_DEAD_LETTER_PREFIX",)),
     "log_level": ("str", ("WASMFLEET_LOG_LEVEL",)),
     "log_format": ("str", ("WASMFLEET_LOG_FORMAT",)),
     "ship_log_level": ("str", ("WASMFLEET_SHIP_LOG_LEVEL",)),

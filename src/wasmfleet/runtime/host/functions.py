@@ -1,4 +1,5 @@
-"""The wasmiot host functions: ``sys.*``, ``camera.*``, ``dht.*``, ``communication.rpcCall``.
+"""The host functions: the wasmiot set (``sys.*``, ``camera.*``, ``dht.*``,
+``communication.rpcCall``) and wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``).
 
 Each function is defined for the exact signatures existing wasmiot modules import; a few
 have more than one historical signature (``sys.println`` took a C string in the Python
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import wasmtime
 
 from wasmfleet.runtime.engine import FuncSignature
+from wasmfleet.runtime.host import messaging
 from wasmfleet.runtime.host.camera import Camera
 from wasmfleet.runtime.host.guest import GuestContext, GuestMemory, HostCallError
 from wasmfleet.runtime.host.sensors import SimulatedDht
@@ -37,12 +39,15 @@ class HostDevices:
     """The device's hardware (real or simulated) that host functions use.
 
     ``None`` means the device has no such hardware: its host functions (``camera.*``,
-    ``dht.*``) are then not offered, see ``unavailable_modules``.
+    ``dht.*``; ``wasmfleet.*`` without an MQTT broker) are then not offered, see
+    ``unavailable_modules``.
     """
 
     camera: Camera | None
     dht: SimulatedDht | None
     rpc: RpcTransport | None = None
+    mqtt: messaging.MessagePublisher | None = None
+    """The device's MQTT connection (``--broker``); None: no ``wasmfleet.*`` functions."""
 
     @property
     def unavailable_modules(self) -> frozenset[str]:
@@ -50,6 +55,8 @@ class HostDevices:
         absent = {"camera"} if self.camera is None else set()
         if self.dht is None:
             absent.add("dht")
+        if self.mqtt is None:
+            absent.add("wasmfleet")  # every wasmfleet.* function so far needs the broker
         return frozenset(absent)
 
 
@@ -253,4 +260,6 @@ HOST_FUNCTIONS: tuple[HostFunction, ...] = (
             _sig("i32 i32 i32 i32"): _rpc(with_data=False, returns=False),
         },
     ),
+    HostFunction("wasmfleet", "publish", {_sig("i32 i32 i32 i32 i32", "i32"): messaging.publish}),
+    HostFunction("wasmfleet", "message_topic", {_sig("i32 i32", "i32"): messaging.message_topic}),
 )

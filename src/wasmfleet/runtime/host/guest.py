@@ -24,6 +24,17 @@ class HostCallError(Exception):
 
 
 @dataclass(slots=True)
+class GuestMessage:
+    """The MQTT message a triggered call is handling (``wasmfleet.message_topic`` reads it)."""
+
+    topic: str
+    message_id: str
+    publishes: list[Any] = field(default_factory=list)
+    """What ``wasmfleet.publish`` sent during the call: the supervisor waits until the
+    broker has them before it acknowledges the message."""
+
+
+@dataclass(slots=True)
 class GuestContext:
     """Per-instance state shared by that instance's host functions."""
 
@@ -33,6 +44,8 @@ class GuestContext:
     deadline: float = 0.0
     """time.monotonic() by which the current call must finish."""
     host_error: str | None = None
+    message: GuestMessage | None = None
+    """The message the current call handles; None for calls not triggered by a message."""
 
     def fail(self, function: str, message: str) -> HostCallError:
         """Remember the first host failure of this call and return the exception to raise."""

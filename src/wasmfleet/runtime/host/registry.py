@@ -2,7 +2,8 @@
 
 A device offers WASI preview1 plus the host functions of ``functions.HOST_FUNCTIONS``,
 except those of the import modules it lacks hardware for (``disabled``, e.g. ``camera``
-on a device started with ``--camera none``; see ``HostDevices.unavailable_modules``).
+on a device started with ``--camera none``, ``wasmfleet`` on one without ``--broker``;
+see ``HostDevices.unavailable_modules``).
 ``missing_imports`` names every import a module needs that the device cannot satisfy, so
 deploying it is refused with a message instead of failing at instantiation.
 """
@@ -32,6 +33,8 @@ WASI_FUNCTIONS: tuple[str, ...] = (
     "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
 )  # fmt: skip
 
+_LACKING = {"wasmfleet": "MQTT broker (start its supervisor with --broker)"}
+"""What a device lacks when it does not offer an import module, where that is not its name."""
 _BY_NAME: dict[tuple[str, str], HostFunction] = {(f.module, f.name): f for f in HOST_FUNCTIONS}
 _WASI = frozenset(WASI_FUNCTIONS)
 
@@ -63,9 +66,10 @@ def missing_imports(
             if host is None:
                 missing.append(f"{imp.qualified} {imp.signature}")
             elif imp.module in disabled:
+                lacks = _LACKING.get(imp.module, imp.module)
                 missing.append(
                     f"{imp.qualified} {imp.signature} "
-                    f"(this device has no {imp.module}: it offers no {imp.module}.* functions)"
+                    f"(this device has no {lacks}: it offers no {imp.module}.* functions)"
                 )
             elif imp.signature not in host.variants:
                 offered = " or ".join(str(s) for s in host.variants)

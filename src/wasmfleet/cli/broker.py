@@ -1,0 +1,52 @@
+"""``wasmfleet broker``: the embedded MQTT broker in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.messaging.embedded import DEFAULT_PORT, EmbeddedBroker, run_broker
+
+
+def broker(
+    port: Annotated[
+        int,
+        typer.Option(min=0, max=65535, help="Port on 127.0.0.1 to listen on (0: any free port)."),
+    ] = DEFAULT_PORT,
+    log_level: Annotated[
+        str,
+        typer.Option(help="amqtt's log level: debug, info, warning or error."),
+    ] = "warning",
+) -> None:
+    """Run the embedded MQTT broker (amqtt) on 127.0.0.1 until Ctrl-C.
+
+    It listens on loopback only and lets any client in without a password: it is for a fleet
+    on this machine (wasmfleet up starts one by itself). Devices on other machines need a real
+    broker such as Mosquitto, with credentials and TLS.
+    """
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        typer.secho(
+            f"error: --log-level {log_level!r} is not one of debug, info, warning, error.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def ready(running: EmbeddedBroker) -> None:
+        typer.echo(f"broker listening on {running.url} (loopback only); Ctrl-C stops it")
+        sys.stdout.flush()
+
+    try:
+        run_broker(port, ready)
+    except ConfigurationError as err:
+        typer.secho(f"error: {err.message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        pass
+    typer.echo("broker stopped")

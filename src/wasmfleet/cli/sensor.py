@@ -1,0 +1,209 @@
+"""``wasmfleet sensor``: simulated sensors that publish readings, controllers that log commands."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
+from wasmfleet.core.errors import ConfigurationError, InvalidDocument, Unavailable
+from wasmfleet.core.topics import check_filter, check_topic
+
+app = typer.Typer(
+    help="Simulated sensors and controllers on MQTT: feed a stream, watch its commands.",
+    no_args_is_help=True,
+)
+
+ENV_BROKER = "WASMFLEET_BROKER"
+
+
+class Kind(enum.StrEnum):
+    """What a simulated sensor measures."""
+
+    temperature = "temperature"
+    camera = "camera"
+
+
+BrokerOpt = Annotated[
+    str,
+    typer.Option(
+        envvar=ENV_BROKER,
+        help="The broker: mqtt://[user[:password]@]host[:port] or mqtts://... for TLS.",
+    ),
+]
+QosOpt = Annotated[int, typer.Option(min=0, max=2, help="MQTT quality of service: 0, 1 or 2.")]
+DurationOpt = Annotated[
+    float | None,
+    typer.Option(min=0.0, help="Stop after this many seconds (default: run until Ctrl-C)."),
+]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _broker(url: str) -> BrokerAddress:
+    try:
+        return parse_broker_url(url)
+    except ConfigurationError as err:
+        _fail(err.message, 2)
+
+
+@app.command()
+def simulate(
+    kind: Annotated[Kind, typer.Option(help="temperature: JSON readings; camera: JPEG frames.")],
+    topic: Annotated[
+        str, typer.Option(help="Topic to publish to, e.g. site/lab/temperature (no wildcards).")
+    ],
+    rate: Annotated[
+        str, typer.Option(help="Messages per second or minute: 5/s, 0.5/s, 120/min.")
+    ] = "1/s",
+    count: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many messages (default: no limit).")
+    ] = None,
+    duration: DurationOpt = None,
+    broker: BrokerOpt = "mqtt://127.0.0.1:1883",
+    qos: QosOpt = 1,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the temperature readings (same seed, same values).")
+    ] = None,
+    sensor_id: Annotated[
+        str | None,
+        typer.Option(help="The reading's \"sensor\" field (default: the topic's second level)."),
+    ] = None,
+    base: Annotated[
+        float, typer.Option(help="Temperature the readings drift around, in °C.")
+    ] = 21.0,
+    spike_probability: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Chance that a reading is a 3-8 °C spike.")
+    ] = 0.01,
+    camera_dir: Annotated[
+        Path | None,
+        typer.Option(help="JPEG folder for camera frames (default: the bundled sample)."),
+    ] = None,
+) -> None:
+    """Publish simulated sensor readings at a steady rate, then print what was sent.
+
+    temperature: JSON readings drifting slowly around --base, with noise and
+    rare spikes: {"sensor": "lab", "seq": 1, "ts": 1718000000.1, "celsius": 21.3}
+    camera: the JPEG frames the supervisor's simulated camera serves.
+
+    The last line says how many messages were sent and acknowledged, and the
+    rate achieved. Exit status 1 if the broker cannot be reached or did not
+    acknowledge every message.
+
+    Example: wasmfleet sensor simulate --kind temperature
+    --topic site/lab/temperature --rate 5/s --broker mqtt://127.0.0.1:1883
+    """
+    from wasmfleet.messaging.simulate import (
+        CameraSource,
+        Source,
+        TemperatureReadings,
+        TemperatureSource,
+        format_rate,
+        parse_rate,
+        publish_stream,
+    )
+
+    address = _broker(broker)
+    try:
+        per_second = parse_rate(rate)
+        check_topic(topic, "--topic")
+        source: Source
+        if kind is Kind.camera:
+            source = CameraSource(camera_dir)
+        else:
+            readings = TemperatureReadings(
+                sensor_id or _sensor_name(topic),
+                seed=seed,
+                interval=1.0 / per_second,
+                base=base,
+                spike_probability=spike_probability,
+            )
+            source = TemperatureSource(readings)
+    except (ConfigurationError, InvalidDocument) as err:
+        _fail(err.message, 2)
+    limit = f"{count} message{'s' if count != 1 else ''}" if count else "until Ctrl-C"
+    if duration is not None:
+        limit = f"{limit}, at most {duration:g} s" if count else f"for {duration:g} s"
+
+    def ready() -> None:
+        typer.echo(
+            f"publishing {kind.value} to {topic} on {address.url} at "
+            f"{format_rate(per_second)}, qos {qos} ({limit})",
+            err=True,
+        )
+
+    try:
+        summary = publish_stream(
+            address,
+            topic,
+            source,
+            rate=per_second,
+            count=count,
+            duration=duration,
+            qos=qos,
+            on_ready=ready,
+        )
+    except Unavailable as err:
+        _fail(err.message, 1)
+    typer.echo(summary.line())
+    if summary.sent and summary.acked < summary.sent and qos:
+        raise typer.Exit(1)
+
+
+def _sensor_name(topic: str) -> str:
+    """site/lab/temperature → 'lab'; one-level topics name themselves."""
+    levels = [level for level in topic.split("/") if level]
+    return levels[1] if len(levels) >= 3 else (levels[0] if levels else "sim")
+
+
+@app.command()
+def controller(
+    topic: Annotated[
+        str,
+        typer.Option(help="Topic filter of the commands, e.g. 'site/+/commands' or 'site/#'."),
+    ] = "site/+/commands",
+    count: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many commands (default: no limit).")
+    ] = None,
+    duration: DurationOpt = None,
+    broker: BrokerOpt = "mqtt://127.0.0.1:1883",
+    qos: QosOpt = 1,
+) -> None:
+    """Act as a controller (a fan, a display): log each command it receives.
+
+    One line per command on stdout: its topic, a space, its payload (text as
+    is, binary payloads as their size). Runs until Ctrl-C, --count or
+    --duration; the number of commands received goes to stderr at the end.
+
+    Example: wasmfleet sensor controller --topic 'site/+/commands'
+    --broker mqtt://127.0.0.1:1883
+    """
+    from wasmfleet.messaging.simulate import describe_payload, receive_commands
+
+    address = _broker(broker)
+    try:
+        check_filter(topic, "--topic")
+    except InvalidDocument as err:
+        _fail(err.message, 2)
+
+    def ready() -> None:
+        typer.echo(f"controller listening on {topic} at {address.url}; Ctrl-C stops it", err=True)
+
+    def show(name: str, payload: bytes) -> None:
+        typer.echo(f"{name} {describe_payload(payload)}")
+        sys.stdout.flush()
+
+    try:
+        received = receive_commands(
+            address, topic, show, qos=qos, count=count, duration=duration, on_ready=ready
+        )
+    except Unavailable as err:
+        _fail(err.message, 1)
+    typer.echo(f"received {received} command{'s' if received != 1 else ''}", err=True)

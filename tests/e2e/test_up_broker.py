@@ -1,0 +1,144 @@
+"""``wasmfleet up`` and MQTT: its embedded broker (or the one given), told to every supervisor."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mqtt import running_mosquitto
+from tests.support import free_port
+from wasmfleet.cli.local_fleet import supervisor_takes_broker
+
+WASMFLEET = [sys.executable, "-m", "wasmfleet"]
+
+
+class UpProcess:
+    """``wasmfleet up --no-pipeline`` in the background, its output collected."""
+
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir = data_dir
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "300",
+            "WASMFLEET_UP_SUPERVISOR_PORT": str(free_port()),
+        }
+        self.proc = subprocess.Popen(
+            [*WASMFLEET, "up", "--no-pipeline", "--port", str(free_port()),
+             "--data-dir", str(data_dir), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if "Press Ctrl-C to stop" in line:
+                self.ready.set()
+        self.ready.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def supervisor_commands(self) -> dict[str, list[str]]:
+        state = json.loads((self.data_dir / "up.json").read_text())
+        commands = {}
+        for name, item in state.items():
+            if name != "orchestrator":
+                raw = Path(f"/proc/{item['pid']}/cmdline").read_bytes()
+                commands[name] = raw.decode().split("\0")
+        return commands
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=30)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        state = self.data_dir / "up.json"
+        if state.exists():
+            for item in json.loads(state.read_text()).values():
+                with contextlib.suppress(ProcessLookupError, TypeError, ValueError):
+                    os.kill(int(item["pid"]), signal.SIGKILL)
+
+
+@pytest.fixture
+def start_up(tmp_path: Path) -> Iterator[type[UpProcess]]:
+    started: list[UpProcess] = []
+
+    class Started(UpProcess):
+        def __init__(self, *extra: str) -> None:
+            super().__init__(tmp_path / f"up{len(started)}", *extra)
+            started.append(self)
+
+    yield Started
+    for up in started:
+        up.kill()
+
+
+def broker_flag(command: list[str]) -> str | None:
+    return command[command.index("--broker") + 1] if "--broker" in command else None
+
+
+@pytest.mark.timeout(150)
+def test_up_runs_the_embedded_broker_tells_the_supervisors_and_stops_it(
+    start_up: type[UpProcess],
+) -> None:
+    port = free_port()
+    up = start_up("--broker-port", str(port))
+    assert up.ready.wait(90), up.output
+    url = f"mqtt://127.0.0.1:{port}"
+    assert f"started the embedded MQTT broker on {url} (loopback only)" in up.output
+    assert f"the MQTT broker {url}" in up.output
+    assert f"sensor simulate --kind temperature --topic site/lab/temperature --rate 5/s " \
+        f"--broker {url}" in up.output  # fmt: skip
+    commands = up.supervisor_commands()
+    assert sorted(commands) == ["cam-gw", "cloud-vm", "edge-box"]
+    if supervisor_takes_broker():
+        assert {broker_flag(c) for c in commands.values()} == {url}
+
+    sim = subprocess.run(
+        [*WASMFLEET, "sensor", "simulate", "--kind", "temperature", "--topic",
+         "site/lab/temperature", "--rate", "50/s", "--count", "10", "--broker", url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    assert "sent 10, acked 10" in sim.stdout
+
+    assert up.stop() == 0, up.output
+    assert "Traceback" not in up.output and "error:" not in up.output
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    log = (up.data_dir / "logs" / "broker.log").read_text()
+    assert "Broker closed" in log
+
+
+@pytest.mark.timeout(150)
+def test_up_uses_a_given_broker_and_starts_none(start_up: type[UpProcess], tmp_path: Path) -> None:
+    with running_mosquitto(tmp_path / "mosquitto") as mosquitto:
+        up = start_up("--broker", mosquitto.url)
+        assert up.ready.wait(90), up.output
+        assert "embedded MQTT broker" not in up.output
+        assert f"using the MQTT broker {mosquitto.url}" in up.output
+        assert f"--broker {mosquitto.url}" in up.output
+        if supervisor_takes_broker():
+            commands = up.supervisor_commands()
+            assert {broker_flag(c) for c in commands.values()} == {mosquitto.url}
+        assert up.stop() == 0, up.output
+        assert not (up.data_dir / "logs" / "broker.log").exists()

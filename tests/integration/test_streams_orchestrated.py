@@ -1,0 +1,105 @@
+"""A manifest with MQTT triggers through the orchestrator: placement, documents, the topic hop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.integration.fleet import running_fleet
+from tests.mqtt import running_mosquitto
+from tests.streams_support import Listener, publish, streams, wait_subscribed
+
+
+def test_a_topic_pipeline_through_the_orchestrator(tmp_path: Path) -> None:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        devices = (
+            ("edge", ["--broker", broker.url, "--label", "role=edge"]),
+            ("cloud", ["--broker", broker.url, "--label", "role=cloud"]),
+            ("plain", ["--label", "role=edge"]),  # no broker: offers no wasmfleet.*
+        )
+        (tmp_path / "fleet").mkdir()
+        with running_fleet(tmp_path / "fleet", *devices) as fleet:
+            fleet.push("thermo")
+            manifest = {
+                "name": "thermo-pipe",
+                "steps": [
+                    {
+                        "module": "thermo",
+                        "function": "check",
+                        "labels": {"role": "edge"},
+                        "trigger": {"topic": "site/+/temperature"},
+                        "publish": {"topic": "alerts/temperature"},
+                    },
+                    {
+                        "module": "thermo",
+                        "function": "celsius",
+                        "labels": {"role": "cloud"},
+                        "trigger": "alerts/#",
+                        "publish": {"topic": "final/celsius", "qos": 0},
+                    },
+                ],
+            }
+            bad = json.loads(json.dumps(manifest))
+            bad["steps"][0]["trigger"]["topic"] = "site/#/temperature"
+            refused = fleet.http.post("/api/v1/deployments", json=bad)
+            assert refused.status_code == 400, refused.text
+            assert "steps[0].trigger.topic 'site/#/temperature'" in refused.text
+
+            answer = fleet.http.post("/api/v1/deployments", json=manifest)
+            assert answer.status_code == 201, answer.text
+            dep = answer.json()
+            assert [s["device"] for s in dep["plan"]["steps"]] == ["edge", "cloud"]
+            rejected = {r["device"]: r["reason"] for r in dep["plan"]["steps"][0]["rejected"]}
+            assert "lacks wasmfleet.message_topic" in rejected["plain"]  # no broker there
+            assert dep["manifest"]["steps"][1]["publish"] == {
+                "topic": "final/celsius",
+                "qos": 0,
+                "retain": False,
+            }
+
+            documents = fleet.http.get(f"/file/manifest/{dep['id']}").json()["fullManifest"]
+            check = documents["edge"]["instructions"]["modules"]["thermo"]["check"]
+            assert check["to"] is None  # the topic alerts/temperature is the hop
+            assert check["trigger"] == {"topic": "site/+/temperature", "qos": 1}
+            celsius = documents["cloud"]["instructions"]["modules"]["thermo"]["celsius"]
+            assert celsius["trigger"] == {"topic": "alerts/#", "qos": 1}
+
+            edge, cloud = fleet.supervisors["edge"], fleet.supervisors["cloud"]
+            wait_subscribed(edge, "site/+/temperature")
+            wait_subscribed(cloud, "alerts/#")
+            out = Listener(broker.url, "final/#")
+            try:
+                publish(broker.url, "site/lab/temperature", "36.6")
+                assert out.wait("final/", 1) == [("final/celsius", b"36.6")]
+            finally:
+                out.close()
+            assert streams(edge)["handled"] == 1 and streams(cloud)["handled"] == 1
+
+
+def test_triggered_steps_go_only_to_devices_with_a_broker(tmp_path: Path) -> None:
+    # fibo imports nothing from wasmfleet: only the trigger says it needs a broker.
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        (tmp_path / "fleet").mkdir()
+        devices = (("plain", []), ("edge", ["--broker", broker.url]))
+        with running_fleet(tmp_path / "fleet", *devices) as fleet:
+            fleet.push("fibo")
+            manifest = {
+                "name": "fibo-on-message",
+                "steps": [
+                    {"module": "fibo", "function": "fibo", "trigger": "numbers/in",
+                     "publish": "numbers/out"},
+                ],
+            }  # fmt: skip
+            answer = fleet.http.post("/api/v1/deployments", json=manifest)
+            assert answer.status_code == 201, answer.text
+            step = answer.json()["plan"]["steps"][0]
+            assert step["device"] == "edge"
+            rejected = {r["device"]: r["reason"] for r in step["rejected"]}
+            assert rejected["plain"] == "plain lacks wasmfleet.publish"
+            wait_subscribed(fleet.supervisors["edge"], "numbers/in")
+            out = Listener(broker.url, "numbers/out")
+            try:
+                publish(broker.url, "numbers/in", "10")
+                assert out.wait("numbers/", 1) == [("numbers/out", b"55")]
+            finally:
+                out.close()
