@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.integration.fleet import running_fleet
 from tests.mqtt import running_mosquitto
 from tests.streams_support import Listener, publish, streams, wait_subscribed
+from tests.support import wait_until
 
 
 def test_a_topic_pipeline_through_the_orchestrator(tmp_path: Path) -> None:
@@ -74,6 +75,13 @@ def test_a_topic_pipeline_through_the_orchestrator(tmp_path: Path) -> None:
             finally:
                 out.close()
             assert streams(edge)["handled"] == 1 and streams(cloud)["handled"] == 1
+            # Heartbeats carry the counters to the orchestrator (wasmfleet status shows them).
+            assert wait_until(
+                lambda: (fleet.devices()["edge"].get("streams") or {}).get("handled") == 1,
+                timeout=10,
+            ), fleet.devices()["edge"]
+            assert fleet.devices()["cloud"]["streams"]["published"] == 1
+            assert fleet.devices()["plain"].get("streams") is None  # no broker, no counters
 
 
 def test_triggered_steps_go_only_to_devices_with_a_broker(tmp_path: Path) -> None:

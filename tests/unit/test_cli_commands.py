@@ -480,6 +480,15 @@ def test_status_shows_the_fleet(api: FakeApi) -> None:
     assert json.loads(cli("status", "--output", "json").stdout)["counts"]["modules"] == 6
 
 
+def test_stream_counters_read_as_a_sentence() -> None:
+    from wasmfleet.cli.devices import messages_text
+
+    counters = {"received": 120, "handled": 118, "failed": 2, "dead_lettered": 2, "published": 7}
+    assert messages_text(counters) == "120 in, 118 ok, 2 failed (2 dead-lettered), 7 out"
+    assert messages_text({"received": 3, "handled": 3, "published": 3}) == "3 in, 3 ok, 3 out"
+    assert messages_text(None) == "-"
+
+
 def test_status_and_device_ls_show_dead_devices_and_moved_steps(api: FakeApi) -> None:
     dead = {
         **DEVICE,
@@ -487,6 +496,11 @@ def test_status_and_device_ls_show_dead_devices_and_moved_steps(api: FakeApi) ->
         "status": "dead",
         "reason": "no heartbeat for 2.61 s (phi 8.3 >= 8; mean interval 0.50 s)",
     }
+    streaming = {
+        **DEVICE,
+        "streams": {"received": 120, "handled": 118, "failed": 2, "dead_lettered": 2,
+                    "published": 118},
+    }  # fmt: skip
     flapping = {
         **DEVICE,
         "name": "cloud-vm",
@@ -510,7 +524,7 @@ def test_status_and_device_ls_show_dead_devices_and_moved_steps(api: FakeApi) ->
             "orchestrator": {"version": "0.1.0", "database": "sqlite", "uptime_s": 1,
                              "healing": {"steps_moved": 1, "stale_copies_removed": 0,
                                          "heartbeats": 40}},
-            "devices": [DEVICE, dead, flapping],
+            "devices": [streaming, dead, flapping],
             "deployments": [moved],
             "counts": {"devices": {"active": 2, "dead": 1}},
         },
@@ -519,7 +533,7 @@ def test_status_and_device_ls_show_dead_devices_and_moved_steps(api: FakeApi) ->
     done = cli("status")
     assert done.exit_code == 0, done.output
     for text in ("1 steps moved", "moved steps", "edge-box is dead", "1 (last edge-box",
-                 "phi 8.3", "flapping: 3 failures"):  # fmt: skip
+                 "phi 8.3", "flapping: 3 failures", "messages", "120 in"):  # fmt: skip
         assert text in done.stdout, text
     listed = cli("device", "ls")
     assert "dead" in listed.stdout and "phi 8.3" in listed.stdout and "why" in listed.stdout

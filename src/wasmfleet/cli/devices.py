@@ -34,7 +34,9 @@ def devices_table(devices: Iterable[dict[str, Any]], title: str | None = None) -
     """name, status, url, labels, interfaces, capacity, last seen, and why if not healthy."""
     devices = list(devices)
     troubled = any(_why(d) for d in devices)
+    streaming = any(d.get("streams") for d in devices)
     columns = ["name", "status", "url", "labels", "ifaces", "capacity", "seen"]
+    columns += ["messages"] if streaming else []
     result = table(*columns, *(["why"] if troubled else []), title=title)
     for d in devices:
         row = [
@@ -46,8 +48,22 @@ def devices_table(devices: Iterable[dict[str, Any]], title: str | None = None) -
             capacity_text(d.get("capacity")),
             ago(d.get("last_seen")),
         ]
+        if streaming:
+            row.append(messages_text(d.get("streams")))
         result.add_row(*row, *([_why(d) or ""] if troubled else []))
     return result
+
+
+def messages_text(streams: Any) -> str:
+    """``120 in, 118 ok, 2 failed, 118 out`` from a device's stream counters (``-`` if none)."""
+    if not isinstance(streams, dict):
+        return "-"
+    text = f"{streams.get('received', 0)} in, {streams.get('handled', 0)} ok"
+    if streams.get("failed"):
+        text += f", {streams['failed']} failed"
+    if streams.get("dead_lettered"):
+        text += f" ({streams['dead_lettered']} dead-lettered)"
+    return text + f", {streams.get('published', 0)} out"
 
 
 def _why(device: dict[str, Any]) -> str | None:

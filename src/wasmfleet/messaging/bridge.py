@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -385,15 +385,29 @@ class Bridge:
 
 def run_bridge(settings: BridgeSettings, stop: threading.Event) -> None:
     """Run a bridge until ``stop`` is set, logging its status every ``status_interval`` s."""
-    bridge = Bridge(settings)
-    bridge.start()
+    run_until_stopped(Bridge(settings), stop, settings.status_interval, log)
+
+
+class Service(Protocol):
+    """Something with a background life: the bridge and the sink."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def status(self) -> str: ...
+
+
+def run_until_stopped(
+    service: Service, stop: threading.Event, status_interval: float, logger: logging.Logger
+) -> None:
+    """Start ``service``, log its status line when it changes, stop it when ``stop`` is set."""
+    service.start()
     try:
-        interval = settings.status_interval if settings.status_interval > 0 else None
+        interval = status_interval if status_interval > 0 else None
         last = ""
         while not stop.wait(interval):
-            line = bridge.status()
+            line = service.status()
             if line != last:
-                log.info("%s", line)
+                logger.info("%s", line)
                 last = line
     finally:
-        bridge.stop()
+        service.stop()

@@ -34,6 +34,7 @@ from wasmfleet.messaging.bridge import (
     RECONNECT_DELAY,
     SESSION_NEVER_EXPIRES,
     new_properties,
+    run_until_stopped,
 )
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.messaging.envelope import carried_id, content_id, unwrap
@@ -325,15 +326,5 @@ class Sink:
 def run_sink(settings: SinkSettings, stop: threading.Event) -> None:
     """Run a sink until ``stop`` is set, logging its status every ``status_interval`` s."""
     sink = Sink(settings)
-    sink.start()
-    try:
-        interval = settings.status_interval if settings.status_interval > 0 else None
-        last = ""
-        while not stop.wait(interval):
-            line = sink.status()
-            if line != last:
-                log.info("%s", line)
-                last = line
-    finally:
-        sink.stop()
-        log.info("stopped; %s", sink.status())
+    run_until_stopped(sink, stop, settings.status_interval, log)
+    log.info("stopped; %s", sink.status())

@@ -45,7 +45,7 @@ HEALTH_WRITE_S = 5.0
 class Heartbeat:
     """A validated heartbeat body."""
 
-    __slots__ = ("deployments", "interval_s", "name", "seq", "usage")
+    __slots__ = ("deployments", "interval_s", "name", "seq", "streams", "usage")
 
     def __init__(self, body: Any) -> None:
         if not isinstance(body, dict):
@@ -71,6 +71,14 @@ class Heartbeat:
         self.usage: dict[str, Any] = usage if isinstance(usage, dict) else {}
         seq = body.get("seq")
         self.seq = seq if isinstance(seq, int) else None
+        streams = body.get("streams")
+        self.streams: dict[str, int] | None = None
+        if isinstance(streams, dict):
+            self.streams = {
+                str(k): v
+                for k, v in streams.items()
+                if isinstance(v, int) and not isinstance(v, bool)
+            }
 
 
 OnTransition = Callable[[Transition], Awaitable[None]]
@@ -105,6 +113,8 @@ class FleetMonitor:
         self._push: dict[str, float] = {}
         """Devices that push heartbeats, with the interval they announced."""
         self._health_written: dict[str, float] = {}
+        self._streams: dict[str, dict[str, int]] = {}
+        """The last message counters each device reported (devices with a broker)."""
         self.listeners: list[OnTransition] = []
         self.heartbeats = 0
         self.skipped_rounds = 0
@@ -132,6 +142,7 @@ class FleetMonitor:
             "phi": round(live.detector.phi(now), 2),
             "placeable": placeable,
             **({"unplaceable_because": why} if why else {}),
+            **({"streams": self._streams[name]} if name in self._streams else {}),
         }
 
     def unplaceable(self) -> dict[str, str]:
@@ -186,6 +197,8 @@ class FleetMonitor:
             live = self._live[beat.name]
         now = self.clock()
         self.heartbeats += 1
+        if beat.streams is not None:
+            self._streams[beat.name] = beat.streams
         if self._push.get(beat.name) != beat.interval_s:
             # First heartbeat (or a new cadence): judge by the pushed interval from now on.
             live = self._switch(beat.name, live, beat.interval_s)

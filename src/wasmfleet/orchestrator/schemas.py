@@ -31,6 +31,11 @@ class Device(BaseModel):
     phi: float | None = Field(None, description="The failure detector's current phi.")
     placeable: bool = Field(True, description="False while flapping (no new placements).")
     unplaceable_because: str | None = Field(None, description="Why it gets no new work.")
+    streams: dict[str, int] | None = Field(
+        None,
+        description="MQTT message counters of a device with a broker (received, handled, "
+        "failed, dead_lettered, published), from its last heartbeat.",
+    )
     labels: dict[str, str]
     interfaces: list[str]
     platform: dict[str, Any]

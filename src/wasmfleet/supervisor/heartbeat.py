@@ -25,6 +25,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -76,8 +77,11 @@ class Heartbeater:
         fences: FenceBook,
         *,
         rng: random.Random | None = None,
+        streams: Callable[[], dict[str, int] | None] | None = None,
     ) -> None:
         self.interval_s = settings.heartbeat_interval_s
+        self._streams = streams
+        """Stream counters to report (None when this device has no broker)."""
         self.jitter_s = settings.heartbeat_jitter_s
         self.timeout_s = min(1.0, 2 * self.interval_s)
         self._name = settings.name
@@ -217,6 +221,9 @@ class Heartbeater:
             "usage": usage_report(),
             "deployments": {d: dep.spec.epoch for d, dep in self._manager.deployments.items()},
         }
+        streams = self._streams() if self._streams is not None else None
+        if streams is not None:
+            body["streams"] = streams
         sent = time.monotonic()
         self.sent += 1
         try:

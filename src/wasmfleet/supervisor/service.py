@@ -82,7 +82,13 @@ class Supervisor:
         bare, qualified = offered_interfaces(self.devices.unavailable_modules)
         self.device_description = device_description(settings, bare, qualified)
         self.registrar = Registrar(settings, self._registration_client)
-        self.heartbeat = Heartbeater(settings, self.registrar, self.manager, self.fences)
+        self.heartbeat = Heartbeater(
+            settings,
+            self.registrar,
+            self.manager,
+            self.fences,
+            streams=self.streams.counters_for_heartbeat,
+        )
         self.advertiser = Advertiser(settings) if settings.mdns else None
         self.shipper = LogShipper(settings)
 

@@ -307,6 +307,13 @@ class StreamService:
         future.add_done_callback(_consume)
         return future
 
+    def counters_for_heartbeat(self) -> dict[str, int] | None:
+        """The message counters the orchestrator shows per device (None without a broker)."""
+        if self.link is None:
+            return None
+        keys = ("received", "handled", "failed", "dead_lettered", "published")
+        return {key: int(self.counters.get(key, 0)) for key in keys}
+
     def stats(self) -> dict[str, Any]:
         """The ``streams`` part of GET /api/v1/status."""
         link = self.link
