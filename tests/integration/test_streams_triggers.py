@@ -271,3 +271,26 @@ def test_bad_topics_and_untriggerable_functions_are_refused(
     answer = sup.deploy(faults)
     assert answer.status_code == 422
     assert "faults.divide (i32, i32) -> (i32) cannot take a message" in answer.text
+
+
+def test_bridged_messages_keep_their_id_and_lose_their_envelope(
+    start_supervisor: Start, files: FileServer, broker: MosquittoProcess, listen: Any
+) -> None:
+    # What wasmfleet bridge delivers to an MQTT 3.1.1 broker: an envelope around the payload.
+    from wasmfleet.messaging.envelope import new_id, wrap
+
+    out = listen("alerts/#", f"{DEAD}/#")
+    sup = start_supervisor("env", args=["--broker", broker.url])
+    routes = {"check": {"trigger": "bridged/+/t", "publish": "alerts/x"}}
+    assert sup.deploy(thermo(files, "env", routes)).status_code == 200
+    wait_subscribed(sup, "bridged/+/t")
+    good, bad = new_id(), new_id()
+    publish(broker.url, "bridged/s1/t", wrap(good, b"33", topic="site/s1/t"))
+    publish(broker.url, "bridged/s1/t", wrap(bad, b"warm", topic="site/s1/t"))
+    (alert,) = out.wait("alerts/", 1)
+    assert json.loads(alert[1])["celsius"] == 33  # the function saw "33", not the envelope
+    ((_, letter),) = out.wait(f"{DEAD}/", 1)
+    dead = json.loads(letter)
+    assert dead["message_id"] == bad and dead["payload"] == "warm"
+    handled = [e for e in sup.get("/request-history").json() if e.get("success")]
+    assert [e["message"]["message_id"] for e in handled] == [good]

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import logging
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ import orjson
 from wasmfleet.core.errors import Unprocessable, WasmfleetError
 from wasmfleet.core.models import DeploymentSpec
 from wasmfleet.core.topics import matches
+from wasmfleet.messaging.envelope import unwrap
 from wasmfleet.runtime.engine import CompiledModule
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.supervisor.calls import CallRequest, CallService, MessageInput
@@ -158,9 +160,13 @@ class StreamService:
     async def _handle(self, delivery: Delivery, targets: list[TriggerRoute]) -> None:
         link = self.link
         assert link is not None
-        message_id = uuid.uuid4().hex
+        # A message that crossed a bridge keeps its id, and the function gets the payload
+        # without the envelope (docs/streams.md, "Message ids and the envelope").
+        envelope = unwrap(delivery.payload)
+        message_id = envelope.id if envelope is not None else uuid.uuid4().hex
+        message = delivery if envelope is None else replace(delivery, payload=envelope.payload)
         try:
-            runs = [self._run(delivery, route, message_id) for route in targets]
+            runs = [self._run(message, route, message_id) for route in targets]
             pending = await asyncio.gather(*runs) if len(runs) > 1 else [await runs[0]]
         finally:
             link.release(delivery)
