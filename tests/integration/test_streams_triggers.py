@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -71,7 +72,9 @@ def test_trigger_publish_chain_across_two_supervisors(
     assert len(triggered) == 3
     assert all(e["method"] == "MQTT" and e["success"] for e in triggered)
     assert triggered[0]["message"]["topic"] == "site/lab/temperature"
-    assert len(triggered[0]["message"]["message_id"]) == 32
+    ids = [e["message"]["message_id"] for e in triggered]
+    assert len(set(ids)) == len(ids)  # one id per message: a random prefix and a counter
+    assert all(re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]+", i) for i in ids), ids
     assert triggered[0]["published_to"] == "alerts/temperature"
     assert triggered[1]["result"] is None  # under the threshold
     assert streams(b)["handled"] == 2

