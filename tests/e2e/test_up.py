@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import httpx
 import pytest
 
 from tests.support import free_port, wait_until
+from wasmfleet.core.broker_url import parse_broker_url
+from wasmfleet.messaging.client import paho_client
 
 WASMFLEET = [sys.executable, "-m", "wasmfleet"]
 
@@ -146,12 +149,33 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: Up) -> No
     finally:
         os.kill(pids["edge-box"], signal.SIGCONT)
     assert wait_until(lambda: deployment("camera-pipeline")["status"] == "active", timeout=20)
+
+    # Streams: a reading published to the fleet's broker runs thermo-alerts on edge-box, and
+    # the message counts reach wasmfleet status through the heartbeats.
+    found = re.search(r"the MQTT broker (mqtt://[0-9.]+:[0-9]+)", fleet.output)
+    assert found, fleet.output
+    broker = parse_broker_url(found.group(1))
+    publisher = paho_client(broker)
+    publisher.connect(broker.host, broker.port)
+    publisher.loop_start()
+    try:
+        publisher.publish("site/lab/temperature", b"35.5", qos=1).wait_for_publish(10)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+
+    def handled() -> int:
+        devices = {d["name"]: d for d in api.get("/api/v1/devices").json()}
+        return int((devices["edge-box"].get("streams") or {}).get("handled", 0))
+
+    assert wait_until(lambda: handled() >= 1, timeout=20)
     api.close()
 
     status = cli(fleet.url, "status")
     assert status.returncode == 0, status.stderr
-    for word in ("cam-gw", "edge-box", "cloud-vm", "camera-pipeline", "fibo", "moved steps"):
-        assert word in status.stdout
+    for word in ("cam-gw", "edge-box", "cloud-vm", "camera-pipeline", "fibo", "moved steps",
+                 "thermo-alerts", "messages"):  # fmt: skip
+        assert word in status.stdout, word
 
     assert sorted(pids) == ["cam-gw", "cloud-vm", "edge-box", "orchestrator"]
     fleet.proc.send_signal(signal.SIGINT)

@@ -50,10 +50,11 @@ ENV_SUPERVISOR_PORT = "WASMFLEET_UP_SUPERVISOR_PORT"
 READY_LINE = "What to try next"
 
 
-PIPELINES: tuple[tuple[str, dict[str, str]], ...] = (
+PIPELINES: tuple[tuple[str, dict[str, str] | None], ...] = (
     ("camera-pipeline.yaml", {}),
     ("fibo-cloud.yaml", {"iterations": "20"}),
     ("tally.yaml", {"iterations": "10"}),
+    ("thermo-alerts.yaml", None),  # runs for every MQTT reading: deployed, not executed
 )
 
 
@@ -76,6 +77,9 @@ def run_pipelines(url: str, folder: Path, examples: Path) -> dict[str, dict[str,
                 print_deployment(deployment)
                 name = str(deployment.get("name"))
                 deployed[name] = deployment
+                if args is None:
+                    note(f"{name} runs for every message on its trigger topic (see below)")
+                    continue
                 shown = " ".join(f"{k}={v}" for k, v in args.items())
                 note(f"wasmfleet exec {name} {shown}".rstrip(), "bold")
                 with spinner(f"running {name}..."):
@@ -145,7 +149,9 @@ def what_next(
             (
                 f"{cli} sensor simulate --kind temperature --topic site/lab/temperature "
                 f"--rate 5/s --broker {broker}",
-                "a thermometer publishing readings",
+                "a thermometer: thermo-alerts runs on every reading"
+                if "thermo-alerts" in deployed
+                else "a thermometer publishing readings",
             ),
             (
                 f"{cli} sensor controller --topic 'site/+/commands' --broker {broker}",
