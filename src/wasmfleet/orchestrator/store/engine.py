@@ -8,6 +8,8 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,12 +106,31 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _wal_mode(cursor: Any) -> str:
+    """Switch to WAL and return the journal mode now in force.
+
+    Switching a new database file to WAL needs a moment of exclusive access, and SQLite
+    answers "database is locked" at once — without its busy handler — when another
+    connection opens the same new file just then (two orchestrators starting together).
+    Retry within the busy timeout; once one connection switched, the mode persists."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            return str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _wal_mode(cursor)
         if str(mode).lower() != "wal":
             raise ConfigurationError(
                 f"SQLite refused WAL mode (journal_mode is {mode}); put the database on a "
