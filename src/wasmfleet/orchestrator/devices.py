@@ -140,7 +140,7 @@ class DeviceRegistry:
         self._checking: set[str] = set()
         self._confirmed: set[str] = set()
         """Devices that answered a health check (or registered) since this process started.
-        A stored device that fails its first check after a restart is marked inactive at once:
+        A stored device whose first check after a restart is refused is declared dead at once:
         its stored ``active`` is only a memory, not an observation."""
 
     async def register(self, sighting: Sighting, *, attempts: int = 6) -> DeviceRecord:
