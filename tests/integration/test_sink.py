@@ -34,10 +34,22 @@ def broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
         yield running
 
 
+STARTED: list[Wasmfleet] = []
+"""Every sink process a test started; stopped after each test, whatever it asserted."""
+
+
+@pytest.fixture(autouse=True)
+def _stop_sinks() -> Iterator[None]:
+    yield
+    while STARTED:
+        STARTED.pop().stop()
+
+
 def start_sink(tmp: Path, broker: MosquittoProcess, *args: str, name: str = "sink") -> Wasmfleet:
-    """A sink process subscribed to ``faces/#``."""
+    """A sink process subscribed to ``faces/#`` (stopped after the test)."""
     sink = Wasmfleet(tmp / f"{name}.log", "sink", "--broker", broker.url, "-t", "faces/#",
                      "--status-interval", "0.5", *args)  # fmt: skip
+    STARTED.append(sink)
     sink.start().wait_for("subscribed to faces/#")
     return sink
 
