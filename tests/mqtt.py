@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.support import ChildProcess, free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -37,8 +36,9 @@ def mosquitto_available() -> str | None:
     return None
 
 
-class MosquittoProcess:
-    """One Mosquitto broker process on 127.0.0.1."""
+class MosquittoProcess(ChildProcess):
+    """One Mosquitto broker process on 127.0.0.1 (``stop``: SIGTERM, it saves its
+    persistence file first; ``kill``: whatever was not saved is gone)."""
 
     def __init__(
         self, directory: Path, *, port: int | None = None, extra: list[str] | None = None
@@ -104,21 +104,6 @@ class MosquittoProcess:
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout} s")
-
-    def stop(self) -> None:
-        """SIGTERM (it saves its persistence file) and wait."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def kill(self) -> None:
-        """SIGKILL: whatever was not saved is gone."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
 
 @contextlib.contextmanager

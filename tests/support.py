@@ -79,7 +79,29 @@ def module_file_server(tmp: Path) -> Iterator[FileServer]:
         yield server
 
 
-class ServiceProcess:
+class ChildProcess:
+    """A process a test started (``proc``), and the two ways to end it."""
+
+    proc: subprocess.Popen[Any] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait (SIGKILL after 10 s); the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode if self.proc else None
+
+
+class ServiceProcess(ChildProcess):
     """A wasmfleet service (``python -m wasmfleet ...``) as a real process on loopback."""
 
     kind = "service"
@@ -138,21 +160,6 @@ class ServiceProcess:
     def log(self) -> str:
         """Everything the process printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM and wait (SIGKILL after 10 s)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         """GET a path of this service."""

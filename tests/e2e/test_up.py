@@ -7,8 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import free_port, wait_until
+from tests.e2e.up_process import WASMFLEET, UpProcess, alive
+from tests.support import wait_until
 from wasmfleet.core.broker_url import parse_broker_url
 from wasmfleet.messaging.client import paho_client
-
-WASMFLEET = [sys.executable, "-m", "wasmfleet"]
 
 
 def cli(url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -31,78 +28,17 @@ def cli(url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProces
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not a running process
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-class Up:
-    """``wasmfleet up`` in the background, its output collected line by line."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.supervisor_port = free_port()
-        self.data_dir = data_dir
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "WASMFLEET_UP_SUPERVISOR_PORT": str(self.supervisor_port),
-        }
-        self.proc = subprocess.Popen(
-            [*WASMFLEET, "up", "--port", str(self.port), "--data-dir", str(data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "Press Ctrl-C to stop" in line:  # the last line of "What to try next"
-                self.ready.set()
-        self.ready.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def pids(self) -> dict[str, int]:
-        state = json.loads((self.data_dir / "up.json").read_text())
-        return {name: int(item["pid"]) for name, item in state.items()}
-
-
 @pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Up]:
-    running = Up(tmp_path / "up")
+def fleet(tmp_path: Path) -> Iterator[UpProcess]:
+    running = UpProcess(tmp_path / "up")
     try:
         yield running
     finally:
-        if running.proc.poll() is None:
-            running.proc.kill()
-            running.proc.wait(timeout=10)
-        state = tmp_path / "up" / "up.json"
-        if state.exists():
-            for pid in running.pids().values():
-                if _alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+        running.kill()
 
 
 @pytest.mark.timeout(180)
-def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: Up) -> None:
+def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess) -> None:
     assert fleet.ready.wait(60), f"no 'What to try next' block within 60 s:\n{fleet.output}"
     assert fleet.proc.poll() is None, f"up exited with {fleet.proc.returncode}:\n{fleet.output}"
     assert "Traceback" not in fleet.output, fleet.output
@@ -185,9 +121,9 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: Up) -> No
         pytest.fail(f"up did not stop within 20 s of Ctrl-C:\n{fleet.output}")
     assert fleet.proc.returncode == 0, fleet.output
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in pids.values()):
+    while time.monotonic() < deadline and any(alive(p) for p in pids.values()):
         time.sleep(0.1)
-    assert not [name for name, pid in pids.items() if _alive(pid)]
+    assert not [name for name, pid in pids.items() if alive(pid)]
     assert "Traceback" not in fleet.output, fleet.output
     assert str(fleet.data_dir / "logs") in fleet.output
     assert (fleet.data_dir / "logs" / "orchestrator.log").exists()

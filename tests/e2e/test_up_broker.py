@@ -2,89 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import socket
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.up_process import WASMFLEET, UpProcess
 from tests.mqtt import running_mosquitto
 from tests.support import free_port
 from wasmfleet.cli.local_fleet import supervisor_takes_broker
 
-WASMFLEET = [sys.executable, "-m", "wasmfleet"]
-
-
-class UpProcess:
-    """``wasmfleet up --no-pipeline`` in the background, its output collected."""
-
-    def __init__(self, data_dir: Path, *extra: str) -> None:
-        self.data_dir = data_dir
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "COLUMNS": "300",
-            "WASMFLEET_UP_SUPERVISOR_PORT": str(free_port()),
-        }
-        self.proc = subprocess.Popen(
-            [*WASMFLEET, "up", "--no-pipeline", "--port", str(free_port()),
-             "--data-dir", str(data_dir), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "Press Ctrl-C to stop" in line:
-                self.ready.set()
-        self.ready.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def supervisor_commands(self) -> dict[str, list[str]]:
-        state = json.loads((self.data_dir / "up.json").read_text())
-        commands = {}
-        for name, item in state.items():
-            if name != "orchestrator":
-                raw = Path(f"/proc/{item['pid']}/cmdline").read_bytes()
-                commands[name] = raw.decode().split("\0")
-        return commands
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=30)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        state = self.data_dir / "up.json"
-        if state.exists():
-            for item in json.loads(state.read_text()).values():
-                with contextlib.suppress(ProcessLookupError, TypeError, ValueError):
-                    os.kill(int(item["pid"]), signal.SIGKILL)
-
 
 @pytest.fixture
-def start_up(tmp_path: Path) -> Iterator[type[UpProcess]]:
+def start_up(tmp_path: Path) -> Iterator[Callable[..., UpProcess]]:
     started: list[UpProcess] = []
 
     class Started(UpProcess):
         def __init__(self, *extra: str) -> None:
-            super().__init__(tmp_path / f"up{len(started)}", *extra)
+            super().__init__(tmp_path / f"up{len(started)}", "--no-pipeline", *extra)
             started.append(self)
 
     yield Started
@@ -98,7 +35,7 @@ def broker_flag(command: list[str]) -> str | None:
 
 @pytest.mark.timeout(150)
 def test_up_runs_the_embedded_broker_tells_the_supervisors_and_stops_it(
-    start_up: type[UpProcess],
+    start_up: Callable[..., UpProcess],
 ) -> None:
     port = free_port()
     up = start_up("--broker-port", str(port))
@@ -130,7 +67,9 @@ def test_up_runs_the_embedded_broker_tells_the_supervisors_and_stops_it(
 
 
 @pytest.mark.timeout(150)
-def test_up_uses_a_given_broker_and_starts_none(start_up: type[UpProcess], tmp_path: Path) -> None:
+def test_up_uses_a_given_broker_and_starts_none(
+    start_up: Callable[..., UpProcess], tmp_path: Path
+) -> None:
     with running_mosquitto(tmp_path / "mosquitto") as mosquitto:
         up = start_up("--broker", mosquitto.url)
         assert up.ready.wait(90), up.output

@@ -15,7 +15,6 @@ import contextlib
 import os
 import random
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -29,8 +28,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.mqtt import MosquittoProcess, mosquitto_available
-from tests.support import free_port, wait_until
+from tests.mqtt import MosquittoProcess, running_mosquitto
+from tests.support import ChildProcess, free_port, wait_until
 from wasmfleet.messaging.envelope import USER_PROPERTY, unwrap
 
 N = 1000
@@ -48,7 +47,7 @@ def seq_of(data: bytes) -> int:
     return int(data[:6])
 
 
-class Wasmfleet:
+class Wasmfleet(ChildProcess):
     """``python -m wasmfleet <args>`` with its output in a log file."""
 
     def __init__(self, log_path: Path, *args: str) -> None:
@@ -76,22 +75,6 @@ class Wasmfleet:
         """Wait until ``pattern`` (a regex) appears ``count`` times in the log."""
         if not wait_until(lambda: len(re.findall(pattern, self.log())) >= count, timeout):
             raise AssertionError(f"no {pattern!r} (x{count}) within {timeout} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> int | None:
-        """SIGTERM and wait (SIGKILL after 10 s); the exit code."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.returncode if self.proc else None
 
 
 def run_cli(
@@ -281,33 +264,12 @@ class Pipeline:
         return f"--- bridge\n{bridge[-6000:]}\n--- sink\n{self.sink.log()[-3000:]}"
 
 
-@contextlib.contextmanager
-def durable_mosquitto(directory: Path) -> Iterator[MosquittoProcess]:
-    """A started Mosquitto whose persistence file really is written, stopped afterwards.
-
-    Started as root, Mosquitto switches to the user ``mosquitto``, which cannot write into
-    pytest's root-only temporary directory: sessions and queued messages would silently not
-    survive a restart. ``user root`` keeps it from switching.
-    """
-    reason = mosquitto_available()
-    if reason is not None:
-        pytest.skip(reason)
-    broker = MosquittoProcess(directory)
-    if os.geteuid() == 0 and "\nuser " not in "\n" + broker._write_config().read_text():
-        broker.extra.append("user root")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     """Two real Mosquitto brokers (edge, cloud) and the pipeline between them."""
     with (
-        durable_mosquitto(tmp_path / "edge") as edge,
-        durable_mosquitto(tmp_path / "cloud") as cloud,
+        running_mosquitto(tmp_path / "edge") as edge,
+        running_mosquitto(tmp_path / "cloud") as cloud,
     ):
         line = Pipeline(tmp_path, edge, cloud)
         try:

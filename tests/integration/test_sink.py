@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 
-from tests.integration.test_bridge import Wasmfleet, client, durable_mosquitto, objects, run_cli
-from tests.mqtt import MosquittoProcess
+from tests.integration.test_bridge import Wasmfleet, client, objects, run_cli
+from tests.mqtt import MosquittoProcess, running_mosquitto
 from tests.support import free_port, wait_until
 from wasmfleet.messaging.bridge import new_properties
 from wasmfleet.messaging.envelope import wrap
@@ -30,7 +30,7 @@ AWS_ENV = {
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
     """A real Mosquitto whose sessions survive its restarts."""
-    with durable_mosquitto(tmp_path / "broker") as running:
+    with running_mosquitto(tmp_path / "broker") as running:
         yield running
 
 

@@ -21,8 +21,6 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import httpx
-
 from wasmfleet.core.errors import PlacementFailed, WasmfleetError
 from wasmfleet.core.failure_detector import Transition
 from wasmfleet.core.manifest import parse_manifest
@@ -44,13 +42,11 @@ class Healer:
     def __init__(
         self,
         store: Store,
-        client: httpx.AsyncClient,
         settings: OrchestratorSettings,
         deployments: DeploymentService,
         reconciler: Reconciler,
     ) -> None:
         self.store = store
-        self.client = client
         self.settings = settings
         self.deployments = deployments
         self.reconciler = reconciler

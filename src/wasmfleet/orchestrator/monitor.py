@@ -45,7 +45,7 @@ HEALTH_WRITE_S = 5.0
 class Heartbeat:
     """A validated heartbeat body."""
 
-    __slots__ = ("deployments", "interval_s", "name", "seq", "streams", "usage")
+    __slots__ = ("deployments", "interval_s", "name", "streams", "usage")
 
     def __init__(self, body: Any) -> None:
         if not isinstance(body, dict):
@@ -69,8 +69,6 @@ class Heartbeat:
         self.deployments: dict[str, int] = dict(deployments)
         usage = body.get("usage") or {}
         self.usage: dict[str, Any] = usage if isinstance(usage, dict) else {}
-        seq = body.get("seq")
-        self.seq = seq if isinstance(seq, int) else None
         streams = body.get("streams")
         self.streams: dict[str, int] | None = None
         if isinstance(streams, dict):

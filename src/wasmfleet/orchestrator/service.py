@@ -55,7 +55,7 @@ class Orchestrator:
             self.store, self.client, settings, unavailable=self.monitor.unplaceable
         )
         self.reconciler = Reconciler(self.store, self.client, settings, self.deployments)
-        self.healer = Healer(self.store, self.client, settings, self.deployments, self.reconciler)
+        self.healer = Healer(self.store, settings, self.deployments, self.reconciler)
         self.monitor.listeners.append(self.healer.on_transition)
         self.devices.monitor = self.monitor
         self.devices.on_registered = lambda name: self.healer.fleet_changed(f"{name} registered")

@@ -38,6 +38,7 @@ from wasmfleet.core.subscriptions import plan_subscriptions
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.runtime.host.guest import GuestContext
 from wasmfleet.runtime.host.messaging import E_BUSY, E_DISCONNECTED, PUBLISH_OK
+from wasmfleet.supervisor.store import write_atomic
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
 MAX_GUEST_PENDING = 1000
@@ -208,9 +209,7 @@ class BrokerLink:
     def _save_state(self) -> None:
         state = {"client_id": self.client_id, "subscriptions": self._subscribed}
         try:
-            tmp = self._state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state, sort_keys=True))
-            tmp.replace(self._state_path)
+            write_atomic(self._state_path, json.dumps(state, sort_keys=True).encode())
         except OSError as err:
             log.warning("could not save MQTT subscriptions", extra={"error": str(err)})
 
