@@ -15,7 +15,10 @@ report's ``qos0_msgs_per_s``/``qos1_msgs_per_s`` are the Wasm path's,
 ``baseline_qos*_msgs_per_s`` the passthrough's, and ``wasm_cost_qos*`` how much slower the
 Wasm path is (``1 - wasm/baseline``; the target is at most 0.30).
 
-    .venv/bin/python bench/streams.py [--messages 5000] [--payload 100] [--quick]
+    .venv/bin/python bench/streams.py [--messages 5000] [--rounds 3] [--payload 100] [--quick]
+
+Each path runs ``--rounds`` times, alternating with the others; a rate is the median of its
+rounds, and ``runs`` lists every round.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -198,34 +202,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=3.0, help="give up after S s of no news")
     parser.add_argument("--quick", action="store_true", help="1000 messages (for a smoke test)")
     parser.add_argument("--path", action="append", choices=sorted(PATHS), help="paths to run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of every path, alternating; rates are their medians (default 3, 1 --quick)",
+    )
     args = parser.parse_args(argv)
     reason = mosquitto_available()
     if reason is not None:
         say(f"bench/streams.py {reason}")
         return 2
     messages = args.messages or (1000 if args.quick else 5000)
+    rounds = max(1, args.rounds or (1 if args.quick else 3))
     names = args.path or sorted(PATHS)
     report: dict[str, Any] = {
         "benchmark": "streams",
         "messages": messages,
+        "rounds": rounds,
         "payload_bytes": max(args.payload, 10),
         "broker": mosquitto_version(),
     }
     lost: dict[str, int] = {}
     details: dict[str, Any] = {}
+    samples: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="wasmfleet-bench-streams-") as tmp:
         broker_process = MosquittoProcess(Path(tmp) / "mosquitto").start()
         try:
             broker = parse_broker_url(broker_process.url)
-            for name in names:
+            # Paths alternate within each round, so a slow spell of the shared machine
+            # falls on both sides of the comparison instead of on one.
+            for round_no in range(1, rounds + 1):
                 for qos in QOS_LEVELS:
-                    say(f"{name}: {messages} messages at qos {qos}")
-                    result = measure(broker, PATHS[name], qos, messages, args.payload, args.idle)
-                    report[f"{name}_qos{qos}_msgs_per_s"] = result["msgs_per_s"]
-                    lost[f"{name}_qos{qos}"] = result["lost"]
-                    details[f"{name}_qos{qos}"] = result
+                    for name in names:
+                        say(f"round {round_no}/{rounds}, {name}: {messages} messages at qos {qos}")
+                        result = measure(
+                            broker, PATHS[name], qos, messages, args.payload, args.idle
+                        )
+                        samples.setdefault(f"{name}_qos{qos}", []).append(result)
         finally:
             broker_process.stop()
+    for key, results in samples.items():
+        rates = [r["msgs_per_s"] for r in results]
+        report[f"{key}_msgs_per_s"] = round(statistics.median(rates), 1)
+        lost[key] = sum(r["lost"] for r in results)
+        details[key] = {k: [r[k] for r in results] for k in ("msgs_per_s", "lost", "seconds")}
     for name in names:
         for qos in QOS_LEVELS:
             base = report.get(f"baseline_qos{qos}_msgs_per_s")

@@ -1,10 +1,14 @@
 /*
  * wasmfleet.h - the wasmfleet host imports and the bytes ABI (version 1).
  *
- * The `wasmfleet` import namespace is offered only by devices whose supervisor has an
- * MQTT broker (`wasmfleet supervisor --broker mqtt://host:1883`); a device without one
- * refuses a module importing it (422 missing_imports), and the orchestrator places such
- * modules only on devices that list `wasmfleet.publish` among their interfaces.
+ * Devices offer the `wasmfleet` import namespace function by function:
+ *   - wasmfleet_publish and wasmfleet_message_topic only where the supervisor has an MQTT
+ *     broker (`wasmfleet supervisor --broker mqtt://host:1883`);
+ *   - wasmfleet_image_decode and wasmfleet_image_encode wherever Pillow is installed
+ *     (it is a dependency of wasmfleet, so normally everywhere), broker or not.
+ * A device that lacks what a function needs refuses a module importing it (422
+ * missing_imports, saying what to install or start), and the orchestrator places such
+ * modules only on devices that list every function they import among their interfaces.
  *
  * The bytes ABI (for functions triggered by MQTT messages, see docs/module-authors.md):
  *   - export `alloc(i32 len) -> i32`;
@@ -53,6 +57,42 @@ int32_t wasmfleet_publish(const char *topic, uint32_t topic_len, const uint8_t *
  */
 WASMFLEET_IMPORT("message_topic")
 int32_t wasmfleet_message_topic(char *buf, uint32_t buf_len);
+
+/* Results of wasmfleet_image_decode() and wasmfleet_image_encode() when they fail. */
+enum {
+    WASMFLEET_IMAGE_EFORMAT = -1,   /* not a JPEG/PNG/BMP/GIF/WebP/PPM/PGM image, or corrupt */
+    WASMFLEET_IMAGE_EARGS = -2,     /* bad channels, max_side, size or quality */
+    WASMFLEET_IMAGE_ETOOLARGE = -4, /* more than 4096*4096 pixels */
+    WASMFLEET_IMAGE_EALLOC = -5,    /* the module exports no alloc(), or alloc() returned 0 */
+};
+
+/*
+ * wasmfleet.image_decode(i32 src_ptr, i32 src_len, i32 channels, i32 max_side,
+ *                        i32 info_ptr) -> i32
+ * Decodes the src_len bytes at src (JPEG, PNG, BMP, GIF first frame, WebP, PPM/PGM),
+ * applies the EXIF orientation and converts to channels = 1 (grey) or 3 (RGB). With
+ * max_side > 0, a larger image is shrunk (bilinear, aspect kept) so its longer side is
+ * max_side. The host gets the pixel buffer from the module's exported alloc(), writes
+ * width*height*channels bytes there row-major, sets info = {pixels_ptr, width, height}
+ * and returns width*height*channels. The buffer is the module's: free() it. On error a
+ * negative WASMFLEET_IMAGE_E* code, nothing allocated, info untouched.
+ */
+WASMFLEET_IMPORT("image_decode")
+int32_t wasmfleet_image_decode(const uint8_t *src, uint32_t src_len, int32_t channels,
+                               int32_t max_side, uint32_t info[3]);
+
+/*
+ * wasmfleet.image_encode(i32 pixels_ptr, i32 width, i32 height, i32 channels, i32 quality,
+ *                        i32 out_info_ptr) -> i32
+ * Encodes width*height*channels bytes (channels 1 or 3, row-major) as a JPEG of quality
+ * 1..95 (0: 85), written to a buffer from the module's alloc(); sets out = {jpeg_ptr,
+ * jpeg_len} and returns jpeg_len. The buffer is the module's: free() it. On error
+ * (WASMFLEET_IMAGE_EARGS: a side <= 0 or > 65535, more than 4096*4096 pixels, bad channels
+ * or quality; WASMFLEET_IMAGE_EALLOC) nothing is allocated and out is untouched.
+ */
+WASMFLEET_IMPORT("image_encode")
+int32_t wasmfleet_image_encode(const uint8_t *pixels, int32_t width, int32_t height,
+                               int32_t channels, int32_t quality, uint32_t out[2]);
 
 /* Packs an output buffer as the i64 result of a bytes-ABI function. */
 static inline int64_t wasmfleet_output(const void *ptr, uint32_t len) {

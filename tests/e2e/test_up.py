@@ -100,11 +100,21 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
         publisher.disconnect()
         publisher.loop_stop()
 
-    def handled() -> int:
+    def counter(device: str, key: str) -> int:
         devices = {d["name"]: d for d in api.get("/api/v1/devices").json()}
-        return int((devices["edge-box"].get("streams") or {}).get("handled", 0))
+        return int((devices[device].get("streams") or {}).get(key, 0))
 
-    assert wait_until(lambda: handled() >= 1, timeout=20)
+    assert wait_until(lambda: counter("edge-box", "handled") >= 1, timeout=20)
+    # The camera uplink (seed 004): 9 frames on the lab's broker, motion.detect on cam-gw,
+    # 8 reports over the uplink bridge to the cloud's broker, crops.unpack on cloud-vm, and
+    # the sink wrote one object per crop. The alert above crossed the same bridge.
+    assert "camera-uplink: 9 frames from the simulated camera, 9 crops" in fleet.output
+    crops = fleet.data_dir / "objects" / "store" / "crops" / "lab"
+    assert len([p for p in crops.iterdir() if not p.name.startswith(".")]) == 9
+    assert counter("cam-gw", "received") == 9 and counter("cam-gw", "handled") == 9
+    assert wait_until(lambda: counter("cam-gw", "bridged") == 9, timeout=20)  # 8 reports, 1 alert
+    assert wait_until(lambda: counter("cloud-vm", "handled") == 9, timeout=20)
+    assert counter("cloud-vm", "guest_published") == 9  # the crops
     api.close()
 
     status = cli(fleet.url, "status")

@@ -37,18 +37,21 @@ def broker_flag(command: list[str]) -> str | None:
 def test_up_runs_the_embedded_broker_tells_the_supervisors_and_stops_it(
     start_up: Callable[..., UpProcess],
 ) -> None:
-    port = free_port()
-    up = start_up("--broker-port", str(port))
+    port, cloud_port = free_port(), free_port()
+    up = start_up("--broker-port", str(port), "--cloud-broker-port", str(cloud_port))
     assert up.ready.wait(90), up.output
-    url = f"mqtt://127.0.0.1:{port}"
+    url, cloud = f"mqtt://127.0.0.1:{port}", f"mqtt://127.0.0.1:{cloud_port}"
     assert f"started the embedded MQTT broker on {url} (loopback only)" in up.output
-    assert f"the MQTT broker {url}" in up.output
+    assert f"started the cloud's embedded MQTT broker on {cloud} (loopback only)" in up.output
+    assert f"the MQTT broker {url}, the cloud's MQTT broker {cloud}" in up.output
     assert f"sensor simulate --kind temperature --topic site/lab/temperature --rate 5/s " \
         f"--broker {url}" in up.output  # fmt: skip
     commands = up.supervisor_commands()
     assert sorted(commands) == ["cam-gw", "cloud-vm", "edge-box"]
     if supervisor_takes_broker():
-        assert {broker_flag(c) for c in commands.values()} == {url}
+        assert {n: broker_flag(c) for n, c in commands.items()} == {
+            "cam-gw": url, "edge-box": url, "cloud-vm": cloud,
+        }  # fmt: skip
 
     sim = subprocess.run(
         [*WASMFLEET, "sensor", "simulate", "--kind", "temperature", "--topic",
@@ -62,8 +65,10 @@ def test_up_runs_the_embedded_broker_tells_the_supervisors_and_stops_it(
     assert "Traceback" not in up.output and "error:" not in up.output
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    log = (up.data_dir / "logs" / "broker.log").read_text()
-    assert "Broker closed" in log
+    for name in ("broker.log", "cloud-broker.log"):
+        assert "Broker closed" in (up.data_dir / "logs" / name).read_text(), name
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", cloud_port), timeout=1).close()
 
 
 @pytest.mark.timeout(150)
@@ -73,7 +78,7 @@ def test_up_uses_a_given_broker_and_starts_none(
     with running_mosquitto(tmp_path / "mosquitto") as mosquitto:
         up = start_up("--broker", mosquitto.url)
         assert up.ready.wait(90), up.output
-        assert "embedded MQTT broker" not in up.output
+        assert "embedded MQTT broker" not in up.output  # neither the lab's nor the cloud's
         assert f"using the MQTT broker {mosquitto.url}" in up.output
         assert f"--broker {mosquitto.url}" in up.output
         if supervisor_takes_broker():

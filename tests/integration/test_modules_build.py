@@ -6,6 +6,8 @@ in plain wasmtime-py with WASI and stub host functions; every call is bounded by
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import struct
 import subprocess
@@ -28,6 +30,9 @@ TEMPERATURE = 21.5  # exactly representable as f32
 HUMIDITY = 40.25
 DEBIAN_PACKAGES = "clang lld wasi-libc libclang-rt-dev-wasm32"
 MESSAGE_TOPIC = b"site/a/temperature"
+CROP_JPEG = (
+    Path(__file__).resolve().parents[2] / "src/wasmfleet/assets/scene/frame-02.jpg"
+).read_bytes()
 
 
 def toolchain_missing() -> str:
@@ -303,6 +308,67 @@ def scenario_relay(wasm: Path, workdir: Path) -> Any:
     return [*(guest.call_bytes("relay", m) for m in messages), guest.call("relayed")]
 
 
+class _Publisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, int]] = []
+
+    def publish_from_guest(self, ctx: Any, topic: str, payload: bytes, qos: int) -> int:
+        self.sent.append((topic, len(payload), qos))
+        return 0
+
+
+def _runtime_guest(wasm: Path, workdir: Path, publisher: _Publisher) -> Any:
+    """The image modules run in the wasmfleet runtime: the Pillow host functions are real."""
+    from wasmfleet.runtime.engine import WasmEngine
+    from wasmfleet.runtime.host.functions import HostDevices
+    from wasmfleet.runtime.instance import WasmInstance
+    from wasmfleet.runtime.limits import RuntimeLimits
+
+    engine = WasmEngine(RuntimeLimits(call_timeout_s=5.0, memory_limit_bytes=MEMORY_LIMIT))
+    devices = HostDevices(None, None, mqtt=publisher)
+    compiled = engine.compile(wasm.read_bytes())
+    return WasmInstance(engine, compiled, workdir, devices, deployment="d", module=wasm.stem)
+
+
+def _scene() -> list[bytes]:
+    from wasmfleet.runtime.host.camera import bundled_scene
+
+    return [p.read_bytes() for p in sorted(bundled_scene().glob("frame-*.jpg"))]
+
+
+def scenario_motion(wasm: Path, workdir: Path) -> Any:
+    from wasmfleet.runtime.bytes_abi import call_with_bytes
+    from wasmfleet.runtime.host.guest import GuestMessage
+
+    guest = _runtime_guest(wasm, workdir, _Publisher())
+    seen = []
+    for frame in [*_scene(), _scene()[0], b"nope"]:
+        try:
+            out = call_with_bytes(guest, "detect", frame, GuestMessage("camera/x/frames", "m"))
+        except Exception as err:  # the error code is part of the behaviour
+            seen.append(str(err))
+            continue
+        report = None if out is None else json.loads(out)
+        seen.append(report and [(o["x"], o["y"], o["w"], o["h"]) for o in report["objects"]])
+    return [*seen, guest.call("frames", ()), guest.call("detections", ())]
+
+
+def scenario_crops(wasm: Path, workdir: Path) -> Any:
+    from wasmfleet.runtime.bytes_abi import call_with_bytes
+
+    publisher = _Publisher()
+    guest = _runtime_guest(wasm, workdir, publisher)
+    crop = CROP_JPEG  # any JPEG does as a crop
+    report = b'{"camera":"x","frame":3,"objects":[{"jpeg":"%s"}]}' % base64.b64encode(crop)
+    seen = [json.loads(call_with_bytes(guest, "unpack", report, None))["stored"]]
+    for bad in (b"", b'{"camera":"x","objects":[{"jpeg":"!!!!"}]}'):
+        try:
+            call_with_bytes(guest, "unpack", bad, None)
+        except Exception as err:
+            seen.append(str(err))
+    return [*seen, publisher.sent, guest.call("stored", ())]
+
+
 STAMPED = (MODULES_DIR / "stamp" / "prefix.txt").read_bytes()
 ALERT = b'{"alert":"over-threshold","topic":"site/a/temperature","celsius":%s,"threshold":%s}'
 SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
@@ -356,6 +422,28 @@ SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
         ],
     ),
     "relay": (scenario_relay, [b"0000000042xxxx", 0, bytes(range(256)) * 40, 2]),
+    "motion": (
+        scenario_motion,
+        [
+            None,
+            *([(6, 82, 88, 132)], [(42, 82, 88, 132)], [(78, 82, 84, 132)], [(114, 94, 88, 120)]),
+            *([(150, 102, 88, 112)], [(186, 82, 84, 132)], [(222, 82, 88, 132)]),
+            [(258, 82, 52, 132), (6, 82, 52, 132)],
+            "motion.detect rejected its input (error code -1).",
+            9,
+            9,
+        ],
+    ),
+    "crops": (
+        scenario_crops,
+        [
+            1,
+            "crops.unpack rejected its input (error code -1).",
+            "crops.unpack rejected its input (error code -2).",
+            [("store/crops/x", len(CROP_JPEG), 1)],
+            1,
+        ],
+    ),
     "imginfo": (
         scenario_imginfo,
         [*(-1, -1, -1), *(76800, 320, 240), *(-3, 65535, 65535), *(-2,) * 9],

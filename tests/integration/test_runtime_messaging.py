@@ -118,18 +118,26 @@ def test_bytes_abi(engine: WasmEngine, tmp_path: Path) -> None:
     assert call_with_bytes(inst, "length", b"12345", None) == 5  # an i32 result is a scalar
 
 
-def test_wasmfleet_functions_need_a_broker() -> None:
+def test_wasmfleet_mqtt_functions_need_a_broker() -> None:
+    mqtt = {"wasmfleet.publish", "wasmfleet.message_topic"}
+    images = {"wasmfleet.image_decode", "wasmfleet.image_encode"}
     without = HostDevices(None, None)
-    assert "wasmfleet" in without.unavailable_modules
-    _, qualified = offered_interfaces(without.unavailable_modules)
-    assert "wasmfleet.publish" not in qualified
-    _, qualified = offered_interfaces(
-        HostDevices(None, None, mqtt=StubPublisher()).unavailable_modules
-    )
-    assert {"wasmfleet.publish", "wasmfleet.message_topic"} <= set(qualified)
+    assert "broker" in without.lacking
+    bare, qualified = offered_interfaces(without.lacking)
+    assert not mqtt & set(qualified) and not {"publish", "message_topic"} & set(bare)
+    assert images <= set(qualified)  # the image functions need no broker
+    with_broker = HostDevices(None, None, mqtt=StubPublisher())
+    assert "broker" not in with_broker.lacking
+    _, qualified = offered_interfaces(with_broker.lacking)
+    assert mqtt | images <= set(qualified)
     compiled = WasmEngine(RuntimeLimits()).compile(bytes(wasmtime.wat2wasm(GUEST)))
-    missing = missing_imports(compiled.imports, without.unavailable_modules)
-    assert missing[0] == (
-        "wasmfleet.publish (i32, i32, i32, i32, i32) -> (i32) (this device has no MQTT broker "
-        "(start its supervisor with --broker): it offers no wasmfleet.* functions)"
-    )
+    assert missing_imports(compiled.imports, with_broker.lacking) == []
+    missing = missing_imports(compiled.imports, without.lacking)
+    assert missing == [
+        f"wasmfleet.{name} {signature} (this device has no MQTT broker (start its supervisor "
+        "with --broker): it offers none of wasmfleet.publish, wasmfleet.message_topic)"
+        for name, signature in [
+            ("publish", "(i32, i32, i32, i32, i32) -> (i32)"),
+            ("message_topic", "(i32, i32) -> (i32)"),
+        ]
+    ]

@@ -18,7 +18,7 @@ from tests.mqtt import MosquittoProcess, running_mosquitto
 from tests.support import free_port
 from wasmfleet.core.broker_url import parse_broker_url
 from wasmfleet.messaging.client import paho_client
-from wasmfleet.runtime.host.camera import bundled_sample
+from wasmfleet.runtime.host.camera import bundled_sample, bundled_scene
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -155,7 +155,7 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     raise AssertionError("no frame header")
 
 
-def test_camera_frames_are_the_simulated_cameras_jpegs(
+def test_camera_frames_default_to_the_bundled_scene_in_order(
     mosquitto: MosquittoProcess, listen: type[Listener]
 ) -> None:
     sub = listen(mosquitto.url, "site/lab/camera")
@@ -166,8 +166,10 @@ def test_camera_frames_are_the_simulated_cameras_jpegs(
     assert sim.returncode == 0, sim.stdout + sim.stderr
     got = sub.wait_for(3)
     assert len(got) == 3
+    scene = sorted(bundled_scene().glob("frame-*.jpg"))
+    assert len(scene) == 8
+    assert [msg.payload for _, msg in got] == [p.read_bytes() for p in scene[:3]]
     for _, msg in got:
-        assert msg.payload == bundled_sample()
         assert jpeg_size(msg.payload) == (320, 240)
     assert "sent 3, acked 3" in sim.stdout
 

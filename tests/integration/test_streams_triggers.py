@@ -224,6 +224,7 @@ def test_a_supervisor_without_a_broker(start_supervisor: Start, files: FileServe
     described = sup.get("/.well-known/wasmiot-device-description").json()
     assert "wasmfleet.publish" not in described["wasmfleet"]["interfaces"]
     assert "publish" not in described["supervisorInterfaces"]
+    assert "wasmfleet.image_decode" in described["wasmfleet"]["interfaces"]  # needs no broker
     assert streams(sup) == {"broker": None, "triggers": {}}
 
     body = readme_body(files, "t", "fibo")

@@ -486,6 +486,8 @@ def test_stream_counters_read_as_a_sentence() -> None:
     counters = {"received": 120, "handled": 118, "failed": 2, "dead_lettered": 2, "published": 7}
     assert messages_text(counters) == "120 in, 118 ok, 2 failed (2 dead-lettered), 7 out"
     assert messages_text({"received": 3, "handled": 3, "published": 3}) == "3 in, 3 ok, 3 out"
+    bridge = {"received": 4, "handled": 4, "published": 4, "guest_published": 6, "bridged": 9}
+    assert messages_text(bridge) == "4 in, 4 ok, 10 out, 9 bridged"
     assert messages_text(None) == "-"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from wasmfleet.cli.deployments import read_manifest
+from wasmfleet.cli.manifest_file import read_manifest
 from wasmfleet.cli.modules import deployment_mounts, module_files, parse_pairs, plan_upload
 from wasmfleet.cli.output import ago, capacity_text, human_size, labels_text, ms, result_text
 

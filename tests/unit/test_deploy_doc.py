@@ -302,3 +302,43 @@ def test_bad_topics_are_400_sentences(key: str, value: Any, message: str) -> Non
     with pytest.raises(InvalidDocument) as info:
         parse_deployment(body)
     assert info.value.message.startswith(message), info.value.message
+
+
+def test_bridges_parse_and_allow_a_document_without_modules() -> None:
+    from wasmfleet.core.models import BridgeRoute, BridgeSpec
+
+    entry = {"name": "d-0", "from": None, "to": "mqtt://c:1884", "topics": ["a/#"], "qos": 1}
+    spec = parse_deployment({"deploymentId": "d", "bridges": [entry]})
+    assert spec.modules == () and spec.functions == ()
+    assert spec.bridges == (BridgeSpec("d-0", BridgeRoute("mqtt://c:1884", ("a/#",))),)
+    both = parse_deployment({**copy.deepcopy(README_FIBO), "bridges": [entry]})
+    assert both.bridges == spec.bridges and both.modules
+    assert parse_deployment(README_FIBO).bridges == ()
+    for empty in ([], None):  # no bridges: modules stay required
+        with pytest.raises(InvalidDocument, match="non-empty list"):
+            parse_deployment({"deploymentId": "d", "modules": [], "bridges": empty})
+
+
+@pytest.mark.parametrize(
+    ("bridges", "message"),
+    [
+        ({"name": "x"}, "'bridges' must be a list like"),
+        (["x"], "bridges[0] must be an object with name, to and topics."),
+        ([{"to": "c", "topics": ["a"]}], "bridges[0].name must be a non-empty string"),
+        ([{"name": "../x", "to": "c", "topics": ["a"]}], "bridges[0].name '../x' is not allowed"),
+        ([{"name": "x", "topics": ["a"]}], "bridges[0].to must be the broker URL"),
+        ([{"name": "x", "to": "c"}], "bridges[0].topics must be a topic filter"),
+        ([{"name": "x", "to": "c", "topics": ["#/a"]}], "bridges[0].topics[0] '#/a'"),
+        ([{"name": "x", "to": "ws://c", "topics": ["a"]}], "bridges[0].to 'ws://c' has scheme"),
+        ([{"name": "x", "to": "c", "topics": ["a"], "qos": 2}], "bridges[0].qos must be 1"),
+        ([{"name": "x", "to": "c", "topic": ["a"]}], "bridges[0] has unknown key(s) 'topic'"),
+        (
+            [{"name": "x", "to": "c", "topics": ["a"]}, {"name": "x", "to": "d", "topics": ["a"]}],
+            "bridges[1].name 'x' appears twice",
+        ),
+    ],
+)
+def test_bad_bridges_say_what_is_wrong(bridges: Any, message: str) -> None:
+    with pytest.raises(InvalidDocument) as err:
+        parse_deployment({"deploymentId": "d", "bridges": bridges})
+    assert err.value.message.startswith(message), err.value.message

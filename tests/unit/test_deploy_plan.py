@@ -162,3 +162,57 @@ def test_a_publish_the_next_trigger_does_not_match_keeps_the_http_hop() -> None:
     ]
     first = device_documents("d", steps)["edge"]["instructions"]["modules"]["thermo"]["check"]
     assert first["to"]["path"] == "/d/modules/thermo/celsius"
+
+
+def test_bridge_steps_go_to_their_devices_and_stay_out_of_the_chain() -> None:
+    from wasmfleet.core.deploy_plan import PlannedBridge
+    from wasmfleet.core.models import BridgeRoute, BridgeSpec
+
+    uplink = BridgeRoute("mqtt://u:p@cloud:1884", ("crops/#",))
+    backup = BridgeRoute("mqtts://backup", ("crops/#", "alerts/#"), "mqtt://edge:1883", 0)
+    # Manifest: 0 fibo (cam), 1 bridge (gw), 2 counter (edge), 3 bridge (cam).
+    steps = [_step(0, "fibo", "fibo", "cam", 5000), _step(2, "counter", "add", "edge", 5001)]
+    bridges = [PlannedBridge(3, "cam", backup), PlannedBridge(1, "gw", uplink)]
+    docs = device_documents("dep1", steps, bridges=bridges, epoch=2, lease_s=1.0)
+    assert set(docs) == {"cam", "edge", "gw"}
+    fibo = docs["cam"]["instructions"]["modules"]["fibo"]["fibo"]
+    assert fibo["to"]["path"] == "/dep1/modules/counter/add"  # the bridge is skipped
+    assert docs["edge"]["instructions"]["modules"]["counter"]["add"]["from"]["url"] == (
+        "http://10.0.0.1:5000"
+    )
+    assert "bridges" not in docs["edge"]
+    assert docs["gw"] == {
+        "deploymentId": "dep1",
+        "modules": [],
+        "endpoints": {},
+        "instructions": {"modules": {}},
+        "mounts": {},
+        "epoch": 2,
+        "fencing": {"lease_s": 1.0, "stateful": []},
+        "bridges": [
+            {
+                "name": "dep1-1",
+                "from": None,
+                "to": "mqtt://u:p@cloud:1884",
+                "topics": ["crops/#"],
+                "qos": 1,
+            }
+        ],
+    }
+    assert docs["cam"]["bridges"] == [
+        {
+            "name": "dep1-3",
+            "from": "mqtt://edge:1883",
+            "to": "mqtts://backup",
+            "topics": ["crops/#", "alerts/#"],
+            "qos": 0,
+        }
+    ]
+    # A wasmfleet supervisor reads them back (a bridges-only document has no modules).
+    gateway = parse_deployment(docs["gw"])
+    assert gateway.modules == () and gateway.functions == ()
+    assert gateway.bridges == (BridgeSpec("dep1-1", uplink),)
+    camera = parse_deployment(docs["cam"])
+    assert camera.bridges == (BridgeSpec("dep1-3", backup),)
+    assert [m.name for m in camera.modules] == ["fibo"]
+    assert "bridges" not in device_documents("dep1", steps)["cam"]

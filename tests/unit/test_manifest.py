@@ -365,3 +365,100 @@ def test_wasmiot_sequence_ignores_topics() -> None:
         {"name": "p", "sequence": [{"module": "m", "func": "f", "trigger": "a/#/b"}]}
     )
     assert manifest.steps[0].trigger is None
+
+
+BRIDGES = """
+name: uplink
+steps:
+  - bridge:
+      to: mqtt://gw:secret@cloud.example:1884
+      topic: "crops/#"
+    labels: {role: gateway}
+    failovers: [gw-2]
+  - module: thermo
+    function: check
+  - bridge:
+      to: mqtts://cloud.example
+      from: mqtt://edge.example:1883
+      topics: ["alerts/#", "crops/+/jpeg", "alerts/#"]
+      qos: 0
+    device: gw-3
+  - module: thermo
+    function: celsius
+"""
+
+
+def test_bridge_steps_parse_and_round_trip() -> None:
+    from wasmfleet.core.models import BridgeRoute
+
+    manifest = parse_manifest_text(BRIDGES)
+    first, check, second, celsius = manifest.steps
+    assert first.bridge == BridgeRoute("mqtt://gw:secret@cloud.example:1884", ("crops/#",))
+    assert first.bridge.source is None and first.bridge.qos == 1  # the defaults
+    assert (first.module, first.function) == ("", "")
+    assert first.labels == {"role": "gateway"} and first.failovers == ("gw-2",)
+    assert first.label == "bridge to mqtt://gw@cloud.example:1884"  # no password in messages
+    assert check.label == "thermo.check"
+    assert second.bridge == BridgeRoute(
+        "mqtts://cloud.example", ("alerts/#", "crops/+/jpeg"), "mqtt://edge.example:1883", 0
+    )
+    assert second.device == "gw-3"
+    assert check.bridge is None and celsius.bridge is None
+    doc = manifest.to_dict()
+    assert doc["steps"][0] == {
+        "bridge": {"to": "mqtt://gw:secret@cloud.example:1884", "topics": ["crops/#"], "qos": 1},
+        "labels": {"role": "gateway"},
+        "failovers": ["gw-2"],
+    }
+    assert "module" not in doc["steps"][2] and doc["steps"][2]["bridge"]["qos"] == 0
+    assert json.loads(json.dumps(doc)) == doc
+    assert parse_manifest(doc) == manifest
+    only = parse_manifest({"name": "u", "steps": [{"bridge": {"to": "c:1", "topic": "a"}}] * 2})
+    assert len(only.steps) == 2  # bridges only (and two alike) is a valid manifest
+
+
+def _bridge_step(**keys: Any) -> dict[str, Any]:
+    return {"name": "p", "steps": [{"bridge": {"to": "mqtt://cloud", "topic": "a/#"}, **keys}]}
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            {"module": "thermo"},
+            "steps[0] has both 'bridge' and 'module': a bridge step forwards MQTT messages from "
+            "one broker to another and runs no module function, so it cannot have a module",
+        ),
+        ({"function": "f"}, "steps[0] has both 'bridge' and 'function': a bridge step"),
+        ({"func": "f"}, "steps[0] has both 'bridge' and 'func'"),
+        ({"trigger": "a/#"}, "steps[0] has both 'bridge' and 'trigger'"),
+        ({"publish": "b"}, "steps[0] has both 'bridge' and 'publish'"),
+        ({"stateful": True}, "steps[0] has both 'bridge' and 'stateful'"),
+        ({"bridge": "mqtt://cloud"}, "steps[0].bridge must be an object like"),
+        ({"bridge": {"topic": "a"}}, "steps[0].bridge.to must be the broker URL to forward to"),
+        ({"bridge": {"to": "http://cloud", "topic": "a"}}, "steps[0].bridge.to 'http://cloud' "),
+        ({"bridge": {"to": "mqtt://c/x", "topic": "a"}}, "steps[0].bridge.to 'mqtt://c/x' has a"),
+        ({"bridge": {"to": "mqtt://c:99999", "topic": "a"}}, "steps[0].bridge.to 'mqtt://c:9999"),
+        ({"bridge": {"to": "c", "from": "", "topic": "a"}}, "steps[0].bridge.from must be a"),
+        ({"bridge": {"to": "c", "from": "ftp://e", "topic": "a"}}, "steps[0].bridge.from 'ftp"),
+        (
+            {"bridge": {"to": "mqtt://c:1883", "from": "c", "topic": "a"}},
+            "steps[0].bridge.from and steps[0].bridge.to are the same broker (mqtt://c:1883)",
+        ),
+        ({"bridge": {"to": "c"}}, "steps[0].bridge.topic must be a topic filter like 'crops/#'"),
+        ({"bridge": {"to": "c", "topics": []}}, "steps[0].bridge.topics must be a topic filter"),
+        ({"bridge": {"to": "c", "topic": "a/#/b"}}, "steps[0].bridge.topic 'a/#/b': '#' must"),
+        ({"bridge": {"to": "c", "topic": ["a", "b+"]}}, "steps[0].bridge.topic[1] 'b+': '+'"),
+        ({"bridge": {"to": "c", "topic": "a", "topics": "b"}}, "steps[0].bridge gives both"),
+        ({"bridge": {"to": "c", "topic": "a", "qos": 2}}, "steps[0].bridge.qos must be 1 (the"),
+        ({"bridge": {"to": "c", "topic": "a", "qos": True}}, "steps[0].bridge.qos must be 1"),
+        ({"bridge": {"to": "c", "topic": "a", "retain": 1}}, "steps[0].bridge has unknown key"),
+        ({"resources": {"cpu": "lots"}}, "steps[0].resources.cpu"),
+        ({"labels": ["x"]}, "steps[0].labels must be an object"),
+    ],
+)
+def test_bad_bridge_steps_name_the_field(step: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidDocument) as info:
+        parse_manifest(_bridge_step(**step))
+    assert info.value.message.startswith(message), info.value.message
+    assert info.value.status == 400

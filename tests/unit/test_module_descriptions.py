@@ -45,6 +45,8 @@ HOST_IMPORTS = {
     # ... and the wasmfleet ones (modules/include/wasmfleet.h)
     ("wasmfleet", "publish"): (("i32",) * 5, ("i32",)),
     ("wasmfleet", "message_topic"): (("i32", "i32"), ("i32",)),
+    ("wasmfleet", "image_decode"): (("i32",) * 5, ("i32",)),
+    ("wasmfleet", "image_encode"): (("i32",) * 6, ("i32",)),
 }
 
 ENGINE = wasmtime.Engine()

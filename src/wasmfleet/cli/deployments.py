@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-import yaml
 
 from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.manifest_file import read_manifest
 from wasmfleet.cli.modules import media_type, parse_pairs
 from wasmfleet.cli.output import (
     Output,
@@ -34,31 +33,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-YAML_SUFFIXES = (".yaml", ".yml")
 
-
-def read_manifest(path: Path) -> tuple[bytes, str, Any]:
-    """(body, content type, parsed) of a manifest file; YAML by suffix, else JSON.
-
-    The file is parsed here so that a typo is reported with the file's name; the
-    orchestrator then receives the text as written.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        fail(f"Cannot read the manifest {path}: {err.strerror or err}.", 2)
-    is_yaml = path.suffix.lower() in YAML_SUFFIXES
-    try:
-        text = raw.decode("utf-8")
-        parsed = yaml.safe_load(text) if is_yaml else json.loads(text)
-    except UnicodeDecodeError:
-        fail(f"The manifest {path} is not UTF-8 text.", 2)
-    except (yaml.YAMLError, ValueError) as err:
-        kind = "YAML" if is_yaml else "JSON (use .yaml or .yml for YAML)"
-        fail(f"The manifest {path} is not valid {kind}: {err}", 2)
-    if not isinstance(parsed, dict):
-        fail(f"The manifest {path} must be a mapping with a name and steps.", 2)
-    return raw, ("application/yaml" if is_yaml else "application/json"), parsed
+def step_text(step: dict[str, Any]) -> str:
+    """``module.function`` of a plan step, or ``bridge → <broker>`` for a bridge step."""
+    if step.get("bridge") is not None:
+        return f"bridge → {step['bridge'].get('to', '?')}"
+    return f"{step.get('module')}.{step.get('function')}"
 
 
 def plan_table(deployment: dict[str, Any]) -> Any:
@@ -70,7 +50,7 @@ def plan_table(deployment: dict[str, Any]) -> Any:
     for step in plan.get("steps") or []:
         result.add_row(
             str(int(step.get("step", 0)) + 1),
-            f"{step.get('module')}.{step.get('function')}",
+            step_text(step),
             step.get("device", "?"),
             f"{float(step.get('score', 0.0)):.3f}",
             str(step.get("fit", "-")),
@@ -162,7 +142,7 @@ def deployments_table(deployments: Iterable[dict[str, Any]]) -> Any:
         result.add_row(
             d.get("name", "?"),
             styled(str(d.get("status", "?"))),
-            " → ".join(f"{s.get('module')}.{s.get('function')}" for s in steps) or "-",
+            " → ".join(step_text(s) for s in steps) or "-",
             ", ".join(devices) or "-",
             moved,
             ago(d.get("updated_at")),
@@ -277,7 +257,8 @@ def deploy(
     """Create a deployment from a manifest, place its steps and deploy them to the devices.
 
     Prints where each step goes and why the other devices did not fit, then each device's
-    answer. Exits 1 when no device fits a step or a device refused.
+    answer. Exits 1 when no device fits a step or a device refused. ``${NAME}`` in the
+    file is replaced with the environment variable NAME (``${NAME:-default}`` when unset).
     """
     body, content_type, parsed = read_manifest(manifest)
     doing = "placing" if no_deploy else "placing and deploying"

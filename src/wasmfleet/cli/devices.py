@@ -55,7 +55,8 @@ def devices_table(devices: Iterable[dict[str, Any]], title: str | None = None) -
 
 
 def messages_text(streams: Any) -> str:
-    """``120 in, 118 ok, 2 failed, 118 out`` from a device's stream counters (``-`` if none)."""
+    """``120 in, 118 ok, 2 failed, 130 out, 118 bridged`` from a device's message counters
+    (``-`` if none): out counts results and ``wasmfleet.publish`` calls."""
     if not isinstance(streams, dict):
         return "-"
     text = f"{streams.get('received', 0)} in, {streams.get('handled', 0)} ok"
@@ -63,7 +64,10 @@ def messages_text(streams: Any) -> str:
         text += f", {streams['failed']} failed"
     if streams.get("dead_lettered"):
         text += f" ({streams['dead_lettered']} dead-lettered)"
-    return text + f", {streams.get('published', 0)} out"
+    text += f", {streams.get('published', 0) + streams.get('guest_published', 0)} out"
+    if "bridged" in streams:
+        text += f", {streams['bridged']} bridged"
+    return text
 
 
 def _why(device: dict[str, Any]) -> str | None:

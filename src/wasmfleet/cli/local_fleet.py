@@ -39,6 +39,8 @@ class DeviceSpec:
     camera: str
     sensors: str
     capacity: str
+    cloud: bool = False
+    """In the cloud: told the cloud broker when the fleet has one (``up``'s second broker)."""
 
 
 DEVICES = (
@@ -52,7 +54,7 @@ DEVICES = (
     ),
     DeviceSpec(
         "cloud-vm", ("role=cloud", "location=cloud"), "none", "none",
-        "cores=4,memory=8192MiB",
+        "cores=4,memory=8192MiB", cloud=True,
     ),
 )  # fmt: skip
 
@@ -201,17 +203,23 @@ def supervisor_takes_broker() -> bool:
     return any(SUPERVISOR_BROKER_FLAG in getattr(p, "opts", ()) for p in command.params)
 
 
-def start_broker(root: Path, wanted: int, timeout: float) -> BrokerThread:
-    """The embedded broker on ``wanted`` or the next free loopback port, logging to DIR/logs."""
-    port = pick_port(wanted)
+def start_broker(
+    root: Path, wanted: int, timeout: float, role: str = "", taken: Iterable[int] = ()
+) -> BrokerThread:
+    """An embedded broker on ``wanted`` or the next free loopback port, logging to
+    DIR/logs/[<role>-]broker.log; ``role`` ("cloud") names a second one."""
+    what = f"the {role}'s MQTT broker" if role else "the MQTT broker"
+    port = pick_port(wanted, set(taken))
     if port != wanted:
-        note(f"port {wanted} is busy; the MQTT broker uses {port} instead", "yellow")
-    broker = BrokerThread(port, log_path=root / "logs" / "broker.log")
+        note(f"port {wanted} is busy; {what} uses {port} instead", "yellow")
+    log_name = f"{role}-broker.log" if role else "broker.log"
+    broker = BrokerThread(port, log_path=root / "logs" / log_name)
     try:
         broker.start(timeout)
     except WasmfleetError as err:
         raise StartFailed(f"The embedded MQTT broker did not start: {err.message}") from None
-    note(f"started the embedded MQTT broker on {broker.url} (loopback only)")
+    which = f"the {role}'s embedded MQTT broker" if role else "the embedded MQTT broker"
+    note(f"started {which} on {broker.url} (loopback only)")
     return broker
 
 
@@ -332,8 +340,10 @@ def start_fleet(
     supervisor_port: int,
     timeout: float,
     broker: str | None = None,
+    cloud_broker: str | None = None,
 ) -> tuple[Child, list[Child]]:
-    """Start the orchestrator, then the supervisors (told ``broker``); ``started`` grows."""
+    """Start the orchestrator, then the supervisors; ``started`` grows. Devices are told
+    ``broker``, except the cloud's, told ``cloud_broker`` when there is one."""
     env = child_env()
     orch_port = pick_port(port)
     if orch_port != port:
@@ -353,7 +363,8 @@ def start_fleet(
         taken.add(sup_port)
         if sup_port != wanted:
             note(f"port {wanted} is busy; {spec.name} uses {sup_port} instead", "yellow")
-        child = supervisor_child(spec, sup_port, root, orch.url, broker)
+        own = cloud_broker if spec.cloud and cloud_broker else broker
+        child = supervisor_child(spec, sup_port, root, orch.url, own)
         started.append(child)
         supervisors.append(child)
         note(f"starting supervisor {spec.name} on {child.url} ({', '.join(spec.labels)})")

@@ -84,14 +84,17 @@ def simulate(
     ] = 0.01,
     camera_dir: Annotated[
         Path | None,
-        typer.Option(help="JPEG folder for camera frames (default: the bundled sample)."),
+        typer.Option(
+            help="JPEG folder for camera frames, served in name order (default: the bundled "
+            "scene, a figure walking through a room)."
+        ),
     ] = None,
 ) -> None:
     """Publish simulated sensor readings at a steady rate, then print what was sent.
 
     temperature: JSON readings drifting slowly around --base, with noise and
     rare spikes: {"sensor": "lab", "seq": 1, "ts": 1718000000.1, "celsius": 21.3}
-    camera: the JPEG frames the supervisor's simulated camera serves.
+    camera: JPEG frames of a folder (--camera-dir; default: the bundled scene).
 
     The last line says how many messages were sent and acknowledged, and the
     rate achieved. Exit status 1 if the broker cannot be reached or did not

@@ -10,6 +10,7 @@ once, prints what to try next, and stops everything cleanly on Ctrl-C or SIGTERM
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -42,6 +43,7 @@ from wasmfleet.cli.local_fleet import (
 )
 from wasmfleet.cli.modules import push_folder
 from wasmfleet.cli.output import note, spinner
+from wasmfleet.cli.up_streams import CLOUD_ENV, camera_command, run_camera, start_sink
 from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.messaging.embedded import BrokerThread
@@ -54,12 +56,17 @@ PIPELINES: tuple[tuple[str, dict[str, str] | None], ...] = (
     ("camera-pipeline.yaml", {}),
     ("fibo-cloud.yaml", {"iterations": "20"}),
     ("tally.yaml", {"iterations": "10"}),
+    ("uplink.yaml", None),  # the bridge from the lab's broker to the cloud's (two brokers only)
     ("thermo-alerts.yaml", None),  # runs for every MQTT reading: deployed, not executed
+    ("camera-uplink.yaml", None),  # runs for every camera frame
 )
 
 
-def run_pipelines(url: str, folder: Path, examples: Path) -> dict[str, dict[str, Any]]:
-    """Push the example modules, deploy the demo pipelines, run each once; print it all."""
+def run_pipelines(
+    url: str, folder: Path, examples: Path, uplink: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Push the example modules, deploy the demo pipelines, run each once; print it all.
+    ``uplink``: deploy the bridge between the lab's and the cloud's brokers (two brokers)."""
     deployed: dict[str, dict[str, Any]] = {}
     with Client(url, timeout=60) as api:
         try:
@@ -70,6 +77,8 @@ def run_pipelines(url: str, folder: Path, examples: Path) -> dict[str, dict[str,
             return deployed
         note(f"pushed {len(pushed)} modules: {', '.join(m.get('name', '?') for m in pushed)}")
         for file, args in PIPELINES:
+            if file == "uplink.yaml" and not uplink:
+                continue
             note("")
             try:
                 with spinner(f"deploying {file}..."):
@@ -78,7 +87,7 @@ def run_pipelines(url: str, folder: Path, examples: Path) -> dict[str, dict[str,
                 name = str(deployment.get("name"))
                 deployed[name] = deployment
                 if args is None:
-                    note(f"{name} runs for every message on its trigger topic (see below)")
+                    note(f"{name} {_runs_how(deployment)}")
                     continue
                 shown = " ".join(f"{k}={v}" for k, v in args.items())
                 note(f"wasmfleet exec {name} {shown}".rstrip(), "bold")
@@ -88,6 +97,16 @@ def run_pipelines(url: str, folder: Path, examples: Path) -> dict[str, dict[str,
                 print_failure(err)
                 typer.secho(f"error: {file}: {err.message}", fg="red", err=True)
     return deployed
+
+
+def _runs_how(deployment: dict[str, Any]) -> str:
+    """How a deployment that is not executed runs: per message, or as a bridge."""
+    steps = (deployment.get("plan") or {}).get("steps") or []
+    routes = [s["bridge"] for s in steps if isinstance(s, dict) and s.get("bridge")]
+    if routes and len(routes) == len(steps):
+        topics = ", ".join(t for r in routes for t in r.get("topics") or [])
+        return f"forwards {topics} to {routes[0].get('to')} (store and forward)"
+    return "runs for every message on its trigger topic (see below)"
 
 
 def cli_name() -> str:
@@ -113,8 +132,10 @@ def what_next(
     deployed: dict[str, dict[str, Any]],
     examples: Path | None = None,
     broker: str | None = None,
+    cloud_broker: str | None = None,
+    objects: Path | None = None,
 ) -> None:
-    """Copy-pasteable commands with the real ports (and the MQTT broker's URL, if any)."""
+    """Copy-pasteable commands with the real ports (and the MQTT brokers' URLs, if any)."""
     cli = cli_name()
     lines: list[tuple[str, str]] = []
     if url != DEFAULT_URL:
@@ -158,6 +179,11 @@ def what_next(
                 "a controller logging the commands it receives",
             ),
         ]
+    if broker and "camera-uplink" in deployed:
+        camera = " ".join(camera_command(broker, 40, "2/s")[3:])
+        lines.append((f"{cli} {camera}", "the camera again: motion crops go to the cloud"))
+        if objects is not None:
+            lines.append((f"ls {objects}/store/crops/lab", "the crops in the object store"))
     lines += [
         (f"{cli} logs --follow", "what the supervisors log"),
         (f"curl {url}/api/v1/status", "the same over HTTP (API docs: " + url + "/docs)"),
@@ -183,6 +209,8 @@ def what_next(
             )
     note("")
     where = f"the orchestrator is {url}" + (f", the MQTT broker {broker}" if broker else "")
+    if cloud_broker:
+        where += f", the cloud's MQTT broker {cloud_broker}"
     note(f"{READY_LINE} ({where}):", "bold")
     for command, comment in lines:
         typer.echo(f"  {command}" + (f"    # {comment}" if comment else ""))
@@ -223,14 +251,26 @@ def up(
     broker_port: Annotated[
         int, typer.Option(help="Port of the embedded broker (the next free one if busy).")
     ] = 1883,
+    cloud_broker: Annotated[
+        str | None,
+        typer.Option(
+            help="The cloud device's own MQTT broker (default: a second embedded one, "
+            "unless --broker is given: then the whole fleet shares that one)."
+        ),
+    ] = None,
+    cloud_broker_port: Annotated[
+        int, typer.Option(help="Port of the cloud's embedded broker (the next free one if busy).")
+    ] = 1884,
 ) -> None:
     """Start an orchestrator and three supervisors here, deploy a demo pipeline, show what to try.
 
-    No Docker: every service is a child process on 127.0.0.1 with its log in DIR/logs/,
-    and the embedded MQTT broker runs inside this command (or give --broker URL).
-    Ctrl-C (or SIGTERM) stops them all.
+    No Docker: every service is a child process on 127.0.0.1 with its log in DIR/logs/.
+    Two embedded MQTT brokers run inside this command: the lab's (cam-gw, edge-box) and the
+    cloud's (cloud-vm), joined by a bridge deployed as a step; --broker URL gives the lab's
+    (and, without --cloud-broker, the whole fleet's). Ctrl-C (or SIGTERM) stops them all.
     """
     given = _given_broker(broker)
+    given_cloud = _given_broker(cloud_broker)
     folder = modules or find_modules_dir()
     if not no_pipeline and (folder is None or not folder.is_dir()):
         typer.secho(
@@ -249,22 +289,40 @@ def up(
     previous = {sig: signal.signal(sig, interrupt.handle) for sig in INTERRUPTS}
     status, failed = 0, False
     started: list[Child] = []
-    embedded: BrokerThread | None = None
+    brokers: list[BrokerThread] = []
     try:
         if given is None:
-            embedded = start_broker(root, broker_port, timeout)
-            broker_url = shown_url = embedded.url
+            brokers.append(start_broker(root, broker_port, timeout))
+            broker_url = shown_url = brokers[0].url
         else:
             broker_url, shown_url = str(broker), given.url
             _check_broker(given)
+        if given_cloud is not None:
+            cloud_url, cloud_shown = str(cloud_broker), given_cloud.url
+            _check_broker(given_cloud)
+        elif given is None:
+            taken = [brokers[0].port]
+            brokers.append(start_broker(root, cloud_broker_port, timeout, "cloud", taken))
+            cloud_url = cloud_shown = brokers[1].url
+        else:
+            cloud_url, cloud_shown = broker_url, shown_url  # one broker for the whole fleet
+        two = cloud_shown != shown_url
         orch, supervisors = start_fleet(
-            started, root, port, supervisor_port, timeout, broker=broker_url
+            started, root, port, supervisor_port, timeout, broker=broker_url, cloud_broker=cloud_url
         )
         deployed: dict[str, dict[str, Any]] = {}
         examples = folder.parent / "examples" if folder is not None else None
         if not no_pipeline and folder is not None and examples is not None:
-            deployed = run_pipelines(orch.url, folder, examples)
-        what_next(orch.url, supervisors, deployed, examples, broker=shown_url)
+            os.environ[CLOUD_ENV] = cloud_url  # examples/uplink.yaml: ${WASMFLEET_CLOUD_BROKER}
+            deployed = run_pipelines(orch.url, folder, examples, uplink=two)
+            if "camera-uplink" in deployed:
+                note("")
+                start_sink(root, cloud_url, started)
+                run_camera(root, broker_url)
+        what_next(
+            orch.url, supervisors, deployed, examples, broker=shown_url,
+            cloud_broker=cloud_shown if two else None, objects=root / "objects",
+        )  # fmt: skip
         sys.stdout.flush()
         _watch(orch, supervisors)
     except KeyboardInterrupt:
@@ -276,7 +334,7 @@ def up(
         interrupt.received = interrupt.received or -1  # later signals: ignored while stopping
         try:
             stop(started)
-            if embedded is not None:
+            for embedded in reversed(brokers):
                 embedded.stop()
         finally:
             for sig, handler in previous.items():

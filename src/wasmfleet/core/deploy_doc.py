@@ -12,7 +12,8 @@ A module's fetched description can complete functions later (``complete_from_des
 In both shapes ``instructions.modules[M][F]`` may also carry ``trigger`` and ``publish``
 (MQTT topics, see ``core.deploy_streams``). Both shapes may carry ``epoch`` (an int >= 0,
 the deployment's generation; absent = 0) and ``fencing`` (``{"lease_s": float >= 0,
-"stateful": [{"module", "function"}, ...]}``).
+"stateful": [{"module", "function"}, ...]}``), and ``bridges`` (store-and-forward bridges to
+run, ``core.bridge_step.parse_bridges``); a document with bridges may have no modules.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from wasmfleet.core.bridge_step import parse_bridges
 from wasmfleet.core.deploy_streams import check_url, parse_publish, parse_target, parse_trigger
 from wasmfleet.core.errors import InvalidDocument, Unprocessable
 from wasmfleet.core.models import DeploymentSpec, FunctionSpec, ModuleSpec, Mount
@@ -49,7 +51,8 @@ def parse_deployment(body: Any) -> DeploymentSpec:
     if isinstance(dep_id, int) and not isinstance(dep_id, bool):
         dep_id = str(dep_id)
     dep_id = check_identifier("deploymentId", dep_id)
-    modules = _parse_modules(body.get("modules"))
+    bridges = parse_bridges(body.get("bridges"))
+    modules = _parse_modules(body.get("modules"), allow_empty=bool(bridges))
     is_orchestrator = isinstance(body.get("endpoints"), dict)
     instructions = body.get("instructions", {})
     if instructions is None:
@@ -89,6 +92,7 @@ def parse_deployment(body: Any) -> DeploymentSpec:
         epoch=_parse_epoch(body.get("epoch")),
         lease_s=lease_s,
         stateful=stateful,
+        bridges=bridges,
     )
 
 
@@ -178,7 +182,9 @@ def _complete(spec: DeploymentSpec, module: str, description: dict[str, Any]) ->
     return replace(spec, functions=tuple(functions))
 
 
-def _parse_modules(raw: Any) -> tuple[ModuleSpec, ...]:
+def _parse_modules(raw: Any, *, allow_empty: bool = False) -> tuple[ModuleSpec, ...]:
+    if allow_empty and (raw is None or raw == []):
+        return ()
     if not isinstance(raw, list) or not raw:
         raise InvalidDocument("'modules' must be a non-empty list of {id, name, urls}.")
     modules: list[ModuleSpec] = []

@@ -11,6 +11,11 @@ MQTT steps: a step's ``trigger`` and ``publish`` go into its instructions beside
 i+1's trigger matches, the topic *is* the hop: step i gets ``to: null`` (else step i+1
 would run twice per result, once per route); its ``from`` still names step i. Otherwise
 step i chains to step i+1 over HTTP as usual, and publishing is an extra output.
+
+Bridge steps (``core.bridge_step``) are not in that chain: the function steps chain among
+themselves, and each bridge step adds an entry to its device's top-level ``"bridges"``
+list, ``{"name": "<deployment id>-<step index>", "from", "to", "topics", "qos"}``. A
+device that hosts only bridges gets a document with no modules.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wasmfleet.core.errors import InvalidDocument
-from wasmfleet.core.models import Mount, Publication, Trigger
+from wasmfleet.core.models import BridgeRoute, BridgeSpec, Mount, Publication, Trigger
 from wasmfleet.core.openapi import (
     as_object,
     description_operations,
@@ -53,6 +58,21 @@ class PlannedStep:
     """Run for every MQTT message on a topic matching this filter."""
     publish: Publication | None = None
     """Publish every result to this topic."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBridge:
+    """A bridge step of a solved manifest and the device it runs on."""
+
+    index: int
+    """The step's index in the manifest (it names the bridge)."""
+    device: str
+    route: BridgeRoute
+
+
+def bridge_name(deployment_id: str, index: int) -> str:
+    """The name of step ``index``'s bridge: unique on a device, stable across redeploys."""
+    return f"{deployment_id}-{index}"
 
 
 def endpoint_of(step: PlannedStep, deployment_id: str) -> dict[str, Any]:
@@ -94,11 +114,17 @@ def mounts_of(step: PlannedStep) -> dict[str, list[dict[str, str]]]:
 
 
 def device_documents(
-    deployment_id: str, steps: list[PlannedStep], *, epoch: int = 0, lease_s: float = 0.0
+    deployment_id: str,
+    steps: list[PlannedStep],
+    *,
+    bridges: tuple[PlannedBridge, ...] | list[PlannedBridge] = (),
+    epoch: int = 0,
+    lease_s: float = 0.0,
 ) -> dict[str, dict[str, Any]]:
     """One deployment document per device name; step i's ``to`` is step i+1's endpoint.
 
-    ``epoch`` > 0 adds the fencing fields wasmfleet supervisors read (wasmiot ones ignore
+    ``steps`` are the function steps in order; ``bridges`` go into their devices' ``bridges``
+    lists. ``epoch`` > 0 adds the fencing fields wasmfleet supervisors read (wasmiot ones ignore
     them): the document's ``epoch`` and, for stateful steps, ``fencing.stateful`` with the
     lease a device must hold to serve them."""
     endpoints = [endpoint_of(step, deployment_id) for step in steps]
@@ -135,6 +161,10 @@ def device_documents(
             doc["fencing"]["stateful"].append(
                 {"module": step.module_name, "function": step.function}
             )
+    for bridge in sorted(bridges, key=lambda b: b.index):
+        doc = docs.setdefault(bridge.device, _empty_document(deployment_id, epoch, lease_s))
+        spec = BridgeSpec(name=bridge_name(deployment_id, bridge.index), route=bridge.route)
+        doc.setdefault("bridges", []).append(spec.to_dict())
     return docs
 
 

@@ -13,6 +13,9 @@ dies; ``stateful: true`` asks that at no moment two devices serve the step (leas
 ``trigger: {topic: "site/+/temperature", qos: 1}`` runs the step for every MQTT message on a
 matching topic; ``publish: {topic, qos: 1, retain: false}`` publishes each of its results
 (see ``core.deploy_streams``; a step may not publish to a topic its own trigger matches).
+A *bridge step* ``{"bridge": {"to", "from"?, "topic", "qos"?}, "device"?, "labels"?, ...}``
+runs a store-and-forward bridge on the device instead of a function (``core.bridge_step``);
+it is not part of the from/to chain, which links the function steps in order.
 
 Both parse to one ``Manifest``; ``Manifest.to_dict`` is its canonical wasmfleet form.
 Every problem is an ``InvalidDocument`` naming the field path (``steps[1].resources.cpu``).
@@ -26,9 +29,11 @@ from typing import Any, Literal
 
 import yaml
 
+from wasmfleet.core.bridge_step import parse_bridge_step
+from wasmfleet.core.broker_url import parse_broker_url
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import InvalidDocument
-from wasmfleet.core.models import Publication, Trigger
+from wasmfleet.core.models import BridgeRoute, Publication, Trigger
 from wasmfleet.core.names import check_identifier
 from wasmfleet.core.quantities import (
     parse_accelerator,
@@ -56,16 +61,17 @@ _STEP_KEYS = (
     "stateful",
     "trigger",
     "publish",
+    "bridge",
 )
 _RESOURCE_KEYS = ("cpu", "memory", "memory_mb", "accelerator", "accelerator_pct")
 
 
 @dataclass(frozen=True, slots=True)
 class ManifestStep:
-    """One step of a pipeline: a module function and where or how to place it."""
+    """One step of a pipeline: a module function (or a bridge) and where or how to place it."""
 
     module: str
-    """Module id or name, resolved by the orchestrator."""
+    """Module id or name, resolved by the orchestrator ("" for a bridge step)."""
     function: str
     device: str | None = None
     """Device id or name to pin the step to; None lets the solver choose."""
@@ -84,6 +90,15 @@ class ManifestStep:
     """Run the step for every MQTT message on a topic matching this filter."""
     publish: Publication | None = None
     """Publish every result of the step to this topic."""
+    bridge: BridgeRoute | None = None
+    """Set for a bridge step: it runs this bridge instead of a module function."""
+
+    @property
+    def label(self) -> str:
+        """``module.function``, or ``bridge to <broker>`` for a bridge step (for messages)."""
+        if self.bridge is not None:
+            return f"bridge to {parse_broker_url(self.bridge.destination).url}"
+        return f"{self.module}.{self.function}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,9 @@ class Manifest:
 
 def _step_dict(step: ManifestStep) -> dict[str, Any]:
     out: dict[str, Any] = {"module": step.module, "function": step.function}
+    if step.bridge is not None:
+        route = step.bridge.to_dict()
+        out = {"bridge": {k: v for k, v in route.items() if v is not None}}
     if step.device is not None:
         out["device"] = step.device
     if step.labels:
@@ -196,6 +214,9 @@ def _steps(
         if not isinstance(item, dict):
             raise InvalidDocument(f"{where} must be an object with module and function.")
         step = parse_step(item, where)
+        steps.append(step)
+        if step.bridge is not None:
+            continue
         pair = (step.module, step.function)
         if pair in first_seen:
             raise InvalidDocument(
@@ -203,7 +224,6 @@ def _steps(
                 f"{first_seen[pair] + 1}; a deployment exposes each module function once."
             )
         first_seen[pair] = i
-        steps.append(step)
     return tuple(steps)
 
 
@@ -218,9 +238,34 @@ def _wasmiot_step(item: dict[str, Any], where: str) -> ManifestStep:
 
 def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
     _no_unknown_keys(item, _STEP_KEYS, where)
+    if "bridge" in item:
+        bridge = parse_bridge_step(item, where)
+        return ManifestStep(module="", function="", bridge=bridge, **_placement(item, where))
     if "function" in item and "func" in item and item["function"] != item["func"]:
         raise InvalidDocument(f"{where} gives both 'function' and 'func'; keep one.")
     fn_key = "function" if "function" in item else "func"
+    trigger = parse_trigger(item.get("trigger"), f"{where}.trigger")
+    publish = parse_publish(item.get("publish"), f"{where}.publish")
+    if trigger is not None and publish is not None and matches(trigger.topic, publish.topic):
+        raise InvalidDocument(
+            f"{where}.publish.topic {publish.topic!r} matches the step's own trigger "
+            f"{trigger.topic!r}: each result would trigger the step again, without end; "
+            "publish to a topic outside the trigger."
+        )
+    module = _module(item.get("module"), f"{where}.module")
+    function = _function(item.get(fn_key), f"{where}.{fn_key}")
+    return ManifestStep(
+        module=module,
+        function=function,
+        stateful=_flag(item.get("stateful"), f"{where}.stateful"),
+        trigger=trigger,
+        publish=publish,
+        **_placement(item, where),
+    )
+
+
+def _placement(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """The keys that say where a step (function or bridge) may go, as ManifestStep fields."""
     resources = item.get("resources")
     if resources is None:
         resources = {}
@@ -233,28 +278,15 @@ def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
     _no_unknown_keys(resources, _RESOURCE_KEYS, rwhere)
     memory = _alias(resources, "memory", "memory_mb", rwhere)
     accel = _alias(resources, "accelerator", "accelerator_pct", rwhere)
-    trigger = parse_trigger(item.get("trigger"), f"{where}.trigger")
-    publish = parse_publish(item.get("publish"), f"{where}.publish")
-    if trigger is not None and publish is not None and matches(trigger.topic, publish.topic):
-        raise InvalidDocument(
-            f"{where}.publish.topic {publish.topic!r} matches the step's own trigger "
-            f"{trigger.topic!r}: each result would trigger the step again, without end; "
-            "publish to a topic outside the trigger."
-        )
-    return ManifestStep(
-        module=_module(item.get("module"), f"{where}.module"),
-        function=_function(item.get(fn_key), f"{where}.{fn_key}"),
-        device=_device(item.get("device"), f"{where}.device"),
-        labels=_labels(item.get("labels"), f"{where}.labels"),
-        cpu=parse_cpu(resources.get("cpu"), f"{rwhere}.cpu"),
-        memory_mb=parse_memory(memory[1], f"{rwhere}.{memory[0]}"),
-        accelerator_pct=parse_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
-        strategy=_choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
-        failovers=_failovers(item.get("failovers"), f"{where}.failovers"),
-        stateful=_flag(item.get("stateful"), f"{where}.stateful"),
-        trigger=trigger,
-        publish=publish,
-    )
+    return {
+        "device": _device(item.get("device"), f"{where}.device"),
+        "labels": _labels(item.get("labels"), f"{where}.labels"),
+        "cpu": parse_cpu(resources.get("cpu"), f"{rwhere}.cpu"),
+        "memory_mb": parse_memory(memory[1], f"{rwhere}.{memory[0]}"),
+        "accelerator_pct": parse_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
+        "strategy": _choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
+        "failovers": _failovers(item.get("failovers"), f"{where}.failovers"),
+    }
 
 
 def _no_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:

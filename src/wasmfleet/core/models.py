@@ -74,6 +74,42 @@ class Publication:
 
 
 @dataclass(frozen=True, slots=True)
+class BridgeRoute:
+    """A store-and-forward bridge: messages on ``topics`` copied from one broker to another."""
+
+    destination: str
+    """Broker URL to forward to, ``mqtt://[user:pass@]host[:port]`` or ``mqtts://...``."""
+    topics: tuple[str, ...]
+    """Topic filters to carry; topics keep their names on the destination."""
+    source: str | None = None
+    """Broker URL to read from; None: the broker of the supervisor that hosts the bridge."""
+    qos: int = 1
+    """1: outbox and persistent session (nothing lost); 0: best effort, nothing on disk."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form, ``{"from", "to", "topics", "qos"}`` (``from`` may be null)."""
+        return {
+            "from": self.source,
+            "to": self.destination,
+            "topics": list(self.topics),
+            "qos": self.qos,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSpec:
+    """A bridge a deployment runs on a device: a name unique on the device and its route."""
+
+    name: str
+    """``<deployment id>-<step index>``: names the outbox file and the client id."""
+    route: BridgeRoute
+
+    def to_dict(self) -> dict[str, Any]:
+        """The deployment document's entry, ``{"name", "from", "to", "topics", "qos"}``."""
+        return {"name": self.name, **self.route.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """How one exported function is called over HTTP and what it answers."""
 
@@ -119,7 +155,7 @@ class ModuleSpec:
 
 @dataclass(frozen=True, slots=True)
 class DeploymentSpec:
-    """A parsed deployment: its modules and every function it exposes."""
+    """A parsed deployment: its modules, every function it exposes, and its bridges."""
 
     id: str
     modules: tuple[ModuleSpec, ...]
@@ -131,6 +167,8 @@ class DeploymentSpec:
     """How long stateful functions may be served without orchestrator contact; 0: no lease."""
     stateful: frozenset[tuple[str, str]] = frozenset()
     """(module, function) pairs served only while the lease holds (``fencing.stateful``)."""
+    bridges: tuple[BridgeSpec, ...] = ()
+    """Store-and-forward bridges to run while the deployment is installed (``bridges``)."""
 
     def module(self, name: str) -> ModuleSpec | None:
         """The module of that name, if this deployment has it."""

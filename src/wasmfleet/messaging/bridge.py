@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -36,6 +36,7 @@ from wasmfleet.core.broker_url import BrokerAddress
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.messaging.envelope import USER_PROPERTY, carried_id, envelope_id, new_id, wrap
 from wasmfleet.messaging.outbox import Outbox, StoredMessage
+from wasmfleet.messaging.service import run_until_stopped
 
 log = logging.getLogger("wasmfleet.bridge")
 
@@ -172,15 +173,28 @@ class Bridge:
     def _acks_outstanding(self) -> bool:
         return bool(self._connected["destination"] and self._inflight)
 
+    def counters(self) -> dict[str, Any]:
+        """Connections and counters, as JSON-able data (call it while the bridge runs)."""
+        s = self.stats
+        return {
+            "source_connected": self._connected["source"],
+            "destination_connected": self._connected["destination"],
+            "received": s["received"],
+            "redelivered": s["duplicates"],
+            "forwarded": s["forwarded"],
+            "rejected": s["rejected"],
+            "dropped": s["dropped"],
+            "waiting": self.outbox.count() if self.outbox is not None else 0,
+        }
+
     def status(self) -> str:
         """One line: connections and counters."""
-        up = {k: "up" if v else "down" for k, v in self._connected.items()}
-        waiting = self.outbox.count() if self.outbox is not None else 0
-        s = self.stats
+        c = self.counters()
+        up = {k: "up" if c[f"{k}_connected"] else "down" for k in ("source", "destination")}
         return (
-            f"source {up['source']}, destination {up['destination']}; received {s['received']}"
-            f" (+{s['duplicates']} redelivered), forwarded {s['forwarded']}, "
-            f"rejected {s['rejected']}, dropped {s['dropped']}, waiting in outbox {waiting}"
+            f"source {up['source']}, destination {up['destination']}; received {c['received']}"
+            f" (+{c['redelivered']} redelivered), forwarded {c['forwarded']}, "
+            f"rejected {c['rejected']}, dropped {c['dropped']}, waiting in outbox {c['waiting']}"
         )
 
     # -- source side ---------------------------------------------------------------------
@@ -386,28 +400,3 @@ class Bridge:
 def run_bridge(settings: BridgeSettings, stop: threading.Event) -> None:
     """Run a bridge until ``stop`` is set, logging its status every ``status_interval`` s."""
     run_until_stopped(Bridge(settings), stop, settings.status_interval, log)
-
-
-class Service(Protocol):
-    """Something with a background life: the bridge and the sink."""
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def status(self) -> str: ...
-
-
-def run_until_stopped(
-    service: Service, stop: threading.Event, status_interval: float, logger: logging.Logger
-) -> None:
-    """Start ``service``, log its status line when it changes, stop it when ``stop`` is set."""
-    service.start()
-    try:
-        interval = status_interval if status_interval > 0 else None
-        last = ""
-        while not stop.wait(interval):
-            line = service.status()
-            if line != last:
-                logger.info("%s", line)
-                last = line
-    finally:
-        service.stop()

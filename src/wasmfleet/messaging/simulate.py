@@ -137,16 +137,17 @@ class TemperatureSource:
 
 
 class CameraSource:
-    """JPEG frames of the supervisor's simulated camera (the bundled sample, or a folder)."""
+    """JPEG frames of a simulated camera: a folder's, in name order, round robin (default:
+    the bundled scene, a figure walking through a room, so frames differ)."""
 
     kind = "camera"
 
     def __init__(self, folder: Path | None = None) -> None:
-        from wasmfleet.runtime.host.camera import SimulatedCamera
+        from wasmfleet.runtime.host.camera import SimulatedCamera, bundled_scene
 
         if folder is not None and not folder.is_dir():
             raise ConfigurationError(f"--camera-dir {folder} is not a folder of .jpg files.")
-        self._camera = SimulatedCamera(folder)
+        self._camera = SimulatedCamera(folder or bundled_scene())
 
     def payload(self, ts: float) -> bytes:
         """The next frame."""

@@ -30,14 +30,10 @@ from paho.mqtt.packettypes import PacketTypes
 
 from wasmfleet.core.broker_url import BrokerAddress
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.messaging.bridge import (
-    RECONNECT_DELAY,
-    SESSION_NEVER_EXPIRES,
-    new_properties,
-    run_until_stopped,
-)
+from wasmfleet.messaging.bridge import RECONNECT_DELAY, SESSION_NEVER_EXPIRES, new_properties
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.messaging.envelope import carried_id, content_id, unwrap
+from wasmfleet.messaging.service import run_until_stopped
 
 log = logging.getLogger("wasmfleet.sink")
 

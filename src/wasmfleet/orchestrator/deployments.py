@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from wasmfleet.core.deploy_plan import PlannedStep, device_documents
+from wasmfleet.core.bridge_step import parse_bridge_step
+from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_documents
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.manifest import Manifest, parse_manifest
@@ -27,6 +28,7 @@ from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import (
     check_failovers,
+    is_bridge,
     plan_record,
     request_for,
     snapshot,
@@ -117,8 +119,8 @@ class DeploymentService:
             tolerate=tolerate,
         )
         plan = solve(request, fleet)
-        record.plan = plan_record(plan, resolved)
-        record.module_ids = sorted({m.id for m in resolved})
+        record.plan = plan_record(plan, resolved, manifest)
+        record.module_ids = sorted({m.id for m in resolved if m is not None})
         return record
 
     def _documents(
@@ -128,9 +130,15 @@ class DeploymentService:
         assert record.plan is not None
         public = self.settings.resolved_public_url
         steps: list[PlannedStep] = []
+        bridges: list[PlannedBridge] = []
         urls: dict[str, str] = {}
         manifest_steps = record.manifest.get("steps") or []
         for step in record.plan["steps"]:
+            index = int(step["step"])
+            wanted = manifest_steps[index] if index < len(manifest_steps) else {}
+            if is_bridge(step):
+                bridges.append(self._planned_bridge(step, wanted, urls))
+                continue
             module = self.store.get_module(step["module_id"])
             device = self.store.get_device(step["device"])
             if module is None or device is None:
@@ -140,13 +148,25 @@ class DeploymentService:
                     "re-solve the deployment (PUT)."
                 )
             urls[device.name] = url_of(device)
-            index = int(step["step"])
-            wanted = manifest_steps[index] if index < len(manifest_steps) else {}
             steps.append(_planned_step(step, module, urls[device.name], public, wanted))
         documents = device_documents(
-            record.id, steps, epoch=record.epoch, lease_s=self.settings.lease_s
+            record.id, steps, bridges=bridges, epoch=record.epoch, lease_s=self.settings.lease_s
         )
         return documents, urls
+
+    def _planned_bridge(
+        self, step: dict[str, Any], wanted: dict[str, Any], urls: dict[str, str]
+    ) -> PlannedBridge:
+        """A bridge step of the plan on its device (its route from the manifest)."""
+        device = self.store.get_device(step["device"])
+        if device is None or "bridge" not in wanted:
+            raise Conflict(
+                f"The device of step {step['name']} was deleted since the plan was made; "
+                "re-solve the deployment (PUT)."
+            )
+        urls[device.name] = url_of(device)
+        route = parse_bridge_step(wanted, f"steps[{step['step']}]")
+        return PlannedBridge(index=int(step["step"]), device=device.name, route=route)
 
     async def deploy(self, key: str) -> DeploymentRecord:
         """Send every device its document (a new epoch) in parallel and record each answer."""

@@ -27,6 +27,7 @@ from wasmfleet.orchestrator.answers import (
     json_of,
     result_url_in,
 )
+from wasmfleet.orchestrator.planning import is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,12 @@ class ExecutionService:
                     else "deploy it first (POST /file/manifest/{id} or "
                     "`wasmfleet deployment redeploy`)."
                 )
+            )
+        planned = (deployment.plan or {}).get("steps", [])
+        if planned and all(is_bridge(s) for s in planned):
+            raise Conflict(
+                f"Deployment {deployment.name!r} has only bridge steps: they forward MQTT "
+                "messages on their own, so there is no function to execute."
             )
         execution = ExecutionRecord(
             deployment_id=deployment.id,
@@ -191,7 +198,8 @@ class ExecutionService:
                 f"Deployment {deployment.name!r} is {deployment.status}: {deployment.error}"
             )
         run.waiting = None
-        run.steps = (deployment.plan or {}).get("steps", [])
+        # Bridge steps are not part of the HTTP chain: the function steps chain among themselves.
+        run.steps = [s for s in (deployment.plan or {}).get("steps", []) if not is_bridge(s)]
         return deployment
 
     async def _call_step(
@@ -360,7 +368,7 @@ def _step(
     if entry is not None:
         duration = entry.get("step_ms", entry.get("duration_ms"))
     return {
-        "step": index,
+        "step": int(step.get("step", index)),  # the manifest's index (bridge steps skipped)
         "device": step["device"],
         "module": step["module"],
         "function": step["function"],

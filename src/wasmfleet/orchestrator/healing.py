@@ -25,6 +25,7 @@ from wasmfleet.core.errors import PlacementFailed, WasmfleetError
 from wasmfleet.core.failure_detector import Transition
 from wasmfleet.core.manifest import parse_manifest
 from wasmfleet.orchestrator.deployments import DeploymentService
+from wasmfleet.orchestrator.planning import step_label
 from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeploymentRecord, Store
@@ -146,7 +147,7 @@ class Healer:
                         {
                             "at": now,
                             "step": step,
-                            "function": f"{info.get('module')}.{info.get('function')}",
+                            "function": step_label(info),
                             "from": old,
                             "to": new,
                             "reason": why,
@@ -157,7 +158,7 @@ class Healer:
                     log.warning(
                         "moved step %d (%s) of deployment %s from %s to %s: %s",
                         step + 1,
-                        f"{info.get('module')}.{info.get('function')}",
+                        step_label(info),
                         record.name,
                         old,
                         new,
@@ -218,11 +219,11 @@ class Healer:
             elif step.device is not None and names.get(step.device, step.device) in down:
                 tried = ", ".join(failovers) or "none listed"
                 raise PlacementFailed(
-                    f"Step {i + 1} ({step.module}.{step.function}) is pinned to "
+                    f"Step {i + 1} ({step.label}) is pinned to "
                     f"{current.get(i)}, which is not active, and none of its failovers "
                     f"({tried}) can host it.",
                     {},
-                    f"{i + 1}:{step.module}.{step.function}",
+                    f"{i + 1}:{step.label}",
                 )
         solved = self.deployments.solve_into(record, replace(manifest, steps=tuple(steps)), kept)
         solved.manifest = manifest.to_dict()  # the user's manifest, not the pinned copy

@@ -3,14 +3,18 @@
 ``snapshot`` freezes the fleet (devices, their capacity and what other deployments already
 reserve) for ``core.placement.place``; ``request_for`` resolves a manifest's modules and
 devices; ``plan_record`` turns the solver's answer into the JSON kept with the deployment.
+
+Bridge steps are placed like function steps but resolve no module: they need a wasmfleet
+supervisor (``BRIDGE_INTERFACE``) and, without ``from``, one with a broker of its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from wasmfleet.core.bridge_step import BRIDGE_INTERFACE, safe_route
 from wasmfleet.core.errors import InvalidDocument, PlacementFailed
-from wasmfleet.core.manifest import Manifest
+from wasmfleet.core.manifest import Manifest, ManifestStep
 from wasmfleet.core.openapi import description_operations
 from wasmfleet.core.placement import (
     DeviceState,
@@ -86,16 +90,21 @@ def request_for(
     manifest: Manifest,
     modules: dict[str, ModuleRecord],
     devices: list[DeviceRecord],
-) -> tuple[PlacementRequest, list[ModuleRecord]]:
-    """The placement request of a manifest, with each step's module resolved (by id or name)."""
+) -> tuple[PlacementRequest, list[ModuleRecord | None]]:
+    """The placement request of a manifest, with each step's module resolved (by id or name;
+    None for a bridge step)."""
     by_key: dict[str, ModuleRecord] = {}
     for module in modules.values():
         by_key[module.id] = module
         by_key[module.name] = module
     device_names = {d.id: d.name for d in devices} | {d.name: d.name for d in devices}
     steps: list[StepRequest] = []
-    resolved: list[ModuleRecord] = []
+    resolved: list[ModuleRecord | None] = []
     for i, step in enumerate(manifest.steps):
+        if step.bridge is not None:
+            steps.append(_bridge_request(i, step, device_names))
+            resolved.append(None)
+            continue
         found = by_key.get(step.module)
         if found is None:
             known = ", ".join(sorted(m.name for m in modules.values())) or "none uploaded yet"
@@ -144,6 +153,26 @@ def request_for(
     return request, resolved
 
 
+def _bridge_request(i: int, step: ManifestStep, device_names: dict[str, str]) -> StepRequest:
+    """A bridge step: a wasmfleet supervisor, with a broker of its own unless ``from`` is set."""
+    assert step.bridge is not None
+    requires = {BRIDGE_INTERFACE}
+    if step.bridge.source is None:
+        requires.add(BROKER_INTERFACE)  # it bridges from the broker of the device it runs on
+    return StepRequest(
+        name=f"{i + 1}:bridge",
+        module="",
+        function="",
+        requires=frozenset(requires),
+        device=device_names.get(step.device, step.device) if step.device else None,
+        labels=dict(step.labels),
+        resources=Resources(
+            cpu=tuple(step.cpu), memory_mb=step.memory_mb, accelerator_pct=step.accelerator_pct
+        ),
+        strategy=step.strategy,
+    )
+
+
 def check_failovers(manifest: Manifest, devices: list[DeviceRecord]) -> None:
     """Refuse failover devices nobody knows (a typo would silently never be tried)."""
     known = {d.id for d in devices} | {d.name for d in devices}
@@ -167,18 +196,28 @@ def solve(request: PlacementRequest, fleet: Snapshot) -> Plan:
     return answer
 
 
-def plan_record(plan: Plan, modules: list[ModuleRecord]) -> dict[str, Any]:
-    """The JSON form of a plan kept with the deployment (and shown by the CLI)."""
+def plan_record(
+    plan: Plan, modules: list[ModuleRecord | None], manifest: Manifest | None = None
+) -> dict[str, Any]:
+    """The JSON form of a plan kept with the deployment (and shown by the CLI).
+
+    A bridge step (module None) has ``module``, ``module_id`` and ``function`` null and a
+    ``bridge`` with its route (passwords left out) taken from ``manifest``."""
     steps = []
     for placement, module in zip(plan.placements, modules, strict=True):
         step = plan.request.steps[placement.step]
+        bridge: dict[str, Any] = {}
+        if module is None and manifest is not None:
+            route = manifest.steps[placement.step].bridge
+            bridge = safe_route(route) if route is not None else {}
         steps.append(
             {
                 "step": placement.step,
                 "name": placement.step_name,
-                "module": module.name,
-                "module_id": module.id,
-                "function": step.function,
+                "module": module.name if module is not None else None,
+                "module_id": module.id if module is not None else None,
+                "function": step.function if module is not None else None,
+                **({"bridge": bridge} if module is None else {}),
                 "device": placement.device,
                 "score": round(float(placement.score), 4),
                 "cores": list(placement.cores),
@@ -194,3 +233,15 @@ def plan_record(plan: Plan, modules: list[ModuleRecord]) -> dict[str, Any]:
             }
         )
     return {"strategy": plan.request.strategy, "scorer": plan.request.scorer, "steps": steps}
+
+
+def is_bridge(step: dict[str, Any]) -> bool:
+    """True for a bridge step of a plan record (it has no module function to call)."""
+    return step.get("bridge") is not None
+
+
+def step_label(step: dict[str, Any]) -> str:
+    """``module.function`` of a plan record's step, or ``bridge to <broker>``."""
+    if is_bridge(step):
+        return f"bridge to {(step.get('bridge') or {}).get('to', '?')}"
+    return f"{step.get('module')}.{step.get('function')}"

@@ -86,9 +86,13 @@ class PlanStep(BaseModel):
 
     step: int
     name: str
-    module: str
-    module_id: str
-    function: str
+    module: str | None = Field(description="Null for a bridge step.")
+    module_id: str | None
+    function: str | None
+    bridge: dict[str, Any] | None = Field(
+        default=None,
+        description="A bridge step's route (from, to, topics, qos), passwords left out.",
+    )
     device: str
     score: float
     cores: list[int]

@@ -110,7 +110,7 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
 
 def wasmiot_manifest_view(d: DeploymentRecord) -> dict[str, Any]:
     """A deployment in the wasmiot orchestrator's manifest shape."""
-    steps = (d.plan or {}).get("steps", [])
+    steps = [s for s in (d.plan or {}).get("steps", []) if s.get("bridge") is None]  # no function
     return {
         "_id": d.id,
         "name": d.name,

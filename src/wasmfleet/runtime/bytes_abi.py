@@ -18,7 +18,7 @@ from typing import Any
 from wasmfleet.core.errors import ExecutionFailed
 from wasmfleet.runtime.engine import FuncSignature
 from wasmfleet.runtime.host.guest import GuestMessage
-from wasmfleet.runtime.instance import WasmInstance
+from wasmfleet.runtime.instance import RawCall, WasmInstance
 
 BYTES_PARAMS = ("i32", "i32")
 ALLOC = FuncSignature(("i32",), ("i32",))
@@ -35,9 +35,19 @@ def call_with_bytes(
 ) -> Any:
     """Run ``name`` on ``payload``; bytes (or None: no output) for an i64 result, else the
     scalar. A negative i64 fails the call with code ``rejected``."""
+
+    def call(export: str, args: tuple[Any, ...] | list[Any]) -> Any:
+        return instance.call(export, args, message)
+
+    return run_bytes(instance, call, name, payload)
+
+
+def run_bytes(instance: WasmInstance, call: RawCall, name: str, payload: bytes) -> Any:
+    """``call_with_bytes`` over any way of calling exports (``WasmInstance.try_inline``
+    passes one that runs inline, rolled back as a whole if it overruns)."""
     ptr = 0
     if payload:
-        ptr = instance.call("alloc", [len(payload)]) & 0xFFFFFFFF
+        ptr = call("alloc", [len(payload)]) & 0xFFFFFFFF
         if ptr == 0:
             raise ExecutionFailed(
                 f"{instance.guest.module}.alloc({len(payload)}) returned 0: the module could "
@@ -45,7 +55,7 @@ def call_with_bytes(
             )
         instance.write_memory(ptr, payload)
     as_i32 = ptr - 2**32 if ptr >= 2**31 else ptr
-    value = instance.call(name, [as_i32, len(payload)], message)
+    value = call(name, [as_i32, len(payload)])
     if instance.functions[name].results != ("i64",):
         return value
     return unpack_output(instance, name, int(value))

@@ -23,11 +23,12 @@ from wasmfleet.core.args import ArgValue, bind_arguments, format_scalar
 from wasmfleet.core.errors import ExecutionFailed, InvalidMount, NotFound, WasmfleetError
 from wasmfleet.core.history import RequestHistory
 from wasmfleet.core.names import check_file_name
-from wasmfleet.runtime.bytes_abi import call_with_bytes
+from wasmfleet.runtime.bytes_abi import call_with_bytes, run_bytes
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.runtime.instance import NOT_DONE
 from wasmfleet.supervisor.chaining import Chainer, HopResult
-from wasmfleet.supervisor.deployments import BoundFunction, DeploymentManager
+from wasmfleet.supervisor.deployment import BoundFunction
+from wasmfleet.supervisor.deployments import DeploymentManager
 from wasmfleet.supervisor.fencing import FenceBook, lease_expired
 
 log = logging.getLogger("wasmfleet.supervisor.calls")
@@ -217,17 +218,28 @@ class CallService:
         message: MessageInput | None = None,
     ) -> tuple[Any, str | None]:
         runtime = bound.runtime
-        if (
-            message is None
-            and bound.fast_runs >= INLINE_AFTER
+        lane = runtime.lane
+        inline = (
+            bound.fast_runs >= INLINE_AFTER
             and self.inline_threshold_s > 0
             and not files
             and not bound.spec.returns_file
             and runtime.instance.inline_capable
-            and runtime.lane.idle
-        ):
+        )
+        if inline and (not lane.idle or lane.waiting):
+            await lane.wait_idle()  # then inline again, in order (SerialLane.wait_idle)
+        if inline and lane.idle:
             started = time.perf_counter()
-            value = runtime.instance.try_inline(bound.spec.name, args)
+            instance, name = runtime.instance, bound.spec.name
+            if message is None:
+                value = instance.try_inline(name, args)
+            elif message.bytes_abi:
+                payload = message.payload
+                value = instance.try_inline(
+                    name, (), message.guest, lambda raw: run_bytes(instance, raw, name, payload)
+                )
+            else:
+                value = instance.try_inline(name, args, message.guest)
             if value is not NOT_DONE:
                 self.inline_calls += 1
                 if time.perf_counter() - started > self.inline_threshold_s:
@@ -236,7 +248,7 @@ class CallService:
             bound.fast_runs = 0
         self.lane_calls += 1
         job = _CallJob(bound, args, files, self.inline_threshold_s, message)
-        result: tuple[Any, str | None] = await runtime.lane.submit(job)
+        result: tuple[Any, str | None] = await lane.submit(job)
         return result
 
     @staticmethod

@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from wasmfleet.core.errors import ChainFailed
-from wasmfleet.supervisor.deployments import BoundFunction
+from wasmfleet.supervisor.deployment import BoundFunction
 from wasmfleet.supervisor.fencing import EPOCH_HEADER
 
 

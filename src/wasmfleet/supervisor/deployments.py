@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import orjson
@@ -25,12 +24,18 @@ from wasmfleet.core.errors import (
     Unprocessable,
     WasmfleetError,
 )
-from wasmfleet.core.models import DeploymentSpec, FunctionSpec, ModuleSpec
-from wasmfleet.runtime.engine import CompiledModule, FuncSignature, WasmEngine
+from wasmfleet.core.models import DeploymentSpec, ModuleSpec
+from wasmfleet.runtime.engine import CompiledModule, WasmEngine
 from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import missing_imports
 from wasmfleet.runtime.instance import WasmInstance
-from wasmfleet.supervisor.executor import CallExecutor, SerialLane
+from wasmfleet.supervisor.deployment import (
+    BoundFunction,
+    Deployment,
+    DeploymentWatcher,
+    ModuleRuntime,
+)
+from wasmfleet.supervisor.executor import CallExecutor
 from wasmfleet.supervisor.fencing import FenceBook, Lease
 from wasmfleet.supervisor.fetch import fetch_bytes
 from wasmfleet.supervisor.settings import SupervisorSettings
@@ -38,79 +43,6 @@ from wasmfleet.supervisor.store import DeploymentStore
 
 log = logging.getLogger("wasmfleet.supervisor.deploy")
 _DESCRIPTION_LIMIT = 4 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class ModuleRuntime:
-    """A module of a live deployment: its instance, its lane and its directory."""
-
-    spec: ModuleSpec
-    compiled: CompiledModule
-    instance: WasmInstance
-    lane: SerialLane
-    workdir: Path
-    description: Any = None
-
-
-@dataclass(slots=True)
-class BoundFunction:
-    """A callable function, resolved once at deploy time for the hot path."""
-
-    spec: FunctionSpec
-    runtime: ModuleRuntime
-    signature: FuncSignature
-    execution_mounts: frozenset[str]
-    output_mount: str | None
-    fast_runs: int = 0
-    """Consecutive recent calls that took under the inline threshold (see CallService)."""
-    epoch: int = 0
-    """The installed epoch of its deployment (fencing)."""
-    lease: Lease | None = None
-    """The deployment's lease when this function is stateful, else None."""
-
-
-@dataclass(slots=True)
-class Deployment:
-    """A deployment installed on this device."""
-
-    spec: DeploymentSpec
-    modules: dict[str, ModuleRuntime]
-    directory: Path
-    deployed_at: float
-    functions: dict[tuple[str, str], BoundFunction] = field(default_factory=dict)
-    lease: Lease | None = None
-    """Guards the stateful functions when the document asks for a lease (see fencing.py)."""
-
-    def summary(self) -> dict[str, Any]:
-        """What ``GET /deploy`` shows about this deployment."""
-        return {
-            "deploymentId": self.spec.id,
-            "shape": self.spec.shape,
-            "epoch": self.spec.epoch,
-            "deployedAt": self.deployed_at,
-            "modules": [
-                {
-                    "id": m.spec.id,
-                    "name": name,
-                    "sha256": m.compiled.sha256,
-                    "functions": [f.name for f in self.spec.functions_of(name)],
-                }
-                for name, m in self.modules.items()
-            ],
-        }
-
-
-class DeploymentWatcher(Protocol):
-    """Checks deployments before they are installed and follows them (supervisor/streams.py)."""
-
-    def check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
-        """Raise Unprocessable when this device cannot serve the deployment."""
-
-    def installed(self, dep: Deployment) -> None:
-        """A deployment was installed, replaced or restored."""
-
-    def removed(self, dep_id: str) -> None:
-        """A deployment was removed."""
 
 
 class DeploymentManager:
@@ -135,7 +67,8 @@ class DeploymentManager:
         self.client = client
         self.deployments: dict[str, Deployment] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.watcher: DeploymentWatcher | None = None
+        self.watchers: list[DeploymentWatcher] = []
+        """Told about every install and removal, in order (streams, bridges)."""
 
     def get(self, dep_id: str) -> Deployment:
         """The deployment with that id, or NotFound naming the ones that exist."""
@@ -182,8 +115,8 @@ class DeploymentManager:
             if dep.lease is not None:
                 dep.lease.grant(received)
             self.deployments[spec.id] = dep
-            if self.watcher is not None:
-                self.watcher.installed(dep)
+            for watcher in self.watchers:
+                watcher.installed(dep)
             self.fences.raise_to(spec.id, spec.epoch)
             log.info(
                 "deployed",
@@ -201,8 +134,8 @@ class DeploymentManager:
         self.get(dep_id)
         async with self._locks.setdefault(dep_id, asyncio.Lock()):
             self.deployments.pop(dep_id, None)
-            if self.watcher is not None:
-                self.watcher.removed(dep_id)
+            for watcher in self.watchers:
+                watcher.removed(dep_id)
             await self.executor.run_blocking(lambda: self.store.remove(dep_id))
             log.info("deployment removed", extra={"deployment": dep_id})
 
@@ -219,8 +152,8 @@ class DeploymentManager:
                 )
                 continue
             self.deployments[dep_id] = dep
-            if self.watcher is not None:
-                self.watcher.installed(dep)
+            for watcher in self.watchers:
+                watcher.installed(dep)
             log.info("deployment restored", extra={"deployment": dep_id, "epoch": dep.spec.epoch})
         self.fences.raise_many({d: dep.spec.epoch for d, dep in self.deployments.items()})
 
@@ -351,7 +284,7 @@ class DeploymentManager:
     def _check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
         """Refuse modules this device cannot run and functions they do not export."""
         for name, module in compiled.items():
-            missing = missing_imports(module.imports, self.devices.unavailable_modules)
+            missing = missing_imports(module.imports, self.devices.lacking)
             if missing:
                 raise MissingImports(
                     f"Module {name!r} needs imports this device does not offer: "
@@ -375,8 +308,8 @@ class DeploymentManager:
                     )
             if len([m for m in fn.mounts if m.stage == "output"]) > 1:
                 raise Unprocessable(f"{fn.module}.{fn.name} declares more than one output mount.")
-        if self.watcher is not None:
-            self.watcher.check(spec, compiled)
+        for watcher in self.watchers:
+            watcher.check(spec, compiled)
 
     def _assemble(
         self, spec: DeploymentSpec, modules: dict[str, ModuleRuntime], directory: Path, at: float

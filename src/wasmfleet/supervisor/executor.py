@@ -6,8 +6,9 @@ while lanes of different instances run on different threads in parallel (Wasm re
 the GIL). The event loop only enqueues and receives results, so no Wasm call can stall
 it — the bound on loop stalls is our own Python, not the guest's code.
 
-Under load a lane drains many queued calls per thread wake-up, which amortizes the cost
-of the thread hop.
+Under load a lane drains many queued calls per thread wake-up, and hands their results
+back to the event loop in batches (one loop wake-up for all results that are ready), which
+amortizes the cost of the thread hop both ways.
 """
 
 from __future__ import annotations
@@ -32,16 +33,23 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+Done = tuple[asyncio.Future[Any], bool, Any]
+
+
 class SerialLane:
     """A FIFO of jobs for one instance, drained by at most one pool thread at a time."""
 
-    __slots__ = ("_lock", "_pool", "_queue", "_running")
+    __slots__ = ("_delivering", "_done", "_idle_waiters", "_lock", "_pool", "_queue", "_running")
 
     def __init__(self, pool: ThreadPoolExecutor) -> None:
         self._pool = pool
         self._queue: deque[tuple[Job, asyncio.Future[Any], asyncio.AbstractEventLoop]] = deque()
         self._lock = threading.Lock()
         self._running = False
+        self._done: deque[Done] = deque()
+        """Finished jobs whose futures the event loop has not resolved yet (in order)."""
+        self._delivering = False
+        self._idle_waiters: list[asyncio.Future[None]] = []
 
     @property
     def pending(self) -> int:
@@ -52,6 +60,33 @@ class SerialLane:
     def idle(self) -> bool:
         """True when no job is queued or running."""
         return not self._running and not self._queue
+
+    @property
+    def waiting(self) -> bool:
+        """True while callers wait for the lane to go idle (see ``wait_idle``)."""
+        return bool(self._idle_waiters)
+
+    def wait_idle(self) -> asyncio.Future[None]:
+        """A future that resolves once the lane is idle, after earlier waiters' (FIFO).
+
+        Calls that may run inline wait here instead of queueing: under a stream, once a
+        call went to a worker thread every later one found the lane busy and queued too,
+        paying the thread hop for good; waiting lets the lane drain, and then the calls
+        run inline again, still in arrival order."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            if not self._running and not self._queue and not self._idle_waiters:
+                future.set_result(None)
+            else:
+                self._idle_waiters.append(future)
+        return future
+
+    def _wake_idle(self) -> None:
+        with self._lock:
+            waiters, self._idle_waiters = self._idle_waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
 
     def submit(self, job: Job) -> asyncio.Future[Any]:
         """Queue ``job``; the returned future resolves on the calling event loop."""
@@ -70,14 +105,33 @@ class SerialLane:
             with self._lock:
                 if not self._queue:
                     self._running = False
+                    if self._idle_waiters:
+                        waiter_loop = self._idle_waiters[0].get_loop()
+                        waiter_loop.call_soon_threadsafe(self._wake_idle)
                     return
                 job, future, loop = self._queue.popleft()
             try:
-                value = job()
+                done: Done = (future, True, job())
             except BaseException as err:  # delivered to the awaiting request, not lost
-                loop.call_soon_threadsafe(_resolve, future, False, err)
-            else:
-                loop.call_soon_threadsafe(_resolve, future, True, value)
+                done = (future, False, err)
+            self._done.append(done)
+            # One wake-up of the loop for every result ready by the time it runs: a
+            # call_soon_threadsafe per result cost as much as a short Wasm call.
+            if not self._delivering:
+                self._delivering = True
+                loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        """Resolve the futures of finished jobs (event loop)."""
+        self._delivering = False  # before taking: a result added later schedules again
+        done = self._done
+        while done:
+            future, ok, value = done.popleft()
+            loop = future.get_loop()
+            if loop is asyncio.get_running_loop():
+                _resolve(future, ok, value)
+            else:  # submitted from another loop (never in the supervisor): hand it there
+                loop.call_soon_threadsafe(_resolve, future, ok, value)
 
 
 class CallExecutor:

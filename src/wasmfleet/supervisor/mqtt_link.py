@@ -1,4 +1,4 @@
-"""The supervisor's one MQTT connection: paho's network thread, bridged to the event loop.
+"""The supervisor's one MQTT connection: a paho client run on the event loop (mqtt_loop.py).
 
 - **Session.** Client id ``wasmfleet-<device name>`` with a persistent session (MQTT 3.1.1
   ``clean_session=false``): while the supervisor is down or restarting, the broker keeps
@@ -9,19 +9,20 @@
   ``manual_ack``), only when ``ack`` is called — after the message was handled or
   dead-lettered — and in the order they arrived (MQTT 3.1.1 §4.6). A crash before that
   leaves the message with the broker, which sends it again (at least once).
-- **Backpressure.** At most ``capacity`` messages are between arrival and ``release``; when
-  that many are waiting, paho's network thread stops reading, so the broker holds the rest
-  (its in-flight window for QoS 1/2).
+- **Backpressure.** At most ``capacity`` messages are between arrival and ``release``.
+  When that many are, the socket is no longer read, so the broker holds the rest (its
+  in-flight window for QoS 1/2). The few messages the last read had already taken (paho
+  reads up to its number of in-flight messages at once) wait here, unacknowledged, and go
+  on in arrival order as room frees up.
 - **Publishing.** ``publish`` (event loop) returns a future that resolves when the broker
   has the message (PUBACK/PUBCOMP; at once for QoS 0). ``publish_from_guest`` is the
   thread-safe entry for the ``wasmfleet.publish`` host function: it checks, then hands the
-  message to the loop, so every paho call but ``ack`` happens on one thread.
+  message to the loop, where every paho call happens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import threading
@@ -38,6 +39,7 @@ from wasmfleet.core.subscriptions import plan_subscriptions
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.runtime.host.guest import GuestContext
 from wasmfleet.runtime.host.messaging import E_BUSY, E_DISCONNECTED, PUBLISH_OK
+from wasmfleet.supervisor.mqtt_loop import PahoOnLoop
 from wasmfleet.supervisor.store import write_atomic
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
@@ -112,18 +114,20 @@ class BrokerLink:
         # are acknowledged upstream only after their PUBACK, so that window would cap a
         # stream at 20 messages per round trip. Keep it as wide as the incoming window.
         self._client.max_inflight_messages_set(max(20, capacity))
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._driver = PahoOnLoop(
+            self._client, broker.host, broker.port, on_unreachable=self._unreachable
+        )
         self._client.on_connect = self._cb_connect
         self._client.on_disconnect = self._cb_disconnect
-        self._client.on_connect_fail = self._cb_connect_fail
         self._client.on_message = self._cb_message
         self._client.on_publish = self._cb_publish
         self._client.on_subscribe = self._cb_subscribe
-        self._slots = threading.Semaphore(capacity)
         self._in_queue = 0
         self._stopping = threading.Event()
         self._generation = 0
         self._acks: deque[Delivery] = deque()
+        self._held: deque[Delivery] = deque()
+        """Read while ``capacity`` messages were in progress: dispatched as room frees up."""
         self._waiting: dict[int, asyncio.Future[None]] = {}
         self._sub_mids: dict[int, list[str]] = {}
         self._wanted: dict[str, int] = {}
@@ -146,21 +150,24 @@ class BrokerLink:
 
     @property
     def queued(self) -> int:
-        """Messages taken from the broker and not yet released."""
+        """Messages handed to their functions and not yet released (at most ``capacity``)."""
         return self._in_queue
+
+    @property
+    def held(self) -> int:
+        """Messages read from the broker that wait for room (a few, after a full read)."""
+        return len(self._held)
 
     def start(self) -> None:
         """Connect in the background (paho retries until the broker answers)."""
         self._loop = asyncio.get_running_loop()
-        self._client.connect_async(self.broker.host, self.broker.port, keepalive=30)
-        self._client.loop_start()
+        self._driver.start()
         log.info("connecting to the MQTT broker", extra={"broker": self.broker.url})
 
     async def stop(self) -> None:
         """Disconnect; unacknowledged messages stay with the broker for the next start."""
         self._stopping.set()
-        self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        await self._driver.stop()
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(PublishFailed("the supervisor stopped"))
@@ -220,7 +227,11 @@ class BrokerLink:
         if not delivery.released:
             delivery.released = True
             self._in_queue -= 1
-            self._slots.release()
+            held = self._held
+            while held and self._in_queue < self.capacity:
+                self._dispatch(held.popleft())
+            if not held and self._in_queue < self.capacity and self._driver.paused:
+                self._driver.resume_reading()
 
     def ack(self, delivery: Delivery) -> None:
         """The delivery was handled or dead-lettered: acknowledge it (in arrival order)."""
@@ -288,33 +299,22 @@ class BrokerLink:
         if not future.cancelled() and future.exception() is not None:
             log.warning("a guest's publication failed", extra={"error": str(future.exception())})
 
-    # -- paho callbacks (network thread) --------------------------------------------------
-
-    def _call(self, func: Callable[..., None], *args: Any) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(func, *args)
+    # -- paho callbacks (on the event loop: mqtt_loop.py) ---------------------------------
 
     def _cb_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            self._call(self._refused, str(reason))
+            self._refused(str(reason))
             return
         self._generation += 1
-        self._call(self._connected, bool(flags.session_present))
-
-    def _cb_connect_fail(self, client: Any, userdata: Any) -> None:
-        self._call(self._unreachable)
+        self._driver.reset_backoff()
+        self._connected(bool(flags.session_present))
 
     def _cb_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        self._call(self._disconnected, str(reason))
+        self._disconnected(str(reason))
 
     def _cb_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        while not self._slots.acquire(timeout=0.25):
-            if self._stopping.is_set():
-                return  # not acknowledged: the broker sends it again next time
         delivery = Delivery(
             topic=message.topic,
             payload=bytes(message.payload),
@@ -324,15 +324,26 @@ class BrokerLink:
             mid=message.mid,
             generation=self._generation,
         )
-        self._call(self._arrived, delivery)
+        if self._held or self._in_queue >= self.capacity:
+            self._held.append(delivery)
+        else:
+            self._dispatch(delivery)
+        if self._in_queue >= self.capacity and not self._driver.paused:
+            self._driver.pause_reading()
+
+    def _dispatch(self, delivery: Delivery) -> None:
+        self._in_queue += 1
+        if delivery.qos > 0:
+            self._acks.append(delivery)
+        self._on_message(delivery)
 
     def _cb_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
-        self._call(self._confirmed, mid, str(reason) if reason.is_failure else None)
+        self._confirmed(mid, str(reason) if reason.is_failure else None)
 
     def _cb_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
-        self._call(self._suback, mid, [(r.is_failure, str(r)) for r in reasons])
+        self._suback(mid, [(r.is_failure, str(r)) for r in reasons])
 
-    # -- the same events on the event loop ------------------------------------------------
+    # -- connection events ----------------------------------------------------------------
 
     def _connected(self, session_present: bool) -> None:
         self.connected = True
@@ -355,19 +366,13 @@ class BrokerLink:
             self.stats.last_error = f"connection lost: {reason}"
         self.connected = False
 
-    def _unreachable(self) -> None:
+    def _unreachable(self, problem: str) -> None:
         if self.stats.last_error is None or "refused" not in self.stats.last_error:
-            self.stats.last_error = f"cannot reach the broker at {self.broker.url}"
+            self.stats.last_error = f"cannot reach the broker at {self.broker.url}: {problem}"
 
     def _refused(self, reason: str) -> None:
         self.stats.last_error = f"the broker refused the connection: {reason}"
         log.error("the MQTT broker refused the connection", extra={"reason": reason})
-
-    def _arrived(self, delivery: Delivery) -> None:
-        self._in_queue += 1
-        if delivery.qos > 0:
-            self._acks.append(delivery)
-        self._on_message(delivery)
 
     def _confirmed(self, mid: int, failure: str | None) -> None:
         future = self._waiting.pop(mid, None)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from wasmfleet import __version__
+from wasmfleet.core.bridge_step import BRIDGE_INTERFACE
 from wasmfleet.core.history import RequestHistory
 from wasmfleet.runtime.engine import WasmEngine
 from wasmfleet.runtime.host.camera import open_camera
@@ -22,6 +23,7 @@ from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import offered_interfaces
 from wasmfleet.runtime.host.sensors import SimulatedDht
 from wasmfleet.supervisor.advertise import Advertiser
+from wasmfleet.supervisor.bridges import BridgeService
 from wasmfleet.supervisor.calls import CallService
 from wasmfleet.supervisor.chaining import Chainer
 from wasmfleet.supervisor.deployments import DeploymentManager
@@ -74,23 +76,32 @@ class Supervisor:
             inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
         self.streams = StreamService(settings, self.calls)
-        self.manager.watcher = self.streams
+        self.bridges = BridgeService(settings)
+        self.manager.watchers = [self.streams, self.bridges]
         self.devices.mqtt = self.streams.link
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
         self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
         self.devices.rpc = self.rpc
-        bare, qualified = offered_interfaces(self.devices.unavailable_modules)
-        self.device_description = device_description(settings, bare, qualified)
+        bare, qualified = offered_interfaces(self.devices.lacking)
+        self.device_description = device_description(settings, bare, [*qualified, BRIDGE_INTERFACE])
         self.registrar = Registrar(settings, self._registration_client)
         self.heartbeat = Heartbeater(
             settings,
             self.registrar,
             self.manager,
             self.fences,
-            streams=self.streams.counters_for_heartbeat,
+            streams=self._message_counters,
         )
         self.advertiser = Advertiser(settings) if settings.mdns else None
         self.shipper = LogShipper(settings)
+
+    def _message_counters(self) -> dict[str, int] | None:
+        """What the heartbeat tells the orchestrator about messages: triggers and bridges."""
+        counters = self.streams.counters_for_heartbeat()
+        bridged = self.bridges.counters_for_heartbeat()
+        if counters is None:
+            return bridged or None
+        return {**counters, **bridged}
 
     @property
     def camera_kind(self) -> str:
@@ -106,6 +117,7 @@ class Supervisor:
         self.shipper.start()
         await self.manager.restore()
         await self.streams.start()
+        await self.bridges.start()
         if self.advertiser is not None:
             await self.advertiser.start()
         await self.registrar.start()
@@ -128,6 +140,7 @@ class Supervisor:
         await self.registrar.stop()
         if self.advertiser is not None:
             await self.advertiser.stop()
+        await self.bridges.stop()
         await self.streams.stop()
         await self.client.aclose()
         self.rpc.close()
@@ -178,6 +191,7 @@ class Supervisor:
             "registration": self.registrar.stats(),
             "heartbeat": self.heartbeat.stats(),
             "streams": self.streams.stats(),
+            "bridges": self.bridges.stats(),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

@@ -38,12 +38,14 @@ from wasmfleet.messaging.envelope import unwrap
 from wasmfleet.runtime.engine import CompiledModule
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.supervisor.calls import CallRequest, CallService, MessageInput
-from wasmfleet.supervisor.deployments import BoundFunction, Deployment
+from wasmfleet.supervisor.deployment import BoundFunction, Deployment
 from wasmfleet.supervisor.mqtt_link import BrokerLink, Delivery
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.triggers import TriggerRoute, trigger_input
 
 log = logging.getLogger("wasmfleet.supervisor.streams")
+TARGET_CACHE = 4096
+"""Topics whose matching routes are remembered (a topic per sensor: thousands at most)."""
 
 
 class StreamService:
@@ -54,6 +56,8 @@ class StreamService:
         self.calls = calls
         self.prefix = settings.dead_letter_prefix.rstrip("/")
         self.routes: dict[str, TriggerRoute] = {}
+        self._targets: dict[str, list[TriggerRoute]] = {}
+        """Topic -> the routes whose filter matches it (cleared when routes change)."""
         self.counters = dict.fromkeys(
             ("received", "handled", "failed", "dead_lettered", "published", "unmatched"), 0
         )
@@ -126,12 +130,14 @@ class StreamService:
                 if before.trigger.topic == trigger.topic:
                     route.retained = before.retained
             self.routes[route.key] = route
+        self._targets.clear()
         self._subscribe()
 
     def removed(self, dep_id: str) -> None:
         """Forget the deployment's triggers."""
         for key in [k for k, r in self.routes.items() if r.deployment == dep_id]:
             del self.routes[key]
+        self._targets.clear()
         self._subscribe()
 
     def _subscribe(self) -> None:
@@ -148,7 +154,12 @@ class StreamService:
     def _arrived(self, delivery: Delivery) -> None:
         """A message arrived (event loop): start its function runs, in arrival order."""
         self.counters["received"] += 1
-        targets = [r for r in self.routes.values() if matches(r.trigger.topic, delivery.topic)]
+        targets = self._targets.get(delivery.topic)
+        if targets is None:
+            targets = [r for r in self.routes.values() if matches(r.trigger.topic, delivery.topic)]
+            if len(self._targets) >= TARGET_CACHE:
+                self._targets.clear()
+            self._targets[delivery.topic] = targets
         if delivery.retain:  # sent because of a (re-)subscription: once per trigger
             targets = [r for r in targets if not r.seen_retained(delivery.topic, delivery.payload)]
         assert self.link is not None
@@ -174,12 +185,14 @@ class StreamService:
         finally:
             link.release(delivery)
         confirmations = [f for futures in pending for f in futures]
-        results = await asyncio.gather(*confirmations, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
+        if not all(f.done() for f in confirmations):  # QoS 0 publications are done at once
+            await asyncio.wait(confirmations)
+        for future in confirmations:
+            problem = future.exception() if not future.cancelled() else None
+            if problem is not None:
                 log.warning(
                     "a publication for a message failed",
-                    extra={"message_id": message_id, "error": str(result)},
+                    extra={"message_id": message_id, "error": str(problem)},
                 )
         link.ack(delivery)
 
@@ -326,7 +339,9 @@ class StreamService:
         if self.link is None:
             return None
         keys = ("received", "handled", "failed", "dead_lettered", "published")
-        return {key: int(self.counters.get(key, 0)) for key in keys}
+        counters = {key: int(self.counters.get(key, 0)) for key in keys}
+        counters["guest_published"] = self.link.stats.guest_published
+        return counters
 
     def stats(self) -> dict[str, Any]:
         """The ``streams`` part of GET /api/v1/status."""
@@ -346,6 +361,7 @@ class StreamService:
             "guest_published": link.stats.guest_published,
             "publish_errors": link.stats.publish_errors,
             "queued": link.queued,
+            "held": link.held,
             "queue_capacity": link.capacity,
             "triggers": {
                 key: {

@@ -38,6 +38,12 @@ def bundled_sample() -> bytes:
     return resources.files("wasmfleet").joinpath("assets/sample.jpg").read_bytes()
 
 
+def bundled_scene() -> Path:
+    """The folder of the motion demo's frames shipped with wasmfleet (modules/motion/scene.py:
+    a still room and a figure walking through it, eight JPEG frames)."""
+    return Path(str(resources.files("wasmfleet").joinpath("assets/scene")))
+
+
 class SimulatedCamera:
     """Serves the JPEG files of a folder in name order, round robin (default: the sample)."""
 

@@ -1,5 +1,6 @@
 """The host functions: the wasmiot set (``sys.*``, ``camera.*``, ``dht.*``,
-``communication.rpcCall``) and wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``).
+``communication.rpcCall``) and wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``;
+images, see ``images``).
 
 Each function is defined for the exact signatures existing wasmiot modules import; a few
 have more than one historical signature (``sys.println`` took a C string in the Python
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import wasmtime
 
 from wasmfleet.runtime.engine import FuncSignature
-from wasmfleet.runtime.host import messaging
+from wasmfleet.runtime.host import images, messaging
 from wasmfleet.runtime.host.camera import Camera
 from wasmfleet.runtime.host.guest import GuestContext, GuestMemory, HostCallError
 from wasmfleet.runtime.host.sensors import SimulatedDht
@@ -36,27 +37,33 @@ class RpcTransport(Protocol):
 
 @dataclass(slots=True)
 class HostDevices:
-    """The device's hardware (real or simulated) that host functions use.
+    """The device's hardware (real or simulated) and software that host functions use.
 
-    ``None`` means the device has no such hardware: its host functions (``camera.*``,
-    ``dht.*``; ``wasmfleet.*`` without an MQTT broker) are then not offered, see
-    ``unavailable_modules``.
+    ``None`` means the device has no such hardware: the host functions needing it
+    (``camera.*``, ``dht.*``; ``wasmfleet.publish`` and ``wasmfleet.message_topic`` without
+    an MQTT broker; ``wasmfleet.image_*`` without Pillow) are then not offered, see
+    ``lacking`` and ``HostFunction.needs``.
     """
 
     camera: Camera | None
     dht: SimulatedDht | None
     rpc: RpcTransport | None = None
     mqtt: messaging.MessagePublisher | None = None
-    """The device's MQTT connection (``--broker``); None: no ``wasmfleet.*`` functions."""
+    """The device's MQTT connection (``--broker``); None: no MQTT ``wasmfleet.*`` functions."""
+    images: bool = field(default_factory=images.pillow_available)
+    """Pillow imports here; False: no ``wasmfleet.image_*`` functions."""
 
     @property
-    def unavailable_modules(self) -> frozenset[str]:
-        """Import modules whose host functions this device does not offer."""
+    def lacking(self) -> frozenset[str]:
+        """The needs (``HostFunction.needs``) this device cannot meet: the host functions
+        with one of them are not offered."""
         absent = {"camera"} if self.camera is None else set()
         if self.dht is None:
             absent.add("dht")
         if self.mqtt is None:
-            absent.add("wasmfleet")  # every wasmfleet.* function so far needs the broker
+            absent.add("broker")
+        if not self.images:
+            absent.add("images")
         return frozenset(absent)
 
 
@@ -227,6 +234,9 @@ class HostFunction:
     module: str
     name: str
     variants: dict[FuncSignature, Builder]
+    needs: str | None = None
+    """What the device must have to offer it ("camera", "dht", "broker", "images"; see
+    ``HostDevices.lacking``); None: every device offers it."""
 
     @property
     def qualified(self) -> str:
@@ -247,10 +257,10 @@ HOST_FUNCTIONS: tuple[HostFunction, ...] = (
         },
     ),
     HostFunction("sys", "printInt", {_sig("i32"): _print_int, _sig("i64"): _print_int}),
-    HostFunction("camera", "takeImageDynamicSize", {_sig("i32 i32"): _take_dynamic}),
-    HostFunction("camera", "takeImageStaticSize", {_sig("i32 i32"): _take_static}),
-    HostFunction("dht", "getTemperature", {_sig("", "f32"): _temperature}),
-    HostFunction("dht", "getHumidity", {_sig("", "f32"): _humidity}),
+    HostFunction("camera", "takeImageDynamicSize", {_sig("i32 i32"): _take_dynamic}, "camera"),
+    HostFunction("camera", "takeImageStaticSize", {_sig("i32 i32"): _take_static}, "camera"),
+    HostFunction("dht", "getTemperature", {_sig("", "f32"): _temperature}, "dht"),
+    HostFunction("dht", "getHumidity", {_sig("", "f32"): _humidity}, "dht"),
     HostFunction(
         "communication",
         "rpcCall",
@@ -260,6 +270,25 @@ HOST_FUNCTIONS: tuple[HostFunction, ...] = (
             _sig("i32 i32 i32 i32"): _rpc(with_data=False, returns=False),
         },
     ),
-    HostFunction("wasmfleet", "publish", {_sig("i32 i32 i32 i32 i32", "i32"): messaging.publish}),
-    HostFunction("wasmfleet", "message_topic", {_sig("i32 i32", "i32"): messaging.message_topic}),
+    HostFunction(
+        "wasmfleet",
+        "publish",
+        {_sig("i32 i32 i32 i32 i32", "i32"): messaging.publish},
+        "broker",
+    ),
+    HostFunction(
+        "wasmfleet", "message_topic", {_sig("i32 i32", "i32"): messaging.message_topic}, "broker"
+    ),
+    HostFunction(
+        "wasmfleet",
+        "image_decode",
+        {_sig("i32 i32 i32 i32 i32", "i32"): images.image_decode},
+        "images",
+    ),
+    HostFunction(
+        "wasmfleet",
+        "image_encode",
+        {_sig("i32 i32 i32 i32 i32 i32", "i32"): images.image_encode},
+        "images",
+    ),
 )

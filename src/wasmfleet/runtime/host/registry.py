@@ -1,9 +1,10 @@
 """Which imports this supervisor offers, the deploy-time import check, and linking.
 
 A device offers WASI preview1 plus the host functions of ``functions.HOST_FUNCTIONS``,
-except those of the import modules it lacks hardware for (``disabled``, e.g. ``camera``
-on a device started with ``--camera none``, ``wasmfleet`` on one without ``--broker``;
-see ``HostDevices.unavailable_modules``).
+except those whose ``needs`` it lacks (``lacking``, e.g. ``camera`` on a device started
+with ``--camera none``, ``broker`` for ``wasmfleet.publish`` on one without ``--broker``,
+``images`` for ``wasmfleet.image_*`` where Pillow is not installed; see
+``HostDevices.lacking``).
 ``missing_imports`` names every import a module needs that the device cannot satisfy, so
 deploying it is refused with a message instead of failing at instantiation.
 """
@@ -33,25 +34,30 @@ WASI_FUNCTIONS: tuple[str, ...] = (
     "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
 )  # fmt: skip
 
-_LACKING = {"wasmfleet": "MQTT broker (start its supervisor with --broker)"}
-"""What a device lacks when it does not offer an import module, where that is not its name."""
+_LACKS = {
+    "camera": "this device has no camera",
+    "dht": "this device has no DHT sensor",
+    "broker": "this device has no MQTT broker (start its supervisor with --broker)",
+    "images": "this device has no Pillow (install it there: pip install pillow)",
+}
+"""Why a device does not offer the host functions with each need, in a sentence."""
 _BY_NAME: dict[tuple[str, str], HostFunction] = {(f.module, f.name): f for f in HOST_FUNCTIONS}
 _WASI = frozenset(WASI_FUNCTIONS)
 
 
 def offered_interfaces(
-    disabled: frozenset[str] = frozenset(),
+    lacking: frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[str]]:
     """(bare names as wasmiot lists them, qualified ``module.name`` names) of every import
-    offered, leaving out the host functions of the ``disabled`` import modules."""
-    hosts = [f for f in HOST_FUNCTIONS if f.module not in disabled]
+    offered, leaving out the host functions whose need is ``lacking``."""
+    hosts = [f for f in HOST_FUNCTIONS if _offered(f, lacking)]
     qualified = [f"{WASI_MODULE}.{n}" for n in WASI_FUNCTIONS] + [f.qualified for f in hosts]
     bare = list(dict.fromkeys([*WASI_FUNCTIONS, *(f.name for f in hosts)]))
     return bare, qualified
 
 
 def missing_imports(
-    imports: tuple[ImportSpec, ...], disabled: frozenset[str] = frozenset()
+    imports: tuple[ImportSpec, ...], lacking: frozenset[str] = frozenset()
 ) -> list[str]:
     """Human-readable descriptions of the imports this device cannot satisfy."""
     missing: list[str] = []
@@ -65,12 +71,8 @@ def missing_imports(
             host = _BY_NAME.get((imp.module, imp.name))
             if host is None:
                 missing.append(f"{imp.qualified} {imp.signature}")
-            elif imp.module in disabled:
-                lacks = _LACKING.get(imp.module, imp.module)
-                missing.append(
-                    f"{imp.qualified} {imp.signature} "
-                    f"(this device has no {lacks}: it offers no {imp.module}.* functions)"
-                )
+            elif not _offered(host, lacking):
+                missing.append(f"{imp.qualified} {imp.signature} ({_unmet(host)})")
             elif imp.signature not in host.variants:
                 offered = " or ".join(str(s) for s in host.variants)
                 missing.append(f"{imp.qualified} {imp.signature} (this device offers {offered})")
@@ -84,15 +86,15 @@ def define_imports(
     devices: HostDevices,
 ) -> None:
     """Link WASI and the host-function variants matching the module's imports (never those
-    of the import modules ``devices`` lacks hardware for)."""
+    whose need ``devices`` lacks)."""
     linker.define_wasi()
-    disabled = devices.unavailable_modules
+    lacking = devices.lacking
     done: set[tuple[str, str]] = set()
     for imp in imports:
         host = _BY_NAME.get((imp.module, imp.name))
         if host is None or imp.signature is None or (imp.module, imp.name) in done:
             continue
-        if imp.module in disabled:
+        if not _offered(host, lacking):
             continue
         builder = host.variants.get(imp.signature)
         if builder is None:
@@ -104,6 +106,21 @@ def define_imports(
         impl = _guarded(builder(ctx, devices), host.qualified, ctx)
         linker.define_func(imp.module, imp.name, functype, impl, access_caller=True)
         done.add((imp.module, imp.name))
+
+
+def _offered(host: HostFunction, lacking: frozenset[str]) -> bool:
+    """Whether a device lacking ``lacking`` offers ``host``."""
+    return host.needs is None or host.needs not in lacking
+
+
+def _unmet(host: HostFunction) -> str:
+    """Why ``host`` is not offered and what else goes with it, for a missing-import message."""
+    lacks = _LACKS.get(host.needs or "", f"this device has no {host.needs}")
+    same_module = [f for f in HOST_FUNCTIONS if f.module == host.module]
+    if all(f.needs == host.needs for f in same_module):
+        return f"{lacks}: it offers no {host.module}.* functions"
+    needing = ", ".join(f.qualified for f in same_module if f.needs == host.needs)
+    return f"{lacks}: it offers none of {needing}"
 
 
 def _guarded(impl: HostImpl, qualified: str, ctx: GuestContext) -> HostImpl:

@@ -1,0 +1,91 @@
+"""A deployment installed on this device, as the call path sees it: modules, bound functions.
+
+``DeploymentManager`` (deployments.py) builds these; ``CallService``, ``StreamService`` and
+``BridgeService`` use them. ``DeploymentWatcher`` is how the latter two follow installs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from wasmfleet.core.models import DeploymentSpec, FunctionSpec, ModuleSpec
+from wasmfleet.runtime.engine import CompiledModule, FuncSignature
+from wasmfleet.runtime.instance import WasmInstance
+from wasmfleet.supervisor.executor import SerialLane
+from wasmfleet.supervisor.fencing import Lease
+
+
+@dataclass(slots=True)
+class ModuleRuntime:
+    """A module of a live deployment: its instance, its lane and its directory."""
+
+    spec: ModuleSpec
+    compiled: CompiledModule
+    instance: WasmInstance
+    lane: SerialLane
+    workdir: Path
+    description: Any = None
+
+
+@dataclass(slots=True)
+class BoundFunction:
+    """A callable function, resolved once at deploy time for the hot path."""
+
+    spec: FunctionSpec
+    runtime: ModuleRuntime
+    signature: FuncSignature
+    execution_mounts: frozenset[str]
+    output_mount: str | None
+    fast_runs: int = 0
+    """Consecutive recent calls that took under the inline threshold (see CallService)."""
+    epoch: int = 0
+    """The installed epoch of its deployment (fencing)."""
+    lease: Lease | None = None
+    """The deployment's lease when this function is stateful, else None."""
+
+
+@dataclass(slots=True)
+class Deployment:
+    """A deployment installed on this device."""
+
+    spec: DeploymentSpec
+    modules: dict[str, ModuleRuntime]
+    directory: Path
+    deployed_at: float
+    functions: dict[tuple[str, str], BoundFunction] = field(default_factory=dict)
+    lease: Lease | None = None
+    """Guards the stateful functions when the document asks for a lease (see fencing.py)."""
+
+    def summary(self) -> dict[str, Any]:
+        """What ``GET /deploy`` shows about this deployment."""
+        return {
+            "deploymentId": self.spec.id,
+            "shape": self.spec.shape,
+            "epoch": self.spec.epoch,
+            "deployedAt": self.deployed_at,
+            "modules": [
+                {
+                    "id": m.spec.id,
+                    "name": name,
+                    "sha256": m.compiled.sha256,
+                    "functions": [f.name for f in self.spec.functions_of(name)],
+                }
+                for name, m in self.modules.items()
+            ],
+            "bridges": [b.name for b in self.spec.bridges],
+        }
+
+
+class DeploymentWatcher(Protocol):
+    """Checks deployments before they are installed and follows them (streams.py, bridges.py)."""
+
+    def check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
+        """Raise Unprocessable when this device cannot serve the deployment."""
+
+    def installed(self, dep: Deployment) -> None:
+        """A deployment was installed, replaced or restored."""
+
+    def removed(self, dep_id: str) -> None:
+        """A deployment was removed."""
