@@ -5,7 +5,8 @@
  *   - wasmfleet_publish and wasmfleet_message_topic only where the supervisor has an MQTT
  *     broker (`wasmfleet supervisor --broker mqtt://host:1883`);
  *   - wasmfleet_image_decode and wasmfleet_image_encode wherever Pillow is installed
- *     (it is a dependency of wasmfleet, so normally everywhere), broker or not.
+ *     (it is a dependency of wasmfleet, so normally everywhere), broker or not;
+ *   - wasmfleet_qoa_report on every device.
  * A device that lacks what a function needs refuses a module importing it (422
  * missing_imports, saying what to install or start), and the orchestrator places such
  * modules only on devices that list every function they import among their interfaces.
@@ -93,6 +94,17 @@ int32_t wasmfleet_image_decode(const uint8_t *src, uint32_t src_len, int32_t cha
 WASMFLEET_IMPORT("image_encode")
 int32_t wasmfleet_image_encode(const uint8_t *pixels, int32_t width, int32_t height,
                                int32_t channels, int32_t quality, uint32_t out[2]);
+
+/*
+ * wasmfleet.qoa_report(f32 latency_ms, f32 confidence) -> i32
+ * Reports the quality of analytics of one inference of the function being called: how
+ * long the inference took (ms, >= 0) and how confident its result is (0..1). The
+ * supervisor keeps per-function aggregates (count, p50/p99 latency, mean confidence),
+ * served in GET /health and GET /api/v1/status under "qoa". Returns 0, or -1 (nothing
+ * recorded) when a value is NaN, infinite or negative, or the confidence is over 1.
+ */
+WASMFLEET_IMPORT("qoa_report")
+int32_t wasmfleet_qoa_report(float latency_ms, float confidence);
 
 /* Packs an output buffer as the i64 result of a bytes-ABI function. */
 static inline int64_t wasmfleet_output(const void *ptr, uint32_t len) {

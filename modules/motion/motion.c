@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "wasmfleet.h"
+#include "wasmfleet_buffer.h"
 
 enum { ERR_IMAGE = -1, ERR_MEMORY = -2, ERR_TOO_LARGE = -3 };
 
@@ -47,8 +48,7 @@ static int32_t queue[GRID_MAX];
 static int32_t prev_cols = 0, prev_rows = 0;
 static int32_t threshold = 24;
 static int32_t frames_seen = 0, regions_reported = 0;
-static char *out = NULL;
-static size_t out_len = 0, out_cap = 0;
+static WasmfleetBuffer out = WASMFLEET_BUFFER(OUT_MAX);
 
 typedef struct {
     int32_t x0, y0, x1, y1, cells;
@@ -61,24 +61,7 @@ int32_t alloc(int32_t len) {
 
 /* Appends to the output buffer; 0, or -1 when it would exceed OUT_MAX. */
 static int emit(const char *data, size_t len) {
-    if (out_len + len > out_cap) {
-        size_t cap = out_cap ? out_cap : 4096;
-        while (cap < out_len + len) {
-            cap *= 2;
-        }
-        if (cap > OUT_MAX) {
-            return -1;
-        }
-        char *grown = realloc(out, cap);
-        if (grown == NULL) {
-            return -1;
-        }
-        out = grown;
-        out_cap = cap;
-    }
-    memcpy(out + out_len, data, len);
-    out_len += len;
-    return 0;
+    return wasmfleet_append(&out, data, len);
 }
 
 static int emitf(const char *format, long a, long b, long c, long d, long e) {
@@ -88,22 +71,7 @@ static int emitf(const char *format, long a, long b, long c, long d, long e) {
 }
 
 static int emit_base64(const uint8_t *data, uint32_t len) {
-    static const char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char chunk[4];
-    for (uint32_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < len) v |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < len) v |= data[i + 2];
-        chunk[0] = digits[(v >> 18) & 63];
-        chunk[1] = digits[(v >> 12) & 63];
-        chunk[2] = i + 1 < len ? digits[(v >> 6) & 63] : '=';
-        chunk[3] = i + 2 < len ? digits[v & 63] : '=';
-        if (emit(chunk, 4) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return wasmfleet_append_base64(&out, data, len);
 }
 
 /* The camera's name: the second level of the message topic, JSON-safe characters only. */
@@ -276,7 +244,7 @@ int64_t detect(int32_t ptr, int32_t len) {
     }
     char camera[64];
     camera_name(camera, sizeof camera);
-    out_len = 0;
+    out.len = 0;
     int bad = emit("{\"camera\":\"", 11) != 0 || emit(camera, strlen(camera)) != 0;
     bad = bad || emitf("\",\"frame\":%ld,\"width\":%ld,\"height\":%ld,\"objects\":[",
                        frames_seen, width, height, 0, 0);
@@ -289,7 +257,7 @@ int64_t detect(int32_t ptr, int32_t len) {
         return result != 0 ? result : ERR_TOO_LARGE;
     }
     regions_reported += n;
-    return wasmfleet_output(out, (uint32_t)out_len);
+    return wasmfleet_output(out.data, (uint32_t)out.len);
 }
 
 WASMIOT_EXPORT("frames")

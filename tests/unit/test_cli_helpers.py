@@ -115,3 +115,26 @@ def test_deployment_mounts_ignores_other_stages_and_shapes() -> None:
     assert deployment_mounts({"paths": {"/x": {"get": {"x-mounts": [
         {"name": "a", "stage": "deployment"}, {"name": "b", "stage": "execution"},
     ]}, "parameters": []}}}) == ["a"]  # fmt: skip
+
+
+def test_every_example_manifest_reads_and_parses(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wasmfleet.core.manifest import parse_manifest
+
+    examples = sorted((REPO / "examples").glob("*.y*ml")) + [REPO / "examples" / "fibo.json"]
+    assert len(examples) >= 8
+    monkeypatch.delenv("WASMFLEET_CLOUD_BROKER", raising=False)
+    with pytest.raises(typer.Exit):  # uplink.yaml needs its variable ...
+        read_manifest(REPO / "examples" / "uplink.yaml")
+    assert "uses ${WASMFLEET_CLOUD_BROKER}, but WASMFLEET_CLOUD_BROKER is not set" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("WASMFLEET_CLOUD_BROKER", "mqtt://cloud.example:1883")
+    for path in examples:  # ... and then every example is a valid manifest
+        body, _, parsed = read_manifest(path)
+        manifest = parse_manifest(parsed)
+        assert manifest.name and manifest.steps, path
+    uplink = parse_manifest(read_manifest(REPO / "examples" / "uplink.yaml")[2])
+    assert uplink.steps[0].bridge is not None
+    assert uplink.steps[0].bridge.destination == "mqtt://cloud.example:1883"

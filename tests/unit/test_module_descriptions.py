@@ -47,6 +47,14 @@ HOST_IMPORTS = {
     ("wasmfleet", "message_topic"): (("i32", "i32"), ("i32",)),
     ("wasmfleet", "image_decode"): (("i32",) * 5, ("i32",)),
     ("wasmfleet", "image_encode"): (("i32",) * 6, ("i32",)),
+    ("wasmfleet", "qoa_report"): (("f32", "f32"), ("i32",)),
+    # ... and WASI-NN preview1 (modules/include/wasi_nn.h)
+    ("wasi_ephemeral_nn", "load"): (("i32",) * 5, ("i32",)),
+    ("wasi_ephemeral_nn", "load_by_name"): (("i32",) * 3, ("i32",)),
+    ("wasi_ephemeral_nn", "init_execution_context"): (("i32",) * 2, ("i32",)),
+    ("wasi_ephemeral_nn", "set_input"): (("i32",) * 3, ("i32",)),
+    ("wasi_ephemeral_nn", "compute"): (("i32",), ("i32",)),
+    ("wasi_ephemeral_nn", "get_output"): (("i32",) * 5, ("i32",)),
 }
 
 ENGINE = wasmtime.Engine()

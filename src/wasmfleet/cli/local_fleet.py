@@ -41,12 +41,16 @@ class DeviceSpec:
     capacity: str
     cloud: bool = False
     """In the cloud: told the cloud broker when the fleet has one (``up``'s second broker)."""
+    nn: bool = True
+    """Offers WASI-NN (when a backend is installed); the gateway keeps its one core for capture."""
+    camera_dir: str | None = None
+    """The simulated camera's pictures: a folder of the bundled assets (None: the sample)."""
 
 
 DEVICES = (
     DeviceSpec(
         "cam-gw", ("role=gateway", "location=lab"), "simulated", "simulated",
-        "cores=1,memory=512MiB",
+        "cores=1,memory=512MiB", nn=False, camera_dir="portrait",
     ),
     DeviceSpec(
         "edge-box", ("role=edge", "location=lab"), "none", "simulated",
@@ -185,9 +189,20 @@ def supervisor_child(
     ]  # fmt: skip
     for label in spec.labels:
         command += ["--label", label]
+    if not spec.nn:
+        command.append("--no-nn")
+    if spec.camera_dir is not None:
+        command += ["--camera-dir", str(bundled_assets() / spec.camera_dir)]
     if broker and supervisor_takes_broker():
         command += [SUPERVISOR_BROKER_FLAG, broker]
     return Child(spec.name, port, command, root / "logs" / f"{spec.name}.log")
+
+
+def bundled_assets() -> Path:
+    """The folder of wasmfleet's bundled pictures (``src/wasmfleet/assets``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("wasmfleet").joinpath("assets")))
 
 
 def supervisor_takes_broker() -> bool:

@@ -10,6 +10,7 @@ from wasmfleet.cli.bridge import bridge, sink
 from wasmfleet.cli.broker import broker
 from wasmfleet.cli.demo import demo
 from wasmfleet.cli.logs import logs
+from wasmfleet.cli.ml import app as ml_app
 from wasmfleet.cli.orchestrator import orchestrator
 from wasmfleet.cli.status import status
 from wasmfleet.cli.supervisor import supervisor
@@ -35,6 +36,7 @@ app.command(name="logs")(logs)
 app.command(name="status")(status)
 app.command(name="broker")(broker)
 app.add_typer(sensor.app, name="sensor")
+app.add_typer(ml_app, name="ml")
 app.command(name="bridge")(bridge)
 app.command(name="sink")(sink)
 

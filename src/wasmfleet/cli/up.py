@@ -59,6 +59,7 @@ PIPELINES: tuple[tuple[str, dict[str, str] | None], ...] = (
     ("uplink.yaml", None),  # the bridge from the lab's broker to the cloud's (two brokers only)
     ("thermo-alerts.yaml", None),  # runs for every MQTT reading: deployed, not executed
     ("camera-uplink.yaml", None),  # runs for every camera frame
+    ("face-pipeline.yaml", {}),  # cam-gw's picture, faces found where WASI-NN is
 )
 
 
@@ -151,6 +152,10 @@ def what_next(
             (f"{cli} deployment show camera-pipeline", "where each step went, and why"),
             (f"{cli} exec camera-pipeline", "cam-gw takes a picture, edge-box counts its pixels"),
         ]
+    if "face-pipeline" in deployed:
+        lines.append(
+            (f"{cli} exec face-pipeline", "cam-gw's picture; BlazeFace via WASI-NN finds the face")
+        )
     if "fibo" in deployed:
         lines.append((f"{cli} exec fibo iterations=30", "on cloud-vm, placed by resources"))
     edge = next((c for c in supervisors if c.name == "edge-box" and c.proc), None)

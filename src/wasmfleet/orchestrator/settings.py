@@ -15,7 +15,8 @@ from typing import Any
 
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.runtime.limits import MiB
-from wasmfleet.supervisor.settings import convert_setting, primary_ipv4
+from wasmfleet.supervisor.setting_values import convert_setting
+from wasmfleet.supervisor.settings import primary_ipv4
 
 
 def default_orchestrator_dir() -> Path:

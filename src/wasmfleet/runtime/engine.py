@@ -40,7 +40,7 @@ NONBLOCKING_IMPORTS = frozenset(
         ),
         "sys.millis", "sys.print", "sys.println", "sys.printInt",
         "dht.getTemperature", "dht.getHumidity",
-        "wasmfleet.message_topic",
+        "wasmfleet.message_topic", "wasmfleet.qoa_report",
     ]
 )  # fmt: skip
 

@@ -175,6 +175,7 @@ class WasmInstance:
                 self._size_before = _memory_size(self._context, self._memory_ref)
             guest.host_error = None
             guest.message = message
+            guest.function = name
             guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(self._context, self._timeout_ticks)
             try:
@@ -246,6 +247,7 @@ class WasmInstance:
             guest = self.guest
             guest.host_error = None
             guest.message = message
+            guest.function = name
             guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(context, INLINE_TICKS)
             self.calls += 1

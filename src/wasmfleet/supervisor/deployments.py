@@ -115,6 +115,7 @@ class DeploymentManager:
             if dep.lease is not None:
                 dep.lease.grant(received)
             self.deployments[spec.id] = dep
+            self._share_models(dep)
             for watcher in self.watchers:
                 watcher.installed(dep)
             self.fences.raise_to(spec.id, spec.epoch)
@@ -134,6 +135,8 @@ class DeploymentManager:
         self.get(dep_id)
         async with self._locks.setdefault(dep_id, asyncio.Lock()):
             self.deployments.pop(dep_id, None)
+            if self.devices.nn is not None:
+                self.devices.nn.deployment_removed(dep_id)
             for watcher in self.watchers:
                 watcher.removed(dep_id)
             await self.executor.run_blocking(lambda: self.store.remove(dep_id))
@@ -152,6 +155,7 @@ class DeploymentManager:
                 )
                 continue
             self.deployments[dep_id] = dep
+            self._share_models(dep)
             for watcher in self.watchers:
                 watcher.installed(dep)
             log.info("deployment restored", extra={"deployment": dep_id, "epoch": dep.spec.epoch})
@@ -330,6 +334,18 @@ class DeploymentManager:
                 lease=dep.lease if (fn.module, fn.name) in spec.stateful else None,
             )
         return dep
+
+    def _share_models(self, dep: Deployment) -> None:
+        """Let the deployment's instances load its ``*.onnx``/``*.tflite`` data files by
+        name through WASI-NN (``load_by_name``); no other deployment sees them."""
+        if self.devices.nn is not None:
+            self.devices.nn.deployment_installed(
+                dep.spec.id,
+                {
+                    name: {file: m.workdir / file for file, _ in m.spec.other}
+                    for name, m in dep.modules.items()
+                },
+            )
 
     def _relocate(self, dep: Deployment, final: Path) -> None:
         """After the staged directory was renamed into place, point paths at it.

@@ -19,7 +19,8 @@ import psutil
 
 import wasmfleet
 from wasmfleet.runtime.limits import MiB
-from wasmfleet.supervisor.settings import CapacitySpec, SupervisorSettings
+from wasmfleet.supervisor.setting_values import CapacitySpec
+from wasmfleet.supervisor.settings import SupervisorSettings
 
 _CPUINFO = Path("/proc/cpuinfo")
 # Keys that name the CPU in /proc/cpuinfo, best first (x86, ARM boards, MIPS, RISC-V, POWER).
@@ -103,10 +104,15 @@ def declared_capacity(spec: CapacitySpec) -> dict[str, Any]:
 
 
 def device_description(
-    settings: SupervisorSettings, interfaces: list[str], qualified: list[str]
+    settings: SupervisorSettings,
+    interfaces: list[str],
+    qualified: list[str],
+    *,
+    nn: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The body of GET /.well-known/wasmiot-device-description."""
-    return {
+    """The body of GET /.well-known/wasmiot-device-description (``nn``: the WASI-NN
+    backends and model names, under ``wasmfleet.nn`` when given)."""
+    described: dict[str, Any] = {
         "platform": describe_platform(),
         "supervisorInterfaces": list(interfaces),
         "wasmfleet": {
@@ -118,6 +124,9 @@ def device_description(
             "heartbeat_interval_s": settings.heartbeat_interval_s,
         },
     }
+    if nn is not None:
+        described["wasmfleet"]["nn"] = nn
+    return described
 
 
 def _fraction(percent: float) -> float:

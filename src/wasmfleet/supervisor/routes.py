@@ -93,7 +93,7 @@ class SupervisorRoutes:
     # -- device -------------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
-        """GET /health: CPU and memory usage; tells the orchestrator whether it is known."""
+        """GET /health: CPU and memory usage, QoA aggregates; whether an orchestrator is set."""
         registrar = self.sup.registrar
         registrar.note_health_check()
         headers = {"Custom-Orchestrator-Set": "true" if registrar.orchestrator_set else "false"}

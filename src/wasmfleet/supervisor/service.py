@@ -22,6 +22,7 @@ from wasmfleet.runtime.host.camera import open_camera
 from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import offered_interfaces
 from wasmfleet.runtime.host.sensors import SimulatedDht
+from wasmfleet.runtime.nn.models import ModelRegistry
 from wasmfleet.supervisor.advertise import Advertiser
 from wasmfleet.supervisor.bridges import BridgeService
 from wasmfleet.supervisor.calls import CallService
@@ -32,6 +33,7 @@ from wasmfleet.supervisor.fencing import FenceBook, lease_state
 from wasmfleet.supervisor.heartbeat import Heartbeater
 from wasmfleet.supervisor.logship import LogShipper
 from wasmfleet.supervisor.platform_info import device_description, health_report
+from wasmfleet.supervisor.quality import QualityBook
 from wasmfleet.supervisor.registration import Registrar
 from wasmfleet.supervisor.rpc import HttpRpcTransport
 from wasmfleet.supervisor.settings import SupervisorSettings
@@ -50,6 +52,8 @@ class Supervisor:
         self.store = DeploymentStore(settings.resolved_data_dir)
         self.fences = FenceBook(settings.resolved_data_dir, settings.name)
         self.engine = WasmEngine(settings.limits, self.store.cache_dir)
+        self.nn = ModelRegistry(settings.nn_models, backends=None if settings.nn else ())
+        self.nn.preload()  # parsed once, before anyone can call; failures are logged
         self.devices = HostDevices(
             camera=None
             if settings.camera == "none"
@@ -57,6 +61,7 @@ class Supervisor:
             dht=None
             if settings.sensors == "none"
             else SimulatedDht(settings.dht_temperature, settings.dht_humidity),
+            nn=self.nn,
         )
         self.executor = CallExecutor(settings.worker_count)
         self.client = httpx.AsyncClient(
@@ -77,13 +82,17 @@ class Supervisor:
         )
         self.streams = StreamService(settings, self.calls)
         self.bridges = BridgeService(settings)
-        self.manager.watchers = [self.streams, self.bridges]
+        self.quality = QualityBook()
+        self.manager.watchers = [self.streams, self.bridges, self.quality]
         self.devices.mqtt = self.streams.link
+        self.devices.qoa = self.quality
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
         self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
         self.devices.rpc = self.rpc
         bare, qualified = offered_interfaces(self.devices.lacking)
-        self.device_description = device_description(settings, bare, [*qualified, BRIDGE_INTERFACE])
+        self.device_description = device_description(
+            settings, bare, [*qualified, BRIDGE_INTERFACE], nn=self.nn.advertised()
+        )
         self.registrar = Registrar(settings, self._registration_client)
         self.heartbeat = Heartbeater(
             settings,
@@ -131,6 +140,8 @@ class Supervisor:
                 "camera": self.camera_kind,
                 "sensors": self.settings.sensors,
                 "broker": self.streams.link.broker.url if self.streams.link else "none",
+                "nn_backends": ",".join(self.nn.backends) or "none",
+                "nn_models": ",".join(self.nn.offered()) or "none",
             },
         )
 
@@ -154,8 +165,9 @@ class Supervisor:
         self.shipper.follow_orchestrator(url)
 
     def health(self) -> dict[str, Any]:
-        """The /health body: real CPU and memory usage of this device."""
-        return health_report()
+        """The /health body: real CPU and memory usage of this device, and the
+        quality-of-analytics aggregates per function (``qoa``, see quality.py)."""
+        return {**health_report(), "qoa": self.quality.snapshot()}
 
     def status(self) -> dict[str, Any]:
         """Counters for /api/v1/status."""
@@ -192,6 +204,8 @@ class Supervisor:
             "heartbeat": self.heartbeat.stats(),
             "streams": self.streams.stats(),
             "bridges": self.bridges.stats(),
+            "qoa": self.quality.snapshot(),
+            "nn": self.nn.status(),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

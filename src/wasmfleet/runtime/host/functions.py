@@ -1,6 +1,6 @@
 """The host functions: the wasmiot set (``sys.*``, ``camera.*``, ``dht.*``,
-``communication.rpcCall``) and wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``;
-images, see ``images``).
+``communication.rpcCall``), wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``;
+images, see ``images``) and WASI-NN (``wasi_ephemeral_nn.*``, see ``wasi_nn``).
 
 Each function is defined for the exact signatures existing wasmiot modules import; a few
 have more than one historical signature (``sys.println`` took a C string in the Python
@@ -17,10 +17,12 @@ from typing import Any, Protocol
 import wasmtime
 
 from wasmfleet.runtime.engine import FuncSignature
-from wasmfleet.runtime.host import images, messaging
+from wasmfleet.runtime.host import images, messaging, qoa, wasi_nn
 from wasmfleet.runtime.host.camera import Camera
 from wasmfleet.runtime.host.guest import GuestContext, GuestMemory, HostCallError
+from wasmfleet.runtime.host.qoa import QoaSink
 from wasmfleet.runtime.host.sensors import SimulatedDht
+from wasmfleet.runtime.nn.models import ModelRegistry
 
 
 class HostTimeout(HostCallError):
@@ -41,8 +43,8 @@ class HostDevices:
 
     ``None`` means the device has no such hardware: the host functions needing it
     (``camera.*``, ``dht.*``; ``wasmfleet.publish`` and ``wasmfleet.message_topic`` without
-    an MQTT broker; ``wasmfleet.image_*`` without Pillow) are then not offered, see
-    ``lacking`` and ``HostFunction.needs``.
+    an MQTT broker; ``wasmfleet.image_*`` without Pillow; ``wasi_ephemeral_nn.*`` without
+    an inference backend) are then not offered, see ``lacking`` and ``HostFunction.needs``.
     """
 
     camera: Camera | None
@@ -52,6 +54,12 @@ class HostDevices:
     """The device's MQTT connection (``--broker``); None: no MQTT ``wasmfleet.*`` functions."""
     images: bool = field(default_factory=images.pillow_available)
     """Pillow imports here; False: no ``wasmfleet.image_*`` functions."""
+    qoa: QoaSink | None = None
+    """Where ``wasmfleet.qoa_report`` reports go (the supervisor's QualityBook); None:
+    accepted and dropped."""
+    nn: ModelRegistry | None = field(default_factory=ModelRegistry)
+    """The WASI-NN backends and models (runtime/nn); None or no backend: no
+    ``wasi_ephemeral_nn.*`` functions."""
 
     @property
     def lacking(self) -> frozenset[str]:
@@ -64,6 +72,8 @@ class HostDevices:
             absent.add("broker")
         if not self.images:
             absent.add("images")
+        if self.nn is None or not self.nn.available:
+            absent.add("nn")
         return frozenset(absent)
 
 
@@ -235,8 +245,8 @@ class HostFunction:
     name: str
     variants: dict[FuncSignature, Builder]
     needs: str | None = None
-    """What the device must have to offer it ("camera", "dht", "broker", "images"; see
-    ``HostDevices.lacking``); None: every device offers it."""
+    """What the device must have to offer it ("camera", "dht", "broker", "images", "nn";
+    see ``HostDevices.lacking``); None: every device offers it."""
 
     @property
     def qualified(self) -> str:
@@ -290,5 +300,17 @@ HOST_FUNCTIONS: tuple[HostFunction, ...] = (
         "image_encode",
         {_sig("i32 i32 i32 i32 i32 i32", "i32"): images.image_encode},
         "images",
+    ),
+    HostFunction("wasmfleet", "qoa_report", {_sig("f32 f32", "i32"): qoa.qoa_report}),
+    *(
+        HostFunction(wasi_nn.MODULE, name, {_sig(params, "i32"): builder}, "nn")
+        for name, params, builder in (
+            ("load", "i32 i32 i32 i32 i32", wasi_nn.load),
+            ("load_by_name", "i32 i32 i32", wasi_nn.load_by_name),
+            ("init_execution_context", "i32 i32", wasi_nn.init_execution_context),
+            ("set_input", "i32 i32 i32", wasi_nn.set_input),
+            ("compute", "i32", wasi_nn.compute),
+            ("get_output", "i32 i32 i32 i32 i32", wasi_nn.get_output),
+        )
     ),
 )

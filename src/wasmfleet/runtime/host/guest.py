@@ -1,9 +1,9 @@
 """What host functions know about the guest that called them.
 
-``GuestContext`` is per instance: which deployment and module it serves, the deadline of
-the call in progress, and the first error a host function hit (wasmtime-py reports host
-exceptions through a process-global, which is not safe with parallel instances, so the
-message is kept here instead). ``GuestMemory`` reads and writes the caller's linear memory
+``GuestContext`` is per instance: which deployment and module it serves, the function and
+the deadline of the call in progress, and the first error a host function hit (wasmtime-py
+reports host exceptions through a process-global, which is not safe with parallel instances,
+so the message is kept here instead). ``GuestMemory`` reads and writes the caller's linear memory
 with explicit bounds checks — guest pointers are unsigned 32-bit.
 """
 
@@ -46,6 +46,8 @@ class GuestContext:
     host_error: str | None = None
     message: GuestMessage | None = None
     """The message the current call handles; None for calls not triggered by a message."""
+    function: str = ""
+    """The export being called (``wasmfleet.qoa_report`` attributes reports to it)."""
 
     def fail(self, function: str, message: str) -> HostCallError:
         """Remember the first host failure of this call and return the exception to raise."""

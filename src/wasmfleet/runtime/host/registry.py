@@ -3,8 +3,8 @@
 A device offers WASI preview1 plus the host functions of ``functions.HOST_FUNCTIONS``,
 except those whose ``needs`` it lacks (``lacking``, e.g. ``camera`` on a device started
 with ``--camera none``, ``broker`` for ``wasmfleet.publish`` on one without ``--broker``,
-``images`` for ``wasmfleet.image_*`` where Pillow is not installed; see
-``HostDevices.lacking``).
+``images`` for ``wasmfleet.image_*`` where Pillow is not installed, ``nn`` for
+``wasi_ephemeral_nn.*`` where no inference backend is; see ``HostDevices.lacking``).
 ``missing_imports`` names every import a module needs that the device cannot satisfy, so
 deploying it is refused with a message instead of failing at instantiation.
 """
@@ -39,6 +39,8 @@ _LACKS = {
     "dht": "this device has no DHT sensor",
     "broker": "this device has no MQTT broker (start its supervisor with --broker)",
     "images": "this device has no Pillow (install it there: pip install pillow)",
+    "nn": "this device has no WASI-NN backend (install ONNX Runtime and LiteRT there: "
+    "pip install 'wasmfleet[nn]')",
 }
 """Why a device does not offer the host functions with each need, in a sentence."""
 _BY_NAME: dict[tuple[str, str], HostFunction] = {(f.module, f.name): f for f in HOST_FUNCTIONS}
