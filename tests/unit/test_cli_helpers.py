@@ -122,7 +122,7 @@ def test_every_example_manifest_reads_and_parses(
 ) -> None:
     from wasmfleet.core.manifest import parse_manifest
 
-    examples = sorted((REPO / "examples").glob("*.y*ml")) + [REPO / "examples" / "fibo.json"]
+    examples = [*sorted((REPO / "examples").glob("*.y*ml")), REPO / "examples" / "fibo.json"]
     assert len(examples) >= 8
     monkeypatch.delenv("WASMFLEET_CLOUD_BROKER", raising=False)
     with pytest.raises(typer.Exit):  # uplink.yaml needs its variable ...
@@ -132,7 +132,7 @@ def test_every_example_manifest_reads_and_parses(
     )
     monkeypatch.setenv("WASMFLEET_CLOUD_BROKER", "mqtt://cloud.example:1883")
     for path in examples:  # ... and then every example is a valid manifest
-        body, _, parsed = read_manifest(path)
+        _, _, parsed = read_manifest(path)
         manifest = parse_manifest(parsed)
         assert manifest.name and manifest.steps, path
     uplink = parse_manifest(read_manifest(REPO / "examples" / "uplink.yaml")[2])
