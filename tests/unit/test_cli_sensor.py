@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from wasmfleet.cli import local_fleet
 from wasmfleet.cli.main import app
-from wasmfleet.cli.up import what_next
+from wasmfleet.cli.up_hints import what_next
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from wasmfleet.cli import local_fleet as up
-from wasmfleet.cli.up import what_next
+from wasmfleet.cli.up_hints import what_next
 
 
 def test_pick_port_keeps_a_free_port_and_skips_busy_or_taken_ones() -> None:

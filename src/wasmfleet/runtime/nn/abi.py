@@ -1,9 +1,11 @@
 """The constants of ``wasi_ephemeral_nn`` (WASI-NN preview1, the witx ABI), in one place.
 
 Matched against wasmtime's ``crates/wasi-nn/witx/wasi-nn.witx`` (the copy that carries
-``f64``, ``i64``, ``autodetect`` and the errors up to ``not_found``) and WasmEdge's
-``plugins/wasi_nn/types.h`` (2024: the same values; WasmEdge adds encodings from ``ggml``
-= 6 on, which no backend here loads). See docs/wasi-nn.md for the table.
+``f64``, ``i64``, ``autodetect`` and the errors up to ``not_found``); the bytecodealliance
+``wasi-nn`` Rust bindings number tensor types the same way (f16, f32, f64, u8, i32, i64).
+Older copies — the first witx, older bindings and older WasmEdge releases — number them
+f16 0, f32 1, u8 2, i32 3: only f16 and f32 agree everywhere. WasmEdge adds encodings from
+``ggml`` = 6 on, which no backend here loads. See docs/wasi-nn.md for the table.
 """
 
 from __future__ import annotations
