@@ -25,6 +25,7 @@ from wasmfleet.cli.client import ApiError, Client
 from wasmfleet.cli.output import err_console, note, spinner
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.messaging.embedded import BrokerThread
+from wasmfleet.runtime.host.camera import bundled_assets
 
 SUPERVISOR_BROKER_FLAG = "--broker"
 """The supervisor option that names the MQTT broker; passed only if the supervisor has it."""
@@ -196,13 +197,6 @@ def supervisor_child(
     if broker and supervisor_takes_broker():
         command += [SUPERVISOR_BROKER_FLAG, broker]
     return Child(spec.name, port, command, root / "logs" / f"{spec.name}.log")
-
-
-def bundled_assets() -> Path:
-    """The folder of wasmfleet's bundled pictures (``src/wasmfleet/assets``)."""
-    from importlib import resources
-
-    return Path(str(resources.files("wasmfleet").joinpath("assets")))
 
 
 def supervisor_takes_broker() -> bool:

@@ -125,10 +125,11 @@ class SerialLane:
         """Resolve the futures of finished jobs (event loop)."""
         self._delivering = False  # before taking: a result added later schedules again
         done = self._done
+        running = asyncio.get_running_loop()
         while done:
             future, ok, value = done.popleft()
             loop = future.get_loop()
-            if loop is asyncio.get_running_loop():
+            if loop is running:
                 _resolve(future, ok, value)
             else:  # submitted from another loop (never in the supervisor): hand it there
                 loop.call_soon_threadsafe(_resolve, future, ok, value)

@@ -38,10 +38,15 @@ def bundled_sample() -> bytes:
     return resources.files("wasmfleet").joinpath("assets/sample.jpg").read_bytes()
 
 
+def bundled_assets() -> Path:
+    """The folder of the pictures shipped with wasmfleet (``src/wasmfleet/assets``)."""
+    return Path(str(resources.files("wasmfleet").joinpath("assets")))
+
+
 def bundled_scene() -> Path:
     """The folder of the motion demo's frames shipped with wasmfleet (modules/motion/scene.py:
     a still room and a figure walking through it, eight JPEG frames)."""
-    return Path(str(resources.files("wasmfleet").joinpath("assets/scene")))
+    return bundled_assets() / "scene"
 
 
 class SimulatedCamera:
