@@ -202,3 +202,13 @@ def test_a_failing_later_step_is_named(fleet: Fleet) -> None:
     assert [s["success"] for s in steps] == [True, False]
     assert steps[0]["result"] == "5"
     assert "divide" in body["error"]["message"] and "Step 2" in body["error"]["message"]
+
+
+def test_an_oversized_body_is_refused_in_the_orchestrators_words(fleet: Fleet) -> None:
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    r = fleet.http.post(
+        "/api/v1/heartbeat", content=big, headers={"content-type": "application/json"}
+    )
+    message = _error(r, 413)
+    assert "this orchestrator accepts at most 1048576 bytes" in message
+    assert "supervisor" not in message

@@ -469,7 +469,9 @@ def test_missing_host_import(sup: SupervisorProcess, files: FileServer) -> None:
 def test_deploy_body_over_request_limit(sup: SupervisorProcess, files: FileServer) -> None:
     body = fibo_body(files)
     body["padding"] = "x" * (MAX_REQUEST + 1024)
-    expect_error(sup.deploy(body), 413, str(MAX_REQUEST))
+    error = expect_error(sup.deploy(body), 413, str(MAX_REQUEST))
+    assert "this supervisor" in error["message"]
+    assert "--max-request-size" in error["message"]
 
 
 @pytest.mark.usefixtures("unchanged")

@@ -40,3 +40,31 @@ def test_core_module_imports_no_io(path: Path) -> None:
 
 def test_the_check_sees_core_files() -> None:
     assert len(list(CORE.rglob("*.py"))) >= 5
+
+
+PACKAGE = CORE.parent
+APART = {
+    "supervisor": ("wasmfleet.orchestrator", "wasmfleet.cli"),
+    "orchestrator": ("wasmfleet.supervisor", "wasmfleet.cli"),
+    "service": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli"),
+    "messaging": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli"),
+    "runtime": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli"),
+}
+"""Package -> what it must never import. The two services talk over HTTP and MQTT only;
+what both need lives in ``service/`` (plumbing) or ``core/`` (the wire contract)."""
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for name in APART for p in (PACKAGE / name).rglob("*.py")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_services_do_not_import_each_other(path: Path) -> None:
+    package = path.relative_to(PACKAGE).parts[0]
+    bad = {
+        name
+        for name in _imports(path)
+        for banned in APART[package]
+        if name == banned or name.startswith(banned + ".")
+    }
+    assert not bad, f"{package}/{path.name} imports {sorted(bad)}; move the shared part to service/"

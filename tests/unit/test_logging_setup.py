@@ -1,4 +1,5 @@
-"""Structured stderr logging: extras are rendered in both formats; setup is idempotent."""
+"""Structured stderr logging: extras are rendered in both formats; setup is idempotent;
+libraries' records come out in the same format."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.supervisor.logging_setup import configure_logging, parse_level
-from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.service.logs import configure_logging, parse_level
 
 GUEST = {"deployment": "d1", "wasm_module": "fibo", "stream": "stdout"}
 
@@ -20,18 +20,19 @@ def ours(logger: logging.Logger) -> list[logging.Handler]:
 
 
 @pytest.fixture(autouse=True)
-def restore_wasmfleet_logger() -> Iterator[None]:
-    logger = logging.getLogger("wasmfleet")
-    level, handlers = logger.level, list(logger.handlers)
+def restore_loggers() -> Iterator[None]:
+    root, logger = logging.getLogger(), logging.getLogger("wasmfleet")
+    saved = [(each, each.level, list(each.handlers)) for each in (root, logger)]
     yield
-    for handler in ours(logger):
-        logger.removeHandler(handler)
-    logger.setLevel(level)
-    assert logger.handlers == handlers
+    for each, level, handlers in saved:
+        for handler in ours(each):
+            each.removeHandler(handler)
+        each.setLevel(level)
+        assert each.handlers == handlers
 
 
 def test_text_format_renders_message_and_extras(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(SupervisorSettings(log_format="text", log_level="info"))
+    configure_logging(log_format="text", log_level="info")
 
     logging.getLogger("wasmfleet.guest").info("hello world", extra=GUEST)
     logging.getLogger("wasmfleet.x").info("spaced", extra={"note": "two words", "n": 3})
@@ -48,7 +49,7 @@ def test_text_format_renders_message_and_extras(capsys: pytest.CaptureFixture[st
 def test_json_format_is_one_object_per_line_with_extras(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging(SupervisorSettings(log_format="json", log_level="debug"))
+    configure_logging(log_format="json", log_level="debug")
 
     logging.getLogger("wasmfleet.guest").warning("line\nwith newline", extra=GUEST)
     try:
@@ -69,21 +70,51 @@ def test_json_format_is_one_object_per_line_with_extras(
 
 
 def test_configuring_twice_does_not_duplicate_output(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(SupervisorSettings(log_format="json"))
-    configure_logging(SupervisorSettings(log_format="text"))
+    configure_logging(log_format="json")
+    configure_logging(log_format="text")
 
     logging.getLogger("wasmfleet.x").warning("once")
 
-    assert len(ours(logging.getLogger("wasmfleet"))) == 1
+    assert len(ours(logging.getLogger())) == 1
+    assert not ours(logging.getLogger("wasmfleet"))
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].endswith("once")  # the last call's text format wins
 
 
 def test_logger_level_lets_through_what_the_shipper_wants() -> None:
-    configure_logging(SupervisorSettings(log_level="warning", ship_log_level="debug"))
+    configure_logging(log_level="warning", ship_log_level="debug")
 
     assert logging.getLogger("wasmfleet").level == logging.DEBUG
-    assert ours(logging.getLogger("wasmfleet"))[0].level == logging.WARNING
+    assert ours(logging.getLogger())[0].level == logging.WARNING
+
+
+def test_library_records_share_the_format_and_stay_quiet_below_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(log_format="json", log_level="info")
+
+    logging.getLogger("uvicorn.error").warning("port in use")
+    logging.getLogger("sqlalchemy.engine").info("a statement")  # below warning: not shown
+    logging.getLogger("wasmfleet.x").info("ours")
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("uvicorn.error", "port in use"),
+        ("wasmfleet.x", "ours"),
+    ]
+
+
+def test_debug_shows_library_debug_records_too(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(log_format="text", log_level="debug")
+
+    logging.getLogger("amqtt.broker").debug("a packet")
+
+    assert "amqtt.broker a packet" in capsys.readouterr().err
+
+
+def test_unknown_log_format_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="text or json"):
+        configure_logging(log_level="info", log_format="xml")
 
 
 def test_parse_level_refuses_unknown_levels() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.supervisor.setting_values import parse_nn_models
+from wasmfleet.service.setting_values import parse_nn_models
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from wasmfleet.cli.main import app
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.service.setting_values import CapacitySpec, parse_capacity
 from wasmfleet.supervisor.platform_info import declared_capacity
-from wasmfleet.supervisor.setting_values import CapacitySpec, parse_capacity
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 MiB = 1024 * 1024

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.supervisor.setting_values import parse_size
+from wasmfleet.service.setting_values import parse_size
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 Opt = typer.Option

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +18,8 @@ from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
-from wasmfleet.supervisor.http_util import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.lifespan import lifespan_of
 
 log = logging.getLogger("wasmfleet.orchestrator.http")
 
@@ -56,14 +55,6 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     """Build the app; the orchestrator starts and stops with the app's lifespan."""
     orch = orchestrator or Orchestrator(settings)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await orch.start()
-        try:
-            yield
-        finally:
-            await orch.stop()
-
     app = FastAPI(
         title="wasmfleet orchestrator",
         version=wasmfleet.__version__,
@@ -72,7 +63,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
             "logs. `/api/v1` is the versioned API; the untagged `/file/...`, `/execute` and "
             "`/device/logs` routes speak the wasmiot orchestrator's dialect."
         ),
-        lifespan=lifespan,
+        lifespan=lifespan_of(orch),
         exception_handlers={
             WasmfleetError: _wasmfleet_error,
             RequestValidationError: _validation_error,

@@ -17,7 +17,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.orchestrator.devices import Sighting
-from wasmfleet.supervisor.advertise import SERVICE_TYPE, zeroconf_binding
+from wasmfleet.service.mdns import SERVICE_TYPE, zeroconf_binding
 
 log = logging.getLogger(__name__)
 

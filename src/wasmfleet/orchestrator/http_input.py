@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from wasmfleet.core.errors import InvalidDocument, UnsupportedMediaType
 from wasmfleet.orchestrator.modules import DataFile
-from wasmfleet.supervisor.http_util import read_body, read_json
+from wasmfleet.service.http import BodyLimit, read_body, read_json
 
 MAX_PART = 256 * 1024 * 1024
 WASM = "application/wasm"
@@ -27,7 +27,9 @@ def is_form(request: Request) -> bool:
     return media_type(request) in {"multipart/form-data", "application/x-www-form-urlencoded"}
 
 
-async def read_form(request: Request, limit: int) -> tuple[list[tuple[str, str]], list[DataFile]]:
+async def read_form(
+    request: Request, limit: BodyLimit
+) -> tuple[list[tuple[str, str]], list[DataFile]]:
     """Form fields as (key, value) pairs and file parts as DataFiles."""
     await read_body(request, limit)
     try:
@@ -45,7 +47,7 @@ async def read_form(request: Request, limit: int) -> tuple[list[tuple[str, str]]
     return fields, files
 
 
-async def read_manifest(request: Request, limit: int) -> Any:
+async def read_manifest(request: Request, limit: BodyLimit) -> Any:
     """A manifest body: JSON, or YAML when sent as YAML."""
     kind = media_type(request)
     if kind in {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}:
@@ -62,7 +64,7 @@ async def read_manifest(request: Request, limit: int) -> Any:
 
 
 async def read_arguments(
-    request: Request, limit: int
+    request: Request, limit: BodyLimit
 ) -> tuple[list[tuple[str, str]], dict[str, tuple[str, bytes, str]]]:
     """Execution arguments: query parameters plus a JSON object or form fields; files."""
     args = [(k, v) for k, v in request.query_params.multi_items()]
@@ -98,7 +100,7 @@ def _scalar(value: Any) -> str:
 
 
 async def read_module_upload(
-    request: Request, limit: int, *, part_name: str | None = None
+    request: Request, limit: BodyLimit, *, part_name: str | None = None
 ) -> tuple[str, bytes]:
     """The ``name`` field and the binary of a module upload.
 

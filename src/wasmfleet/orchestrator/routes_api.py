@@ -31,7 +31,7 @@ from wasmfleet.orchestrator.views import (
     module_view,
     status_entry_view,
 )
-from wasmfleet.supervisor.http_util import JSONResponse, read_json
+from wasmfleet.service.http import JSONResponse, read_json
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorBody, "description": "Bad input; the message says what to change."},
@@ -52,7 +52,7 @@ _MANIFEST_BODY = {
 def api_router(orch: Orchestrator) -> APIRouter:
     """The /api/v1 routes bound to one orchestrator."""
     router = APIRouter(prefix="/api/v1", responses=_ERRORS)
-    limit = orch.settings.max_request_bytes
+    limit = orch.settings.body_limit
 
     def device(key: str) -> Any:
         found = orch.store.get_device(key)
@@ -82,7 +82,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
 
         The answer gives the current epoch of each of those deployments; a device holding
         an older one must stop serving it (it was moved). 404 means: register first."""
-        beat = Heartbeat(await read_json(request, 1024 * 1024))
+        beat = Heartbeat(await read_json(request, limit.fixed(1024 * 1024)))
         if not await orch.monitor.heartbeat(beat):
             return JSONResponse(
                 {

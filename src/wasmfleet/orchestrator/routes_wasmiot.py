@@ -32,13 +32,13 @@ from wasmfleet.orchestrator.views import (
     wasmiot_manifest_view,
     wasmiot_module_view,
 )
-from wasmfleet.supervisor.http_util import JSONResponse, read_json
+from wasmfleet.service.http import JSONResponse, read_json
 
 
 def wasmiot_router(orch: Orchestrator) -> APIRouter:
     """Routes of the wasmiot dialect bound to one orchestrator."""
     router = APIRouter(tags=["wasmiot"])
-    limit = orch.settings.max_request_bytes
+    limit = orch.settings.body_limit
 
     @router.get("/file/device", summary="List devices (wasmiot shape)")
     def list_devices() -> Response:
@@ -57,7 +57,7 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
 
     @router.post("/file/device/discovery/register", summary="Register a device over HTTP")
     async def register(request: Request) -> Response:
-        sighting = parse_registration(await read_json(request, 64 * 1024))
+        sighting = parse_registration(await read_json(request, limit.fixed(64 * 1024)))
         device = await orch.devices.register(sighting)
         return JSONResponse(wasmiot_device_view(device))
 
@@ -151,10 +151,10 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
     @router.post("/device/logs", summary="Store supervisor log entries (form field logData)")
     async def post_logs(request: Request) -> Response:
         if is_form(request):
-            fields, _files = await read_form(request, 16 * 1024 * 1024)
+            fields, _files = await read_form(request, limit.fixed(16 * 1024 * 1024))
             values = [v for k, v in fields if k == "logData"]
         else:
-            body = await read_json(request, 16 * 1024 * 1024)
+            body = await read_json(request, limit.fixed(16 * 1024 * 1024))
             values = [json.dumps(body.get("logData", body) if isinstance(body, dict) else body)]
         stored = await asyncio.to_thread(orch.logs.add, values)
         return JSONResponse({"stored": stored})

@@ -8,12 +8,12 @@ import uvicorn
 
 from wasmfleet.orchestrator.app import create_app
 from wasmfleet.orchestrator.settings import OrchestratorSettings
-from wasmfleet.supervisor.logging_setup import configure_stderr_logging
+from wasmfleet.service.logs import configure_logging
 
 
 def serve(settings: OrchestratorSettings) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully)."""
-    configure_stderr_logging(settings.log_level, settings.log_format, settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     fast_loop = importlib.util.find_spec("uvloop") is not None
     config = uvicorn.Config(
         create_app(settings),

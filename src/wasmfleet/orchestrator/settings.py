@@ -15,8 +15,9 @@ from typing import Any
 
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.runtime.limits import MiB
-from wasmfleet.supervisor.setting_values import convert_setting
-from wasmfleet.supervisor.settings import primary_ipv4
+from wasmfleet.service.http import BodyLimit
+from wasmfleet.service.net import reachable_host
+from wasmfleet.service.setting_values import convert_setting
 
 
 def default_orchestrator_dir() -> Path:
@@ -88,8 +89,16 @@ class OrchestratorSettings:
         """This orchestrator's URL as devices see it."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = primary_ipv4() if self.host in {"0.0.0.0", "::", ""} else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{reachable_host(self.host)}:{self.port}"
+
+    @property
+    def body_limit(self) -> BodyLimit:
+        """The largest request body, as the 413 sentence names it."""
+        return BodyLimit(
+            self.max_request_bytes,
+            "orchestrator",
+            "--max-request-size or WASMFLEET_ORCHESTRATOR_MAX_REQUEST_SIZE",
+        )
 
     @classmethod
     def load(

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 
-from zeroconf import IPVersion, ServiceInfo
+from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
+from wasmfleet.service.mdns import SERVICE_TYPE, zeroconf_binding
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
-
-SERVICE_TYPE = "_webthing._tcp.local."
-_WILDCARDS = {"0.0.0.0", "::", ""}
 
 
 def service_info(settings: SupervisorSettings) -> ServiceInfo:
@@ -35,18 +32,6 @@ def service_info(settings: SupervisorSettings) -> ServiceInfo:
         server=f"{settings.name}.local.",
         parsed_addresses=[address],
     )
-
-
-def zeroconf_binding(host: str) -> tuple[list[str] | None, IPVersion]:
-    """Which interfaces zeroconf listens on: the bound address only, or all for a wildcard."""
-    host = "127.0.0.1" if host == "localhost" else host
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None, IPVersion.V4Only  # a host name: let zeroconf use every interface
-    if host in _WILDCARDS or ip.is_unspecified:
-        return None, IPVersion.V4Only if ip.version == 4 else IPVersion.All
-    return [str(ip)], IPVersion.V4Only if ip.version == 4 else IPVersion.V6Only
 
 
 class Advertiser:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,8 +11,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.lifespan import lifespan_of
 from wasmfleet.supervisor.call_endpoint import CallEndpoint, CallFastPath
-from wasmfleet.supervisor.http_util import JSONResponse, error_body, internal_error, route_error
 from wasmfleet.supervisor.routes import SupervisorRoutes
 from wasmfleet.supervisor.service import Supervisor
 from wasmfleet.supervisor.settings import SupervisorSettings
@@ -48,15 +47,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = None) -> ASGIApp:
     """Build the ASGI app; the supervisor starts and stops with the app's lifespan."""
     sup = supervisor or Supervisor(settings)
-    calls = CallEndpoint(sup.calls, settings.base_url, settings.max_request_bytes)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await sup.start()
-        try:
-            yield
-        finally:
-            await sup.stop()
+    calls = CallEndpoint(sup.calls, settings.base_url, settings.body_limit)
 
     app = Starlette(
         routes=SupervisorRoutes(sup, calls).routes(),
@@ -65,7 +56,7 @@ def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = Non
             HTTPException: _http_error,
             Exception: _unexpected,
         },
-        lifespan=lifespan,
+        lifespan=lifespan_of(sup),
     )
     app.state.supervisor = sup
     return CallFastPath(app, calls)

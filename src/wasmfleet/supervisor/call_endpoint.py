@@ -27,8 +27,8 @@ from wasmfleet.core.errors import (
     UnsupportedMediaType,
     WasmfleetError,
 )
+from wasmfleet.service.http import BodyLimit, error_body, read_body, read_json
 from wasmfleet.supervisor.calls import CallRequest, CallService
-from wasmfleet.supervisor.http_util import error_body, read_body, read_json
 
 log = logging.getLogger("wasmfleet.supervisor.http")
 CALL_PATH = re.compile(r"^/([^/]+)/modules/([^/]+)/([^/]+)$")
@@ -39,10 +39,10 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 class CallEndpoint:
     """Runs a function call for an HTTP request and answers with result and resultUrl."""
 
-    def __init__(self, calls: CallService, fallback_base_url: str, max_request_bytes: int) -> None:
+    def __init__(self, calls: CallService, fallback_base_url: str, body_limit: BodyLimit) -> None:
         self.calls = calls
         self.fallback_base_url = fallback_base_url
-        self.max_request_bytes = max_request_bytes
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = CALL_PATH.match(scope["path"])
@@ -91,13 +91,13 @@ class CallEndpoint:
         self, request: Request, args: list[tuple[str, ArgValue]], files: dict[str, bytes]
     ) -> None:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await read_body(request, self.max_request_bytes)
+        body = await read_body(request, self.body_limit)
         if not body:
             return
         if content_type in _FORM_TYPES:
             await _read_form(request, args, files)
         elif content_type in ("application/json", "text/json"):
-            data = await read_json(request, self.max_request_bytes)
+            data = await read_json(request, self.body_limit)
             pairs: list[tuple[Any, Any]] = []
             if isinstance(data, dict):
                 pairs = list(data.items())

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from wasmfleet.supervisor.logging_setup import ROOT_LOGGER, extra_fields, parse_level
+from wasmfleet.service.logs import ROOT_LOGGER, extra_fields, parse_level
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import psutil
 
 import wasmfleet
 from wasmfleet.runtime.limits import MiB
-from wasmfleet.supervisor.setting_values import CapacitySpec
+from wasmfleet.service.setting_values import CapacitySpec
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 _CPUINFO = Path("/proc/cpuinfo")

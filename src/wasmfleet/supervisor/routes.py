@@ -12,10 +12,10 @@ from starlette.routing import Route
 from wasmfleet import __version__
 from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.names import check_file_name
+from wasmfleet.service.http import JSONResponse, read_json
 from wasmfleet.supervisor.call_endpoint import CallEndpoint
 from wasmfleet.supervisor.calls import find_output
 from wasmfleet.supervisor.fencing import parse_epoch_query
-from wasmfleet.supervisor.http_util import JSONResponse, read_json
 
 if TYPE_CHECKING:
     from wasmfleet.supervisor.service import Supervisor
@@ -70,7 +70,7 @@ class SupervisorRoutes:
 
     async def deploy(self, request: Request) -> Response:
         """POST /deploy: install a deployment; answers when it is ready to call."""
-        body = await read_json(request, self.settings.max_request_bytes)
+        body = await read_json(request, self.settings.body_limit)
         dep = await self.sup.manager.deploy(body)
         return JSONResponse({"status": "success", **dep.summary()})
 
@@ -101,7 +101,7 @@ class SupervisorRoutes:
 
     async def register(self, request: Request) -> Response:
         """POST /register {"url"}: set the orchestrator this supervisor reports to."""
-        body = await read_json(request, 64 * 1024)
+        body = await read_json(request, self.settings.body_limit.fixed(64 * 1024))
         url = body.get("url") if isinstance(body, dict) else None
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InvalidDocument(

@@ -6,8 +6,8 @@ import importlib.util
 
 import uvicorn
 
+from wasmfleet.service.logs import configure_logging
 from wasmfleet.supervisor.app import create_app
-from wasmfleet.supervisor.logging_setup import configure_logging
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 
@@ -34,5 +34,5 @@ def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
 
 def serve(settings: SupervisorSettings) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully)."""
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format, settings.ship_log_level)
     uvicorn.Server(uvicorn_config(settings)).run()

@@ -19,7 +19,9 @@ from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument
 from wasmfleet.core.topics import check_topic
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
-from wasmfleet.supervisor.setting_values import (
+from wasmfleet.service.http import BodyLimit
+from wasmfleet.service.net import reachable_host
+from wasmfleet.service.setting_values import (
     CapacitySpec,
     check_nn_model,
     convert_setting,
@@ -117,14 +119,21 @@ class SupervisorSettings:
         """The address other devices should use to reach this supervisor."""
         if self.advertise_address:
             return self.advertise_address
-        if self.host in {"0.0.0.0", "::", ""}:
-            return primary_ipv4()
-        return self.host
+        return reachable_host(self.host)
 
     @property
     def base_url(self) -> str:
         """This supervisor's own URL as other devices see it."""
         return f"http://{self.public_address}:{self.port}"
+
+    @property
+    def body_limit(self) -> BodyLimit:
+        """The largest request body, as the 413 sentence names it."""
+        return BodyLimit(
+            self.max_request_bytes,
+            "supervisor",
+            "--max-request-size or WASMFLEET_MAX_REQUEST_SIZE",
+        )
 
     @property
     def resolved_log_endpoint(self) -> str | None:
@@ -242,16 +251,6 @@ class SupervisorSettings:
             check_topic(self.dead_letter_prefix, "dead-letter prefix")
         except InvalidDocument as err:
             raise ConfigurationError(err.message) from None
-
-
-def primary_ipv4() -> str:
-    """The IPv4 address of the interface with the default route (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1; connect() on UDP sends nothing
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
 
 
 _LIMIT_FIELDS = {f.name for f in fields(RuntimeLimits)}

@@ -1,13 +1,15 @@
-"""Structured logging on stderr for the ``wasmfleet`` logger hierarchy.
+"""Structured logging on stderr for a wasmfleet process and every library it uses.
 
-Two formats, chosen by ``settings.log_format``:
+Two formats, chosen by ``--log-format``:
 
 - ``text``: ``time LEVEL logger message key=value ...`` (logfmt-like; values quoted when needed)
 - ``json``: one JSON object per line with ``time``, ``level``, ``logger``, ``message`` and extras
 
 Fields passed with ``extra=`` (for guest output: ``deployment``, ``module``, ``stream``) are
-rendered in both formats. ``configure_logging`` may be called any number of times; it replaces
-its own handler instead of adding another one.
+rendered in both formats. The handler sits on the root logger, so the lines of uvicorn,
+amqtt, SQLAlchemy, zeroconf and paho come out in the same format as ours; libraries speak at
+warning and above unless the level is ``debug``. ``configure_logging`` may be called any number
+of times; it replaces its own handler instead of adding another one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.supervisor.settings import SupervisorSettings
 
 ROOT_LOGGER = "wasmfleet"
 GUEST_LOGGER = "wasmfleet.guest"
@@ -122,23 +123,34 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(settings: SupervisorSettings) -> None:
-    """Send ``wasmfleet.*`` records to stderr in the configured format (idempotent)."""
-    configure_stderr_logging(settings.log_level, settings.log_format, settings.ship_log_level)
+LOG_FORMATS = ("text", "json")
+LIBRARY_LEVEL = logging.WARNING
+"""What third-party loggers show unless the configured level is lower."""
 
 
-def configure_stderr_logging(log_level: str, log_format: str, ship_log_level: str) -> None:
-    """Send ``wasmfleet.*`` records at ``log_level`` to stderr as text or json (idempotent)."""
+def configure_logging(
+    log_level: str = "info", log_format: str = "text", ship_log_level: str | None = None
+) -> None:
+    """Send every record at ``log_level`` to stderr as text or json (idempotent).
+
+    ``wasmfleet.*`` records are let through down to ``ship_log_level`` too, for the
+    supervisor's log shipper (its own handler filters); other libraries' records are shown
+    from ``warning`` up, or from ``log_level`` when that is lower.
+    """
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"log format must be text or json, got {log_format!r}.")
     level = parse_level(log_level)
-    ship_level = parse_level(ship_log_level)
-    logger = logging.getLogger(ROOT_LOGGER)
-    for handler in list(logger.handlers):
-        if getattr(handler, "_wasmfleet_stderr", False):
-            logger.removeHandler(handler)
-            handler.close()
+    ship_level = parse_level(ship_log_level) if ship_log_level else level
+    root = logging.getLogger()
+    for logger in (root, logging.getLogger(ROOT_LOGGER)):
+        for handler in list(logger.handlers):
+            if getattr(handler, "_wasmfleet_stderr", False):
+                logger.removeHandler(handler)
+                handler.close()
     handler = _StderrHandler()
     handler.setLevel(level)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    logger.addHandler(handler)
+    root.addHandler(handler)
+    root.setLevel(level if level <= logging.DEBUG else max(level, LIBRARY_LEVEL))
     # The logger lets through what either stderr or the log shipper wants; each handler filters.
-    logger.setLevel(min(level, ship_level))
+    logging.getLogger(ROOT_LOGGER).setLevel(min(level, ship_level))

@@ -1,9 +1,15 @@
-"""Small HTTP helpers shared by the supervisor's routes: JSON responses, limited bodies."""
+"""HTTP plumbing both services share: JSON responses, bodies read within a limit, error shapes.
+
+A ``BodyLimit`` knows which service and which setting it comes from, so a 413 names the flag
+the operator of *that* service can change. The exception handlers turn every error into the
+one JSON shape ``{"error": {"status", "code", "message"}}``; nothing else reaches a user.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,21 +30,36 @@ class JSONResponse(Response):
         return orjson.dumps(content, default=str)
 
 
+@dataclass(frozen=True, slots=True)
+class BodyLimit:
+    """The largest request body a route reads, and who to ask to change it."""
+
+    max_bytes: int
+    service: str
+    """``supervisor`` or ``orchestrator``: named in the 413 sentence."""
+    setting: str | None = None
+    """How an operator raises the limit (a flag and its variable), or None for a fixed one."""
+
+    def fixed(self, max_bytes: int) -> BodyLimit:
+        """A route-specific limit of the same service that no setting changes."""
+        return BodyLimit(max_bytes, self.service)
+
+
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
     """The shared error shape for errors that are not WasmfleetErrors (404 routes, 405)."""
     return {"error": {"status": status, "code": code, "message": message}}
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: BodyLimit) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading them all."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > limit.max_bytes:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
+        if size > limit.max_bytes:
             raise PayloadTooLarge(_too_large(size, limit))
         chunks.append(chunk)
     body = b"".join(chunks)
@@ -46,7 +67,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: BodyLimit) -> Any:
     """The request body parsed as JSON, or InvalidDocument with the parser's reason."""
     body = await read_body(request, limit)
     if not body.strip():
@@ -60,10 +81,15 @@ async def read_json(request: Request, limit: int) -> Any:
         ) from None
 
 
-def _too_large(size: int, limit: int) -> str:
+def _too_large(size: int, limit: BodyLimit) -> str:
+    where = (
+        f" (raise it with {limit.setting})"
+        if limit.setting
+        else " on this route; send a smaller body"
+    )
     return (
-        f"The request body is {size} bytes; this supervisor accepts at most {limit} bytes "
-        "(--max-request-size)."
+        f"The request body is {size} bytes; this {limit.service} accepts at most "
+        f"{limit.max_bytes} bytes{where}."
     )
 
 

@@ -1,0 +1,13 @@
+"""What the supervisor and the orchestrator share, so that neither imports the other.
+
+- ``http``: JSON responses, bodies read within a ``BodyLimit``, the error shape and handlers
+- ``lifespan``: start and stop a service with its ASGI app
+- ``logs``: one text/JSON formatter on stderr for our records and every library's
+- ``mdns``: the wasmiot service type and which interfaces zeroconf binds to
+- ``net``: this machine's addresses
+- ``backoff``: exponential backoff with jitter, for every retry loop
+- ``setting_values``: parsers of sizes, labels, capacity and model lists in settings
+
+The two services talk over HTTP and MQTT; the typed wire contract they speak lives in
+``core/protocol.py``.
+"""
