@@ -37,6 +37,7 @@ from wasmfleet.messaging.client import paho_client
 from wasmfleet.messaging.envelope import USER_PROPERTY, carried_id, envelope_id, new_id, wrap
 from wasmfleet.messaging.outbox import Outbox, StoredMessage
 from wasmfleet.messaging.service import run_until_stopped
+from wasmfleet.service.backoff import Backoff
 
 log = logging.getLogger("wasmfleet.bridge")
 
@@ -272,7 +273,7 @@ class Bridge:
     ) -> bool | None:
         """Commit to the outbox, retrying while the disk fails; None when stopping."""
         assert self.outbox is not None
-        delay = 0.1
+        backoff = Backoff(0.1, 5.0)
         while not self._stopping.is_set():
             try:
                 _id, stored = self.outbox.put(
@@ -287,11 +288,11 @@ class Bridge:
                 )
                 return stored
             except Exception as err:  # disk full, I/O error: hold the message back and retry
+                delay = backoff.next()
                 log.error(
                     "cannot store a message in the outbox (%s); retrying in %.1f s", err, delay
                 )
                 self._stopping.wait(delay)
-                delay = min(delay * 2, 5.0)
         return None
 
     def _forward_now(self, message: mqtt.MQTTMessage) -> None:

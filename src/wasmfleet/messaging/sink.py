@@ -34,6 +34,7 @@ from wasmfleet.messaging.bridge import RECONNECT_DELAY, SESSION_NEVER_EXPIRES, n
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.messaging.envelope import carried_id, content_id, unwrap
 from wasmfleet.messaging.service import run_until_stopped
+from wasmfleet.service.backoff import Backoff
 
 log = logging.getLogger("wasmfleet.sink")
 
@@ -304,16 +305,16 @@ class Sink:
         self.stats["received"] += 1
         item = item_of(message)
         key = object_key(message.topic, item.id)
-        delay = 0.1
+        backoff = Backoff(0.1, 10.0)
         while True:
             try:
                 fresh = [store.put(key, item) for store in self.stores]
                 break
             except Exception as err:  # storage down or full: keep the message unacked, retry
+                delay = backoff.next()
                 log.error("cannot store %s (%s); retrying in %.1f s", key, err, delay)
                 if self._stopping.wait(delay):
                     return
-                delay = min(delay * 2, 10.0)
         self.stats["stored" if any(fresh) else "duplicates"] += 1
         if message.qos > 0:
             client.ack(message.mid, message.qos)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WRAPPER_PREFIX = "wf_"
 MODEL_PREFIX = "wf_model"
 """Prefix of every C name the generated model code defines (``wf_model_predict_proba``...)."""
 M2CGEN_FUNCTION = "wf_model_score"
@@ -73,11 +72,6 @@ def float32_below(threshold: float) -> float:
     if float(below) > threshold:
         below = np.nextafter(below, np.float32(-np.inf))
     return float(np.nextafter(below, np.float32(np.inf)))
-
-
-def c_identifier_ok(name: str) -> bool:
-    """True when ``name`` is a plain C identifier."""
-    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None
 
 
 def inline_headers(headers: list[tuple[str, str]]) -> str:

@@ -25,6 +25,7 @@ from wasmfleet.core.errors import FetchFailed, InvalidDocument
 from wasmfleet.core.names import check_identifier
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store
+from wasmfleet.service.backoff import backoff_delay
 
 if TYPE_CHECKING:
     from wasmfleet.orchestrator.monitor import FleetMonitor
@@ -202,7 +203,7 @@ class DeviceRegistry:
             except (httpx.HTTPError, ValueError) as err:
                 error = str(err) or type(err).__name__
             if attempt + 1 < attempts:
-                await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
+                await asyncio.sleep(backoff_delay(attempt, 0.1, 1.0))
         raise FetchFailed(
             f"Could not read the device description from {url}{DESCRIPTION_PATH} ({error}); "
             "is the supervisor running and reachable from the orchestrator?"

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from wasmfleet.service.backoff import Backoff
 from wasmfleet.service.logs import ROOT_LOGGER, extra_fields, parse_level
 from wasmfleet.supervisor.settings import SupervisorSettings
 
@@ -63,7 +64,7 @@ class LogShipper(logging.Handler):
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._deadline = float("inf")
-        self._backoff_s = 0.0
+        self._backoff = Backoff(_BACKOFF_FIRST_S, _BACKOFF_MAX_S)
         self._retry_at = 0.0
         self._shipped = self._failed = self._dropped = 0
         self._in_flight = 0
@@ -79,7 +80,7 @@ class LogShipper(logging.Handler):
         """Post to ``url`` from now on (None turns shipping off); resets the back-off."""
         with self._cond:
             self._endpoint = url
-            self._backoff_s = 0.0
+            self._backoff.reset()
             self._retry_at = 0.0
             self._cond.notify_all()
 
@@ -237,17 +238,16 @@ class LogShipper(logging.Handler):
                 self._in_flight -= 1
                 if error is None:
                     self._shipped += 1
-                    self._backoff_s = 0.0
+                    self._backoff.reset()
                     continue
                 self._failed += 1
                 if self._endpoint != endpoint:
                     continue  # the target changed meanwhile: try the next record there
-                self._backoff_s = min(_BACKOFF_MAX_S, max(_BACKOFF_FIRST_S, self._backoff_s * 2))
-                self._retry_at = time.monotonic() + self._backoff_s
+                backoff = self._backoff.next()
+                self._retry_at = time.monotonic() + backoff
                 self._requeue_locked(batch[index + 1 :])
-                backoff = self._backoff_s
             log.warning(
-                "shipping logs to %s failed (%s); pausing for %.0f s",
+                "shipping logs to %s failed (%s); pausing for %.1f s",
                 endpoint,
                 error,
                 backoff,

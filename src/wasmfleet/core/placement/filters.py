@@ -73,11 +73,6 @@ def offers(interfaces: frozenset[str], requirement: str) -> bool:
     return bool(dot) and bare in interfaces
 
 
-def labels_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    """True when every wanted label is present with exactly the wanted value."""
-    return all(labels.get(key) == value for key, value in wanted.items())
-
-
 def _more(count: int) -> str:
     return f" +{count} more" if count > 0 else ""
 

@@ -33,11 +33,6 @@ class Resources:
         """Total millicores over all cores."""
         return sum(self.cpu)
 
-    @property
-    def is_empty(self) -> bool:
-        """True when nothing at all is asked for (no cores, no memory, no accelerator)."""
-        return not self.cpu and self.memory_mb == 0 and self.accelerator_pct == 0
-
 
 @dataclass(frozen=True, slots=True)
 class DeviceState:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.service.backoff import Backoff
 
 BUSY_TIMEOUT_MS = 30_000
 _WRITE = "wasmfleet_write"
@@ -114,15 +115,15 @@ def _wal_mode(cursor: Any) -> str:
     connection opens the same new file just then (two orchestrators starting together).
     Retry within the busy timeout; once one connection switched, the mode persists."""
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    delay = 0.005
+    backoff = Backoff(0.005, 0.2)
     while True:
         try:
             return str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         except sqlite3.OperationalError as err:
+            delay = backoff.next()
             if "locked" not in str(err) or time.monotonic() + delay > deadline:
                 raise
         time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
