@@ -1,4 +1,4 @@
-"""core/ is pure: it must not import I/O libraries or the service layers (design.md §3)."""
+"""Layers: core/ is pure (no I/O imports) and the two services never import each other."""
 
 from __future__ import annotations
 

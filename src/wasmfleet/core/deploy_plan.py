@@ -1,6 +1,6 @@
 """Turn a solved manifest into one deployment document per device (orchestrator shape).
 
-The documents follow the wasmiot orchestrator's shape (design.md §4) — ``modules`` with
+The documents follow the wasmiot orchestrator's shape (docs/api.md) — ``modules`` with
 URLs, ``endpoints`` with url/path/method/request/response, ``instructions`` with from/to and
 ``mounts`` per stage — because that is the shape the original wasmiot Python supervisor
 requires; wasmfleet supervisors read it too. Pure: URLs and descriptions come in as data.

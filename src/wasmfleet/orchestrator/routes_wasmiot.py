@@ -1,4 +1,4 @@
-"""The wasmiot orchestrator's REST dialect (design.md §4), a thin layer over the services.
+"""The wasmiot orchestrator's REST dialect (docs/orchestrator.md), a thin layer over the services.
 
 Existing wasmiot clients (its web GUI, scripts, the original supervisor's registration and
 log shipping) work against these routes unchanged.
