@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,9 +21,18 @@ from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
 from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
 from wasmfleet.service.lifespan import Lifecycle, lifespan_of
-from wasmfleet.service.probes import PROBE_RESPONSES, OffLoop, Probes, first_line
+from wasmfleet.service.probes import (
+    LIVEZ_RESPONSES,
+    READYZ_RESPONSES,
+    OffLoop,
+    Probes,
+    first_line,
+)
 
 log = logging.getLogger("wasmfleet.orchestrator.http")
+
+DOCS_ASSETS = "/docs/assets"
+"""Where the Swagger UI and ReDoc scripts, styles and icon are served."""
 
 
 async def _wasmfleet_error(request: Request, exc: Exception) -> Response:
@@ -73,7 +83,10 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     lifecycle = Lifecycle()
     probes = probes_of(orch, lifecycle)
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc load their scripts and styles from this process (the
+    # fastapi-offline package ships them), not from a CDN: they work on an offline site.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="wasmfleet orchestrator",
         version=wasmfleet.__version__,
         description=(
@@ -115,6 +128,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
         tags=["probes"],
         summary="Liveness: the process and its event loop answer",
         response_class=JSONResponse,
+        responses=LIVEZ_RESPONSES,
     )
     app.add_api_route(
         "/readyz",
@@ -123,7 +137,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
         tags=["probes"],
         summary="Readiness: started, and the database answers",
         response_class=JSONResponse,
-        responses=PROBE_RESPONSES,
+        responses=READYZ_RESPONSES,
     )
     app.include_router(api_router(orch))
     app.include_router(wasmiot_router(orch))

@@ -147,13 +147,54 @@ class Probes:
         return JSONResponse({**body, **error_body(503, "not_ready", message)}, status_code=503)
 
 
-PROBE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Ready: started, and every check passed."},
+def _json_example(example: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"type": "object"}, "example": example}}
+
+
+LIVEZ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Alive: the process and its event loop answer.",
+        "content": _json_example({"status": "alive", "service": "orchestrator"}),
+    }
+}
+"""How ``/livez`` answers, for an OpenAPI document."""
+
+READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Ready: started, and every check passed.",
+        "content": _json_example(
+            {
+                "status": "ready",
+                "service": "orchestrator",
+                "checks": [{"name": "started", "ok": True}, {"name": "store", "ok": True}],
+            }
+        ),
+    },
     503: {
         "description": (
             "Not ready: `checks` names each check, a failing one with a `message`; `error` "
             "holds the shared error shape."
-        )
+        ),
+        "content": _json_example(
+            {
+                "status": "not ready",
+                "service": "orchestrator",
+                "checks": [
+                    {"name": "started", "ok": True},
+                    {
+                        "name": "store",
+                        "ok": False,
+                        "message": "The database at postgresql://wasmfleet@db/fleet does not "
+                        "answer a query: connection refused",
+                    },
+                ],
+                "error": {
+                    "status": 503,
+                    "code": "not_ready",
+                    "message": "The orchestrator is not ready: store: The database at ...",
+                },
+            }
+        ),
     },
 }
 """How ``/readyz`` answers, for an OpenAPI document."""
