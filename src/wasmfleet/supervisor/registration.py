@@ -46,6 +46,9 @@ from wasmfleet.supervisor.settings import SupervisorSettings
 log = logging.getLogger(__name__)
 
 REGISTER_PATH = "/file/device/discovery/register"
+RESOLVE_TIMEOUT_S = 5.0
+"""How long to wait for the orchestrator's host name to resolve (its health checks do not
+count until it has)."""
 
 
 def normalized_address(host: str) -> str | None:
@@ -60,7 +63,7 @@ def normalized_address(host: str) -> str | None:
 
 
 async def resolve_addresses(url: str) -> frozenset[str]:
-    """The addresses the host of ``url`` resolves to (empty when it does not resolve)."""
+    """The addresses the host of ``url`` resolves to (empty when it does not, in time)."""
     parts = urlsplit(url)
     host = parts.hostname
     if not host:
@@ -74,8 +77,9 @@ async def resolve_addresses(url: str) -> frozenset[str]:
         return frozenset({literal})
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, TimeoutError):
         return frozenset()
     found = (normalized_address(str(info[4][0])) for info in infos)
     return frozenset(a for a in found if a is not None)
