@@ -115,6 +115,25 @@ class PostgresServer:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
 
+    def halt(self) -> None:
+        """Stop the server (fast shutdown) and keep its cluster, to ``resume`` it later."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT_S)
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port; PostgresError if it does not come up."""
+        if self.process is not None:
+            return
+        failure = self._launch()
+        if failure is not None:
+            raise PostgresError(f"{failure}; server log:\n{self.log_tail()}")
+
     def __enter__(self) -> PostgresServer:
         return self.start()
 

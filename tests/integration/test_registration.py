@@ -154,7 +154,7 @@ def test_no_reregistration_while_health_checks_arrive(orch: FakeOrchestrator) ->
         try:
             assert await eventually(lambda: len(registrations(orch)) >= 1)
             for _ in range(40):  # 2 s = four quiet intervals, each one interrupted
-                registrar.note_health_check()
+                assert registrar.note_health_check("127.0.0.1")  # the orchestrator's address
                 await asyncio.sleep(0.05)
             age = registrar.stats()["last_health_check_age_s"]
             assert age is not None and age < interval
@@ -163,6 +163,36 @@ def test_no_reregistration_while_health_checks_arrive(orch: FakeOrchestrator) ->
 
     run(scenario())
     assert len(registrations(orch)) == 1
+
+
+def test_only_health_checks_from_the_orchestrator_count(orch: FakeOrchestrator) -> None:
+    async def scenario() -> None:
+        registrar = make_registrar(settings_for(orch.url))
+        await registrar.start()
+        try:
+            assert await eventually(lambda: registrar.stats()["registrations_ok"] >= 1)
+            assert registrar.stats()["orchestrator_addresses"] == ["127.0.0.1"]
+            assert registrar.note_health_check("127.0.0.2") is False  # another host's probe
+            assert registrar.note_health_check(None) is False
+            assert registrar.stats()["last_contact_age_s"] is None
+            assert registrar.note_health_check("::ffff:127.0.0.1") is True
+            assert registrar.note_health_check("127.0.0.1") is True
+            # A wasmfleet orchestrator (it acknowledged a heartbeat) does not poll devices that
+            # push: from then on /health is somebody's probe, even from the orchestrator's host.
+            registrar.note_heartbeat_ack()
+            assert registrar.note_health_check("127.0.0.1") is False
+            stats = registrar.stats()
+            assert stats["health_checks_ignored"] == 3
+            assert stats["heartbeats_acknowledged"] is True
+            # Another orchestrator: its address, and whether it acknowledges heartbeats, anew.
+            registrar.set_orchestrator(f"http://localhost:{orch.port}")
+            assert await eventually(lambda: len(registrations(orch)) >= 2)
+            assert "127.0.0.1" in registrar.stats()["orchestrator_addresses"]
+            assert registrar.note_health_check("127.0.0.1") is True
+        finally:
+            await registrar.stop()
+
+    run(scenario())
 
 
 def test_set_orchestrator_switches_the_target(orch: FakeOrchestrator) -> None:

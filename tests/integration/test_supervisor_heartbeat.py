@@ -62,7 +62,8 @@ def test_heartbeats_carry_usage_and_epochs(start_supervisor: Start, files: FileS
         assert heartbeat["last_error"] is None
         assert heartbeat["orchestrator_url"] == orch.url
         # An acknowledged heartbeat is orchestrator contact for the re-registration watchdog.
-        assert stats["registration"]["last_health_check_age_s"] is not None
+        assert stats["registration"]["last_contact_age_s"] is not None
+        assert stats["registration"]["heartbeats_acknowledged"] is True
         assert stats["epochs"] == {"hb": 3, "plain": 0}
         assert stats["fences"] == {"hb": 3}
 

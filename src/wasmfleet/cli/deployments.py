@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.text import Text
 
 from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.manifest_file import read_manifest
@@ -26,6 +27,7 @@ from wasmfleet.cli.output import (
     styled,
     table,
 )
+from wasmfleet.cli.watch import IntervalOpt, WatchOpt, show_once_or_watch
 
 app = typer.Typer(
     name="deployment",
@@ -307,17 +309,27 @@ def exec_command(
 
 @app.command("ls")
 def list_deployments(
-    orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
 ) -> None:
     """List every deployment with its status, steps and devices."""
-    with reported(), Client(orchestrator) as api:
-        deployments = api.get("/api/v1/deployments")
-    if output is Output.json:
-        print_json(deployments)
-    elif not deployments:
-        note("No deployments yet. Create one with `wasmfleet deploy MANIFEST.yaml`.")
-    else:
-        show(deployments_table(deployments))
+    show_once_or_watch(
+        orchestrator,
+        "/api/v1/deployments",
+        deployments_view,
+        output=output,
+        watch=watch,
+        interval=interval,
+    )
+
+
+def deployments_view(deployments: Any, url: str) -> Any:
+    """The deployments table, or what to do when there is none."""
+    if not deployments:
+        return Text("No deployments yet. Create one with `wasmfleet deploy MANIFEST.yaml`.")
+    return deployments_table(deployments)
 
 
 @app.command("show")

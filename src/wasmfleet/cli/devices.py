@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
@@ -22,6 +23,7 @@ from wasmfleet.cli.output import (
     styled,
     table,
 )
+from wasmfleet.cli.watch import IntervalOpt, WatchOpt, show_once_or_watch
 
 app = typer.Typer(
     name="device",
@@ -104,20 +106,24 @@ def interfaces_text(names: list[str], spell_out: int = 8) -> str:
 
 @app.command("ls")
 def list_devices(
-    orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
 ) -> None:
     """List every device with its status, labels and capacity."""
-    with reported(), Client(orchestrator) as api:
-        devices = api.get("/api/v1/devices")
-    if output is Output.json:
-        print_json(devices)
-    elif not devices:
-        note(
-            "No devices yet. Start a supervisor with --orchestrator "
-            f"{api.url} (or run `wasmfleet up`).",
+    show_once_or_watch(
+        orchestrator, "/api/v1/devices", devices_view, output=output, watch=watch, interval=interval
+    )
+
+
+def devices_view(devices: Any, url: str) -> Any:
+    """The devices table, or what to do when there is none."""
+    if not devices:
+        return Text(
+            f"No devices yet. Start a supervisor with --orchestrator {url} (or run `wasmfleet up`)."
         )
-    else:
-        show(devices_table(devices))
+    return devices_table(devices)
 
 
 @app.command("show")

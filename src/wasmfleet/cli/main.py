@@ -20,7 +20,7 @@ app = typer.Typer(
     name="wasmfleet",
     help="Deploy WebAssembly modules across the devices of an IoT fleet.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.command(name="up")(up)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, reported
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from wasmfleet.cli.client import DEFAULT_URL, OrchestratorOpt
 from wasmfleet.cli.deployments import deployments_table, moves_table
 from wasmfleet.cli.devices import devices_table
-from wasmfleet.cli.output import Output, OutputOpt, key_values, note, print_json, show
+from wasmfleet.cli.output import Output, OutputOpt, key_values
+from wasmfleet.cli.watch import IntervalOpt, WatchOpt, show_once_or_watch
 
 
 def _by_status(counts: Any) -> str:
@@ -26,20 +30,15 @@ def _healing(healing: Any) -> str:
     )
 
 
-def status(orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table) -> None:
-    """Show the orchestrator, its devices by status, its deployments and counts."""
-    with reported(), Client(orchestrator) as api:
-        answer = api.get("/api/v1/status")
-    if output is Output.json:
-        print_json(answer)
-        return
+def status_view(answer: Any, url: str) -> RenderableType:
+    """The orchestrator's facts, its devices by status, its deployments and moves."""
     info = answer.get("orchestrator") or {}
     counts = answer.get("counts") or {}
     executions = counts.get("executions") or {}
-    show(
+    parts: list[RenderableType] = [
         key_values(
             [
-                ("orchestrator", api.url),
+                ("orchestrator", url),
                 ("version", info.get("version", "?")),
                 ("database", info.get("database", "?")),
                 ("public url", info.get("public_url", "?")),
@@ -56,19 +55,37 @@ def status(orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Outp
             ],
             title="wasmfleet status",
         )
-    )
+    ]
     devices = sorted(
         answer.get("devices") or [], key=lambda d: (d.get("status") != "active", d.get("name"))
     )
     if devices:
-        show(devices_table(devices, title="devices"))
+        parts.append(devices_table(devices, title="devices"))
     else:
-        note("No devices yet: start supervisors with --orchestrator " + api.url)
+        parts.append(Text("No devices yet: start supervisors with --orchestrator " + url))
     deployments = answer.get("deployments") or []
     if deployments:
         table = deployments_table(deployments)
         table.title = "deployments"
-        show(table)
+        parts.append(table)
         moved = moves_table(deployments)
         if moved is not None:
-            show(moved)
+            parts.append(moved)
+    return Group(*parts)
+
+
+def status(
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
+) -> None:
+    """Show the orchestrator, its devices by status, its deployments and counts."""
+    show_once_or_watch(
+        orchestrator,
+        "/api/v1/status",
+        status_view,
+        output=output,
+        watch=watch,
+        interval=interval,
+    )

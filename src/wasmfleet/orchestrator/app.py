@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,9 +20,19 @@ from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
 from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
-from wasmfleet.service.lifespan import lifespan_of
+from wasmfleet.service.lifespan import Lifecycle, lifespan_of
+from wasmfleet.service.probes import (
+    LIVEZ_RESPONSES,
+    READYZ_RESPONSES,
+    OffLoop,
+    Probes,
+    first_line,
+)
 
 log = logging.getLogger("wasmfleet.orchestrator.http")
+
+DOCS_ASSETS = "/docs/assets"
+"""Where the Swagger UI and ReDoc scripts, styles and icon are served."""
 
 
 async def _wasmfleet_error(request: Request, exc: Exception) -> Response:
@@ -51,11 +62,31 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return internal_error(request, exc, "orchestrator", log, unchanged=False)
 
 
+def probes_of(orch: Orchestrator, lifecycle: Lifecycle) -> Probes:
+    """Ready = started, and the store answers a small query (in a worker thread, bounded)."""
+
+    def store() -> str | None:
+        try:
+            orch.store.ping()
+        except WasmfleetError as err:
+            return err.message
+        except Exception as err:
+            return f"The database at {orch.store.url} does not answer: {first_line(err)}"
+        return None
+
+    return Probes("orchestrator", lifecycle, {"store": OffLoop(store)})
+
+
 def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None = None) -> FastAPI:
     """Build the app; the orchestrator starts and stops with the app's lifespan."""
     orch = orchestrator or Orchestrator(settings)
+    lifecycle = Lifecycle()
+    probes = probes_of(orch, lifecycle)
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc load their scripts and styles from this process (the
+    # fastapi-offline package ships them), not from a CDN: they work on an offline site.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="wasmfleet orchestrator",
         version=wasmfleet.__version__,
         description=(
@@ -63,7 +94,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
             "logs. `/api/v1` is the versioned API; the untagged `/file/...`, `/execute` and "
             "`/device/logs` routes speak the wasmiot orchestrator's dialect."
         ),
-        lifespan=lifespan_of(orch),
+        lifespan=lifespan_of(orch, lifecycle),
         exception_handlers={
             WasmfleetError: _wasmfleet_error,
             RequestValidationError: _validation_error,
@@ -81,6 +112,8 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
                 "see": [
                     "/docs",
                     "/api/v1/status",
+                    "/livez",
+                    "/readyz",
                     "/file/device",
                     "/file/module",
                     "/file/manifest",
@@ -88,7 +121,26 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
             }
         )
 
+    app.add_api_route(
+        "/livez",
+        probes.livez,
+        methods=["GET"],
+        tags=["probes"],
+        summary="Liveness: the process and its event loop answer",
+        response_class=JSONResponse,
+        responses=LIVEZ_RESPONSES,
+    )
+    app.add_api_route(
+        "/readyz",
+        probes.readyz,
+        methods=["GET"],
+        tags=["probes"],
+        summary="Readiness: started, and the database answers",
+        response_class=JSONResponse,
+        responses=READYZ_RESPONSES,
+    )
     app.include_router(api_router(orch))
     app.include_router(wasmiot_router(orch))
     app.state.orchestrator = orch
+    app.state.probes = probes
     return app

@@ -147,6 +147,11 @@ class WasmEngine:
         while not self._stop.wait(interval):
             self.engine.increment_epoch()
 
+    @property
+    def running(self) -> bool:
+        """True until ``close``: the epoch ticker that enforces call deadlines is alive."""
+        return self._ticker.is_alive() and not self._stop.is_set()
+
     def close(self) -> None:
         """Stop the epoch ticker (instances must not be called afterwards)."""
         self._stop.set()

@@ -1,7 +1,8 @@
 """What the supervisor and the orchestrator share, so that neither imports the other.
 
 - ``http``: JSON responses, bodies read within a ``BodyLimit``, the error shape and handlers
-- ``lifespan``: start and stop a service with its ASGI app
+- ``lifespan``: start and stop a service with its ASGI app, and know its phase
+- ``probes``: ``/livez`` and ``/readyz``, with checks run off the event loop
 - ``logs``: one text/JSON formatter on stderr for our records and every library's
 - ``mdns``: the wasmiot service type and which interfaces zeroconf binds to
 - ``net``: this machine's addresses

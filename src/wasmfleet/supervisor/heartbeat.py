@@ -266,7 +266,7 @@ class Heartbeater:
     def _acknowledged(self, data: dict[str, Any], sent: float) -> None:
         self.acked += 1
         self._last_ack = time.monotonic()
-        self._registrar.note_health_check()
+        self._registrar.note_heartbeat_ack()
         epochs = data.get("epochs")
         if isinstance(epochs, dict):
             self._fences.raise_many(

@@ -18,16 +18,18 @@ from wasmfleet.supervisor.calls import find_output
 from wasmfleet.supervisor.fencing import parse_epoch_query
 
 if TYPE_CHECKING:
+    from wasmfleet.service.probes import Probes
     from wasmfleet.supervisor.service import Supervisor
 
 
 class SupervisorRoutes:
     """Route handlers bound to one running supervisor."""
 
-    def __init__(self, sup: Supervisor, calls: CallEndpoint) -> None:
+    def __init__(self, sup: Supervisor, calls: CallEndpoint, probes: Probes) -> None:
         self.sup = sup
         self.settings = sup.settings
         self.calls = calls
+        self.probes = probes
 
     def routes(self) -> list[Route]:
         """The route table; fixed paths come before the catch-all function paths."""
@@ -39,6 +41,8 @@ class SupervisorRoutes:
             Route("/deploy", self.list_deployments, methods=["GET"]),
             Route("/deploy/{deployment}", self.delete_deployment, methods=["DELETE"]),
             Route("/health", self.health, methods=["GET"]),
+            Route("/livez", self.probes.livez, methods=["GET"]),
+            Route("/readyz", self.probes.readyz, methods=["GET"]),
             Route("/register", self.register, methods=["POST"]),
             Route("/.well-known/wasmiot-device-description", self.description, methods=["GET"]),
             Route("/request-history", self.history_list, methods=["GET"]),
@@ -60,6 +64,9 @@ class SupervisorRoutes:
                 "see": [
                     "/deploy",
                     "/health",
+                    "/livez",
+                    "/readyz",
+                    "/api/v1/status",
                     "/request-history",
                     "/.well-known/wasmiot-device-description",
                 ],
@@ -93,9 +100,12 @@ class SupervisorRoutes:
     # -- device -------------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
-        """GET /health: CPU and memory usage, QoA aggregates; whether an orchestrator is set."""
+        """GET /health: CPU and memory usage, QoA aggregates; whether an orchestrator is set.
+
+        It counts as orchestrator contact for the re-registration watchdog only when it comes
+        from the orchestrator (registration.py says how that is decided)."""
         registrar = self.sup.registrar
-        registrar.note_health_check()
+        registrar.note_health_check(request.client.host if request.client else None)
         headers = {"Custom-Orchestrator-Set": "true" if registrar.orchestrator_set else "false"}
         return JSONResponse(self.sup.health(), headers=headers)
 

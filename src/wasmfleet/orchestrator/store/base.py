@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, Table, or_, select
+from sqlalchemy import Row, Table, func, or_, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from wasmfleet.core.errors import Conflict
+from wasmfleet.core.errors import Conflict, Unavailable
 from wasmfleet.orchestrator.store.engine import read_transaction, write_transaction
 from wasmfleet.orchestrator.store.migrations import current_version
+from wasmfleet.orchestrator.store.schema import schema_version
 
 
 def utcnow() -> datetime:
@@ -43,6 +46,23 @@ class StoreBase:
         with self._read() as conn:
             return current_version(conn)
 
+    def ping(self) -> None:
+        """Read the schema version, a one-row query; Unavailable with a sentence if that fails.
+
+        A SQLite file is also looked up on disk: open connections keep working on a file
+        that was deleted or made unreadable, and would lose everything at the next start."""
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            _check_sqlite_file(Path(self.engine.url.database))
+        try:
+            with self._read() as conn:
+                conn.scalar(select(func.max(schema_version.c.version)))
+        except SQLAlchemyError as err:
+            reason = str(getattr(err, "orig", None) or err).strip().splitlines()
+            raise Unavailable(
+                f"The database at {self.url} does not answer a query: "
+                f"{reason[0] if reason else type(err).__name__}"
+            ) from None
+
     def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""
         self.engine.dispose()
@@ -63,6 +83,20 @@ class StoreBase:
             yield
         except IntegrityError as err:
             raise Conflict(message) from err
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Unavailable when the SQLite file is gone or this process may not read and write it."""
+    if not path.is_file():
+        raise Unavailable(
+            f"The SQLite database file {path} no longer exists; what the orchestrator writes "
+            "now would be lost at its next start. Put the file back, or restart it."
+        )
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise Unavailable(
+            f"The SQLite database file {path} cannot be read and written by this process "
+            "(permissions, or a file system that became read-only)."
+        )
 
 
 def row_by_key(conn: Connection, table: Table, key: str, *, lock: bool = False) -> Row[Any] | None:
