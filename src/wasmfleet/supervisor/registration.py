@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.service.backoff import Backoff
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ class Registrar:
 
     async def _cycle(self) -> None:
         """Try to register up to ``max_attempts`` times; a new trigger restarts the cycle."""
-        delay = self._first_backoff_s
+        backoff = Backoff(self._first_backoff_s, self._max_backoff_s)
         if self._url is not None:
             self._addresses = await resolve_addresses(self._url)
         async with self._client_factory() as client:
@@ -244,11 +245,12 @@ class Registrar:
                 if error is None:
                     return
                 last = attempt == self._max_attempts
+                delay = backoff.next()
                 log.warning(
                     "registering with the orchestrator at %s failed (%s); %s",
                     url,
                     error,
-                    "giving up until the next trigger" if last else f"retrying in {delay:g} s",
+                    "giving up until the next trigger" if last else f"retrying in {delay:.1f} s",
                     extra={"attempt": attempt},
                 )
                 if last:
@@ -257,7 +259,6 @@ class Registrar:
                     await asyncio.wait_for(self._wake.wait(), delay)
                 if self._wake.is_set():
                     return  # set_orchestrator or the watchdog asked for a fresh cycle
-                delay = min(self._max_backoff_s, delay * 2)
 
     async def _register_once(self, client: httpx.AsyncClient, url: str) -> str | None:
         """One POST; None on success, else a short reason."""
