@@ -103,6 +103,50 @@ def test_unplaceable_manifest_names_every_device(fleet: Fleet) -> None:
     assert fleet.http.get("/api/v1/deployments/too-big").status_code == 404
 
 
+def test_old_quantity_spellings_are_read_the_kubernetes_way_and_say_so(fleet: Fleet) -> None:
+    # cpu: 1 was one millicore and 64M was 64 MiB; now they mean what kubectl users expect.
+    manifest = {
+        "name": "k8s-units",
+        "steps": [
+            {
+                "module": "fibo",
+                "function": "fibo",
+                "labels": {"role": "cloud"},
+                "resources": {"cpu": 1, "memory": "64M"},
+            }
+        ],
+    }
+    r = fleet.http.post("/api/v1/deployments", json=manifest)
+    assert r.status_code == 201, r.text
+    dep = r.json()
+    cpu, memory = dep["warnings"]
+    assert cpu.startswith("steps[0].resources.cpu: 1 now means 1 whole core (1000m)")
+    assert memory.startswith("steps[0].resources.memory: 64M now means 64 x 10^6 bytes")
+    assert dep["plan"]["steps"][0]["resources"] == {
+        "cpu": [1000],
+        "memory_mb": 62,
+        "accelerator_pct": 0,
+    }
+    # What is stored is the canonical form: it means the same and never warns again, not on
+    # a read, not when re-solved (nor when healing re-places it).
+    stored = fleet.http.get("/api/v1/deployments/k8s-units").json()
+    assert stored["manifest"]["steps"][0]["resources"]["cpu"] == [1000]
+    assert stored["warnings"] == []
+    again = fleet.http.put("/api/v1/deployments/k8s-units")
+    assert again.status_code == 200, again.text
+    assert again.json()["warnings"] == []
+    assert again.json()["plan"]["steps"][0]["resources"]["memory_mb"] == 62
+    assert fleet.orchestrator.log().count("1 now means 1 whole core") == 1
+    # An old millicore count is now that many cores: nothing fits, and the 422 says why.
+    manifest["steps"][0]["resources"] = {"cpu": 500}
+    r = fleet.http.put("/api/v1/deployments/k8s-units", json=manifest)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["reasons"]["cloud"].endswith("step needs 500 cores (500x1000m)")
+    assert error["warnings"][0].startswith("steps[0].resources.cpu: 500 now means 500 whole")
+    assert fleet.http.delete("/api/v1/deployments/k8s-units").status_code == 200
+
+
 def test_wasmiot_manifest_flow(fleet: Fleet) -> None:
     fibo_id = fleet.http.get("/api/v1/modules/fibo").json()["id"]
     body = {

@@ -164,7 +164,7 @@ def test_device_ls_table_and_json(api: FakeApi) -> None:
     assert table.exit_code == 0, table.output
     for word in ("cam-gw", "active", "http://127.0.0.1:5001", "location=lab, role=gateway"):
         assert word in table.stdout
-    assert "1 core, 512 MB" in table.stdout
+    assert "1 core, 512Mi" in table.stdout
     raw = cli("device", "ls", "--output", "json")
     assert json.loads(raw.stdout) == [DEVICE]
     assert str(api.requests[0].url).startswith(URL)
@@ -299,6 +299,32 @@ def test_an_unplaceable_manifest_prints_each_devices_reason_and_exits_1(api: Fak
     assert done.exit_code == 1
     assert "error: Step 1 fits on no device." in done.stderr
     assert "edge-box lacks camera.*" in done.stdout and "cloud-vm is down" in done.stdout
+
+
+WARNING = (
+    "steps[0].resources.cpu: 1 now means 1 whole core (1000m), as in Kubernetes, not 1 "
+    "millicore as before; write 1m if you meant millicores."
+)
+
+
+def test_manifest_warnings_go_to_stderr(api: FakeApi) -> None:
+    manifest = str(REPO / "examples" / "camera-pipeline.yaml")
+    api.on("POST", "/api/v1/deployments", {**DEPLOYMENT, "warnings": [WARNING]}, 201)
+    for mode in ("table", "json"):
+        done = cli("deploy", manifest, "-o", mode)
+        assert done.exit_code == 0, done.output
+        assert f"warning: {WARNING}" in " ".join(done.stderr.split()), done.stderr
+        assert "warning:" not in done.stdout
+    api.on(
+        "POST",
+        "/api/v1/deployments",
+        error(422, "unplaceable", "0/1 devices fit step 1.", step="1", warnings=[WARNING],
+              reasons={"cam-gw": "cam-gw has 1 core, step needs 500 cores (500x1000m)"}),
+    )  # fmt: skip
+    done = cli("deploy", manifest)
+    assert done.exit_code == 1
+    assert f"warning: {WARNING}" in " ".join(done.stderr.split()), done.stderr
+    assert "step needs 500 cores" in done.stdout
 
 
 def test_a_refused_deploy_prints_the_device_answers_and_exits_1(api: FakeApi) -> None:

@@ -36,10 +36,10 @@ def test_cells() -> None:
     assert labels_text({"b": "2", "a": "1"}) == "a=1, b=2"
     assert labels_text({}) == "-"
     assert capacity_text({"cores": [1000] * 4, "memory_mb": 8192, "accelerator_pct": 0}) == (
-        "4 cores, 8192 MB"
+        "4 cores, 8192Mi"
     )
     assert capacity_text({"cores": [1000], "memory_mb": 512, "accelerator_pct": 100}) == (
-        "1 core, 512 MB, accel 100 %"
+        "1 core, 512Mi, accel 100 %"
     )
     assert result_text(None) == "-"
     assert result_text({"a": 1}) == '{"a": 1}'
@@ -66,7 +66,7 @@ def test_read_manifest_by_suffix(tmp_path: Path) -> None:
     assert parsed["sequence"][0] == {"device": None, "module": "fibo", "func": "fibo"}
     _, _, parsed = read_manifest(REPO / "examples" / "fibo-cloud.yaml")
     assert parsed["name"] == "fibo"
-    assert parsed["steps"][0]["resources"]["cpu"] == [1000, 1000, 1000]
+    assert parsed["steps"][0]["resources"] == {"cpu": "3", "memory": "64Mi"}
     other = tmp_path / "m.yml"
     other.write_text("name: x\nsteps: []\n")
     assert read_manifest(other)[1] == "application/yaml"

@@ -33,14 +33,14 @@ steps:
     labels: {location: lab, floor: 2, outdoor: false}
     resources:
       cpu: [500, 100]
-      memory: 64
+      memory: 64Mi
       accelerator: 50
     strategy: pack
   - module: imginfo
     func: pixels
     resources:
       cpu: 250m
-      memory: 1G
+      memory: 1Gi
 """
 
 
@@ -112,6 +112,7 @@ def test_wasmiot_sequence() -> None:
 def test_example_manifests_parse(path: Path) -> None:
     manifest = parse_manifest_text(path.read_text(encoding="utf-8"))
     assert manifest.steps
+    assert manifest.warnings == ()  # the examples use today's (Kubernetes) spellings
     if path.suffix == ".json":
         assert manifest == parse_manifest(json.loads(path.read_text(encoding="utf-8")))
 
@@ -136,18 +137,24 @@ def test_to_dict_round_trips_and_is_json() -> None:
 @pytest.mark.parametrize(
     ("resources", "cpu", "memory", "accel"),
     [
-        ({"cpu": 500}, (500,), 0, 0),
+        ({"cpu": 1}, (1000,), 0, 0),
+        ({"cpu": "2"}, (1000, 1000), 0, 0),
+        ({"cpu": 0.5}, (500,), 0, 0),
+        ({"cpu": 2.5}, (1000, 1000, 500), 0, 0),
         ({"cpu": "500m"}, (500,), 0, 0),
+        ({"cpu": 0}, (), 0, 0),
         ({"cpu": [1000, "250m", 1]}, (1000, 250, 1), 0, 0),
         ({"cpu": []}, (), 0, 0),
-        ({"memory": "64M"}, (), 64, 0),
-        ({"memory": "64MB"}, (), 64, 0),
+        ({"memory": "64Mi"}, (), 64, 0),
+        ({"memory": "64M"}, (), 62, 0),  # 64 x 10^6 bytes, rounded up to whole MiB
         ({"memory": "512MiB"}, (), 512, 0),
-        ({"memory": "1G"}, (), 1024, 0),
+        ({"memory": "1G"}, (), 954, 0),
         ({"memory": "1.5Gi"}, (), 1536, 0),
-        ({"memory": "100"}, (), 100, 0),
-        ({"memory": "1536 KiB"}, (), 2, 0),
+        ({"memory": "104857600"}, (), 100, 0),
+        ({"memory": "1536Ki"}, (), 2, 0),
+        ({"memory": "1e9"}, (), 954, 0),
         ({"memory": 0}, (), 0, 0),
+        ({"memory_mb": "64"}, (), 64, 0),
         ({"memory_mb": 64, "accelerator_pct": 100}, (), 64, 100),
         ({"accelerator": "25%"}, (), 0, 25),
         (None, (), 0, 0),
@@ -189,17 +196,21 @@ def step_doc(**step: Any) -> dict[str, Any]:
         ({**step_doc(), "strategy": "x"}, "strategy must be one of first, spread, pack"),
         (step_doc(resources=[1]), "steps[0].resources must be an object"),
         (step_doc(resources={"gpu": 1}), "steps[0].resources has unknown key(s) 'gpu'"),
-        (step_doc(resources={"cpu": 0}), "each entry must be 1 .. 1000000"),
+        (step_doc(resources={"cpu": [0]}), "each entry must be 1 .. 1000000"),
         (step_doc(resources={"cpu": [1_000_001]}), "each entry must be 1 .. 1000000"),
         (step_doc(resources={"cpu": [1] * 1025}), "at most 1024"),
-        (step_doc(resources={"cpu": 0.5}), "must be a list of millicores per core"),
-        (step_doc(resources={"cpu": True}), "must be a list of millicores per core"),
-        (step_doc(resources={"cpu": "1.5"}), "must be a list of millicores per core"),
+        (step_doc(resources={"cpu": 1025}), "asks 1025 cores; at most 1024"),
+        (step_doc(resources={"cpu": -1}), "cannot be negative"),
+        (step_doc(resources={"cpu": [0.5]}), "steps[0].resources.cpu[0] must be millicores"),
+        (step_doc(resources={"cpu": True}), 'must be cores (1, 0.5, "2"), millicores'),
+        (step_doc(resources={"cpu": "1.5 cores"}), 'must be cores (1, 0.5, "2"), millicores'),
         (step_doc(resources={"memory": -1}), "cannot be negative"),
-        (step_doc(resources={"memory": "lots"}), "steps[0].resources.memory must be MB"),
-        (step_doc(resources={"memory": "64B"}), "must be MB"),
-        (step_doc(resources={"memory": "64Pi"}), "must be MB"),
-        (step_doc(resources={"memory_mb": "x"}), "steps[0].resources.memory_mb must be MB"),
+        (step_doc(resources={"memory": "lots"}), "steps[0].resources.memory must be bytes"),
+        (step_doc(resources={"memory": "64B"}), "must be bytes as a Kubernetes quantity"),
+        (step_doc(resources={"memory": "64PB"}), "write 64Pi"),
+        (step_doc(resources={"memory": 64}), "write 64Mi for 64 MiB"),
+        (step_doc(resources={"memory_mb": "x"}), "memory_mb must be a whole number of MiB"),
+        (step_doc(resources={"memory_mb": "64M"}), "write memory: 64Mi"),
         (step_doc(resources={"memory": 1, "memory_mb": 1}), "both 'memory' and 'memory_mb'"),
         (step_doc(resources={"accelerator": 101}), "0 .. 100"),
         (step_doc(resources={"accelerator": -1}), "0 .. 100"),
@@ -230,7 +241,8 @@ def test_cpu_message_names_the_field_path() -> None:
     with pytest.raises(InvalidDocument) as err:
         parse_manifest(doc)
     assert str(err.value) == (
-        "steps[1].resources.cpu must be a list of millicores per core like [500, 100], got 'lots'."
+        'steps[1].resources.cpu must be cores (1, 0.5, "2"), millicores ("500m") or '
+        "millicores per core ([500, 100]), got 'lots'."
     )
 
 

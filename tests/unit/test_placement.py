@@ -88,10 +88,7 @@ def test_rohe_example_through_place(solve: Solver) -> None:
     roomy = dev("b", cores=4, per_core=100, core_used=(40, 40, 40, 90))
     ask = step(cpu=(50, 50, 50))
     answer = failed(run(solve, [full], ask))
-    assert (
-        answer.rejections[0].reason
-        == "a has cores with 90/90/10/10 millicores free, step needs 50/50/50"
-    )
+    assert answer.rejections[0].reason == "a has cores with 2x90m, 2x10m free, step needs 3x50m"
     placed = plan_of(run(solve, [full, roomy], ask)).placements[0]
     assert (placed.device, placed.cores, placed.fit) == ("b", (0, 1, 2), 1)
 
@@ -101,8 +98,8 @@ def test_more_cores_than_the_device_has(solve: Solver) -> None:
         run(solve, [dev("cloud-vm", cores=2), dev("pi", cores=1)], step(cpu=(1, 1, 1, 1)))
     )
     assert [r.reason for r in answer.rejections] == [
-        "cloud-vm has 2 cores, step needs 4",
-        "pi has 1 core, step needs 4",
+        "cloud-vm has 2 cores, step needs 4 cores (4x1m)",
+        "pi has 1 core, step needs 4 cores (4x1m)",
     ]
 
 
@@ -114,7 +111,7 @@ def test_exact_fill_is_allowed_and_then_full(solve: Solver) -> None:
     answer = failed(run(solve, [box], ask, step("2:m.f", cpu=(1,))))
     assert answer.step == 1
     assert answer.message == (
-        "0/1 devices fit step 2:m.f: box has cores with 0/0 millicores free, step needs 1"
+        "0/1 devices fit step 2:m.f: box has cores with 2x0m free, step needs 1m"
     )
 
 
@@ -124,19 +121,19 @@ def test_exact_fill_is_allowed_and_then_full(solve: Solver) -> None:
 @pytest.mark.parametrize(
     ("device", "ask", "reason"),
     [
-        (dev("e", memory=100), step(memory=256), "e has 100 MB memory free, step needs 256 MB"),
-        (dev("e", memory=0), step(memory=1), "e declares no memory, step needs 1 MB"),
+        (dev("e", memory=100), step(memory=256), "e has 100Mi memory free, step needs 256Mi"),
+        (dev("e", memory=0), step(memory=1), "e declares no memory, step needs 1Mi"),
         (dev("e"), step(accel=20), "e has no accelerator, step needs 20%"),
         (
             dev("e", accelerator_pct=100, accelerator_used_pct=90),
             step(accel=20),
             "e has 10% accelerator free, step needs 20%",
         ),
-        (DeviceState("e"), step(cpu=(100, 100)), "e declares no CPU cores, step needs 2"),
+        (DeviceState("e"), step(cpu=(100, 100)), "e declares no CPU, step needs 2 cores (2x100m)"),
         (
             dev("e", memory=500, memory_used_mb=900),
             step(memory=1),
-            "e has 0 MB memory free, step needs 1 MB",
+            "e has 0Mi memory free, step needs 1Mi",
         ),
     ],
 )
@@ -156,7 +153,7 @@ def test_device_without_declared_capacity_takes_only_empty_asks(solve: Solver) -
     assert plan.devices() == ("wasmiot-pi", "wasmiot-pi")
     assert plan.placements[0].cores == ()
     assert failed(run(solve, [bare], step(memory=16))).rejections[0].reason == (
-        "wasmiot-pi declares no memory, step needs 16 MB"
+        "wasmiot-pi declares no memory, step needs 16Mi"
     )
 
 
@@ -164,7 +161,7 @@ def test_usage_above_capacity_counts_as_full(solve: Solver) -> None:
     over = dev("o", cores=1, per_core=100, core_used=(150,), memory=100, memory_used_mb=150)
     assert plan_of(run(solve, [over], step(cpu=(0,)))).placements[0].cores == (0,)
     assert failed(run(solve, [over], step(cpu=(1,)))).rejections[0].reason == (
-        "o has cores with 0 millicores free, step needs 1"
+        "o has cores with 0m free, step needs 1m"
     )
 
 
@@ -184,7 +181,8 @@ def test_the_brief_example_message(solve: Solver) -> None:
     assert (answer.step, answer.step_name, answer.total) == (0, "1:camera.take_image", 3)
     assert answer.message == (
         "0/3 devices fit step 1:camera.take_image: cam-pi inactive; "
-        "cloud-vm has 2 cores, step needs 4; edge-box lacks camera.takeImageStaticSize"
+        "cloud-vm has 2 cores, step needs 4 cores (4x100m); "
+        "edge-box lacks camera.takeImageStaticSize"
     )
     error = answer.error()
     assert isinstance(error, PlacementFailed) and error.status == 422
@@ -307,7 +305,7 @@ def test_no_steps_is_an_empty_plan(solve: Solver) -> None:
 
 # --- scorers and strategies --------------------------------------------------------------
 
-# After placing cpu (500,) and 1024 MB: "big" has 8000 m, 8192 MB; "small" has 2000 m, 2048 MB.
+# After placing cpu (500,) and 1024Mi: "big" has 8000m, 8192Mi; "small" has 2000m, 2048Mi.
 BIG = dev("big", cores=8, memory=8192, core_used=(500,) * 8, memory_used_mb=1024)
 SMALL = dev("small", cores=2, memory=2048)
 ASK = step(cpu=(500,), memory=1024)
@@ -385,13 +383,13 @@ def test_later_steps_see_earlier_reservations(solve: Solver) -> None:
     assert plan.devices() == ("a", "b")
     assert [p.fit for p in plan.placements] == [2, 1]
     assert [(r.device, r.reason) for r in plan.placements[1].rejections] == [
-        ("a", "a has 400 MB memory free, step needs 600 MB")
+        ("a", "a has 400Mi memory free, step needs 600Mi")
     ]
     assert plan.placements[0].rejections == ()
     answer = failed(run(solve, devices, *steps, step("3:m.f", memory=600)))
     assert answer.message == (
-        "0/2 devices fit step 3:m.f: a has 400 MB memory free, step needs 600 MB; "
-        "b has 400 MB memory free, step needs 600 MB"
+        "0/2 devices fit step 3:m.f: a has 400Mi memory free, step needs 600Mi; "
+        "b has 400Mi memory free, step needs 600Mi"
     )
 
 
@@ -448,5 +446,5 @@ def test_rejections_are_the_same_in_any_access_order() -> None:
     for i in (5, 0, 3, 4, 1, 2, 5):
         assert fast.placements[i].rejections == sure.placements[i].rejections
     assert fast.placements[5].rejections == (
-        Rejection("c", "c has 200 MB memory free, step needs 300 MB"),
+        Rejection("c", "c has 200Mi memory free, step needs 300Mi"),
     )

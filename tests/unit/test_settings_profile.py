@@ -27,9 +27,11 @@ def test_parse_capacity_reads_every_key() -> None:
     [
         ("", CapacitySpec()),
         ("cores=4", CapacitySpec(cores=4)),
-        (" Memory = 1G , accelerator=50% ", CapacitySpec(memory_mb=1024, accelerator_pct=50)),
-        ("memory=512m,", CapacitySpec(memory_mb=512)),
+        (" Memory = 1Gi , accelerator=50% ", CapacitySpec(memory_mb=1024, accelerator_pct=50)),
+        ("memory=1G", CapacitySpec(memory_mb=954)),  # 10^9 bytes, in whole MiB rounded up
+        ("memory=512Mi,", CapacitySpec(memory_mb=512)),
         ("memory=1.5GiB", CapacitySpec(memory_mb=1536)),
+        ("memory=4e9", CapacitySpec(memory_mb=3815)),
         ("accelerator=0", CapacitySpec()),
     ],
 )
@@ -49,8 +51,11 @@ def test_parse_capacity_keys_are_optional(text: str, expected: CapacitySpec) -> 
         ("millicores=0", ["millicores", "from 1"]),
         ("accelerator=101", ["accelerator", "from 0 to 100", "'101'"]),
         ("accelerator=-1", ["accelerator", "whole number"]),
-        ("memory=lots", ["memory", "size such as 256MiB", "'lots'"]),
-        ("memory=2048", ["memory", "at least 1MiB", "bare number is bytes"]),
+        ("memory=lots", ["memory", "size such as 256Mi", "'lots'"]),
+        ("memory=2048", ["memory", "at least 1Mi", "bare number is bytes"]),
+        ("memory=512m", ["memory", "m means milli", "write 512Mi"]),
+        ("memory=2gb", ["memory", "write 2Gi", "or 2G", "case-sensitive"]),
+        ("memory=-1Gi", ["memory", "cannot be negative"]),
         ("cores=2,cores=3", ["cores twice"]),
     ],
 )

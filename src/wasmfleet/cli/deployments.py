@@ -17,6 +17,7 @@ from wasmfleet.cli.output import (
     OutputOpt,
     ago,
     clock,
+    err_console,
     key_values,
     ms,
     note,
@@ -96,8 +97,19 @@ def reasons_table(error: dict[str, Any]) -> Any:
     return result
 
 
+def print_warnings(answer: Any) -> None:
+    """The manifest's warnings in a create/update answer or its error, on stderr."""
+    places = (
+        (answer, answer.get("error"), answer.get("deployment")) if isinstance(answer, dict) else ()
+    )
+    found = [p["warnings"] for p in places if isinstance(p, dict) and p.get("warnings")]
+    for warning in found[0] if found else []:
+        err_console.print(Text(f"warning: {warning}", style="yellow"))
+
+
 def print_deployment(deployment: dict[str, Any], *, with_error: bool = True) -> None:
     """Status, placement, rejections and device answers (and the error) of a deployment."""
+    print_warnings(deployment)
     note(f"deployment {deployment.get('name')}: {deployment.get('status')}", "bold")
     parts = (
         plan_table(deployment),
@@ -117,8 +129,10 @@ def print_failure(err: ApiError, output: Output = Output.table) -> None:
     """What a failed deploy or execution answered: the JSON, or reasons/plan/steps tables."""
     body = err.body if isinstance(err.body, dict) else {}
     if output is Output.json and err.body is not None:
+        print_warnings(err.body)
         print_json(err.body)
     elif err.code == "unplaceable":
+        print_warnings(err.body)
         show(reasons_table(err.error))
     elif isinstance(body.get("deployment"), dict):
         print_deployment(body["deployment"], with_error=False)
@@ -271,6 +285,7 @@ def deploy(
         except ApiError as err:
             report_deploy_error(err, output)
     if output is Output.json:
+        print_warnings(deployment)
         print_json(deployment)
     else:
         print_deployment(deployment)
@@ -368,6 +383,7 @@ def redeploy(
         except ApiError as err:
             report_deploy_error(err, output)
     if output is Output.json:
+        print_warnings(deployment)
         print_json(deployment)
     else:
         print_deployment(deployment)

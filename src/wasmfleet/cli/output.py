@@ -157,13 +157,14 @@ def labels_text(labels: Mapping[str, Any] | None) -> str:
 
 
 def capacity_text(capacity: Mapping[str, Any] | None) -> str:
-    """'4 cores, 8192 MB, accel 100 %' from a device's capacity."""
+    """'4 cores, 8192Mi, accel 100 %' from a device's capacity (memory in MiB, as manifests
+    spell it)."""
     if not capacity:
         return "-"
     cores = capacity.get("cores") or []
     parts = [f"{len(cores)} core{'s' if len(cores) != 1 else ''}"]
     if capacity.get("memory_mb"):
-        parts.append(f"{capacity['memory_mb']} MB")
+        parts.append(f"{capacity['memory_mb']}Mi")
     if capacity.get("accelerator_pct"):
         parts.append(f"accel {capacity['accelerator_pct']} %")
     return ", ".join(parts)

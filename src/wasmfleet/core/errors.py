@@ -44,10 +44,20 @@ class WasmfleetError(Exception):
         self.message = message
         if code is not None:
             self.code = code
+        self.warnings: tuple[str, ...] = ()
+        """Sentences about the request that did not stop it (a manifest spelling read a new
+        way), shown beside the error as ``warnings``."""
 
     def to_dict(self) -> dict[str, object]:
         """The JSON error shape shared by every HTTP API of wasmfleet."""
-        return {"error": {"status": self.status, "code": self.code, "message": self.message}}
+        error: dict[str, object] = {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.warnings:
+            error["warnings"] = list(self.warnings)
+        return {"error": error}
 
 
 class BadRequest(WasmfleetError):

@@ -5,9 +5,13 @@
 
 *wasmfleet shape* (YAML or JSON): ``{"name", "strategy"?, "scorer"?, "steps": [{"module",
 "function" (or "func"), "device"?, "labels"?, "resources"?: {"cpu", "memory", "accelerator"},
-"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?}]}``. CPU is millicores
-per core (ROHE style: ``[500, 100]`` asks for two cores), memory is in MB (MiB, as devices
-report it), accelerator in percent.
+"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?}]}``. Resources are
+spelled as in Kubernetes (``core.resources``): ``cpu`` in cores (``1``, ``0.5``, ``"2"``)
+or millicores (``"500m"``), or as millicores per core (ROHE style: ``[500, 100]`` asks for
+two cores); ``memory`` in bytes (``"512Mi"``, ``"512M"``), or ``memory_mb`` in whole MiB;
+``accelerator`` in percent. A spelling that meant something else before (``cpu: 2`` was 2
+millicores, ``512M`` was 512 MiB) is either refused or read the new way with a sentence in
+``Manifest.warnings``; the canonical form never warns.
 ``failovers`` lists devices (ids or names) to try first, in order, when the step's device
 dies; ``stateful: true`` asks that at no moment two devices serve the step (leases + epochs).
 ``trigger: {topic: "site/+/temperature", qos: 1}`` runs the step for every MQTT message on a
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import yaml
@@ -35,12 +40,8 @@ from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.models import BridgeRoute, Publication, Trigger
 from wasmfleet.core.names import check_identifier
-from wasmfleet.core.quantities import (
-    parse_accelerator,
-    parse_cpu,
-    parse_memory,
-    show,
-)
+from wasmfleet.core.quantities import show
+from wasmfleet.core.resources import Warnings, merge_warnings, parse_resources
 from wasmfleet.core.topics import matches
 
 STRATEGIES: tuple[str, ...] = ("first", "spread", "pack")
@@ -63,7 +64,6 @@ _STEP_KEYS = (
     "publish",
     "bridge",
 )
-_RESOURCE_KEYS = ("cpu", "memory", "memory_mb", "accelerator", "accelerator_pct")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +78,9 @@ class ManifestStep:
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
     """Labels a device must carry (all of them, exact values)."""
     cpu: tuple[int, ...] = ()
-    """Millicores asked per core."""
+    """Millicores asked per core (a scalar ask is spread: ``2.5`` -> ``(1000, 1000, 500)``)."""
     memory_mb: int = 0
+    """MiB to reserve (a byte quantity rounded up)."""
     accelerator_pct: int = 0
     strategy: str | None = None
     failovers: tuple[str, ...] = ()
@@ -110,6 +111,8 @@ class Manifest:
     strategy: str | None = None
     scorer: str | None = None
     shape: Literal["wasmiot", "wasmfleet"] = "wasmfleet"
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    """Sentences about spellings read differently than before (not part of ``to_dict``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON-able form (wasmfleet shape); ``parse_manifest`` reads it back."""
@@ -192,8 +195,16 @@ def parse_manifest(obj: Any) -> Manifest:
     name = _name(obj)
     strategy = _choice(obj.get("strategy"), STRATEGIES, "strategy")
     scorer = _choice(obj.get("scorer"), SCORERS, "scorer")
-    steps = _steps(obj["steps"], "steps", _wasmfleet_step)
-    return Manifest(name=name, steps=steps, strategy=strategy, scorer=scorer, shape="wasmfleet")
+    warnings: Warnings = []
+    steps = _steps(obj["steps"], "steps", partial(_wasmfleet_step, warnings=warnings))
+    return Manifest(
+        name=name,
+        steps=steps,
+        strategy=strategy,
+        scorer=scorer,
+        shape="wasmfleet",
+        warnings=merge_warnings(warnings),
+    )
 
 
 def _name(obj: dict[str, Any]) -> str:
@@ -236,11 +247,12 @@ def _wasmiot_step(item: dict[str, Any], where: str) -> ManifestStep:
     )
 
 
-def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
+def _wasmfleet_step(item: dict[str, Any], where: str, warnings: Warnings) -> ManifestStep:
     _no_unknown_keys(item, _STEP_KEYS, where)
     if "bridge" in item:
         bridge = parse_bridge_step(item, where)
-        return ManifestStep(module="", function="", bridge=bridge, **_placement(item, where))
+        placement = _placement(item, where, warnings)
+        return ManifestStep(module="", function="", bridge=bridge, **placement)
     if "function" in item and "func" in item and item["function"] != item["func"]:
         raise InvalidDocument(f"{where} gives both 'function' and 'func'; keep one.")
     fn_key = "function" if "function" in item else "func"
@@ -260,30 +272,21 @@ def _wasmfleet_step(item: dict[str, Any], where: str) -> ManifestStep:
         stateful=_flag(item.get("stateful"), f"{where}.stateful"),
         trigger=trigger,
         publish=publish,
-        **_placement(item, where),
+        **_placement(item, where, warnings),
     )
 
 
-def _placement(item: dict[str, Any], where: str) -> dict[str, Any]:
+def _placement(item: dict[str, Any], where: str, warnings: Warnings) -> dict[str, Any]:
     """The keys that say where a step (function or bridge) may go, as ManifestStep fields."""
-    resources = item.get("resources")
-    if resources is None:
-        resources = {}
-    if not isinstance(resources, dict):
-        raise InvalidDocument(
-            f"{where}.resources must be an object like {{cpu: [500], memory: 64}}, "
-            f"got {_show(resources)}."
-        )
-    rwhere = f"{where}.resources"
-    _no_unknown_keys(resources, _RESOURCE_KEYS, rwhere)
-    memory = _alias(resources, "memory", "memory_mb", rwhere)
-    accel = _alias(resources, "accelerator", "accelerator_pct", rwhere)
+    cpu, memory_mb, accelerator_pct = parse_resources(
+        item.get("resources"), f"{where}.resources", warnings
+    )
     return {
         "device": _device(item.get("device"), f"{where}.device"),
         "labels": _labels(item.get("labels"), f"{where}.labels"),
-        "cpu": parse_cpu(resources.get("cpu"), f"{rwhere}.cpu"),
-        "memory_mb": parse_memory(memory[1], f"{rwhere}.{memory[0]}"),
-        "accelerator_pct": parse_accelerator(accel[1], f"{rwhere}.{accel[0]}"),
+        "cpu": cpu,
+        "memory_mb": memory_mb,
+        "accelerator_pct": accelerator_pct,
         "strategy": _choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
         "failovers": _failovers(item.get("failovers"), f"{where}.failovers"),
     }
@@ -296,12 +299,6 @@ def _no_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], where: str) 
             f"{where} has unknown key(s) {', '.join(map(repr, unknown))}; "
             f"the allowed keys are: {', '.join(allowed)}."
         )
-
-
-def _alias(obj: dict[str, Any], key: str, alias: str, where: str) -> tuple[str, Any]:
-    if key in obj and alias in obj:
-        raise InvalidDocument(f"{where} gives both '{key}' and '{alias}'; keep one.")
-    return (alias, obj[alias]) if alias in obj else (key, obj.get(key))
 
 
 def _module(raw: Any, where: str) -> str:

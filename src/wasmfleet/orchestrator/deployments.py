@@ -22,7 +22,7 @@ import httpx
 from wasmfleet.core.bridge_step import parse_bridge_step
 from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_documents
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
-from wasmfleet.core.errors import Conflict, NotFound
+from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
@@ -74,8 +74,10 @@ class DeploymentService:
         return dep
 
     async def create(self, body: Any) -> DeploymentRecord:
-        """Parse, solve and store a manifest (status ``new``); Conflict on a duplicate name."""
-        manifest = parse_manifest(body)
+        """Parse, solve and store a manifest (status ``new``); Conflict on a duplicate name.
+
+        The record returned carries the manifest's ``warnings`` (logged here, once)."""
+        manifest = _read_manifest(body)
         async with self.solve_lock:
             existing = await asyncio.to_thread(self.store.get_deployment, manifest.name)
             if existing is not None:
@@ -85,12 +87,19 @@ class DeploymentService:
                 )
             record = DeploymentRecord(name=manifest.name, manifest=manifest.to_dict())
             record = await asyncio.to_thread(self._solve_into, record, manifest)
-            return await asyncio.to_thread(self.store.add_deployment, record)
+            record = await asyncio.to_thread(self.store.add_deployment, record)
+            record.warnings = manifest.warnings
+            return record
 
     def _solve_into(self, record: DeploymentRecord, manifest: Manifest) -> DeploymentRecord:
-        """Solve a user's manifest (failover names checked) into ``record.plan``."""
-        check_failovers(manifest, self.store.list_devices())
-        return self.solve_into(record, manifest)
+        """Solve a user's manifest (failover names checked) into ``record.plan``; an error
+        carries the manifest's warnings (a step that fits nowhere may be a changed spelling)."""
+        try:
+            check_failovers(manifest, self.store.list_devices())
+            return self.solve_into(record, manifest)
+        except WasmfleetError as err:
+            err.warnings = manifest.warnings
+            raise
 
     def solve_into(
         self,
@@ -281,7 +290,7 @@ class DeploymentService:
     async def redeploy(self, key: str, body: Any | None = None) -> DeploymentRecord:
         """Re-solve (optionally with a new manifest of the same name) and deploy again."""
         record = await asyncio.to_thread(self.get, key)
-        manifest = parse_manifest(body if body is not None else record.manifest)
+        manifest = _read_manifest(body) if body is not None else parse_manifest(record.manifest)
         if manifest.name != record.name:
             raise Conflict(
                 f"The manifest is named {manifest.name!r} but deployment {record.name!r} is "
@@ -305,7 +314,9 @@ class DeploymentService:
                     devices[n] for n in gone if n in devices and devices[n].status == "active"
                 ]
                 await self._roll_back(record.id, [url_of(d) for d in reachable])
-            return await self.deploy_locked(record.id)
+            record = await self.deploy_locked(record.id)
+            record.warnings = manifest.warnings
+            return record
 
     async def remove(self, key: str) -> dict[str, dict[str, Any]]:
         """Delete the deployment from its devices, then from the store; per-device answers."""
@@ -337,6 +348,15 @@ class DeploymentService:
         self._locks.pop(record.id, None)
         log.info("deployment removed", extra={"deployment": record.name})
         return removed
+
+
+def _read_manifest(body: Any) -> Manifest:
+    """A manifest a user sent, its warnings logged (once: the stored canonical form, which
+    healing and re-solving read, never warns)."""
+    manifest = parse_manifest(body)
+    for warning in manifest.warnings:
+        log.warning("manifest %s: %s", manifest.name, warning, extra={"deployment": manifest.name})
+    return manifest
 
 
 def _planned_step(

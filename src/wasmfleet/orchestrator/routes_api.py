@@ -186,7 +186,9 @@ def api_router(orch: Orchestrator) -> APIRouter:
         """Create a deployment from a manifest, solve it and (by default) deploy it."""
         record = await orch.deployments.create(await read_manifest(request, limit))
         if deploy:
+            warnings = record.warnings
             record = await orch.deployments.deploy(record.id)
+            record.warnings = warnings
             if record.status != "active":
                 return _failed_deploy(record)
         return deployment_view(record)

@@ -146,6 +146,11 @@ class Deployment(BaseModel):
     error: str | None
     epoch: int = Field(0, description="Fencing epoch: raised on every send to the devices.")
     moves: list[Move] = Field(default_factory=list, description="Steps moved by self-healing.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Only in the answer to a create or update: spellings of the manifest read "
+        "a new way (cpu: 2 is two cores, 512M is 512x10^6 bytes, as in Kubernetes).",
+    )
 
 
 class HeartbeatAnswer(BaseModel):

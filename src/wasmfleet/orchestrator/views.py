@@ -105,6 +105,7 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
         "error": d.error,
         "epoch": d.epoch,
         "moves": list(d.moves),
+        "warnings": list(d.warnings),
     }
 
 

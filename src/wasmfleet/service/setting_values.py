@@ -6,25 +6,53 @@ uses them for both flags and ``WASMFLEET_*`` variables (``convert_setting``).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.core.quantities import MAX_BYTES, parse_quantity, size_advice
 from wasmfleet.runtime.limits import MiB
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}
+log = logging.getLogger(__name__)
+_CHANGED = {"k": ("KiB", 3), "M": ("MiB", 6), "G": ("GiB", 9), "T": ("TiB", 12)}
+"""Suffixes that meant binary units here before sizes followed Kubernetes (64M was 64 MiB)."""
+_warned: set[str] = set()
 
 
 def parse_size(text: str, what: str) -> int:
-    """Parse '256MiB', '64M', '1048576' into bytes."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ConfigurationError(f"{what} must be a size such as 256MiB or 1048576, got {text!r}.")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[(unit or "").lower()[:1]])
+    """Bytes from a Kubernetes quantity: '256Mi' or '256MiB' (2^20 bytes each), '64M'
+    (10^6 bytes each), '1e9', '1048576'; a size that meant binary units before warns once."""
+    spelled = text.strip()
+    quantity = parse_quantity(spelled)
+    if quantity is None:
+        raise ConfigurationError(
+            f"{what} must be a size such as 256Mi or 256MiB (2^20 bytes each), 256M (10^6 "
+            f"bytes each) or 1048576 (bytes), got {text!r}{size_advice(text)}."
+        )
+    if quantity.numerator < 0:
+        raise ConfigurationError(f"{what} cannot be negative, got {text!r}; write e.g. 64Mi.")
+    if quantity.suffix == "m" and quantity.numerator:
+        raise ConfigurationError(
+            f"{what} {text!r}: m means milli (a thousandth of a byte) in Kubernetes "
+            f"quantities; write {spelled[:-1]}Mi (or {spelled[:-1]}M for 10^6 bytes each)."
+        )
+    size = quantity.ceil()
+    if size > MAX_BYTES:
+        raise ConfigurationError(f"{what} {text!r} is more than 8Ei bytes.")
+    once = f"{what}={spelled}"
+    if quantity.suffix in _CHANGED and quantity.numerator and once not in _warned:
+        _warned.add(once)
+        binary, power = _CHANGED[quantity.suffix]
+        log.warning(
+            "%s %s now means %s x 10^%d bytes (%.6g MiB), as in Kubernetes, not %s %s as "
+            "before; write %s%s to keep that",
+            what, spelled, spelled[:-1], power, size / MiB, spelled[:-1], binary,
+            spelled[:-1], binary[:2],
+        )  # fmt: skip
+    return size
 
 
 def parse_labels(items: list[str] | str) -> dict[str, str]:
@@ -101,7 +129,8 @@ class CapacitySpec:
 
 
 def parse_capacity(text: str, what: str = "capacity") -> CapacitySpec:
-    """Parse 'cores=2,millicores=1000,memory=2048MiB,accelerator=100' (every key optional)."""
+    """Parse 'cores=2,millicores=1000,memory=2048Mi,accelerator=100' (every key optional;
+    memory is a size as ``parse_size`` reads it, offered in whole MiB rounded up)."""
     values: dict[str, int] = {}
     for item in (part.strip() for part in text.split(",")):
         if not item:
@@ -111,7 +140,7 @@ def parse_capacity(text: str, what: str = "capacity") -> CapacitySpec:
         if not sep or not value or key not in _CAPACITY_KEYS:
             raise ConfigurationError(
                 f"{what} must be comma-separated key=value items with the keys "
-                f"{', '.join(_CAPACITY_KEYS)} (e.g. cores=2,memory=2048MiB), got {item!r}."
+                f"{', '.join(_CAPACITY_KEYS)} (e.g. cores=2,memory=2048Mi), got {item!r}."
             )
         if key in values:
             raise ConfigurationError(f"{what} gives {key} twice ({text!r}).")
@@ -119,10 +148,12 @@ def parse_capacity(text: str, what: str = "capacity") -> CapacitySpec:
             size = parse_size(value, f"{what} memory")
             if size < MiB:
                 raise ConfigurationError(
-                    f"{what} memory must be at least 1MiB, got {value!r} "
-                    "(a bare number is bytes; write e.g. 2048MiB)."
+                    f"{what} memory must be at least 1Mi, got {value!r} "
+                    "(a bare number is bytes; write e.g. 2048Mi)."
                 )
-            values[key] = size // MiB
+            # Whole MiB rounded up, as a manifest's memory is: a step asking exactly what a
+            # device declares (2G and 2G) fits it.
+            values[key] = -(-size // MiB)
             continue
         low, high = _CAPACITY_RANGES[key]
         if key == "accelerator":

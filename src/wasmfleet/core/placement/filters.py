@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from wasmfleet.core.placement.model import DeviceState, Resources, StepRequest
+from wasmfleet.core.quantities import cpu_text
 
 
 @dataclass(slots=True)
@@ -116,24 +117,33 @@ def label_reason(device: DeviceState, wanted: Mapping[str, str]) -> str | None:
     return text + _more(len(bad) - 1)
 
 
+def _cpu_ask(cpu: Sequence[int]) -> str:
+    """``500m``, or ``3 cores (2x1000m, 500m)``: a step's CPU ask in Kubernetes units."""
+    if len(cpu) == 1:
+        return f"{cpu[0]}m"
+    return f"{_cores(len(cpu))} ({cpu_text(cpu)})"
+
+
 def resource_reason(device: DeviceState, ledger: Ledger, ask: Resources) -> str | None:
-    """Why the device's free CPU, memory or accelerator cannot take ``ask``, or None."""
+    """Why the device's free CPU, memory or accelerator cannot take ``ask``, or None.
+
+    CPU speaks millicores (``1000m`` = one core) and memory MiB (``512Mi``), as manifests do.
+    """
     name = device.name
     if ask.cpu:
         have = len(ledger.free_cores)
         if have == 0:
-            return f"{name} declares no CPU cores, step needs {len(ask.cpu)}"
+            return f"{name} declares no CPU, step needs {_cpu_ask(ask.cpu)}"
         if len(ask.cpu) > have:
-            return f"{name} has {_cores(have)}, step needs {len(ask.cpu)}"
+            return f"{name} has {_cores(have)}, step needs {_cpu_ask(ask.cpu)}"
         if assign_cores(ledger.free_cores, ask.cpu) is None:
-            free = "/".join(str(f) for f in sorted(ledger.free_cores, reverse=True))
-            want = "/".join(str(a) for a in sorted(ask.cpu, reverse=True))
-            return f"{name} has cores with {free} millicores free, step needs {want}"
+            free = cpu_text(ledger.free_cores)
+            return f"{name} has cores with {free} free, step needs {cpu_text(ask.cpu)}"
     if ask.memory_mb > 0:
         if device.memory_mb == 0:
-            return f"{name} declares no memory, step needs {ask.memory_mb} MB"
+            return f"{name} declares no memory, step needs {ask.memory_mb}Mi"
         if ask.memory_mb > ledger.free_memory:
-            return f"{name} has {ledger.free_memory} MB memory free, step needs {ask.memory_mb} MB"
+            return f"{name} has {ledger.free_memory}Mi memory free, step needs {ask.memory_mb}Mi"
     if ask.accelerator_pct > 0:
         if device.accelerator_pct == 0:
             return f"{name} has no accelerator, step needs {ask.accelerator_pct}%"

@@ -1,8 +1,9 @@
 """Placement's data: a frozen snapshot and a request in, a plan or the reasons it failed out.
 
 Every class here is immutable. Amounts are integers: CPU in millicores *per core*
-(ROHE style: ``(500, 50)`` asks for two cores, 500 m on one and 50 m on another), memory in
-MB, accelerator in percent of the device's accelerator.
+(ROHE style: ``(500, 50)`` asks for two cores, 500m on one and 50m on another; a manifest's
+scalar ``cpu: 2.5`` arrives as ``(1000, 1000, 500)``), memory in MiB, accelerator in percent
+of the device's accelerator.
 """
 
 from __future__ import annotations

@@ -100,6 +100,9 @@ class DeploymentRecord:
     moves: list[dict[str, Any]] = field(default_factory=list)
     """Steps moved by self-healing, newest last: ``{"at", "step", "from", "to", "reason",
     "epoch"}``."""
+    warnings: tuple[str, ...] = ()
+    """Not stored: what reading the manifest of this request warned about (spellings read a
+    new way, see ``core.resources``), for the answer to the request that sent it."""
 
 
 @dataclass(slots=True)
