@@ -26,6 +26,7 @@ from wasmfleet.cli.output import (
     styled,
     table,
 )
+from wasmfleet.core.protocol import ErrorCode
 
 app = typer.Typer(
     name="deployment",
@@ -116,7 +117,7 @@ def print_failure(err: ApiError, output: Output = Output.table) -> None:
     body = err.body if isinstance(err.body, dict) else {}
     if output is Output.json and err.body is not None:
         print_json(err.body)
-    elif err.code == "unplaceable":
+    elif err.code == ErrorCode.UNPLACEABLE:
         show(reasons_table(err.error))
     elif isinstance(body.get("deployment"), dict):
         print_deployment(body["deployment"], with_error=False)
