@@ -87,7 +87,7 @@ def test_deployments_using_module(orchestrator_store: Store) -> None:
     a.module_ids = ["m3"]  # re-solved onto another module
     store.update_deployment(a)
     assert using("m1") == [] and using("m3") == ["a", "d"]
-    a.status = "removed"
+    a.status = "failed"  # no longer holds devices
     store.update_deployment(a)
     assert using("m3") == ["d"]
     store.delete_deployment("d")

@@ -29,6 +29,7 @@ from wasmfleet.cli.output import (
     table,
 )
 from wasmfleet.cli.watch import IntervalOpt, WatchOpt, show_once_or_watch
+from wasmfleet.core.protocol import ErrorCode
 
 app = typer.Typer(
     name="deployment",
@@ -131,7 +132,7 @@ def print_failure(err: ApiError, output: Output = Output.table) -> None:
     if output is Output.json and err.body is not None:
         print_warnings(err.body)
         print_json(err.body)
-    elif err.code == "unplaceable":
+    elif err.code == ErrorCode.UNPLACEABLE:
         print_warnings(err.body)
         show(reasons_table(err.error))
     elif isinstance(body.get("deployment"), dict):

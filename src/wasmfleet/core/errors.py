@@ -27,17 +27,23 @@ error shape using ``status`` and ``code``; nothing else is ever shown to a user.
     │   ├── CallTimeout                the call ran past its wall-clock limit
     │   └── MemoryLimitExceeded        the guest hit its linear-memory cap
     ├── ChainFailed (502)              the next hop of a pipeline failed or was unreachable
+    ├── IllegalTransition (500)        a state machine was asked for a move its table lacks (a bug)
     └── ConfigurationError             bad settings at start-up (no HTTP status; exit code 2)
+
+Every ``code`` is a ``core.protocol.ErrorCode``: the value a service sends is the value its
+peer compares with.
 """
 
 from __future__ import annotations
+
+from wasmfleet.core.protocol import ErrorCode
 
 
 class WasmfleetError(Exception):
     """Root of every error wasmfleet raises on purpose."""
 
     status: int = 500
-    code: str = "error"
+    code: str = ErrorCode.ERROR
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -64,103 +70,103 @@ class BadRequest(WasmfleetError):
     """The request cannot be used as sent; the message says what to change."""
 
     status = 400
-    code = "bad_request"
+    code: str = ErrorCode.BAD_REQUEST
 
 
 class InvalidDocument(BadRequest):
     """A JSON document is malformed or misses a required field."""
 
-    code = "invalid_document"
+    code: str = ErrorCode.INVALID_DOCUMENT
 
 
 class InvalidArgument(BadRequest):
     """A function argument is missing, unknown or of the wrong type."""
 
-    code = "invalid_argument"
+    code: str = ErrorCode.INVALID_ARGUMENT
 
 
 class InvalidMount(BadRequest):
     """A mount or file name is undeclared, missing or not a plain file name."""
 
-    code = "invalid_mount"
+    code: str = ErrorCode.INVALID_MOUNT
 
 
 class PayloadTooLarge(BadRequest):
     """An upload or a download is larger than the configured limit."""
 
     status = 413
-    code = "payload_too_large"
+    code: str = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(BadRequest):
     """The request body's content type is not one this route reads."""
 
     status = 415
-    code = "unsupported_media_type"
+    code: str = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class NotFound(WasmfleetError):
     """The named deployment, module, function, file or request does not exist."""
 
     status = 404
-    code = "not_found"
+    code: str = ErrorCode.NOT_FOUND
 
 
 class Conflict(WasmfleetError):
     """The request clashes with stored state: a duplicate name, or a module still in use."""
 
     status = 409
-    code = "conflict"
+    code: str = ErrorCode.CONFLICT
 
 
 class Fenced(Conflict):
     """This copy of a deployment is older than an epoch the device was told about."""
 
-    code = "fenced"
+    code: str = ErrorCode.FENCED
 
 
 class Unavailable(WasmfleetError):
     """The service cannot serve this now; the same request may succeed later."""
 
     status = 503
-    code = "unavailable"
+    code: str = ErrorCode.UNAVAILABLE
 
 
 class LeaseExpired(Unavailable):
     """A stateful step refuses calls: its device lost contact with the orchestrator."""
 
-    code = "lease_expired"
+    code: str = ErrorCode.LEASE_EXPIRED
 
 
 class Unprocessable(WasmfleetError):
     """The request is well-formed but cannot be carried out on this device."""
 
     status = 422
-    code = "unprocessable"
+    code: str = ErrorCode.UNPROCESSABLE
 
 
 class FetchFailed(Unprocessable):
     """A URL named in a deployment could not be downloaded."""
 
-    code = "fetch_failed"
+    code: str = ErrorCode.FETCH_FAILED
 
 
 class ChecksumMismatch(Unprocessable):
     """A download does not match the sha256 the deployment gave for it."""
 
-    code = "checksum_mismatch"
+    code: str = ErrorCode.CHECKSUM_MISMATCH
 
 
 class InvalidWasm(Unprocessable):
     """The bytes are not a WebAssembly module this runtime accepts."""
 
-    code = "invalid_wasm"
+    code: str = ErrorCode.INVALID_WASM
 
 
 class MissingImports(Unprocessable):
     """The module imports host functions this device does not offer."""
 
-    code = "missing_imports"
+    code: str = ErrorCode.MISSING_IMPORTS
 
     def __init__(self, message: str, missing: list[str]) -> None:
         super().__init__(message)
@@ -178,7 +184,7 @@ class MissingImports(Unprocessable):
 class PlacementFailed(Unprocessable):
     """A manifest step fits on no device; ``reasons`` says, per device, why not."""
 
-    code = "unplaceable"
+    code: str = ErrorCode.UNPLACEABLE
 
     def __init__(self, message: str, reasons: dict[str, str], step: str | None = None) -> None:
         super().__init__(message)
@@ -200,35 +206,41 @@ class ExecutionFailed(WasmfleetError):
     """The Wasm function failed while running; other deployments are unaffected."""
 
     status = 500
-    code = "execution_failed"
+    code: str = ErrorCode.EXECUTION_FAILED
 
 
 class WasmTrap(ExecutionFailed):
     """The guest trapped."""
 
-    code = "trap"
+    code: str = ErrorCode.TRAP
 
 
 class CallTimeout(ExecutionFailed):
     """The call ran past its wall-clock limit and was interrupted."""
 
-    code = "timeout"
+    code: str = ErrorCode.TIMEOUT
 
 
 class MemoryLimitExceeded(ExecutionFailed):
     """The guest tried to grow its linear memory past the cap."""
 
-    code = "memory_limit"
+    code: str = ErrorCode.MEMORY_LIMIT
 
 
 class ChainFailed(WasmfleetError):
     """The next hop of a pipeline failed, answered an error or was unreachable."""
 
     status = 502
-    code = "chain_failed"
+    code: str = ErrorCode.CHAIN_FAILED
+
+
+class IllegalTransition(WasmfleetError):
+    """A lifecycle was asked for a move its transitions table does not allow: a bug, not input."""
+
+    code: str = ErrorCode.ILLEGAL_TRANSITION
 
 
 class ConfigurationError(WasmfleetError):
     """A setting is invalid; raised at start-up, before anything is served."""
 
-    code = "configuration"
+    code: str = ErrorCode.CONFIGURATION

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
 
-HistoryEntry = dict[str, Any]
+from wasmfleet.core.protocol import HistoryEntry
 
 
 class RequestHistory:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 import wasmfleet
 from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.routes_api import api_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
@@ -50,7 +51,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
         problems.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
     message = "The request is not valid: " + "; ".join(problems) + "."
-    return JSONResponse(error_body(400, "invalid_request", message), status_code=400)
+    return JSONResponse(error_body(400, ErrorCode.INVALID_REQUEST, message), status_code=400)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

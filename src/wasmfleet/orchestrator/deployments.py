@@ -5,6 +5,7 @@ per-device documents. ``deploy`` posts the documents to all devices in parallel;
 that refuses or cannot be reached is reported as failed with its reason, the deployment is
 marked ``failed`` and the devices that did accept it are rolled back, so a pipeline is
 never left half-installed. ``redeploy`` re-solves; ``remove`` deletes it from the devices.
+Every change of a deployment's status goes through ``core.lifecycle.advance``.
 
 Every send raises the deployment's *epoch* and writes it into each document: supervisors
 refuse calls to a copy older than an epoch they have heard of (fencing, see healing.py).
@@ -23,6 +24,7 @@ from wasmfleet.core.bridge_step import parse_bridge_step
 from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_documents
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
+from wasmfleet.core.lifecycle import DeploymentEvent, advance
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
@@ -183,19 +185,19 @@ class DeploymentService:
         async with self.lock_for(record.id):
             return await self.deploy_locked(record.id)
 
-    async def deploy_locked(
-        self, key: str, *, rollback: bool = True, status: str = "deploying"
-    ) -> DeploymentRecord:
+    async def deploy_locked(self, key: str, *, rollback: bool = True) -> DeploymentRecord:
         """``deploy`` for a caller that holds ``lock_for`` the deployment.
 
-        With ``rollback`` (a user's deploy) any refusal removes the deployment from the
-        devices that took it and marks it ``failed``; without (self-healing) the devices
-        that took it keep it and the deployment is ``degraded``, to be retried."""
+        With ``rollback`` (a user's deploy: ``deploying``) any refusal removes the deployment
+        from the devices that took it and marks it ``failed``; without (self-healing, which
+        has decided a move: ``moving``) the devices that took it keep it and the deployment
+        is ``degraded``, to be retried. See core/lifecycle.py."""
         record = await asyncio.to_thread(self.get, key)
         record.epoch += 1
         documents, urls = await asyncio.to_thread(self._documents, record)
         record.documents = documents
-        record.status = status
+        sending = DeploymentEvent.SEND if rollback else DeploymentEvent.MOVE
+        record.status = advance(record.status, sending)
         record = await asyncio.to_thread(self.store.update_deployment, record)
         names = sorted(documents)
         pairs = {(n, record.id) for n in names}
@@ -206,22 +208,18 @@ class DeploymentService:
             self.sending -= pairs
         results = dict(zip(names, answers, strict=True))
         failed = [n for n in names if not results[n]["ok"]]
-        if failed and not rollback:
-            record.status = "degraded"
-            record.error = f"{len(failed)} of {len(names)} devices failed: " + "; ".join(
-                f"{n}: {results[n]['message']}" for n in failed
-            )
-        elif failed:
+        if failed and rollback:
             await self._roll_back(record.id, [urls[n] for n in names if n not in failed])
             for name in names:
                 if results[name]["ok"]:
                     results[name]["message"] += " (rolled back because another device failed)"
-            record.status = "failed"
+        if failed:
+            record.status = advance(record.status, DeploymentEvent.REFUSED)
             record.error = f"{len(failed)} of {len(names)} devices failed: " + "; ".join(
                 f"{n}: {results[n]['message']}" for n in failed
             )
         else:
-            record.status = "active"
+            record.status = advance(record.status, DeploymentEvent.ACCEPTED)
             record.error = None
         record.results = results
         log.info(
@@ -302,7 +300,7 @@ class DeploymentService:
             async with self.solve_lock:
                 record.manifest = manifest.to_dict()
                 record = await asyncio.to_thread(self._solve_into, record, manifest)
-                record.status = "new"
+                record.status = advance(record.status, DeploymentEvent.SOLVED)
                 record = await asyncio.to_thread(self.store.update_deployment, record)
             new_devices = {s["device"] for s in (record.plan or {}).get("steps", [])}
             gone = sorted(old_devices - new_devices)

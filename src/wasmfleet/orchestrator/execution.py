@@ -3,8 +3,9 @@
 Supervisors forward results device to device themselves (the ``to`` instructions); the
 orchestrator starts the pipeline at the first step and then walks the request-history
 entries — ``next_result_url`` on wasmfleet supervisors, a result URL on wasmiot ones — to
-report each step's device, function, result and duration. Every network step has bounded
-retries and the whole execution a deadline.
+report each step's device, function, result and duration. What to do at each step is
+decided by ``core.hops.next_hop`` (pure, unit-tested); this module does the HTTP it asks for.
+Every network step has bounded retries and the whole execution a deadline.
 """
 
 from __future__ import annotations
@@ -19,14 +20,27 @@ from typing import Any
 import httpx
 
 from wasmfleet.core.errors import ChainFailed, Conflict, WasmfleetError
-from wasmfleet.orchestrator.answers import (
-    code_of,
-    error_of,
-    file_url,
-    hop_never_ran,
-    json_of,
-    result_url_in,
+from wasmfleet.core.hops import (
+    UNCONFIRMED,
+    Finish,
+    Follow,
+    Resend,
+    StepOutcome,
+    Walk,
+    conclude,
+    next_hop,
 )
+from wasmfleet.core.lifecycle import IN_FLIGHT, RUNNABLE, DeploymentStatus
+from wasmfleet.core.protocol import (
+    CALLER_ERRORS,
+    EPOCH_HEADER,
+    ErrorCode,
+    entry_ready,
+    is_refusal,
+    output_file_url,
+    read_entry,
+)
+from wasmfleet.orchestrator.answers import answer_of, code_of, error_of
 from wasmfleet.orchestrator.planning import is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 
@@ -43,7 +57,7 @@ class ExecutionFailed(ChainFailed):
         self.execution = execution
         if bad_input:  # the first step refused the caller's arguments: the caller must act
             self.status = 400
-            self.code = "invalid_argument"
+            self.code = ErrorCode.INVALID_ARGUMENT
 
 
 class ExecutionService:
@@ -65,7 +79,7 @@ class ExecutionService:
                 f"Deployment {deployment.name!r} is {deployment.status}, not active{why}; "
                 + (
                     "it is retried when the fleet changes."
-                    if deployment.status == "degraded"
+                    if deployment.status == DeploymentStatus.DEGRADED
                     else "deploy it first (POST /file/manifest/{id} or "
                     "`wasmfleet deployment redeploy`)."
                 )
@@ -113,87 +127,43 @@ class ExecutionService:
         return stored
 
     async def _run(self, run: _Run) -> None:
+        """Call the first step, then walk the chain as ``core.hops.next_hop`` decides."""
         run.deployment = await self._ready(run.deployment, run)
         execution = run.execution
         response = await self._call_step(run, 0, list(run.args), run.files)
-        body = json_of(response)
-        answer_ok = response.status_code < 400 and body.get("success") is not False
-        if response.status_code in (400, 413, 415):
+        if response.status_code in CALLER_ERRORS:
             execution.request["refused_with"] = 400
-        result_url = body.get("resultUrl")
-        execution.result = body.get("result")
-        index = 0
-        while index < len(run.steps):
-            step = run.steps[index]
-            entry = await self._entry(result_url, step) if result_url else None
-            if entry is None:
-                if index == 0 and not answer_ok:
-                    execution.steps.append(
-                        _step(index, step, False, error_of(response), None, result_url)
-                    )
-                elif index > 0 and answer_ok:
-                    # The previous hop succeeded, so this step and the rest ran; only their
-                    # records are out of reach (the device died since). Say so.
-                    for rest in range(index, len(run.steps)):
-                        last = rest + 1 == len(run.steps)
-                        done = _step(rest, run.steps[rest], True, None, None, None)
-                        done["result"] = execution.result if last else None
-                        done["unconfirmed"] = "ran, but its record could not be read"
-                        execution.steps.append(done)
+        walk = Walk.start(len(run.steps), answer_of(response))
+        records: list[StepOutcome] = []
+        for _ in range(len(run.steps) + 1):  # every decision but Finish moves one step on
+            execution.result = walk.answer.result
+            raw = await self._entry(walk.at) if walk.at and walk.index < walk.total else None
+            decision = next_hop(walk, read_entry(raw) if raw is not None else None)
+            done = decision.records if isinstance(decision, Finish) else (decision.record,)
+            records.extend(done)
+            execution.steps.extend(_step(r, run.steps[r.index]) for r in done)
+            if isinstance(decision, Finish):
                 break
-            own = entry.get("step_result", entry.get("result"))
-            success = bool(entry.get("success", True))
-            next_url = entry.get("next_result_url") or result_url_in(entry.get("result"))
-            hop_failed = (
-                not success
-                and next_url is None
-                and index + 1 < len(run.steps)
-                and "chained_to" in entry
-            )
-            if not hop_failed:
-                execution.steps.append(_step(index, step, success, own, entry, result_url))
-                if not success or next_url is None:
-                    break
-                result_url = next_url
-                index += 1
-                continue
-            # This step ran (a supervisor chains only after success); the next hop failed.
-            execution.steps.append(_step(index, step, True, own, entry, result_url))
-            hop_error = str(entry.get("result"))
-            if not hop_never_ran(entry) or run.retried >= MAX_HOP_RETRIES:
-                execution.steps.append(
-                    _step(index + 1, run.steps[index + 1], False, hop_error, None, None)
-                )
-                break
-            run.retried += 1
-            response = await self._rehop(run, index + 1, own, step, hop_error)
-            body = json_of(response)
-            answer_ok = response.status_code < 400 and body.get("success") is not False
-            execution.result = body.get("result")
-            result_url = body.get("resultUrl")
-            index += 1
-            if not answer_ok and result_url is None:
-                moved = run.steps[index]
-                execution.steps.append(_step(index, moved, False, error_of(response), None, None))
-                break
-        execution.result_url = (
-            execution.steps[-1].get("result_url") if execution.steps else result_url
-        )
-        if execution.result is None and execution.steps:
-            execution.result = execution.steps[-1].get("result")
-        if not answer_ok and all(s.get("success") for s in execution.steps):
-            raise _StepError(error_of(response))
+            if isinstance(decision, Follow):
+                walk = walk.followed(decision.url)
+            else:
+                run.retried = walk.retried + 1
+                walk = walk.resent(answer_of(await self._resend(run, decision)))
+        end = conclude(walk, records)
+        execution.result, execution.result_url = end.result, end.result_url
+        if end.error is not None:
+            raise _StepError(end.error)
 
     async def _ready(self, deployment: DeploymentRecord, run: _Run) -> DeploymentRecord:
         """Wait (within the deadline) while a deployment is being sent or moved."""
-        while deployment.status in ("deploying", "moving"):
+        while deployment.status in IN_FLIGHT:
             run.waiting = f"deployment {deployment.name!r} was still {deployment.status}"
             await asyncio.sleep(WAIT_S)
             found = await asyncio.to_thread(self.store.get_deployment, deployment.id)
             if found is None:
                 raise _StepError(f"Deployment {deployment.name!r} was deleted meanwhile.")
             deployment = found
-        if deployment.status != "active":
+        if deployment.status != DeploymentStatus.ACTIVE:
             raise _StepError(
                 f"Deployment {deployment.name!r} is {deployment.status}: {deployment.error}"
             )
@@ -240,7 +210,7 @@ class ExecutionService:
                     "have run, so it is not retried."
                 ) from None
             else:
-                if response.status_code not in (409, 503) or code_of(response) not in FENCED:
+                if not is_refusal(response.status_code, code_of(response)):
                     return response
                 error = f"refused the call: {error_of(response)}"
             run.waiting = f"step {index + 1} ({step['function']} on {step['device']}) {error}"
@@ -262,31 +232,30 @@ class ExecutionService:
             found = await asyncio.to_thread(self.store.get_deployment, run.deployment.id)
             if found is None:
                 raise _StepError(f"Deployment {run.deployment.name!r} was deleted meanwhile.")
-            if found.status == "degraded":
+            if found.status == DeploymentStatus.DEGRADED:
                 raise _StepError(
                     f"{(run.waiting or 'a step failed').capitalize()}; the deployment could "
                     f"not be moved: {found.error}"
                 )
-            if found.epoch > epoch and found.status == "active":
+            if found.epoch > epoch and found.status == DeploymentStatus.ACTIVE:
                 run.deployment = await self._ready(found, run)
                 return
-            if waited >= pause and found.status == "active":
+            if waited >= pause and found.status == DeploymentStatus.ACTIVE:
                 dev = await asyncio.to_thread(self.store.get_device, device)
                 if dev is not None and dev.status == "active":
                     return  # not moved, but up: try it again
 
-    async def _rehop(
-        self, run: _Run, index: int, value: Any, previous: dict[str, Any], hop_error: str
-    ) -> httpx.Response:
-        """Send step ``index-1``'s result to step ``index`` where it is now."""
+    async def _resend(self, run: _Run, resend: Resend) -> httpx.Response:
+        """Send a step's result again to the next step, where that step is now."""
+        index, previous = resend.step, run.steps[resend.step - 1]
         failed = run.steps[index]
         run.waiting = (
             f"step {index + 1} ({failed['function']} on {failed['device']}) could not be "
-            f"reached from step {index}: {hop_error}"
+            f"reached from step {index}: {resend.error}"
         )
         log.warning(
             "retrying a hop after a device failure",
-            extra={"deployment": run.deployment.name, "step": index + 1, "error": hop_error},
+            extra={"deployment": run.deployment.name, "step": index + 1, "error": resend.error},
         )
         await self._moved_on(run, failed["device"], 0)
         step = run.steps[index]
@@ -297,7 +266,7 @@ class ExecutionService:
         )
         params: list[tuple[str, str]] = []
         files: FileParts = {}
-        output = file_url(value)
+        output = output_file_url(resend.value)
         if output is not None:
             got = await self.client.get(output, timeout=None)
             if got.status_code != 200:
@@ -308,35 +277,29 @@ class ExecutionService:
             part = (mounts.get("execution") or [{"path": "input"}])[0]["path"]
             media = got.headers.get("content-type", "application/octet-stream")
             files[part] = (output.rsplit("/", 1)[-1], got.content, media)
-        elif value is not None:
+        elif resend.value is not None:
             declared = (endpoint.get("request") or {}).get("parameters") or []
             name = declared[0].get("name", "param0") if declared else "param0"
-            params.append((str(name), str(value)))
+            params.append((str(name), str(resend.value)))
         return await self._call_step(run, index, params, files)
 
-    async def _entry(self, url: str, step: dict[str, Any]) -> dict[str, Any] | None:
+    async def _entry(self, url: str) -> dict[str, Any] | None:
         """The request-history entry at ``url``, waiting (bounded) until it has a result."""
         for attempt in range(self.retries + 2):
             try:
                 response = await self.client.get(url, timeout=None)
                 if response.status_code == 200:
                     body = response.json()
-                    if isinstance(body, dict) and (
-                        body.get("result") is not None or body.get("success") is not None
-                    ):
-                        return body
+                    if entry_ready(body):
+                        return dict(body)
             except (httpx.HTTPError, ValueError):
                 pass
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
         return None
 
 
-RUNNABLE = ("active", "deploying", "moving")
 WAIT_S = 0.05
 MAX_CALL_ATTEMPTS = 40
-MAX_HOP_RETRIES = 3
-EPOCH_HEADER = "X-Wasmfleet-Epoch"
-FENCED = ("fenced", "lease_expired")
 
 
 @dataclass
@@ -356,24 +319,18 @@ class _StepError(WasmfleetError):
     pass
 
 
-def _step(
-    index: int,
-    step: dict[str, Any],
-    success: bool,
-    result: Any,
-    entry: dict[str, Any] | None,
-    result_url: str | None = None,
-) -> dict[str, Any]:
-    duration = None
-    if entry is not None:
-        duration = entry.get("step_ms", entry.get("duration_ms"))
-    return {
-        "step": int(step.get("step", index)),  # the manifest's index (bridge steps skipped)
+def _step(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:
+    """A step of an execution record, as /api/v1 shows it."""
+    shown = {
+        "step": int(step.get("step", outcome.index)),  # the manifest's index (no bridges)
         "device": step["device"],
         "module": step["module"],
         "function": step["function"],
-        "result": result,
-        "duration_ms": duration,
-        "result_url": result_url,
-        "success": success,
+        "result": outcome.result,
+        "duration_ms": outcome.duration_ms,
+        "result_url": outcome.result_url,
+        "success": outcome.success,
     }
+    if outcome.unconfirmed:
+        shown["unconfirmed"] = UNCONFIRMED
+    return shown

@@ -23,6 +23,13 @@ from datetime import UTC, datetime
 
 from wasmfleet.core.errors import PlacementFailed, WasmfleetError
 from wasmfleet.core.failure_detector import Transition
+from wasmfleet.core.lifecycle import (
+    AWAITING_HEAL,
+    HEALABLE,
+    DeploymentEvent,
+    DeploymentStatus,
+    advance,
+)
 from wasmfleet.core.manifest import parse_manifest
 from wasmfleet.orchestrator.deployments import DeploymentService
 from wasmfleet.orchestrator.planning import step_label
@@ -32,9 +39,6 @@ from wasmfleet.orchestrator.store import DeploymentRecord, Store
 from wasmfleet.orchestrator.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
-
-HEALABLE = ("active", "degraded", "moving")
-"""Deployment statuses whose steps are moved off dead devices."""
 
 
 class Healer:
@@ -89,7 +93,7 @@ class Healer:
     async def retry(self, why: str) -> None:
         """Try again every degraded deployment and finish every interrupted move."""
         deployments = await asyncio.to_thread(self.store.list_deployments)
-        pending = [d for d in deployments if d.status in ("degraded", "moving")]
+        pending = [d for d in deployments if d.status in AWAITING_HEAL]
         await asyncio.gather(*(self.move(d.id, why) for d in pending))
 
     async def run(self) -> None:
@@ -128,7 +132,7 @@ class Healer:
             for s in record.plan["steps"]
             if s["device"] not in devices or devices[s["device"]].status in ("dead", "inactive")
         }
-        if not down and record.status == "active":
+        if not down and record.status == DeploymentStatus.ACTIVE:
             return
         before = {int(s["step"]): s["device"] for s in record.plan["steps"]}
         async with self.deployments.solve_lock:
@@ -166,12 +170,12 @@ class Healer:
                         extra={"deployment": record.name, "from": old, "to": new},
                     )
             record.moves = record.moves[-50:]
-            record.status = "moving"
+            record.status = advance(record.status, DeploymentEvent.MOVE)
             record.error = None
             record = await asyncio.to_thread(self.store.update_deployment, record)
-        done = await self.deployments.deploy_locked(record.id, rollback=False, status="moving")
+        done = await self.deployments.deploy_locked(record.id, rollback=False)
         self.reconciler.forget_cache()
-        if done.status == "active":
+        if done.status == DeploymentStatus.ACTIVE:
             log.info(
                 "deployment %s runs again (epoch %d)",
                 done.name,
@@ -236,14 +240,14 @@ class Healer:
         message = f"{why}. No device can take over: {err.message}"
         if reasons and reasons not in message:
             message += f" ({reasons})"
-        if record.status != "degraded" or record.error != message:
+        if record.status != DeploymentStatus.DEGRADED or record.error != message:
             log.warning(
                 "deployment %s is degraded: %s",
                 record.name,
                 message,
                 extra={"deployment": record.name, "down": sorted(down)},
             )
-        record.status = "degraded"
+        record.status = advance(record.status, DeploymentEvent.STRANDED)
         record.error = message
         await asyncio.to_thread(self.store.update_deployment, record)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from wasmfleet.core.bridge_step import BRIDGE_INTERFACE, safe_route
 from wasmfleet.core.errors import InvalidDocument, PlacementFailed
+from wasmfleet.core.lifecycle import RESERVING
 from wasmfleet.core.manifest import Manifest, ManifestStep
 from wasmfleet.core.openapi import description_operations
 from wasmfleet.core.placement import (
@@ -29,7 +30,6 @@ from wasmfleet.core.placement import (
 from wasmfleet.orchestrator.devices import capacity_of
 from wasmfleet.orchestrator.store import DeploymentRecord, DeviceRecord, ModuleRecord
 
-RESERVING = ("active", "deploying", "moving", "degraded")
 BROKER_INTERFACE = "wasmfleet.publish"
 """Offered only by supervisors started with --broker."""
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.orchestrator.deployments import DeploymentService
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.settings import OrchestratorSettings
@@ -85,7 +86,7 @@ class Reconciler:
             elif device not in dep.documents or epoch < dep.epoch:
                 return True
         return any(
-            device in d.documents and d.status == "active" and d.id not in reported
+            device in d.documents and d.status == DeploymentStatus.ACTIVE and d.id not in reported
             for d in known.values()
         )
 
@@ -166,7 +167,7 @@ class Reconciler:
             )
 
     async def _resend(self, device: str, dep: DeploymentRecord, why: str) -> None:
-        if dep.status != "active" or not self._due(device, dep.id):
+        if dep.status != DeploymentStatus.ACTIVE or not self._due(device, dep.id):
             return
         if dep.updated_at and (datetime.now(UTC) - dep.updated_at).total_seconds() < 3:
             return  # just deployed: the device's report predates it

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from wasmfleet.core.errors import InvalidDocument, NotFound
+from wasmfleet.core.lifecycle import DeploymentStatus
+from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator import schemas
 from wasmfleet.orchestrator.http_input import (
     is_form,
@@ -89,7 +91,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
                     "known": False,
                     "error": {
                         "status": 404,
-                        "code": "not_found",
+                        "code": ErrorCode.NOT_FOUND,
                         "message": f"No device {beat.name!r} is registered; register it with "
                         "POST /file/device/discovery/register first.",
                     },
@@ -189,7 +191,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
             warnings = record.warnings
             record = await orch.deployments.deploy(record.id)
             record.warnings = warnings
-            if record.status != "active":
+            if record.status != DeploymentStatus.ACTIVE:
                 return _failed_deploy(record)
         return deployment_view(record)
 
@@ -206,7 +208,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         """Re-solve and redeploy (optionally with a changed manifest of the same name)."""
         body = await read_manifest(request, limit) if await request.body() else None
         record = await orch.deployments.redeploy(key, body)
-        if record.status != "active":
+        if record.status != DeploymentStatus.ACTIVE:
             return _failed_deploy(record)
         return deployment_view(record)
 
@@ -259,7 +261,7 @@ def _failed_deploy(record: Any) -> Response:
     message = record.error or "The deployment failed."
     return JSONResponse(
         {
-            "error": {"status": 502, "code": "deploy_failed", "message": message},
+            "error": {"status": 502, "code": ErrorCode.DEPLOY_FAILED, "message": message},
             "deployment": deployment_view(record),
         },
         status_code=502,

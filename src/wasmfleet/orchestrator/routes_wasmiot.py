@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from wasmfleet.core.form_fields import parse_bracket_fields
+from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.orchestrator.devices import parse_registration
 from wasmfleet.orchestrator.http_input import (
     WASM,
@@ -123,7 +124,7 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
     @router.post("/file/manifest/{key}", summary="Deploy to every device")
     async def deploy(key: str) -> Response:
         record = await orch.deployments.deploy(key)
-        status = 200 if record.status == "active" else 502
+        status = 200 if record.status == DeploymentStatus.ACTIVE else 502
         return JSONResponse(
             {"status": record.status, "devices": record.results, "error": record.error},
             status_code=status,
@@ -133,7 +134,7 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
     async def redeploy(key: str, request: Request) -> Response:
         body = await read_manifest(request, limit) if await request.body() else None
         record = await orch.deployments.redeploy(key, body)
-        status = 200 if record.status == "active" else 502
+        status = 200 if record.status == DeploymentStatus.ACTIVE else 502
         return JSONResponse(wasmiot_manifest_view(record), status_code=status)
 
     @router.delete("/file/manifest/{key}", summary="Remove from the devices and delete")

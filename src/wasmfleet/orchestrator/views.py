@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.orchestrator.devices import capacity_of, url_of
 from wasmfleet.orchestrator.modules import function_names
 from wasmfleet.orchestrator.store import (
@@ -119,7 +120,7 @@ def wasmiot_manifest_view(d: DeploymentRecord) -> dict[str, Any]:
             {"device": s["device"], "module": s["module_id"], "func": s["function"]} for s in steps
         ],
         "fullManifest": d.documents,
-        "active": d.status == "active",
+        "active": d.status == DeploymentStatus.ACTIVE,
         "status": d.status,
     }
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wasmfleet.core.errors import InvalidDocument, PayloadTooLarge
+from wasmfleet.core.protocol import ErrorCode
 
 
 class JSONResponse(Response):
@@ -97,12 +98,12 @@ def route_error(request: Request, exc: HTTPException, hint: str) -> Response:
     """A 404/405/other HTTPException in the shared error shape; ``hint`` says where the API is."""
     if exc.status_code == 404:
         message = f"No route {request.method} {request.url.path}; {hint}."
-        code = "not_found"
+        code = ErrorCode.NOT_FOUND
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
-        code = "method_not_allowed"
+        code = ErrorCode.METHOD_NOT_ALLOWED
     else:
-        message, code = str(exc.detail), "http_error"
+        message, code = str(exc.detail), ErrorCode.HTTP_ERROR
     return JSONResponse(error_body(exc.status_code, code, message), status_code=exc.status_code)
 
 
@@ -119,4 +120,4 @@ def internal_error(
         + ("; nothing was changed." if unchanged else ".")
         + " Please report it if it happens again."
     )
-    return JSONResponse(error_body(500, "internal", message), status_code=500)
+    return JSONResponse(error_body(500, ErrorCode.INTERNAL, message), status_code=500)

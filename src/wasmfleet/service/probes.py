@@ -28,6 +28,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.service.http import JSONResponse, error_body
 from wasmfleet.service.lifespan import Lifecycle
 
@@ -144,7 +145,9 @@ class Probes:
             f"{c['name']}: {c['message']}" for c in failing
         )
         body = {"status": "not ready", "service": self.service, "checks": checks}
-        return JSONResponse({**body, **error_body(503, "not_ready", message)}, status_code=503)
+        return JSONResponse(
+            {**body, **error_body(503, ErrorCode.NOT_READY, message)}, status_code=503
+        )
 
 
 def _json_example(example: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
 from wasmfleet.service.lifespan import Lifecycle, lifespan_of
 from wasmfleet.service.probes import Check, OffLoop, Probes
@@ -39,7 +40,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "File and mount names must be plain names: '/' (also as %2F) and '..' are not "
             "allowed in them."
         )
-        return JSONResponse(error_body(400, "invalid_mount", message), status_code=400)
+        return JSONResponse(error_body(400, ErrorCode.INVALID_MOUNT, message), status_code=400)
     return route_error(request, exc, "GET / lists the API")
 
 

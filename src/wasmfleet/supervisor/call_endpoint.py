@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -27,6 +28,7 @@ from wasmfleet.core.errors import (
     UnsupportedMediaType,
     WasmfleetError,
 )
+from wasmfleet.core.protocol import EPOCH_HEADER_RAW, ErrorCode, call_answer
 from wasmfleet.service.http import BodyLimit, error_body, read_body, read_json
 from wasmfleet.supervisor.calls import CallRequest, CallService
 
@@ -47,7 +49,7 @@ class CallEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = CALL_PATH.match(scope["path"])
         if match is None:  # reached through the Starlette route with an odd path
-            await _respond(send, 404, error_body(404, "not_found", "Not a function path."))
+            await _respond(send, 404, error_body(404, ErrorCode.NOT_FOUND, "Not a function path."))
             return
         try:
             status, body = await self._handle(scope, receive, *map(unquote, match.groups()))
@@ -59,14 +61,14 @@ class CallEndpoint:
             status = 500
             body = error_body(
                 500,
-                "internal",
+                ErrorCode.INTERNAL,
                 f"The supervisor hit an internal error (incident {incident}, see its log).",
             )
         await _respond(send, status, body)
 
     async def _handle(
         self, scope: Scope, receive: Receive, deployment: str, module: str, function: str
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, Mapping[str, Any]]:
         method = scope["method"]
         query = scope.get("query_string", b"")
         args: list[tuple[str, ArgValue]] = (
@@ -79,12 +81,11 @@ class CallEndpoint:
         outcome = await self.calls.call(
             CallRequest(deployment, module, function, method, args, files, epoch), base
         )
-        entry = outcome.entry
-        result_url = f"{base}/request-history/{entry['request_id']}"
+        answer = call_answer(outcome.entry, base, outcome.error is None)
         if outcome.error is None:
-            return 200, {"result": entry["result"], "resultUrl": result_url, "success": True}
+            return 200, answer
         body: dict[str, Any] = outcome.error.to_dict()
-        body.update(result=entry["result"], resultUrl=result_url, success=False)
+        body.update(answer)
         return outcome.error.status, body
 
     async def _read_body(
@@ -165,12 +166,12 @@ def _base_url_and_epoch(scope: Scope, fallback: str) -> tuple[str, str | None]:
     for name, value in scope["headers"]:
         if name == b"host":
             base = f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
-        elif name == b"x-wasmfleet-epoch":
+        elif name == EPOCH_HEADER_RAW:
             epoch = value.decode("latin-1")
     return base or fallback, epoch
 
 
-async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _respond(send: Send, status: int, body: Mapping[str, Any]) -> None:
     payload = orjson.dumps(body, default=str)
     await send(
         {

@@ -23,6 +23,15 @@ from wasmfleet.core.args import ArgValue, bind_arguments, format_scalar
 from wasmfleet.core.errors import ExecutionFailed, InvalidMount, NotFound, WasmfleetError
 from wasmfleet.core.history import RequestHistory
 from wasmfleet.core.names import check_file_name
+from wasmfleet.core.protocol import (
+    HistoryEntry,
+    HopStatus,
+    Message,
+    new_entry,
+    record_duration,
+    record_hop,
+    record_run,
+)
 from wasmfleet.runtime.bytes_abi import call_with_bytes, run_bytes
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.runtime.instance import NOT_DONE
@@ -42,7 +51,7 @@ class MessageInput:
     payload: bytes
     bytes_abi: bool
     """True: the payload goes in through ``alloc`` (runtime/bytes_abi.py), not as ``args``."""
-    record: dict[str, Any]
+    record: Message
     """What the history entry shows under ``message`` (message id, topic, QoS, ...)."""
 
 
@@ -50,7 +59,7 @@ class ResultPublisher(Protocol):
     """Publishes the results of functions that have ``publish`` (supervisor/streams.py)."""
 
     def publish_result(
-        self, bound: BoundFunction, entry: dict[str, Any], value: Any, output: str | None
+        self, bound: BoundFunction, entry: HistoryEntry, value: Any, output: str | None
     ) -> asyncio.Future[None] | None:
         """Send the result on; the future resolves once the broker has it."""
         ...
@@ -67,7 +76,7 @@ class CallRequest:
     args: Sequence[tuple[str, ArgValue]]
     files: dict[str, bytes] = field(default_factory=dict)
     epoch: str | None = None
-    """The caller's ``X-Wasmfleet-Epoch`` header, when it sent one."""
+    """The caller's ``EPOCH_HEADER`` (core/protocol.py), when it sent one."""
     message: MessageInput | None = None
     """The MQTT message this call handles, for triggered calls."""
 
@@ -76,7 +85,7 @@ class CallRequest:
 class CallOutcome:
     """What a call produced; ``error`` is set when it failed."""
 
-    entry: dict[str, Any]
+    entry: HistoryEntry
     error: WasmfleetError | None = None
     published: asyncio.Future[None] | None = None
     """The result's publication (``publish``): done when the broker has it."""
@@ -167,22 +176,17 @@ class CallService:
             else bind_arguments(bound.spec, bound.signature.params, req.args)  # type: ignore[arg-type]
         )
         request_id = self.history.next_id(req.deployment, req.module, req.function)
-        entry: dict[str, Any] = {
-            "request_id": request_id,
-            "deployment_id": req.deployment,
-            "module_name": req.module,
-            "function_name": req.function,
-            "method": req.method,
-            "request_args": dict(req.args),
-            "request_files": {name: name for name in files},
-            "work_queued_at": datetime.now().isoformat(),
-            "result": None,
-            "success": False,
-            "step_result": None,
-            "step_ms": None,
-        }
-        if message is not None:
-            entry["message"] = message.record
+        entry = new_entry(
+            request_id,
+            req.deployment,
+            req.module,
+            req.function,
+            req.method,
+            datetime.now().isoformat(),
+            dict(req.args),
+            {name: name for name in files},
+            message=message.record if message is not None else None,
+        )
         started = time.perf_counter()
         error: WasmfleetError | None = None
         published = None
@@ -193,15 +197,14 @@ class CallService:
             step_result: Any = err.message
         else:
             step_result = self._format(bound, value, output, base_url, req.deployment)
-            entry["success"] = True
-        entry["step_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        entry["result"] = entry["step_result"] = step_result
+        step_ms = round((time.perf_counter() - started) * 1000, 3)
+        record_run(entry, step_result, error is None, step_ms)
         if error is None and bound.spec.publish is not None and self.results is not None:
             published = self.results.publish_result(bound, entry, value, output)
         if error is None and bound.spec.to is not None:
             hop = await self.chainer.forward(bound, step_result, value, output)
             error = self._apply_hop(entry, hop)
-        entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        record_duration(entry, round((time.perf_counter() - started) * 1000, 3))
         self.history.add(entry)
         if error is not None:
             log.warning(
@@ -252,16 +255,12 @@ class CallService:
         return result
 
     @staticmethod
-    def _apply_hop(entry: dict[str, Any], hop: HopResult) -> WasmfleetError | None:
-        entry["chained_to"] = hop.url
-        entry["chain_status"] = hop.status
+    def _apply_hop(entry: HistoryEntry, hop: HopResult) -> WasmfleetError | None:
         if hop.error is not None:
-            entry["success"] = False
-            entry["result"] = hop.error.message
+            record_hop(entry, hop.url, hop.status, hop.error.message)
             return hop.error
-        entry["result"] = hop.result if hop.result is not None else hop.result_url
-        if hop.result_url:
-            entry["next_result_url"] = hop.result_url
+        result = hop.result if hop.result is not None else hop.result_url
+        record_hop(entry, hop.url, HopStatus.OK, result, hop.result_url)
         return None
 
     @staticmethod

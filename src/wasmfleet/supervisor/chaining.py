@@ -18,8 +18,8 @@ import httpx
 import orjson
 
 from wasmfleet.core.errors import ChainFailed
+from wasmfleet.core.protocol import EPOCH_HEADER, HopStatus, error_fields, is_refusal, read_answer
 from wasmfleet.supervisor.deployment import BoundFunction
-from wasmfleet.supervisor.fencing import EPOCH_HEADER
 
 
 @dataclass(slots=True)
@@ -30,10 +30,9 @@ class HopResult:
     result: Any = None
     result_url: str | None = None
     error: ChainFailed | None = None
-    status: str = "ok"
-    """``ok``; ``unreachable`` or ``refused`` (the next step certainly did not run, so the
-    orchestrator may retry it elsewhere); ``broken`` (the connection failed after the
-    request was sent: it may have run); ``failed`` (it ran and failed)."""
+    status: HopStatus = HopStatus.OK
+    """Written to the entry's ``chain_status``: from it the orchestrator tells whether the
+    next step certainly did not run (``HopStatus.never_ran``), so it may retry it elsewhere."""
 
 
 class Chainer:
@@ -81,7 +80,7 @@ class Chainer:
                 error=ChainFailed(
                     f"Could not reach the next hop {target.url}: {str(err) or type(err).__name__}."
                 ),
-                status="unreachable",
+                status=HopStatus.UNREACHABLE,
             )
         except httpx.TimeoutException:
             return HopResult(
@@ -90,7 +89,7 @@ class Chainer:
                     f"The next hop {target.url} did not answer within {self.timeout_s:g} s "
                     "(it may have run)."
                 ),
-                status="broken",
+                status=HopStatus.TIMEOUT,
             )
         except httpx.HTTPError as err:
             return HopResult(
@@ -99,7 +98,7 @@ class Chainer:
                     f"The connection to the next hop {target.url} broke during the call "
                     f"({str(err) or type(err).__name__}); it may have run."
                 ),
-                status="broken",
+                status=HopStatus.BROKEN,
             )
         return _interpret(target.url, response)
 
@@ -111,18 +110,15 @@ def _interpret(url: str, response: httpx.Response) -> HopResult:
         body = {}
     if not isinstance(body, dict):
         body = {"result": body}
-    if response.status_code >= 400 or body.get("success") is False:
-        error = body.get("error")
-        detail = error.get("message") if isinstance(error, dict) else error or body.get("result")
-        code = error.get("code") if isinstance(error, dict) else None
-        refused = response.status_code in (409, 503) and code in ("fenced", "lease_expired")
-        return HopResult(
-            url,
-            result_url=body.get("resultUrl"),
-            error=ChainFailed(
-                f"The next hop {url} failed ({response.status_code}): "
-                f"{detail or response.reason_phrase}"
-            ),
-            status="refused" if refused else "failed",
-        )
-    return HopResult(url, result=body.get("result"), result_url=body.get("resultUrl"))
+    answer = read_answer(response.status_code, body)
+    if answer.ok:
+        return HopResult(url, result=answer.result, result_url=answer.result_url)
+    code, message = error_fields(body)
+    detail = message or answer.result or response.reason_phrase
+    refused = is_refusal(response.status_code, code)
+    return HopResult(
+        url,
+        result_url=answer.result_url,
+        error=ChainFailed(f"The next hop {url} failed ({response.status_code}): {detail}"),
+        status=HopStatus.REFUSED if refused else HopStatus.FAILED,
+    )

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from wasmfleet.core.errors import BadRequest, Fenced, LeaseExpired
+from wasmfleet.core.protocol import EPOCH_HEADER
 from wasmfleet.supervisor.store import write_atomic
 
 log = logging.getLogger("wasmfleet.supervisor.fencing")
 
-EPOCH_HEADER = "X-Wasmfleet-Epoch"
 FENCES_FILE = "fences.json"
 
 

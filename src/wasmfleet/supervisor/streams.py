@@ -33,6 +33,7 @@ import orjson
 
 from wasmfleet.core.errors import Unprocessable, WasmfleetError
 from wasmfleet.core.models import DeploymentSpec
+from wasmfleet.core.protocol import MQTT_METHOD, ErrorCode, HistoryEntry, Message, new_entry
 from wasmfleet.core.topics import matches
 from wasmfleet.messaging.envelope import unwrap
 from wasmfleet.runtime.engine import CompiledModule
@@ -202,7 +203,7 @@ class StreamService:
         """One function run for one message; the publications to wait for before the ack."""
         route.received += 1
         guest = GuestMessage(delivery.topic, message_id)
-        record = {
+        record: Message = {
             "message_id": message_id,
             "topic": delivery.topic,
             "qos": delivery.qos,
@@ -219,7 +220,7 @@ class StreamService:
             route.deployment,
             route.module,
             route.function,
-            "MQTT",
+            MQTT_METHOD,
             args,
             files,
             message=MessageInput(guest, delivery.payload, route.input == "bytes", record),
@@ -231,7 +232,9 @@ class StreamService:
             return [self._dead_letter(delivery, route, entry, err)]
         except Exception as exc:  # a bug of ours: the message is not lost, nor the stream stuck
             log.error("triggered call failed", exc_info=exc, extra={"message_id": message_id})
-            bug = WasmfleetError(f"internal error: {type(exc).__name__}: {exc}", code="internal")
+            bug = WasmfleetError(
+                f"internal error: {type(exc).__name__}: {exc}", code=ErrorCode.INTERNAL
+            )
             entry = self._record_refusal(route, record, bug)
             return [self._dead_letter(delivery, route, entry, bug)]
         waits = [p.future for p in guest.publishes if p.future is not None]
@@ -244,29 +247,24 @@ class StreamService:
         return waits
 
     def _record_refusal(
-        self, route: TriggerRoute, record: dict[str, Any], err: WasmfleetError
-    ) -> dict[str, Any]:
+        self, route: TriggerRoute, record: Message, err: WasmfleetError
+    ) -> HistoryEntry:
         history = self.calls.history
-        entry: dict[str, Any] = {
-            "request_id": history.next_id(route.deployment, route.module, route.function),
-            "deployment_id": route.deployment,
-            "module_name": route.module,
-            "function_name": route.function,
-            "method": "MQTT",
-            "request_args": {},
-            "request_files": {},
-            "work_queued_at": datetime.now().isoformat(),
-            "result": err.message,
-            "success": False,
-            "step_result": err.message,
-            "step_ms": None,
-            "message": record,
-        }
+        entry = new_entry(
+            history.next_id(route.deployment, route.module, route.function),
+            route.deployment,
+            route.module,
+            route.function,
+            MQTT_METHOD,
+            datetime.now().isoformat(),
+            result=err.message,
+            message=record,
+        )
         history.add(entry)
         return entry
 
     def _dead_letter(
-        self, delivery: Delivery, route: TriggerRoute, entry: dict[str, Any], err: WasmfleetError
+        self, delivery: Delivery, route: TriggerRoute, entry: HistoryEntry, err: WasmfleetError
     ) -> asyncio.Future[None]:
         assert self.link is not None
         route.failed += 1
@@ -308,7 +306,7 @@ class StreamService:
     # -- results (ResultPublisher) --------------------------------------------------------
 
     def publish_result(
-        self, bound: BoundFunction, entry: dict[str, Any], value: Any, output: str | None
+        self, bound: BoundFunction, entry: HistoryEntry, value: Any, output: str | None
     ) -> asyncio.Future[None] | None:
         """Publish a result of a function with ``publish``; None when there is nothing to send."""
         target = bound.spec.publish

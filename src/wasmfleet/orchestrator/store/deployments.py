@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
@@ -9,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from wasmfleet.core.errors import Conflict, NotFound
+from wasmfleet.core.lifecycle import RESERVING, DeploymentStatus
 from wasmfleet.orchestrator.store.base import StoreBase, row_by_key, row_by_name, utcnow
 from wasmfleet.orchestrator.store.records import DeploymentRecord, ExecutionRecord, new_id
 from wasmfleet.orchestrator.store.schema import deployment_modules, deployments, executions
@@ -19,7 +21,7 @@ def _deployment(row: Row[Any]) -> DeploymentRecord:
         id=row.id,
         name=row.name,
         manifest=dict(row.manifest),
-        status=row.status,
+        status=DeploymentStatus(row.status),
         plan=row.plan,
         documents=dict(row.documents),
         results=dict(row.results),
@@ -59,7 +61,7 @@ def _contents(deployment: DeploymentRecord) -> dict[str, Any]:
     return {
         "name": deployment.name,
         "manifest": dict(deployment.manifest),
-        "status": deployment.status,
+        "status": str(deployment.status),
         "plan": deployment.plan,
         "documents": dict(deployment.documents),
         "results": dict(deployment.results),
@@ -145,14 +147,16 @@ class DeploymentQueries(StoreBase):
             return True
 
     def deployments_using_module(
-        self, module_id: str, statuses: tuple[str, ...] = ("active", "deploying")
+        self, module_id: str, statuses: Collection[str] = RESERVING
     ) -> list[DeploymentRecord]:
-        """The deployments in one of ``statuses`` whose plan uses the module, oldest first."""
+        """The deployments in one of ``statuses`` whose plan uses the module, oldest first.
+
+        By default those whose devices hold (or are about to hold) the module."""
         query = (
             select(deployments)
             .join(deployment_modules, deployment_modules.c.deployment_id == deployments.c.id)
             .where(deployment_modules.c.module_id == module_id)
-            .where(deployments.c.status.in_(statuses))
+            .where(deployments.c.status.in_(sorted(str(s) for s in statuses)))
             .order_by(deployments.c.created_at, deployments.c.id)
         )
         with self._read() as conn:

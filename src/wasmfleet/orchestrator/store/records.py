@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from wasmfleet.core.lifecycle import DeploymentStatus
+
 
 def new_id() -> str:
     """A fresh record id: 32 lowercase hex digits."""
@@ -80,10 +82,11 @@ class DeploymentRecord:
     manifest: dict[str, Any]
     """What the user sent."""
     id: str = ""
-    status: str = "new"
-    """``new``, ``deploying``, ``active``, ``failed``, ``degraded`` (a step's device died and
-    no other device can host it; retried when the fleet changes) or ``moving`` (a
-    re-placement was decided and is being sent; resumed after an orchestrator restart)."""
+    status: DeploymentStatus = DeploymentStatus.NEW
+    """Where it is in its lifecycle (core/lifecycle.py): ``new``, ``deploying``, ``active``,
+    ``failed``, ``degraded`` (a step's device died and no other device can host it; retried
+    when the fleet changes) or ``moving`` (a re-placement was decided and is being sent;
+    resumed after an orchestrator restart). Changed only through ``lifecycle.advance``."""
     plan: dict[str, Any] | None = None
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Device name → deployment document."""
