@@ -10,7 +10,7 @@ variable. A bad value exits with status 2 and one sentence, never a traceback.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -65,6 +65,12 @@ def parameter_name(item: Setting) -> str:
     return item.flag.removeprefix("--").replace("-", "_")
 
 
+def flag_values(cls: type, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The command's option values (by parameter name) as flags by field name."""
+    fields = {parameter_name(item): item.name for item in declared(cls)}
+    return {fields[name]: value for name, value in given.items() if name in fields}
+
+
 def fail_configuration(err: ConfigurationError) -> typer.Exit:
     """Print ``error: <sentence>`` in red on stderr; the Exit (status 2) to raise."""
     typer.secho(f"error: {err.message}", fg=typer.colors.RED, err=True)
@@ -85,16 +91,15 @@ def settings_command(
         default=None,
         annotation=Annotated[Path | None, typer.Option(help=config_help, metavar="FILE")],
     )
-    fields = {parameter_name(item): item.name for item in declared(cls)}
-    if "config" in fields or len(fields) != len(declared(cls)):
+    names = {parameter_name(item) for item in declared(cls)}
+    if "config" in names or len(names) != len(declared(cls)):
         raise TypeError(f"{cls.__name__}: two settings (or one named config) share a flag")
     params = [_option(item) for item in declared(cls)] + [config]
 
     def command(**given: Any) -> None:
         config_file = given.pop("config", None)
-        flags = {fields[name]: value for name, value in given.items()}
         try:
-            run(load_settings(cls, flags=flags, config=config_file))
+            run(load_settings(cls, flags=flag_values(cls, given), config=config_file))
         except ConfigurationError as err:
             raise fail_configuration(err) from None
 

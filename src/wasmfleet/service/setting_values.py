@@ -64,7 +64,7 @@ def parse_duration(text: str, what: str) -> float:
 
 def show_duration(seconds: float) -> str:
     """Seconds as the largest whole unit: 604800 -> '7d', 90 -> '90s'."""
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds and seconds % _SECONDS[unit] == 0:
             return f"{seconds / _SECONDS[unit]:g}{unit}"
     return f"{seconds:g}s"

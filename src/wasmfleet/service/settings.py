@@ -54,6 +54,9 @@ class Setting:
     """The key in a config file."""
     default: Any
     default_text: str
+    """The default as a person writes it, or a description of a computed one."""
+    default_is_value: bool
+    """True when ``default_text`` is the value itself (``5000``), not a description."""
     choices: tuple[str, ...]
     check: Check | None
     repeatable: bool
@@ -188,6 +191,7 @@ def _resolve(field: dataclasses.Field[Any], spec: _Declared, prefix: str) -> Set
         key=spec.key or words,
         default=default,
         default_text=default_text,
+        default_is_value=spec.default_text is None,
         choices=spec.choices,
         check=spec.check,
         repeatable=kind.repeatable,
@@ -268,7 +272,7 @@ def config_values(cls: type, table: Mapping[str, Any], path: Path | str) -> dict
         key = raw.replace("_", "-")
         item = by_key.get(key)
         if item is None:
-            near = difflib.get_close_matches(key, list(by_key), n=1)
+            near = difflib.get_close_matches(key.lower(), list(by_key), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else "."
             what = "a table" if isinstance(value, dict) else "a key"
             raise ConfigurationError(

@@ -83,10 +83,11 @@ class SupervisorSettings:
     )
     orchestrator_url: str | None = setting(
         None,
-        help="Orchestrator to register with and ship logs to.",
+        help="Orchestrator to register with and ship logs to (an orchestrator can also set "
+        "itself with POST /register).",
         flag="--orchestrator",
         also_env=("WASMIOT_ORCHESTRATOR_URL",),
-        default_text="none (found over mDNS, or told by POST /register)",
+        default_text="none",
         check=url("http", "https"),
     )
     log_endpoint: str | None = setting(
@@ -183,7 +184,7 @@ class SupervisorSettings:
         help="MQTT broker for triggered functions and publishing, mqtt://host:1883 or "
         "mqtts://host:8883.",
         flag="--broker",
-        default_text="none (no wasmfleet.* stream functions)",
+        default_text="none (no triggers, no publishing)",
     )
     broker_username: str | None = setting(None, help="Broker user name.", default_text="none")
     broker_password: str | None = setting(
