@@ -126,3 +126,36 @@ def test_text_stays_the_default(tmp_path: Path) -> None:
     started = [line for line in broker.err if "embedded broker listening" in line]
     assert started and not started[0].startswith("{"), broker.report()
     assert " INFO " in started[0] and "url=mqtt://127.0.0.1:" in started[0]
+
+
+def test_two_broker_threads_with_log_files_keep_their_lines_out_of_the_terminal(
+    tmp_path: Path,
+) -> None:
+    """``up`` runs two embedded brokers with log files; stopping one must not send the
+    other's lines (amqtt's loggers are shared) to the terminal."""
+    import logging
+
+    from wasmfleet.messaging.embedded import BrokerThread
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    root = logging.getLogger()
+    keep = Keep(logging.DEBUG)
+    root.addHandler(keep)
+    try:
+        lab = BrokerThread(0, log_path=tmp_path / "broker.log", log_format="json").start()
+        cloud = BrokerThread(0, log_path=tmp_path / "cloud-broker.log", log_format="json").start()
+        cloud.stop()
+        lab.stop()
+    finally:
+        root.removeHandler(keep)
+    leaked = [r for r in seen if r.name.split(".")[0] in {"amqtt", "transitions"}]
+    assert not leaked, [r.getMessage() for r in leaked]
+    for name in ("broker.log", "cloud-broker.log"):
+        lines = (tmp_path / name).read_text().splitlines()
+        assert lines and all(json.loads(line)["time"] for line in lines), name
+    assert "Broker closed" in (tmp_path / "broker.log").read_text()

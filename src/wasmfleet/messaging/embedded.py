@@ -181,6 +181,7 @@ class BrokerThread:
         handler = logging.FileHandler(self.log_path)
         json_lines = self.log_format == "json"
         handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+        handler._wasmfleet_broker_file = True  # type: ignore[attr-defined]
         for name, level in BROKER_LOGGERS.items():
             logger = logging.getLogger(name)
             logger.addHandler(handler)
@@ -194,7 +195,9 @@ class BrokerThread:
             for name in BROKER_LOGGERS:
                 logger = logging.getLogger(name)
                 logger.removeHandler(handler)
-                logger.propagate = True
+                # another BrokerThread (up's second broker) may still write these loggers
+                others = [h for h in logger.handlers if getattr(h, "_wasmfleet_broker_file", 0)]
+                logger.propagate = not others
             handler.close()
 
     def _run(self) -> None:
