@@ -166,6 +166,9 @@ def test_the_orchestrator_refuses_settings_that_only_work_together() -> None:
         OrchestratorSettings.load(env={}, overrides={"lease_s": 2.0})
     with pytest.raises(ConfigurationError, match="--database-url must start with sqlite://"):
         OrchestratorSettings.load(env={}, overrides={"database_url": "mysql://x"})
+    with pytest.raises(ConfigurationError) as info:
+        OrchestratorSettings.load(env={"WASMFLEET_DATABASE_URL": "mysql://root:s3cret@db/x"})
+    assert "'mysql://root:***@db/x'" in info.value.message and "s3cret" not in info.value.message
 
 
 def test_the_doc_lists_every_setting_as_declared() -> None:

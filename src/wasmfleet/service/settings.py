@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +61,6 @@ class Setting:
     choices: tuple[str, ...]
     check: Check | None
     repeatable: bool
-
-    def sources(self) -> str:
-        """Where this setting can be given, for a sentence (flag, variables, key)."""
-        return f"{self.flag}, {' or '.join(self.env)}, or {self.key} in a config file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,17 +220,26 @@ def where_to_set(cls: type, name: str) -> str:
 # ----- loading -------------------------------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """A value for an error sentence, with the password of a URL masked."""
+    return (
+        repr(re.sub(r"(://[^:/@\s]+):[^@/\s]*@", r"\1:***@", value))
+        if isinstance(value, str)
+        else repr(value)
+    )
+
+
 def check_value(item: Setting, value: Any, where: str) -> Any:
     """Apply the declared choices and check to a converted value; ConfigurationError if bad."""
     if item.choices:
         value = str(value).strip().lower()
         if value not in item.choices:
             listed = ", ".join(item.choices[:-1]) + f" or {item.choices[-1]}"
-            raise ConfigurationError(f"{where} must be {listed}, got {value!r}.")
+            raise ConfigurationError(f"{where} must be {listed}, got {_shown(value)}.")
     if item.check is not None and value is not None:
         problem = item.check(value)
         if problem:
-            raise ConfigurationError(f"{where} {problem}, got {value!r}.")
+            raise ConfigurationError(f"{where} {problem}, got {_shown(value)}.")
     return value
 
 
