@@ -52,7 +52,7 @@ def test_tls_options() -> None:
         ({"broker_url": "http://broker:1883"}, "--broker 'http://broker:1883' has scheme 'http'"),
         ({"broker_ca": "/ca.pem"}, "--broker-ca was given without --broker"),
         ({"broker_url": "mqtt://b", "broker_ca": "/ca.pem"}, "is plain MQTT, but TLS files"),
-        ({"broker_url": "mqtt://b", "stream_queue": 0}, "stream queue must be at least 1"),
+        ({"broker_url": "mqtt://b", "stream_queue": 0}, "--stream-queue must be at least 1, got 0"),
         ({"dead_letter_prefix": "dead/+/letters"}, "dead-letter prefix 'dead/+/letters'"),
     ],
 )

@@ -55,7 +55,10 @@ SIMULATE = ["sensor", "simulate", "--kind", "temperature", "--topic", "site/lab/
         (["sensor", "controller", "--topic", "a/#/b"], "'#' must be the last level"),
         (["sensor", "controller", "--broker", "mqtt://h/path"], "has a path or query"),
         (["up", "--broker", "ftp://x"], "--broker 'ftp://x' has scheme 'ftp'"),
-        (["broker", "--log-level", "loud"], "--log-level 'loud' is not one of"),
+        (
+            ["broker", "--log-level", "loud"],
+            "--log-level must be debug, info, warning, error or critical, got 'loud'",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_sentence(args: list[str], sentence: str) -> None:

@@ -94,8 +94,11 @@ def test_camera_and_sensors_accept_none() -> None:
 @pytest.mark.parametrize(
     ("env", "words"),
     [
-        ({"WASMFLEET_CAMERA": "off"}, ["camera", "auto, simulated, opencv or none", "'off'"]),
-        ({"WASMFLEET_SENSORS": "real"}, ["sensors", "simulated or none", "'real'"]),
+        (
+            {"WASMFLEET_CAMERA": "off"},
+            ["WASMFLEET_CAMERA", "auto, simulated, opencv or none", "'off'"],
+        ),
+        ({"WASMFLEET_SENSORS": "real"}, ["WASMFLEET_SENSORS", "simulated or none", "'real'"]),
     ],
 )
 def test_bad_interface_choice_is_refused(env: dict[str, str], words: list[str]) -> None:

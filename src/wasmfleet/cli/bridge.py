@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, setup_logging
 from wasmfleet.core.broker_url import parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument
 from wasmfleet.core.topics import check_filter
@@ -38,7 +38,6 @@ KeepaliveOpt = Annotated[
 StatusOpt = Annotated[
     float, Opt(min=0.0, help="Seconds between status lines on stderr (0: only connection events).")
 ]
-LogLevelOpt = Annotated[str, Opt(help="debug, info, warning or error.")]
 
 
 def default_outbox() -> Path:
@@ -128,6 +127,7 @@ def bridge(
     keepalive: KeepaliveOpt = 30,
     status_interval: StatusOpt = 10.0,
     log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Forward topics from an edge broker to a cloud broker, surviving crashes and outages.
 
@@ -143,7 +143,7 @@ def bridge(
     """
     from wasmfleet.messaging.bridge import BridgeSettings, default_client_id, run_bridge
 
-    _logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         if no_outbox and outbox is not None:
             raise ConfigurationError("--outbox and --no-outbox exclude each other; choose one.")
@@ -231,6 +231,7 @@ def sink(
     keepalive: KeepaliveOpt = 30,
     status_interval: StatusOpt = 10.0,
     log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Store every message of some topics as an object, once per message id.
 
@@ -247,7 +248,7 @@ def sink(
     """
     from wasmfleet.messaging.sink import S3Target, SinkSettings, default_client_id, run_sink
 
-    _logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         if directory is None and s3_bucket is None:
             raise ConfigurationError(
@@ -313,15 +314,6 @@ def _protocol(text: str, what: str) -> int:
     if text.strip().lower() not in PROTOCOLS:
         raise ConfigurationError(f"{what} {text!r} is not an MQTT version; use 3.1.1 or 5.")
     return PROTOCOLS[text.strip().lower()]
-
-
-def _logging(level_name: str) -> None:
-    level = logging.getLevelName(level_name.upper())
-    if not isinstance(level, int):
-        _fail(f"--log-level {level_name!r} is not one of debug, info, warning, error.")
-    logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
-    )
 
 
 def _stop_on_signals() -> threading.Event:

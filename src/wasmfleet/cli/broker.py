@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, setup_logging
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.messaging.embedded import DEFAULT_PORT, EmbeddedBroker, run_broker
 
@@ -17,26 +18,18 @@ def broker(
         int,
         typer.Option(min=0, max=65535, help="Port on 127.0.0.1 to listen on (0: any free port)."),
     ] = DEFAULT_PORT,
-    log_level: Annotated[
-        str,
-        typer.Option(help="amqtt's log level: debug, info, warning or error."),
-    ] = "warning",
+    log_level: LogLevelOpt = "warning",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Run the embedded MQTT broker (amqtt) on 127.0.0.1 until Ctrl-C.
 
     It listens on loopback only and lets any client in without a password: it is for a fleet
     on this machine (wasmfleet up starts one by itself). Devices on other machines need a real
-    broker such as Mosquitto, with credentials and TLS.
+    broker such as Mosquitto, with credentials and TLS. --log-level applies to amqtt's own
+    lines too (info: its connection log).
     """
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        typer.secho(
-            f"error: --log-level {log_level!r} is not one of debug, info, warning, error.",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level, log_format)
+    logging.getLogger("amqtt").setLevel(log_level.strip().upper())  # the broker is amqtt
 
     def ready(running: EmbeddedBroker) -> None:
         typer.echo(f"broker listening on {running.url} (loopback only); Ctrl-C stops it")

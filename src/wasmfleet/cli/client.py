@@ -12,10 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
-from typing import Annotated, Any, NoReturn
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, NoReturn
 
 import httpx
 import typer
+
+from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.service.settings import load_settings, setting
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 ENV_URL = "WASMFLEET_ORCHESTRATOR"
@@ -24,13 +29,63 @@ CHUNK = 64 * 1024
 transport: httpx.BaseTransport | None = None
 """Replaced by tests with an ``httpx.MockTransport`` (or an in-process app) to fake the API."""
 
+
+def _http_url(value: str) -> str | None:
+    ok = value.startswith(("http://", "https://"))
+    return None if ok else f"must be a URL such as {DEFAULT_URL}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """What the client commands (device, module, deploy, status, logs...) are configured with.
+
+    Flag > environment > config file > default, like the services; the config file is
+    ``WASMFLEET_CLIENT_CONFIG``, else ``~/.config/wasmfleet/client.toml`` when it exists.
+    """
+
+    ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
+    CONFIG_ENV: ClassVar[str] = "WASMFLEET_CLIENT_CONFIG"
+
+    orchestrator: str = setting(DEFAULT_URL, help="Base URL of the orchestrator.", check=_http_url)
+    output: str = setting(
+        "table", help="table for people, json for the raw API answer.", choices=("table", "json")
+    )
+
+    @staticmethod
+    def default_config() -> Path:
+        """``$XDG_CONFIG_HOME/wasmfleet/client.toml`` (``~/.config`` by default)."""
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(base) / "wasmfleet" / "client.toml"
+
+
+def client_setting(
+    name: str, convert: Callable[[Any], Any] = str
+) -> Callable[[typer.Context, typer.CallbackParam, Any], Any]:
+    """A typer callback giving an option's value by the precedence of ``ClientSettings``:
+    the flag when it is on the command line, else the environment, the config file, the
+    default."""
+
+    def callback(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        if ctx.resilient_parsing:  # shell completion: nothing is run
+            return value
+        source = ctx.get_parameter_source(param.name or name)
+        given = getattr(source, "name", None) == "COMMANDLINE"  # typer may vendor its click
+        flags = {name: str(value)} if given and value is not None else {}
+        try:
+            return convert(getattr(load_settings(ClientSettings, flags=flags), name))
+        except ConfigurationError as err:
+            fail(err.message, 2)
+
+    return callback
+
+
 OrchestratorOpt = Annotated[
     str,
     typer.Option(
         "--orchestrator",
-        envvar=ENV_URL,
-        show_envvar=True,
-        help="Base URL of the orchestrator.",
+        help=f"Base URL of the orchestrator (env {ENV_URL}; orchestrator in the client's "
+        "config file).",
+        callback=client_setting("orchestrator"),
     ),
 ]
 
@@ -76,11 +131,14 @@ def reported() -> Iterator[None]:
 
 
 def base_url(url: str | None) -> str:
-    """The orchestrator URL to use: the flag, else the environment, else the default."""
-    value = (url or os.environ.get(ENV_URL) or DEFAULT_URL).strip().rstrip("/")
-    if not value.startswith(("http://", "https://")):
-        fail(f"--orchestrator must be a URL such as {DEFAULT_URL}, not {value!r}.", 2)
-    return value
+    """The orchestrator URL to use: the flag, else the environment, the client's config
+    file, the default (exit 2 with a sentence when it is not an http(s) URL)."""
+    flags = {"orchestrator": url.strip()} if url else {}
+    try:
+        value = load_settings(ClientSettings, flags=flags).orchestrator
+    except ConfigurationError as err:
+        fail(err.message, 2)
+    return value.strip().rstrip("/")
 
 
 def error_message(response: httpx.Response) -> tuple[str, str | None, Any]:

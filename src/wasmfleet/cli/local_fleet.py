@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,25 +168,31 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def orchestrator_child(port: int, root: Path) -> Child:
-    """The orchestrator's command line."""
+def orchestrator_child(port: int, root: Path, log: Sequence[str] = ()) -> Child:
+    """The orchestrator's command line (``log``: its --log-level/--log-format options)."""
     command = [
         sys.executable, "-m", "wasmfleet", "orchestrator", "--host", "127.0.0.1",
         "--port", str(port), "--data-dir", str(root / "orchestrator"), "--no-mdns",
-        "--public-url", f"http://127.0.0.1:{port}",
+        "--public-url", f"http://127.0.0.1:{port}", *log,
     ]  # fmt: skip
     return Child("orchestrator", port, command, root / "logs" / "orchestrator.log")
 
 
 def supervisor_child(
-    spec: DeviceSpec, port: int, root: Path, orchestrator: str, broker: str | None = None
+    spec: DeviceSpec,
+    port: int,
+    root: Path,
+    orchestrator: str,
+    broker: str | None = None,
+    log: Sequence[str] = (),
 ) -> Child:
-    """A supervisor's command line (with ``--broker`` when given and the supervisor has it)."""
+    """A supervisor's command line (with ``--broker`` when given and the supervisor has it;
+    ``log``: its --log-level/--log-format options)."""
     command = [
         sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
         "--port", str(port), "--name", spec.name, "--data-dir", str(root / spec.name),
         "--orchestrator", orchestrator, "--no-mdns", "--camera", spec.camera,
-        "--sensors", spec.sensors, "--capacity", spec.capacity,
+        "--sensors", spec.sensors, "--capacity", spec.capacity, *log,
     ]  # fmt: skip
     for label in spec.labels:
         command += ["--label", label]
@@ -213,16 +219,21 @@ def supervisor_takes_broker() -> bool:
 
 
 def start_broker(
-    root: Path, wanted: int, timeout: float, role: str = "", taken: Iterable[int] = ()
+    root: Path,
+    wanted: int,
+    timeout: float,
+    role: str = "",
+    taken: Iterable[int] = (),
+    log_format: str = "text",
 ) -> BrokerThread:
     """An embedded broker on ``wanted`` or the next free loopback port, logging to
-    DIR/logs/[<role>-]broker.log; ``role`` ("cloud") names a second one."""
+    DIR/logs/[<role>-]broker.log (as text or json); ``role`` ("cloud") names a second one."""
     what = f"the {role}'s MQTT broker" if role else "the MQTT broker"
     port = pick_port(wanted, set(taken))
     if port != wanted:
         note(f"port {wanted} is busy; {what} uses {port} instead", "yellow")
     log_name = f"{role}-broker.log" if role else "broker.log"
-    broker = BrokerThread(port, log_path=root / "logs" / log_name)
+    broker = BrokerThread(port, log_path=root / "logs" / log_name, log_format=log_format)
     try:
         broker.start(timeout)
     except WasmfleetError as err:
@@ -350,14 +361,16 @@ def start_fleet(
     timeout: float,
     broker: str | None = None,
     cloud_broker: str | None = None,
+    log: Sequence[str] = (),
 ) -> tuple[Child, list[Child]]:
     """Start the orchestrator, then the supervisors; ``started`` grows. Devices are told
-    ``broker``, except the cloud's, told ``cloud_broker`` when there is one."""
+    ``broker``, except the cloud's, told ``cloud_broker`` when there is one; every service
+    gets the ``log`` options."""
     env = child_env()
     orch_port = pick_port(port)
     if orch_port != port:
         note(f"port {port} is busy; the orchestrator uses {orch_port} instead", "yellow")
-    orch = orchestrator_child(orch_port, root)
+    orch = orchestrator_child(orch_port, root, log)
     started.append(orch)
     note(f"starting the orchestrator on {orch.url}")
     orch.start(env)
@@ -373,7 +386,7 @@ def start_fleet(
         if sup_port != wanted:
             note(f"port {wanted} is busy; {spec.name} uses {sup_port} instead", "yellow")
         own = cloud_broker if spec.cloud and cloud_broker else broker
-        child = supervisor_child(spec, sup_port, root, orch.url, own)
+        child = supervisor_child(spec, sup_port, root, orch.url, own, log)
         started.append(child)
         supervisors.append(child)
         note(f"starting supervisor {spec.name} on {child.url} ({', '.join(spec.labels)})")

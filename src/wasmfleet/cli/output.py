@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from wasmfleet.cli.client import client_setting
+
 
 def _width() -> int | None:
     """Let rich size a terminal (or honour COLUMNS); piped output gets wide, unfolded lines."""
@@ -45,7 +47,13 @@ class Output(enum.StrEnum):
 
 OutputOpt = Annotated[
     Output,
-    typer.Option("--output", "-o", help="table for people, json for the raw API answer."),
+    typer.Option(
+        "--output",
+        "-o",
+        help="table for people, json for the raw API answer (env WASMFLEET_OUTPUT; output "
+        "in the client's config file).",
+        callback=client_setting("output", Output),
+    ),
 ]
 
 STATUS_STYLES = {

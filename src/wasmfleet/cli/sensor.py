@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, say, setup_logging
 from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument, Unavailable
 from wasmfleet.core.topics import check_filter, check_topic
@@ -89,6 +90,8 @@ def simulate(
             "scene, a figure walking through a room)."
         ),
     ] = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Publish simulated sensor readings at a steady rate, then print what was sent.
 
@@ -113,6 +116,7 @@ def simulate(
         publish_stream,
     )
 
+    setup_logging(log_level, log_format)
     address = _broker(broker)
     try:
         per_second = parse_rate(rate)
@@ -136,10 +140,9 @@ def simulate(
         limit = f"{limit}, at most {duration:g} s" if count else f"for {duration:g} s"
 
     def ready() -> None:
-        typer.echo(
+        say(
             f"publishing {kind.value} to {topic} on {address.url} at "
-            f"{format_rate(per_second)}, qos {qos} ({limit})",
-            err=True,
+            f"{format_rate(per_second)}, qos {qos} ({limit})"
         )
 
     try:
@@ -178,6 +181,8 @@ def controller(
     duration: DurationOpt = None,
     broker: BrokerOpt = "mqtt://127.0.0.1:1883",
     qos: QosOpt = 1,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Act as a controller (a fan, a display): log each command it receives.
 
@@ -190,6 +195,7 @@ def controller(
     """
     from wasmfleet.messaging.simulate import describe_payload, receive_commands
 
+    setup_logging(log_level, log_format)
     address = _broker(broker)
     try:
         check_filter(topic, "--topic")
@@ -197,7 +203,7 @@ def controller(
         _fail(err.message, 2)
 
     def ready() -> None:
-        typer.echo(f"controller listening on {topic} at {address.url}; Ctrl-C stops it", err=True)
+        say(f"controller listening on {topic} at {address.url}; Ctrl-C stops it")
 
     def show(name: str, payload: bytes) -> None:
         typer.echo(f"{name} {describe_payload(payload)}")
@@ -209,4 +215,4 @@ def controller(
         )
     except Unavailable as err:
         _fail(err.message, 1)
-    typer.echo(f"received {received} command{'s' if received != 1 else ''}", err=True)
+    say(f"received {received} command{'s' if received != 1 else ''}")

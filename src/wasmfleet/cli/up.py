@@ -41,6 +41,7 @@ from wasmfleet.cli.local_fleet import (
     start_fleet,
     stop,
 )
+from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, log_args, setup_logging
 from wasmfleet.cli.modules import push_folder
 from wasmfleet.cli.output import note, spinner
 from wasmfleet.cli.up_hints import what_next
@@ -154,14 +155,19 @@ def up(
     cloud_broker_port: Annotated[
         int, typer.Option(help="Port of the cloud's embedded broker (the next free one if busy).")
     ] = 1884,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Start an orchestrator and three supervisors here, deploy a demo pipeline, show what to try.
 
     No Docker: every service is a child process on 127.0.0.1 with its log in DIR/logs/.
     Two embedded MQTT brokers run inside this command: the lab's (cam-gw, edge-box) and the
     cloud's (cloud-vm), joined by a bridge deployed as a step; --broker URL gives the lab's
-    (and, without --cloud-broker, the whole fleet's). Ctrl-C (or SIGTERM) stops them all.
+    (and, without --cloud-broker, the whole fleet's). --log-level and --log-format apply
+    to every service's log file. Ctrl-C (or SIGTERM) stops them all.
     """
+    setup_logging(log_level, log_format)
+    log = log_args(log_level, log_format)
     given = _given_broker(broker)
     given_cloud = _given_broker(cloud_broker)
     folder = modules or find_modules_dir()
@@ -185,7 +191,7 @@ def up(
     brokers: list[BrokerThread] = []
     try:
         if given is None:
-            brokers.append(start_broker(root, broker_port, timeout))
+            brokers.append(start_broker(root, broker_port, timeout, log_format=log_format))
             broker_url = shown_url = brokers[0].url
         else:
             broker_url, shown_url = str(broker), given.url
@@ -195,14 +201,17 @@ def up(
             _check_broker(given_cloud)
         elif given is None:
             taken = [brokers[0].port]
-            brokers.append(start_broker(root, cloud_broker_port, timeout, "cloud", taken))
+            brokers.append(
+                start_broker(root, cloud_broker_port, timeout, "cloud", taken, log_format)
+            )
             cloud_url = cloud_shown = brokers[1].url
         else:
             cloud_url, cloud_shown = broker_url, shown_url  # one broker for the whole fleet
         two = cloud_shown != shown_url
         orch, supervisors = start_fleet(
-            started, root, port, supervisor_port, timeout, broker=broker_url, cloud_broker=cloud_url
-        )
+            started, root, port, supervisor_port, timeout, broker=broker_url,
+            cloud_broker=cloud_url, log=log,
+        )  # fmt: skip
         deployed: dict[str, dict[str, Any]] = {}
         examples = folder.parent / "examples" if folder is not None else None
         if not no_pipeline and folder is not None and examples is not None:
@@ -210,7 +219,7 @@ def up(
             deployed = run_pipelines(orch.url, folder, examples, uplink=two)
             if "camera-uplink" in deployed:
                 note("")
-                start_sink(root, cloud_url, started)
+                start_sink(root, cloud_url, started, log)
                 run_camera(root, broker_url)
         what_next(
             orch.url, supervisors, deployed, examples, broker=shown_url,

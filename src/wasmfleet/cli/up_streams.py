@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from wasmfleet.cli.local_fleet import Child, child_env
@@ -29,18 +30,20 @@ CLOUD_ENV = "WASMFLEET_CLOUD_BROKER"
 """Read by examples/uplink.yaml (``${WASMFLEET_CLOUD_BROKER}``)."""
 
 
-def sink_child(root: Path, cloud_broker: str) -> Child:
+def sink_child(root: Path, cloud_broker: str, log: Sequence[str] = ()) -> Child:
     """``wasmfleet sink`` storing ``store/#`` of the cloud broker in DIR/objects."""
     command = [
         sys.executable, "-m", "wasmfleet", "sink", "--broker", cloud_broker,
-        "--topic", STORE_FILTER, "--dir", str(root / "objects"),
+        "--topic", STORE_FILTER, "--dir", str(root / "objects"), *log,
     ]  # fmt: skip
     return Child("sink", 0, command, root / "logs" / "sink.log")
 
 
-def start_sink(root: Path, cloud_broker: str, started: list[Child]) -> Child:
+def start_sink(
+    root: Path, cloud_broker: str, started: list[Child], log: Sequence[str] = ()
+) -> Child:
     """Start the sink (a child like the services; stopped with them)."""
-    sink = sink_child(root, cloud_broker)
+    sink = sink_child(root, cloud_broker, log)
     started.append(sink)
     sink.start(child_env())
     note(f"started the object-store sink: {STORE_FILTER} of {cloud_broker} -> {root / 'objects'}")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wasmfleet.core.errors import ConfigurationError, Unavailable
+from wasmfleet.service.logs import JsonFormatter, TextFormatter
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 1883
@@ -129,12 +130,16 @@ class BrokerThread:
     """The embedded broker in a background thread with its own event loop (for sync callers).
 
     With ``log_path``, the broker's log lines (amqtt's included) go to that file only, not to
-    the terminal of the program that hosts it.
+    the terminal of the program that hosts it, as text or json (``log_format``, the formats of
+    service/logs.py).
     """
 
-    def __init__(self, port: int = DEFAULT_PORT, *, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int = DEFAULT_PORT, *, log_path: Path | None = None, log_format: str = "text"
+    ) -> None:
         self.broker = EmbeddedBroker(port)
         self.log_path = log_path
+        self.log_format = log_format
         self._handler: logging.Handler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -174,7 +179,9 @@ class BrokerThread:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(self.log_path)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        json_lines = self.log_format == "json"
+        handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+        handler._wasmfleet_broker_file = True  # type: ignore[attr-defined]
         for name, level in BROKER_LOGGERS.items():
             logger = logging.getLogger(name)
             logger.addHandler(handler)
@@ -188,7 +195,9 @@ class BrokerThread:
             for name in BROKER_LOGGERS:
                 logger = logging.getLogger(name)
                 logger.removeHandler(handler)
-                logger.propagate = True
+                # another BrokerThread (up's second broker) may still write these loggers
+                others = [h for h in logger.handlers if getattr(h, "_wasmfleet_broker_file", 0)]
+                logger.propagate = not others
             handler.close()
 
     def _run(self) -> None:

@@ -27,6 +27,7 @@ from wasmfleet.orchestrator.logs import LogService
 from wasmfleet.orchestrator.modules import ModuleService
 from wasmfleet.orchestrator.monitor import FleetMonitor
 from wasmfleet.orchestrator.reconcile import Reconciler
+from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
 from wasmfleet.orchestrator.views import device_view
@@ -63,6 +64,7 @@ class Orchestrator:
             self.store, self.client, settings.execute_timeout_s, settings.execute_retries
         )
         self.logs = LogService(self.store)
+        self.pruner = Pruner(self.store, settings)
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -75,6 +77,7 @@ class Orchestrator:
         self._tasks.append(asyncio.create_task(self.devices.run(), name="health-polls"))
         self._tasks.append(asyncio.create_task(self.monitor.run(), name="failure-detector"))
         self._tasks.append(asyncio.create_task(self.healer.run(), name="healer"))
+        self._tasks.append(asyncio.create_task(self.pruner.run(), name="retention"))
         log.info(
             "orchestrator started",
             extra={"database": self.store.url, "public_url": self.settings.resolved_public_url},

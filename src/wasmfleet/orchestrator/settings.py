@@ -1,23 +1,36 @@
-"""The orchestrator's typed settings: read once at start, passed explicitly everywhere.
+"""The orchestrator's typed settings: declared once, read once at start, passed explicitly.
 
-Precedence: command-line flag > ``WASMFLEET_ORCHESTRATOR_*`` environment > defaults.
-Nothing else in the orchestrator reads ``os.environ``.
+Each field is a ``setting(...)`` (service/settings.py): it has a flag, a
+``WASMFLEET_ORCHESTRATOR_*`` variable (``WASMFLEET_DATABASE_URL`` for the database) and a key
+in the ``--config`` file, looked up as flag > environment > config file > default. Nothing
+else in the orchestrator reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.runtime.limits import MiB
 from wasmfleet.service.http import BodyLimit
 from wasmfleet.service.net import reachable_host
-from wasmfleet.service.setting_values import convert_setting
+from wasmfleet.service.settings import (
+    above,
+    at_least,
+    between,
+    check_declared,
+    load_settings,
+    setting,
+    url,
+    where_to_set,
+)
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DAY = 86400.0
 
 
 def default_orchestrator_dir() -> Path:
@@ -30,47 +43,122 @@ def default_orchestrator_dir() -> Path:
 class OrchestratorSettings:
     """Everything an orchestrator process is configured with."""
 
-    host: str = "0.0.0.0"
-    port: int = 3000
-    data_dir: Path | None = None
-    """None means ``default_orchestrator_dir()``; use ``resolved_data_dir``."""
-    database_url: str | None = None
-    """None means a SQLite file in the data directory."""
-    public_url: str | None = None
-    """The URL devices use to fetch modules and send logs; derived from host/port when unset."""
-    mdns: bool = True
-    """Browse ``_webthing._tcp.local.`` for supervisors."""
-    health_interval_s: float = 5.0
-    health_timeout_s: float = 2.0
-    health_failures: int = 3
-    """Consecutive refused health polls before a polled (non-heartbeating) device is dead."""
-    phi_threshold: float = 8.0
-    """Phi at which a device is declared dead (the failure detector's threshold)."""
-    suspect_phi: float = 1.0
-    """Phi at which an active device becomes suspect (not used for new placements)."""
-    acceptable_pause_s: float = 1.5
-    """A pause in heartbeats this long (on top of the mean interval) is not yet alarming."""
-    flap_count: int = 3
-    """Failures within ``flap_window_s`` that make a device "flapping"."""
-    flap_window_s: float = 60.0
-    stable_s: float = 30.0
-    """A flapping device is used for new placements again after this long without failure."""
-    lease_s: float = 1.5
-    """How long a device may serve a stateful step without hearing from the orchestrator."""
-    heal_retry_s: float = 5.0
-    """Seconds between retries of degraded deployments (also retried when the fleet changes)."""
-    monitor_tick_s: float = 0.1
-    """How often the failure detector is evaluated."""
-    register_devices: bool = True
-    """Send ``POST /register`` to supervisors that have no orchestrator set."""
-    deploy_timeout_s: float = 60.0
-    execute_timeout_s: float = 60.0
-    execute_retries: int = 3
-    """Attempts per hop (fetching a result entry that is not ready yet, or a refused connection)."""
-    max_module_bytes: int = 64 * MiB
-    max_request_bytes: int = 128 * MiB
-    log_level: str = "info"
-    log_format: str = "text"
+    ENV_PREFIX: ClassVar[str] = "WASMFLEET_ORCHESTRATOR_"
+    CONFIG_ENV: ClassVar[str] = "WASMFLEET_ORCHESTRATOR_CONFIG"
+
+    host: str = setting("0.0.0.0", help="Address to listen on.")
+    port: int = setting(3000, help="Port to listen on.", check=between(1, 65535))
+    data_dir: Path | None = setting(
+        None,
+        help="Database and module files.",
+        default_text="~/.local/share/wasmfleet/orchestrator",
+    )
+    database_url: str | None = setting(
+        None,
+        help="sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB.",
+        env=("WASMFLEET_DATABASE_URL",),
+        default_text="SQLite in the data directory",
+        check=url("sqlite", "postgresql", "postgres"),
+    )
+    public_url: str | None = setting(
+        None,
+        help="URL devices use to reach this orchestrator (module downloads, logs).",
+        default_text="derived from --host and --port",
+        check=url("http", "https"),
+    )
+    mdns: bool = setting(True, help="Browse mDNS (_webthing._tcp.local.) for supervisors.")
+    health_interval_s: float = setting(5.0, help="Seconds between health checks.", check=above(0))
+    health_timeout_s: float = setting(2.0, help="Seconds a health check may take.", check=above(0))
+    health_failures: int = setting(
+        3, help="Refused polls in a row before a polled device is dead.", check=at_least(1)
+    )
+    phi_threshold: float = setting(
+        8.0, help="Failure-detector phi at which a device is dead.", check=above(0)
+    )
+    suspect_phi: float = setting(
+        1.0, help="Phi at which a device becomes suspect (no new placements).", check=above(0)
+    )
+    acceptable_pause_s: float = setting(
+        1.5, help="Seconds of heartbeat pause tolerated beyond the mean.", check=above(0)
+    )
+    flap_count: int = setting(
+        3, help="Failures within --flap-window that mark a device flapping.", check=at_least(1)
+    )
+    flap_window_s: float = setting(
+        60.0, help="Seconds over which failures are counted.", check=above(0)
+    )
+    stable_s: float = setting(
+        30.0,
+        help="Seconds a flapping device must stay up before new placements.",
+        flag="--stable-after",
+        check=at_least(0),
+    )
+    lease_s: float = setting(
+        1.5,
+        help="Seconds a device may serve a stateful step without contact.",
+        check=at_least(0),
+    )
+    heal_retry_s: float = setting(
+        5.0,
+        help="Seconds between retries of degraded deployments (also retried when the fleet "
+        "changes).",
+        check=above(0),
+    )
+    monitor_tick_s: float = setting(
+        0.1, help="Seconds between evaluations of the failure detector.", check=above(0)
+    )
+    register_devices: bool = setting(
+        True, help="Send POST /register to supervisors that have no orchestrator set."
+    )
+    deploy_timeout_s: float = setting(
+        60.0, help="Seconds a device may take to answer a deployment.", check=above(0)
+    )
+    execute_timeout_s: float = setting(
+        60.0, help="Seconds each hop of an execution may take.", check=above(0)
+    )
+    execute_retries: int = setting(
+        3,
+        help="Attempts per hop (a result not ready yet, or a refused connection).",
+        check=at_least(1),
+    )
+    max_module_bytes: int = setting(
+        64 * MiB, help="Largest .wasm accepted.", kind="size", flag="--max-module-size"
+    )
+    max_request_bytes: int = setting(
+        128 * MiB,
+        help="Largest request body accepted (module uploads included).",
+        kind="size",
+        flag="--max-request-size",
+    )
+    keep_logs_for_s: float = setting(
+        7 * DAY,
+        help="Delete device log entries older than this (e.g. 12h, 7d); 0 keeps them forever.",
+        kind="duration",
+        flag="--keep-logs-for",
+    )
+    keep_logs: int = setting(
+        100_000,
+        help="Keep at most this many device log entries, the newest; 0 means no limit.",
+        check=at_least(0),
+    )
+    keep_executions_for_s: float = setting(
+        7 * DAY,
+        help="Delete executions that started longer ago than this; 0 keeps them forever.",
+        kind="duration",
+        flag="--keep-executions-for",
+    )
+    keep_executions: int = setting(
+        10_000,
+        help="Keep at most this many executions, the newest; 0 means no limit.",
+        check=at_least(0),
+    )
+    prune_interval_s: float = setting(
+        60.0,
+        help="Seconds between rounds that delete old log entries and executions; 0: never.",
+        check=at_least(0),
+    )
+    log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
+    log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -94,97 +182,31 @@ class OrchestratorSettings:
     @property
     def body_limit(self) -> BodyLimit:
         """The largest request body, as the 413 sentence names it."""
-        return BodyLimit(
-            self.max_request_bytes,
-            "orchestrator",
-            "--max-request-size or WASMFLEET_ORCHESTRATOR_MAX_REQUEST_SIZE",
-        )
+        where = where_to_set(OrchestratorSettings, "max_request_bytes")
+        return BodyLimit(self.max_request_bytes, "orchestrator", where)
 
     @classmethod
     def load(
-        cls, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        config: Path | str | None = None,
     ) -> OrchestratorSettings:
-        """Build settings from the environment and command-line overrides (None = not given)."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for key, (kind, name) in _ENV.items():
-            if env.get(name, "") != "":
-                values[key] = convert_setting(kind, env[name], name)
-        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"]).expanduser()
-        settings = cls(**values)
-        settings.validate()
-        return settings
+        """Build settings from flags (``overrides``, None = not given), the environment and
+        a config file, and validate them."""
+        return load_settings(cls, flags=overrides, env=env, config=config)
 
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
-        if not 0 < self.port < 65536:
-            raise ConfigurationError(f"port must be between 1 and 65535, got {self.port}.")
-        if self.health_interval_s <= 0 or self.health_timeout_s <= 0:
-            raise ConfigurationError("health interval and timeout must be greater than 0.")
-        if self.health_failures < 1:
-            raise ConfigurationError("health failures threshold must be at least 1.")
-        if self.execute_retries < 1:
-            raise ConfigurationError("execute retries must be at least 1.")
-        if not 0 < self.suspect_phi < self.phi_threshold:
+        check_declared(self)
+        if not self.suspect_phi < self.phi_threshold:
             raise ConfigurationError(
-                f"suspect phi must be above 0 and below the phi threshold "
-                f"({self.phi_threshold:g}), got {self.suspect_phi:g}."
+                f"suspect phi must be below the phi threshold ({self.phi_threshold:g}), "
+                f"got {self.suspect_phi:g}."
             )
-        if self.acceptable_pause_s <= 0 or self.monitor_tick_s <= 0 or self.heal_retry_s <= 0:
-            raise ConfigurationError(
-                "acceptable pause, monitor tick and heal retry must be greater than 0."
-            )
-        if not 0 <= self.lease_s <= self.acceptable_pause_s:
+        if not self.lease_s <= self.acceptable_pause_s:
             raise ConfigurationError(
                 f"the lease ({self.lease_s:g} s) must be between 0 and the acceptable pause "
                 f"({self.acceptable_pause_s:g} s), so that a device's lease always ends "
                 "before it can be declared dead and its stateful steps moved."
             )
-        if self.flap_count < 1 or self.flap_window_s <= 0 or self.stable_s < 0:
-            raise ConfigurationError(
-                "flap count must be at least 1, flap window above 0 and stable time 0 or more."
-            )
-        url = self.database_url
-        if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-            raise ConfigurationError(
-                "database URL must start with sqlite:/// or postgresql://, "
-                f"e.g. postgresql://user:password@127.0.0.1:5432/wasmfleet; got {url!r}."
-            )
-        if self.public_url and not re.match(r"^https?://", self.public_url):
-            raise ConfigurationError(
-                f"public URL must start with http:// or https://, got {self.public_url!r}."
-            )
-        if self.log_format not in {"text", "json"}:
-            raise ConfigurationError("log format must be text or json.")
-
-
-_P = "WASMFLEET_ORCHESTRATOR_"
-# setting -> (kind, environment name)
-_ENV: dict[str, tuple[str, str]] = {
-    "host": ("str", _P + "HOST"),
-    "port": ("int", _P + "PORT"),
-    "data_dir": ("str", _P + "DATA_DIR"),
-    "database_url": ("str", "WASMFLEET_DATABASE_URL"),
-    "public_url": ("str", _P + "PUBLIC_URL"),
-    "mdns": ("bool", _P + "MDNS"),
-    "health_interval_s": ("float", _P + "HEALTH_INTERVAL"),
-    "health_timeout_s": ("float", _P + "HEALTH_TIMEOUT"),
-    "health_failures": ("int", _P + "HEALTH_FAILURES"),
-    "phi_threshold": ("float", _P + "PHI_THRESHOLD"),
-    "suspect_phi": ("float", _P + "SUSPECT_PHI"),
-    "acceptable_pause_s": ("float", _P + "ACCEPTABLE_PAUSE"),
-    "flap_count": ("int", _P + "FLAP_COUNT"),
-    "flap_window_s": ("float", _P + "FLAP_WINDOW"),
-    "stable_s": ("float", _P + "STABLE_AFTER"),
-    "lease_s": ("float", _P + "LEASE"),
-    "heal_retry_s": ("float", _P + "HEAL_RETRY"),
-    "register_devices": ("bool", _P + "REGISTER_DEVICES"),
-    "deploy_timeout_s": ("float", _P + "DEPLOY_TIMEOUT"),
-    "execute_timeout_s": ("float", _P + "EXECUTE_TIMEOUT"),
-    "execute_retries": ("int", _P + "EXECUTE_RETRIES"),
-    "max_module_bytes": ("size", _P + "MAX_MODULE_SIZE"),
-    "log_level": ("str", _P + "LOG_LEVEL"),
-    "log_format": ("str", _P + "LOG_FORMAT"),
-}

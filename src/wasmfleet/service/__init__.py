@@ -7,7 +7,10 @@
 - ``mdns``: the wasmiot service type and which interfaces zeroconf binds to
 - ``net``: this machine's addresses
 - ``backoff``: exponential backoff with jitter, for every retry loop
-- ``setting_values``: parsers of sizes, labels, capacity and model lists in settings
+- ``settings``: settings declared once (flag, variables, config-file key), one loader with one
+  precedence: flag > environment > config file > default
+- ``setting_values``: parsers of sizes, durations, labels, capacity and model lists, and the
+  kinds of settings built on them
 
 The two services talk over HTTP and MQTT; the typed wire contract they speak lives in
 ``core/protocol.py``.

@@ -1,14 +1,17 @@
-"""Parsing setting values from flags and the environment: sizes, labels, capacity, models.
+"""Setting values: sizes, durations, labels, capacity, models, and the kinds built on them.
 
-Each parser raises ConfigurationError with a sentence naming the setting; ``settings.py``
-uses them for both flags and ``WASMFLEET_*`` variables (``convert_setting``).
+Each parser raises ConfigurationError with a sentence naming where the value came from (a
+flag, a variable, or a key in a config file). A ``Kind`` turns text (flags, the environment)
+and TOML values (config files) into a setting's value; ``service/settings.py`` picks the kind
+of each declared setting from ``KINDS``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +58,7 @@ def parse_size(text: str, what: str) -> int:
     return size
 
 
-def parse_labels(items: list[str] | str) -> dict[str, str]:
+def parse_labels(items: list[str] | str, what: str = "A label") -> dict[str, str]:
     """Parse ``key=value`` items (a list, or one comma-separated string) into a dict."""
     if isinstance(items, str):
         items = [part for part in items.split(",") if part.strip()]
@@ -65,10 +68,42 @@ def parse_labels(items: list[str] | str) -> dict[str, str]:
         key, value = key.strip(), value.strip()
         if not sep or not key:
             raise ConfigurationError(
-                f"A label must look like key=value (e.g. zone=lab), got {item!r}."
+                f"{what} must look like key=value (e.g. zone=lab), got {item!r}."
             )
         labels[key] = value
     return labels
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """Parse '7d', '12h', '30m', '45s', '250ms' or a bare number of seconds into seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigurationError(
+            f"{what} must be a duration such as 45s, 30m, 12h or 7d (a bare number is "
+            f"seconds), got {text!r}."
+        )
+    number, unit = match.groups()
+    return float(number) * _SECONDS[(unit or "").lower()]
+
+
+def show_duration(seconds: float) -> str:
+    """Seconds as the largest whole unit: 604800 -> '7d', 90 -> '90s'."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _SECONDS[unit] == 0:
+            return f"{seconds / _SECONDS[unit]:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def show_size(size: int) -> str:
+    """Bytes as the largest whole binary unit: 67108864 -> '64MiB'."""
+    for unit, factor in (("GiB", 1024 * MiB), ("MiB", MiB), ("KiB", 1024)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
 NN_MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
@@ -171,7 +206,8 @@ def parse_capacity(text: str, what: str = "capacity") -> CapacitySpec:
     )
 
 
-def _bool(text: str, what: str) -> bool:
+def parse_bool(text: str, what: str) -> bool:
+    """'1', 'true', 'yes', 'on' (or their opposites) as a boolean."""
     lowered = text.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
@@ -180,24 +216,143 @@ def _bool(text: str, what: str) -> bool:
     raise ConfigurationError(f"{what} must be true or false, got {text!r}.")
 
 
-def convert_setting(kind: str, text: str, name: str) -> Any:
-    """Convert an environment value of a setting kind (int, float, bool, size, labels,
-    capacity, nn_models, str)."""
-    try:
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {text!r}.") from None
-    if kind == "bool":
-        return _bool(text, name)
-    if kind == "size":
-        return parse_size(text, name)
-    if kind == "labels":
-        return parse_labels(text)
-    if kind == "capacity":
-        return parse_capacity(text, name)
-    if kind == "nn_models":
-        return parse_nn_models(text, name)
-    return text
+def _number(cast: Callable[[str], Any], what_kind: str) -> Callable[[str, str], Any]:
+    def parse(text: str, what: str) -> Any:
+        try:
+            return cast(text.strip())
+        except ValueError:
+            raise ConfigurationError(f"{what} must be {what_kind}, got {text!r}.") from None
+
+    return parse
+
+
+def _pairs(value: dict[Any, Any], what: str) -> list[str]:
+    """A TOML table of scalars as ``key=value`` items."""
+    items = []
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            raise ConfigurationError(f"{what}.{key} must be a single value, not a table or list.")
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        items.append(f"{key}={text}")
+    return items
+
+
+def _items(value: Any, what: str) -> list[str] | str:
+    """A string, a list of strings or a table of scalars as what the item parsers take."""
+    if isinstance(value, dict):
+        return _pairs(value, what)
+    if isinstance(value, list | tuple):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigurationError(f"{what} must be a list of key=value strings.")
+        return list(value)
+    return str(value)
+
+
+def _described(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text"}
+    names.update({list: "a list", dict: "a table"})
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How text and TOML values of one kind of setting become its value."""
+
+    name: str
+    expects: str
+    """What a value must be, for a sentence: 'a whole number'."""
+    parse: Callable[[str, str], Any]
+    """(text, where) -> value; text comes from flags, the environment, TOML strings."""
+    native: tuple[type, ...] = ()
+    """Non-text values taken as they are (through ``coerce``), e.g. TOML integers."""
+    coerce: Callable[[Any, str], Any] = field(default=lambda value, where: value)
+    show: Callable[[Any], str] = field(default=str)
+    """A value as a person writes it (docs, --help)."""
+    text_ok: bool = True
+    """Whether a TOML string is parsed as text (False: a quoted number is the wrong type)."""
+    repeatable: bool = False
+    """The flag may be given several times (a list of items)."""
+
+    def from_text(self, text: str, where: str) -> Any:
+        """The value of a flag's or a variable's text."""
+        return self.parse(text, where)
+
+    def from_value(self, value: Any, where: str) -> Any:
+        """The value of a TOML value or of a flag already typed by the CLI."""
+        if isinstance(value, str) and self.text_ok:
+            return self.parse(value, where)
+        sneaky_bool = isinstance(value, bool) and bool not in self.native  # True is an int
+        if isinstance(value, self.native) and not sneaky_bool:
+            return self.coerce(value, where)
+        raise ConfigurationError(f"{where} must be {self.expects}, got {_described(value)}.")
+
+
+def _whole_bytes(value: int, where: str) -> int:
+    if value < 0:
+        raise ConfigurationError(f"{where} must be a size of 0 or more bytes, got {value}.")
+    return value
+
+
+def _seconds(value: float, where: str) -> float:
+    if value < 0:
+        raise ConfigurationError(f"{where} must be a duration of 0 or more, got {value}.")
+    return float(value)
+
+
+def _show_pairs(value: Any) -> str:
+    return ",".join(f"{k}={v}" for k, v in value.items()) if value else "none"
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("str", "text", lambda text, where: text),
+        Kind("int", "a whole number", _number(int, "a whole number"), (int,), text_ok=False),
+        Kind(
+            "float", "a number", _number(float, "a number"), (int, float),
+            coerce=lambda value, where: float(value), show=lambda v: f"{v:g}", text_ok=False,
+        ),
+        Kind(
+            "bool", "true or false", parse_bool, (bool,),
+            show=lambda v: "true" if v else "false", text_ok=False,
+        ),
+        Kind(
+            "path", "a path", lambda text, where: Path(text).expanduser(), (Path,),
+            coerce=lambda value, where: Path(value).expanduser(),
+        ),
+        Kind(
+            "size", "a size such as 64MiB or a number of bytes", parse_size, (int,),
+            coerce=_whole_bytes, show=show_size,
+        ),
+        Kind(
+            "duration", "a duration such as 30m or 7d, or a number of seconds", parse_duration,
+            (int, float), coerce=_seconds, show=show_duration,
+        ),
+        Kind(
+            "labels", "key=value labels (a table, a list or 'k=v,k=v')",
+            lambda text, where: parse_labels(text, where), (dict, list, tuple),
+            coerce=lambda value, where: (
+                {str(k): str(v) for k, v in value.items()}
+                if isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+                else parse_labels(_items(value, where), where)
+            ),
+            show=_show_pairs, repeatable=True,
+        ),
+        Kind(
+            "capacity", "capacity such as cores=2,memory=2048MiB (text or a table)",
+            parse_capacity, (dict, CapacitySpec),
+            coerce=lambda value, where: (
+                value if isinstance(value, CapacitySpec)
+                else parse_capacity(",".join(_pairs(value, where)), where)
+            ),
+            show=lambda v: "this machine's CPUs and memory",
+        ),
+        Kind(
+            "nn_models", "NAME=PATH models (a table, a list or 'a=x.onnx,b=y.tflite')",
+            parse_nn_models, (dict, list, tuple),
+            coerce=lambda value, where: parse_nn_models(_items(value, where), where),
+            show=_show_pairs, repeatable=True,
+        ),
+    )
+}  # fmt: skip
+"""Every kind a setting can be, by name."""

