@@ -43,6 +43,7 @@ from wasmfleet.core.protocol import (
 from wasmfleet.orchestrator.answers import answer_of, code_of, error_of
 from wasmfleet.orchestrator.planning import is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
+from wasmfleet.service.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ class ExecutionService:
                         return dict(body)
             except (httpx.HTTPError, ValueError):
                 pass
-            await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+            await asyncio.sleep(backoff_delay(attempt, 0.05, 1.0))
         return None
 
 
