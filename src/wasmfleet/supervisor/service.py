@@ -23,6 +23,7 @@ from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import offered_interfaces
 from wasmfleet.runtime.host.sensors import SimulatedDht
 from wasmfleet.runtime.nn.models import ModelRegistry
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.supervisor.advertise import Advertiser
 from wasmfleet.supervisor.bridges import BridgeService
 from wasmfleet.supervisor.calls import CallService
@@ -53,7 +54,8 @@ class Supervisor:
         self.fences = FenceBook(settings.resolved_data_dir, settings.name)
         self.engine = WasmEngine(settings.limits, self.store.cache_dir)
         self.nn = ModelRegistry(settings.nn_models, backends=None if settings.nn else ())
-        self.nn.preload()  # parsed once, before anyone can call; failures are logged
+        # Models are parsed on first use: the backends (and numpy) load only on a device
+        # that runs a WASI-NN module, never at start.
         self.devices = HostDevices(
             camera=None
             if settings.camera == "none"
@@ -65,6 +67,7 @@ class Supervisor:
         )
         self.executor = CallExecutor(settings.worker_count)
         self.client = httpx.AsyncClient(
+            verify=tls_context(),
             timeout=httpx.Timeout(settings.download_timeout_s),
             follow_redirects=True,
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -119,7 +122,7 @@ class Supervisor:
 
     @staticmethod
     def _registration_client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        return httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(5.0))
 
     async def start(self) -> None:
         """Restore deployments, then start discovery, registration, heartbeats, log shipping."""

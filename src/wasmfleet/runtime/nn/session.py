@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wasmfleet.runtime.nn.abi import MAX_RANK, TENSOR_TYPES, Errno, TensorType
+from wasmfleet.runtime.nn.abi import MAX_RANK, TENSOR_TYPES, Errno, NnError, TensorType
 from wasmfleet.runtime.nn.backends import ComputeError, Graph, ModelError, Runner, TensorSpec
 
 if TYPE_CHECKING:
@@ -31,15 +31,7 @@ MAX_CONTEXTS = 8
 MAX_GRAPHS = 64
 """Distinct graphs an instance may load (busy beyond)."""
 _KINDS = frozenset(int(kind) for kind in TensorType)
-
-
-class NnError(Exception):
-    """A call refused with ``errno``; ``message`` says why."""
-
-    def __init__(self, errno: Errno, message: str) -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.message = message
+__all__ = ["MAX_CONTEXTS", "MAX_GRAPHS", "ExecutionContext", "NnError", "NnSession"]
 
 
 class ExecutionContext:
