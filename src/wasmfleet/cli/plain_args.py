@@ -62,6 +62,17 @@ def _plain_type(annotation: Any) -> Any:
     return annotation
 
 
+def _plain_info(info: OptionInfo) -> bool:
+    """Whether typer does nothing with an option's value but convert it to its type."""
+    given = ("envvar", "callback", "parser", "click_type", "is_eager", "count", "prompt",
+             "default_factory", "exists", "resolve_path", "writable", "allow_dash")  # fmt: skip
+    if any(getattr(info, name, None) for name in given):
+        return False
+    if getattr(info, "min", None) is not None or getattr(info, "max", None) is not None:
+        return False
+    return all(getattr(info, name, True) for name in ("file_okay", "dir_okay", "readable"))
+
+
 def _options(function: Callable[..., Any]) -> dict[str, _Option] | None:
     """Every spelling of every option of ``function``, or None if one is not plain."""
     found: dict[str, _Option] = {}
@@ -72,7 +83,7 @@ def _options(function: Callable[..., Any]) -> dict[str, _Option] | None:
         info = next((x for x in extras if isinstance(x, OptionInfo)), None)
         if info is None or param.default is inspect.Parameter.empty:
             return None
-        if info.envvar or info.callback or info.parser or info.is_eager or info.count:
+        if not _plain_info(info):
             return None
         base = _plain_type(base)
         repeat = typing.get_origin(base) is list
