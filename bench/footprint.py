@@ -207,11 +207,17 @@ def measure_bare_app(tmp: Path, settle: float) -> dict[str, Any]:
         return {"start_s": round(start_s, 3), **memory_of(proc.pid)}
 
 
-def measure_idle(tmp: Path, run: int, settle: float, netns: bool) -> dict[str, Any]:
+VARIANTS = (("--no-mdns",), ("--no-nn", "--camera", "none"))
+"""Idle supervisors with flags that switch a part off, measured once each."""
+
+
+def measure_idle(
+    tmp: Path, run: int | str, settle: float, netns: bool, flags: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """One supervisor start: seconds to /health answering, then RSS after ``settle``."""
     port = free_port()
     log = tmp / f"idle-{run}.log"
-    argv = supervisor_argv(port, tmp / f"idle-{run}", netns)
+    argv = [*supervisor_argv(port, tmp / f"idle-{run}", netns), *flags]
     started = time.perf_counter()
     with running(argv, log, env=clean_env()) as proc:
         start_s = wait_answering(f"http://127.0.0.1:{port}/health", proc, started, log)
@@ -224,14 +230,34 @@ def measure_idle(tmp: Path, run: int, settle: float, netns: bool) -> dict[str, A
 
 
 def measure_loaded(tmp: Path, settle: float, netns: bool) -> dict[str, Any]:
-    """One supervisor: idle, then ten modules deployed, then the first WASI-NN module used."""
-    port = free_port()
+    """One supervisor: idle, then ten modules deployed, then the first WASI-NN module used;
+    then the same supervisor started again on its data directory (all restored)."""
     log = tmp / "loaded.log"
+    data = tmp / "loaded"
+    with module_file_server(tmp) as files:
+        out = _deploy_all(free_port(), data, files, log, settle, netns)
+    port = free_port()
+    started = time.perf_counter()
+    with running(supervisor_argv(port, data, netns), log, env=clean_env()) as proc:
+        start_s = wait_answering(f"http://127.0.0.1:{port}/health", proc, started, log)
+        deployments = httpx.get(f"http://127.0.0.1:{port}/deploy", timeout=30).json()
+        time.sleep(settle)
+        out["restored"] = {
+            "start_s": round(start_s, 3),
+            "deployments": len(deployments),
+            **memory_of(proc.pid),
+        }
+    return out
+
+
+def _deploy_all(
+    port: int, data: Path, files: Any, log: Path, settle: float, netns: bool
+) -> dict[str, Any]:
+    """Idle, ten modules, then WASI-NN, in one supervisor (stopped on the way out)."""
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     with (
-        running(supervisor_argv(port, tmp / "loaded", netns), log, env=clean_env()) as proc,
-        module_file_server(tmp) as files,
+        running(supervisor_argv(port, data, netns), log, env=clean_env()) as proc,
         httpx.Client(base_url=base, timeout=60.0) as client,
     ):
         wait_answering(f"{base}/health", proc, started, log)
@@ -367,6 +393,10 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(repeats):
             say(f"supervisor start {run + 1}/{repeats}")
             runs.append(measure_idle(tmp, run, settle, netns))
+        variants = {}
+        for flags in VARIANTS:
+            say(f"supervisor {' '.join(flags)}")
+            variants[" ".join(flags)] = measure_idle(tmp, "-".join(flags), settle, netns, flags)
         say("supervisor with ten modules, then WASI-NN")
         loaded = measure_loaded(tmp, settle, netns)
         wasmiot: dict[str, Any] | None = None
@@ -383,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_mb_10_modules": loaded["ten_modules"]["rss_mb"],
             "nn_rss_mb": nn["after_first_call"]["rss_mb"] if "after_first_call" in nn else None,
             "idle_runs": runs,
+            "idle_variants": variants,
             "loaded": loaded,
             "baseline": {
                 "python_floor": floor,

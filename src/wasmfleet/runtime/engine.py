@@ -7,6 +7,8 @@ compiled before — in this process or an earlier one — does not recompile it.
 The wasmtime engine and its ticker start with the first module compiled or instantiated,
 not with the process: making an engine maps about 5 MB of wasmtime's code, and the ticker
 wakes every ``epoch_tick_s``, which a device with nothing deployed should not pay for.
+Compilation runs on the calling thread (no parallel compilation): see ``_start``;
+bench/README.md has the figures.
 """
 
 from __future__ import annotations
@@ -145,7 +147,10 @@ class WasmEngine:
                 config.epoch_interruption = True
                 config.max_wasm_stack = self.limits.max_wasm_stack_bytes
                 config.cranelift_opt_level = "speed"
-                config.parallel_compilation = True
+                # One thread compiles: a thread pool per core stays alive afterwards with
+                # its own compiler state (~5 MB with ten small modules), and compiling is
+                # once per binary per device (the disk cache): memory matters more there.
+                config.parallel_compilation = False
                 engine = wasmtime.Engine(config)
                 self._ticker = threading.Thread(
                     target=self._tick, args=(engine,), name="wasm-epoch", daemon=True

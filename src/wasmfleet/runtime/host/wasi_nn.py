@@ -13,8 +13,8 @@ whose type, shape or size does not match the model, a too-small output buffer â€
 codes, never traps; pointers outside the guest's memory trap, like every host function.
 Offered wherever an inference backend is installed (``HostDevices.nn``, need ``nn``); the
 constants are in ``runtime/nn/abi.py``, the state in ``runtime/nn/``; see docs/wasi-nn.md.
-Importing this module loads no numpy and no backend: the session (numpy) comes when a
-module that imports these functions is linked, a backend when its first model is parsed.
+Nothing heavy loads before a guest uses these functions: numpy comes with the first
+tensor, a backend (ONNX Runtime, LiteRT) with the first model it parses.
 """
 
 from __future__ import annotations

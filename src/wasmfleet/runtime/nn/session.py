@@ -17,12 +17,12 @@ import math
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from wasmfleet.runtime.nn.abi import MAX_RANK, TENSOR_TYPES, Errno, NnError, TensorType
 from wasmfleet.runtime.nn.backends import ComputeError, Graph, ModelError, Runner, TensorSpec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from wasmfleet.runtime.host.guest import GuestContext
     from wasmfleet.runtime.nn.models import ModelRegistry
 
@@ -81,10 +81,14 @@ class ExecutionContext:
                 Errno.INVALID_ARGUMENT,
                 f"input {index} ({spec.name}) has the shape {_shape(spec.shape)}, got {list(dims)}",
             )
+        import numpy as np  # loaded by the first tensor, not when a module is linked
+
         return math.prod(dims) * np.dtype(spec.dtype).itemsize
 
     def set_input(self, index: int, spec: TensorSpec, dims: tuple[int, ...], data: bytes) -> None:
         """Keep ``data`` (already checked) as input ``index``."""
+        import numpy as np
+
         array = np.frombuffer(data, dtype=np.dtype(spec.dtype).newbyteorder("<"))
         self.inputs[index] = array.astype(spec.dtype, copy=False).reshape(dims)
 
@@ -100,6 +104,8 @@ class ExecutionContext:
             results = self.runner.run([a for a in self.inputs if a is not None])
         except ComputeError as err:
             raise NnError(Errno.RUNTIME_ERROR, str(err)) from None
+        import numpy as np
+
         self.outputs = [
             np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes() for a in results
         ]
