@@ -107,3 +107,52 @@ def test_help_and_bad_options_still_go_through_typer(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "--nn-model" in shown.stdout
     bad = subprocess.run([*wasmfleet, "--port", "abc"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Invalid value for '--port'" in bad.stderr
+
+
+# -- a device install: the extras' commands say what to install -------------------------------
+
+WITHOUT_EXTRAS = """
+import importlib.util, sys
+BLOCKED = ("sqlalchemy", "fastapi", "psycopg", "numpy", "amqtt", "sklearn")
+for name in BLOCKED:
+    sys.modules[name] = None  # "import numpy" raises ModuleNotFoundError, as on a device
+real_find_spec = importlib.util.find_spec
+def find_spec(name, package=None):
+    return None if name.split(".")[0] in BLOCKED else real_find_spec(name, package)
+importlib.util.find_spec = find_spec
+sys.argv = ["wasmfleet", *sys.argv[1:]]
+from wasmfleet.cli.main import main
+main()
+"""
+"""``wasmfleet ARGS`` as on ``pip install wasmfleet`` (no orchestrator, broker or ml extra)."""
+
+
+def without_extras(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``wasmfleet ARGS`` with the extras' packages hidden."""
+    argv = [sys.executable, "-c", WITHOUT_EXTRAS, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def test_commands_of_a_missing_extra_say_what_to_install() -> None:
+    for args, extra in [
+        (["orchestrator", "--port", "1"], "orchestrator"),
+        (["up"], "orchestrator"),
+        (["broker"], "broker"),
+        (["ml", "build", "model.pkl"], "ml"),
+    ]:
+        done = without_extras(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert f"pip install 'wasmfleet[{extra}]'" in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    listed = without_extras("--help")  # every command listed, none imported
+    assert listed.returncode == 0, listed.stderr
+    assert "orchestrator" in listed.stdout and " ml " in listed.stdout
+    assert "Traceback" not in listed.stderr
+
+
+def test_a_device_install_still_runs_the_client_and_the_supervisor() -> None:
+    shown = without_extras("supervisor", "--help")
+    assert shown.returncode == 0 and "--nn-model" in shown.stdout, shown.stderr
+    assert without_extras("version").returncode == 0
+    status = without_extras("status", "--orchestrator", "http://127.0.0.1:9")
+    assert "Traceback" not in status.stderr and "wasmfleet[" not in status.stderr

@@ -6,6 +6,7 @@ broker or rich's tables. ``main`` registers the one command named on the command
 anything else (help, no command, a mistyped one, shell completion) and ``app`` itself, as
 tests import it, get every command, in the order of ``COMMANDS``. ``wasmfleet supervisor``
 with plain options does not even go through typer's parser (``PLAIN``, cli/plain_args.py).
+A command whose extra is not installed says which one to install (cli/extras.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Literal
 import typer
 
 from wasmfleet import __version__
+from wasmfleet.cli import extras
 
 Kind = Literal["command", "group"]
 COMMANDS: dict[str, tuple[str, str, Kind]] = {
@@ -50,6 +52,13 @@ _app = typer.Typer(
 _registered: set[str] = set()
 
 
+@_app.callback()
+def _group() -> None:
+    # A callback keeps the app a group whatever is registered: typer runs an app of one
+    # command as that command (``wasmfleet version`` registers only ``version``).
+    pass
+
+
 def version() -> None:
     """Print the wasmfleet version."""
     typer.echo(__version__)
@@ -61,13 +70,21 @@ def register(names: list[str] | None = None) -> typer.Typer:
         if name in _registered:
             continue
         module, attribute, kind = COMMANDS[name]
-        target = getattr(importlib.import_module(module), attribute)
-        if kind == "group":
-            _app.add_typer(target, name=name)
+        try:
+            target = getattr(importlib.import_module(module), attribute)
+        except ImportError as err:  # a device install lacks the command's extra
+            sentence = extras.missing(name, err)
+            if sentence is None:
+                raise
+            stand_in = extras.stand_in(name, sentence)
+            _app.command(name=name, context_settings=extras.STAND_IN_SETTINGS)(stand_in)
         else:
-            _app.command(name=name)(target)
+            if kind == "group":
+                _app.add_typer(target, name=name)
+            else:
+                _app.command(name=name)(target)
         _registered.add(name)
-    if "version" not in _registered:  # last in the help; two commands keep it a group
+    if "version" not in _registered:  # last in the help
         _app.command()(version)
         _registered.add("version")
     return _app
@@ -114,7 +131,18 @@ def _run_plain(argv: list[str]) -> bool:
 def main() -> None:
     """Entry point of the console script."""
     argv = sys.argv[1:]
-    if _run_plain(argv):
-        return
-    register(wanted(argv))
-    _app()
+    lacking = extras.absent(argv[0]) if argv and "--help" not in argv else None
+    if lacking is not None:
+        typer.secho(f"error: {lacking}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    try:
+        if _run_plain(argv):
+            return
+        register(wanted(argv))
+        _app()
+    except ImportError as err:  # a command imports its extra's packages when it runs
+        sentence = extras.missing(argv[0], err) if argv else None
+        if sentence is None:
+            raise
+        typer.secho(f"error: {sentence}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
