@@ -146,7 +146,7 @@ def test_commands_of_a_missing_extra_say_what_to_install() -> None:
         assert "Traceback" not in done.stderr
     listed = without_extras("--help")  # every command listed, none imported
     assert listed.returncode == 0, listed.stderr
-    assert "orchestrator" in listed.stdout and " ml " in listed.stdout
+    assert "orchestrator" in listed.stdout and "pip install 'wasmfleet[ml]'" in listed.stdout
     assert "Traceback" not in listed.stderr
 
 

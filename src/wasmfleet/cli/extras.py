@@ -72,5 +72,6 @@ def stand_in(command: str, said: str) -> Any:
         typer.secho(f"error: {said}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
 
-    needs_extra.__doc__ = f"Not installed here: pip install 'wasmfleet[{NEEDS[command][0]}]'."
+    # typer renders help as rich markup, where [ml] would be a style tag
+    needs_extra.__doc__ = f"Not installed here: pip install 'wasmfleet\\[{NEEDS[command][0]}]'."
     return needs_extra
