@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,7 +24,6 @@ from wasmfleet.runtime.host.registry import offered_interfaces
 from wasmfleet.runtime.host.sensors import SimulatedDht
 from wasmfleet.runtime.nn.models import ModelRegistry
 from wasmfleet.service.http_clients import tls_context
-from wasmfleet.supervisor.advertise import Advertiser
 from wasmfleet.supervisor.bridges import BridgeService
 from wasmfleet.supervisor.calls import CallService
 from wasmfleet.supervisor.chaining import Chainer
@@ -40,6 +39,9 @@ from wasmfleet.supervisor.rpc import HttpRpcTransport
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.streams import StreamService
+
+if TYPE_CHECKING:
+    from wasmfleet.supervisor.advertise import Advertiser
 
 log = logging.getLogger("wasmfleet.supervisor")
 
@@ -104,7 +106,11 @@ class Supervisor:
             self.fences,
             streams=self._message_counters,
         )
-        self.advertiser = Advertiser(settings) if settings.mdns else None
+        self.advertiser: Advertiser | None = None
+        if settings.mdns:  # zeroconf (~3 MB) is imported only where it is used
+            from wasmfleet.supervisor.advertise import Advertiser
+
+            self.advertiser = Advertiser(settings)
         self.shipper = LogShipper(settings)
 
     def _message_counters(self) -> dict[str, int] | None:
