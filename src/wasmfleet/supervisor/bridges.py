@@ -26,18 +26,18 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasmfleet.core.bridge_step import broker_of, same_broker
 from wasmfleet.core.broker_url import BrokerAddress
 from wasmfleet.core.errors import InvalidDocument, Unprocessable, WasmfleetError
 from wasmfleet.core.models import BridgeSpec, DeploymentSpec
-from wasmfleet.messaging.bridge import Bridge, BridgeSettings
-from wasmfleet.messaging.client import paho_client
-from wasmfleet.messaging.outbox import Outbox
 from wasmfleet.runtime.engine import CompiledModule
 from wasmfleet.supervisor.deployment import Deployment
 from wasmfleet.supervisor.settings import SupervisorSettings
+
+if TYPE_CHECKING:  # paho and sqlite3 load with the first bridge, not on every device
+    from wasmfleet.messaging.bridge import Bridge, BridgeSettings
 
 log = logging.getLogger("wasmfleet.supervisor.bridges")
 DRAIN_S = 2.0
@@ -94,6 +94,8 @@ class BridgeService:
                 f"{where} would forward from {source.url} to the same broker; its 'to' must "
                 "name another broker."
             )
+        from wasmfleet.messaging.bridge import BridgeSettings
+
         return BridgeSettings(
             source=source,
             destination=destination,
@@ -247,6 +249,8 @@ class BridgeService:
 
 def _start(settings: BridgeSettings) -> Bridge:
     """Open the outbox and start both connections (worker thread)."""
+    from wasmfleet.messaging.bridge import Bridge
+
     bridge = Bridge(settings)
     bridge.start()
     return bridge
@@ -268,6 +272,8 @@ def _forget(name: str, settings: BridgeSettings) -> None:
     path = settings.outbox
     if path is None:
         return  # best effort: a clean session, nothing on disk
+    from wasmfleet.messaging.outbox import Outbox
+
     try:
         with Outbox(path) as outbox:
             waiting = outbox.count()
@@ -297,6 +303,8 @@ def _forget(name: str, settings: BridgeSettings) -> None:
 
 def end_session(broker: BrokerAddress, client_id: str) -> bool:
     """Connect once with a clean session as ``client_id``: the broker drops its old session."""
+    from wasmfleet.messaging.client import paho_client
+
     client = paho_client(broker, client_id=client_id, clean_session=True)
     connected = threading.Event()
     client.on_connect = lambda _c, _u, _f, reason, _p: (

@@ -33,6 +33,7 @@ import orjson
 import psutil
 
 from wasmfleet.runtime.limits import MiB
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.supervisor.platform_info import health_report
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ class Heartbeater:
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            verify=tls_context(),
             timeout=httpx.Timeout(self.timeout_s),
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
         )

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from wasmfleet.service.backoff import Backoff
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.service.logs import ROOT_LOGGER, extra_fields, parse_level
 from wasmfleet.supervisor.settings import SupervisorSettings
 
@@ -55,7 +56,9 @@ class LogShipper(logging.Handler):
         self._device_ip = settings.public_address  # may probe the routing table: compute once
         self._explicit_endpoint = settings.log_endpoint is not None
         self._endpoint: str | None = settings.resolved_log_endpoint
-        self._client_factory = client_factory or (lambda: httpx.Client(timeout=5.0))
+        self._client_factory = client_factory or (
+            lambda: httpx.Client(verify=tls_context(), timeout=5.0)
+        )
         self._batch_size = max(1, batch_size)
         self._idle_wait_s = idle_wait_s
         self._queue: collections.deque[dict[str, Any]] = collections.deque()

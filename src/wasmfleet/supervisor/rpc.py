@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from wasmfleet.runtime.host.guest import GuestContext
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.supervisor.deployments import DeploymentManager
 
 
@@ -26,7 +27,7 @@ class HttpRpcTransport:
     def __init__(self, manager: DeploymentManager, local_url: str) -> None:
         self.manager = manager
         self.local_url = local_url.rstrip("/")
-        self.client = httpx.Client()
+        self.client = httpx.Client(verify=tls_context())
 
     def target(self, ctx: GuestContext, module: str, function: str) -> tuple[str, str | None]:
         """(URL, multipart part name for the data or None) of ``module.function``."""

@@ -1,4 +1,9 @@
-"""Run a supervisor under uvicorn (uvloop + httptools when available)."""
+"""Run a supervisor under uvicorn (uvloop + httptools when available).
+
+The app's modules are imported by ``uvicorn_config``, after httpx was imported without its
+command-line client (``service/imports.py``): a device's process stays lean whichever
+entry point started it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ import importlib.util
 
 import uvicorn
 
+from wasmfleet.service.http_clients import import_httpx
 from wasmfleet.service.logs import configure_logging
-from wasmfleet.supervisor.app import create_app
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 
 def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
     """The uvicorn configuration of a supervisor: fast loop and parser, no access log."""
+    import_httpx()
+    from wasmfleet.supervisor.app import create_app
+
     fast_loop = importlib.util.find_spec("uvloop") is not None
     fast_http = importlib.util.find_spec("httptools") is not None
     return uvicorn.Config(
@@ -21,6 +29,7 @@ def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
         port=settings.port,
         loop="uvloop" if fast_loop else "asyncio",
         http="httptools" if fast_http else "h11",
+        ws="none",  # no WebSocket routes: do not import the websockets package
         access_log=False,
         log_config=None,
         log_level="warning",

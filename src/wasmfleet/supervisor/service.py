@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,7 +23,7 @@ from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import offered_interfaces
 from wasmfleet.runtime.host.sensors import SimulatedDht
 from wasmfleet.runtime.nn.models import ModelRegistry
-from wasmfleet.supervisor.advertise import Advertiser
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.supervisor.bridges import BridgeService
 from wasmfleet.supervisor.calls import CallService
 from wasmfleet.supervisor.chaining import Chainer
@@ -40,6 +40,9 @@ from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.streams import StreamService
 
+if TYPE_CHECKING:
+    from wasmfleet.supervisor.advertise import Advertiser
+
 log = logging.getLogger("wasmfleet.supervisor")
 
 
@@ -53,7 +56,8 @@ class Supervisor:
         self.fences = FenceBook(settings.resolved_data_dir, settings.name)
         self.engine = WasmEngine(settings.limits, self.store.cache_dir)
         self.nn = ModelRegistry(settings.nn_models, backends=None if settings.nn else ())
-        self.nn.preload()  # parsed once, before anyone can call; failures are logged
+        # Models are parsed on first use: the backends (and numpy) load only on a device
+        # that runs a WASI-NN module, never at start.
         self.devices = HostDevices(
             camera=None
             if settings.camera == "none"
@@ -65,6 +69,7 @@ class Supervisor:
         )
         self.executor = CallExecutor(settings.worker_count)
         self.client = httpx.AsyncClient(
+            verify=tls_context(),
             timeout=httpx.Timeout(settings.download_timeout_s),
             follow_redirects=True,
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -101,7 +106,11 @@ class Supervisor:
             self.fences,
             streams=self._message_counters,
         )
-        self.advertiser = Advertiser(settings) if settings.mdns else None
+        self.advertiser: Advertiser | None = None
+        if settings.mdns:  # zeroconf (~3 MB) is imported only where it is used
+            from wasmfleet.supervisor.advertise import Advertiser
+
+            self.advertiser = Advertiser(settings)
         self.shipper = LogShipper(settings)
 
     def _message_counters(self) -> dict[str, int] | None:
@@ -119,7 +128,7 @@ class Supervisor:
 
     @staticmethod
     def _registration_client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        return httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(5.0))
 
     async def start(self) -> None:
         """Restore deployments, then start discovery, registration, heartbeats, log shipping."""

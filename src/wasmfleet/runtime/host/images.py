@@ -21,12 +21,13 @@ memory trap, like every host function. Images over ``MAX_PIXELS`` are refused fr
 header, before anything is decoded (the decompression-bomb guard); the largest buffers the
 host makes are the source it copies out of guest memory and one image of at most
 ``MAX_PIXELS`` pixels (Pillow keeps up to 4 bytes per pixel while it works).
-Offered wherever Pillow imports (``pillow_available``); see docs/module-authors.md.
+Offered wherever Pillow is installed (``pillow_available``); see docs/module-authors.md.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import struct
 from typing import TYPE_CHECKING
@@ -65,12 +66,13 @@ _WIDE_GREY = {"I": 1 / 256, "I;16": 1 / 256, "I;16L": 1 / 256, "I;16B": 1 / 256,
 
 @functools.cache
 def pillow_available() -> bool:
-    """True when Pillow imports, so this device offers the image functions."""
+    """True when Pillow is installed, so this device offers the image functions.
+
+    Found without importing it: Pillow loads with the first image a guest decodes."""
     try:
-        from PIL import Image, ImageOps  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("PIL") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def decode_pixels(data: bytes, channels: int, max_side: int) -> tuple[bytes, int, int] | int:

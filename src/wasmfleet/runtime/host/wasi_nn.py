@@ -11,8 +11,10 @@ Every function returns an ``Errno`` (0: success) and writes its result (a u32 ha
 the number of bytes written) only on success. Bad arguments — unknown handles, a tensor
 whose type, shape or size does not match the model, a too-small output buffer — are error
 codes, never traps; pointers outside the guest's memory trap, like every host function.
-Offered wherever an inference backend imports (``HostDevices.nn``, need ``nn``); the
+Offered wherever an inference backend is installed (``HostDevices.nn``, need ``nn``); the
 constants are in ``runtime/nn/abi.py``, the state in ``runtime/nn/``; see docs/wasi-nn.md.
+Nothing heavy loads before a guest uses these functions: numpy comes with the first
+tensor, a backend (ONNX Runtime, LiteRT) with the first model it parses.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from wasmfleet.runtime.nn.abi import (
     Errno,
     ExecutionTarget,
     GraphEncoding,
+    NnError,
 )
-from wasmfleet.runtime.nn.session import NnError, NnSession
 
 if TYPE_CHECKING:
     from wasmfleet.runtime.host.functions import HostDevices, HostImpl
+    from wasmfleet.runtime.nn.session import NnSession
 
 MODULE = "wasi_ephemeral_nn"
 _U32 = 0xFFFFFFFF

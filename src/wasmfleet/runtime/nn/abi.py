@@ -1,4 +1,5 @@
-"""The constants of ``wasi_ephemeral_nn`` (WASI-NN preview1, the witx ABI), in one place.
+"""The constants of ``wasi_ephemeral_nn`` (WASI-NN preview1, the witx ABI), in one place,
+and ``NnError``, the refusal every function turns into its error code.
 
 Matched against wasmtime's ``crates/wasi-nn/witx/wasi-nn.witx`` (the copy that carries
 ``f64``, ``i64``, ``autodetect`` and the errors up to ``not_found``); the bytecodealliance
@@ -87,3 +88,12 @@ MAX_NAME_BYTES = 1024
 """The longest model name ``load_by_name`` reads (invalid_argument above)."""
 MAX_RANK = 16
 """Tensors of more dimensions are refused (invalid_argument)."""
+
+
+class NnError(Exception):
+    """A call refused with ``errno``; ``message`` says why."""
+
+    def __init__(self, errno: Errno, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.message = message

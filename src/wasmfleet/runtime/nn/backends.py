@@ -2,8 +2,13 @@
 
 A backend turns model bytes into a ``Graph`` (its inputs and outputs described as
 ``TensorSpec``) and a graph into ``Runner`` objects that compute. Each backend is optional:
-it exists on a device only when its package imports (``available_backends``; install both
-with ``pip install 'wasmfleet[nn]'``).
+it exists on a device only when its package is installed (``available_backends``; install
+both with ``pip install 'wasmfleet[nn]'``).
+
+Nothing heavy loads before it is needed: whether a backend is installed is found with
+``importlib.util.find_spec`` (the package is not imported), and numpy, ONNX Runtime and
+LiteRT are imported when the first model is parsed — a supervisor that never runs a WASI-NN
+module never maps them (bench/footprint.py measures what they cost).
 
 Thread-safety: an ONNX Runtime ``InferenceSession`` may run concurrently from several
 threads, so one session serves every runner of a graph, across instances. A LiteRT
@@ -18,12 +23,14 @@ Errors: ``ModelError`` (the bytes are not a model this backend can load) and
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 BACKENDS = ("onnx", "tflite")
 """Every backend this supervisor knows, in the order they are listed."""
@@ -89,28 +96,25 @@ class Graph(ABC):
         }
 
 
-@functools.cache
-def _onnx_imports() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except Exception:  # ImportError, or a broken native library
-        return False
-    return True
+PACKAGES = {"onnx": "onnxruntime", "tflite": "ai_edge_litert"}
+"""The package behind each backend."""
 
 
 @functools.cache
-def _litert_imports() -> bool:
+def _installed(package: str) -> bool:
+    """Whether a top-level package is installed, without importing it."""
     try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
-    except Exception:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def available_backends() -> tuple[str, ...]:
-    """The backends whose package imports here ("onnx": onnxruntime, "tflite": LiteRT)."""
-    found = {"onnx": _onnx_imports(), "tflite": _litert_imports()}
-    return tuple(name for name in BACKENDS if found[name])
+    """The backends whose package is installed here ("onnx": onnxruntime, "tflite": LiteRT).
+
+    Found without importing them: a package that is installed but cannot be imported (a
+    broken native library) is offered, and its first model fails to load with a sentence."""
+    return tuple(name for name in BACKENDS if _installed(PACKAGES[name]))
 
 
 def detect_backend(data: bytes) -> str:
@@ -133,8 +137,10 @@ class OnnxGraph(Graph):
     backend = "onnx"
 
     def __init__(self, data: bytes) -> None:
-        import onnxruntime as ort
-
+        try:
+            import onnxruntime as ort
+        except Exception as err:  # ImportError, or a broken native library
+            raise ModelError(f"ONNX Runtime cannot be imported here: {_first_line(err)}") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: warnings would go to stderr
         try:
@@ -153,6 +159,8 @@ class OnnxGraph(Graph):
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Run the session once."""
+        import numpy as np
+
         try:
             results = self.session.run(None, dict(zip(self._names, inputs, strict=True)))
         except Exception as err:
@@ -182,8 +190,10 @@ class LiteRtGraph(Graph):
         self._lock = threading.Lock()
 
     def _interpreter(self) -> Any:
-        from ai_edge_litert.interpreter import Interpreter
-
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except Exception as err:  # ImportError, or a broken native library
+            raise ModelError(f"LiteRT cannot be imported here: {_first_line(err)}") from None
         try:
             interpreter = Interpreter(model_content=self.data)
             interpreter.allocate_tensors()
@@ -227,6 +237,8 @@ class LiteRtRunner:
 
 
 def _litert_spec(detail: dict[str, Any]) -> TensorSpec:
+    import numpy as np
+
     shape = [int(d) for d in detail["shape"]]
     signature = [int(d) for d in detail.get("shape_signature", shape)]
     if len(signature) != len(shape):

