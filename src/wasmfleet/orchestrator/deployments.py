@@ -27,6 +27,7 @@ from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import (
+    check_cycles,
     check_failovers,
     is_bridge,
     plan_record,
@@ -88,9 +89,12 @@ class DeploymentService:
             return await asyncio.to_thread(self.store.add_deployment, record)
 
     def _solve_into(self, record: DeploymentRecord, manifest: Manifest) -> DeploymentRecord:
-        """Solve a user's manifest (failover names checked) into ``record.plan``."""
+        """Solve a user's manifest (failover names and message cycles checked) into
+        ``record.plan``."""
         check_failovers(manifest, self.store.list_devices())
-        return self.solve_into(record, manifest)
+        record = self.solve_into(record, manifest)
+        check_cycles(record, manifest, self.store.list_deployments())
+        return record
 
     def solve_into(
         self,
