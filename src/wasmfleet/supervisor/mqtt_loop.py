@@ -10,8 +10,10 @@ is written the next time the loop polls.
 
 Only connecting runs on a worker thread (``connect`` resolves the name, opens the TCP
 connection and does the TLS handshake, all blocking); its socket callbacks are handed to
-the loop. A lost connection is retried after ``min_delay``, doubling up to ``max_delay``
-while the broker stays unreachable. ``pause_reading`` stops reading the socket (the broker
+the loop, and so does ``before_connect`` (the supervisor's name check, mqtt_presence.py),
+which may answer ``NotNow``: then the next attempt waits the delay it gives. A lost
+connection is retried after ``min_delay``, doubling up to ``max_delay`` while the broker
+stays unreachable. ``pause_reading`` stops reading the socket (the broker
 then holds further messages: backpressure) until ``resume_reading``.
 """
 
@@ -31,6 +33,15 @@ MISC_INTERVAL = 1.0
 """Seconds between ``loop_misc`` calls (keepalive pings, and noticing a silent broker)."""
 
 
+class NotNow(Exception):
+    """Raised by ``before_connect``: do not connect now; try again after ``delay`` seconds."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.delay = delay
+
+
 class PahoOnLoop:
     """Connects, reads, writes and reconnects one paho client on the running event loop."""
 
@@ -44,6 +55,8 @@ class PahoOnLoop:
         min_delay: float = 1.0,
         max_delay: float = 10.0,
         on_unreachable: Callable[[str], None] | None = None,
+        before_connect: Callable[[], None] | None = None,
+        on_not_now: Callable[[NotNow], None] | None = None,
     ) -> None:
         self.client = client
         self.host = host
@@ -52,6 +65,9 @@ class PahoOnLoop:
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.on_unreachable = on_unreachable
+        self.before_connect = before_connect
+        """Runs on the connecting thread before each connect; may raise NotNow."""
+        self.on_not_now = on_not_now
         self._delay = min_delay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -130,17 +146,25 @@ class PahoOnLoop:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         first = True
+        wait: float | None = None
         while not self._stopping:
             if self._sock is None:
-                if not first:  # lost or failed: back off before the next attempt
+                if wait is not None:  # told to wait (NotNow)
+                    await self._sleep(wait)
+                elif not first:  # lost or failed: back off before the next attempt
                     await self._sleep(self._delay)
                     self._delay = min(self._delay * 2, self.max_delay)
-                    if self._stopping:
-                        break
-                first = False
+                if self._stopping:
+                    break
+                first, wait = False, None
                 self._connecting = loop.run_in_executor(None, self._connect)
                 try:
                     await self._connecting
+                except NotNow as err:
+                    wait = err.delay
+                    if self.on_not_now is not None:
+                        self.on_not_now(err)
+                    continue
                 except Exception as err:  # refused, unreachable, TLS: try again later
                     if self.on_unreachable is not None:
                         self.on_unreachable(str(err) or type(err).__name__)
@@ -158,6 +182,10 @@ class PahoOnLoop:
 
     def _connect(self) -> None:
         """Worker thread: open the socket and send CONNECT (the loop reads the CONNACK)."""
+        if self.before_connect is not None:
+            self.before_connect()
+        if self._stopping:
+            raise NotNow("stopping", 0)
         rc = self.client.connect(self.host, self.port, keepalive=self.keepalive)
         if rc != mqtt.MQTT_ERR_SUCCESS:
             raise OSError(mqtt.error_string(rc))
