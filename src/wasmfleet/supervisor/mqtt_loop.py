@@ -29,6 +29,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
+READ_BATCH = 64
+"""Packets read from the socket per readiness event at most (QoS 0: one per loop_read)."""
 MISC_INTERVAL = 1.0
 """Seconds between ``loop_misc`` calls (keepalive pings, and noticing a silent broker)."""
 
@@ -268,7 +270,16 @@ class PahoOnLoop:
         sock = self._sock
         if sock is None or self._paused:
             return
-        self.client.loop_read()
+        client = self.client
+        for _ in range(READ_BATCH):
+            # paho reads one packet per loop_read at QoS 0; read on while whole packets
+            # come (paho starts a new _in_packet after each), not one per loop iteration.
+            before = getattr(client, "_in_packet", None)
+            client.loop_read()
+            if self._sock is not sock or self._paused or before is None:
+                break
+            if getattr(client, "_in_packet", None) is before:  # nothing more to read now
+                break
         # TLS: a record read may leave decrypted bytes that poll() cannot see.
         sock = self._sock
         if sock is not None and not self._paused and getattr(sock, "pending", _none)() > 0:
