@@ -118,7 +118,6 @@ class BrokerLink:
         self._client.on_connect = self._cb_connect
         self._client.on_disconnect = self._cb_disconnect
         self._client.on_message = self._cb_message
-        self._client.on_publish = self._cb_publish
         self._client.on_subscribe = self._cb_subscribe
         self._in_queue = 0
         self._stopping = threading.Event()
@@ -235,6 +234,8 @@ class BrokerLink:
         if qos == 0:
             future.set_result(None)
         else:
+            if not self._waiting:
+                self._client.on_publish = self._cb_publish
             self._waiting[info.mid] = future
         return future
 
@@ -358,6 +359,11 @@ class BrokerLink:
 
     def _confirmed(self, mid: int, failure: str | None) -> None:
         future = self._waiting.pop(mid, None)
+        if not self._waiting:
+            # paho builds a PUBACK reason code and properties for every QoS 0 packet it
+            # writes while on_publish is set (a tenth of a QoS 0 message's cost): only
+            # listen while a QoS 1/2 publication waits for its acknowledgement.
+            self._client.on_publish = None
         if future is None or future.done():
             return
         if failure is None:

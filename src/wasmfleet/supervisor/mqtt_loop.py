@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -257,7 +258,14 @@ class PahoOnLoop:
         sock = self._sock
         if sock is None or self._loop is None:
             return
-        self.client.loop_write()
+        # paho sends each packet on its own; corked, the burst leaves in full segments
+        # (on loopback each uncorked send cost as much as the rest of a message's work).
+        corked = _cork(sock, 1)
+        try:
+            self.client.loop_write()
+        finally:
+            if corked and self._sock is sock:
+                _cork(sock, 0)
         if self._sock is sock and self.client.want_write():  # the socket's buffer is full
             self._loop.add_writer(sock, self._writable)
 
@@ -293,3 +301,17 @@ class PahoOnLoop:
 
 def _none() -> int:
     return 0
+
+
+def _cork(sock: Any, on: int) -> bool:
+    """Set TCP_CORK (Linux); False where it cannot be (another system, not TCP)."""
+    if _TCP_CORK is None:
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, on)
+    except (OSError, AttributeError, ValueError):
+        return False
+    return True
+
+
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
