@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -102,9 +103,12 @@ def wasm_relay(broker: BrokerAddress, source: str, target: str, qos: int) -> Ite
         tempfile.TemporaryDirectory(prefix="wasmfleet-bench-relay-") as tmp,
         module_file_server(Path(tmp)) as files,
     ):
+        # A name of its own per round: the client id's persistent session must not carry
+        # over, or the broker would hand this round the QoS 1 messages that the baseline's
+        # round published to the source topic while the last supervisor was gone.
         sup = SupervisorProcess(
             Path(tmp) / "supervisor",
-            name=f"relay-q{qos}",
+            name=f"relay-q{qos}-{uuid.uuid4().hex[:8]}",
             args=["--broker", broker.url, "--log-level", "warning"],
         )
         sup.start()

@@ -10,6 +10,7 @@ import pytest
 import wasmtime
 
 from wasmfleet.core.errors import CallTimeout, InvalidWasm, MemoryLimitExceeded, WasmTrap
+from wasmfleet.runtime import instance as instance_module
 from wasmfleet.runtime.engine import WasmEngine
 from wasmfleet.runtime.fastcall import make_fast_call
 from wasmfleet.runtime.host.camera import SimulatedCamera, bundled_sample
@@ -131,6 +132,21 @@ def test_inline_overrun_rolls_back_and_demotes(engine: WasmEngine, tmp_path: Pat
     assert inst.try_inline("bump_then_spin", (0,)) is NOT_DONE  # demoted for good
     assert inst.call("bump_then_spin", (0,)) == 1001  # 1 + 1000: the rolled-back add is gone
     assert inst.try_inline("bump", ()) == 1002
+
+
+def test_an_inline_call_cut_short_by_the_clock_not_its_cpu_is_not_demoted(
+    engine: WasmEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a busy host the thread can be preempted mid-call while the epoch ticks on: the call
+    # overruns its wall-clock bound with almost no CPU time of its own. It is rolled back and
+    # run on the lane, but the function stays inline-capable. (The thread's CPU clock is
+    # stopped here to stand for the preemption; the interrupt is wasmtime's, for real.)
+    monkeypatch.setattr(instance_module, "_thread_time", lambda: 7.0)
+    inst = instance(engine, STATE, tmp_path)
+    assert inst.try_inline("bump_then_spin", (1,)) is NOT_DONE
+    assert (inst.inline_rollbacks, inst.inline_preempted) == (1, 1)
+    assert "bump_then_spin" not in inst.inline_demoted
+    assert inst.try_inline("bump_then_spin", (0,)) == 1000  # rolled back, and inline again
 
 
 def test_inline_is_refused_while_a_call_holds_the_instance(

@@ -114,3 +114,49 @@ def test_triggered_steps_go_only_to_devices_with_a_broker(tmp_path: Path) -> Non
                 assert out.wait("numbers/", 1) == [("numbers/out", b"55")]
             finally:
                 out.close()
+
+
+def test_publish_trigger_cycles_are_refused_at_deploy_with_the_cycle_named(tmp_path: Path) -> None:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        (tmp_path / "fleet").mkdir()
+        with running_fleet(tmp_path / "fleet", ("edge", ["--broker", broker.url])) as fleet:
+            fleet.push("thermo")
+            check = {"module": "thermo", "function": "check", "trigger": "readings/+"}
+            celsius = {"module": "thermo", "function": "celsius", "trigger": "alerts/#"}
+            looped = {
+                "name": "loop",
+                "steps": [{**check, "publish": "alerts/x"}, {**celsius, "publish": "readings/x"}],
+            }
+            refused = fleet.http.post("/api/v1/deployments", json=looped)
+            assert refused.status_code == 422, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "message_cycle"
+            assert error["message"].startswith(
+                "Steps form a message cycle: thermo.check publishes to alerts/x, which triggers "
+                "thermo.celsius (trigger alerts/#), which publishes to readings/x, which "
+                "triggers thermo.check (trigger readings/+);"
+            )
+            assert fleet.http.get("/api/v1/deployments").json() == []  # nothing stored
+
+            # Across deployments: the first is fine alone, the second closes the loop.
+            first = {"name": "checks", "steps": [{**check, "publish": "alerts/x"}]}
+            answer = fleet.http.post("/api/v1/deployments", json=first)
+            assert answer.status_code == 201, answer.text
+            second = {"name": "back", "steps": [{**celsius, "publish": "readings/x"}]}
+            refused = fleet.http.post("/api/v1/deployments", json=second)
+            assert refused.status_code == 422, refused.text
+            message = refused.json()["error"]["message"]
+            assert "which triggers thermo.check of deployment 'checks' (trigger readings/+)" in (
+                message
+            )
+            assert message.endswith("or remove deployment 'checks'.")
+            # Publishing elsewhere is accepted, and so is re-solving the first one (PUT).
+            second["steps"][0]["publish"] = "final/x"
+            answer = fleet.http.post("/api/v1/deployments", json=second)
+            assert answer.status_code == 201, answer.text
+            assert fleet.http.put("/file/manifest/checks", json=first).status_code < 300
+            # An update that closes the loop is refused like a new deployment.
+            second["steps"][0]["publish"] = "readings/y"
+            refused = fleet.http.put("/file/manifest/back", json=second)
+            assert refused.status_code == 422, refused.text
+            assert "publishes to readings/y, which triggers thermo.check" in refused.text

@@ -21,7 +21,8 @@ error shape using ``status`` and ``code``; nothing else is ever shown to a user.
     │   ├── ChecksumMismatch           a download does not match the given sha256
     │   ├── InvalidWasm                the bytes are not a valid WebAssembly module
     │   ├── MissingImports             the module needs host functions this device lacks
-    │   └── PlacementFailed            no device can host a step; ``reasons`` names each device
+    │   ├── PlacementFailed            no device can host a step; ``reasons`` names each device
+    │   └── MessageCycle               steps or bridges would pass messages round forever
     ├── ExecutionFailed (500)          the module itself failed during a call
     │   ├── WasmTrap                   the guest trapped (unreachable, out of bounds, ...)
     │   ├── CallTimeout                the call ran past its wall-clock limit
@@ -200,6 +201,12 @@ class PlacementFailed(Unprocessable):
         if self.step is not None:
             error["step"] = self.step
         return body
+
+
+class MessageCycle(Unprocessable):
+    """Steps (or bridges) pass messages round a loop; the message names the loop."""
+
+    code = ErrorCode.MESSAGE_CYCLE
 
 
 class ExecutionFailed(WasmfleetError):

@@ -16,7 +16,8 @@ millicores, ``512M`` was 512 MiB) is either refused or read the new way with a s
 dies; ``stateful: true`` asks that at no moment two devices serve the step (leases + epochs).
 ``trigger: {topic: "site/+/temperature", qos: 1}`` runs the step for every MQTT message on a
 matching topic; ``publish: {topic, qos: 1, retain: false}`` publishes each of its results
-(see ``core.deploy_streams``; a step may not publish to a topic its own trigger matches).
+(see ``core.deploy_streams``; a step may not publish to a topic its own trigger matches;
+longer cycles, also across deployments, are refused by ``core.message_cycles``).
 A *bridge step* ``{"bridge": {"to", "from"?, "topic", "qos"?}, "device"?, "labels"?, ...}``
 runs a store-and-forward bridge on the device instead of a function (``core.bridge_step``);
 it is not part of the from/to chain, which links the function steps in order.

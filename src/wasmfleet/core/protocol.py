@@ -72,6 +72,7 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"
     NOT_READY = "not_ready"
     INVALID_REQUEST = "invalid_request"
+    MESSAGE_CYCLE = "message_cycle"
 
 
 REFUSALS: Mapping[ErrorCode, int] = {ErrorCode.FENCED: 409, ErrorCode.LEASE_EXPIRED: 503}

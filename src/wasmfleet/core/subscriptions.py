@@ -35,6 +35,34 @@ def overlap(a: str, b: str) -> bool:
     return True
 
 
+def intersection(a: str, b: str) -> str | None:
+    """The filter matching exactly the topic names both filters match (assumed valid, not
+    shared), or None when no name matches both: ``a/+`` and ``+/b`` give ``a/b``, ``a/#``
+    and ``+/+`` give ``a/+``."""
+    x, y = a.split("/"), b.split("/")
+    if (x[0] in ("+", "#") and y[0].startswith("$")) or (
+        y[0] in ("+", "#") and x[0].startswith("$")
+    ):
+        return None  # filters starting with a wildcard never match $-topics
+    levels: list[str] = []
+    for i in range(max(len(x), len(y))):
+        p = x[i] if i < len(x) else None
+        q = y[i] if i < len(y) else None
+        if p == "#":
+            return "/".join(levels + y[i:])
+        if q == "#":
+            return "/".join(levels + x[i:])
+        if p is None or q is None:
+            return None
+        if p == "+":
+            levels.append(q)
+        elif q == "+" or p == q:
+            levels.append(p)
+        else:
+            return None
+    return "/".join(levels)
+
+
 def generalize(a: str, b: str) -> str:
     """The narrowest filter built level by level that matches everything ``a`` or ``b`` do
     (for overlapping filters): equal levels stay, differing ones become ``+``, and where one

@@ -29,6 +29,7 @@ from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import (
+    check_cycles,
     check_failovers,
     is_bridge,
     plan_record,
@@ -94,14 +95,17 @@ class DeploymentService:
             return record
 
     def _solve_into(self, record: DeploymentRecord, manifest: Manifest) -> DeploymentRecord:
-        """Solve a user's manifest (failover names checked) into ``record.plan``; an error
-        carries the manifest's warnings (a step that fits nowhere may be a changed spelling)."""
+        """Solve a user's manifest (failover names and message cycles checked) into
+        ``record.plan``; an error carries the manifest's warnings (a step that fits nowhere may
+        be a changed spelling)."""
         try:
             check_failovers(manifest, self.store.list_devices())
-            return self.solve_into(record, manifest)
+            record = self.solve_into(record, manifest)
+            check_cycles(record, manifest, self.store.list_deployments())
         except WasmfleetError as err:
             err.warnings = manifest.warnings
             raise
+        return record
 
     def solve_into(
         self,

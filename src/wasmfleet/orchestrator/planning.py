@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from wasmfleet.core.bridge_step import BRIDGE_INTERFACE, safe_route
-from wasmfleet.core.errors import InvalidDocument, PlacementFailed
+from wasmfleet.core.errors import InvalidDocument, PlacementFailed, WasmfleetError
 from wasmfleet.core.lifecycle import RESERVING
-from wasmfleet.core.manifest import Manifest, ManifestStep
+from wasmfleet.core.manifest import Manifest, ManifestStep, parse_manifest
+from wasmfleet.core.message_cycles import Deployed, check_message_cycles
 from wasmfleet.core.openapi import description_operations
 from wasmfleet.core.placement import (
     DeviceState,
@@ -184,6 +185,29 @@ def check_failovers(manifest: Manifest, devices: list[DeviceRecord]) -> None:
                     f"Step {i + 1} lists failover device {failover!r}, which is not known "
                     f"(devices: {names}); register it first or fix the name."
                 )
+
+
+def check_cycles(
+    record: DeploymentRecord, manifest: Manifest, deployments: list[DeploymentRecord]
+) -> None:
+    """Refuse (MessageCycle, 422) a solved manifest whose steps or bridges pass messages round
+    a loop, alone or with any other stored deployment (whatever its status: one request
+    deploys it again)."""
+    others: list[Deployed] = []
+    for dep in deployments:
+        if dep.name == record.name or (record.id and dep.id == record.id):
+            continue
+        try:
+            stored = parse_manifest(dep.manifest)
+        except WasmfleetError:
+            continue  # a stored manifest this version cannot read has no topics to check
+        others.append(Deployed(stored, dep.name, _devices(dep.plan)))
+    check_message_cycles(Deployed(manifest, record.name, _devices(record.plan)), others)
+
+
+def _devices(plan: dict[str, Any] | None) -> dict[int, str]:
+    """Step index -> device of a plan record."""
+    return {int(s["step"]): str(s["device"]) for s in (plan or {}).get("steps", [])}
 
 
 def solve(request: PlacementRequest, fleet: Snapshot) -> Plan:

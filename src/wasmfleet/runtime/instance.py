@@ -38,6 +38,7 @@ from wasmfleet.runtime.host.guest import GuestContext, GuestMessage
 from wasmfleet.runtime.host.registry import define_imports
 
 _monotonic = time.monotonic
+_thread_time = time.thread_time
 _set_deadline = _wasmtime_context_set_epoch_deadline
 _memory_data = _wasmtime_memory_data
 _memory_size = _wasmtime_memory_data_size
@@ -46,6 +47,9 @@ INLINE_MEMORY_LIMIT = 256 * 1024
 """Largest linear memory snapshotted for an inline call (a copy costs ~10 us at this size)."""
 INLINE_TICKS = 2
 """Epoch ticks an inline call may run: at least one full tick, at most two (5-10 ms)."""
+INLINE_DEMOTE_CPU_S = 0.001
+"""CPU time an interrupted inline call must have used to be never inlined again (five times
+the default inline threshold); less means the thread was preempted, not that it is slow."""
 NOT_DONE = object()
 RawCall = Callable[[str, "tuple[Any, ...] | list[Any]"], Any]
 """Calls an export by name: ``WasmInstance.call`` bound to a message, or a raw inline call."""
@@ -108,6 +112,9 @@ class WasmInstance:
         )
         self.inline_demoted: set[str] = set()
         self.inline_rollbacks = 0
+        self.inline_preempted = 0
+        """Inline calls rolled back for wall time the machine took, not the function."""
+        self._inline_cpu0 = 0.0
         self._snapshot = (ctypes.c_ubyte * INLINE_MEMORY_LIMIT)() if self.inline_capable else None
         if "_initialize" in self._funcs:  # WASI reactor convention: run constructors once
             try:
@@ -251,6 +258,7 @@ class WasmInstance:
             guest.deadline = _monotonic() + self._timeout_s
             _set_deadline(context, INLINE_TICKS)
             self.calls += 1
+            self._inline_cpu0 = cpu0 = _thread_time()
             try:
                 return caller(*args) if via is None else via(self._raw_call)
             except RawCallError as err:
@@ -260,10 +268,21 @@ class WasmInstance:
                 ctypes.memmove(_memory_data(context, ref), snapshot, size)
                 self.calls -= 1
                 self.inline_rollbacks += 1
-                self.inline_demoted.add(name)
+                # Inline-capable modules call no blocking host function, so an overrun
+                # with little CPU time is the machine's (the thread was preempted on a
+                # busy host): run this call on the lane, but do not give up inlining.
+                if _thread_time() - cpu0 >= INLINE_DEMOTE_CPU_S:
+                    self.inline_demoted.add(name)
+                else:
+                    self.inline_preempted += 1
                 return NOT_DONE
         finally:
             self.lock.release()
+
+    def inline_cpu_s(self) -> float:
+        """CPU time this thread spent since the last inline call started (call it right
+        after ``try_inline``: the call's own cost, whatever the wall clock says)."""
+        return _thread_time() - self._inline_cpu0
 
     def _raw_call(self, name: str, args: tuple[Any, ...] | list[Any]) -> Any:
         """Call an export with the lock already held and the deadline already armed."""

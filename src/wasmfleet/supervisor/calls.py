@@ -102,10 +102,11 @@ class CallService:
     hop's); ``step_result`` and ``step_ms`` are this function's own result and run time.
 
     Where a call runs: on its instance's lane (a worker thread) by default. A function
-    whose last INLINE_AFTER calls each took under ``inline_threshold_s`` runs inline on the
-    event loop instead, saving the thread hop, when its lane is idle, it takes no files
-    and its module cannot block (``WasmInstance.try_inline`` enforces a hard time bound and
-    rolls back on overrun).
+    whose last INLINE_AFTER calls each took under ``inline_threshold_s`` of CPU time (not wall
+    time: on a busy host a preempted thread or a wait for the GIL would send short calls to
+    the lane for good) runs inline on the event loop instead, saving the thread hop, when
+    its lane is idle, it takes no files and its module cannot block
+    (``WasmInstance.try_inline`` enforces a hard time bound and rolls back on overrun).
 
     Before anything runs, a stale copy (installed epoch below its fence), a caller at an
     older epoch and a stateful function without a valid lease are refused (see fencing.py);
@@ -245,7 +246,10 @@ class CallService:
                 value = instance.try_inline(name, args, message.guest)
             if value is not NOT_DONE:
                 self.inline_calls += 1
-                if time.perf_counter() - started > self.inline_threshold_s:
+                if (  # slow by its own CPU time: wall time on a busy host is not its fault
+                    time.perf_counter() - started > self.inline_threshold_s
+                    and instance.inline_cpu_s() > self.inline_threshold_s
+                ):
                     bound.fast_runs = 0
                 return value, None
             bound.fast_runs = 0
@@ -332,7 +336,7 @@ class _CallJob:
         before = _snapshot(workdir) if wants_file and bound.output_mount is None else None
         if wants_file and bound.output_mount is not None:
             (workdir / bound.output_mount).unlink(missing_ok=True)
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time: the GIL and a busy host add wall time
         message = self.message
         try:
             if message is None:
@@ -343,7 +347,7 @@ class _CallJob:
             else:
                 value = bound.runtime.instance.call(bound.spec.name, self.args, message.guest)
         finally:
-            quick = time.perf_counter() - started <= self.threshold
+            quick = time.thread_time() - started <= self.threshold
             bound.fast_runs = bound.fast_runs + 1 if quick else 0
         if not wants_file:
             return value, None

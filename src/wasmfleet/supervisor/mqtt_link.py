@@ -2,9 +2,10 @@
 
 - **Session.** Client id ``wasmfleet-<device name>`` with a persistent session (MQTT 3.1.1
   ``clean_session=false``): while the supervisor is down or restarting, the broker keeps
-  its subscriptions and queues QoS 1/2 messages. The filters the broker holds are kept in
-  ``<data dir>/mqtt-subscriptions.json``, so a restart that finds its session re-subscribes
-  nothing (re-subscribing would make the broker send every retained message again).
+  its subscriptions and queues QoS 1/2 messages (what it holds: mqtt_subscriptions.py).
+- **One holder per client id.** Before each connect a probe checks that no other live
+  supervisor holds the client id, and a retained presence message with a Last Will tells
+  the next one (mqtt_presence.py); a supervisor whose name is taken holds off and says so.
 - **Acknowledgements.** Incoming QoS 1/2 messages are acknowledged by hand (paho
   ``manual_ack``), only when ``ack`` is called — after the message was handled or
   dead-lettered — and in the order they arrived (MQTT 3.1.1 §4.6). A crash before that
@@ -17,13 +18,13 @@
 - **Publishing.** ``publish`` (event loop) returns a future that resolves when the broker
   has the message (PUBACK/PUBCOMP; at once for QoS 0). ``publish_from_guest`` is the
   thread-safe entry for the ``wasmfleet.publish`` host function: it checks, then hands the
-  message to the loop, where every paho call happens.
+  message to the loop, where every paho call happens (mqtt_guest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -35,16 +36,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from wasmfleet.core.broker_url import BrokerAddress
-from wasmfleet.core.subscriptions import plan_subscriptions
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.runtime.host.guest import GuestContext
-from wasmfleet.runtime.host.messaging import E_BUSY, E_DISCONNECTED, PUBLISH_OK
-from wasmfleet.supervisor.mqtt_loop import PahoOnLoop
-from wasmfleet.supervisor.store import write_atomic
+from wasmfleet.supervisor.mqtt_guest import GuestPublisher
+from wasmfleet.supervisor.mqtt_loop import NotNow, PahoOnLoop
+from wasmfleet.supervisor.mqtt_presence import HoldOff, NameClaim
+from wasmfleet.supervisor.mqtt_subscriptions import SubscriptionBook
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
-MAX_GUEST_PENDING = 1000
-"""Guest publications waiting for the broker, at most; beyond, publish answers E_BUSY."""
 
 
 class PublishFailed(Exception):
@@ -65,14 +64,6 @@ class Delivery:
     """Which connection it came on: acknowledgements go only on that one."""
     done: bool = False
     released: bool = False
-
-
-@dataclass(slots=True)
-class GuestPublish:
-    """A ``wasmfleet.publish`` call, once the event loop has handed it to paho."""
-
-    topic: str
-    future: asyncio.Future[None] | None = None
 
 
 @dataclass(slots=True)
@@ -100,27 +91,33 @@ class BrokerLink:
         capacity: int,
         state_path: Path,
         on_message: Callable[[Delivery], None],
+        claim: NameClaim | None = None,
     ) -> None:
         self.broker = broker
         self.client_id = client_id
         self.capacity = capacity
         self.connected = False
         self.stats = LinkStats()
-        self._state_path = state_path
+        self.claim = claim or NameClaim(broker, client_id)
         self._on_message = on_message
         self._client = paho_client(broker, client_id=client_id, clean_session=False)
+        self._client.will_set(self.claim.topic, self.claim.offline, qos=1, retain=True)
         self._client.manual_ack_set(True)
         # paho lets only 20 QoS 1/2 publications wait for their PUBACK by default; results
         # are acknowledged upstream only after their PUBACK, so that window would cap a
         # stream at 20 messages per round trip. Keep it as wide as the incoming window.
         self._client.max_inflight_messages_set(max(20, capacity))
         self._driver = PahoOnLoop(
-            self._client, broker.host, broker.port, on_unreachable=self._unreachable
+            self._client,
+            broker.host,
+            broker.port,
+            on_unreachable=self._unreachable,
+            before_connect=self.claim.check,
+            on_not_now=self._held_off,
         )
         self._client.on_connect = self._cb_connect
         self._client.on_disconnect = self._cb_disconnect
         self._client.on_message = self._cb_message
-        self._client.on_publish = self._cb_publish
         self._client.on_subscribe = self._cb_subscribe
         self._in_queue = 0
         self._stopping = threading.Event()
@@ -129,24 +126,30 @@ class BrokerLink:
         self._held: deque[Delivery] = deque()
         """Read while ``capacity`` messages were in progress: dispatched as room frees up."""
         self._waiting: dict[int, asyncio.Future[None]] = {}
-        self._sub_mids: dict[int, list[str]] = {}
-        self._wanted: dict[str, int] = {}
-        self._subscribed = self._load_state()
-        self._active: set[str] = set()
-        """Filters the broker confirmed (SUBACK), or kept in a session it still had."""
-        self._guest_pending = 0
-        self._guest_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._subs = SubscriptionBook(client_id, state_path)
+        self._subs.refused = self.stats.refused_filters
+        self._guest = GuestPublisher(self)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def subscriptions(self) -> dict[str, int]:
         """Filter -> QoS this client asks of the broker."""
-        return dict(self._wanted)
+        return dict(self._subs.wanted)
 
     @property
     def active(self) -> list[str]:
         """The filters the broker confirmed: messages on them reach this device."""
-        return sorted(f for f in self._active if f in self._wanted)
+        return self._subs.active
+
+    @property
+    def name_conflict(self) -> dict[str, Any] | None:
+        """Who holds this client id instead of us (None when nobody else does)."""
+        return self.claim.conflict
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` was called."""
+        return self._stopping.is_set()
 
     @property
     def queued(self) -> int:
@@ -160,13 +163,18 @@ class BrokerLink:
 
     def start(self) -> None:
         """Connect in the background (paho retries until the broker answers)."""
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         self._driver.start()
         log.info("connecting to the MQTT broker", extra={"broker": self.broker.url})
 
     async def stop(self) -> None:
-        """Disconnect; unacknowledged messages stay with the broker for the next start."""
+        """Say ``offline`` and disconnect; unacknowledged messages stay with the broker."""
         self._stopping.set()
+        self.claim.stopping.set()
+        if self.connected:  # a DISCONNECT discards the will: say it ourselves
+            said = self.publish(self.claim.topic, self.claim.offline, 1, retain=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(said, 2.0)
         await self._driver.stop()
         for future in self._waiting.values():
             if not future.done():
@@ -178,47 +186,9 @@ class BrokerLink:
 
     def set_subscriptions(self, wanted: dict[str, int]) -> None:
         """Subscribe to what triggers need now (overlaps merged), unsubscribe the rest."""
-        self._wanted = plan_subscriptions(wanted)
+        self._subs.want(wanted)
         if self.connected:
-            self._sync()
-
-    def _sync(self) -> None:
-        stale = sorted(f for f in self._subscribed if f not in self._wanted)
-        new = [(f, q) for f, q in self._wanted.items() if self._subscribed.get(f) != q]
-        if stale:
-            rc, _mid = self._client.unsubscribe(stale)
-            if rc == mqtt.MQTT_ERR_SUCCESS:
-                for topic_filter in stale:
-                    self._subscribed.pop(topic_filter, None)
-                    self._active.discard(topic_filter)
-        if new:
-            rc, mid = self._client.subscribe(new)
-            if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
-                self._subscribed.update(new)
-                self._sub_mids[mid] = [f for f, _ in new]
-        if stale or new:
-            log.info(
-                "MQTT subscriptions changed",
-                extra={"subscribed": ",".join(f for f, _ in new), "unsubscribed": ",".join(stale)},
-            )
-            self._save_state()
-
-    def _load_state(self) -> dict[str, int]:
-        try:
-            state = json.loads(self._state_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(state, dict) or state.get("client_id") != self.client_id:
-            return {}
-        subs = state.get("subscriptions")
-        return {str(k): int(v) for k, v in subs.items()} if isinstance(subs, dict) else {}
-
-    def _save_state(self) -> None:
-        state = {"client_id": self.client_id, "subscriptions": self._subscribed}
-        try:
-            write_atomic(self._state_path, json.dumps(state, sort_keys=True).encode())
-        except OSError as err:
-            log.warning("could not save MQTT subscriptions", extra={"error": str(err)})
+            self._subs.sync(self._client)
 
     # -- deliveries -----------------------------------------------------------------------
 
@@ -237,6 +207,9 @@ class BrokerLink:
         """The delivery was handled or dead-lettered: acknowledge it (in arrival order)."""
         self.release(delivery)
         delivery.done = True
+        self._send_acks()
+
+    def _send_acks(self) -> None:
         acks = self._acks
         while acks and acks[0].done:
             head = acks.popleft()
@@ -249,7 +222,7 @@ class BrokerLink:
         self, topic: str, payload: bytes, qos: int, retain: bool = False
     ) -> asyncio.Future[None]:
         """Send a message (event loop); the future resolves when the broker has it."""
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self.loop or asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         try:
             info = self._client.publish(topic, payload, qos, retain)
@@ -261,6 +234,8 @@ class BrokerLink:
         if qos == 0:
             future.set_result(None)
         else:
+            if not self._waiting:
+                self._client.on_publish = self._cb_publish
             self._waiting[info.mid] = future
         return future
 
@@ -272,32 +247,8 @@ class BrokerLink:
         return future
 
     def publish_from_guest(self, ctx: GuestContext, topic: str, payload: bytes, qos: int) -> int:
-        """``wasmfleet.publish`` (any thread): 0, E_BUSY or E_DISCONNECTED."""
-        loop = self._loop
-        if loop is None or self._stopping.is_set():
-            return E_DISCONNECTED
-        if qos == 0 and not self.connected:
-            return E_DISCONNECTED
-        with self._guest_lock:
-            if self._guest_pending >= MAX_GUEST_PENDING:
-                return E_BUSY
-            self._guest_pending += 1
-        token = GuestPublish(topic)
-        if ctx.message is not None:
-            ctx.message.publishes.append(token)
-        loop.call_soon_threadsafe(self._publish_token, token, payload, qos)
-        return PUBLISH_OK
-
-    def _publish_token(self, token: GuestPublish, payload: bytes, qos: int) -> None:
-        token.future = self.publish(token.topic, payload, qos)
-        self.stats.guest_published += 1
-        token.future.add_done_callback(self._guest_done)
-
-    def _guest_done(self, future: asyncio.Future[None]) -> None:
-        with self._guest_lock:
-            self._guest_pending -= 1
-        if not future.cancelled() and future.exception() is not None:
-            log.warning("a guest's publication failed", extra={"error": str(future.exception())})
+        """``wasmfleet.publish`` (any thread): 0, E_BUSY or E_DISCONNECTED (mqtt_guest.py)."""
+        return self._guest.publish(ctx, topic, payload, qos)
 
     # -- paho callbacks (on the event loop: mqtt_loop.py) ---------------------------------
 
@@ -315,8 +266,12 @@ class BrokerLink:
         self._disconnected(str(reason))
 
     def _cb_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        topic = message.topic
+        if topic == self.claim.ping_topic:
+            self._ping(message)
+            return
         delivery = Delivery(
-            topic=message.topic,
+            topic=topic,
             payload=bytes(message.payload),
             qos=message.qos,
             retain=bool(message.retain),
@@ -341,7 +296,7 @@ class BrokerLink:
         self._confirmed(mid, str(reason) if reason.is_failure else None)
 
     def _cb_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
-        self._suback(mid, [(r.is_failure, str(r)) for r in reasons])
+        self._subs.suback(mid, [(r.is_failure, str(r)) for r in reasons])
 
     # -- connection events ----------------------------------------------------------------
 
@@ -350,14 +305,42 @@ class BrokerLink:
         self.stats.connects += 1
         self.stats.last_error = None
         self._acks.clear()  # deliveries of an earlier connection are sent again by the broker
-        if not session_present:
-            self._subscribed = {}
-        self._active = set(self._subscribed)
+        self._subs.connected(session_present)
+        if self.claim.conflict is not None:
+            log.info("the other supervisor with this name is gone; connected in its place")
+        self.claim.connected()
         log.info(
             "connected to the MQTT broker",
             extra={"broker": self.broker.url, "session_present": session_present},
         )
-        self._sync()
+        self._say_online()
+        self._client.subscribe(self.claim.ping_topic, 0)
+        self._subs.sync(self._client)
+
+    # -- presence (mqtt_presence.py) ------------------------------------------------------
+
+    def _say_online(self) -> None:
+        self.publish(self.claim.topic, self.claim.online, 1, retain=True).add_done_callback(_quiet)
+
+    def _ping(self, message: mqtt.MQTTMessage) -> None:
+        """Another supervisor's probe asks whether this client id's holder is alive: answer."""
+        if message.qos > 0:  # through a wider trigger subscription: acknowledge in order
+            ping = Delivery("", b"", message.qos, False, False, message.mid, self._generation)
+            ping.done = ping.released = True
+            self._acks.append(ping)
+            self._send_acks()
+        reply = self.claim.pong(bytes(message.payload))
+        if reply is not None and self.connected and not self._stopping.is_set():
+            self._client.publish(reply, self.claim.online, 0)
+
+    def _held_off(self, err: NotNow) -> None:
+        """The name check said wait: report who holds the client id (once per holder)."""
+        if not isinstance(err, HoldOff):
+            return
+        first = self.claim.hold_off(err)
+        self.stats.last_error = err.message
+        if first:
+            log.error(err.message, extra={"client_id": self.client_id})
 
     def _disconnected(self, reason: str) -> None:
         if self.connected:
@@ -376,6 +359,11 @@ class BrokerLink:
 
     def _confirmed(self, mid: int, failure: str | None) -> None:
         future = self._waiting.pop(mid, None)
+        if not self._waiting:
+            # paho builds a PUBACK reason code and properties for every QoS 0 packet it
+            # writes while on_publish is set (a tenth of a QoS 0 message's cost): only
+            # listen while a QoS 1/2 publication waits for its acknowledgement.
+            self._client.on_publish = None
         if future is None or future.done():
             return
         if failure is None:
@@ -384,17 +372,8 @@ class BrokerLink:
             self.stats.publish_errors += 1
             future.set_exception(PublishFailed(f"the broker refused the message: {failure}"))
 
-    def _suback(self, mid: int, results: list[tuple[bool, str]]) -> None:
-        filters = self._sub_mids.pop(mid, [])
-        for topic_filter, (failed, reason) in zip(filters, results, strict=False):
-            if failed:
-                self._subscribed.pop(topic_filter, None)
-                self._active.discard(topic_filter)
-                self.stats.refused_filters[topic_filter] = reason
-                log.error(
-                    "the MQTT broker refused a subscription",
-                    extra={"filter": topic_filter, "reason": reason},
-                )
-            else:
-                self.stats.refused_filters.pop(topic_filter, None)
-                self._active.add(topic_filter)
+
+def _quiet(future: asyncio.Future[None]) -> None:
+    """Mark a presence publication's failure as seen (the connection's loss says enough)."""
+    if not future.cancelled():
+        future.exception()

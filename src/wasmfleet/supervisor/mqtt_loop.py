@@ -10,8 +10,10 @@ is written the next time the loop polls.
 
 Only connecting runs on a worker thread (``connect`` resolves the name, opens the TCP
 connection and does the TLS handshake, all blocking); its socket callbacks are handed to
-the loop. A lost connection is retried after ``min_delay``, doubling up to ``max_delay``
-while the broker stays unreachable. ``pause_reading`` stops reading the socket (the broker
+the loop, and so does ``before_connect`` (the supervisor's name check, mqtt_presence.py),
+which may answer ``NotNow``: then the next attempt waits the delay it gives. A lost
+connection is retried after ``min_delay``, doubling up to ``max_delay`` while the broker
+stays unreachable. ``pause_reading`` stops reading the socket (the broker
 then holds further messages: backpressure) until ``resume_reading``.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +30,19 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
+READ_BATCH = 64
+"""Packets read from the socket per readiness event at most (QoS 0: one per loop_read)."""
 MISC_INTERVAL = 1.0
 """Seconds between ``loop_misc`` calls (keepalive pings, and noticing a silent broker)."""
+
+
+class NotNow(Exception):
+    """Raised by ``before_connect``: do not connect now; try again after ``delay`` seconds."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.delay = delay
 
 
 class PahoOnLoop:
@@ -44,6 +58,8 @@ class PahoOnLoop:
         min_delay: float = 1.0,
         max_delay: float = 10.0,
         on_unreachable: Callable[[str], None] | None = None,
+        before_connect: Callable[[], None] | None = None,
+        on_not_now: Callable[[NotNow], None] | None = None,
     ) -> None:
         self.client = client
         self.host = host
@@ -52,6 +68,9 @@ class PahoOnLoop:
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.on_unreachable = on_unreachable
+        self.before_connect = before_connect
+        """Runs on the connecting thread before each connect; may raise NotNow."""
+        self.on_not_now = on_not_now
         self._delay = min_delay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -130,17 +149,25 @@ class PahoOnLoop:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         first = True
+        wait: float | None = None
         while not self._stopping:
             if self._sock is None:
-                if not first:  # lost or failed: back off before the next attempt
+                if wait is not None:  # told to wait (NotNow)
+                    await self._sleep(wait)
+                elif not first:  # lost or failed: back off before the next attempt
                     await self._sleep(self._delay)
                     self._delay = min(self._delay * 2, self.max_delay)
-                    if self._stopping:
-                        break
-                first = False
+                if self._stopping:
+                    break
+                first, wait = False, None
                 self._connecting = loop.run_in_executor(None, self._connect)
                 try:
                     await self._connecting
+                except NotNow as err:
+                    wait = err.delay
+                    if self.on_not_now is not None:
+                        self.on_not_now(err)
+                    continue
                 except Exception as err:  # refused, unreachable, TLS: try again later
                     if self.on_unreachable is not None:
                         self.on_unreachable(str(err) or type(err).__name__)
@@ -158,6 +185,10 @@ class PahoOnLoop:
 
     def _connect(self) -> None:
         """Worker thread: open the socket and send CONNECT (the loop reads the CONNACK)."""
+        if self.before_connect is not None:
+            self.before_connect()
+        if self._stopping:
+            raise NotNow("stopping", 0)
         rc = self.client.connect(self.host, self.port, keepalive=self.keepalive)
         if rc != mqtt.MQTT_ERR_SUCCESS:
             raise OSError(mqtt.error_string(rc))
@@ -227,7 +258,14 @@ class PahoOnLoop:
         sock = self._sock
         if sock is None or self._loop is None:
             return
-        self.client.loop_write()
+        # paho sends each packet on its own; corked, the burst leaves in full segments
+        # (on loopback each uncorked send cost as much as the rest of a message's work).
+        corked = _cork(sock, 1)
+        try:
+            self.client.loop_write()
+        finally:
+            if corked and self._sock is sock:
+                _cork(sock, 0)
         if self._sock is sock and self.client.want_write():  # the socket's buffer is full
             self._loop.add_writer(sock, self._writable)
 
@@ -240,7 +278,16 @@ class PahoOnLoop:
         sock = self._sock
         if sock is None or self._paused:
             return
-        self.client.loop_read()
+        client = self.client
+        for _ in range(READ_BATCH):
+            # paho reads one packet per loop_read at QoS 0; read on while whole packets
+            # come (paho starts a new _in_packet after each), not one per loop iteration.
+            before = getattr(client, "_in_packet", None)
+            client.loop_read()
+            if self._sock is not sock or self._paused or before is None:
+                break
+            if getattr(client, "_in_packet", None) is before:  # nothing more to read now
+                break
         # TLS: a record read may leave decrypted bytes that poll() cannot see.
         sock = self._sock
         if sock is not None and not self._paused and getattr(sock, "pending", _none)() > 0:
@@ -254,3 +301,17 @@ class PahoOnLoop:
 
 def _none() -> int:
     return 0
+
+
+def _cork(sock: Any, on: int) -> bool:
+    """Set TCP_CORK (Linux); False where it cannot be (another system, not TCP)."""
+    if _TCP_CORK is None:
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, on)
+    except (OSError, AttributeError, ValueError):
+        return False
+    return True
+
+
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)

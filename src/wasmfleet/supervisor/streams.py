@@ -352,6 +352,8 @@ class StreamService:
             "connected": link.connected,
             "connects": link.stats.connects,
             "last_error": link.stats.last_error,
+            "name_conflict": link.name_conflict,
+            "presence": {"topic": link.claim.topic, "instance": link.claim.instance},
             "subscriptions": link.subscriptions,
             "active": link.active,
             "refused_filters": dict(link.stats.refused_filters),
