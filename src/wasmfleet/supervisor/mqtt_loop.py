@@ -12,9 +12,10 @@ Only connecting runs on a worker thread (``connect`` resolves the name, opens th
 connection and does the TLS handshake, all blocking); its socket callbacks are handed to
 the loop, and so does ``before_connect`` (the supervisor's name check, mqtt_presence.py),
 which may answer ``NotNow``: then the next attempt waits the delay it gives. A lost
-connection is retried after ``min_delay``, doubling up to ``max_delay`` while the broker
-stays unreachable. ``pause_reading`` stops reading the socket (the broker
-then holds further messages: backpressure) until ``resume_reading``.
+connection is retried after ``min_delay``, the ceiling doubling up to ``max_delay`` while
+the broker stays unreachable, each delay jittered (service/backoff.py). ``pause_reading``
+stops reading the socket (the broker then holds further messages: backpressure) until
+``resume_reading``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
+from wasmfleet.service.backoff import Backoff
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
 READ_BATCH = 64
@@ -71,7 +74,7 @@ class PahoOnLoop:
         self.before_connect = before_connect
         """Runs on the connecting thread before each connect; may raise NotNow."""
         self.on_not_now = on_not_now
-        self._delay = min_delay
+        self._backoff = Backoff(min_delay, max_delay)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._sock: Any = None
@@ -96,7 +99,7 @@ class PahoOnLoop:
 
     def reset_backoff(self) -> None:
         """The broker accepted the connection: the next loss is retried after min_delay."""
-        self._delay = self.min_delay
+        self._backoff.reset()
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Send DISCONNECT, wait (bounded) for the socket to close, and stop reconnecting."""
@@ -155,8 +158,7 @@ class PahoOnLoop:
                 if wait is not None:  # told to wait (NotNow)
                     await self._sleep(wait)
                 elif not first:  # lost or failed: back off before the next attempt
-                    await self._sleep(self._delay)
-                    self._delay = min(self._delay * 2, self.max_delay)
+                    await self._sleep(self._backoff.next())
                 if self._stopping:
                     break
                 first, wait = False, None
