@@ -44,7 +44,7 @@ WASMIOT_KEYS = [
     "result",
     "success",
 ]
-"""The keys of an original wasmiot supervisor's entry (design.md §4), in its order."""
+"""The keys of an original wasmiot supervisor's entry (docs/api.md), in its order."""
 URL = "http://127.0.0.1:5001/request-history/d:m:f:1"
 
 

@@ -9,7 +9,7 @@ Both services import the names below instead of spelling the contract as string 
   answer is a refusal of a call that certainly did not run (fenced, lease expired).
 - ``CallAnswer``: what ``GET|POST /{deployment}/modules/{module}/{function}`` answers.
 - ``HistoryEntry``: a ``GET /request-history/{id}`` entry. The wasmiot keys are required
-  (the original supervisor writes them and its clients rely on them, design.md §4); the
+  (the original supervisor writes them and its clients rely on them, docs/api.md); the
   keys wasmfleet adds are ``NotRequired`` (an original wasmiot supervisor never writes them).
 - ``HopStatus``: how a supervisor's hop to the next step of a pipeline went (the entry's
   ``chain_status``), so whether the next step certainly did not run is decided from a

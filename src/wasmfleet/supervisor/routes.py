@@ -1,4 +1,4 @@
-"""The supervisor's HTTP routes (the wasmiot dialect, design.md §4, plus /api/v1 status)."""
+"""The supervisor's HTTP routes: the wasmiot dialect (docs/api.md), /api/v1 status, probes."""
 
 from __future__ import annotations
 
