@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from wasmfleet.cli.client import DEFAULT_URL, OrchestratorOpt
-from wasmfleet.cli.deployments import deployments_table, moves_table
+from wasmfleet.cli.deployment_views import deployments_table, moves_table
 from wasmfleet.cli.devices import devices_table
 from wasmfleet.cli.output import Output, OutputOpt, key_values
 from wasmfleet.cli.watch import IntervalOpt, WatchOpt, show_once_or_watch

@@ -23,13 +23,8 @@ import typer
 
 from wasmfleet.cli.client import ApiError, Client
 from wasmfleet.cli.demo import find_modules_dir
-from wasmfleet.cli.deployments import (
-    apply_manifest,
-    execute,
-    print_deployment,
-    print_execution,
-    print_failure,
-)
+from wasmfleet.cli.deployment_views import print_deployment, print_execution, print_failure
+from wasmfleet.cli.deployments import apply_manifest, execute
 from wasmfleet.cli.local_fleet import (
     INTERRUPTS,
     Child,
