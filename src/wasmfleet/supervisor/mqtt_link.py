@@ -76,6 +76,8 @@ class LinkStats:
     guest_published: int = 0
     """Of those, ``wasmfleet.publish`` calls."""
     publish_errors: int = 0
+    unsolicited: int = 0
+    """Messages on topics no subscription of this session matches (acknowledged, dropped)."""
     refused_filters: dict[str, str] = field(default_factory=dict)
     last_error: str | None = None
 
@@ -270,6 +272,10 @@ class BrokerLink:
         if topic == self.claim.ping_topic:
             self._ping(message)
             return
+        if not self._subs.solicited(topic):  # amqtt: another client's retained subscription
+            self.stats.unsolicited += 1
+            self._ack_at_once(message)
+            return
         delivery = Delivery(
             topic=topic,
             payload=bytes(message.payload),
@@ -324,14 +330,18 @@ class BrokerLink:
 
     def _ping(self, message: mqtt.MQTTMessage) -> None:
         """Another supervisor's probe asks whether this client id's holder is alive: answer."""
-        if message.qos > 0:  # through a wider trigger subscription: acknowledge in order
-            ping = Delivery("", b"", message.qos, False, False, message.mid, self._generation)
-            ping.done = ping.released = True
-            self._acks.append(ping)
-            self._send_acks()
+        self._ack_at_once(message)  # QoS 1 through a wider trigger subscription
         reply = self.claim.pong(bytes(message.payload))
         if reply is not None and self.connected and not self._stopping.is_set():
             self._client.publish(reply, self.claim.online, 0)
+
+    def _ack_at_once(self, message: mqtt.MQTTMessage) -> None:
+        """Acknowledge a message no function handles, in order with the others."""
+        if message.qos > 0:
+            done = Delivery("", b"", message.qos, False, False, message.mid, self._generation)
+            done.done = done.released = True
+            self._acks.append(done)
+            self._send_acks()
 
     def _held_off(self, err: NotNow) -> None:
         """The name check said wait: report who holds the client id (once per holder)."""

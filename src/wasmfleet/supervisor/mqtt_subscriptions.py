@@ -6,7 +6,9 @@ it holds are remembered in ``<data dir>/mqtt-subscriptions.json`` (with the clie
 a restart that finds its session (CONNACK ``session present``) subscribes nothing again —
 subscribing again would make the broker send every retained message once more. ``sync``
 subscribes what is missing and unsubscribes what is no longer wanted; a SUBACK confirms a
-filter (``active``) or refuses it (``refused``, e.g. by an ACL).
+filter (``active``) or refuses it (``refused``, e.g. by an ACL). ``solicited`` tells a
+message on a filter the session asked for from one the broker sent on its own: amqtt sends a
+connecting client the retained messages of every *other* client's subscriptions too.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from wasmfleet.core.subscriptions import plan_subscriptions
+from wasmfleet.core.topics import matches
 from wasmfleet.supervisor.store import write_atomic
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
+
+
+SOLICITED_CACHE = 1024
+"""Topics whose answer ``solicited`` remembers, at most."""
 
 
 class SubscriptionBook:
@@ -37,11 +44,23 @@ class SubscriptionBook:
         self.refused: dict[str, str] = {}
         """Filter -> why the broker refused it."""
         self._mids: dict[int, list[str]] = {}
+        self._solicited: dict[str, bool] = {}
+        """Topic -> whether a filter of ``subscribed`` matches it (cleared when that changes)."""
 
     @property
     def active(self) -> list[str]:
         """The wanted filters the broker confirmed: messages on them reach this device."""
         return sorted(f for f in self.confirmed if f in self.wanted)
+
+    def solicited(self, topic: str) -> bool:
+        """Whether a message on ``topic`` matches a filter this session asked the broker for."""
+        known = self._solicited.get(topic)
+        if known is None:
+            known = any(matches(topic_filter, topic) for topic_filter in self.subscribed)
+            if len(self._solicited) >= SOLICITED_CACHE:
+                self._solicited.clear()
+            self._solicited[topic] = known
+        return known
 
     def want(self, wanted: dict[str, int]) -> None:
         """What triggers need now (overlaps merged on the way)."""
@@ -51,6 +70,7 @@ class SubscriptionBook:
         """A new connection: without its session the broker holds nothing."""
         if not session_present:
             self.subscribed = {}
+            self._solicited.clear()
         self.confirmed = set(self.subscribed)
 
     def sync(self, client: mqtt.Client) -> None:
@@ -69,6 +89,7 @@ class SubscriptionBook:
                 self.subscribed.update(new)
                 self._mids[mid] = [f for f, _ in new]
         if stale or new:
+            self._solicited.clear()
             log.info(
                 "MQTT subscriptions changed",
                 extra={"subscribed": ",".join(f for f, _ in new), "unsubscribed": ",".join(stale)},
@@ -80,6 +101,7 @@ class SubscriptionBook:
         filters = self._mids.pop(mid, [])
         for topic_filter, (failed, reason) in zip(filters, results, strict=False):
             if failed:
+                self._solicited.clear()
                 self.subscribed.pop(topic_filter, None)
                 self.confirmed.discard(topic_filter)
                 self.refused[topic_filter] = reason

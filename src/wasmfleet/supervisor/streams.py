@@ -360,6 +360,7 @@ class StreamService:
             **self.counters,
             "guest_published": link.stats.guest_published,
             "publish_errors": link.stats.publish_errors,
+            "unsolicited": link.stats.unsolicited,
             "queued": link.queued,
             "held": link.held,
             "queue_capacity": link.capacity,
