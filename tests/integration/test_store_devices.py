@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from wasmfleet.core.errors import Conflict, NotFound
+from wasmfleet.core.errors import NotFound
 from wasmfleet.orchestrator.store import DeviceRecord, ModuleRecord, Store
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -203,13 +203,17 @@ def test_module_crud(orchestrator_store: Store) -> None:
         store.update_module(stored)
 
 
-def test_duplicate_module_name_is_a_conflict(orchestrator_store: Store) -> None:
-    first = orchestrator_store.add_module(module())
-    with pytest.raises(Conflict) as caught:
-        orchestrator_store.add_module(module(sha256="ef" * 32))
-    assert caught.value.status == 409
-    assert str(caught.value) == (
-        f"A module named 'fibo' already exists (id {first.id}); "
-        "choose another name or delete it first."
-    )
-    assert [m.sha256 for m in orchestrator_store.list_modules()] == ["ab" * 32]
+def test_a_repeated_module_name_resolves_to_the_newest(orchestrator_store: Store) -> None:
+    store = orchestrator_store
+    first = store.add_module(module())
+    second = store.add_module(module(sha256="ef" * 32))
+    assert first.id != second.id
+    assert store.get_module("fibo") == second
+    assert store.get_module(first.id) == first  # the old id stays valid
+    assert [m.id for m in store.modules_named("fibo")] == [second.id, first.id]
+    assert [m.id for m in store.list_modules()] == [first.id, second.id]  # newest last
+    assert store.delete_module(second.id)
+    assert store.get_module("fibo") == first
+    store.add_module(module(sha256="01" * 32))
+    assert store.delete_module("fibo")  # a name deletes every module of that name
+    assert store.list_modules() == [] and not store.delete_module("fibo")

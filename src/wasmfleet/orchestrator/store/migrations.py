@@ -176,6 +176,12 @@ def _v2_fencing(conn: Connection) -> None:
     )
 
 
+def _v3_module_names(conn: Connection) -> None:
+    """Module names stop being unique: an upload under a taken name is a newer module (frozen)."""
+    conn.execute(text("DROP INDEX ix_modules_name"))
+    conn.execute(text("CREATE INDEX ix_modules_name ON modules (name)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -183,6 +189,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v1_initial,
     ),
     Migration(2, "deployments get a fencing epoch and the history of moved steps", _v2_fencing),
+    Migration(
+        3, "module names may repeat (the name resolves to the newest module)", _v3_module_names
+    ),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

@@ -84,7 +84,7 @@ modules = Table(
     Column("data_files", json_column_type(), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_modules_name", "name", unique=True),
+    Index("ix_modules_name", "name"),  # not unique: a name resolves to its newest module
     Index("ix_modules_sha256", "sha256"),
 )
 
