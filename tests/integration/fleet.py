@@ -50,6 +50,12 @@ class Fleet:
         """Devices by name, as /api/v1 lists them."""
         return {d["name"]: d for d in self.http.get("/api/v1/devices").json()}
 
+    def documents(self, deployment: str) -> dict[str, dict[str, Any]]:
+        """The documents each device got, by device name (``fullManifest`` keys them by id)."""
+        names = {d["id"]: name for name, d in self.devices().items()}
+        full = self.http.get(f"/file/manifest/{deployment}").json()["fullManifest"]
+        return {names.get(key, key): doc for key, doc in full.items()}
+
     def wait_active(self, *names: str, timeout: float = 20.0) -> None:
         """Wait until every named device is listed as active."""
         ok = wait_until(

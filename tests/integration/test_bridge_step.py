@@ -259,7 +259,7 @@ def test_a_bridge_step_through_the_orchestrator(
             "plain": "plain lacks wasmfleet.publish"
         }
         assert fibo["device"] == "plain" and fibo["bridge"] is None
-        documents = fleet.http.get(f"/file/manifest/{dep['id']}").json()["fullManifest"]
+        documents = fleet.documents(dep["id"])
         assert documents["gw"]["bridges"] == [
             {
                 "name": f"{dep['id']}-0",

@@ -47,7 +47,6 @@ WASM = (MODULES / "fibo" / "fibo.wasm").read_bytes()
         ({"name": "x3"}, {"module": ("x.wasm", WASM, "text/plain")}, 415, "application/wasm"),
         ({}, {"module": ("x.wasm", WASM, "application/wasm")}, 400, "name"),
         ({"name": "../evil"}, {"module": ("x.wasm", WASM, "application/wasm")}, 400, "not allowed"),
-        ({"name": "fibo"}, {"module": ("x.wasm", WASM, "application/wasm")}, 409, "already exists"),
     ],
 )
 def test_bad_module_uploads(
@@ -60,7 +59,16 @@ def test_bad_module_uploads(
 
 
 def test_module_upload_must_be_multipart(fleet: Fleet) -> None:
-    _error(fleet.http.post("/file/module", json={"name": "x"}), 415)
+    r = fleet.http.post("/file/module", json={"name": "x"})
+    assert "multipart/form-data" in _error(r, 415)
+    assert r.json()["errorText"] == r.json()["error"]["message"]  # what wasmiot's GUI shows
+
+
+def test_api_v1_refuses_a_taken_module_name(fleet: Fleet) -> None:
+    # The wasmiot route accepts it as a newer module (test_wasmiot_contract.py); /api/v1 says.
+    files = {"wasm": ("fibo.wasm", WASM, "application/wasm")}
+    r = fleet.http.post("/api/v1/modules", data={"name": "fibo"}, files=files)
+    assert "already exists" in _error(r, 409)
 
 
 def test_bad_descriptions(fleet: Fleet) -> None:

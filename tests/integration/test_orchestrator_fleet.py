@@ -76,8 +76,10 @@ def test_pipeline_across_two_devices(fleet: Fleet) -> None:
     r = fleet.http.post(f"/execute/{dep['name']}", json={"iterations": 10})
     assert r.status_code == 200, r.text
     first = r.json()
-    assert [s["device"] for s in first["steps"]] == ["cam", "edge"]
-    assert first["steps"][0]["result"] == "55"  # fibo(10) as wasmiot formats integers
+    assert first["resultUrl"].startswith(fleet.supervisors["edge"].url)  # the last step's
+    run = fleet.http.get("/api/v1/executions", params={"deployment": "fib-count"}).json()[0]
+    assert [s["device"] for s in run["steps"]] == ["cam", "edge"]
+    assert run["steps"][0]["result"] == "55"  # fibo(10) as wasmiot formats integers
     total = int(first["result"])
     r = fleet.http.post(
         f"/api/v1/deployments/{dep['name']}/execute", json={"args": {"iterations": 10}}
@@ -151,14 +153,15 @@ def test_wasmiot_manifest_flow(fleet: Fleet) -> None:
     fibo_id = fleet.http.get("/api/v1/modules/fibo").json()["id"]
     body = {
         "name": "wasmiot-fibo",
-        "sequence": [{"device": "cloud", "module": fibo_id, "func": "fibo"}],
+        "sequence": [{"device": "cloud", "module": fibo_id, "func": "fibo"}],  # a name works too
     }
     r = fleet.http.post("/file/manifest", json=body)
     assert r.status_code == 201, r.text
     dep_id = json.loads(r.text)
     r = fleet.http.post(f"/file/manifest/{dep_id}")
     assert r.status_code == 200, r.text
-    assert r.json()["devices"]["cloud"]["ok"]
+    cloud = fleet.devices()["cloud"]["id"]
+    assert r.json()["deviceResponses"][cloud]["status"] == 200
     r = fleet.http.post(f"/execute/{dep_id}", data={"iterations": "7"})
     assert r.status_code == 200, r.text
     assert r.json()["result"] == "13"
@@ -166,7 +169,7 @@ def test_wasmiot_manifest_flow(fleet: Fleet) -> None:
     r = fleet.http.delete(f"/file/module/{fibo_id}")
     assert r.status_code == 409 and "wasmiot-fibo" in r.json()["error"]["message"]
     r = fleet.http.delete(f"/file/manifest/{dep_id}")
-    assert r.status_code == 200 and r.json()["removed"]["cloud"]["ok"]
+    assert r.status_code == 200 and r.json() == {"deletedCount": 1}
     assert dep_id not in fleet.supervisors["cloud"].get("/deploy").text
 
 
@@ -182,7 +185,7 @@ def test_logs_are_collected(fleet: Fleet) -> None:
     assert r.status_code == 200
     logs = fleet.http.get("/device/logs").json()
     assert any(entry["message"] == "hello from test" for entry in logs)
-    last = logs[-1]["id"]
+    last = int(logs[-1]["_id"])
     assert fleet.http.get("/api/v1/logs", params={"after_id": last}).json() == []
 
 

@@ -58,7 +58,7 @@ def test_a_topic_pipeline_through_the_orchestrator(tmp_path: Path) -> None:
                 "retain": False,
             }
 
-            documents = fleet.http.get(f"/file/manifest/{dep['id']}").json()["fullManifest"]
+            documents = fleet.documents(dep["id"])
             check = documents["edge"]["instructions"]["modules"]["thermo"]["check"]
             assert check["to"] is None  # the topic alerts/temperature is the hop
             assert check["trigger"] == {"topic": "site/+/temperature", "qos": 1}

@@ -9,7 +9,9 @@ import yaml
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from wasmfleet.core.describe import INIT_FUNCTION, INTERNAL_EXPORTS
 from wasmfleet.core.errors import InvalidDocument, UnsupportedMediaType
+from wasmfleet.core.form_fields import parse_bracket_fields
 from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.service.http import BodyLimit, read_body, read_json
 
@@ -41,7 +43,8 @@ async def read_form(
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             data = await value.read()
-            files.append(DataFile(key, data, value.content_type or "application/octet-stream"))
+            media = value.content_type or "application/octet-stream"
+            files.append(DataFile(key, data, media, value.filename or ""))
         else:
             fields.append((key, str(value)))
     return fields, files
@@ -127,3 +130,65 @@ async def read_module_upload(
     if len(wasm) > 1:
         raise InvalidDocument("Upload one application/wasm part per module.")
     return name, wasm[0].data
+
+
+GUI_ONLY_KEYS = frozenset({"mountName", "stage"})
+"""Function-level fields wasmiot's GUI sends along (its mount-name box and stage pickers);
+the wasmiot orchestrator reads neither, and neither do we."""
+
+
+async def read_wasmiot_description(
+    request: Request, limit: BodyLimit
+) -> tuple[Any, list[DataFile]]:
+    """The functions and data files of ``POST /file/module/{id}/upload`` as wasmiot sends them.
+
+    A form holds bracket fields (the GUI: ``fibo[method]=GET``...) or one field ``functions``
+    with JSON text (the wasmiot CLI), and data files as parts named after their mounts; a
+    JSON body holds the functions themselves. As in the wasmiot orchestrator, a mount's media
+    type is that of the file uploaded for it when the description gives none, and the GUI's
+    extra fields and ABI exports it offers to describe (``_initialize``, ``alloc``) are
+    left out."""
+    files: list[DataFile] = []
+    if is_form(request):
+        fields, files = await read_form(request, limit)
+        functions: Any = parse_bracket_fields(fields) if fields else {}
+        if isinstance(functions, dict) and "functions" in functions:
+            functions = _json_text(functions["functions"])
+    else:
+        functions = await read_json(request, limit)
+    if isinstance(functions, dict) and "openapi" not in functions:
+        parts = {f.name: f.media_type for f in files}
+        functions = {
+            name: _gui_function(spec, parts) if isinstance(spec, dict) else spec
+            for name, spec in functions.items()
+            if not _abi_export(name)
+        }
+    return functions, files
+
+
+def _abi_export(name: str) -> bool:
+    return name in INTERNAL_EXPORTS or (name.startswith("_") and name != INIT_FUNCTION)
+
+
+def _gui_function(spec: dict[str, Any], parts: dict[str, str]) -> dict[str, Any]:
+    spec = {k: v for k, v in spec.items() if not (k in GUI_ONLY_KEYS and isinstance(v, str))}
+    mounts = spec.get("mounts")
+    if isinstance(mounts, list):
+        spec["mounts"] = [_with_media_type(m, parts) for m in mounts]
+    return spec
+
+
+def _with_media_type(mount: Any, parts: dict[str, str]) -> Any:
+    if not isinstance(mount, dict) or "media_type" in mount or "mediaType" in mount:
+        return mount
+    media = parts.get(str(mount.get("name")))
+    return {**mount, "media_type": media} if media else mount
+
+
+def _json_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as err:
+        raise InvalidDocument(f"The 'functions' field is not valid JSON ({err}).") from None

@@ -2,8 +2,11 @@
 
 ``create`` compiles the binary (no instantiation) to prove it is valid Wasm and to read its
 exports and imports, writes it to the blob store, then commits the record — so an
-acknowledged module survives a crash. ``describe`` turns a wasmiot upload (bracket fields,
-JSON or a full OpenAPI document) into the module's OpenAPI 3.0.3 description.
+acknowledged module survives a crash. Uploading under a taken name is refused on ``/api/v1``
+and accepted on the wasmiot routes (as the wasmiot orchestrator does): the upload is a new
+module with its own id, and the name then means the newest one. ``describe`` turns a
+wasmiot upload (bracket fields, JSON or a full OpenAPI document) into the module's OpenAPI
+3.0.3 description.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class DataFile:
     name: str
     data: bytes
     media_type: str = "application/octet-stream"
+    filename: str = ""
+    """The file name the client gave the part (may be empty)."""
 
 
 class ModuleService:
@@ -51,24 +56,27 @@ class ModuleService:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> ModuleRecord:
-        """The module with this id or name, or NotFound."""
+        """The module with this id, else the newest with this name, or NotFound."""
         module = self.store.get_module(key)
         if module is None:
-            known = ", ".join(m.name for m in self.store.list_modules()) or "none yet"
+            known = ", ".join(sorted({m.name for m in self.store.list_modules()})) or "none yet"
             raise NotFound(
                 f"No module {key!r} (modules: {known}); upload it with POST /file/module."
             )
         return module
 
-    def create(self, name: str, data: bytes) -> ModuleRecord:
-        """Validate, store and record a new module; Conflict when the name is taken."""
+    def create(self, name: str, data: bytes, *, same_name: bool = False) -> ModuleRecord:
+        """Validate, store and record a new module.
+
+        A taken name is a Conflict unless ``same_name``: then the upload is a new module and
+        the name resolves to it (older modules of that name keep their ids)."""
         name = check_identifier("Module name", name)
         if len(data) > self.max_module_bytes:
             raise PayloadTooLarge(
                 f"The module is {len(data)} bytes; this orchestrator accepts at most "
                 f"{self.max_module_bytes} bytes (--max-module-size)."
             )
-        existing = self.store.get_module(name)
+        existing = None if same_name else self.store.get_module(name)
         if existing is not None:
             raise Conflict(
                 f"A module named {name!r} already exists (id {existing.id}); choose another "
@@ -138,23 +146,37 @@ class ModuleService:
                 "sha256": sha,
                 "size": len(item.data),
                 "media_type": item.media_type or "application/octet-stream",
+                "filename": item.filename or item.name,
             }
         module.description = description
         module.data_files = data_files
         return self.store.update_module(module)
 
-    def delete(self, key: str, *, force: bool = False) -> ModuleRecord:
-        """Delete a module; Conflict while an active deployment uses it, unless forced."""
-        module = self.get(key)
-        users = self.store.deployments_using_module(module.id)
+    def delete(self, key: str, *, force: bool = False) -> list[ModuleRecord]:
+        """Delete the module with this id, or every module with this name; Conflict while an
+        active deployment uses one of them, unless forced."""
+        found = self.get(key)
+        targets = [found] if found.id == key else self.store.modules_named(key)
+        self._delete(targets, force=force)
+        return targets
+
+    def delete_all(self, *, force: bool = False) -> int:
+        """Delete every module (Conflict while any is in use, unless forced); how many."""
+        modules = self.store.list_modules()
+        self._delete(modules, force=force)
+        return len(modules)
+
+    def _delete(self, modules: list[ModuleRecord], *, force: bool) -> None:
+        users = {d.name: m.name for m in modules for d in self.store.deployments_using_module(m.id)}
         if users and not force:
-            names = ", ".join(d.name for d in users)
+            names = ", ".join(sorted(users))
+            which = ", ".join(repr(n) for n in sorted(set(users.values())))
             raise Conflict(
-                f"Module {module.name!r} is used by active deployment(s) {names}; delete "
-                "those first or force the deletion (?force=true)."
+                f"Module {which} is used by active deployment(s) {names}; delete those first "
+                "or force the deletion (?force=true)."
             )
-        self.store.delete_module(module.id)
-        return module
+        for module in modules:
+            self.store.delete_module(module.id)
 
     def binary(self, key: str) -> bytes:
         """The module's .wasm bytes."""

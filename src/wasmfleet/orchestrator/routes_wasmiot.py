@@ -1,99 +1,142 @@
-"""The wasmiot orchestrator's REST dialect (docs/orchestrator.md), a thin layer over the services.
+"""The wasmiot orchestrator's REST dialect: devices, modules and logs (docs/wasmiot-compat.md).
 
-Existing wasmiot clients (its web GUI, scripts, the original supervisor's registration and
-log shipping) work against these routes unchanged.
+Existing wasmiot clients (its web GUI and CLI, scripts, the original supervisor's registration
+and log shipping) work against these routes unchanged: each answers with the status, content
+type and body shape the wasmiot orchestrator answers with (``wasmiot_views.py``). Where the
+original answers bad input with a 500 or a bare string, these answer a 4xx with a sentence, in
+the shared error shape plus ``errorText`` (the field wasmiot's GUI shows). Manifests and
+executions are in ``routes_wasmiot_deploy.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from wasmfleet.core.form_fields import parse_bracket_fields
-from wasmfleet.core.lifecycle import DeploymentStatus
+from wasmfleet.core.errors import InvalidDocument, WasmfleetError
 from wasmfleet.orchestrator.devices import parse_registration
+from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.http_input import (
     WASM,
     is_form,
-    read_arguments,
     read_form,
-    read_manifest,
     read_module_upload,
+    read_wasmiot_description,
 )
-from wasmfleet.orchestrator.modules import DataFile
+from wasmfleet.orchestrator.routes_wasmiot_deploy import add_deployment_routes
 from wasmfleet.orchestrator.service import Orchestrator
-from wasmfleet.orchestrator.views import (
-    execution_view,
-    log_view,
-    wasmiot_device_view,
-    wasmiot_manifest_view,
-    wasmiot_module_view,
-)
+from wasmfleet.orchestrator.views import execution_view
+from wasmfleet.orchestrator.wasmiot_views import wasmiot_device, wasmiot_log, wasmiot_module
 from wasmfleet.service.http import JSONResponse, read_json
+
+LOG_SAVED = {"message": "Log received and saved"}
+"""What the wasmiot orchestrator answers a stored log entry (logs.js createSupervisorLogs)."""
+DATA_FILE = "application/octet-stream"
+"""The wasmiot orchestrator serves every data file as this (module.js getModuleFile)."""
+MAX_LOGS = 10_000
+
+
+class WasmiotRoute(APIRoute):
+    """A route whose error answers also carry ``errorText``, the sentence wasmiot's GUI shows."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, with WasmfleetErrors answered in the wasmiot error shape."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except WasmfleetError as exc:
+                return wasmiot_error(exc)
+
+        return handle
+
+
+def wasmiot_error(exc: WasmfleetError) -> Response:
+    """The shared error shape plus ``errorText`` (and the execution, when one failed)."""
+    body = exc.to_dict()
+    if isinstance(exc, ExecutionFailed):
+        body["execution"] = execution_view(exc.execution)
+    body["errorText"] = exc.message
+    return JSONResponse(body, status_code=exc.status)
+
+
+def flag(value: str | None, name: str) -> bool:
+    """A true/false query value; InvalidDocument for anything else."""
+    if value is None or value.strip().lower() in ("", "0", "false", "no"):
+        return False
+    if value.strip().lower() in ("1", "true", "yes"):
+        return True
+    raise InvalidDocument(f"?{name} must be true or false, got {value!r}.")
 
 
 def wasmiot_router(orch: Orchestrator) -> APIRouter:
     """Routes of the wasmiot dialect bound to one orchestrator."""
-    router = APIRouter(tags=["wasmiot"])
+    router = APIRouter(tags=["wasmiot"], route_class=WasmiotRoute)
     limit = orch.settings.body_limit
 
     @router.get("/file/device", summary="List devices (wasmiot shape)")
     def list_devices() -> Response:
-        return JSONResponse([wasmiot_device_view(d) for d in orch.store.list_devices()])
+        return JSONResponse(
+            [wasmiot_device(d, orch.store.status_log(d.id)) for d in orch.store.list_devices()]
+        )
 
-    @router.delete("/file/device", summary="Forget every device")
+    @router.delete("/file/device", summary="Forget every device: {deletedCount}")
     def forget_devices() -> Response:
         orch.monitor.forget()
-        orch.store.delete_all_devices()
-        return Response(status_code=204)
+        return JSONResponse({"deletedCount": orch.store.delete_all_devices()})
 
-    @router.post("/file/device/discovery/reset", summary="Rescan for devices")
+    @router.post("/file/device/discovery/reset", summary="Rescan for devices (204)")
     async def reset() -> Response:
         await orch.rescan()
         return Response(status_code=204)
 
-    @router.post("/file/device/discovery/register", summary="Register a device over HTTP")
+    @router.post("/file/device/discovery/register", summary="Register a device over HTTP (204)")
     async def register(request: Request) -> Response:
         sighting = parse_registration(await read_json(request, limit.fixed(64 * 1024)))
-        device = await orch.devices.register(sighting)
-        return JSONResponse(wasmiot_device_view(device))
+        await orch.devices.register(sighting)
+        return Response(status_code=204)
 
     @router.post(
-        "/file/module", summary="Upload a module (multipart: name + application/wasm part)"
+        "/file/module", summary="Upload a module (multipart: name + application/wasm part): {id}"
     )
     async def create_module(request: Request) -> Response:
         name, data = await read_module_upload(request, limit)
-        module = await asyncio.to_thread(orch.modules.create, name, data)
+        module = await asyncio.to_thread(orch.modules.create, name, data, same_name=True)
         return JSONResponse({"id": module.id}, status_code=201)
 
-    @router.get("/file/module", summary="List modules (wasmiot shape)")
+    @router.get("/file/module", summary="List every module, oldest first (wasmiot shape)")
     def list_modules() -> Response:
-        return JSONResponse([wasmiot_module_view(m) for m in orch.store.list_modules()])
+        modules = sorted(orch.store.list_modules(), key=lambda m: (m.created_at, m.id))
+        return JSONResponse([wasmiot_module(m) for m in modules])
+
+    @router.delete("/file/module", summary="Delete every module: {deletedCount}")
+    def delete_modules(force: str | None = None) -> Response:
+        return JSONResponse({"deletedCount": orch.modules.delete_all(force=flag(force, "force"))})
 
     @router.get("/file/module/{module_id}", summary="One module (a one-element list)")
     def get_module(module_id: str) -> Response:
-        return JSONResponse([wasmiot_module_view(orch.modules.get(module_id))])
+        return JSONResponse([wasmiot_module(orch.modules.get(module_id))])
 
     @router.delete("/file/module/{module_id}", summary="Delete a module (409 while in use)")
-    def delete_module(module_id: str, force: bool = False) -> Response:
-        orch.modules.delete(module_id, force=force)
+    def delete_module(module_id: str, force: str | None = None) -> Response:
+        orch.modules.delete(module_id, force=flag(force, "force"))
         return Response(status_code=204)
 
-    @router.post("/file/module/{module_id}/upload", summary="Describe functions and data files")
+    @router.post(
+        "/file/module/{module_id}/upload",
+        summary="Describe functions and data files: {description}",
+    )
     async def describe(module_id: str, request: Request) -> Response:
-        functions: Any
-        files: list[DataFile] = []
-        if is_form(request):
-            fields, files = await read_form(request, limit)
-            functions = parse_bracket_fields(fields) if fields else {}
-        else:
-            functions = await read_json(request, limit)
+        functions, files = await read_wasmiot_description(request, limit)
         module = await asyncio.to_thread(orch.modules.describe, module_id, functions, files)
-        return JSONResponse({"id": module.id, "description": module.description})
+        return JSONResponse({"description": module.description})
 
     @router.get("/file/module/{module_id}/wasm", summary="The module binary")
     def wasm_file(module_id: str) -> Response:
@@ -105,49 +148,10 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
 
     @router.get("/file/module/{module_id}/{file_name}", summary="A data file of the module")
     def data_file(module_id: str, file_name: str) -> Response:
-        data, media = orch.modules.data_file(module_id, file_name)
-        return Response(data, media_type=media)
+        data, _media = orch.modules.data_file(module_id, file_name)
+        return Response(data, media_type=DATA_FILE)
 
-    @router.post("/file/manifest", summary="Create (and solve) a deployment from a manifest")
-    async def create_manifest(request: Request) -> Response:
-        record = await orch.deployments.create(await read_manifest(request, limit))
-        return Response(json.dumps(record.id), status_code=201, media_type="application/json")
-
-    @router.get("/file/manifest", summary="List deployments (wasmiot shape)")
-    def list_manifests() -> Response:
-        return JSONResponse([wasmiot_manifest_view(d) for d in orch.store.list_deployments()])
-
-    @router.get("/file/manifest/{key}", summary="One deployment (wasmiot shape)")
-    def get_manifest(key: str) -> Response:
-        return JSONResponse(wasmiot_manifest_view(orch.deployments.get(key)))
-
-    @router.post("/file/manifest/{key}", summary="Deploy to every device")
-    async def deploy(key: str) -> Response:
-        record = await orch.deployments.deploy(key)
-        status = 200 if record.status == DeploymentStatus.ACTIVE else 502
-        return JSONResponse(
-            {"status": record.status, "devices": record.results, "error": record.error},
-            status_code=status,
-        )
-
-    @router.put("/file/manifest/{key}", summary="Re-solve and redeploy")
-    async def redeploy(key: str, request: Request) -> Response:
-        body = await read_manifest(request, limit) if await request.body() else None
-        record = await orch.deployments.redeploy(key, body)
-        status = 200 if record.status == DeploymentStatus.ACTIVE else 502
-        return JSONResponse(wasmiot_manifest_view(record), status_code=status)
-
-    @router.delete("/file/manifest/{key}", summary="Remove from the devices and delete")
-    async def delete_manifest(key: str) -> Response:
-        removed = await orch.deployments.remove(key)
-        return JSONResponse({"removed": removed})
-
-    @router.post("/execute/{key}", summary="Run a deployment from its first step")
-    async def execute(key: str, request: Request) -> Response:
-        record = await asyncio.to_thread(orch.deployments.get, key)
-        args, files = await read_arguments(request, limit)
-        execution = await orch.executions.execute(record, args, files)
-        return JSONResponse(execution_view(execution))
+    add_deployment_routes(router, orch)
 
     @router.post("/device/logs", summary="Store supervisor log entries (form field logData)")
     async def post_logs(request: Request) -> Response:
@@ -156,16 +160,14 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
             values = [v for k, v in fields if k == "logData"]
         else:
             body = await read_json(request, limit.fixed(16 * 1024 * 1024))
-            values = [json.dumps(body.get("logData", body) if isinstance(body, dict) else body)]
-        stored = await asyncio.to_thread(orch.logs.add, values)
-        return JSONResponse({"stored": stored})
+            raw = body.get("logData", body) if isinstance(body, dict) else body
+            values = [raw if isinstance(raw, str) else json.dumps(raw)]
+        await asyncio.to_thread(orch.logs.add, values)
+        return JSONResponse(LOG_SAVED)
 
-    @router.get("/device/logs", summary="Supervisor logs, oldest first")
-    def get_logs(
-        after: str | None = None, device: str | None = None, limit: int = 1000
-    ) -> Response:
-        return JSONResponse(
-            [log_view(r) for r in orch.logs.list(after=after, device=device, limit=limit)]
-        )
+    @router.get("/device/logs", summary="Supervisor logs, oldest first (?after=<ISO time>)")
+    def get_logs(after: str | None = None, device: str | None = None) -> Response:
+        rows = orch.logs.list(after=after, device=device, limit=MAX_LOGS)
+        return JSONResponse([wasmiot_log(r) for r in rows])
 
     return router

@@ -1,11 +1,10 @@
-"""JSON views of stored records, shared by the wasmiot routes and ``/api/v1``."""
+"""JSON views of stored records as ``/api/v1`` shows them (the wasmiot ones: wasmiot_views.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.orchestrator.devices import capacity_of, url_of
 from wasmfleet.orchestrator.modules import function_names
 from wasmfleet.orchestrator.store import (
@@ -47,19 +46,6 @@ def status_entry_view(e: StatusEntry) -> dict[str, Any]:
     return {"time": _iso(e.time), "status": e.status, "reason": e.reason}
 
 
-def wasmiot_device_view(d: DeviceRecord) -> dict[str, Any]:
-    """A device in the wasmiot orchestrator's shape (plus wasmfleet fields)."""
-    return {
-        "_id": d.id,
-        "name": d.name,
-        "communication": {"addresses": list(d.addresses), "port": d.port},
-        "description": d.description,
-        "health": {"report": d.health, "timeOfQuery": _iso(d.last_seen)},
-        "status": d.status,
-        "labels": dict(d.labels),
-    }
-
-
 def module_view(m: ModuleRecord) -> dict[str, Any]:
     """A module as /api/v1 shows it."""
     return {
@@ -73,22 +59,6 @@ def module_view(m: ModuleRecord) -> dict[str, Any]:
         "functions": function_names(m),
         "data_files": m.data_files,
         "created_at": _iso(m.created_at),
-    }
-
-
-def wasmiot_module_view(m: ModuleRecord) -> dict[str, Any]:
-    """A module in the wasmiot orchestrator's shape."""
-    return {
-        "_id": m.id,
-        "name": m.name,
-        "exports": [{"name": e["name"], "parameterCount": e["parameterCount"]} for e in m.exports],
-        "requirements": m.requirements,
-        "wasm": {"originalFilename": f"{m.name}.wasm", "sha256": m.sha256, "size": m.size},
-        "dataFiles": {
-            name: {"originalFilename": name, "mimetype": meta.get("media_type")}
-            for name, meta in m.data_files.items()
-        },
-        "description": m.description,
     }
 
 
@@ -107,21 +77,6 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
         "epoch": d.epoch,
         "moves": list(d.moves),
         "warnings": list(d.warnings),
-    }
-
-
-def wasmiot_manifest_view(d: DeploymentRecord) -> dict[str, Any]:
-    """A deployment in the wasmiot orchestrator's manifest shape."""
-    steps = [s for s in (d.plan or {}).get("steps", []) if s.get("bridge") is None]  # no function
-    return {
-        "_id": d.id,
-        "name": d.name,
-        "sequence": [
-            {"device": s["device"], "module": s["module_id"], "func": s["function"]} for s in steps
-        ],
-        "fullManifest": d.documents,
-        "active": d.status == DeploymentStatus.ACTIVE,
-        "status": d.status,
     }
 
 
