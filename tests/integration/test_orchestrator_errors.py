@@ -115,6 +115,35 @@ def test_bad_manifests(fleet: Fleet, body: object, status: int, needle: str) -> 
     assert fleet.http.get("/file/manifest").json() == []
 
 
+def test_wasmiot_routes_answer_bad_input_with_a_sentence(fleet: Fleet) -> None:
+    # Where the wasmiot orchestrator answers these with a 500 (or crashes), a 4xx says why, as
+    # error.message and as errorText (what wasmiot's GUI shows).
+    fibo = fleet.http.get("/api/v1/modules/fibo").json()["id"]
+    sequence = [{"module": fibo, "func": "fibo"}]
+    assert fleet.http.post("/file/manifest", json={"name": "bad-put", "sequence": sequence})
+    cases = [
+        (fleet.http.post(f"/file/module/{fibo}/upload", data={"functions": "{nope"}), 400, "JSON"),
+        (fleet.http.get(f"/file/module/{fibo}/ghost.txt"), 404, "ghost.txt"),
+        (fleet.http.delete("/file/module/fibo", params={"force": "maybe"}), 400, "force"),
+        (fleet.http.get("/file/manifest/0123456789abcdef01234567"), 404, "No deployment"),
+        (fleet.http.post("/file/manifest", json={"name": "e", "sequence": []}), 400, "sequence"),
+        (fleet.http.post("/file/manifest", json={"name": "e", "sequence": [{}]}), 400, "module"),
+        (fleet.http.post("/execute/bad-put", json={}), 409, "deploy it first"),
+        (
+            fleet.http.put(
+                "/file/manifest/bad-put", json={"name": "renamed", "sequence": sequence}
+            ),
+            409,
+            "names cannot change",
+        ),
+        (fleet.http.get("/device/logs", params={"after": "soon"}), 400, "ISO 8601"),
+    ]
+    for r, status, needle in cases:
+        message = _error(r, status)
+        assert needle in message and r.json()["errorText"] == message, (r.request.url, message)
+    assert fleet.http.delete("/file/manifest/bad-put").status_code == 200
+
+
 def test_unknown_things_are_404(fleet: Fleet) -> None:
     _error(fleet.http.get("/file/module/ghost"), 404)
     _error(fleet.http.post("/execute/ghost", json={}), 404)
