@@ -151,7 +151,8 @@ def _goal_devices(d: DeploymentRecord) -> dict[int, str]:
     """Step index -> the device it was on before self-healing first moved it."""
     goal: dict[int, str] = {}
     for move in d.moves:
-        goal.setdefault(int(move.get("step", -1)), str(move.get("from")))
+        if move.get("from") is not None:
+            goal.setdefault(int(move.get("step", -1)), str(move["from"]))
     return goal
 
 
