@@ -9,7 +9,16 @@
 (b) the same as JSON: ``{"fibo": {"method", "parameters": [{"name", "type"}] | "param0",
     "output", "mounts": [{"name", "stage", "media_type"}]}}``, optionally wrapped in
     ``{"functions": {...}}`` (the wrapper may hold JSON text, as wasmiot's GUI sends it);
-(c) a complete OpenAPI description (it has an ``openapi`` key): checked, returned unchanged.
+(c) a complete OpenAPI description (it has an ``openapi`` key): checked, and returned with
+    its function paths named as below (every other part unchanged).
+
+Function paths name the module literally, as the wasmiot orchestrator writes them:
+``/{deployment}/modules/fibo/fibo``, with ``deployment`` the only path parameter (tools that
+fill in ``{deployment}`` alone, like the wasmiot GUI, then get a callable URL). A form (c)
+path ``/{deployment}/modules/{module}/fibo`` is rewritten so, its ``module`` parameter
+dropped. Generated schemas are plain, as the wasmiot orchestrator's: ``{"type": "integer"}``
+for i32/i64 and ``{"type": "number"}`` for f32/f64 (no ``format``, which the original
+supervisor refuses; the Wasm signature, not the schema, says how a value is passed).
 
 Decisions, checked against each function's Wasm signature (``ExportInfo``):
 
@@ -45,10 +54,10 @@ from wasmfleet.core.openapi import (
 )
 
 WASM_SCHEMAS: dict[str, dict[str, str]] = {
-    "i32": {"type": "integer", "format": "int32"},
-    "i64": {"type": "integer", "format": "int64"},
-    "f32": {"type": "number", "format": "float"},
-    "f64": {"type": "number", "format": "double"},
+    "i32": {"type": "integer"},
+    "i64": {"type": "integer"},
+    "f32": {"type": "number"},
+    "f64": {"type": "number"},
 }
 """The OpenAPI schema of each Wasm scalar type."""
 INTERNAL_EXPORTS = frozenset(
@@ -72,17 +81,14 @@ _Op = tuple[str, dict[str, Any], tuple[Mount, ...]]
 """(lower-case method, OpenAPI operation, mounts) of one function."""
 _PATH_PARAMS = [
     {
-        "name": name,
+        "name": "deployment",
         "in": "path",
         "required": True,
-        "description": text,
+        "description": "Deployment id.",
         "schema": {"type": "string"},
     }
-    for name, text in (
-        ("deployment", "Deployment id."),
-        ("module", "Module name within the deployment."),
-    )
 ]
+_MODULE_SEGMENT = "{module}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,10 +401,36 @@ def _check_data_files(mounts: dict[str, tuple[Mount, ...]], data_files: Collecti
             )
 
 
+def function_path(module_name: str, function: str) -> str:
+    """The path key of a function in a module's description: ``/{deployment}/modules/m/f``."""
+    return f"/{{deployment}}/modules/{module_name}/{function}"
+
+
+def _literal_paths(module_name: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with ``{module}`` in its path keys replaced by the module's name (and the
+    ``module`` path parameter dropped from those path items)."""
+    if not any(_MODULE_SEGMENT in str(path) for path in doc["paths"]):
+        return doc
+    paths: dict[str, Any] = {}
+    for path, item in doc["paths"].items():
+        if _MODULE_SEGMENT in str(path) and isinstance(item, dict):
+            path = str(path).replace(_MODULE_SEGMENT, module_name)
+            params = item.get("parameters")
+            if isinstance(params, list):
+                kept = [p for p in params if not (isinstance(p, dict) and _module_param(p))]
+                item = {**item, "parameters": kept}
+        paths[path] = item
+    return {**doc, "paths": paths}
+
+
+def _module_param(param: dict[str, Any]) -> bool:
+    return param.get("name") == "module" and param.get("in") == "path"
+
+
 def _document(module_name: str, ops: dict[str, _Op]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for name, (method, op, _) in ops.items():
-        paths[f"/{{deployment}}/modules/{{module}}/{name}"] = {
+        paths[function_path(module_name, name)] = {
             "parameters": [dict(p) for p in _PATH_PARAMS],
             method: op,
         }
@@ -445,4 +477,4 @@ def _check_openapi(
         for mount in mounts[name]:
             check_file_name(mount.name, what=f"mount name in the {where}")
     _check_data_files(mounts, data_files)
-    return doc
+    return _literal_paths(module_name, doc)

@@ -9,6 +9,10 @@ Every change of a deployment's status goes through ``core.lifecycle.advance``.
 
 Every send raises the deployment's *epoch* and writes it into each document: supervisors
 refuse calls to a copy older than an epoch they have heard of (fencing, see healing.py).
+
+Each device is sent the document of its dialect (``core.dialect``, recognised from its
+device description): an original wasmiot supervisor gets the wasmiot document, and its
+answer is read its way (``{"status": "success"}``, else an error page).
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import httpx
 from wasmfleet.core.bridge_step import parse_bridge_step
 from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_documents
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
+from wasmfleet.core.dialect import Dialect, dialect_of, wasmiot_deploy_error
 from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
 from wasmfleet.core.lifecycle import DeploymentEvent, advance
 from wasmfleet.core.manifest import Manifest, parse_manifest
-from wasmfleet.orchestrator.answers import error_of
+from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import (
     check_cycles,
@@ -140,13 +145,14 @@ class DeploymentService:
 
     def _documents(
         self, record: DeploymentRecord
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        """Each device's document, and the URL of each device it was built for."""
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, Dialect]]:
+        """Each device's document, and the URL and dialect of each device it was built for."""
         assert record.plan is not None
         public = self.settings.resolved_public_url
         steps: list[PlannedStep] = []
         bridges: list[PlannedBridge] = []
         urls: dict[str, str] = {}
+        dialects: dict[str, Dialect] = {}
         manifest_steps = record.manifest.get("steps") or []
         for step in record.plan["steps"]:
             index = int(step["step"])
@@ -163,11 +169,17 @@ class DeploymentService:
                     "re-solve the deployment (PUT)."
                 )
             urls[device.name] = url_of(device)
+            dialects[device.name] = dialect_of(device.description)
             steps.append(_planned_step(step, module, urls[device.name], public, wanted))
         documents = device_documents(
-            record.id, steps, bridges=bridges, epoch=record.epoch, lease_s=self.settings.lease_s
+            record.id,
+            steps,
+            bridges=bridges,
+            epoch=record.epoch,
+            lease_s=self.settings.lease_s,
+            dialects=dialects,
         )
-        return documents, urls
+        return documents, urls, dialects
 
     def _planned_bridge(
         self, step: dict[str, Any], wanted: dict[str, Any], urls: dict[str, str]
@@ -198,7 +210,7 @@ class DeploymentService:
         is ``degraded``, to be retried. See core/lifecycle.py."""
         record = await asyncio.to_thread(self.get, key)
         record.epoch += 1
-        documents, urls = await asyncio.to_thread(self._documents, record)
+        documents, urls, dialects = await asyncio.to_thread(self._documents, record)
         record.documents = documents
         sending = DeploymentEvent.SEND if rollback else DeploymentEvent.MOVE
         record.status = advance(record.status, sending)
@@ -207,7 +219,9 @@ class DeploymentService:
         pairs = {(n, record.id) for n in names}
         self.sending |= pairs
         try:
-            answers = await asyncio.gather(*(self._send(urls[n], documents[n]) for n in names))
+            answers = await asyncio.gather(
+                *(self._send(urls[n], documents[n], dialects.get(n)) for n in names)
+            )
         finally:
             self.sending -= pairs
         results = dict(zip(names, answers, strict=True))
@@ -240,7 +254,7 @@ class DeploymentService:
         pair = (device, record.id)
         self.sending.add(pair)
         try:
-            return await self._send(url_of(found), document)
+            return await self._send(url_of(found), document, dialect_of(found.description))
         finally:
             self.sending.discard(pair)
 
@@ -249,9 +263,13 @@ class DeploymentService:
         found = await asyncio.to_thread(self.store.get_device, device)
         if found is None:
             return {"ok": False, "message": "unknown device"}
+        if dialect_of(found.description) is Dialect.WASMIOT:
+            epoch = 0  # the original has no fences: a plain DELETE
         return await self._delete(url_of(found), deployment_id, epoch)
 
-    async def _send(self, url: str, document: dict[str, Any]) -> dict[str, Any]:
+    async def _send(
+        self, url: str, document: dict[str, Any], dialect: Dialect | None = None
+    ) -> dict[str, Any]:
         try:
             response = await self.client.post(
                 url + "/deploy", json=document, timeout=self.settings.deploy_timeout_s
@@ -264,6 +282,13 @@ class DeploymentService:
             }
         except httpx.HTTPError as err:
             return {"ok": False, "status": None, "message": f"could not reach {url}: {err}"}
+        if dialect is Dialect.WASMIOT:
+            why = wasmiot_deploy_error(response.status_code, json_of(response), response.text)
+            return {
+                "ok": why is None,
+                "status": response.status_code,
+                "message": "deployed" if why is None else why,
+            }
         ok = 200 <= response.status_code < 300
         return {
             "ok": ok,
