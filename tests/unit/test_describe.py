@@ -427,6 +427,15 @@ def test_exports_only_describes_every_callable_export(name: str) -> None:
     assert set(deployed(doc, name)) == callable_
 
 
+def test_exports_only_describes_a_function_without_result() -> None:
+    # A module exporting a void function used to fail its upload with a 500 (IndexError).
+    doc = describe_exports_only("m", {"tick": ExportInfo("tick", ("i32",), ())})
+    op = doc["paths"]["/{deployment}/modules/m/tick"]["get"]
+    assert [p["schema"] for p in op["parameters"]] == [{"type": "integer"}]
+    assert op["responses"]["200"] == {"description": "No content."}
+    assert read_back(doc)["tick"]["response"] == ("", {})
+
+
 def test_exports_only_types_from_wasm_types() -> None:
     exports = {
         "mix": ExportInfo("mix", ("i32", "i64", "f32", "f64"), ("f64",)),

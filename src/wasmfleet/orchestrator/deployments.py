@@ -24,26 +24,23 @@ from typing import Any
 
 import httpx
 
-from wasmfleet.core.bridge_step import parse_bridge_step
-from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_documents
-from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.dialect import Dialect, dialect_of, wasmiot_deploy_error
 from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
 from wasmfleet.core.lifecycle import DeploymentEvent, advance
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
+from wasmfleet.orchestrator.documents import build_documents
 from wasmfleet.orchestrator.planning import (
     check_cycles,
     check_failovers,
-    is_bridge,
     plan_record,
     request_for,
     snapshot,
     solve,
 )
 from wasmfleet.orchestrator.settings import OrchestratorSettings
-from wasmfleet.orchestrator.store import DeploymentRecord, ModuleRecord, Store
+from wasmfleet.orchestrator.store import DeploymentRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -143,58 +140,6 @@ class DeploymentService:
         record.module_ids = sorted({m.id for m in resolved if m is not None})
         return record
 
-    def _documents(
-        self, record: DeploymentRecord
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, Dialect]]:
-        """Each device's document, and the URL and dialect of each device it was built for."""
-        assert record.plan is not None
-        public = self.settings.resolved_public_url
-        steps: list[PlannedStep] = []
-        bridges: list[PlannedBridge] = []
-        urls: dict[str, str] = {}
-        dialects: dict[str, Dialect] = {}
-        manifest_steps = record.manifest.get("steps") or []
-        for step in record.plan["steps"]:
-            index = int(step["step"])
-            wanted = manifest_steps[index] if index < len(manifest_steps) else {}
-            if is_bridge(step):
-                bridges.append(self._planned_bridge(step, wanted, urls))
-                continue
-            module = self.store.get_module(step["module_id"])
-            device = self.store.get_device(step["device"])
-            if module is None or device is None:
-                missing = "module" if module is None else "device"
-                raise Conflict(
-                    f"The {missing} of step {step['name']} was deleted since the plan was made; "
-                    "re-solve the deployment (PUT)."
-                )
-            urls[device.name] = url_of(device)
-            dialects[device.name] = dialect_of(device.description)
-            steps.append(_planned_step(step, module, urls[device.name], public, wanted))
-        documents = device_documents(
-            record.id,
-            steps,
-            bridges=bridges,
-            epoch=record.epoch,
-            lease_s=self.settings.lease_s,
-            dialects=dialects,
-        )
-        return documents, urls, dialects
-
-    def _planned_bridge(
-        self, step: dict[str, Any], wanted: dict[str, Any], urls: dict[str, str]
-    ) -> PlannedBridge:
-        """A bridge step of the plan on its device (its route from the manifest)."""
-        device = self.store.get_device(step["device"])
-        if device is None or "bridge" not in wanted:
-            raise Conflict(
-                f"The device of step {step['name']} was deleted since the plan was made; "
-                "re-solve the deployment (PUT)."
-            )
-        urls[device.name] = url_of(device)
-        route = parse_bridge_step(wanted, f"steps[{step['step']}]")
-        return PlannedBridge(index=int(step["step"]), device=device.name, route=route)
-
     async def deploy(self, key: str) -> DeploymentRecord:
         """Send every device its document (a new epoch) in parallel and record each answer."""
         record = await asyncio.to_thread(self.get, key)
@@ -210,7 +155,9 @@ class DeploymentService:
         is ``degraded``, to be retried. See core/lifecycle.py."""
         record = await asyncio.to_thread(self.get, key)
         record.epoch += 1
-        documents, urls, dialects = await asyncio.to_thread(self._documents, record)
+        documents, urls, dialects = await asyncio.to_thread(
+            build_documents, self.store, record, self.settings
+        )
         record.documents = documents
         sending = DeploymentEvent.SEND if rollback else DeploymentEvent.MOVE
         record.status = advance(record.status, sending)
@@ -384,31 +331,3 @@ def _read_manifest(body: Any) -> Manifest:
     for warning in manifest.warnings:
         log.warning("manifest %s: %s", manifest.name, warning, extra={"deployment": manifest.name})
     return manifest
-
-
-def _planned_step(
-    step: dict[str, Any],
-    module: ModuleRecord,
-    device_url: str,
-    public: str,
-    wanted: dict[str, Any],
-) -> PlannedStep:
-    """The plan's step on its device; ``wanted`` is the manifest step (stateful, topics)."""
-    base = f"{public}/file/module/{module.id}"
-    return PlannedStep(
-        index=int(step["step"]),
-        module_id=module.id,
-        module_name=module.name,
-        function=step["function"],
-        device=step["device"],
-        device_url=device_url,
-        binary_url=f"{base}/wasm",
-        description_url=f"{base}/description",
-        description=module.description or {},
-        data_files={name: f"{base}/{name}" for name in module.data_files},
-        sha256=module.sha256,
-        file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
-        stateful=bool(wanted.get("stateful")),
-        trigger=parse_trigger(wanted.get("trigger"), f"steps[{step['step']}].trigger"),
-        publish=parse_publish(wanted.get("publish"), f"steps[{step['step']}].publish"),
-    )
