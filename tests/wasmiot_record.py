@@ -349,7 +349,13 @@ def record(out: Path, work: Path) -> list[Path]:
             path.write_text(json.dumps(fixture, indent=1, sort_keys=False) + "\n")
             written.append(path)
         path = out / "refusals.json"
-        refusals = _refusals(http, recorder, devices, proxies, modules)
+        fibo = json.loads((out / "fibo.json").read_text())
+        accepted = next(
+            e["request"]["body"]
+            for e in fibo["exchanges"]
+            if e["device"] == "orig" and e["request"]["path"] == "/deploy"
+        )
+        refusals = _refusals(accepted, http, recorder, devices, proxies, modules)
         path.write_text(json.dumps(refusals, indent=1) + "\n")
         written.append(path)
     return written
@@ -372,6 +378,7 @@ def _extra_calls(
 
 
 def _refusals(
+    accepted: dict[str, Any],
     http: httpx.Client,
     recorder: Recorder,
     devices: dict[str, Any],
@@ -420,7 +427,7 @@ def _refusals(
             recorder, scenario, proxies["orig"].url, sent
         )
     scenario = "unfetchable"
-    document = json.loads(json.dumps(sent))
+    document = json.loads(json.dumps(accepted))  # a document it took, its binary moved away
     document["deploymentId"] = "unfetchable"
     document["modules"][0]["urls"]["binary"] += "-missing"
     refused["a module it cannot fetch"] = _post(recorder, scenario, proxies["orig"].url, document)
