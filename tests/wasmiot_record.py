@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import email.parser
 import json
 import sys
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import wasmtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.recording_proxy import Recorder, RecordingProxy
 from tests.support import MODULES, OrchestratorProcess, SupervisorProcess
 from tests.wasmiot_original import UPSTREAM_COMMIT, OriginalSupervisor, original_paths
 from wasmfleet import __version__
@@ -87,140 +84,6 @@ SCENARIOS: list[tuple[str, list[tuple[str, str, str]], dict[str, Any]]] = [
     ("void", [("orig", "probe", "nothing")], {}),
 ]
 """(name, [(device, module, function)...], execution arguments)."""
-RECORDED_PATHS = ("/deploy", "/modules/", "/request-history", "/module_results/")
-TEXT_KEPT = 400
-"""Characters kept of a text body (the rest of an HTML error page is its debugger)."""
-
-
-# -- a recording reverse proxy ----------------------------------------------------------------
-
-
-class Recorder:
-    """Everything the proxies saw, in order, with the scenario it belongs to."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.exchanges: list[dict[str, Any]] = []
-        self.scenario = ""
-
-    def add(self, exchange: dict[str, Any]) -> None:
-        """Keep one request and its answer (only the calls the contract is about)."""
-        if not any(part in exchange["request"]["path"] for part in RECORDED_PATHS):
-            return
-        with self.lock:
-            self.exchanges.append({"scenario": self.scenario, **exchange})
-
-    def take(self, scenario: str) -> list[dict[str, Any]]:
-        """The exchanges of ``scenario``, removed from the record."""
-        with self.lock:
-            mine = [e for e in self.exchanges if e["scenario"] == scenario]
-            self.exchanges = [e for e in self.exchanges if e["scenario"] != scenario]
-        for exchange in mine:
-            del exchange["scenario"]
-        return mine
-
-
-def _body(content_type: str, data: bytes) -> Any:
-    """A body as the fixtures keep it: JSON parsed, multipart summarised, text, or a size."""
-    kind = content_type.split(";")[0].strip().lower()
-    if not data:
-        return None
-    if kind == "application/json":
-        try:
-            return json.loads(data)
-        except ValueError:
-            pass
-    if kind == "multipart/form-data":
-        message = email.parser.BytesParser().parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + data
-        )
-        return {
-            "multipart": [
-                {
-                    "name": part.get_param("name", header="content-disposition"),
-                    "filename": part.get_filename(),
-                    "content_type": part.get_content_type(),
-                    "bytes": len(part.get_payload(decode=True) or b""),
-                }
-                for part in message.walk()
-                if not part.is_multipart()
-            ]
-        }
-    if kind.startswith("text/") or kind in ("application/xml", ""):
-        text = data.decode("utf-8", "replace")
-        if len(text) > TEXT_KEPT:  # Flask's error page: its <title> names the exception
-            return {"text": text[:TEXT_KEPT], "chars": len(text)}
-        return {"text": text}
-    return {"bytes": len(data), "content_type": kind}
-
-
-class RecordingProxy:
-    """A reverse proxy on 127.0.0.1 in front of one device that records its traffic."""
-
-    def __init__(self, device: str, target: str, recorder: Recorder) -> None:
-        self.device = device
-        self.target = target.rstrip("/")
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                data = self.rfile.read(length) if length else b""
-                headers = {
-                    k: v
-                    for k, v in self.headers.items()
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding")
-                }
-                with httpx.Client(timeout=60.0) as client:
-                    answer = client.request(
-                        self.command, proxy.target + self.path, content=data, headers=headers
-                    )
-                split = urlsplit(self.path)
-                ctype = self.headers.get("content-type", "")
-                recorder.add(
-                    {
-                        "device": proxy.device,
-                        "request": {
-                            "method": self.command,
-                            "path": split.path,
-                            "query": parse_qsl(split.query, keep_blank_values=True),
-                            "content_type": ctype.split(";")[0] or None,
-                            "user_agent": self.headers.get("user-agent", ""),
-                            "body": _body(ctype, data),
-                        },
-                        "response": {
-                            "status": answer.status_code,
-                            "content_type": answer.headers.get("content-type", "").split(";")[0],
-                            "body": _body(answer.headers.get("content-type", ""), answer.content),
-                        },
-                    }
-                )
-                self.send_response(answer.status_code)
-                for key, value in answer.headers.items():
-                    if key.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        """The proxy's base URL (the device's address as the fleet knows it)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # -- the flow -------------------------------------------------------------------------------------
@@ -294,59 +157,11 @@ def record(out: Path, work: Path) -> list[Path]:
             modules[name] = http.get(f"/api/v1/modules/{module_id}").json()
         for scenario, sequence, args in SCENARIOS:
             recorder.scenario = scenario
-            manifest = {
-                "name": scenario,
-                "sequence": [
-                    {"device": devices[d]["id"], "module": modules[m]["id"], "func": f}
-                    for d, m, f in sequence
-                ],
-            }
-            created = http.post("/file/manifest", json=manifest)
-            created.raise_for_status()
-            deployment_id = created.json()
-            deployed = http.post(f"/file/manifest/{deployment_id}")
-            executed = http.post(f"/api/v1/deployments/{deployment_id}/execute", json=args)
-            extra = _extra_calls(scenario, http, deployment_id, proxies["orig"].url)
-            record_ = http.get(f"/api/v1/deployments/{deployment_id}").json()
-            removed = http.delete(f"/api/v1/deployments/{deployment_id}")
-            fixture = {
-                "scenario": scenario,
-                "recorded_with": {
-                    "wasmiot_supervisor_commit": UPSTREAM_COMMIT,
-                    "wasmfleet": __version__,
-                },
-                "orchestrator": orchestrator.url,
-                "devices": {
-                    name: {
-                        "id": devices[name]["id"],
-                        "url": proxies[name].url,
-                        "description": http.get(
-                            f"{proxies[name].url}/.well-known/wasmiot-device-description"
-                        ).json(),
-                    }
-                    for name in proxies
-                },
-                "modules": {
-                    m: _module_fields(modules[m]) for m in sorted({m for _, m, _ in sequence})
-                },
-                "manifest": manifest,
-                "deployment": {
-                    "id": deployment_id,
-                    "epoch": record_["epoch"],
-                    "plan": record_["plan"],
-                    "deploy_answer": {"status": deployed.status_code, "body": deployed.json()},
-                },
-                "execution": {
-                    "args": args,
-                    "status": executed.status_code,
-                    "body": executed.json(),
-                    **extra,
-                },
-                "removed": {"status": removed.status_code, "body": removed.json()},
-                "exchanges": recorder.take(scenario),
-            }
+            fixture = _scenario(scenario, sequence, args, http, devices, modules, proxies)
+            fixture["orchestrator"] = orchestrator.url
+            fixture["exchanges"] = recorder.take(scenario)
             path = out / f"{scenario}.json"
-            path.write_text(json.dumps(fixture, indent=1, sort_keys=False) + "\n")
+            path.write_text(json.dumps(fixture, indent=1) + "\n")
             written.append(path)
         path = out / "refusals.json"
         fibo = json.loads((out / "fibo.json").read_text())
@@ -361,13 +176,65 @@ def record(out: Path, work: Path) -> list[Path]:
     return written
 
 
+def _scenario(
+    scenario: str,
+    sequence: list[tuple[str, str, str]],
+    args: dict[str, Any],
+    http: httpx.Client,
+    devices: dict[str, Any],
+    modules: dict[str, Any],
+    proxies: dict[str, RecordingProxy],
+) -> dict[str, Any]:
+    """The wasmiot user flow for one pipeline: manifest, deploy, execute, remove."""
+    manifest = {
+        "name": scenario,
+        "sequence": [
+            {"device": devices[d]["id"], "module": modules[m]["id"], "func": f}
+            for d, m, f in sequence
+        ],
+    }
+    deployment_id = _ok(http.post("/file/manifest", json=manifest)).json()
+    deployed = http.post(f"/file/manifest/{deployment_id}")
+    executed = http.post(f"/api/v1/deployments/{deployment_id}/execute", json=args)
+    extra = _extra_calls(scenario, deployment_id, proxies["orig"].url)
+    stored = http.get(f"/api/v1/deployments/{deployment_id}").json()
+    removed = http.delete(f"/api/v1/deployments/{deployment_id}")
+    return {
+        "scenario": scenario,
+        "recorded_with": {"wasmiot_supervisor_commit": UPSTREAM_COMMIT, "wasmfleet": __version__},
+        "devices": {
+            name: {
+                "id": devices[name]["id"],
+                "url": proxy.url,
+                "description": http.get(
+                    f"{proxy.url}/.well-known/wasmiot-device-description"
+                ).json(),
+            }
+            for name, proxy in proxies.items()
+        },
+        "modules": {m: _module_fields(modules[m]) for m in sorted({m for _, m, _ in sequence})},
+        "manifest": manifest,
+        "deployment": {
+            "id": deployment_id,
+            "epoch": stored["epoch"],
+            "plan": stored["plan"],
+            "deploy_answer": {"status": deployed.status_code, "body": deployed.json()},
+        },
+        "execution": {
+            "args": args,
+            "status": executed.status_code,
+            "body": executed.json(),
+            **extra,
+        },
+        "removed": {"status": removed.status_code, "body": removed.json()},
+    }
+
+
 def _module_fields(module: dict[str, Any]) -> dict[str, Any]:
     return {k: module[k] for k in ("id", "name", "sha256", "description", "data_files")}
 
 
-def _extra_calls(
-    scenario: str, http: httpx.Client, deployment_id: str, orig: str
-) -> dict[str, Any]:
+def _extra_calls(scenario: str, deployment_id: str, orig: str) -> dict[str, Any]:
     """More answers of the original: a bad argument (its failed entry comes with 500)."""
     if scenario != "fibo":
         return {}
