@@ -171,6 +171,9 @@ def record(out: Path, work: Path) -> list[Path]:
             if e["device"] == "orig" and e["request"]["path"] == "/deploy"
         )
         refusals = _refusals(accepted, http, recorder, devices, proxies, modules)
+        refusals["at_call"] = {
+            "a to with an upper-case method": _upper_case_hop(out, recorder, proxies["orig"].url)
+        }
         path.write_text(json.dumps(refusals, indent=1) + "\n")
         written.append(path)
     return written
@@ -309,6 +312,25 @@ def _ok(answer: httpx.Response) -> httpx.Response:
     if answer.status_code >= 400:
         raise SystemExit(f"{answer.request.method} {answer.request.url}: {answer.text}")
     return answer
+
+
+def _upper_case_hop(out: Path, recorder: Recorder, url: str) -> list[dict[str, Any]]:
+    """A document it takes, whose ``to`` has an upper-case method: the call fails when it
+    forwards (``requests.GET``). The exchanges: deploy, call, entry."""
+    chained = json.loads((out / "fibo-to-wasmfleet.json").read_text())
+    document = next(
+        e["request"]["body"]
+        for e in chained["exchanges"]
+        if e["device"] == "orig" and e["request"]["path"] == "/deploy"
+    )
+    document["deploymentId"] = "upper-case-method"
+    document["instructions"]["modules"]["fibo"]["fibo"]["to"]["method"] = "GET"
+    recorder.scenario = "upper-case-method"
+    with httpx.Client(timeout=60.0) as client:
+        client.post(url + "/deploy", json=document)
+        called = client.get(f"{url}/upper-case-method/modules/fibo/fibo", params={"param0": 7})
+        client.get(called.json()["resultUrl"])
+    return recorder.take("upper-case-method")
 
 
 def _post(recorder: Recorder, scenario: str, url: str, document: dict[str, Any]) -> Any:

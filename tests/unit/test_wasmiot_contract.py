@@ -155,6 +155,18 @@ def test_the_parser_model_refuses_what_the_original_refused(case: str) -> None:
     assert problem in problems(recorded["request"]["body"])
 
 
+def test_a_to_must_name_its_method_in_lower_case() -> None:
+    # It takes the document, then fails when it forwards: requests.GET does not exist.
+    deployed, called, entry = fixture("refusals")["at_call"]["a to with an upper-case method"]
+    assert deployed["response"]["body"] == {"status": "success"}
+    assert called["response"]["status"] == 200
+    assert entry["response"]["status"] == 500
+    assert entry["response"]["body"]["result"] == "module 'requests' has no attribute 'GET'"
+    assert problems(deployed["request"]["body"]) == [
+        "instructions.modules.fibo.fibo.to.method 'GET' is not a requests function"
+    ]
+
+
 def test_an_unfetchable_module_is_read_as_a_failure() -> None:
     recorded = fixture("refusals")["refused"]["a module it cannot fetch"]
     answer = recorded["response"]
