@@ -47,7 +47,6 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from wasmfleet.core.models import JSON_MEDIA_TYPES
 from wasmfleet.core.protocol import result_url_in
 
 
@@ -68,6 +67,8 @@ WASMIOT_FILE_TYPES = (
     "text/javascript",
 )
 """Media types the original supervisor returns (and forwards) as files (its FILE_TYPES)."""
+WASMIOT_JSON = "application/json"
+"""The one JSON media type the original answers (``text/json`` is not JSON to it)."""
 WASI_ALL = "wasi_snapshot_preview1.*"
 """The original links the whole of WASI preview1 (wasmtime's ``define_wasi``), though its
 hand-written ``supervisorInterfaces`` lists only some of it (no ``fd_fdstat_get``...)."""
@@ -163,7 +164,7 @@ def wasmiot_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _response_schema(media: str, schema: Mapping[str, Any]) -> dict[str, Any]:
-    if _base(media) in JSON_MEDIA_TYPES:
+    if _base(media) == WASMIOT_JSON:
         return {"type": "integer"}  # the original's only JSON result: json.dumps(value)
     return wasmiot_schema(schema or {"type": "string", "format": "binary"})
 
@@ -196,7 +197,7 @@ def wasmiot_limits(op: Mapping[str, Any]) -> tuple[str, ...]:
     if content:
         media, item = next(iter(content.items()))
         kind = ((item or {}).get("schema") or {}).get("type")
-        if _base(str(media)) in JSON_MEDIA_TYPES:
+        if _base(str(media)) == WASMIOT_JSON:
             if kind not in (None, "integer", "number"):
                 limits.append(f"return a JSON {kind} (only numbers and files)")
         elif _base(str(media)) not in WASMIOT_FILE_TYPES:
