@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "wasmiot.h"
+#include "wasmiot_init.h"
 
 enum { ERR_NO_IMAGE = -1, ERR_OPEN = -2, ERR_WRITE = -3 };
 
@@ -25,6 +26,7 @@ int32_t alloc(int32_t len) {
 
 /* Writes len bytes to path; returns len or a negative error code. */
 static int32_t write_file(const char *path, const uint8_t *data, uint32_t len) {
+    wasmiot_init(); /* the original wasmiot supervisor never calls _initialize */
     FILE *fp = fopen(path, "wb");
     if (fp == NULL) {
         return ERR_OPEN;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "wasmiot.h"
+#include "wasmiot_init.h"
 
 enum { ERR_MISSING = -1, ERR_NOT_JPEG = -2, ERR_TOO_LARGE = -3 };
 
@@ -28,6 +29,7 @@ static int32_t read_u16(FILE *fp) {
 
 /* Finds the frame header of ./image.jpg: 0 with *width and *height set, or an error code. */
 static int32_t frame_size(int32_t *width, int32_t *height) {
+    wasmiot_init(); /* the original wasmiot supervisor never calls _initialize */
     FILE *fp = fopen("./image.jpg", "rb");
     if (fp == NULL) {
         return ERR_MISSING;

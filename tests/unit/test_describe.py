@@ -47,6 +47,30 @@ def committed(name: str) -> dict[str, Any]:
     return doc
 
 
+def plain(doc: Any, name: str) -> Any:
+    """``doc`` with path keys naming module ``name`` literally (no ``module`` path parameter)
+    and schemas without a number ``format``: what the generator writes, as wasmiot's does."""
+    if isinstance(doc, list):
+        return [plain(v, name) for v in doc if not (isinstance(v, dict) and _module_param(v))]
+    if not isinstance(doc, dict):
+        return doc
+    return {
+        str(key).replace("{module}", name): plain(value, name)
+        for key, value in doc.items()
+        if not (key == "format" and value != "binary")
+    }
+
+
+def _module_param(value: dict[str, Any]) -> bool:
+    return value.get("name") == "module" and value.get("in") == "path"
+
+
+def plain_committed(name: str) -> dict[str, Any]:
+    """A committed description as the orchestrator describes the module (forms a and b)."""
+    out: dict[str, Any] = plain(committed(name), name)
+    return out
+
+
 def data_files_of(name: str) -> set[str]:
     return {p.name for p in (MODULES_DIR / name).iterdir() if p.suffix not in (".c", ".wasm")}
 
@@ -97,14 +121,28 @@ def spec_from_openapi(doc: dict[str, Any]) -> dict[str, Any]:
     return functions
 
 
-# --- form (c): committed descriptions pass unchanged -------------------------------------------
+# --- form (c): committed descriptions pass with the module named literally ----------------------
 
 
 @pytest.mark.parametrize("name", MODULE_NAMES)
-def test_committed_description_is_returned_unchanged(name: str) -> None:
+def test_committed_description_is_returned_with_literal_paths(name: str) -> None:
     doc = committed(name)
     before = copy.deepcopy(doc)
-    assert describe_module(name, doc, exports_of(name), data_files_of(name)) == before
+    stored = describe_module(name, doc, exports_of(name), data_files_of(name))
+    assert doc == before, "the caller's document is not changed in place"
+    for path, item in stored["paths"].items():
+        assert path.startswith(f"/{{deployment}}/modules/{name}/"), path
+        assert [p["name"] for p in item["parameters"]] == ["deployment"]
+    # everything else is kept: the operations, their schemas (formats included), info
+    literal = {
+        path.replace("{module}", name): {
+            k: v if k != "parameters" else [p for p in v if p["name"] != "module"]
+            for k, v in item.items()
+        }
+        for path, item in before["paths"].items()
+    }
+    assert stored == {**before, "paths": literal}
+    assert describe_module(name, stored, exports_of(name), data_files_of(name)) == stored
 
 
 @pytest.mark.parametrize("name", MODULE_NAMES)
@@ -113,8 +151,8 @@ def test_form_b_of_every_module_reads_back_like_the_committed_description(name: 
     generated = describe_module(name, spec_from_openapi(doc), exports_of(name), data_files_of(name))
     assert generated["openapi"] == "3.0.3"
     assert generated["info"]["title"] == name
-    assert read_back(generated) == read_back(doc)
-    assert deployed(generated, name) == deployed(doc, name)
+    assert read_back(generated) == read_back(plain_committed(name))
+    assert deployed(generated, name) == deployed(plain_committed(name), name)
     # and the generated description is itself accepted as form (c)
     assert describe_module(name, generated, exports_of(name), data_files_of(name)) == generated
 
@@ -130,8 +168,8 @@ def test_bracket_form_of_fibo_reads_back_like_the_committed_description() -> Non
         ("fibo[output]", "integer"),
     ]
     generated = describe_module("fibo", parse_bracket_fields(pairs), exports_of("fibo"), set())
-    assert read_back(generated) == read_back(committed("fibo"))
-    assert deployed(generated, "fibo") == deployed(committed("fibo"), "fibo")
+    assert read_back(generated) == read_back(plain_committed("fibo"))
+    assert deployed(generated, "fibo") == deployed(plain_committed("fibo"), "fibo")
 
 
 def test_bracket_form_of_stamp_reads_back_like_the_committed_description() -> None:
@@ -149,9 +187,9 @@ def test_bracket_form_of_stamp_reads_back_like_the_committed_description() -> No
     ]
     functions = parse_bracket_fields(pairs)
     generated = describe_module("stamp", functions, exports_of("stamp"), {"prefix.txt"})
-    assert read_back(generated) == read_back(committed("stamp"))
-    assert deployed(generated, "stamp") == deployed(committed("stamp"), "stamp")
-    op = generated["paths"]["/{deployment}/modules/{module}/stamp"]["post"]
+    assert read_back(generated) == read_back(plain_committed("stamp"))
+    assert deployed(generated, "stamp") == deployed(plain_committed("stamp"), "stamp")
+    op = generated["paths"]["/{deployment}/modules/stamp/stamp"]["post"]
     body = op["requestBody"]["content"]["multipart/form-data"]
     assert body["schema"]["properties"] == {"input.txt": {"type": "string", "format": "binary"}}
     assert body["encoding"] == {"input.txt": {"contentType": "text/plain"}}
@@ -163,25 +201,24 @@ def test_wasmiot_param_n_fields_name_parameters_param_n() -> None:
     fn = read_back(doc)["fibo"]
     assert fn["method"] == "GET"
     assert [(p.name, p.schema_type) for p in fn["params"]] == [("param0", "integer")]
-    op = doc["paths"]["/{deployment}/modules/{module}/fibo"]["get"]
-    assert op["parameters"][0]["schema"] == {"type": "integer", "format": "int64"}
-    assert fn["response"] == ("application/json", {"type": "integer", "format": "int64"})
+    # as the wasmiot orchestrator writes it: the module named, one path parameter, plain schemas
+    assert list(doc["paths"]) == ["/{deployment}/modules/fibo/fibo"]
+    item = doc["paths"]["/{deployment}/modules/fibo/fibo"]
+    assert [(p["name"], p["in"]) for p in item["parameters"]] == [("deployment", "path")]
+    op = item["get"]
+    assert op["parameters"][0]["schema"] == {"type": "integer"}
+    assert fn["response"] == ("application/json", {"type": "integer"})
     assert op["x-mounts"] == []
 
 
-def test_float_maps_to_number_with_the_wasm_format() -> None:
+def test_float_maps_to_a_plain_number() -> None:
     exports = {"scale": ExportInfo("scale", ("f32", "f64"), ("f32",))}
     functions = {"scale": {"param0": "float", "param1": "number", "output": "float"}}
-    op = describe_module("m", functions, exports, ())["paths"][
-        "/{deployment}/modules/{module}/scale"
-    ]
+    op = describe_module("m", functions, exports, ())["paths"]["/{deployment}/modules/m/scale"]
     schemas = [p["schema"] for p in op["get"]["parameters"]]
-    assert schemas == [
-        {"type": "number", "format": "float"},
-        {"type": "number", "format": "double"},
-    ]
+    assert schemas == [{"type": "number"}, {"type": "number"}]
     content = op["get"]["responses"]["200"]["content"]
-    assert content == {"application/json": {"schema": {"type": "number", "format": "float"}}}
+    assert content == {"application/json": {"schema": {"type": "number"}}}
 
 
 def test_camera_output_mount_makes_a_binary_response() -> None:
@@ -234,7 +271,7 @@ def test_leniency_where_wasmiot_is_lenient() -> None:
         ("param2", "integer"),
     ]
     assert ops["f"]["method"] == "GET"
-    assert ops["f"]["response"] == ("application/json", {"type": "integer", "format": "int32"})
+    assert ops["f"]["response"] == ("application/json", {"type": "integer"})
     # execution mounts and no method -> POST; the init function provides the deployment file
     assert ops["g"]["method"] == "POST"
     assert ops["_wasmiot_init"]["response"][0] == "application/octet-stream"
@@ -390,6 +427,15 @@ def test_exports_only_describes_every_callable_export(name: str) -> None:
     assert set(deployed(doc, name)) == callable_
 
 
+def test_exports_only_describes_a_function_without_result() -> None:
+    # A module exporting a void function used to fail its upload with a 500 (IndexError).
+    doc = describe_exports_only("m", {"tick": ExportInfo("tick", ("i32",), ())})
+    op = doc["paths"]["/{deployment}/modules/m/tick"]["get"]
+    assert [p["schema"] for p in op["parameters"]] == [{"type": "integer"}]
+    assert op["responses"]["200"] == {"description": "No content."}
+    assert read_back(doc)["tick"]["response"] == ("", {})
+
+
 def test_exports_only_types_from_wasm_types() -> None:
     exports = {
         "mix": ExportInfo("mix", ("i32", "i64", "f32", "f64"), ("f64",)),
@@ -399,18 +445,15 @@ def test_exports_only_types_from_wasm_types() -> None:
         "vec": ExportInfo("vec", ("v128",), ()),
     }
     doc = describe_exports_only("m", exports)
-    assert list(doc["paths"]) == ["/{deployment}/modules/{module}/mix"]
-    op = doc["paths"]["/{deployment}/modules/{module}/mix"]["get"]
+    assert list(doc["paths"]) == ["/{deployment}/modules/m/mix"]
+    op = doc["paths"]["/{deployment}/modules/m/mix"]["get"]
     assert [p["schema"]["type"] for p in op["parameters"]] == [
         "integer",
         "integer",
         "number",
         "number",
     ]
-    assert op["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "type": "number",
-        "format": "double",
-    }
+    assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"type": "number"}
 
 
 # --- parse_bracket_fields ------------------------------------------------------------------------

@@ -246,21 +246,27 @@ def test_cpu_message_names_the_field_path() -> None:
     )
 
 
-def test_a_repeated_module_function_is_refused() -> None:
+def test_a_module_function_may_repeat_in_several_steps() -> None:
+    # As in the wasmiot orchestrator: placement puts them on different devices.
     steps = [
         {"module": "camera", "function": "take_image"},
         {"module": "imginfo", "function": "pixels"},
         {"module": "camera", "func": "take_image", "device": "other"},
     ]
-    with pytest.raises(InvalidDocument) as err:
-        parse_manifest({"name": "p", "steps": steps})
-    assert str(err.value) == (
-        "step 3 repeats camera.take_image from step 1; "
-        "a deployment exposes each module function once."
-    )
+    manifest = parse_manifest({"name": "p", "steps": steps})
+    assert [s.label for s in manifest.steps] == [
+        "camera.take_image",
+        "imginfo.pixels",
+        "camera.take_image",
+    ]
+    assert manifest.steps[2].device == "other"
+    assert parse_manifest(manifest.to_dict()) == manifest
     sequence = [{"module": "m", "func": "f"}, {"module": "m", "func": "f", "device": "d"}]
-    with pytest.raises(InvalidDocument, match=r"step 2 repeats m\.f from step 1"):
-        parse_manifest({"name": "p", "sequence": sequence})
+    wasmiot = parse_manifest({"name": "p", "sequence": sequence})
+    assert [(s.module, s.function, s.device) for s in wasmiot.steps] == [
+        ("m", "f", None),
+        ("m", "f", "d"),
+    ]
 
 
 def test_unparsable_text_names_the_line() -> None:

@@ -62,7 +62,7 @@ def test_committed_digits_rf_description_is_what_the_build_writes() -> None:
     assert committed == model_description("digits_rf", code(generator=generator))
 
 
-def test_the_orchestrator_accepts_it_unchanged() -> None:
+def test_the_orchestrator_accepts_it_naming_the_module() -> None:
     from wasmfleet.core.describe import ExportInfo, describe_module
 
     exports = {
@@ -72,4 +72,15 @@ def test_the_orchestrator_accepts_it_unchanged() -> None:
         "alloc": ExportInfo("alloc", ("i32",), ("i32",)),
     }
     doc = model_description("digits_rf", code())
-    assert describe_module("digits_rf", doc, exports, []) == doc
+    stored = describe_module("digits_rf", doc, exports, [])
+    # Unchanged but for the path keys, which name the module as wasmiot's orchestrator does.
+    assert {k: v for k, v in stored.items() if k != "paths"} == {
+        k: v for k, v in doc.items() if k != "paths"
+    }
+    assert list(stored["paths"]) == [p.replace("{module}", "digits_rf") for p in doc["paths"]]
+    for path, item in doc["paths"].items():
+        literal = stored["paths"][path.replace("{module}", "digits_rf")]
+        assert [p["name"] for p in literal["parameters"]] == ["deployment"]
+        assert {k: v for k, v in literal.items() if k != "parameters"} == {
+            k: v for k, v in item.items() if k != "parameters"
+        }

@@ -45,7 +45,9 @@ def step(
     name: str = "1:m.f", cpu: tuple[int, ...] = (), memory: int = 0, accel: int = 0, **kw: object
 ) -> StepRequest:
     res = Resources(cpu=cpu, memory_mb=memory, accelerator_pct=accel)
-    return StepRequest(name=name, module="m", function="f", resources=res, **kw)  # type: ignore[arg-type]
+    # Each step serves its own function (steps repeating one never share a device).
+    kw.setdefault("function", name.replace(":", "_").replace(".", "_"))
+    return StepRequest(name=name, module="m", resources=res, **kw)  # type: ignore[arg-type]
 
 
 def run(

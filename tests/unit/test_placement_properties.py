@@ -1,8 +1,10 @@
 """Property tests of core.placement on random small fleets and pipelines.
 
 (a) a plan never over-commits any resource of any device, (b) every placed device passes
-every filter, checked here independently of the solver's code, and (c) the numpy solver
-and the plain-Python reference solver give the same answer, reasons included.
+every filter, checked here independently of the solver's code (also: no two steps serving
+the same module function share a device, and no step needing a wasmfleet feature is on an
+original wasmiot supervisor), and (c) the numpy solver and the plain-Python reference
+solver give the same answer, reasons included.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def devices(draw: st.DrawFn, name: str) -> DeviceState:
         memory_used_mb=draw(_steps_of(memory, 50)),
         accelerator_pct=accel,
         accelerator_used_pct=draw(_steps_of(accel, 25)),
+        wasmiot=draw(st.sampled_from((False,) * 3 + (True,))),
     )
 
 
@@ -73,7 +76,8 @@ def steps(draw: st.DrawFn, index: int) -> StepRequest:
     return StepRequest(
         name=f"{index + 1}:m.f",
         module="m",
-        function="f",
+        function=draw(st.sampled_from(("f", "g", f"s{index}", f"s{index}"))),
+        features=draw(st.sampled_from(((),) * 3 + (("run bridges",), ("a", "b")))),
         requires=frozenset(draw(st.sampled_from(((),) * 4 + tuple((n,) for n in NEEDS)))),
         device=pinned,
         labels=draw(st.sampled_from(({},) * 4 + ({"loc": "x"}, {"zone": "y"}))),
@@ -101,6 +105,8 @@ def passes_static_filters(device: DeviceState, step: StepRequest) -> bool:
     if step.device is not None and step.device != device.name:
         return False
     if not device.active:
+        return False
+    if device.wasmiot and step.features:
         return False
     for need in step.requires:
         if need not in device.interfaces and need.split(".")[-1] not in device.interfaces:
@@ -158,6 +164,8 @@ def test_numpy_solver_matches_reference_and_never_overcommits(
     event(f"placed all {len(fast.placements)} steps")
     assert_no_overcommit(fast, fleet)
     by_name = {d.name: d for d in fleet.devices}
+    served = [(request.steps[p.step].function, p.device) for p in fast.placements]
+    assert len(set(served)) == len(served), "a device serves each module function once"
     for quick, sure in zip(fast.placements, slow.placements, strict=True):
         step = request.steps[quick.step]
         assert passes_static_filters(by_name[quick.device], step)

@@ -38,8 +38,14 @@ MANIFEST = parse_manifest(
 
 
 def _device(name: str, *interfaces: str, **labels: str) -> DeviceRecord:
+    # A wasmfleet supervisor's description has a "wasmfleet" object; a wasmiot one has none.
+    described = {"wasmfleet": {"interfaces": list(interfaces)}} if interfaces else {}
     return DeviceRecord(
-        name=name, id=f"id-{name}", description={}, interfaces=list(interfaces), labels=labels
+        name=name,
+        id=f"id-{name}",
+        description=described,
+        interfaces=list(interfaces),
+        labels=labels,
     )
 
 
@@ -64,7 +70,8 @@ def test_a_bridge_without_from_goes_only_to_a_device_with_a_broker() -> None:
     assert plan.devices()[0] == "c-broker" and plan.devices()[2] == "b-plain"
     rejected = {r.device: r.reason for r in plan.placements[0].rejections}
     assert rejected == {
-        "a-wasmiot": f"a-wasmiot lacks {BRIDGE_INTERFACE} +1 more",  # sorted names
+        "a-wasmiot": "a-wasmiot is an original wasmiot supervisor, which cannot run a "
+        "store-and-forward bridge",
         "b-plain": f"b-plain lacks {BROKER_INTERFACE}",
     }
     record = plan_record(plan, resolved, MANIFEST)

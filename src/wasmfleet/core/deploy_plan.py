@@ -16,14 +16,22 @@ Bridge steps (``core.bridge_step``) are not in that chain: the function steps ch
 themselves, and each bridge step adds an entry to its device's top-level ``"bridges"``
 list, ``{"name": "<deployment id>-<step index>", "from", "to", "topics", "qos"}``. A
 device that hosts only bridges gets a document with no modules.
+
+Each device is spoken to in its own dialect (``core.dialect``): a wasmfleet supervisor gets
+the full document; an original wasmiot supervisor gets ``wasmiot_document`` of it (only
+the keys and schema values it parses, its ``to`` endpoints rendered the same way). A
+module function may be in several steps, each on its own device; two on one device would
+overwrite each other, which placement prevents (``Conflict`` here if a plan still does).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.dialect import Dialect, wasmiot_document
+from wasmfleet.core.errors import Conflict, InvalidDocument
 from wasmfleet.core.models import BridgeRoute, BridgeSpec, Mount, Publication, Trigger
 from wasmfleet.core.openapi import (
     as_object,
@@ -120,16 +128,25 @@ def device_documents(
     bridges: tuple[PlannedBridge, ...] | list[PlannedBridge] = (),
     epoch: int = 0,
     lease_s: float = 0.0,
+    dialects: Mapping[str, Dialect] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One deployment document per device name; step i's ``to`` is step i+1's endpoint.
 
     ``steps`` are the function steps in order; ``bridges`` go into their devices' ``bridges``
-    lists. ``epoch`` > 0 adds the fencing fields wasmfleet supervisors read (wasmiot ones ignore
-    them): the document's ``epoch`` and, for stateful steps, ``fencing.stateful`` with the
-    lease a device must hold to serve them."""
+    lists. ``epoch`` > 0 adds the fencing fields wasmfleet supervisors read: the document's
+    ``epoch`` and, for stateful steps, ``fencing.stateful`` with the lease a device must hold
+    to serve them. Devices whose ``dialects`` entry is wasmiot get ``wasmiot_document``."""
     endpoints = [endpoint_of(step, deployment_id) for step in steps]
     docs: dict[str, dict[str, Any]] = {}
+    served: dict[tuple[str, str, str], int] = {}
     for i, step in enumerate(steps):
+        earlier = served.setdefault((step.device, step.module_name, step.function), i)
+        if earlier != i:
+            raise Conflict(
+                f"Steps {steps[earlier].index + 1} and {step.index + 1} both put "
+                f"{step.module_name}.{step.function} on {step.device}, which serves a function "
+                "once per deployment; re-solve the deployment (PUT) to place them apart."
+            )
         doc = docs.setdefault(step.device, _empty_document(deployment_id, epoch, lease_s))
         if all(m["name"] != step.module_name for m in doc["modules"]):
             module: dict[str, Any] = {
@@ -165,7 +182,34 @@ def device_documents(
         doc = docs.setdefault(bridge.device, _empty_document(deployment_id, epoch, lease_s))
         spec = BridgeSpec(name=bridge_name(deployment_id, bridge.index), route=bridge.route)
         doc.setdefault("bridges", []).append(spec.to_dict())
+    for device, dialect in (dialects or {}).items():
+        if dialect is Dialect.WASMIOT and device in docs:
+            docs[device] = _for_wasmiot(device, docs[device])
     return docs
+
+
+def _for_wasmiot(device: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` in the wasmiot dialect; Conflict when it holds what the original cannot run
+    (placement keeps such steps off it: the plan predates the device's dialect)."""
+    wasmfleet_only = [
+        *(["bridges"] if doc.get("bridges") else []),
+        *(["stateful steps"] if (doc.get("fencing") or {}).get("stateful") else []),
+        *sorted(
+            {
+                key
+                for functions in doc["instructions"]["modules"].values()
+                for link in functions.values()
+                for key in ("trigger", "publish")
+                if key in link
+            }
+        ),
+    ]
+    if wasmfleet_only:
+        raise Conflict(
+            f"Device {device} is an original wasmiot supervisor, which cannot run "
+            f"{', '.join(wasmfleet_only)}; re-solve the deployment (PUT) to place them elsewhere."
+        )
+    return wasmiot_document(doc)
 
 
 def hop_is_topic(steps: list[PlannedStep], i: int) -> bool:

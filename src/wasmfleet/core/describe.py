@@ -9,7 +9,17 @@
 (b) the same as JSON: ``{"fibo": {"method", "parameters": [{"name", "type"}] | "param0",
     "output", "mounts": [{"name", "stage", "media_type"}]}}``, optionally wrapped in
     ``{"functions": {...}}`` (the wrapper may hold JSON text, as wasmiot's GUI sends it);
-(c) a complete OpenAPI description (it has an ``openapi`` key): checked, returned unchanged.
+(c) a complete OpenAPI description (it has an ``openapi`` key): checked, and returned with
+    its function paths named as below (every other part unchanged).
+
+Function paths name the module literally, as the wasmiot orchestrator writes them:
+``/{deployment}/modules/fibo/fibo``, with ``deployment`` the only path parameter (tools that
+fill in ``{deployment}`` alone, like the wasmiot GUI, then get a callable URL). A form (c)
+path ``/{deployment}/modules/{module}/fibo`` is rewritten so, its ``module`` parameter
+dropped. Generated schemas are plain, as the wasmiot orchestrator's: ``{"type": "integer"}``
+for i32/i64 and ``{"type": "number"}`` for f32/f64 (no ``format``, which the original
+supervisor refuses; the Wasm signature, not the schema, says how a value is passed). The
+writing is ``core.openapi_doc``.
 
 Decisions, checked against each function's Wasm signature (``ExportInfo``):
 
@@ -43,14 +53,15 @@ from wasmfleet.core.openapi import (
     operation_params,
     parse_mount_list,
 )
+from wasmfleet.core.openapi_doc import (
+    WASM_SCHEMAS,
+    Op,
+    document,
+    literal_paths,
+    operation,
+    query_param,
+)
 
-WASM_SCHEMAS: dict[str, dict[str, str]] = {
-    "i32": {"type": "integer", "format": "int32"},
-    "i64": {"type": "integer", "format": "int64"},
-    "f32": {"type": "number", "format": "float"},
-    "f64": {"type": "number", "format": "double"},
-}
-"""The OpenAPI schema of each Wasm scalar type."""
 INTERNAL_EXPORTS = frozenset(
     {"alloc", "dealloc", "malloc", "free", "calloc", "realloc", "memory", "cabi_realloc"}
 )
@@ -67,22 +78,6 @@ _MOUNT_KEYS = ("name", "stage", "media_type", "mediaType")
 _METHODS = ("GET", "POST")
 _PARAM_KEY = re.compile(r"param(\d+)")
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+*-]+(\s*;.*)?")
-_MULTIPART = "multipart/form-data"
-_Op = tuple[str, dict[str, Any], tuple[Mount, ...]]
-"""(lower-case method, OpenAPI operation, mounts) of one function."""
-_PATH_PARAMS = [
-    {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": text,
-        "schema": {"type": "string"},
-    }
-    for name, text in (
-        ("deployment", "Deployment id."),
-        ("module", "Module name within the deployment."),
-    )
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +113,12 @@ def describe_module(
     ops = {name: _function(module_name, name, spec, exports) for name, spec in specs.items()}
     mounts = {name: mounts for name, (_, _, mounts) in ops.items()}
     _check_data_files(mounts, data_files)
-    return _document(module_name, ops)
+    return document(module_name, ops)
 
 
 def describe_exports_only(module_name: str, exports: Mapping[str, ExportInfo]) -> dict[str, Any]:
     """A default description: every callable export as GET with ``paramN`` query parameters."""
-    ops: dict[str, _Op] = {}
+    ops: dict[str, Op] = {}
     for name in sorted(exports):
         export = exports[name]
         types = (*export.params, *export.results)
@@ -131,11 +126,15 @@ def describe_exports_only(module_name: str, exports: Mapping[str, ExportInfo]) -
             continue
         if not is_safe_name(name):
             continue
-        params = [_param(f"param{i}", dict(WASM_SCHEMAS[t])) for i, t in enumerate(export.params)]
-        response = ("application/json", dict(WASM_SCHEMAS[export.results[0]]))
-        op = _operation(name, params, (), response if export.results else None)
+        params = [
+            query_param(f"param{i}", dict(WASM_SCHEMAS[t])) for i, t in enumerate(export.params)
+        ]
+        response = (
+            ("application/json", dict(WASM_SCHEMAS[export.results[0]])) if export.results else None
+        )
+        op = operation(name, params, (), response)
         ops[name] = ("get", op, ())
-    return _document(module_name, ops)
+    return document(module_name, ops)
 
 
 def _unwrap(functions: Any) -> Any:
@@ -175,7 +174,7 @@ def _export(module_name: str, name: str, exports: Mapping[str, ExportInfo]) -> E
 
 def _function(
     module_name: str, name: str, spec: dict[str, Any], exports: Mapping[str, ExportInfo]
-) -> _Op:
+) -> Op:
     export = _export(module_name, name, exports)
     unknown = [k for k in spec if k not in _FUNCTION_KEYS and not _PARAM_KEY.fullmatch(k)]
     if unknown:
@@ -190,7 +189,7 @@ def _function(
     params = _params(name, spec, export)
     response = _response(name, spec.get("output"), mounts, export)
     summary = spec.get("summary", spec.get("description"))
-    return method.lower(), _operation(name, params, mounts, response, summary), mounts
+    return method.lower(), operation(name, params, mounts, response, summary), mounts
 
 
 def _method(name: str, raw: Any, executions: list[str]) -> str:
@@ -246,7 +245,7 @@ def _params(name: str, spec: dict[str, Any], export: ExportInfo) -> list[dict[st
             raise InvalidDocument(f"{where} has an unusable name {pname!r}; use e.g. n or count.")
         if any(p["name"] == pname for p in params):
             raise InvalidDocument(f"{name} names two parameters {pname!r}; names must differ.")
-        params.append(_param(pname, _param_schema(where, item.get("type"), wasm_type)))
+        params.append(query_param(pname, _param_schema(where, item.get("type"), wasm_type)))
     return params
 
 
@@ -341,47 +340,6 @@ def _response(
     )
 
 
-def _param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": True, "schema": schema}
-
-
-def _operation(
-    name: str,
-    params: list[dict[str, Any]],
-    mounts: tuple[Mount, ...],
-    response: tuple[str, dict[str, Any]] | None,
-    summary: Any = None,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": name}
-    op["summary"] = str(summary) if summary else f"Call {name}."
-    op["parameters"] = params
-    executions = [m for m in mounts if m.stage == "execution"]
-    if executions:
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                _MULTIPART: {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            m.name: {"type": "string", "format": "binary"} for m in executions
-                        },
-                        "required": [m.name for m in executions],
-                    },
-                    "encoding": {m.name: {"contentType": m.media_type} for m in executions},
-                }
-            },
-        }
-    ok: dict[str, Any] = {"description": "The result." if response else "No content."}
-    if response:
-        ok["content"] = {response[0]: {"schema": response[1]}}
-    op["responses"] = {"200": ok}
-    op["x-mounts"] = [
-        {"name": m.name, "stage": m.stage, "media_type": m.media_type} for m in mounts
-    ]
-    return op
-
-
 def _check_data_files(mounts: dict[str, tuple[Mount, ...]], data_files: Collection[str]) -> None:
     # As in wasmiot, the module's init function may create a deployment file as its output.
     provided = {m.name for m in mounts.get(INIT_FUNCTION, ()) if m.stage == "output"}
@@ -393,24 +351,6 @@ def _check_data_files(mounts: dict[str, tuple[Mount, ...]], data_files: Collecti
                 f"deployment-stage mount {mount.name!r} of {name} has no uploaded file; "
                 f"attach it as a multipart part named {mount.name}."
             )
-
-
-def _document(module_name: str, ops: dict[str, _Op]) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    for name, (method, op, _) in ops.items():
-        paths[f"/{{deployment}}/modules/{{module}}/{name}"] = {
-            "parameters": [dict(p) for p in _PATH_PARAMS],
-            method: op,
-        }
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": module_name,
-            "version": "1.0.0",
-            "description": f"Functions of the WebAssembly module {module_name}.",
-        },
-        "paths": paths,
-    }
 
 
 def _check_openapi(
@@ -445,4 +385,4 @@ def _check_openapi(
         for mount in mounts[name]:
             check_file_name(mount.name, what=f"mount name in the {where}")
     _check_data_files(mounts, data_files)
-    return doc
+    return literal_paths(module_name, doc)

@@ -22,6 +22,9 @@ A *bridge step* ``{"bridge": {"to", "from"?, "topic", "qos"?}, "device"?, "label
 runs a store-and-forward bridge on the device instead of a function (``core.bridge_step``);
 it is not part of the from/to chain, which links the function steps in order.
 
+A module function may appear in several steps (``fibo -> fibo``): placement puts them on
+different devices, as each device serves a function once per deployment.
+
 Both parse to one ``Manifest``; ``Manifest.to_dict`` is its canonical wasmfleet form.
 Every problem is an ``InvalidDocument`` naming the field path (``steps[1].resources.cpu``).
 """
@@ -220,22 +223,11 @@ def _steps(
     if not isinstance(raw, list) or not raw:
         raise InvalidDocument(f"'{key}' must be a non-empty list of steps, got {_show(raw)}.")
     steps: list[ManifestStep] = []
-    first_seen: dict[tuple[str, str], int] = {}
     for i, item in enumerate(raw):
         where = f"{key}[{i}]"
         if not isinstance(item, dict):
             raise InvalidDocument(f"{where} must be an object with module and function.")
-        step = parse_step(item, where)
-        steps.append(step)
-        if step.bridge is not None:
-            continue
-        pair = (step.module, step.function)
-        if pair in first_seen:
-            raise InvalidDocument(
-                f"step {i + 1} repeats {step.module}.{step.function} from step "
-                f"{first_seen[pair] + 1}; a deployment exposes each module function once."
-            )
-        first_seen[pair] = i
+        steps.append(parse_step(item, where))
     return tuple(steps)
 
 

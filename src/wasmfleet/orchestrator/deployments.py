@@ -9,6 +9,10 @@ Every change of a deployment's status goes through ``core.lifecycle.advance``.
 
 Every send raises the deployment's *epoch* and writes it into each document: supervisors
 refuse calls to a copy older than an epoch they have heard of (fencing, see healing.py).
+
+Each device is sent the document of its dialect (``core.dialect``, recognised from its
+device description): an original wasmiot supervisor gets the wasmiot document, and its
+answer is read its way (``{"status": "success"}``, else an error page).
 """
 
 from __future__ import annotations
@@ -20,25 +24,23 @@ from typing import Any
 
 import httpx
 
-from wasmfleet.core.bridge_step import parse_bridge_step
-from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_documents
-from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
+from wasmfleet.core.dialect import Dialect, dialect_of, wasmiot_deploy_error
 from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
 from wasmfleet.core.lifecycle import DeploymentEvent, advance
 from wasmfleet.core.manifest import Manifest, parse_manifest
-from wasmfleet.orchestrator.answers import error_of
+from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
+from wasmfleet.orchestrator.documents import build_documents
 from wasmfleet.orchestrator.planning import (
     check_cycles,
     check_failovers,
-    is_bridge,
     plan_record,
     request_for,
     snapshot,
     solve,
 )
 from wasmfleet.orchestrator.settings import OrchestratorSettings
-from wasmfleet.orchestrator.store import DeploymentRecord, ModuleRecord, Store
+from wasmfleet.orchestrator.store import DeploymentRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -138,51 +140,6 @@ class DeploymentService:
         record.module_ids = sorted({m.id for m in resolved if m is not None})
         return record
 
-    def _documents(
-        self, record: DeploymentRecord
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        """Each device's document, and the URL of each device it was built for."""
-        assert record.plan is not None
-        public = self.settings.resolved_public_url
-        steps: list[PlannedStep] = []
-        bridges: list[PlannedBridge] = []
-        urls: dict[str, str] = {}
-        manifest_steps = record.manifest.get("steps") or []
-        for step in record.plan["steps"]:
-            index = int(step["step"])
-            wanted = manifest_steps[index] if index < len(manifest_steps) else {}
-            if is_bridge(step):
-                bridges.append(self._planned_bridge(step, wanted, urls))
-                continue
-            module = self.store.get_module(step["module_id"])
-            device = self.store.get_device(step["device"])
-            if module is None or device is None:
-                missing = "module" if module is None else "device"
-                raise Conflict(
-                    f"The {missing} of step {step['name']} was deleted since the plan was made; "
-                    "re-solve the deployment (PUT)."
-                )
-            urls[device.name] = url_of(device)
-            steps.append(_planned_step(step, module, urls[device.name], public, wanted))
-        documents = device_documents(
-            record.id, steps, bridges=bridges, epoch=record.epoch, lease_s=self.settings.lease_s
-        )
-        return documents, urls
-
-    def _planned_bridge(
-        self, step: dict[str, Any], wanted: dict[str, Any], urls: dict[str, str]
-    ) -> PlannedBridge:
-        """A bridge step of the plan on its device (its route from the manifest)."""
-        device = self.store.get_device(step["device"])
-        if device is None or "bridge" not in wanted:
-            raise Conflict(
-                f"The device of step {step['name']} was deleted since the plan was made; "
-                "re-solve the deployment (PUT)."
-            )
-        urls[device.name] = url_of(device)
-        route = parse_bridge_step(wanted, f"steps[{step['step']}]")
-        return PlannedBridge(index=int(step["step"]), device=device.name, route=route)
-
     async def deploy(self, key: str) -> DeploymentRecord:
         """Send every device its document (a new epoch) in parallel and record each answer."""
         record = await asyncio.to_thread(self.get, key)
@@ -198,7 +155,9 @@ class DeploymentService:
         is ``degraded``, to be retried. See core/lifecycle.py."""
         record = await asyncio.to_thread(self.get, key)
         record.epoch += 1
-        documents, urls = await asyncio.to_thread(self._documents, record)
+        documents, urls, dialects = await asyncio.to_thread(
+            build_documents, self.store, record, self.settings
+        )
         record.documents = documents
         sending = DeploymentEvent.SEND if rollback else DeploymentEvent.MOVE
         record.status = advance(record.status, sending)
@@ -207,7 +166,9 @@ class DeploymentService:
         pairs = {(n, record.id) for n in names}
         self.sending |= pairs
         try:
-            answers = await asyncio.gather(*(self._send(urls[n], documents[n]) for n in names))
+            answers = await asyncio.gather(
+                *(self._send(urls[n], documents[n], dialects.get(n)) for n in names)
+            )
         finally:
             self.sending -= pairs
         results = dict(zip(names, answers, strict=True))
@@ -240,7 +201,7 @@ class DeploymentService:
         pair = (device, record.id)
         self.sending.add(pair)
         try:
-            return await self._send(url_of(found), document)
+            return await self._send(url_of(found), document, dialect_of(found.description))
         finally:
             self.sending.discard(pair)
 
@@ -249,9 +210,13 @@ class DeploymentService:
         found = await asyncio.to_thread(self.store.get_device, device)
         if found is None:
             return {"ok": False, "message": "unknown device"}
+        if dialect_of(found.description) is Dialect.WASMIOT:
+            epoch = 0  # the original has no fences: a plain DELETE
         return await self._delete(url_of(found), deployment_id, epoch)
 
-    async def _send(self, url: str, document: dict[str, Any]) -> dict[str, Any]:
+    async def _send(
+        self, url: str, document: dict[str, Any], dialect: Dialect | None = None
+    ) -> dict[str, Any]:
         try:
             response = await self.client.post(
                 url + "/deploy", json=document, timeout=self.settings.deploy_timeout_s
@@ -264,6 +229,13 @@ class DeploymentService:
             }
         except httpx.HTTPError as err:
             return {"ok": False, "status": None, "message": f"could not reach {url}: {err}"}
+        if dialect is Dialect.WASMIOT:
+            why = wasmiot_deploy_error(response.status_code, json_of(response), response.text)
+            return {
+                "ok": why is None,
+                "status": response.status_code,
+                "message": "deployed" if why is None else why,
+            }
         ok = 200 <= response.status_code < 300
         return {
             "ok": ok,
@@ -359,31 +331,3 @@ def _read_manifest(body: Any) -> Manifest:
     for warning in manifest.warnings:
         log.warning("manifest %s: %s", manifest.name, warning, extra={"deployment": manifest.name})
     return manifest
-
-
-def _planned_step(
-    step: dict[str, Any],
-    module: ModuleRecord,
-    device_url: str,
-    public: str,
-    wanted: dict[str, Any],
-) -> PlannedStep:
-    """The plan's step on its device; ``wanted`` is the manifest step (stateful, topics)."""
-    base = f"{public}/file/module/{module.id}"
-    return PlannedStep(
-        index=int(step["step"]),
-        module_id=module.id,
-        module_name=module.name,
-        function=step["function"],
-        device=step["device"],
-        device_url=device_url,
-        binary_url=f"{base}/wasm",
-        description_url=f"{base}/description",
-        description=module.description or {},
-        data_files={name: f"{base}/{name}" for name in module.data_files},
-        sha256=module.sha256,
-        file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
-        stateful=bool(wanted.get("stateful")),
-        trigger=parse_trigger(wanted.get("trigger"), f"steps[{step['step']}].trigger"),
-        publish=parse_publish(wanted.get("publish"), f"steps[{step['step']}].publish"),
-    )

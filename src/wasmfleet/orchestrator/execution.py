@@ -6,6 +6,12 @@ entries — ``next_result_url`` on wasmfleet supervisors, a result URL on wasmio
 report each step's device, function, result and duration. What to do at each step is
 decided by ``core.hops.next_hop`` (pure, unit-tested); this module does the HTTP it asks for.
 Every network step has bounded retries and the whole execution a deadline.
+
+Entries of original wasmiot supervisors are read their way (``core.dialect``): a failed one
+comes with HTTP 500, a step's own result is ``[json_text, files]`` (the value, or its
+output file's URL), and a step that chained records only the next hop's URL, so the value
+it passed on is shown from the next step's arguments. A manifest may repeat a function on
+several devices: steps are followed by index, each on its own device's document.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from wasmfleet.core.dialect import passed_on, with_step_result
 from wasmfleet.core.errors import ChainFailed, Conflict, WasmfleetError
 from wasmfleet.core.hops import (
     UNCONFIRMED,
@@ -34,11 +41,13 @@ from wasmfleet.core.lifecycle import IN_FLIGHT, RUNNABLE, DeploymentStatus
 from wasmfleet.core.protocol import (
     CALLER_ERRORS,
     EPOCH_HEADER,
+    Answer,
     ErrorCode,
     entry_ready,
     is_refusal,
     output_file_url,
     read_entry,
+    result_url_in,
 )
 from wasmfleet.orchestrator.answers import answer_of, code_of, error_of
 from wasmfleet.orchestrator.planning import is_bridge
@@ -134,22 +143,32 @@ class ExecutionService:
         response = await self._call_step(run, 0, list(run.args), run.files)
         if response.status_code in CALLER_ERRORS:
             execution.request["refused_with"] = 400
-        walk = Walk.start(len(run.steps), answer_of(response))
+        walk = Walk.start(len(run.steps), _answer(response))
         records: list[StepOutcome] = []
+        unknown: dict[str, Any] | None = None  # a shown step whose value the next one holds
         for _ in range(len(run.steps) + 1):  # every decision but Finish moves one step on
             execution.result = walk.answer.result
             raw = await self._entry(walk.at) if walk.at and walk.index < walk.total else None
+            wasmiot_chained = raw is not None and "step_result" not in raw
+            if raw is not None:
+                raw = with_step_result(raw, *_function_url_and_output(run, walk.index))
+                if unknown is not None:
+                    unknown["result"] = passed_on(raw)
+                wasmiot_chained = wasmiot_chained and raw["step_result"] is None
+            unknown = None
             decision = next_hop(walk, read_entry(raw) if raw is not None else None)
             done = decision.records if isinstance(decision, Finish) else (decision.record,)
             records.extend(done)
             execution.steps.extend(_step(r, run.steps[r.index]) for r in done)
             if isinstance(decision, Finish):
                 break
+            if wasmiot_chained:
+                unknown = execution.steps[-1]
             if isinstance(decision, Follow):
                 walk = walk.followed(decision.url)
             else:
                 run.retried = walk.retried + 1
-                walk = walk.resent(answer_of(await self._resend(run, decision)))
+                walk = walk.resent(_answer(await self._resend(run, decision)))
         end = conclude(walk, records)
         execution.result, execution.result_url = end.result, end.result_url
         if end.error is not None:
@@ -285,13 +304,16 @@ class ExecutionService:
         return await self._call_step(run, index, params, files)
 
     async def _entry(self, url: str) -> dict[str, Any] | None:
-        """The request-history entry at ``url``, waiting (bounded) until it has a result."""
+        """The request-history entry at ``url``, waiting (bounded) until it has a result.
+
+        An original wasmiot supervisor answers a failed call's entry with HTTP 500 (and
+        404 until a POST's queued work is done)."""
         for attempt in range(self.retries + 2):
             try:
                 response = await self.client.get(url, timeout=None)
-                if response.status_code == 200:
+                if response.status_code in (200, 500):
                     body = response.json()
-                    if entry_ready(body):
+                    if entry_ready(body) and (response.status_code == 200 or "request_id" in body):
                         return dict(body)
             except (httpx.HTTPError, ValueError):
                 pass
@@ -318,6 +340,28 @@ class _Run:
 
 class _StepError(WasmfleetError):
     pass
+
+
+def _answer(response: httpx.Response) -> Answer:
+    """A call's answer; a "result" that is only the URL of the next hop's entry (a hop to an
+    original wasmiot supervisor, which answers no value) says nothing of the result."""
+    answer = answer_of(response)
+    if result_url_in(answer.result) is not None:
+        return replace(answer, result=None)
+    return answer
+
+
+def _function_url_and_output(run: _Run, index: int) -> tuple[str, str | None]:
+    """Step ``index``'s function URL and the output file it writes (or None)."""
+    step = run.steps[index]
+    document = run.deployment.documents.get(step["device"]) or {}
+    endpoint = ((document.get("endpoints") or {}).get(step["module"]) or {}).get(
+        step["function"]
+    ) or {}
+    url = str(endpoint.get("url", "")).rstrip("/") + str(endpoint.get("path", ""))
+    mounts = ((document.get("mounts") or {}).get(step["module"]) or {}).get(step["function"])
+    outputs = (mounts or {}).get("output") or []
+    return url, (str(outputs[0].get("path")) if outputs else None)
 
 
 def _step(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:

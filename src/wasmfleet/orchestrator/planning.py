@@ -6,6 +6,11 @@ devices; ``plan_record`` turns the solver's answer into the JSON kept with the d
 
 Bridge steps are placed like function steps but resolve no module: they need a wasmfleet
 supervisor (``BRIDGE_INTERFACE``) and, without ``from``, one with a broker of its own.
+
+Original wasmiot supervisors (``core.dialect``) are in the snapshot with ``wasmiot=True``
+and the whole of WASI preview1 (which they link, whatever their interface list says); a
+step that needs a wasmfleet feature (``step_features``) is placed only on wasmfleet
+supervisors, and every original one is rejected with the feature it lacks.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from wasmfleet.core.bridge_step import BRIDGE_INTERFACE, safe_route
+from wasmfleet.core.dialect import WASI_ALL, Dialect, dialect_of, wasmiot_limits
 from wasmfleet.core.errors import InvalidDocument, PlacementFailed, WasmfleetError
 from wasmfleet.core.lifecycle import RESERVING
 from wasmfleet.core.manifest import Manifest, ManifestStep, parse_manifest
@@ -33,6 +39,12 @@ from wasmfleet.orchestrator.store import DeploymentRecord, DeviceRecord, ModuleR
 
 BROKER_INTERFACE = "wasmfleet.publish"
 """Offered only by supervisors started with --broker."""
+STATEFUL = "hold a fencing lease (stateful: true)"
+TRIGGER = "run a step on MQTT messages (trigger)"
+PUBLISH = "publish results to MQTT (publish)"
+BRIDGE = "run a store-and-forward bridge"
+NN = "run WASI-NN models ({})"
+HOST = "link wasmfleet host functions ({})"
 
 
 def snapshot(
@@ -67,6 +79,8 @@ def snapshot(
         capacity = capacity_of(device.description)
         cores = tuple(int(c) for c in capacity["cores"])
         slot = used.get(device.name, {"cores": {}, "memory": 0, "accel": 0})
+        wasmiot = dialect_of(device.description) is Dialect.WASMIOT
+        interfaces = frozenset(device.interfaces) | ({WASI_ALL} if wasmiot else set())
         states.append(
             DeviceState(
                 name=device.name,
@@ -74,7 +88,7 @@ def snapshot(
                 or device.name in tolerate,
                 status_reason=unavailable.get(device.name)
                 or (reasons or {}).get(device.name, device.status),
-                interfaces=frozenset(device.interfaces),
+                interfaces=interfaces,
                 labels=dict(device.labels),
                 core_capacity=cores,
                 core_used=tuple(slot["cores"].get(i, 0) for i in range(len(cores))),
@@ -82,6 +96,7 @@ def snapshot(
                 memory_used_mb=int(slot["memory"]),
                 accelerator_pct=int(capacity["accelerator_pct"]),
                 accelerator_used_pct=int(slot["accel"]),
+                wasmiot=wasmiot,
             )
         )
     return Snapshot(devices=tuple(sorted(states, key=lambda d: d.name)))
@@ -123,6 +138,7 @@ def request_for(
         requires = frozenset(
             f"{r['module']}.{r['name']}" for r in module.requirements if r.get("kind") == "func"
         )
+        features = step_features(step, requires, described[step.function][1])
         if step.trigger is not None or step.publish is not None:
             # Triggered or publishing steps need a device with an MQTT broker: only such
             # devices offer (and advertise) the wasmfleet publish interface.
@@ -141,6 +157,7 @@ def request_for(
                     accelerator_pct=step.accelerator_pct,
                 ),
                 strategy=step.strategy,
+                features=features,
             )
         )
         resolved.append(module)
@@ -171,7 +188,31 @@ def _bridge_request(i: int, step: ManifestStep, device_names: dict[str, str]) ->
             cpu=tuple(step.cpu), memory_mb=step.memory_mb, accelerator_pct=step.accelerator_pct
         ),
         strategy=step.strategy,
+        features=(BRIDGE,),
     )
+
+
+def step_features(
+    step: ManifestStep, requires: frozenset[str], operation: dict[str, Any]
+) -> tuple[str, ...]:
+    """The wasmfleet features a function step needs (an original wasmiot supervisor has
+    none), each a phrase completing "which cannot ..."; ``requires`` are the module's
+    imports."""
+    features: list[str] = []
+    if step.stateful:
+        features.append(STATEFUL)
+    if step.trigger is not None:
+        features.append(TRIGGER)
+    if step.publish is not None:
+        features.append(PUBLISH)
+    nn = sorted(r for r in requires if r.startswith("wasi_ephemeral_nn."))
+    if nn:
+        features.append(NN.format(", ".join(nn)))
+    host = sorted(r for r in requires if r.startswith("wasmfleet."))
+    if host:
+        features.append(HOST.format(", ".join(host)))
+    features.extend(wasmiot_limits(operation))
+    return tuple(features)
 
 
 def check_failovers(manifest: Manifest, devices: list[DeviceRecord]) -> None:

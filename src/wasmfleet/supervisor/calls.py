@@ -270,6 +270,13 @@ class CallService:
     @staticmethod
     def _check_files(bound: BoundFunction, files: dict[str, bytes]) -> dict[str, bytes]:
         declared = bound.execution_mounts
+        if len(files) == 1 and len(declared) == 1 and not files.keys() & declared:
+            # One file for the one mount, under another name: an original wasmiot supervisor
+            # forwards a result named after its own output mount (camera's image.jpeg to a
+            # function reading image.jpg).
+            (name, data), (mount,) = next(iter(files.items())), declared
+            check_file_name(name, what="mount name")
+            return {mount: data}
         for name in files:
             check_file_name(name, what="mount name")
             if name not in declared:

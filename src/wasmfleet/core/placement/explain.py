@@ -91,8 +91,8 @@ class ReplayExplainer:
             self._ledgers = [ledger_of(d) for d in self._devices]
             self._at = 0
         while self._at < step:
-            resources = self._request.steps[self._at].resources
-            self._ledgers[self._chosen[self._at]].reserve(resources, self._cores[self._at])
+            placed = self._request.steps[self._at]
+            self._ledgers[self._chosen[self._at]].take(placed, self._cores[self._at])
             self._at += 1
         return self._ledgers
 

@@ -1,7 +1,10 @@
 """The filters of placement, one device at a time, with the sentence each rejection gives.
 
 Filters run in this order and the first that fails names the device's reason: requested
-device, active, host interfaces, labels, resources (per-core CPU, memory, accelerator).
+device, active, dialect (an original wasmiot supervisor has no wasmfleet feature), host
+interfaces, labels, function already served (a device serves each module function once per
+deployment, so steps repeating one go to different devices), resources (per-core CPU,
+memory, accelerator).
 This is the readable definition; ``solver`` computes the same masks for all devices at
 once with numpy, and ``explain`` uses these functions to name the reasons on demand.
 
@@ -14,7 +17,7 @@ wasmiot supervisor that reports no capacity still hosts steps with no resource a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wasmfleet.core.placement.model import DeviceState, Resources, StepRequest
 from wasmfleet.core.quantities import cpu_text
@@ -27,6 +30,8 @@ class Ledger:
     free_cores: list[int]
     free_memory: int
     free_accel: int
+    functions: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(module, function) served by a step placed here during this solve -> that step."""
 
     def reserve(self, resources: Resources, cores: Sequence[int]) -> None:
         """Take a placed step's resources, its CPU asks on the given cores."""
@@ -34,6 +39,18 @@ class Ledger:
             self.free_cores[core] -= amount
         self.free_memory -= resources.memory_mb
         self.free_accel -= resources.accelerator_pct
+
+    def take(self, step: StepRequest, cores: Sequence[int]) -> None:
+        """Place ``step`` here: its resources, and the function it serves."""
+        self.reserve(step.resources, cores)
+        pair = function_of(step)
+        if pair is not None:
+            self.functions.setdefault(pair, step.name)
+
+
+def function_of(step: StepRequest) -> tuple[str, str] | None:
+    """The (module, function) a step serves, or None (a bridge step serves none)."""
+    return (step.module, step.function) if step.module and step.function else None
 
 
 def ledger_of(device: DeviceState) -> Ledger:
@@ -67,11 +84,12 @@ def assign_cores(free: Sequence[int], ask: Sequence[int]) -> tuple[int, ...] | N
 
 
 def offers(interfaces: frozenset[str], requirement: str) -> bool:
-    """True when a device offers ``module.name``, listed qualified or (wasmiot style) bare."""
+    """True when a device offers ``module.name``: listed qualified, (wasmiot style) bare, or
+    as the whole module ``module.*``."""
     if requirement in interfaces:
         return True
-    _, dot, bare = requirement.rpartition(".")
-    return bool(dot) and bare in interfaces
+    module, dot, bare = requirement.rpartition(".")
+    return bool(dot) and (bare in interfaces or f"{module}.*" in interfaces)
 
 
 def _more(count: int) -> str:
@@ -101,6 +119,28 @@ def interface_reason(device: DeviceState, requires: frozenset[str]) -> str | Non
     if not missing:
         return None
     return f"{device.name} lacks {missing[0]}{_more(len(missing) - 1)}"
+
+
+def dialect_reason(device: DeviceState, features: Sequence[str]) -> str | None:
+    """``orig is an original wasmiot supervisor, which cannot run bridges``, or None."""
+    if not device.wasmiot or not features:
+        return None
+    return (
+        f"{device.name} is an original wasmiot supervisor, which cannot {features[0]}"
+        f"{_more(len(features) - 1)}"
+    )
+
+
+def repeat_reason(device: DeviceState, ledger: Ledger, step: StepRequest) -> str | None:
+    """``b already serves fibo.fibo for step 1:fibo.fibo ...``, or None."""
+    pair = function_of(step)
+    earlier = ledger.functions.get(pair) if pair is not None else None
+    if earlier is None:
+        return None
+    return (
+        f"{device.name} already serves {step.module}.{step.function} for step {earlier} "
+        "(a device serves each module function once per deployment)"
+    )
 
 
 def label_reason(device: DeviceState, wanted: Mapping[str, str]) -> str | None:
@@ -162,8 +202,10 @@ def reject_reason(device: DeviceState, ledger: Ledger, step: StepRequest) -> str
     if not device.active:
         return inactive_reason(device)
     return (
-        interface_reason(device, step.requires)
+        dialect_reason(device, step.features)
+        or interface_reason(device, step.requires)
         or label_reason(device, step.labels)
+        or repeat_reason(device, ledger, step)
         or resource_reason(device, ledger, step.resources)
     )
 

@@ -1,8 +1,9 @@
 """The snapshot as numpy columns, so that each step filters and scores every device at once.
 
-Devices are indexed in name order. Static filters (requested device, active, interfaces,
-labels) become boolean masks cached per requirement, per label and per distinct
-combination, so a pipeline whose steps repeat a shape pays for the mask once. Free
+Devices are indexed in name order. Static filters (requested device, active, dialect,
+interfaces, labels) become boolean masks cached per requirement, per label and per distinct
+combination, so a pipeline whose steps repeat a shape pays for the mask once. The devices
+already serving a module function (``serving``) are a mask per (module, function). Free
 capacity lives in arrays; the per-core check uses ``sorted_free``, the free millicores of
 every device's cores sorted descending and stored *transposed* (row ``r`` = every device's
 ``r``-th freest core, padded with -1), so ROHE's check ``ask[r] <= free[r]`` is one
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from wasmfleet.core.placement.filters import assign_cores, ledger_of, offers
+from wasmfleet.core.placement.filters import assign_cores, function_of, ledger_of, offers
 from wasmfleet.core.placement.model import DeviceState, Resources, StepRequest
 from wasmfleet.core.placement.scorers import (
     BoolArray,
@@ -27,7 +28,7 @@ from wasmfleet.core.placement.scorers import (
     score_one,
 )
 
-StaticKey = tuple[str | None, frozenset[str], tuple[tuple[str, str], ...]]
+StaticKey = tuple[str | None, frozenset[str], tuple[tuple[str, str], ...], bool]
 
 
 class FleetArrays:
@@ -55,6 +56,8 @@ class FleetArrays:
         self.mem_cap: FloatArray = np.array([d.memory_mb for d in devices], dtype=np.float64)
         self.columns = ScoreColumns.of(self.cpu_cap, self.cores, self.mem_cap)
         self.active: BoolArray = np.array([d.active for d in devices], dtype=np.bool_)
+        self.wasmfleet: BoolArray = np.array([not d.wasmiot for d in devices], dtype=np.bool_)
+        self.serving: dict[tuple[str, str], BoolArray] = {}
         groups: dict[frozenset[str], int] = {}
         self._iface_group: IntArray = np.array(
             [groups.setdefault(d.interfaces, len(groups)) for d in devices], dtype=np.int64
@@ -93,8 +96,8 @@ class FleetArrays:
         return mask
 
     def static_mask(self, step: StepRequest) -> BoolArray:
-        """Devices that pass the requested-device, active, interface and label filters."""
-        key: StaticKey = (step.device, step.requires, _label_key(step.labels))
+        """Devices that pass the requested-device, active, dialect, interface and label filters."""
+        key: StaticKey = (step.device, step.requires, _label_key(step.labels), bool(step.features))
         mask = self._static.get(key)
         if mask is None:
             if step.device is None:
@@ -104,6 +107,8 @@ class FleetArrays:
                 pinned = self.index.get(step.device)
                 if pinned is not None:
                     mask[pinned] = self.active[pinned]
+            if step.features:
+                mask &= self.wasmfleet
             for requirement in step.requires:
                 mask &= self._offer_mask(requirement)
             for name, value in key[2]:
@@ -114,6 +119,9 @@ class FleetArrays:
     def feasible(self, step: StepRequest) -> BoolArray:
         """Devices that pass every filter for ``step`` given what is free now."""
         ok = self.static_mask(step)
+        pair = function_of(step)
+        if pair is not None and pair in self.serving:
+            ok = ok & ~self.serving[pair]
         ask = step.resources
         if ask.memory_mb > 0:
             ok = ok & (self.mem_free >= ask.memory_mb)
@@ -149,6 +157,13 @@ class FleetArrays:
         else:
             chosen = int(np.where(ok, scores, np.inf).argmin())
         return chosen, float(scores[chosen])
+
+    def serve(self, chosen: int, step: StepRequest) -> None:
+        """Device ``chosen`` now serves ``step``'s module function."""
+        pair = function_of(step)
+        if pair is not None:
+            mask = self.serving.setdefault(pair, np.zeros(self.size, dtype=np.bool_))
+            mask[chosen] = True
 
     def reserve(self, chosen: int, ask: Resources) -> tuple[int, ...]:
         """Take ``ask`` on device ``chosen``; the core given to each CPU ask."""

@@ -50,6 +50,8 @@ class DeviceState:
     memory_used_mb: int = 0
     accelerator_pct: int = 0
     accelerator_used_pct: int = 0
+    wasmiot: bool = False
+    """An original wasmiot supervisor: it runs no step that needs a wasmfleet feature."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,11 @@ class StepRequest:
     labels: Mapping[str, str] = field(default_factory=dict)
     resources: Resources = Resources()
     strategy: str | None = None
+    features: tuple[str, ...] = ()
+    """The wasmfleet features the step needs, each a phrase that completes "which cannot
+    ..." (e.g. "hold a fencing lease (stateful: true)"): original wasmiot supervisors are
+    rejected. Steps with the same non-empty ``module`` and ``function`` never share a
+    device (a device serves each function once per deployment)."""
 
 
 @dataclass(frozen=True, slots=True)

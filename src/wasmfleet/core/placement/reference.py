@@ -60,7 +60,7 @@ def place_reference(request: PlacementRequest, snapshot: Snapshot) -> Plan | Unp
         chosen = fits[pick]
         cores = assign_cores(ledgers[chosen].free_cores, ask.cpu)
         assert cores is not None, "a device that passed the filters must fit its cores"
-        ledgers[chosen].reserve(ask, cores)
+        ledgers[chosen].take(step, cores)
         explained.append(rejections)
         placements.append(
             Placement(

@@ -1,11 +1,12 @@
 """``place``: the vectorised solver (filter -> score -> select, one step after another).
 
-Steps are placed in order and each placement reserves its resources, so later steps see
-earlier ones. Per step the solver builds one feasibility mask over all devices with numpy
-(see ``fleet``), scores the feasible ones as they would be after the step, and picks by
-the step's strategy; ties go to the lowest device name. No reason strings are built here:
-a placement's ``rejections`` are recomputed on first access by ``explain``, and only the
-first unplaceable step pays for its reasons while solving.
+Steps are placed in order and each placement reserves its resources (and the module
+function it serves), so later steps see earlier ones. Per step the solver builds one
+feasibility mask over all devices with numpy (see ``fleet``), scores the feasible ones as
+they would be after the step, and picks by the step's strategy; ties go to the lowest
+device name. No reason strings are built here: a placement's ``rejections`` are recomputed
+on first access by ``explain``, and only the first unplaceable step pays for its reasons
+while solving.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def place(request: PlacementRequest, snapshot: Snapshot) -> Plan | Unplaceable:
             ok, step.resources, step.strategy or request.strategy, request.scorer
         )
         given = fleet.reserve(device, step.resources)
+        fleet.serve(device, step)
         chosen.append(device)
         cores.append(given)
         placements.append(
