@@ -90,6 +90,9 @@ def test_the_wasmiot_user_flow(fleet: Fleet) -> None:
     before = check(fleet.http.get(f"/file/manifest/{dep_id}"), "manifest-get")
     assert before["_id"] == dep_id and before["active"] is False
     assert before["sequence"] == [{"device": raspi, "module": module_id, "func": "fibo"}]
+    # Solved, not yet deployed: fullManifest already holds what the device will be sent.
+    assert list(before["fullManifest"]) == [raspi]
+    assert before["fullManifest"][raspi]["deploymentId"] == dep_id
 
     deployed = check(fleet.http.post(f"/file/manifest/{dep_id}"), "manifest-deploy")
     assert list(deployed["deviceResponses"]) == [raspi]  # keyed by the device's _id

@@ -26,7 +26,7 @@ import httpx
 
 from wasmfleet.core.dialect import Dialect, dialect_of, wasmiot_deploy_error
 from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
-from wasmfleet.core.lifecycle import DeploymentEvent, advance
+from wasmfleet.core.lifecycle import RESERVING, DeploymentEvent, advance
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
@@ -41,6 +41,9 @@ from wasmfleet.orchestrator.planning import (
 )
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeploymentRecord, Store
+
+ANSWER_KEPT_BYTES = 16 * 1024
+"""A device's JSON answer to a deploy is kept with the deployment up to this size."""
 
 log = logging.getLogger(__name__)
 
@@ -229,19 +232,17 @@ class DeploymentService:
             }
         except httpx.HTTPError as err:
             return {"ok": False, "status": None, "message": f"could not reach {url}: {err}"}
+        answer = json_of(response)
         if dialect is Dialect.WASMIOT:
-            why = wasmiot_deploy_error(response.status_code, json_of(response), response.text)
-            return {
-                "ok": why is None,
-                "status": response.status_code,
-                "message": "deployed" if why is None else why,
-            }
-        ok = 200 <= response.status_code < 300
-        return {
-            "ok": ok,
-            "status": response.status_code,
-            "message": "deployed" if ok else error_of(response),
-        }
+            why = wasmiot_deploy_error(response.status_code, answer, response.text)
+            ok, message = why is None, "deployed" if why is None else why
+        else:
+            ok = 200 <= response.status_code < 300
+            message = "deployed" if ok else error_of(response)
+        result: dict[str, Any] = {"ok": ok, "status": response.status_code, "message": message}
+        if answer and len(response.content) <= ANSWER_KEPT_BYTES:
+            result["data"] = answer  # the wasmiot dialect's deviceResponses show it
+        return result
 
     async def _roll_back(self, deployment_id: str, urls: list[str]) -> None:
         await asyncio.gather(*(self._delete(url, deployment_id) for url in urls))
@@ -261,23 +262,27 @@ class DeploymentService:
         ok = 200 <= response.status_code < 300
         return {"ok": ok, "message": "removed" if ok else error_of(response)}
 
+    async def resolve(
+        self, key: str, body: Any | None = None, *, unless_deployed: bool = False
+    ) -> DeploymentRecord | None:
+        """Re-solve (optionally with a new manifest of the same name) and store the plan,
+        sending nothing; None, doing nothing, when ``unless_deployed`` and it holds devices."""
+        record, manifest = await self._update_of(key, body)
+        async with self.lock_for(record.id):
+            record = await asyncio.to_thread(self.get, record.id)
+            if unless_deployed and record.status in RESERVING:
+                return None
+            record = await self._resolve_locked(record, manifest)
+            record.warnings = manifest.warnings
+            return record
+
     async def redeploy(self, key: str, body: Any | None = None) -> DeploymentRecord:
         """Re-solve (optionally with a new manifest of the same name) and deploy again."""
-        record = await asyncio.to_thread(self.get, key)
-        manifest = _read_manifest(body) if body is not None else parse_manifest(record.manifest)
-        if manifest.name != record.name:
-            raise Conflict(
-                f"The manifest is named {manifest.name!r} but deployment {record.name!r} is "
-                "being updated; names cannot change (create a new deployment instead)."
-            )
+        record, manifest = await self._update_of(key, body)
         async with self.lock_for(record.id):
             record = await asyncio.to_thread(self.get, record.id)
             old_devices = set(record.documents)
-            async with self.solve_lock:
-                record.manifest = manifest.to_dict()
-                record = await asyncio.to_thread(self._solve_into, record, manifest)
-                record.status = advance(record.status, DeploymentEvent.SOLVED)
-                record = await asyncio.to_thread(self.store.update_deployment, record)
+            record = await self._resolve_locked(record, manifest)
             new_devices = {s["device"] for s in (record.plan or {}).get("steps", [])}
             gone = sorted(old_devices - new_devices)
             if gone:
@@ -291,6 +296,38 @@ class DeploymentService:
             record = await self.deploy_locked(record.id)
             record.warnings = manifest.warnings
             return record
+
+    async def _update_of(self, key: str, body: Any | None) -> tuple[DeploymentRecord, Manifest]:
+        """The deployment and the manifest to re-solve it with (its own, or ``body``)."""
+        record = await asyncio.to_thread(self.get, key)
+        manifest = _read_manifest(body) if body is not None else parse_manifest(record.manifest)
+        if manifest.name != record.name:
+            raise Conflict(
+                f"The manifest is named {manifest.name!r} but deployment {record.name!r} is "
+                "being updated; names cannot change (create a new deployment instead)."
+            )
+        return record, manifest
+
+    async def _resolve_locked(
+        self, record: DeploymentRecord, manifest: Manifest
+    ) -> DeploymentRecord:
+        """Solve ``manifest`` into ``record`` and store it (status ``new``); the caller holds
+        ``lock_for`` the deployment."""
+        async with self.solve_lock:
+            record.manifest = manifest.to_dict()
+            record = await asyncio.to_thread(self._solve_into, record, manifest)
+            record.status = advance(record.status, DeploymentEvent.SOLVED)
+            return await asyncio.to_thread(self.store.update_deployment, record)
+
+    def documents_of(self, record: DeploymentRecord) -> dict[str, dict[str, Any]]:
+        """The documents the devices were sent, or, before the first deploy, the ones its plan
+        would send ({} when a module or device of the plan is gone)."""
+        if record.documents or record.plan is None:
+            return record.documents
+        try:
+            return build_documents(self.store, record, self.settings)[0]
+        except Conflict:
+            return {}
 
     async def remove(self, key: str) -> dict[str, dict[str, Any]]:
         """Delete the deployment from its devices, then from the store; per-device answers."""

@@ -15,12 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from wasmfleet.core.errors import Conflict, NotFound
-from wasmfleet.core.lifecycle import RESERVING, DeploymentEvent, DeploymentStatus, advance
-from wasmfleet.core.manifest import parse_manifest
+from wasmfleet.core.errors import NotFound
+from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator.http_input import read_arguments, read_manifest
-from wasmfleet.orchestrator.planning import check_cycles, check_failovers
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.store import DeploymentRecord
 from wasmfleet.orchestrator.wasmiot_views import deploy_answer, execute_answer, wasmiot_manifest
@@ -38,7 +36,7 @@ def add_deployment_routes(router: APIRouter, orch: Orchestrator) -> None:
         return {d.name: d.id for d in orch.store.list_devices()}
 
     def manifest_view(record: DeploymentRecord, ids: dict[str, str]) -> dict[str, Any]:
-        return wasmiot_manifest(record, ids, record.documents)
+        return wasmiot_manifest(record, ids, orch.deployments.documents_of(record))
 
     def deployed(record: DeploymentRecord) -> Response:
         """The answer to a deploy: 200, or 502 with each device's answer and a sentence."""
@@ -85,10 +83,9 @@ def add_deployment_routes(router: APIRouter, orch: Orchestrator) -> None:
     )
     async def update(key: str, request: Request) -> Response:
         body = await read_manifest(request, limit) if (await request.body()).strip() else None
-        record = await asyncio.to_thread(orch.deployments.get, key)
-        if record.status not in RESERVING and await _resolve_only(orch, record, body):
-            return Response(status_code=204)
-        return deployed(await orch.deployments.redeploy(record.id, body))
+        if await orch.deployments.resolve(key, body, unless_deployed=True) is not None:
+            return Response(status_code=204)  # not deployed: re-solved, nothing sent
+        return deployed(await orch.deployments.redeploy(key, body))
 
     @router.delete("/file/manifest/{key}", summary="Remove from the devices and delete")
     async def delete_manifest(key: str) -> Response:
@@ -102,30 +99,3 @@ def add_deployment_routes(router: APIRouter, orch: Orchestrator) -> None:
         execution = await orch.executions.execute(record, args, files)
         now = await asyncio.to_thread(orch.store.get_deployment, record.id)
         return JSONResponse(execute_answer(execution, now or record))
-
-
-async def _resolve_only(orch: Orchestrator, record: DeploymentRecord, body: Any) -> bool:
-    """Re-solve a deployment that is not deployed, sending nothing (as the wasmiot orchestrator
-    does); False, solving nothing, if it was deployed meanwhile."""
-    manifest = parse_manifest(body if body is not None else record.manifest)
-    if manifest.name != record.name:
-        raise Conflict(
-            f"The manifest is named {manifest.name!r} but deployment {record.name!r} is "
-            "being updated; names cannot change (create a new deployment instead)."
-        )
-    service = orch.deployments
-    async with service.lock_for(record.id), service.solve_lock:
-        current = await asyncio.to_thread(service.get, record.id)
-        if current.status in RESERVING:
-            return False
-        current.manifest = manifest.to_dict()
-
-        def solve() -> DeploymentRecord:
-            check_failovers(manifest, orch.store.list_devices())
-            solved = service.solve_into(current, manifest)
-            check_cycles(solved, manifest, orch.store.list_deployments())
-            solved.status = advance(solved.status, DeploymentEvent.SOLVED)
-            return orch.store.update_deployment(solved)
-
-        await asyncio.to_thread(solve)
-    return True

@@ -70,7 +70,10 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
         "status": d.status,
         "manifest": d.manifest,
         "plan": d.plan,
-        "devices": d.results,
+        "devices": {  # the device's own answer ("data") is for the wasmiot dialect
+            name: {k: v for k, v in result.items() if k != "data"}
+            for name, result in d.results.items()
+        },
         "created_at": _iso(d.created_at),
         "updated_at": _iso(d.updated_at),
         "error": d.error,
