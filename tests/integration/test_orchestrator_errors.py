@@ -64,11 +64,28 @@ def test_module_upload_must_be_multipart(fleet: Fleet) -> None:
     assert r.json()["errorText"] == r.json()["error"]["message"]  # what wasmiot's GUI shows
 
 
-def test_api_v1_refuses_a_taken_module_name(fleet: Fleet) -> None:
-    # The wasmiot route accepts it as a newer module (test_wasmiot_contract.py); /api/v1 says.
+def test_api_v1_same_bytes_under_a_taken_name_are_the_same_version(fleet: Fleet) -> None:
+    # A taken name gets a new version (issue 14); the same bytes are the version they are.
+    before = fleet.http.get("/api/v1/modules/fibo/versions").json()
     files = {"wasm": ("fibo.wasm", WASM, "application/wasm")}
     r = fleet.http.post("/api/v1/modules", data={"name": "fibo"}, files=files)
-    assert "already exists" in _error(r, 409)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["created"] is False and answer["version"] == before[0]["version"]
+    assert "already has these bytes" in answer["message"]
+    assert fleet.http.get("/api/v1/modules/fibo/versions").json() == before
+
+
+@pytest.mark.parametrize(
+    ("wasm", "needle"),
+    [(b"not wasm at all", "not WebAssembly"), (b"\0asm\x01\0\0\0\x05", "not a valid")],
+)
+def test_a_bad_new_version_stores_nothing(fleet: Fleet, wasm: bytes, needle: str) -> None:
+    before = fleet.http.get("/api/v1/modules/fibo/versions").json()
+    files = {"wasm": ("fibo.wasm", wasm, "application/wasm")}
+    r = fleet.http.post("/api/v1/modules", data={"name": "fibo"}, files=files)
+    assert needle in _error(r, 422)
+    assert fleet.http.get("/api/v1/modules/fibo/versions").json() == before
 
 
 def test_bad_descriptions(fleet: Fleet) -> None:

@@ -147,11 +147,16 @@ def test_uploading_a_taken_name_makes_the_name_mean_the_new_module(fleet: Fleet)
     dep_id = json.loads(fleet.http.post("/file/manifest", json=manifest).text)
     assert fleet.http.post(f"/file/manifest/{dep_id}").status_code == 200
 
-    new = upload(fleet, "fibo-again")  # the same name again: 201, a new id
+    # The same bytes again are the same version (issue 14): 201 with its id.
+    assert upload(fleet, "fibo-again") == old
+    # Other bytes (a custom section appended) under the same name: 201, a new version, new id.
+    new = upload(fleet, "fibo-again", FIBO + b"\x00\x03\x02v2")
     assert new != old
     assert fleet.http.get("/file/module/fibo-again").json()[0]["_id"] == new
     assert fleet.http.get(f"/file/module/{old}").json()[0]["_id"] == old  # still there
     assert fleet.http.get(f"/file/module/{old}/wasm").content == FIBO
+    versions = fleet.http.get("/api/v1/modules/fibo-again/versions").json()
+    assert [(v["id"], v["version"]) for v in versions] == [(new, 2), (old, 1)]
     named = [m["_id"] for m in fleet.http.get("/file/module").json() if m["name"] == "fibo-again"]
     assert named == [old, new]  # both listed, oldest first, as the original lists them
     # The deployment made with the old module keeps running it.
@@ -237,7 +242,7 @@ def test_forgetting_everything(tmp_path: Path) -> None:
     with running_fleet(tmp_path, ("one", [])) as fleet:
         module_id = upload(fleet, "fibo")
         fleet.http.post(f"/file/module/{module_id}/upload", data=FIBO_FORM)
-        upload(fleet, "fibo")
+        upload(fleet, "fibo", FIBO + b"\x00\x03\x02v2")  # version 2 (other bytes)
         for name in ("a", "b"):
             body = {"name": name, "sequence": [{"module": module_id, "func": "fibo"}]}
             dep_id = json.loads(fleet.http.post("/file/manifest", json=body).text)

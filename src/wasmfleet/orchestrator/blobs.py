@@ -60,3 +60,11 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         """True when the blob is stored."""
         return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> bool:
+        """Remove a blob (nothing references it any more); False when it was not there."""
+        try:
+            self.path(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -104,11 +104,11 @@ def _scalar(value: Any) -> str:
 
 async def read_module_upload(
     request: Request, limit: BodyLimit, *, part_name: str | None = None
-) -> tuple[str, bytes]:
-    """The ``name`` field and the binary of a module upload.
+) -> tuple[str, bytes, dict[str, str]]:
+    """The ``name`` field, the binary and the other text fields of a module upload.
 
     The binary is the one file part typed application/wasm, or (``part_name``) the part of that
-    name whatever its type.
+    name whatever its type. The fields may hold ``note`` and ``created_by`` (a new version's).
     """
     if not is_form(request):
         raise UnsupportedMediaType(
@@ -129,7 +129,7 @@ async def read_module_upload(
         )
     if len(wasm) > 1:
         raise InvalidDocument("Upload one application/wasm part per module.")
-    return name, wasm[0].data
+    return name, wasm[0].data, {k: v for k, v in fields if isinstance(v, str)}
 
 
 GUI_ONLY_KEYS = frozenset({"mountName", "stage"})

@@ -1,17 +1,22 @@
 """Modules: validate uploads with wasmtime, store them by sha256, describe their functions.
 
-``create`` compiles the binary (no instantiation) to prove it is valid Wasm and to read its
+``push`` compiles the binary (no instantiation) to prove it is valid Wasm and to read its
 exports and imports, writes it to the blob store, then commits the record — so an
-acknowledged module survives a crash. Uploading under a taken name is refused on ``/api/v1``
-and accepted on the wasmiot routes (as the wasmiot orchestrator does): the upload is a new
-module with its own id, and the name then means the newest one. ``describe`` turns a
-wasmiot upload (bracket fields, JSON or a full OpenAPI document) into the module's OpenAPI
-3.0.3 description.
+acknowledged module survives a crash. Uploading under a taken name (on ``/api/v1`` and the
+wasmiot routes alike) creates the next immutable *version* of that name, with its own id;
+the bare name then means the newest version, ``name@N`` version N. The same bytes pushed
+again under a name are the version that has them (nothing is stored). A new version inherits
+the previous version's description and data files while its binary still exports every
+function described there; otherwise it is described by its exports only. After each new
+version the oldest unreferenced versions beyond ``keep_versions`` are pruned, with the blobs
+nothing references any more. ``describe`` turns a wasmiot upload (bracket fields, JSON or a
+full OpenAPI document) into the module's OpenAPI 3.0.3 description.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,9 +34,12 @@ from wasmfleet.core.errors import (
 )
 from wasmfleet.core.names import check_file_name, check_identifier
 from wasmfleet.core.openapi import description_operations
+from wasmfleet.core.versions import parse_module_ref, version_list
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.store import ModuleRecord, Store
 from wasmfleet.runtime.engine import describe_compiled
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +53,33 @@ class DataFile:
     """The file name the client gave the part (may be empty)."""
 
 
-class ModuleService:
-    """Create, describe, serve and delete modules."""
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What pushing a binary under a name did: the version it is, and whether it is new."""
 
-    def __init__(self, store: Store, blobs: BlobStore, max_module_bytes: int) -> None:
+    module: ModuleRecord
+    created: bool
+    """False when the same bytes were already a version of that name."""
+    message: str
+    """A sentence for the person who pushed (which version, what it inherited)."""
+    pruned: tuple[int, ...] = ()
+    """Old versions of the name deleted by retention."""
+
+
+class ModuleService:
+    """Create (as versions), describe, serve and delete modules."""
+
+    def __init__(
+        self, store: Store, blobs: BlobStore, max_module_bytes: int, keep_versions: int = 10
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.max_module_bytes = max_module_bytes
+        self.keep_versions = keep_versions
+        """Versions kept per name beyond those in use (0: all)."""
         self._engine = wasmtime.Engine()
         self._lock = threading.Lock()
+        self._push_lock = threading.Lock()
 
     def get(self, key: str) -> ModuleRecord:
         """The module with this id, else the newest with this name, or NotFound."""
@@ -65,34 +91,115 @@ class ModuleService:
             )
         return module
 
-    def create(self, name: str, data: bytes, *, same_name: bool = False) -> ModuleRecord:
-        """Validate, store and record a new module.
+    def resolve(self, ref: str) -> ModuleRecord:
+        """The module a reference names: an id, ``name`` (the newest version) or ``name@N``;
+        NotFound naming the versions that exist."""
+        parsed = parse_module_ref(ref)
+        if parsed.version is None:
+            return self.get(parsed.name)
+        found = self.store.module_version(parsed.name, parsed.version)
+        if found is None:
+            existing = [m.version for m in self.store.modules_named(parsed.name)]
+            if not existing:
+                self.get(parsed.name)  # NotFound naming the modules there are
+            raise NotFound(
+                f"Module {parsed.name!r} has no version {parsed.version} (versions: "
+                f"{version_list(existing)}); push it or pick one of those."
+            )
+        return found
 
-        A taken name is a Conflict unless ``same_name``: then the upload is a new module and
-        the name resolves to it (older modules of that name keep their ids)."""
+    def create(
+        self, name: str, data: bytes, *, note: str | None = None, created_by: str | None = None
+    ) -> ModuleRecord:
+        """Validate and store ``data`` as a version of ``name`` (see ``push``)."""
+        return self.push(name, data, note=note, created_by=created_by).module
+
+    def push(
+        self, name: str, data: bytes, *, note: str | None = None, created_by: str | None = None
+    ) -> PushResult:
+        """Validate and store ``data`` as the next version of ``name`` (version 1 of a new
+        name); the same bytes as an existing version are that version, nothing stored.
+
+        Invalid Wasm is refused before anything is stored."""
         name = check_identifier("Module name", name)
         if len(data) > self.max_module_bytes:
             raise PayloadTooLarge(
                 f"The module is {len(data)} bytes; this orchestrator accepts at most "
                 f"{self.max_module_bytes} bytes (--max-module-size)."
             )
-        existing = None if same_name else self.store.get_module(name)
-        if existing is not None:
-            raise Conflict(
-                f"A module named {name!r} already exists (id {existing.id}); choose another "
-                "name or delete it first."
-            )
         exports, requirements = self.inspect(name, data)
-        sha = self.blobs.put(data)
-        record = ModuleRecord(
-            name=name,
-            sha256=sha,
-            size=len(data),
-            exports=exports,
-            requirements=requirements,
+        sha = hashlib.sha256(data).hexdigest()
+        with self._push_lock:
+            same = self.store.module_with_sha(name, sha)
+            if same is not None:
+                return PushResult(
+                    same,
+                    False,
+                    f"{name} version {same.version} already has these bytes (sha256 "
+                    f"{sha[:12]}); no new version was made.",
+                )
+            named = self.store.modules_named(name)
+            previous = named[0] if named else None
+            self.blobs.put(data)
+            record = ModuleRecord(
+                name=name,
+                sha256=sha,
+                size=len(data),
+                exports=exports,
+                requirements=requirements,
+                note=note or None,
+                created_by=created_by or None,
+            )
+            inherited = _inherit(record, previous)
+            module = self.store.add_module(record)
+        message = f"{name} version {module.version} (sha256 {sha[:12]})"
+        if previous is not None:
+            message += f"; {inherited}"
+        log.info(
+            "module pushed: %s", message, extra={"module_name": name, "version": module.version}
         )
-        record.description = describe_exports_only(name, _export_infos(record))
-        return self.store.add_module(record)
+        pruned = self.prune(name)
+        if pruned:
+            message += f"; pruned old version(s) {version_list(list(pruned))}"
+        return PushResult(module, True, message + ".", pruned)
+
+    def prune(self, name: str) -> tuple[int, ...]:
+        """Delete the versions of ``name`` beyond the newest ``keep_versions`` that nothing
+        uses (``Store.module_ids_in_use``), then blobs no module references; the versions
+        deleted."""
+        if self.keep_versions <= 0:
+            return ()
+        versions = self.store.modules_named(name)
+        in_use = self.store.module_ids_in_use()
+        doomed = [m for m in versions[self.keep_versions :] if m.id not in in_use]
+        for module in doomed:
+            self.store.delete_module(module.id)
+        if doomed:
+            self._delete_unreferenced_blobs(doomed)
+            log.info(
+                "pruned old module versions",
+                extra={"module_name": name, "versions": [m.version for m in doomed]},
+            )
+        return tuple(sorted(m.version for m in doomed))
+
+    def _delete_unreferenced_blobs(self, deleted: list[ModuleRecord]) -> None:
+        referenced: set[str] = set()
+        for module in self.store.list_modules():
+            referenced.add(module.sha256)
+            referenced.update(str(meta.get("sha256")) for meta in module.data_files.values())
+        candidates = {m.sha256 for m in deleted}
+        for module in deleted:
+            candidates.update(str(meta.get("sha256")) for meta in module.data_files.values())
+        for sha in sorted(candidates - referenced):
+            self.blobs.delete(sha)
+
+    def versions(self, name: str) -> list[ModuleRecord]:
+        """Every version of ``name``, newest first; NotFound when it has none."""
+        found = self.store.modules_named(name)
+        if not found:
+            module = self.get(name)  # an id: that module's name
+            found = self.store.modules_named(module.name)
+        return found
 
     def inspect(self, name: str, data: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Exports and imports of a Wasm binary, compiled but never instantiated."""
@@ -192,6 +299,30 @@ class ModuleService:
         return self.blobs.read(meta["sha256"]), str(
             meta.get("media_type") or "application/octet-stream"
         )
+
+
+def _inherit(record: ModuleRecord, previous: ModuleRecord | None) -> str:
+    """Give a new version its description and data files: the previous version's while the
+    new binary still exports every function described there, else its exports only; what
+    was done, as a phrase."""
+    own = describe_exports_only(record.name, _export_infos(record))
+    record.description = own
+    if previous is None or previous.description is None:
+        return "described by its exports"
+    generated = describe_exports_only(previous.name, _export_infos(previous))
+    if previous.description == generated and not previous.data_files:
+        return "described by its exports (as the previous version was)"
+    described = set(description_operations(previous.description))
+    exported = {e["name"] for e in record.exports}
+    missing = sorted(described - exported)
+    if missing:
+        return (
+            f"described by its exports only: it no longer exports {', '.join(missing)}, "
+            f"which version {previous.version} described (describe it again)"
+        )
+    record.description = previous.description
+    record.data_files = dict(previous.data_files)
+    return f"description and data files inherited from version {previous.version}"
 
 
 def _export_infos(module: ModuleRecord) -> Mapping[str, ExportInfo]:

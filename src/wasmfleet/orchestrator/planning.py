@@ -34,6 +34,7 @@ from wasmfleet.core.placement import (
     Unplaceable,
     place,
 )
+from wasmfleet.core.versions import parse_module_ref, version_list
 from wasmfleet.orchestrator.devices import capacity_of
 from wasmfleet.orchestrator.store import DeploymentRecord, DeviceRecord, ModuleRecord
 
@@ -107,12 +108,13 @@ def request_for(
     modules: dict[str, ModuleRecord],
     devices: list[DeviceRecord],
 ) -> tuple[PlacementRequest, list[ModuleRecord | None]]:
-    """The placement request of a manifest, with each step's module resolved (by id or name;
-    None for a bridge step)."""
+    """The placement request of a manifest, with each step's module resolved (by id, by name:
+    the latest version, or by ``name@N``; None for a bridge step)."""
     by_key: dict[str, ModuleRecord] = {}
-    for module in modules.values():
+    for module in sorted(modules.values(), key=lambda m: (m.name, m.version, m.id)):
         by_key[module.id] = module
-        by_key[module.name] = module
+        by_key[module.name] = module  # the newest version comes last
+        by_key[f"{module.name}@{module.version}"] = module
     device_names = {d.id: d.name for d in devices} | {d.name: d.name for d in devices}
     steps: list[StepRequest] = []
     resolved: list[ModuleRecord | None] = []
@@ -122,8 +124,17 @@ def request_for(
             resolved.append(None)
             continue
         found = by_key.get(step.module)
+        if found is None and "@" in step.module:
+            ref = parse_module_ref(step.module)
+            existing = [m.version for m in modules.values() if m.name == ref.name]
+            if existing:
+                raise InvalidDocument(
+                    f"Step {i + 1} names module {step.module!r}, but {ref.name!r} has no "
+                    f"version {ref.version} (versions: {version_list(existing)}); pin one of "
+                    f"those or write {ref.name!r} to follow the latest."
+                )
         if found is None:
-            known = ", ".join(sorted(m.name for m in modules.values())) or "none uploaded yet"
+            known = ", ".join(sorted({m.name for m in modules.values()})) or "none uploaded yet"
             raise InvalidDocument(
                 f"Step {i + 1} names module {step.module!r}, which is not uploaded "
                 f"(modules: {known}); push it first with `wasmfleet module push`."
@@ -281,6 +292,7 @@ def plan_record(
                 "name": placement.step_name,
                 "module": module.name if module is not None else None,
                 "module_id": module.id if module is not None else None,
+                "version": module.version if module is not None else None,
                 "function": step.function if module is not None else None,
                 **({"bridge": bridge} if module is None else {}),
                 "device": placement.device,

@@ -30,6 +30,7 @@ from wasmfleet.orchestrator.views import (
     deployment_view,
     execution_view,
     log_view,
+    module_version_view,
     module_view,
     status_entry_view,
 )
@@ -128,21 +129,49 @@ def api_router(orch: Orchestrator) -> APIRouter:
         return {"forgotten": orch.store.delete_all_devices()}
 
     @router.get("/modules", response_model=list[schemas.Module], tags=["modules"])
-    def list_modules() -> Any:
-        """Every module, by name."""
-        return [module_view(m) for m in orch.store.list_modules()]
+    def list_modules(all: bool = False) -> Any:
+        """The latest version of every module name (with how many versions it has), by name;
+        `all=true`: every version."""
+        rows = orch.store.list_modules()
+        if all:
+            return [module_view(m) for m in rows]
+        latest: dict[str, Any] = {}
+        counts: dict[str, int] = {}
+        for m in rows:  # oldest first within a name: the last one is the latest
+            latest[m.name] = m
+            counts[m.name] = counts.get(m.name, 0) + 1
+        return [{**module_view(m), "versions": counts[n]} for n, m in sorted(latest.items())]
 
     @router.get("/modules/{key}", response_model=schemas.Module, tags=["modules"])
     def get_module(key: str) -> Any:
-        """One module."""
-        return module_view(orch.modules.get(key))
+        """One module: an id, a name (its latest version) or name@N."""
+        return module_view(orch.modules.resolve(key))
+
+    @router.get(
+        "/modules/{name}/versions", response_model=list[schemas.ModuleVersion], tags=["modules"]
+    )
+    def module_versions(name: str) -> Any:
+        """Every version of a module name, newest first, with the deployments using each."""
+        found = orch.modules.versions(name)
+        users: dict[str, list[str]] = {}
+        for dep in orch.store.list_deployments():
+            for module_id in dep.module_ids:
+                users.setdefault(module_id, []).append(dep.name)
+        return [module_version_view(m, sorted(users.get(m.id, []))) for m in found]
 
     @router.post("/modules", response_model=schemas.Module, status_code=201, tags=["modules"])
     async def create_module(request: Request) -> Any:
-        """Upload a module: multipart with a field `name` and a part `wasm` (application/wasm)."""
-        name, data = await read_module_upload(request, limit, part_name="wasm")
-        module = await asyncio.to_thread(orch.modules.create, name, data)
-        return module_view(module)
+        """Push a module: multipart with a field `name` and a part `wasm` (application/wasm),
+        optional fields `note` and `created_by` (or header X-Wasmfleet-User). A taken name gets
+        its next version (201); bytes that already are a version of it answer that one (200)."""
+        name, data, fields = await read_module_upload(request, limit, part_name="wasm")
+        by = fields.get("created_by") or request.headers.get("x-wasmfleet-user")
+        pushed = await asyncio.to_thread(
+            orch.modules.push, name, data, note=fields.get("note"), created_by=by
+        )
+        view = {**module_view(pushed.module), "created": pushed.created}
+        view["message"] = pushed.message
+        return JSONResponse(view, status_code=201 if pushed.created else 200)
 
     @router.post("/modules/{key}/description", response_model=schemas.Module, tags=["modules"])
     async def describe_module(key: str, request: Request) -> Any:

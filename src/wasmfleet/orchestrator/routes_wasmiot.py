@@ -107,9 +107,12 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
         "/file/module", summary="Upload a module (multipart: name + application/wasm part): {id}"
     )
     async def create_module(request: Request) -> Response:
-        name, data = await read_module_upload(request, limit)
-        module = await asyncio.to_thread(orch.modules.create, name, data, same_name=True)
-        return JSONResponse({"id": module.id}, status_code=201)
+        name, data, fields = await read_module_upload(request, limit)
+        by = fields.get("created_by") or request.headers.get("x-wasmfleet-user")
+        pushed = await asyncio.to_thread(
+            orch.modules.push, name, data, note=fields.get("note"), created_by=by
+        )
+        return JSONResponse({"id": pushed.module.id}, status_code=201)
 
     @router.get("/file/module", summary="List every module, oldest first (wasmiot shape)")
     def list_modules() -> Response:

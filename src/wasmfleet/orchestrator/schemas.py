@@ -72,6 +72,58 @@ class Module(BaseModel):
     functions: list[str]
     data_files: dict[str, dict[str, Any]]
     created_at: str | None
+    version: int = Field(default=0, description="1, 2, 3 ... per name.")
+    note: str | None = None
+    created_by: str | None = None
+    versions: int | None = Field(
+        default=None, description="How many versions the name has (in lists of the latest)."
+    )
+    created: bool | None = Field(
+        default=None, description="After a push: false when the bytes were already a version."
+    )
+    message: str | None = Field(default=None, description="After a push: what it did.")
+
+
+class ModuleVersion(BaseModel):
+    """One version of a module name."""
+
+    id: str
+    name: str
+    version: int
+    sha256: str
+    size: int
+    created_at: str | None
+    created_by: str | None
+    note: str | None
+    functions: list[str]
+    deployments: list[str] = Field(description="Deployments whose plan uses this version.")
+
+
+class CopyAnswer(BaseModel):
+    """One device's answer to an update of a deployment's copies."""
+
+    ok: bool
+    status: int | None = None
+    message: str
+    from_version: int | None = None
+    to_version: int | None = None
+
+
+class UpdateAnswer(BaseModel):
+    """What updating a deployment's copies to another module version did."""
+
+    deployment: str
+    module: str
+    version: int
+    devices: dict[str, CopyAnswer]
+    rolled_back: bool = False
+
+
+class UpdateRequest(BaseModel):
+    """Move a deployment's copies of a module to another version."""
+
+    module: str = Field(description="fibo (the latest), fibo@4, or a module id.")
+    devices: list[str] | None = Field(default=None, description="Only these devices' copies.")
 
 
 class Rejection(BaseModel):
@@ -88,6 +140,7 @@ class PlanStep(BaseModel):
     name: str
     module: str | None = Field(description="Null for a bridge step.")
     module_id: str | None
+    version: int | None = Field(default=None, description="The module version the step runs.")
     function: str | None
     bridge: dict[str, Any] | None = Field(
         default=None,

@@ -51,7 +51,9 @@ class Orchestrator:
         )
         self.monitor = FleetMonitor(self.store, settings)
         self.devices = DeviceRegistry(self.store, self.client, settings)
-        self.modules = ModuleService(self.store, self.blobs, settings.max_module_bytes)
+        self.modules = ModuleService(
+            self.store, self.blobs, settings.max_module_bytes, settings.keep_module_versions
+        )
         self.deployments = DeploymentService(
             self.store, self.client, settings, unavailable=self.monitor.unplaceable
         )

@@ -130,6 +130,12 @@ class OrchestratorSettings:
         kind="size",
         flag="--max-request-size",
     )
+    keep_module_versions: int = setting(
+        10,
+        help="Versions kept per module name (the newest; versions a deployment uses are "
+        "always kept); 0 keeps every version.",
+        check=at_least(0),
+    )
     keep_logs_for_s: float = setting(
         7 * DAY,
         help="Delete device log entries older than this (e.g. 12h, 7d); 0 keeps them forever.",

@@ -59,6 +59,25 @@ def module_view(m: ModuleRecord) -> dict[str, Any]:
         "functions": function_names(m),
         "data_files": m.data_files,
         "created_at": _iso(m.created_at),
+        "version": m.version,
+        "note": m.note,
+        "created_by": m.created_by,
+    }
+
+
+def module_version_view(m: ModuleRecord, deployments: list[str]) -> dict[str, Any]:
+    """One version of a module in its history: identity, who/when/why, who uses it."""
+    return {
+        "id": m.id,
+        "name": m.name,
+        "version": m.version,
+        "sha256": m.sha256,
+        "size": m.size,
+        "created_at": _iso(m.created_at),
+        "created_by": m.created_by,
+        "note": m.note,
+        "functions": function_names(m),
+        "deployments": deployments,
     }
 
 

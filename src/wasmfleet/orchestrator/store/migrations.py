@@ -182,6 +182,23 @@ def _v3_module_names(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_modules_name ON modules (name)"))
 
 
+def _v4_module_versions(conn: Connection) -> None:
+    """Modules get a version number per name (by creation order), a note and an author
+    (frozen copy)."""
+    conn.execute(text("ALTER TABLE modules ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE modules ADD COLUMN note TEXT"))
+    conn.execute(text("ALTER TABLE modules ADD COLUMN created_by TEXT"))
+    rows = conn.execute(text("SELECT id, name FROM modules ORDER BY name, created_at, id")).all()
+    numbers: dict[str, int] = {}
+    updates = []
+    for module_id, name in rows:
+        numbers[name] = numbers.get(name, 0) + 1
+        updates.append({"id": module_id, "version": numbers[name]})
+    if updates:
+        conn.execute(text("UPDATE modules SET version = :version WHERE id = :id"), updates)
+    conn.execute(text("CREATE UNIQUE INDEX ix_modules_name_version ON modules (name, version)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -191,6 +208,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "deployments get a fencing epoch and the history of moved steps", _v2_fencing),
     Migration(
         3, "module names may repeat (the name resolves to the newest module)", _v3_module_names
+    ),
+    Migration(
+        4,
+        "modules get version numbers per name (by creation order), a note and an author",
+        _v4_module_versions,
     ),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""

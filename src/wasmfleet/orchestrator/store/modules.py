@@ -1,20 +1,23 @@
-"""Modules: a binary's identity (name, sha256, size) and what it exports, needs and carries.
+"""Modules: a binary's identity (name, version, sha256, size) and what it exports, needs and
+carries.
 
-A name may be uploaded again (as the wasmiot orchestrator allows): each upload is a module of
-its own with its own id, every id stays valid, and the name resolves to the newest of them.
+A name has immutable versions 1, 2, 3 ...: each upload of new bytes under a name is a row of
+its own with its own id and the next version number, every id stays valid, and the bare name
+resolves to the newest version. ``module_ids_in_use`` is the one place that says which
+versions something still references (retention keeps those).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, insert, select, update
+from sqlalchemy import Row, Select, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.orchestrator.store.base import StoreBase, utcnow
 from wasmfleet.orchestrator.store.records import ModuleRecord, new_id
-from wasmfleet.orchestrator.store.schema import modules
+from wasmfleet.orchestrator.store.schema import deployment_modules, modules
 
 
 def _record(row: Row[Any]) -> ModuleRecord:
@@ -29,19 +32,27 @@ def _record(row: Row[Any]) -> ModuleRecord:
         data_files=dict(row.data_files),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        version=int(row.version),
+        note=row.note,
+        created_by=row.created_by,
     )
 
 
 class ModuleQueries(StoreBase):
-    """Modules, keyed by id, or by name (the newest module of that name)."""
+    """Modules, keyed by id, by name (the newest version) or by name and version."""
 
     def add_module(self, module: ModuleRecord) -> ModuleRecord:
-        """Store a new module (a taken name is allowed: the name now means this one)."""
+        """Store a new version of ``module.name`` (the next number unless ``module.version``
+        is set); the bare name now means this one."""
         with self._write() as conn:
             if module.id and conn.scalar(select(modules.c.id).where(modules.c.id == module.id)):
                 raise Conflict(f"A module with id {module.id!r} already exists.")
             now = utcnow()
             module_id = module.id or new_id()
+            latest = conn.scalar(
+                select(func.max(modules.c.version)).where(modules.c.name == module.name)
+            )
+            version = module.version or int(latest or 0) + 1
             conn.execute(
                 insert(modules).values(
                     id=module_id,
@@ -54,28 +65,52 @@ class ModuleQueries(StoreBase):
                     data_files=dict(module.data_files),
                     created_at=module.created_at or now,
                     updated_at=now,
+                    version=version,
+                    note=module.note,
+                    created_by=module.created_by,
                 )
             )
             return self._module(conn, module_id)
 
     def get_module(self, key: str) -> ModuleRecord | None:
-        """The module with this id, else the newest module with this name, or None."""
+        """The module with this id, else the newest version with this name, or None."""
         with self._read() as conn:
             row = conn.execute(select(modules).where(modules.c.id == key)).first()
             if row is None:
                 row = conn.execute(_named(key).limit(1)).first()
             return _record(row) if row is not None else None
 
+    def module_version(self, name: str, version: int) -> ModuleRecord | None:
+        """Version ``version`` of ``name``, or None."""
+        query = select(modules).where(modules.c.name == name, modules.c.version == version)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+            return _record(row) if row is not None else None
+
+    def module_with_sha(self, name: str, sha256: str) -> ModuleRecord | None:
+        """The newest version of ``name`` whose binary has this sha256, or None."""
+        query = _named(name).where(modules.c.sha256 == sha256).limit(1)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+            return _record(row) if row is not None else None
+
     def modules_named(self, name: str) -> list[ModuleRecord]:
-        """Every module uploaded under ``name``, newest first."""
+        """Every version of ``name``, newest first."""
         with self._read() as conn:
             return [_record(r) for r in conn.execute(_named(name))]
 
     def list_modules(self) -> list[ModuleRecord]:
-        """Every module, sorted by name; modules of one name oldest first (newest last)."""
-        query = select(modules).order_by(modules.c.name, modules.c.created_at, modules.c.id)
+        """Every module, sorted by name; versions of one name oldest first (newest last)."""
+        query = select(modules).order_by(modules.c.name, modules.c.version, modules.c.id)
         with self._read() as conn:
             return [_record(r) for r in conn.execute(query)]
+
+    def module_ids_in_use(self) -> set[str]:
+        """The ids of every module version something references: a deployment's plan (any
+        status). Retention never deletes these; extend here when other tables reference
+        module ids (rollouts)."""
+        with self._read() as conn:
+            return {str(r[0]) for r in conn.execute(select(deployment_modules.c.module_id))}
 
     def update_module(self, module: ModuleRecord) -> ModuleRecord:
         """Replace the description, data files, exports and requirements of the module by id."""
@@ -108,9 +143,9 @@ class ModuleQueries(StoreBase):
 
 
 def _named(name: str) -> Select[Any]:
-    """The modules with this name, newest first."""
+    """The versions of this name, newest first."""
     return (
         select(modules)
         .where(modules.c.name == name)
-        .order_by(modules.c.created_at.desc(), modules.c.id.desc())
+        .order_by(modules.c.version.desc(), modules.c.id.desc())
     )

@@ -72,6 +72,12 @@ class ModuleRecord:
     """File name → ``{"sha256", "size", "media_type", "stage"}``."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    version: int = 0
+    """1, 2, 3 ... per name, given on insert (0: not stored yet); a version is immutable."""
+    note: str | None = None
+    """What the person who pushed it said about it."""
+    created_by: str | None = None
+    """Who pushed it (as they said; not authenticated)."""
 
 
 @dataclass(slots=True)

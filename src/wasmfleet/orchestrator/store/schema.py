@@ -84,8 +84,12 @@ modules = Table(
     Column("data_files", json_column_type(), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_modules_name", "name"),  # not unique: a name resolves to its newest module
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("note", Text, nullable=True),
+    Column("created_by", Text, nullable=True),
+    Index("ix_modules_name", "name"),  # not unique: a name has versions 1, 2, 3 ...
     Index("ix_modules_sha256", "sha256"),
+    Index("ix_modules_name_version", "name", "version", unique=True),
 )
 
 deployments = Table(
