@@ -171,6 +171,57 @@ def test_a_version_1_database_gains_epochs_and_moves(database_url: str) -> None:
     assert {"epoch", "moves"} <= tables(database_url)["deployments"]
 
 
+def test_a_version_3_database_numbers_module_versions_by_creation_order(
+    database_url: str,
+) -> None:
+    open_store(database_url, migrations=MIGRATIONS[:3]).close()
+    engine = make_engine(database_url)
+    rows = [  # (id, name, created second): two names, inserted out of order
+        ("m3", "fibo", 30),
+        ("m1", "fibo", 10),
+        ("s1", "stamp", 20),
+        ("m2", "fibo", 20),
+    ]
+    try:
+        with engine.begin() as conn:
+            for module_id, name, second in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO modules (id, name, sha256, size, exports, requirements, "
+                        "data_files, created_at, updated_at) VALUES (:id, :name, :sha, 1, '[]', "
+                        "'[]', '{}', :t, :t)"
+                    ),
+                    {
+                        "id": module_id,
+                        "name": name,
+                        "sha": module_id * 32,
+                        "t": T0.replace(tzinfo=None, second=second),
+                    },
+                )
+    finally:
+        engine.dispose()
+    store = open_store(database_url)
+    try:
+        assert [(m.id, m.version) for m in store.modules_named("fibo")] == [
+            ("m3", 3),
+            ("m2", 2),
+            ("m1", 1),
+        ]
+        stamp = store.get_module("stamp")
+        assert stamp is not None and stamp.version == 1 and stamp.note is None
+        fibo = store.get_module("fibo")
+        assert fibo is not None and fibo.id == "m3"
+        added = store.add_module(
+            ModuleRecord(name="fibo", sha256="cd" * 32, size=2, note="faster", created_by="ann")
+        )
+        assert (added.version, added.note, added.created_by) == (4, "faster", "ann")
+        pinned = store.module_version("fibo", 2)
+        assert pinned is not None and pinned.id == "m2"
+    finally:
+        store.close()
+    assert {"version", "note", "created_by"} <= tables(database_url)["modules"]
+
+
 def test_a_newer_database_is_refused(database_url: str) -> None:
     open_store(database_url, migrations=(*MIGRATIONS, FUTURE)).close()
     with pytest.raises(ConfigurationError) as caught:

@@ -241,6 +241,31 @@ def api_router(orch: Orchestrator) -> APIRouter:
             return _failed_deploy(record)
         return deployment_view(record)
 
+    @router.post(
+        "/deployments/{key}/update",
+        response_model=schemas.UpdateAnswer,
+        tags=["deployments"],
+        responses={502: {"description": "A device refused; the others were put back."}},
+    )
+    async def update_copies(key: str, request: Request) -> Any:
+        """Move the deployment's copies of a module to another version (`fibo@4`, or `fibo`
+        for the latest), on `devices` only or all; same epoch, other copies untouched."""
+        module, devices = _update_request(await read_json(request, limit.fixed(64 * 1024)))
+        result = await orch.updates.update(key, module, devices=devices)
+        if result.ok:
+            return result.to_dict()
+        refused = "; ".join(
+            f"{n}: {a['message']}" for n, a in sorted(result.devices.items()) if not a["ok"]
+        )
+        message = f"A device refused {result.module} version {result.version}: {refused}"
+        return JSONResponse(
+            {
+                "error": {"status": 502, "code": ErrorCode.DEPLOY_FAILED, "message": message},
+                **result.to_dict(),
+            },
+            status_code=502,
+        )
+
     @router.delete("/deployments/{key}", response_model=schemas.Removed, tags=["deployments"])
     async def remove(key: str) -> Any:
         """Remove a deployment from its devices and delete it."""
@@ -295,6 +320,22 @@ def _failed_deploy(record: Any) -> Response:
         },
         status_code=502,
     )
+
+
+def _update_request(body: Any) -> tuple[str, list[str] | None]:
+    """``{"module": "fibo@4", "devices"?: [...]}`` read, or InvalidDocument saying what to fix."""
+    module = body.get("module") if isinstance(body, dict) else None
+    if not isinstance(module, str) or not module:
+        raise InvalidDocument(
+            'Send {"module": "fibo@4"} (a module name, name@VERSION or id), optionally with '
+            '"devices": ["cam-1", ...].'
+        )
+    devices = body.get("devices")
+    if devices is not None and (
+        not isinstance(devices, list) or not all(isinstance(d, str) for d in devices)
+    ):
+        raise InvalidDocument('"devices" must be a list of device names.')
+    return module, devices
 
 
 def _json_text(raw: str) -> Any:

@@ -30,6 +30,7 @@ from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
+from wasmfleet.orchestrator.updates import CopyUpdater
 from wasmfleet.orchestrator.views import device_view
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Orchestrator:
         self.deployments = DeploymentService(
             self.store, self.client, settings, unavailable=self.monitor.unplaceable
         )
+        self.updates = CopyUpdater(self.store, self.modules, self.deployments)
         self.reconciler = Reconciler(self.store, self.client, settings, self.deployments)
         self.healer = Healer(self.store, settings, self.deployments, self.reconciler)
         self.monitor.listeners.append(self.healer.on_transition)
