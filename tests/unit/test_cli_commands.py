@@ -214,14 +214,14 @@ def test_module_push_sends_the_binary_then_the_description_and_data_files(
     api: FakeApi,
 ) -> None:
     api.on("POST", "/api/v1/modules", module_answer("stamp"), 201)
-    api.on("POST", "/api/v1/modules/stamp/description", module_answer("stamp", True))
+    api.on("POST", "/api/v1/modules/id-stamp/description", module_answer("stamp", True))
     wasm = REPO / "modules" / "stamp" / "stamp.wasm"
     done = cli("module", "push", str(wasm))
     assert done.exit_code == 0, done.output
     upload = form_parts(api.last("POST", "/api/v1/modules"))
     assert upload["name"] == (None, b"stamp")
     assert upload["wasm"] == ("application/wasm", wasm.read_bytes())
-    describe = form_parts(api.last("POST", "/api/v1/modules/stamp/description"))
+    describe = form_parts(api.last("POST", "/api/v1/modules/id-stamp/description"))
     description = json.loads(describe["description"][1])
     assert description["info"]["title"] == "stamp"
     assert describe["prefix.txt"][1] == (REPO / "modules" / "stamp" / "prefix.txt").read_bytes()
@@ -230,13 +230,13 @@ def test_module_push_sends_the_binary_then_the_description_and_data_files(
 
 def test_module_push_with_explicit_name_and_data(api: FakeApi, tmp_path: Path) -> None:
     api.on("POST", "/api/v1/modules", module_answer("st2"), 201)
-    api.on("POST", "/api/v1/modules/st2/description", module_answer("st2", True))
+    api.on("POST", "/api/v1/modules/id-st2/description", module_answer("st2", True))
     prefix = tmp_path / "mine.txt"
     prefix.write_text("MINE: ")
     wasm = REPO / "modules" / "stamp" / "stamp.wasm"
     done = cli("module", "push", str(wasm), "--name", "st2", "--data", f"prefix.txt={prefix}")
     assert done.exit_code == 0, done.output
-    describe = form_parts(api.last("POST", "/api/v1/modules/st2/description"))
+    describe = form_parts(api.last("POST", "/api/v1/modules/id-st2/description"))
     assert describe["prefix.txt"][1] == b"MINE: "
 
 

@@ -33,15 +33,16 @@ def step_text(step: dict[str, Any]) -> str:
 
 
 def plan_table(deployment: dict[str, Any]) -> Any:
-    """step, module.function, device, score, fit (one row per step)."""
+    """step, module.function, version, device, score, fit (one row per step)."""
     plan = deployment.get("plan") or {}
-    result = table("step", "module.function", "device", "score", "fit")
+    result = table("step", "module.function", "version", "device", "score", "fit")
     if plan.get("strategy"):
         result.caption = f"strategy {plan['strategy']}, scorer {plan.get('scorer')}"
     for step in plan.get("steps") or []:
         result.add_row(
             str(int(step.get("step", 0)) + 1),
             step_text(step),
+            str(step["version"]) if step.get("version") else "-",
             step.get("device", "?"),
             f"{float(step.get('score', 0.0)):.3f}",
             str(step.get("fit", "-")),

@@ -215,6 +215,56 @@ def redeploy(
         print_deployment(deployment)
 
 
+def update_copies(
+    api: Client, name: str, module: str, devices: list[str] | None = None
+) -> dict[str, Any]:
+    """POST the update of a deployment's copies; the answer (a device refusal is an answer
+    too, with ``error``)."""
+    body: dict[str, Any] = {"module": module}
+    if devices:
+        body["devices"] = list(devices)
+    try:
+        answer: dict[str, Any] = api.post(
+            f"/api/v1/deployments/{name}/update", json=body, timeout=180
+        )
+    except ApiError as err:
+        if err.status == 502 and isinstance(err.body, dict) and "devices" in err.body:
+            return {**err.body}
+        raise
+    return answer
+
+
+@app.command("update")
+def update(
+    name: Annotated[str, typer.Argument(help="Deployment name or id.")],
+    to: Annotated[str, typer.Option("--to", help="fibo@4 (a version), or fibo (the latest).")],
+    device: Annotated[
+        list[str] | None, typer.Option(help="Only the copies on this device (repeatable).")
+    ] = None,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Move a deployment's copies of a module to another version (same epoch, the other
+    copies untouched); refused before anything changes when the version cannot work."""
+    with reported(), Client(orchestrator) as api:
+        answer = update_copies(api, name, to, device)
+    if output is Output.json:
+        print_json(answer)
+    else:
+        result = table("device", "answer", "from", "to", "message")
+        for dev, outcome in sorted((answer.get("devices") or {}).items()):
+            result.add_row(
+                dev,
+                styled("ok" if outcome.get("ok") else "failed"),
+                str(outcome.get("from_version") or "-"),
+                str(outcome.get("to_version") or "-"),
+                outcome.get("message"),
+            )
+        show(result)
+    if answer.get("error"):
+        fail(str(answer["error"].get("message")), 1)
+
+
 @app.command("rm")
 def remove(
     name: Annotated[str, typer.Argument(help="Deployment name or id.")],

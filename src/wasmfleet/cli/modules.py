@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import mimetypes
@@ -114,10 +115,19 @@ def push_module(
     describe: Path | None = None,
     data: dict[str, str] | None = None,
     progress: bool = True,
+    note_text: str | None = None,
+    by: str | None = None,
+    binary: bytes | None = None,
 ) -> dict[str, Any]:
-    """Upload a module (with a progress bar), then its description and data files."""
+    """Upload a module as a new version of ``name`` (with a progress bar), then its
+    description and data files; the answer says which version it is."""
     describe, files, warnings = plan_upload(wasm, describe, data or {})
-    binary = wasm.read_bytes()
+    binary = wasm.read_bytes() if binary is None else binary
+    fields = {"name": name}
+    if note_text:
+        fields["note"] = note_text
+    if by:
+        fields["created_by"] = by
     parts = {"wasm": (wasm.name, binary, "application/wasm")}
     with Progress(
         TextColumn("uploading {task.description}"),
@@ -134,8 +144,9 @@ def push_module(
             bar.update(task, completed=sent, total=total)
 
         module: dict[str, Any] = api.upload(
-            "/api/v1/modules", data={"name": name}, files=parts, progress=advance, timeout=120
+            "/api/v1/modules", data=fields, files=parts, progress=advance, timeout=120
         )
+    pushed = {k: module.get(k) for k in ("created", "message")}
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if describe is not None:
@@ -143,14 +154,14 @@ def push_module(
             mount: (mount, path.read_bytes(), media_type(path)) for mount, path in files.items()
         }
         module = api.upload(
-            f"/api/v1/modules/{name}/description",
+            f"/api/v1/modules/{module['id']}/description",
             data={"description": describe.read_text()},
             files=uploads,
             timeout=120,
         )
     elif files:
         fail("--data needs a description (--describe DESC.json) to know the mounts.", 2)
-    return module
+    return {**module, **pushed}
 
 
 def module_files(folder: Path) -> list[tuple[str, Path]]:
@@ -166,7 +177,7 @@ def push_folder(api: Client, folder: Path) -> list[dict[str, Any]]:
     """Push every module of ``folder`` with its description and data files.
 
     A module already stored with the same sha256 and a description is left as it is; one
-    with other bytes is replaced.
+    with other bytes becomes its next version.
     """
     existing = {m.get("name"): m for m in api.get("/api/v1/modules")}
     pushed = []
@@ -177,18 +188,23 @@ def push_folder(api: Client, folder: Path) -> list[dict[str, Any]]:
             if old.get("sha256") == sha256 and old.get("description"):
                 pushed.append(old)
                 continue
-            api.delete(f"/api/v1/modules/{name}", params={"force": "true"})
         pushed.append(push_module(api, wasm, name, progress=False))
     return pushed
 
 
 def modules_table(modules: Iterable[dict[str, Any]]) -> Any:
-    """name, id, size, sha256, exports, requirements, described."""
-    result = table("name", "id", "size", "sha256", "exports", "requires", "described", "data")
+    """name, version (of how many), id, size, sha256, exports, requirements, described."""
+    result = table(
+        "name", "version", "id", "size", "sha256", "exports", "requires", "described", "data"
+    )
     for m in modules:
         exports = [e.get("name", "?") for e in m.get("exports") or []]
+        version = str(m.get("version") or "-")
+        if m.get("versions"):
+            version += f" (of {m['versions']})"
         result.add_row(
             m.get("name", "?"),
+            version,
             str(m.get("id", "?")),
             human_size(m.get("size")),
             str(m.get("sha256") or "")[:12] or "-",
@@ -218,17 +234,32 @@ def push(
         list[str] | None,
         typer.Option(help="A deployment-stage data file NAME=FILE (repeatable)."),
     ] = None,
+    note_: Annotated[
+        str | None, typer.Option("--note", help="What changed in this version.")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Who pushes it (default: your user name).")] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Upload a module, then its description and data files."""
+    """Upload a module (a taken name gets its next version), then its description and data
+    files."""
     pairs = parse_pairs(data or [], "--data NAME")
     with reported(), Client(orchestrator) as api:
-        module = push_module(api, wasm, name or wasm.stem, describe=describe, data=pairs)
+        module = push_module(
+            api,
+            wasm,
+            name or wasm.stem,
+            describe=describe,
+            data=pairs,
+            note_text=note_,
+            by=by or default_user(),
+        )
     if output is Output.json:
         print_json(module)
         return
     show(modules_table([module]))
+    if module.get("message"):
+        note(str(module["message"]))
     functions = module.get("functions") or []
     if functions:
         note(f"functions: {', '.join(functions)}")
@@ -240,7 +271,8 @@ def push(
 def list_modules(
     orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
 ) -> None:
-    """List every module: size, sha256, exports, imports and whether it is described."""
+    """List the latest version of every module: version, size, sha256, exports, imports and
+    whether it is described (`module history NAME` lists every version)."""
     with reported(), Client(orchestrator) as api:
         modules = api.get("/api/v1/modules")
     if output is Output.json:
@@ -249,6 +281,41 @@ def list_modules(
         note("No modules yet. Upload one with `wasmfleet module push FILE.wasm`.")
     else:
         show(modules_table(modules))
+
+
+@app.command("history")
+def history(
+    name: Annotated[str, typer.Argument(help="Module name.")],
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    output: OutputOpt = Output.table,
+) -> None:
+    """List every version of a module, newest first: sha256, size, when, by whom, the note,
+    and the deployments using it."""
+    with reported(), Client(orchestrator) as api:
+        versions = api.get(f"/api/v1/modules/{name}/versions")
+    if output is Output.json:
+        print_json(versions)
+        return
+    result = table("version", "sha256", "size", "created", "by", "note", "used by")
+    for v in versions:
+        result.add_row(
+            str(v.get("version")),
+            str(v.get("sha256") or "")[:12],
+            human_size(v.get("size")),
+            str(v.get("created_at") or "-")[:19].replace("T", " "),
+            v.get("created_by") or "-",
+            v.get("note") or "-",
+            ", ".join(v.get("deployments") or []) or "-",
+        )
+    show(result)
+
+
+def default_user() -> str | None:
+    """The OS user name (who pushes, unless --by says otherwise); None if unknown."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 @app.command("rm")
