@@ -3,6 +3,8 @@ on real supervisors (same epoch), refuse versions that cannot work with nothing 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 import wasmtime
 
 from tests.integration.fleet import Fleet, running_fleet
+from tests.support import MODULES, wait_until
 
 FIBO_V2 = bytes(
     wasmtime.wat2wasm(  # same export, other answer: n + 1000
@@ -150,3 +153,33 @@ def test_retention_keeps_versions_in_use_and_the_newest(tmp_path: Any) -> None:
         assert "pruned old version(s) 2" in r.json()["message"]
         for gone in ids[:2]:
             assert fleet.http.get(f"/api/v1/modules/{gone}").status_code == 404
+
+
+def test_the_dev_loop_pushes_and_updates_each_save(fleet: Fleet, tmp_path: Any) -> None:
+    from wasmfleet.cli.client import Client
+    from wasmfleet.cli.dev import DevLoop
+
+    fleet.push("fibo", name="devmod")
+    manifest = {"name": "devdep", "steps": [{"module": "devmod", "function": "fibo"}]}
+    assert fleet.http.post("/api/v1/deployments", json=manifest).status_code == 201
+    assert run(fleet, "devdep") == ["8"]
+    wasm = tmp_path / "devmod.wasm"
+    wasm.write_bytes((MODULES / "fibo" / "fibo.wasm").read_bytes())
+    lines: list[str] = []
+    stop = threading.Event()
+    with Client(fleet.url) as api:
+        loop = DevLoop(api, wasm, "devdep", "devmod", echo=lines.append)
+        worker = threading.Thread(target=loop.run, args=(stop, [tmp_path], 2), daemon=True)
+        worker.start()
+        time.sleep(0.5)  # let the watcher start
+        wasm.write_bytes(FIBO_V2)
+        assert wait_until(lambda: len(lines) >= 1, timeout=20), lines
+        wasm.write_bytes(FIBO_V2 + b"\x00\x03\x02v3")
+        worker.join(timeout=30)
+        stop.set()
+    assert not worker.is_alive() and len(lines) == 2, lines
+    assert lines[0].startswith("v2 ") and "ok" in lines[0] and lines[0].endswith(" ms"), lines
+    assert lines[1].startswith("v3 "), lines
+    dep = fleet.http.get("/api/v1/deployments/devdep").json()
+    assert [s["version"] for s in dep["plan"]["steps"]] == [3]
+    assert run(fleet, "devdep") == ["1006"]

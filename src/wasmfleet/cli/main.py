@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "deploy": ("wasmfleet.cli.deployments", "deploy", "command"),
     "deployment": ("wasmfleet.cli.deployments", "app", "group"),
     "exec": ("wasmfleet.cli.deployments", "exec_command", "command"),
+    "dev": ("wasmfleet.cli.dev", "dev", "command"),
     "logs": ("wasmfleet.cli.logs", "logs", "command"),
     "status": ("wasmfleet.cli.status", "status", "command"),
     "broker": ("wasmfleet.cli.broker", "broker", "command"),
