@@ -182,6 +182,40 @@ def _v3_module_names(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_modules_name ON modules (name)"))
 
 
+def _v5_rollouts(conn: Connection) -> None:
+    """Rollouts of deployments to another module version (frozen copy; needs only v1)."""
+    md = MetaData()
+    json = json_column_type()
+    Table("deployments", md, Column("id", ID, primary_key=True))
+    Table(
+        "rollouts",
+        md,
+        Column("id", ID, primary_key=True),
+        Column(
+            "deployment_id", ID, ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False
+        ),
+        Column("deployment", Text, nullable=False),
+        Column("target", Text, nullable=False),
+        Column("module_id", ID, nullable=False),
+        Column("status", STATUS, nullable=False),
+        Column("options", json, nullable=False),
+        Column("waves", json, nullable=False),
+        Column("wave", Integer, nullable=False),
+        Column("updated", json, nullable=False),
+        Column("gates", json, nullable=False),
+        Column("owed", json, nullable=False),
+        Column("skipped", json, nullable=False),
+        Column("reason", Text, nullable=True),
+        Column("holds", ID, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("finished_at", UTCDateTime, nullable=True),
+        Index("ix_rollouts_holds", "holds", unique=True),
+        Index("ix_rollouts_deployment_id", "deployment_id", "created_at"),
+    )
+    md.tables["rollouts"].create(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -192,6 +226,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3, "module names may repeat (the name resolves to the newest module)", _v3_module_names
     ),
+    # TODO(lead, issue 14): migration 4 (module versions) comes from the versions branch;
+    # this one depends only on version 1 and stays number 5 after the merge.
+    Migration(5, "rollouts of deployments to another module version, in waves", _v5_rollouts),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 
