@@ -68,7 +68,7 @@ def test_an_unknown_status_is_named() -> None:
 
 
 def test_active_statuses_hold_the_deployment() -> None:
-    assert ACTIVE == {S.PENDING, S.RUNNING, S.PAUSED, S.ROLLING_BACK, S.UNDOING}
+    assert {S.PENDING, S.RUNNING, S.PAUSED, S.ROLLING_BACK, S.UNDOING} == ACTIVE
     finished = {S.SUCCEEDED, S.ROLLED_BACK, S.UNDONE, S.FAILED}
     assert not finished & ACTIVE
     assert all(after in S for after in TRANSITIONS.values())
@@ -78,7 +78,7 @@ def test_waves_double_after_the_canary() -> None:
     waves = plan_waves(DEVICES, RolloutOptions(canary=1, growth=2))
     assert [len(w) for w in waves] == [1, 2, 4, 3]
     assert waves[0] == ["d00"]
-    assert sum(waves, []) == DEVICES
+    assert [d for w in waves for d in w] == DEVICES
 
 
 def test_growth_of_one_keeps_the_size_and_fractions_still_grow() -> None:
