@@ -38,6 +38,7 @@ from wasmfleet.core.rollout import (
 )
 from wasmfleet.orchestrator.rollout_gate import Copy
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner, options_of
+from wasmfleet.orchestrator.rollout_updates import CopyUpdates, device_results
 from wasmfleet.orchestrator.store import DeploymentRecord, RolloutRecord, Store
 
 log = logging.getLogger(__name__)
@@ -45,22 +46,6 @@ log = logging.getLogger(__name__)
 _E = RolloutEvent
 MAX_STEPS = 10_000
 """Bound on the steps one task takes (a wave is two steps: update, gate)."""
-
-
-class CopyUpdates(Protocol):
-    """Changes the module version of some copies of a deployment (orchestrator/updates.py)."""
-
-    async def update(
-        self,
-        deployment: str,
-        module_ref: str,
-        *,
-        devices: Collection[str] | None = None,
-        roll_back_on_refusal: bool = True,
-    ) -> Any:
-        """Point the copies on ``devices`` at ``module_ref``; per-device results (see
-        ``device_results``); raises a WasmfleetError when refused before anything changed."""
-        ...
 
 
 class Gate(Protocol):
@@ -81,15 +66,6 @@ class Gate(Protocol):
     ) -> GateInput:
         """What the gate judges after a wave."""
         ...
-
-
-def device_results(result: Any) -> dict[str, dict[str, Any]]:
-    """Device → ``{"ok", "message", ...}`` from an updater's answer (a mapping, or an object
-    with a ``devices`` or ``results`` mapping)."""
-    for candidate in (result, getattr(result, "devices", None), getattr(result, "results", None)):
-        if isinstance(candidate, Mapping):
-            return {str(k): dict(v) for k, v in candidate.items() if isinstance(v, Mapping)}
-    return {}
 
 
 def _now() -> datetime:
@@ -397,23 +373,3 @@ class RolloutDriver:
             await asyncio.wait_for(wake.wait(), timeout=max(seconds, 0.0))
         current = await asyncio.to_thread(self.store.get_rollout, record.id)
         return current is not None and current.status == RolloutStatus.RUNNING
-
-
-class UnwiredUpdater:
-    """Stands in until orchestrator/updates.py's CopyUpdater is wired in (issue 14)."""
-
-    async def update(
-        self,
-        deployment: str,
-        module_ref: str,
-        *,
-        devices: Collection[str] | None = None,
-        roll_back_on_refusal: bool = True,
-    ) -> Any:
-        """Refuse: this orchestrator cannot change a copy's version yet."""
-        from wasmfleet.core.errors import Unavailable
-
-        raise Unavailable(
-            "This orchestrator cannot change the version of a deployment's copies yet "
-            "(the copy updater is not wired in), so the rollout cannot proceed."
-        )

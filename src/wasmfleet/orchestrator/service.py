@@ -30,7 +30,8 @@ from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.rollout_gate import FleetGate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
-from wasmfleet.orchestrator.rollouts import RolloutDriver, UnwiredUpdater
+from wasmfleet.orchestrator.rollout_updates import UnwiredUpdater
+from wasmfleet.orchestrator.rollouts import RolloutDriver
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
 from wasmfleet.orchestrator.views import device_view
