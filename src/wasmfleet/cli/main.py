@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "module": ("wasmfleet.cli.modules", "app", "group"),
     "deploy": ("wasmfleet.cli.deployments", "deploy", "command"),
     "deployment": ("wasmfleet.cli.deployments", "app", "group"),
+    "rollout": ("wasmfleet.cli.rollouts", "app", "group"),
     "exec": ("wasmfleet.cli.deployments", "exec_command", "command"),
     "dev": ("wasmfleet.cli.dev", "dev", "command"),
     "logs": ("wasmfleet.cli.logs", "logs", "command"),

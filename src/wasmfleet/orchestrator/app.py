@@ -16,6 +16,7 @@ from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.routes_api import api_router
+from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
@@ -141,6 +142,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
         responses=READYZ_RESPONSES,
     )
     app.include_router(api_router(orch))
+    app.include_router(rollouts_router(orch))
     app.include_router(wasmiot_router(orch))
     app.state.orchestrator = orch
     app.state.probes = probes

@@ -28,6 +28,10 @@ from wasmfleet.orchestrator.modules import ModuleService
 from wasmfleet.orchestrator.monitor import FleetMonitor
 from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.retention import Pruner
+from wasmfleet.orchestrator.rollout_gate import FleetGate
+from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
+from wasmfleet.orchestrator.rollout_updates import UnwiredUpdater
+from wasmfleet.orchestrator.rollouts import RolloutDriver
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
 from wasmfleet.orchestrator.updates import CopyUpdater
@@ -69,6 +73,15 @@ class Orchestrator:
         )
         self.logs = LogService(self.store)
         self.pruner = Pruner(self.store, settings)
+        # TODO(lead, issue 14): wire orchestrator/updates.py's CopyUpdater and
+        # ModuleService.resolve here (see docs/rollouts.md, "Wiring").
+        self.rollouts = RolloutDriver(
+            self.store,
+            RolloutPlanner(self.store, getattr(self.modules, "resolve", self.modules.get)),
+            UnwiredUpdater(),
+            FleetGate(self.store, self.client, settings.health_timeout_s),
+        )
+        self.monitor.listeners.append(self.rollouts.on_transition)
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -82,6 +95,7 @@ class Orchestrator:
         self._tasks.append(asyncio.create_task(self.monitor.run(), name="failure-detector"))
         self._tasks.append(asyncio.create_task(self.healer.run(), name="healer"))
         self._tasks.append(asyncio.create_task(self.pruner.run(), name="retention"))
+        await self.rollouts.resume_all()
         log.info(
             "orchestrator started",
             extra={"database": self.store.url, "public_url": self.settings.resolved_public_url},
@@ -89,6 +103,7 @@ class Orchestrator:
 
     async def stop(self) -> None:
         """Stop background work and close connections and the database."""
+        await self.rollouts.stop()
         await self.healer.stop()
         await self.reconciler.stop()
         for task in self._tasks:

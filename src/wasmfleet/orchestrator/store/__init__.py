@@ -14,6 +14,7 @@ from wasmfleet.orchestrator.store.records import (
     ExecutionRecord,
     LogRecord,
     ModuleRecord,
+    RolloutRecord,
     StatusEntry,
 )
 from wasmfleet.orchestrator.store.store import Store, open_store
@@ -26,6 +27,7 @@ __all__ = [
     "LogRecord",
     "Migration",
     "ModuleRecord",
+    "RolloutRecord",
     "StatusEntry",
     "Store",
     "open_store",

@@ -13,7 +13,12 @@ from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.lifecycle import RESERVING, DeploymentStatus
 from wasmfleet.orchestrator.store.base import StoreBase, row_by_key, row_by_name, utcnow
 from wasmfleet.orchestrator.store.records import DeploymentRecord, ExecutionRecord, new_id
-from wasmfleet.orchestrator.store.schema import deployment_modules, deployments, executions
+from wasmfleet.orchestrator.store.schema import (
+    deployment_modules,
+    deployments,
+    executions,
+    rollouts,
+)
 
 
 def _deployment(row: Row[Any]) -> DeploymentRecord:
@@ -140,6 +145,7 @@ class DeploymentQueries(StoreBase):
             if row is None:
                 return False
             conn.execute(delete(executions).where(executions.c.deployment_id == row.id))
+            conn.execute(delete(rollouts).where(rollouts.c.deployment_id == row.id))
             conn.execute(
                 delete(deployment_modules).where(deployment_modules.c.deployment_id == row.id)
             )

@@ -199,6 +199,40 @@ def _v4_module_versions(conn: Connection) -> None:
     conn.execute(text("CREATE UNIQUE INDEX ix_modules_name_version ON modules (name, version)"))
 
 
+def _v5_rollouts(conn: Connection) -> None:
+    """Rollouts of deployments to another module version (frozen copy; needs only v1)."""
+    md = MetaData()
+    json = json_column_type()
+    Table("deployments", md, Column("id", ID, primary_key=True))
+    Table(
+        "rollouts",
+        md,
+        Column("id", ID, primary_key=True),
+        Column(
+            "deployment_id", ID, ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False
+        ),
+        Column("deployment", Text, nullable=False),
+        Column("target", Text, nullable=False),
+        Column("module_id", ID, nullable=False),
+        Column("status", STATUS, nullable=False),
+        Column("options", json, nullable=False),
+        Column("waves", json, nullable=False),
+        Column("wave", Integer, nullable=False),
+        Column("updated", json, nullable=False),
+        Column("gates", json, nullable=False),
+        Column("owed", json, nullable=False),
+        Column("skipped", json, nullable=False),
+        Column("reason", Text, nullable=True),
+        Column("holds", ID, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("finished_at", UTCDateTime, nullable=True),
+        Index("ix_rollouts_holds", "holds", unique=True),
+        Index("ix_rollouts_deployment_id", "deployment_id", "created_at"),
+    )
+    md.tables["rollouts"].create(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -214,6 +248,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "modules get version numbers per name (by creation order), a note and an author",
         _v4_module_versions,
     ),
+    Migration(5, "rollouts of deployments to another module version, in waves", _v5_rollouts),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

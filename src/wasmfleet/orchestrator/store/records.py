@@ -143,3 +143,39 @@ class LogRecord:
     """The full entry as the supervisor sent it."""
     id: int | None = None
     """Assigned on insert, increasing."""
+
+
+@dataclass(slots=True)
+class RolloutRecord:
+    """A deployment's copies moving to another module version in waves (core/rollout.py)."""
+
+    deployment_id: str
+    deployment: str
+    """The deployment's name when the rollout started."""
+    target: str
+    """The module reference the user asked for (``fibo@4``, ``fibo`` or an id)."""
+    module_id: str
+    """The id of the module version the copies move to."""
+    id: str = ""
+    status: str = "pending"
+    """A ``core.rollout.RolloutStatus``; changed only through ``rollout.advance``."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """``RolloutOptions.to_dict()``."""
+    waves: list[list[str]] = field(default_factory=list)
+    """Device names per wave, canary first."""
+    wave: int = 0
+    """Index of the wave being updated or gated (``len(waves)`` once every wave passed)."""
+    updated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Device → ``{"from_module_id", "wave", "mark", "at"}``, stored *before* the update is
+    sent, so a restart knows what to put back."""
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    """One per judged wave: ``{"wave", "passed", "reason", "baseline", "candidate", "at"}``."""
+    owed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Device → ``{"module_id", "reason"}``: a copy not yet put back (its device was down)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Device → why a copy was left out of a later gate (its device died after passing)."""
+    reason: str | None = None
+    """Why the rollout stopped, rolled back, or failed, in a sentence."""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None

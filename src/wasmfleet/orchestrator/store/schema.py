@@ -163,6 +163,38 @@ logs = Table(
     sqlite_autoincrement=True,
 )
 
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "deployment_id",
+        ID,
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("deployment", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("module_id", ID, nullable=False),
+    Column("status", STATUS, nullable=False),
+    Column("options", json_column_type(), nullable=False),
+    Column("waves", json_column_type(), nullable=False),
+    Column("wave", Integer, nullable=False),
+    Column("updated", json_column_type(), nullable=False),
+    Column("gates", json_column_type(), nullable=False),
+    Column("owed", json_column_type(), nullable=False),
+    Column("skipped", json_column_type(), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("holds", ID, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_rollouts_holds", "holds", unique=True),
+    Index("ix_rollouts_deployment_id", "deployment_id", "created_at"),
+)
+"""Rollouts of deployments to another module version; ``holds`` is the deployment id while
+the rollout is active (NULL after), so a unique index allows one active rollout each."""
+
 STORE_TABLES = (
     "devices",
     "device_status",
@@ -171,5 +203,6 @@ STORE_TABLES = (
     "deployment_modules",
     "executions",
     "logs",
+    "rollouts",
 )
 """Every table of the store except ``schema_version``."""

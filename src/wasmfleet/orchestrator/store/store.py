@@ -16,10 +16,18 @@ from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
 from wasmfleet.orchestrator.store.retention import RetentionQueries
+from wasmfleet.orchestrator.store.rollouts import RolloutQueries
 
 
-class Store(DeviceQueries, ModuleQueries, DeploymentQueries, LogQueries, RetentionQueries):
-    """Devices, modules, deployments, executions and logs in SQLite or PostgreSQL."""
+class Store(
+    DeviceQueries,
+    ModuleQueries,
+    DeploymentQueries,
+    LogQueries,
+    RetentionQueries,
+    RolloutQueries,
+):
+    """Devices, modules, deployments, executions, logs and rollouts in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
