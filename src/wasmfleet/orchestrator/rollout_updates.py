@@ -1,15 +1,13 @@
 """The seam between rollouts and the copy updater (orchestrator/updates.py, issue 14).
 
-``CopyUpdates`` is what the driver calls; ``device_results`` reads the updater's answer;
-``UnwiredUpdater`` stands in (refusing with a sentence) until the real one is wired in.
+``CopyUpdates`` is what the driver calls (``orchestrator.updates.CopyUpdater`` in the
+service); ``device_results`` reads the updater's answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
-
-from wasmfleet.core.errors import Unavailable
 
 
 class CopyUpdates(Protocol):
@@ -35,21 +33,3 @@ def device_results(result: Any) -> dict[str, dict[str, Any]]:
         if isinstance(candidate, Mapping):
             return {str(k): dict(v) for k, v in candidate.items() if isinstance(v, Mapping)}
     return {}
-
-
-class UnwiredUpdater:
-    """Stands in until orchestrator/updates.py's CopyUpdater is wired in (issue 14)."""
-
-    async def update(
-        self,
-        deployment: str,
-        module_ref: str,
-        *,
-        devices: Collection[str] | None = None,
-        roll_back_on_refusal: bool = True,
-    ) -> Any:
-        """Refuse: this orchestrator cannot change a copy's version yet."""
-        raise Unavailable(
-            "This orchestrator cannot change the version of a deployment's copies yet "
-            "(the copy updater is not wired in), so the rollout cannot proceed."
-        )

@@ -30,7 +30,6 @@ from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.rollout_gate import FleetGate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
-from wasmfleet.orchestrator.rollout_updates import UnwiredUpdater
 from wasmfleet.orchestrator.rollouts import RolloutDriver
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
@@ -73,12 +72,10 @@ class Orchestrator:
         )
         self.logs = LogService(self.store)
         self.pruner = Pruner(self.store, settings)
-        # TODO(lead, issue 14): wire orchestrator/updates.py's CopyUpdater and
-        # ModuleService.resolve here (see docs/rollouts.md, "Wiring").
         self.rollouts = RolloutDriver(
             self.store,
-            RolloutPlanner(self.store, getattr(self.modules, "resolve", self.modules.get)),
-            UnwiredUpdater(),
+            RolloutPlanner(self.store, self.modules.resolve),
+            self.updates,
             FleetGate(self.store, self.client, settings.health_timeout_s),
         )
         self.monitor.listeners.append(self.rollouts.on_transition)

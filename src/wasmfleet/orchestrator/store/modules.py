@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.orchestrator.store.base import StoreBase, utcnow
 from wasmfleet.orchestrator.store.records import ModuleRecord, new_id
-from wasmfleet.orchestrator.store.schema import deployment_modules, modules
+from wasmfleet.orchestrator.store.schema import deployment_modules, modules, rollouts
 
 
 def _record(row: Row[Any]) -> ModuleRecord:
@@ -107,10 +107,18 @@ class ModuleQueries(StoreBase):
 
     def module_ids_in_use(self) -> set[str]:
         """The ids of every module version something references: a deployment's plan (any
-        status). Retention never deletes these; extend here when other tables reference
-        module ids (rollouts)."""
+        status), and a rollout's target and the versions it moved copies from (``rollout
+        undo`` may need them, also after it succeeded). Retention never deletes these."""
         with self._read() as conn:
-            return {str(r[0]) for r in conn.execute(select(deployment_modules.c.module_id))}
+            used = {str(r[0]) for r in conn.execute(select(deployment_modules.c.module_id))}
+            for target, updated in conn.execute(select(rollouts.c.module_id, rollouts.c.updated)):
+                used.add(str(target))
+                used.update(
+                    str(u["from_module_id"])
+                    for u in (updated or {}).values()
+                    if isinstance(u, dict) and u.get("from_module_id")
+                )
+            return used
 
     def update_module(self, module: ModuleRecord) -> ModuleRecord:
         """Replace the description, data files, exports and requirements of the module by id."""
