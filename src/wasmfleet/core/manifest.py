@@ -380,7 +380,7 @@ def _failovers(raw: Any, where: str) -> tuple[str, ...]:
 
 def _replicas(raw: Any, where: str) -> Replicas:
     if raw == ALL:
-        return ALL
+        return "all"
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw.strip())
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
