@@ -33,30 +33,49 @@ def step_text(step: dict[str, Any]) -> str:
 
 
 def plan_table(deployment: dict[str, Any]) -> Any:
-    """step, module.function, version, device, score, fit (one row per step)."""
+    """step, module.function, device, version, score, fit: one row per copy (a fleet-wide
+    step has one per device; one that no device matches yet has a row saying so)."""
     plan = deployment.get("plan") or {}
-    result = table("step", "module.function", "version", "device", "score", "fit")
+    result = table("step", "module.function", "device", "version", "score", "fit")
     if plan.get("strategy"):
         result.caption = f"strategy {plan['strategy']}, scorer {plan.get('scorer')}"
-    for step in plan.get("steps") or []:
-        result.add_row(
-            str(int(step.get("step", 0)) + 1),
-            step_text(step),
-            str(step["version"]) if step.get("version") else "-",
-            step.get("device", "?"),
-            f"{float(step.get('score', 0.0)):.3f}",
-            str(step.get("fit", "-")),
+    entries = plan.get("steps") or []
+    placed = {int(step.get("step", 0)) for step in entries}
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    for step in entries:
+        version = step.get("version")
+        rows.append(
+            (
+                int(step.get("step", 0)),
+                (
+                    str(int(step.get("step", 0)) + 1),
+                    step_text(step),
+                    step.get("device", "?"),
+                    str(version) if isinstance(version, int) else "-",
+                    f"{float(step.get('score', 0.0)):.3f}",
+                    str(step.get("fit", "-")),
+                ),
+            )
         )
+    for index, wanted in enumerate((deployment.get("manifest") or {}).get("steps") or []):
+        if isinstance(wanted, dict) and "replicas" in wanted and index not in placed:
+            label = f"{wanted.get('module')}.{wanted.get('function')}"
+            waiting = "none yet (no device matches; waiting for one)"
+            rows.append((index, (str(index + 1), label, waiting, "-", "-", "0")))
+    for _, row in sorted(rows, key=lambda r: r[0]):
+        result.add_row(*row)
     return result
 
 
 def rejections_table(deployment: dict[str, Any]) -> Any | None:
     """The devices each step rejected, with the reason (None when nothing was rejected)."""
-    rows = [
-        (str(int(step.get("step", 0)) + 1), r.get("device", "?"), r.get("reason", ""))
-        for step in (deployment.get("plan") or {}).get("steps") or []
-        for r in step.get("rejected") or []
-    ]
+    rows = list(  # the copies of a fleet-wide step share their rejections: shown once
+        dict.fromkeys(
+            (str(int(step.get("step", 0)) + 1), r.get("device", "?"), r.get("reason", ""))
+            for step in (deployment.get("plan") or {}).get("steps") or []
+            for r in step.get("rejected") or []
+        )
+    )
     if not rows:
         return None
     result = table("step", "rejected device", "reason", title="devices that did not fit")
@@ -198,3 +217,15 @@ def print_execution(execution: dict[str, Any]) -> None:
     show(key_values(rows))
     note("")
     show(execution_table(execution))
+
+
+def print_copies(copies: list[dict[str, Any]]) -> None:
+    """``exec --all``: one row per copy of the first step, its result or error."""
+    result = table("device", "answer", "result", title="one run per copy")
+    for copy in copies:
+        ok = bool(copy.get("success"))
+        shown = result_text(copy.get("result")) if ok else str(copy.get("error") or "")
+        result.add_row(copy.get("device", "?"), styled("ok" if ok else "failed"), shown)
+    show(result)
+    if not all(c.get("success") for c in copies):
+        raise SystemExit(1)

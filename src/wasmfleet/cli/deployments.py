@@ -11,6 +11,7 @@ from rich.text import Text
 from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.deployment_views import (
     deployments_table,
+    print_copies,
     print_deployment,
     print_execution,
     print_warnings,
@@ -70,18 +71,22 @@ def apply_manifest(api: Client, path: Path) -> dict[str, Any]:
 
 
 def execute(
-    api: Client, name: str, args: dict[str, str], files: dict[str, Path], *, timeout: float = 120
+    api: Client,
+    name: str,
+    args: dict[str, str],
+    files: dict[str, Path],
+    *,
+    timeout: float = 120,
+    every_copy: bool = False,
 ) -> dict[str, Any]:
-    """Run a deployment once; ApiError (with the execution in the body) when it failed."""
+    """Run a deployment once (``every_copy``: once per copy of its first step, answering
+    ``{"copies": [...]}``); ApiError (with the execution in the body) when it failed."""
+    url = f"/api/v1/deployments/{name}/execute" + ("?all=true" if every_copy else "")
     if files:
         parts = {m: (p.name, p.read_bytes(), media_type(p)) for m, p in files.items()}
-        answer = api.post(
-            f"/api/v1/deployments/{name}/execute", data=args, files=parts, timeout=timeout
-        )
+        answer = api.post(url, data=args, files=parts, timeout=timeout)
     else:
-        answer = api.post(
-            f"/api/v1/deployments/{name}/execute", json={"args": args}, timeout=timeout
-        )
+        answer = api.post(url, json={"args": args}, timeout=timeout)
     result: dict[str, Any] = answer
     return result
 
@@ -127,10 +132,20 @@ def exec_command(
         typer.Option("--file", "-f", help="An execution-stage file MOUNT=PATH (repeatable)."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 120,
+    every_copy: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Run it from every copy of a fleet-wide first step; one result each."
+        ),
+    ] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Run a deployment once and print its result and what each step did."""
+    """Run a deployment once and print its result and what each step did.
+
+    A fleet-wide step (``replicas``) runs on one of its copies: the first step round robin
+    over the copies on active devices, each later one on the copy on the same device if
+    there is one. ``--all`` runs the pipeline from every copy of the first step."""
     values = parse_pairs(args or [], "an argument key")
     files = {m: Path(p) for m, p in parse_pairs(file or [], "--file MOUNT").items()}
     for mount, path in files.items():
@@ -139,11 +154,15 @@ def exec_command(
     with Client(orchestrator) as api:
         try:
             with spinner(f"running {deployment}..."):
-                execution = execute(api, deployment, values, files, timeout=timeout)
+                execution = execute(
+                    api, deployment, values, files, timeout=timeout, every_copy=every_copy
+                )
         except ApiError as err:
             report_deploy_error(err, output)
     if output is Output.json:
         print_json(execution)
+    elif "copies" in execution:
+        print_copies(execution["copies"])
     else:
         print_execution(execution)
 

@@ -26,7 +26,7 @@ overwrite each other, which placement prevents (``Conflict`` here if a plan stil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from wasmfleet.core.openapi import (
     description_operations,
     operation_mounts,
 )
+from wasmfleet.core.replicas import pick_copy
 from wasmfleet.core.topics import matches
 
 
@@ -129,54 +130,53 @@ def device_documents(
     epoch: int = 0,
     lease_s: float = 0.0,
     dialects: Mapping[str, Dialect] | None = None,
+    chain: Sequence[int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One deployment document per device name; step i's ``to`` is step i+1's endpoint.
 
-    ``steps`` are the function steps in order; ``bridges`` go into their devices' ``bridges``
-    lists. ``epoch`` > 0 adds the fencing fields wasmfleet supervisors read: the document's
-    ``epoch`` and, for stateful steps, ``fencing.stateful`` with the lease a device must hold
-    to serve them. Devices whose ``dialects`` entry is wasmiot get ``wasmiot_document``."""
-    endpoints = [endpoint_of(step, deployment_id) for step in steps]
+    ``steps`` are the function steps in order, a fleet-wide step once per copy (same
+    ``index``, its own device): each copy's ``to`` is the copy of the next step that
+    ``core.replicas.pick_copy`` names (the one on the same device, else by position).
+    ``chain`` lists the function steps' indices in order, also those with no copy (a
+    ``replicas: all`` step that no device matches): the step before one ends the chain.
+    ``bridges`` go into their devices' ``bridges`` lists. ``epoch`` > 0 adds the fencing
+    fields wasmfleet supervisors read: the document's ``epoch`` and, for stateful steps,
+    ``fencing.stateful`` with the lease a device must hold to serve them.
+    Devices whose ``dialects`` entry is wasmiot get ``wasmiot_document``."""
+    order = list(chain) if chain is not None else list(dict.fromkeys(s.index for s in steps))
+    copies: dict[int, list[PlannedStep]] = {k: [] for k in order}
+    for step in steps:
+        copies.setdefault(step.index, []).append(step)
+        if step.index not in order:
+            order.append(step.index)
+    for group in copies.values():
+        group.sort(key=lambda s: s.device)
+    endpoints = {(s.index, s.device): endpoint_of(s, deployment_id) for s in steps}
     docs: dict[str, dict[str, Any]] = {}
-    served: dict[tuple[str, str, str], int] = {}
-    for i, step in enumerate(steps):
-        earlier = served.setdefault((step.device, step.module_name, step.function), i)
-        if earlier != i:
-            raise Conflict(
-                f"Steps {steps[earlier].index + 1} and {step.index + 1} both put "
-                f"{step.module_name}.{step.function} on {step.device}, which serves a function "
-                "once per deployment; re-solve the deployment (PUT) to place them apart."
-            )
-        doc = docs.setdefault(step.device, _empty_document(deployment_id, epoch, lease_s))
-        if all(m["name"] != step.module_name for m in doc["modules"]):
-            module: dict[str, Any] = {
-                "id": step.module_id,
-                "name": step.module_name,
-                "urls": {
-                    "binary": step.binary_url,
-                    "description": step.description_url,
-                    "other": dict(step.data_files),
+    served: dict[tuple[str, str, str], PlannedStep] = {}
+    for position, index in enumerate(order):
+        before = copies[order[position - 1]] if position > 0 else []
+        after = copies[order[position + 1]] if position + 1 < len(order) else []
+        for turn, step in enumerate(copies[index]):
+            earlier = served.setdefault((step.device, step.module_name, step.function), step)
+            if earlier is not step:
+                raise Conflict(
+                    f"Steps {earlier.index + 1} and {step.index + 1} both put "
+                    f"{step.module_name}.{step.function} on {step.device}, which serves a "
+                    "function once per deployment; re-solve the deployment (PUT) to place "
+                    "them apart."
+                )
+            source = pick_copy([s.device for s in before], near=step.device)
+            target = pick_copy([s.device for s in after], near=step.device, turn=turn)
+            topic = bool(after) and _topic_hop(step, after[0])
+            _add_step(
+                docs.setdefault(step.device, _empty_document(deployment_id, epoch, lease_s)),
+                step,
+                endpoints[(index, step.device)],
+                {
+                    "from": endpoints[(before[0].index, source)] if source else None,
+                    "to": endpoints[(after[0].index, target)] if target and not topic else None,
                 },
-            }
-            if step.sha256:
-                module["sha256"] = step.sha256
-            if step.file_sha256:
-                module["files_sha256"] = dict(step.file_sha256)
-            doc["modules"].append(module)
-        doc["endpoints"].setdefault(step.module_name, {})[step.function] = endpoints[i]
-        instruction: dict[str, Any] = {
-            "from": endpoints[i - 1] if i > 0 else None,
-            "to": endpoints[i + 1] if i + 1 < len(steps) and not hop_is_topic(steps, i) else None,
-        }
-        if step.trigger is not None:
-            instruction["trigger"] = step.trigger.to_dict()
-        if step.publish is not None:
-            instruction["publish"] = step.publish.to_dict()
-        doc["instructions"]["modules"].setdefault(step.module_name, {})[step.function] = instruction
-        doc["mounts"].setdefault(step.module_name, {})[step.function] = mounts_of(step)
-        if step.stateful and "fencing" in doc:
-            doc["fencing"]["stateful"].append(
-                {"module": step.module_name, "function": step.function}
             )
     for bridge in sorted(bridges, key=lambda b: b.index):
         doc = docs.setdefault(bridge.device, _empty_document(deployment_id, epoch, lease_s))
@@ -186,6 +186,36 @@ def device_documents(
         if dialect is Dialect.WASMIOT and device in docs:
             docs[device] = _for_wasmiot(device, docs[device])
     return docs
+
+
+def _add_step(
+    doc: dict[str, Any], step: PlannedStep, endpoint: dict[str, Any], instruction: dict[str, Any]
+) -> None:
+    """Put one copy of a step into its device's document, ``instruction`` its from/to."""
+    if all(m["name"] != step.module_name for m in doc["modules"]):
+        module: dict[str, Any] = {
+            "id": step.module_id,
+            "name": step.module_name,
+            "urls": {
+                "binary": step.binary_url,
+                "description": step.description_url,
+                "other": dict(step.data_files),
+            },
+        }
+        if step.sha256:
+            module["sha256"] = step.sha256
+        if step.file_sha256:
+            module["files_sha256"] = dict(step.file_sha256)
+        doc["modules"].append(module)
+    doc["endpoints"].setdefault(step.module_name, {})[step.function] = endpoint
+    if step.trigger is not None:
+        instruction["trigger"] = step.trigger.to_dict()
+    if step.publish is not None:
+        instruction["publish"] = step.publish.to_dict()
+    doc["instructions"]["modules"].setdefault(step.module_name, {})[step.function] = instruction
+    doc["mounts"].setdefault(step.module_name, {})[step.function] = mounts_of(step)
+    if step.stateful and "fencing" in doc:
+        doc["fencing"]["stateful"].append({"module": step.module_name, "function": step.function})
 
 
 def _for_wasmiot(device: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -214,9 +244,11 @@ def _for_wasmiot(device: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 def hop_is_topic(steps: list[PlannedStep], i: int) -> bool:
     """True when step i publishes to a topic that step i+1's trigger matches."""
-    if i + 1 >= len(steps):
-        return False
-    published, trigger = steps[i].publish, steps[i + 1].trigger
+    return i + 1 < len(steps) and _topic_hop(steps[i], steps[i + 1])
+
+
+def _topic_hop(step: PlannedStep, following: PlannedStep) -> bool:
+    published, trigger = step.publish, following.trigger
     return published is not None and trigger is not None and matches(trigger.topic, published.topic)
 
 

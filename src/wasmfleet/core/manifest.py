@@ -5,7 +5,7 @@
 
 *wasmfleet shape* (YAML or JSON): ``{"name", "strategy"?, "scorer"?, "steps": [{"module",
 "function" (or "func"), "device"?, "labels"?, "resources"?: {"cpu", "memory", "accelerator"},
-"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?}]}``. Resources are
+"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?, "replicas"?}]}``. Resources are
 spelled as in Kubernetes (``core.resources``): ``cpu`` in cores (``1``, ``0.5``, ``"2"``)
 or millicores (``"500m"``), or as millicores per core (ROHE style: ``[500, 100]`` asks for
 two cores); ``memory`` in bytes (``"512Mi"``, ``"512M"``), or ``memory_mb`` in whole MiB;
@@ -21,6 +21,13 @@ longer cycles, also across deployments, are refused by ``core.message_cycles``).
 A *bridge step* ``{"bridge": {"to", "from"?, "topic", "qos"?}, "device"?, "labels"?, ...}``
 runs a store-and-forward bridge on the device instead of a function (``core.bridge_step``);
 it is not part of the from/to chain, which links the function steps in order.
+
+``replicas`` makes a step fleet-wide, like a Kubernetes DaemonSet: ``replicas: all`` puts one
+copy on every device that passes the step's filters (labels, requirements, resources), and
+keeps it so as devices join and leave (``orchestrator.fleetwide``); ``replicas: N`` puts N
+copies on N distinct devices chosen by the step's strategy (``spread`` unless set). A
+fleet-wide step cannot be pinned with ``device`` (pinning names one device) and cannot be
+``stateful`` (stateful means never two live copies). The wasmiot shape has no replicas.
 
 A module function may appear in several steps (``fibo -> fibo``): placement puts them on
 different devices, as each device serves a function once per deployment.
@@ -67,7 +74,12 @@ _STEP_KEYS = (
     "trigger",
     "publish",
     "bridge",
+    "replicas",
 )
+
+ALL = "all"
+"""``replicas: all``: one copy on every device that matches."""
+Replicas = int | Literal["all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,13 @@ class ManifestStep:
     """Publish every result of the step to this topic."""
     bridge: BridgeRoute | None = None
     """Set for a bridge step: it runs this bridge instead of a module function."""
+    replicas: Replicas = 1
+    """How many copies: 1 (a plain step), N (N distinct devices) or ``"all"`` (every match)."""
+
+    @property
+    def fleet_wide(self) -> bool:
+        """True for a step with several copies (``replicas`` other than 1)."""
+        return self.replicas != 1
 
     @property
     def label(self) -> str:
@@ -154,6 +173,8 @@ def _step_dict(step: ManifestStep) -> dict[str, Any]:
         out["trigger"] = step.trigger.to_dict()
     if step.publish is not None:
         out["publish"] = step.publish.to_dict()
+    if step.replicas != 1:
+        out["replicas"] = step.replicas
     return out
 
 
@@ -246,6 +267,14 @@ def _wasmfleet_step(item: dict[str, Any], where: str, warnings: Warnings) -> Man
         bridge = parse_bridge_step(item, where)
         placement = _placement(item, where, warnings)
         return ManifestStep(module="", function="", bridge=bridge, **placement)
+    stateful = _flag(item.get("stateful"), f"{where}.stateful")
+    placement = _placement(item, where, warnings)
+    if stateful and placement["replicas"] != 1:
+        raise InvalidDocument(
+            f"{where} is stateful and asks for replicas {placement['replicas']}: a stateful "
+            "step is served by one device at a time (its lease fences every other copy), so "
+            "it cannot have several copies; drop 'replicas' or 'stateful'."
+        )
     if "function" in item and "func" in item and item["function"] != item["func"]:
         raise InvalidDocument(f"{where} gives both 'function' and 'func'; keep one.")
     fn_key = "function" if "function" in item else "func"
@@ -262,10 +291,10 @@ def _wasmfleet_step(item: dict[str, Any], where: str, warnings: Warnings) -> Man
     return ManifestStep(
         module=module,
         function=function,
-        stateful=_flag(item.get("stateful"), f"{where}.stateful"),
+        stateful=stateful,
         trigger=trigger,
         publish=publish,
-        **_placement(item, where, warnings),
+        **placement,
     )
 
 
@@ -274,8 +303,17 @@ def _placement(item: dict[str, Any], where: str, warnings: Warnings) -> dict[str
     cpu, memory_mb, accelerator_pct = parse_resources(
         item.get("resources"), f"{where}.resources", warnings
     )
+    device = _device(item.get("device"), f"{where}.device")
+    replicas = _replicas(item.get("replicas", 1), f"{where}.replicas")
+    if device is not None and replicas != 1:
+        raise InvalidDocument(
+            f"{where} pins device {device!r} and asks for replicas {replicas}: a pinned step "
+            "runs on that one device; select the devices with 'labels' instead, or drop "
+            "'replicas'."
+        )
     return {
-        "device": _device(item.get("device"), f"{where}.device"),
+        "device": device,
+        "replicas": replicas,
         "labels": _labels(item.get("labels"), f"{where}.labels"),
         "cpu": cpu,
         "memory_mb": memory_mb,
@@ -338,6 +376,19 @@ def _failovers(raw: Any, where: str) -> tuple[str, ...]:
         if device not in names:
             names.append(device)
     return tuple(names)
+
+
+def _replicas(raw: Any, where: str) -> Replicas:
+    if raw == ALL:
+        return "all"
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+        return raw
+    raise InvalidDocument(
+        f'{where} must be "all" (every device that matches) or a whole number of 1 or '
+        f"more, got {_show(raw)}."
+    )
 
 
 def _flag(raw: Any, where: str) -> bool:

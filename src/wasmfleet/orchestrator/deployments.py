@@ -117,13 +117,15 @@ class DeploymentService:
         record: DeploymentRecord,
         manifest: Manifest,
         tolerate: frozenset[str] = frozenset(),
+        keep: dict[int, tuple[str, ...]] | None = None,
     ) -> DeploymentRecord:
         """Solve ``manifest`` against the fleet as it is now; PlacementFailed when impossible.
 
-        Devices in ``tolerate`` count as active (they keep steps they already run)."""
+        Devices in ``tolerate`` count as active (they keep steps they already run); ``keep``
+        names, per fleet-wide step, the devices whose copies stay put."""
         devices = self.store.list_devices()
         modules = {m.id: m for m in self.store.list_modules()}
-        request, resolved = request_for(manifest, modules, devices)
+        request, resolved = request_for(manifest, modules, devices, keep)
         reasons = {}
         for device in devices:
             if device.status != "active":

@@ -58,6 +58,7 @@ def build_documents(
         epoch=record.epoch,
         lease_s=settings.lease_s,
         dialects=dialects,
+        chain=[i for i, s in enumerate(manifest_steps) if "bridge" not in s],
     )
     return documents, urls, dialects
 

@@ -12,6 +12,11 @@ comes with HTTP 500, a step's own result is ``[json_text, files]`` (the value, o
 output file's URL), and a step that chained records only the next hop's URL, so the value
 it passed on is shown from the next step's arguments. A manifest may repeat a function on
 several devices: steps are followed by index, each on its own device's document.
+
+A fleet-wide step (``replicas``) has several copies: an execution goes through one copy
+of each step, chosen by ``core.replicas`` (the first step round robin over the copies on
+active devices, each later one as the documents' ``to`` chain it); ``execute_all`` runs
+the pipeline once from every copy of the first step.
 """
 
 from __future__ import annotations
@@ -49,8 +54,9 @@ from wasmfleet.core.protocol import (
     read_entry,
     result_url_in,
 )
+from wasmfleet.core.replicas import pick_copy, route
 from wasmfleet.orchestrator.answers import answer_of, code_of, error_of
-from wasmfleet.orchestrator.planning import is_bridge
+from wasmfleet.orchestrator.planning import copies_of, is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 from wasmfleet.service.backoff import backoff_delay
 
@@ -78,11 +84,48 @@ class ExecutionService:
         self.client = client
         self.timeout_s = timeout_s
         self.retries = retries
+        self._turns: dict[str, int] = {}
+        """Deployment id -> calls started (round robin over a fleet-wide first step)."""
 
-    async def execute(
+    async def execute_all(
         self, deployment: DeploymentRecord, args: list[tuple[str, str]], files: FileParts
-    ) -> ExecutionRecord:
-        """Run the pipeline once; raises ExecutionFailed (recorded) when a step fails."""
+    ) -> list[dict[str, Any]]:
+        """Run the pipeline once from every copy of its first step, in parallel; one answer
+        per copy: ``{"device", "success", "result", "error", "execution"}``."""
+        self._check_runnable(deployment)
+        devices = copies_of(deployment.plan).get(_first_function_step(deployment), [])
+        if not devices:
+            raise Conflict(
+                f"Deployment {deployment.name!r} has no copy of its first step yet: no device "
+                "matches it; it is placed when one does."
+            )
+        outcomes = await asyncio.gather(
+            *(self.execute(deployment, args, files, first=d) for d in devices),
+            return_exceptions=True,
+        )
+        answers: list[dict[str, Any]] = []
+        for device, outcome in zip(devices, outcomes, strict=True):
+            if isinstance(outcome, ExecutionFailed):
+                record: ExecutionRecord | None = outcome.execution
+                error: str | None = outcome.message
+            elif isinstance(outcome, WasmfleetError):
+                record, error = None, outcome.message
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                record, error = outcome, None
+            answers.append(
+                {
+                    "device": device,
+                    "success": record is not None and bool(record.success) and error is None,
+                    "result": record.result if record is not None else None,
+                    "error": error,
+                    "execution": record,
+                }
+            )
+        return answers
+
+    def _check_runnable(self, deployment: DeploymentRecord) -> None:
         if deployment.status not in RUNNABLE:
             why = f": {deployment.error}" if deployment.error else ""
             raise Conflict(
@@ -100,13 +143,30 @@ class ExecutionService:
                 f"Deployment {deployment.name!r} has only bridge steps: they forward MQTT "
                 "messages on their own, so there is no function to execute."
             )
+
+    async def execute(
+        self,
+        deployment: DeploymentRecord,
+        args: list[tuple[str, str]],
+        files: FileParts,
+        *,
+        first: str | None = None,
+    ) -> ExecutionRecord:
+        """Run the pipeline once (from the copy of the first step on device ``first``, else
+        the one ``core.replicas`` picks); raises ExecutionFailed (recorded) when a step fails."""
+        self._check_runnable(deployment)
         execution = ExecutionRecord(
             deployment_id=deployment.id,
             started_at=datetime.now(UTC),
             request={"args": dict(args), "files": sorted(files)},
         )
         started = time.perf_counter()
-        run = _Run(deployment, args, files, execution)
+        if first is None:
+            turn = self._turns.get(deployment.id, 0)
+            self._turns[deployment.id] = turn + 1
+        else:
+            turn = 0
+        run = _Run(deployment, args, files, execution, first=first, turn=turn)
         error: str | None = None
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -188,9 +248,35 @@ class ExecutionService:
                 f"Deployment {deployment.name!r} is {deployment.status}: {deployment.error}"
             )
         run.waiting = None
-        # Bridge steps are not part of the HTTP chain: the function steps chain among themselves.
-        run.steps = [s for s in (deployment.plan or {}).get("steps", []) if not is_bridge(s)]
+        run.steps = await self._route(deployment, run)
         return deployment
+
+    async def _route(self, deployment: DeploymentRecord, run: _Run) -> list[dict[str, Any]]:
+        """The plan entry of each function step this execution goes through (one copy each)."""
+        # Bridge steps are not part of the HTTP chain: the function steps chain among themselves.
+        entries = [s for s in (deployment.plan or {}).get("steps", []) if not is_bridge(s)]
+        manifest_steps = deployment.manifest.get("steps") or []
+        chain = [i for i, s in enumerate(manifest_steps) if "bridge" not in s]
+        if not chain:  # an old record without a canonical manifest: the plan's own order
+            chain = sorted({int(s["step"]) for s in entries})
+        copies = copies_of({"steps": entries})
+        empty = [i for i in chain if not copies.get(i)]
+        if empty:
+            raise _StepError(
+                f"Step {empty[0] + 1} of deployment {deployment.name!r} has no copy: no device "
+                "matches it yet (it gets one when a matching device joins)."
+            )
+        starts = copies[chain[0]]
+        if run.first is not None and run.first in starts:
+            first = run.first
+        else:
+            devices = await asyncio.to_thread(self.store.list_devices)
+            active = {d.name for d in devices if d.status == "active"}
+            candidates = [d for d in starts if d in active] or starts
+            first = pick_copy(candidates, turn=run.turn) or starts[0]
+        path = route([copies[i] for i in chain], first)
+        by_copy = {(int(s["step"]), s["device"]): s for s in entries}
+        return [by_copy[(i, d)] for i, d in zip(chain, path, strict=True) if d is not None]
 
     async def _call_step(
         self,
@@ -336,6 +422,10 @@ class _Run:
     steps: list[dict[str, Any]] = field(default_factory=list)
     waiting: str | None = None
     retried: int = 0
+    first: str | None = None
+    """The device of the first step's copy to start from (None: by the rule)."""
+    turn: int = 0
+    """This call's turn in the round robin over the first step's copies."""
 
 
 class _StepError(WasmfleetError):
@@ -379,3 +469,9 @@ def _step(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:
     if outcome.unconfirmed:
         shown["unconfirmed"] = UNCONFIRMED
     return shown
+
+
+def _first_function_step(deployment: DeploymentRecord) -> int:
+    """The manifest index of a deployment's first function (non-bridge) step."""
+    steps = deployment.manifest.get("steps") or []
+    return next((i for i, s in enumerate(steps) if "bridge" not in s), 0)

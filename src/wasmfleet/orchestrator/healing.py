@@ -11,6 +11,14 @@ deployment that cannot be re-placed is ``degraded`` with the solver's reasons an
 retried whenever the fleet changes (a device registers or comes back) and every
 ``heal_retry_s``.
 
+*Fleet-wide steps* (``replicas``) are reconciled like a DaemonSet, not moved: a copy on a
+dead or forgotten device is dropped, a device that registers or comes back and matches
+gets one, and a device whose labels no longer match loses its copy. When only such copies
+change, ``fleetwide.apply_copies`` sends the documents of the devices concerned at the
+*same* epoch (other copies keep serving, unfenced) and the deployment stays ``active``.
+Every retry (a device registering or returning, and every ``heal_retry_s``) re-solves
+active deployments with fleet-wide steps too; an unchanged plan sends nothing.
+
 Fencing stale copies on devices that come back is ``reconcile.py``'s job.
 """
 
@@ -20,6 +28,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from wasmfleet.core.errors import PlacementFailed, WasmfleetError
 from wasmfleet.core.failure_detector import Transition
@@ -32,7 +41,8 @@ from wasmfleet.core.lifecycle import (
 )
 from wasmfleet.core.manifest import parse_manifest
 from wasmfleet.orchestrator.deployments import DeploymentService
-from wasmfleet.orchestrator.planning import step_label
+from wasmfleet.orchestrator.fleetwide import apply_copies, fleet_wide_steps, has_fleet_wide
+from wasmfleet.orchestrator.planning import copies_of, step_label
 from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeploymentRecord, Store
@@ -93,7 +103,12 @@ class Healer:
     async def retry(self, why: str) -> None:
         """Try again every degraded deployment and finish every interrupted move."""
         deployments = await asyncio.to_thread(self.store.list_deployments)
-        pending = [d for d in deployments if d.status in AWAITING_HEAL]
+        pending = [
+            d
+            for d in deployments
+            if d.status in AWAITING_HEAL
+            or (d.status == DeploymentStatus.ACTIVE and has_fleet_wide(d.manifest))
+        ]
         await asyncio.gather(*(self.move(d.id, why) for d in pending))
 
     async def run(self) -> None:
@@ -127,26 +142,37 @@ class Healer:
             return
         devices = {d.name: d for d in await asyncio.to_thread(self.store.list_devices)}
         # Only dead (or forgotten) devices lose their steps; a suspect one keeps them.
-        down = {
+        gone = {
             s["device"]
             for s in record.plan["steps"]
             if s["device"] not in devices or devices[s["device"]].status in ("dead", "inactive")
         }
+        wide = fleet_wide_steps(record.manifest)
+        plain = [s for s in record.plan["steps"] if s["step"] not in wide]
+        down = {s["device"] for s in plain if s["device"] in gone}
         if not down and record.status == DeploymentStatus.ACTIVE:
+            if wide:
+                await self._refresh_copies(record, gone, why)
             return
-        before = {int(s["step"]): s["device"] for s in record.plan["steps"]}
+        before = {int(s["step"]): s["device"] for s in plain}
         async with self.deployments.solve_lock:
             try:
-                record = await asyncio.to_thread(self._replan, record, down)
+                record = await asyncio.to_thread(self._replan, record, gone)
             except PlacementFailed as err:
                 await self._degrade(record, down, err, why)
                 return
-            after = {int(s["step"]): s["device"] for s in (record.plan or {}).get("steps", [])}
+            after = {
+                int(s["step"]): s["device"]
+                for s in (record.plan or {}).get("steps", [])
+                if s["step"] not in wide
+            }
             now = datetime.now(UTC).isoformat()
             for step, old in sorted(before.items()):
                 new = after.get(step)
                 if new != old:
-                    info = record.plan["steps"][step] if record.plan else {}
+                    info: dict[str, Any] = next(
+                        (s for s in (record.plan or {}).get("steps", []) if s["step"] == step), {}
+                    )
                     record.moves.append(
                         {
                             "at": now,
@@ -190,18 +216,53 @@ class Healer:
                 extra={"deployment": done.name},
             )
 
+    async def _refresh_copies(self, record: DeploymentRecord, gone: set[str], why: str) -> None:
+        """Re-solve the copies of fleet-wide steps (the rest stays); send only what changed,
+        at the same epoch."""
+        before = copies_of(record.plan)
+        async with self.deployments.solve_lock:
+            try:
+                solved = await asyncio.to_thread(self._replan, replace(record), gone)
+            except PlacementFailed as err:
+                await self._degrade(record, gone, err, why)
+                return
+        after = copies_of(solved.plan)
+        if after == before:
+            return
+        for step in sorted(after.keys() | before.keys()):
+            added = sorted(set(after.get(step, [])) - set(before.get(step, [])))
+            removed = sorted(set(before.get(step, [])) - set(after.get(step, [])))
+            if added or removed:
+                log.info(
+                    "deployment %s step %d: copies added on %s, removed from %s (%s)",
+                    record.name,
+                    step + 1,
+                    ", ".join(added) or "none",
+                    ", ".join(removed) or "none",
+                    why,
+                    extra={"deployment": record.name, "added": added, "removed": removed},
+                )
+        await apply_copies(self.deployments, solved, record.documents)
+        self.reconciler.forget_cache()
+
     def _replan(self, record: DeploymentRecord, down: set[str]) -> DeploymentRecord:
-        """Keep healthy steps in place; failovers first for the others (worker thread)."""
+        """Keep healthy steps in place; failovers first for the others (worker thread).
+
+        Fleet-wide steps are not pinned: their copies on healthy devices are kept (``keep``)
+        and the solver adds or drops the others as the fleet now matches."""
         manifest = parse_manifest(record.manifest)
-        current = {int(s["step"]): s["device"] for s in (record.plan or {}).get("steps", [])}
+        wide = {i for i, s in enumerate(manifest.steps) if s.fleet_wide}
+        copies = copies_of(record.plan)
+        keep = {i: tuple(d for d in copies.get(i, []) if d not in down) for i in wide}
+        current = {i: devices[0] for i, devices in copies.items() if i not in wide}
         names = {d.id: d.name for d in self.store.list_devices()}
-        kept = frozenset(d for d in current.values() if d not in down)
+        kept = frozenset(d for i, ds in copies.items() for d in ds if d not in down)
         steps = [
-            replace(step, device=current[i]) if current.get(i) not in down else step
+            replace(step, device=current[i]) if i in current and current[i] not in down else step
             for i, step in enumerate(manifest.steps)
         ]
         for i, step in enumerate(manifest.steps):
-            if current.get(i) not in down:
+            if i in wide or current.get(i) not in down:
                 continue
             failovers = [names.get(f, f) for f in step.failovers]
             chosen = None
@@ -212,7 +273,7 @@ class Healer:
                 trial[i] = replace(step, device=failover)
                 try:
                     self.deployments.solve_into(
-                        replace(record), replace(manifest, steps=tuple(trial)), kept
+                        replace(record), replace(manifest, steps=tuple(trial)), kept, keep
                     )
                 except PlacementFailed:
                     continue
@@ -229,7 +290,9 @@ class Healer:
                     {},
                     f"{i + 1}:{step.label}",
                 )
-        solved = self.deployments.solve_into(record, replace(manifest, steps=tuple(steps)), kept)
+        solved = self.deployments.solve_into(
+            record, replace(manifest, steps=tuple(steps)), kept, keep
+        )
         solved.manifest = manifest.to_dict()  # the user's manifest, not the pinned copy
         return solved
 

@@ -107,9 +107,12 @@ def request_for(
     manifest: Manifest,
     modules: dict[str, ModuleRecord],
     devices: list[DeviceRecord],
+    keep: dict[int, tuple[str, ...]] | None = None,
 ) -> tuple[PlacementRequest, list[ModuleRecord | None]]:
     """The placement request of a manifest, with each step's module resolved (by id, by name:
-    the latest version, or by ``name@N``; None for a bridge step)."""
+    the latest version, or by ``name@N``; None for a bridge step); ``keep`` names, per
+    fleet-wide step, the devices whose copies stay where they are."""
+    keep = keep or {}
     by_key: dict[str, ModuleRecord] = {}
     for module in sorted(modules.values(), key=lambda m: (m.name, m.version, m.id)):
         by_key[module.id] = module
@@ -120,7 +123,7 @@ def request_for(
     resolved: list[ModuleRecord | None] = []
     for i, step in enumerate(manifest.steps):
         if step.bridge is not None:
-            steps.append(_bridge_request(i, step, device_names))
+            steps.append(_bridge_request(i, step, device_names, keep.get(i, ())))
             resolved.append(None)
             continue
         found = by_key.get(step.module)
@@ -169,6 +172,8 @@ def request_for(
                 ),
                 strategy=step.strategy,
                 features=features,
+                replicas=step.replicas,
+                keep=keep.get(i, ()),
             )
         )
         resolved.append(module)
@@ -182,7 +187,9 @@ def request_for(
     return request, resolved
 
 
-def _bridge_request(i: int, step: ManifestStep, device_names: dict[str, str]) -> StepRequest:
+def _bridge_request(
+    i: int, step: ManifestStep, device_names: dict[str, str], keep: tuple[str, ...]
+) -> StepRequest:
     """A bridge step: a wasmfleet supervisor, with a broker of its own unless ``from`` is set."""
     assert step.bridge is not None
     requires = {BRIDGE_INTERFACE}
@@ -200,6 +207,8 @@ def _bridge_request(i: int, step: ManifestStep, device_names: dict[str, str]) ->
         ),
         strategy=step.strategy,
         features=(BRIDGE,),
+        replicas=step.replicas,
+        keep=keep,
     )
 
 
@@ -258,8 +267,19 @@ def check_cycles(
 
 
 def _devices(plan: dict[str, Any] | None) -> dict[int, str]:
-    """Step index -> device of a plan record."""
-    return {int(s["step"]): str(s["device"]) for s in (plan or {}).get("steps", [])}
+    """Step index -> device of a plan record (a fleet-wide step: its first copy's)."""
+    found: dict[int, str] = {}
+    for s in (plan or {}).get("steps", []):
+        found.setdefault(int(s["step"]), str(s["device"]))
+    return found
+
+
+def copies_of(plan: dict[str, Any] | None) -> dict[int, list[str]]:
+    """Step index -> the devices of its copies (one for a plain step), by device name."""
+    found: dict[int, list[str]] = {}
+    for s in (plan or {}).get("steps", []):
+        found.setdefault(int(s["step"]), []).append(str(s["device"]))
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def solve(request: PlacementRequest, fleet: Snapshot) -> Plan:
@@ -275,12 +295,14 @@ def solve(request: PlacementRequest, fleet: Snapshot) -> Plan:
 def plan_record(
     plan: Plan, modules: list[ModuleRecord | None], manifest: Manifest | None = None
 ) -> dict[str, Any]:
-    """The JSON form of a plan kept with the deployment (and shown by the CLI).
+    """The JSON form of a plan kept with the deployment (and shown by the CLI): one entry
+    per copy, ordered by (step, device); a fleet-wide step's entries share ``step``.
 
     A bridge step (module None) has ``module``, ``module_id`` and ``function`` null and a
     ``bridge`` with its route (passwords left out) taken from ``manifest``."""
     steps = []
-    for placement, module in zip(plan.placements, modules, strict=True):
+    for placement in plan.placements:
+        module = modules[placement.step]
         step = plan.request.steps[placement.step]
         bridge: dict[str, Any] = {}
         if module is None and manifest is not None:

@@ -273,7 +273,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
 
     @router.post(
         "/deployments/{key}/execute",
-        response_model=schemas.Execution,
+        response_model=schemas.Execution | schemas.CopiesExecution,
         tags=["executions"],
         openapi_extra={
             "requestBody": {
@@ -284,10 +284,19 @@ def api_router(orch: Orchestrator) -> APIRouter:
             }
         },
     )
-    async def execute(key: str, request: Request) -> Any:
-        """Run the deployment once; per-step device, result and duration."""
+    async def execute(key: str, request: Request, all: bool = False) -> Any:
+        """Run the deployment once; per-step device, result and duration. With
+        ``?all=true``, once from every copy of its first step: ``{"copies": [...]}``."""
         record = await asyncio.to_thread(orch.deployments.get, key)
         args, files = await read_arguments(request, limit)
+        if all:
+            answers = await orch.executions.execute_all(record, args, files)
+            return {
+                "copies": [
+                    {**a, "execution": execution_view(a["execution"]) if a["execution"] else None}
+                    for a in answers
+                ]
+            }
         return execution_view(await orch.executions.execute(record, args, files))
 
     @router.get("/executions", response_model=list[schemas.Execution], tags=["executions"])

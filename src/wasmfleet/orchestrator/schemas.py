@@ -204,6 +204,19 @@ class Deployment(BaseModel):
         description="Only in the answer to a create or update: spellings of the manifest read "
         "a new way (cpu: 2 is two cores, 512M is 512x10^6 bytes, as in Kubernetes).",
     )
+    copies: list[Copy] = Field(
+        default_factory=list,
+        description="Every copy of every step (a fleet-wide step has one per device).",
+    )
+
+
+class Copy(BaseModel):
+    """One copy of a step: its device, and its module version ("-" when not versioned)."""
+
+    step: int
+    function: str
+    device: str
+    version: int | str
 
 
 class HeartbeatAnswer(BaseModel):
@@ -244,6 +257,22 @@ class Execution(BaseModel):
     finished_at: str | None
     duration_ms: float | None
     error: str | None
+
+
+class CopyExecution(BaseModel):
+    """The run of a pipeline started at one copy of its first step (``?all=true``)."""
+
+    device: str
+    success: bool
+    result: Any
+    error: str | None
+    execution: Execution | None
+
+
+class CopiesExecution(BaseModel):
+    """``?all=true``: one run per copy of the first step."""
+
+    copies: list[CopyExecution]
 
 
 class ExecuteRequest(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from wasmfleet.orchestrator.devices import capacity_of, url_of
 from wasmfleet.orchestrator.modules import function_names
+from wasmfleet.orchestrator.planning import step_label
 from wasmfleet.orchestrator.store import (
     DeploymentRecord,
     DeviceRecord,
@@ -99,7 +100,22 @@ def deployment_view(d: DeploymentRecord) -> dict[str, Any]:
         "epoch": d.epoch,
         "moves": list(d.moves),
         "warnings": list(d.warnings),
+        "copies": copies_view(d.plan),
     }
+
+
+def copies_view(plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every copy of every step, ordered by (step, device): its device and module version
+    (a plan entry's ``"version"``, or ``"-"`` for a plan made before versions)."""
+    return [
+        {
+            "step": int(s["step"]),
+            "function": step_label(s),
+            "device": s["device"],
+            "version": s["version"] if isinstance(s.get("version"), int) else "-",
+        }
+        for s in sorted((plan or {}).get("steps", []), key=lambda s: (s["step"], s["device"]))
+    ]
 
 
 def execution_view(e: ExecutionRecord) -> dict[str, Any]:

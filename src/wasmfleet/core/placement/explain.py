@@ -1,9 +1,10 @@
 """Reasons, named on demand: which devices a step's filters rejected, and why.
 
-The fast solver records only where each step went. ``ReplayExplainer`` rebuilds the free
-capacity every device had just before step ``i`` (the snapshot plus the reservations of
-steps ``0..i-1``) and runs the readable filters of ``filters`` over every device, so the
-reasons are exactly those the solver's masks implied, at a cost paid only when asked.
+The fast solver records only where each step (each copy) went. ``ReplayExplainer`` rebuilds
+the free capacity every device had just before step ``i`` (the snapshot plus the
+reservations of every copy of steps ``0..i-1``) and runs the readable filters of
+``filters`` over every device, so the reasons are exactly those the solver's masks
+implied, at a cost paid only when asked.
 """
 
 from __future__ import annotations
@@ -64,7 +65,17 @@ class FixedExplainer:
 class ReplayExplainer:
     """Rejections of a solved plan's steps, recomputed (once each) when first asked for."""
 
-    __slots__ = ("_at", "_cache", "_chosen", "_cores", "_devices", "_ledgers", "_names", "_request")
+    __slots__ = (
+        "_at",
+        "_cache",
+        "_chosen",
+        "_cores",
+        "_devices",
+        "_ledgers",
+        "_names",
+        "_request",
+        "_steps",
+    )
 
     def __init__(
         self,
@@ -72,12 +83,15 @@ class ReplayExplainer:
         devices: Sequence[DeviceState],
         chosen: Sequence[int],
         cores: Sequence[tuple[int, ...]],
+        steps: Sequence[int] | None = None,
     ) -> None:
         self._request = request
         self._devices = devices
         self._names = {d.name: i for i, d in enumerate(devices)}
         self._chosen = chosen
         self._cores = cores
+        self._steps = steps
+        """The step index of each placement (None: one placement per step, in order)."""
         self._cache: dict[int, tuple[Rejection, ...]] = {}
         self._ledgers: list[Ledger] | None = None
         self._at = 0
@@ -87,14 +101,17 @@ class ReplayExplainer:
 
         A cursor is kept, so asking for the steps in order replays each placement once.
         """
-        if self._ledgers is None or step < self._at:
+        if self._ledgers is None or (self._at > 0 and self._step_of(self._at - 1) >= step):
             self._ledgers = [ledger_of(d) for d in self._devices]
             self._at = 0
-        while self._at < step:
-            placed = self._request.steps[self._at]
+        while self._at < len(self._chosen) and self._step_of(self._at) < step:
+            placed = self._request.steps[self._step_of(self._at)]
             self._ledgers[self._chosen[self._at]].take(placed, self._cores[self._at])
             self._at += 1
         return self._ledgers
+
+    def _step_of(self, placement: int) -> int:
+        return placement if self._steps is None else self._steps[placement]
 
     def rejections(self, step: int) -> tuple[Rejection, ...]:
         """The devices rejected for ``step``, with reasons, sorted by device name."""
@@ -106,11 +123,14 @@ class ReplayExplainer:
             self._cache[step] = found
         return found
 
-    def unplaceable(self, step: int) -> Unplaceable:
-        """The answer for a step that fits nowhere, given the steps before it were placed."""
+    def unplaceable(self, step: int, wanted: int = 1, placed: int = 0) -> Unplaceable:
+        """The answer for a step that fits nowhere (or whose ``wanted`` copies do not all
+        fit), given the steps before it were placed."""
         return Unplaceable(
             step=step,
             step_name=self._request.steps[step].name,
             rejections=self.rejections(step),
             total=len(self._devices),
+            wanted=wanted,
+            placed=placed,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from wasmfleet.core.errors import PlacementFailed
 
@@ -78,6 +78,12 @@ class StepRequest:
     ..." (e.g. "hold a fencing lease (stateful: true)"): original wasmiot supervisors are
     rejected. Steps with the same non-empty ``module`` and ``function`` never share a
     device (a device serves each function once per deployment)."""
+    replicas: int | Literal["all"] = 1
+    """Copies of the step, each on its own device: N (N devices, or Unplaceable when fewer
+    fit) or ``"all"`` (every device that fits; none is a valid answer)."""
+    keep: tuple[str, ...] = ()
+    """Devices that already hold a copy: they are taken first when they still fit, so a
+    re-solve does not move copies (a fleet-wide step's copies never move)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,8 @@ class Explainer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where one step goes, its score there, and the cores its CPU asks were given."""
+    """Where one step (or one copy of a fleet-wide step) goes, its score there, and the
+    cores its CPU asks were given; the copies of a step share ``step``, ordered by device."""
 
     step: int
     step_name: str
@@ -128,13 +135,14 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A solved request: one placement per step, in step order."""
+    """A solved request: one placement per copy, ordered by (step, device); a plain step
+    has one copy, a ``replicas: all`` step that fits nowhere has none."""
 
     request: PlacementRequest
     placements: tuple[Placement, ...]
 
     def devices(self) -> tuple[str, ...]:
-        """The device of each step, in step order."""
+        """The device of each placement (copy), in (step, device) order."""
         return tuple(p.device for p in self.placements)
 
     def usage(self) -> dict[str, Resources]:
@@ -170,11 +178,20 @@ class Unplaceable:
     rejections: tuple[Rejection, ...]
     total: int
     """Devices in the snapshot."""
+    wanted: int = 1
+    """Copies the step asks for (``replicas: N``)."""
+    placed: int = 0
+    """Copies that found a device before the others did not."""
 
     @property
     def message(self) -> str:
         """One sentence: ``0/3 devices fit step s: a inactive; b lacks camera.x; ...``."""
         head = f"0/{self.total} devices fit step {self.step_name}"
+        if self.wanted > 1:
+            head = (
+                f"only {self.placed} of the {self.wanted} copies of step {self.step_name} fit "
+                f"on distinct devices ({self.total} devices)"
+            )
         if not self.rejections:
             return f"{head}: no devices are registered"
         return f"{head}: " + "; ".join(r.reason for r in self.rejections)

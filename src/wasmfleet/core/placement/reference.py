@@ -19,6 +19,7 @@ from wasmfleet.core.placement.model import (
     Unplaceable,
 )
 from wasmfleet.core.placement.scorers import score_one
+from wasmfleet.core.placement.solver import copies_wanted
 from wasmfleet.core.placement.validate import check_request, check_snapshot
 
 
@@ -35,7 +36,8 @@ def score_device(scorer: str, device: DeviceState, ledger: Ledger, ask: Resource
 
 
 def place_reference(request: PlacementRequest, snapshot: Snapshot) -> Plan | Unplaceable:
-    """Place every step in order, evaluating every device in Python (slow, obviously right)."""
+    """Place every step (every copy) in order, evaluating every device in Python (slow,
+    obviously right)."""
     check_request(request)
     check_snapshot(snapshot)
     devices = sorted(snapshot.devices, key=lambda d: d.name)
@@ -45,32 +47,53 @@ def place_reference(request: PlacementRequest, snapshot: Snapshot) -> Plan | Unp
     explainer = FixedExplainer(explained)
     placements: list[Placement] = []
     for index, step in enumerate(request.steps):
-        rejections, fits = evaluate_step(step, devices, ledgers, names)
-        if not fits:
-            return Unplaceable(index, step.name, rejections, len(devices))
-        ask = step.resources
-        strategy = step.strategy or request.strategy
-        scores = [score_device(request.scorer, devices[j], ledgers[j], ask) for j in fits]
-        if strategy == "first":
-            pick = 0
-        elif strategy == "spread":
-            pick = scores.index(max(scores))
-        else:
-            pick = scores.index(min(scores))
-        chosen = fits[pick]
-        cores = assign_cores(ledgers[chosen].free_cores, ask.cpu)
-        assert cores is not None, "a device that passed the filters must fit its cores"
-        ledgers[chosen].take(step, cores)
-        explained.append(rejections)
-        placements.append(
-            Placement(
-                step=index,
-                step_name=step.name,
-                device=devices[chosen].name,
-                score=scores[pick],
-                cores=cores,
-                fit=len(fits),
-                explainer=explainer,
+        copies: list[Placement] = []
+        for _ in range(copies_wanted(step, len(devices))):
+            rejections, fits = evaluate_step(step, devices, ledgers, names)
+            taken = {p.device for p in copies}
+            fits = [j for j in fits if devices[j].name not in taken]
+            if not copies:
+                explained.append(rejections)
+                first_fit = len(fits)
+            if not fits:
+                if step.replicas == "all":
+                    break
+                return Unplaceable(
+                    index,
+                    step.name,
+                    explained[index],
+                    len(devices),
+                    copies_wanted(step, 0),
+                    len(copies),
+                )
+            ask = step.resources
+            strategy = step.strategy or request.strategy
+            kept = [j for j in fits if devices[j].name in step.keep]
+            if kept:
+                fits, strategy = kept[:1], "first"
+            scores = [score_device(request.scorer, devices[j], ledgers[j], ask) for j in fits]
+            if strategy == "first":
+                pick = 0
+            elif strategy == "spread":
+                pick = scores.index(max(scores))
+            else:
+                pick = scores.index(min(scores))
+            chosen = fits[pick]
+            cores = assign_cores(ledgers[chosen].free_cores, ask.cpu)
+            assert cores is not None, "a device that passed the filters must fit its cores"
+            ledgers[chosen].take(step, cores)
+            copies.append(
+                Placement(
+                    step=index,
+                    step_name=step.name,
+                    device=devices[chosen].name,
+                    score=scores[pick],
+                    cores=cores,
+                    fit=first_fit,
+                    explainer=explainer,
+                )
             )
-        )
+        if not copies and len(explained) == index:
+            explained.append(())
+        placements.extend(sorted(copies, key=lambda p: p.device))
     return Plan(request=request, placements=tuple(placements))
