@@ -40,6 +40,7 @@ from wasmfleet.core.lifecycle import (
     advance,
 )
 from wasmfleet.core.manifest import parse_manifest
+from wasmfleet.core.versions import carry_versions
 from wasmfleet.orchestrator.deployments import DeploymentService
 from wasmfleet.orchestrator.fleetwide import apply_copies, fleet_wide_steps, has_fleet_wide
 from wasmfleet.orchestrator.planning import copies_of, step_label
@@ -251,6 +252,7 @@ class Healer:
         Fleet-wide steps are not pinned: their copies on healthy devices are kept (``keep``)
         and the solver adds or drops the others as the fleet now matches."""
         manifest = parse_manifest(record.manifest)
+        before = list((record.plan or {}).get("steps", []))
         wide = {i for i, s in enumerate(manifest.steps) if s.fleet_wide}
         copies = copies_of(record.plan)
         keep = {i: tuple(d for d in copies.get(i, []) if d not in down) for i in wide}
@@ -294,6 +296,11 @@ class Healer:
             record, replace(manifest, steps=tuple(steps)), kept, keep
         )
         solved.manifest = manifest.to_dict()  # the user's manifest, not the pinned copy
+        if solved.plan is not None:  # copies keep the versions they run (core/versions.py)
+            solved.plan["steps"] = carry_versions(before, solved.plan["steps"])
+            solved.module_ids = sorted(
+                {str(s["module_id"]) for s in solved.plan["steps"] if s.get("module_id")}
+            )
         return solved
 
     async def _degrade(
