@@ -34,7 +34,7 @@ def test_replicas_all_follows_the_fleet(tmp_path: Path) -> None:
         dep = r.json()
         assert dep["status"] == "active", dep
         assert _copies(dep) == ["a", "b"]
-        assert [c["version"] for c in dep["copies"]] == ["-", "-"]
+        assert [c["version"] for c in dep["copies"]] == [1, 1]
         assert {s["step"] for s in dep["plan"]["steps"]} == {0}
         epoch = dep["epoch"]
         assert dep["id"] in held(fleet.supervisors["a"]) and dep["id"] in held(
