@@ -59,7 +59,7 @@ def _push(http: httpx.Client, name: str, wasm: bytes) -> str:
     r = http.post(
         "/file/module",
         data={"name": name},
-        files={"module": ("m.wasm", wasm, "application/wasm")},
+        files={"module": ("m.wasm", bytes(wasm), "application/wasm")},
     )
     r.raise_for_status()
     module_id = str(r.json()["id"])
