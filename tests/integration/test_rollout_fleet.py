@@ -172,3 +172,16 @@ def test_one_rollout_at_a_time_and_undo_puts_every_copy_back(fleet: Fleet) -> No
     rollout = _finish(fleet, started["id"])
     assert rollout["status"] == "undone", rollout
     assert _versions(fleet) == dict.fromkeys(DEVICES, 2)
+
+
+def test_a_rollout_survives_an_orchestrator_killed_mid_rollout(fleet: Fleet) -> None:
+    assert _versions(fleet) == dict.fromkeys(DEVICES, 2)
+    started = _start(fleet, "fibo@1", canary=1, growth=2, pause="1.5s", min_calls=1)
+    assert wait_until(lambda: _versions(fleet)["a"] == 1, timeout=20)
+    fleet.orchestrator.kill()  # SIGKILL: nothing is saved on the way out
+    fleet.orchestrator.start()
+    rollout = _finish(fleet, started["id"])
+    assert rollout["status"] == "succeeded", rollout
+    assert _versions(fleet) == dict.fromkeys(DEVICES, 1)
+    assert _answers(fleet) == ["5"] * 4  # fibo(5) of version 1 on every copy
+    assert [g["passed"] for g in rollout["gates"]] == [True, True, True]
