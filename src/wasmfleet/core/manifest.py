@@ -49,6 +49,19 @@ from wasmfleet.core.bridge_step import parse_bridge_step
 from wasmfleet.core.broker_url import parse_broker_url
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.manifest_fields import (
+    Replicas,
+    choice_field,
+    device_field,
+    failovers_field,
+    flag_field,
+    function_field,
+    kind_of,
+    labels_field,
+    module_field,
+    no_unknown_keys,
+    replicas_field,
+)
 from wasmfleet.core.models import BridgeRoute, Publication, Trigger
 from wasmfleet.core.names import check_identifier
 from wasmfleet.core.quantities import show
@@ -76,10 +89,6 @@ _STEP_KEYS = (
     "bridge",
     "replicas",
 )
-
-ALL = "all"
-"""``replicas: all``: one copy on every device that matches."""
-Replicas = int | Literal["all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +210,7 @@ def parse_manifest(obj: Any) -> Manifest:
     if not isinstance(obj, dict):
         raise InvalidDocument(
             "A manifest must be an object with 'name' and 'steps' (or wasmiot's 'sequence'), "
-            f"not a {_kind(obj)}."
+            f"not a {kind_of(obj)}."
         )
     if "sequence" in obj and "steps" in obj:
         raise InvalidDocument(
@@ -216,10 +225,10 @@ def parse_manifest(obj: Any) -> Manifest:
             "The manifest has no 'steps': give a list like "
             "[{module: fibo, function: fibo}] (or wasmiot's 'sequence')."
         )
-    _no_unknown_keys(obj, _TOP_KEYS, "The manifest")
+    no_unknown_keys(obj, _TOP_KEYS, "The manifest")
     name = _name(obj)
-    strategy = _choice(obj.get("strategy"), STRATEGIES, "strategy")
-    scorer = _choice(obj.get("scorer"), SCORERS, "scorer")
+    strategy = choice_field(obj.get("strategy"), STRATEGIES, "strategy")
+    scorer = choice_field(obj.get("scorer"), SCORERS, "scorer")
     warnings: Warnings = []
     steps = _steps(obj["steps"], "steps", partial(_wasmfleet_step, warnings=warnings))
     return Manifest(
@@ -255,19 +264,19 @@ def _steps(
 def _wasmiot_step(item: dict[str, Any], where: str) -> ManifestStep:
     # Lenient like the wasmiot orchestrator: keys other than device/module/func are ignored.
     return ManifestStep(
-        module=_module(item.get("module"), f"{where}.module"),
-        function=_function(item.get("func", item.get("function")), f"{where}.func"),
-        device=_device(item.get("device"), f"{where}.device"),
+        module=module_field(item.get("module"), f"{where}.module"),
+        function=function_field(item.get("func", item.get("function")), f"{where}.func"),
+        device=device_field(item.get("device"), f"{where}.device"),
     )
 
 
 def _wasmfleet_step(item: dict[str, Any], where: str, warnings: Warnings) -> ManifestStep:
-    _no_unknown_keys(item, _STEP_KEYS, where)
+    no_unknown_keys(item, _STEP_KEYS, where)
     if "bridge" in item:
         bridge = parse_bridge_step(item, where)
         placement = _placement(item, where, warnings)
         return ManifestStep(module="", function="", bridge=bridge, **placement)
-    stateful = _flag(item.get("stateful"), f"{where}.stateful")
+    stateful = flag_field(item.get("stateful"), f"{where}.stateful")
     placement = _placement(item, where, warnings)
     if stateful and placement["replicas"] != 1:
         raise InvalidDocument(
@@ -286,8 +295,8 @@ def _wasmfleet_step(item: dict[str, Any], where: str, warnings: Warnings) -> Man
             f"{trigger.topic!r}: each result would trigger the step again, without end; "
             "publish to a topic outside the trigger."
         )
-    module = _module(item.get("module"), f"{where}.module")
-    function = _function(item.get(fn_key), f"{where}.{fn_key}")
+    module = module_field(item.get("module"), f"{where}.module")
+    function = function_field(item.get(fn_key), f"{where}.{fn_key}")
     return ManifestStep(
         module=module,
         function=function,
@@ -303,8 +312,8 @@ def _placement(item: dict[str, Any], where: str, warnings: Warnings) -> dict[str
     cpu, memory_mb, accelerator_pct = parse_resources(
         item.get("resources"), f"{where}.resources", warnings
     )
-    device = _device(item.get("device"), f"{where}.device")
-    replicas = _replicas(item.get("replicas", 1), f"{where}.replicas")
+    device = device_field(item.get("device"), f"{where}.device")
+    replicas = replicas_field(item.get("replicas", 1), f"{where}.replicas")
     if device is not None and replicas != 1:
         raise InvalidDocument(
             f"{where} pins device {device!r} and asks for replicas {replicas}: a pinned step "
@@ -314,124 +323,13 @@ def _placement(item: dict[str, Any], where: str, warnings: Warnings) -> dict[str
     return {
         "device": device,
         "replicas": replicas,
-        "labels": _labels(item.get("labels"), f"{where}.labels"),
+        "labels": labels_field(item.get("labels"), f"{where}.labels"),
         "cpu": cpu,
         "memory_mb": memory_mb,
         "accelerator_pct": accelerator_pct,
-        "strategy": _choice(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
-        "failovers": _failovers(item.get("failovers"), f"{where}.failovers"),
+        "strategy": choice_field(item.get("strategy"), STRATEGIES, f"{where}.strategy"),
+        "failovers": failovers_field(item.get("failovers"), f"{where}.failovers"),
     }
-
-
-def _no_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = [str(k) for k in obj if k not in allowed]
-    if unknown:
-        raise InvalidDocument(
-            f"{where} has unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"the allowed keys are: {', '.join(allowed)}."
-        )
-
-
-def _module(raw: Any, where: str) -> str:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        raw = str(raw)
-    if not isinstance(raw, str) or not raw.strip():
-        raise InvalidDocument(f"{where} must name a module (its id or name), got {_show(raw)}.")
-    return raw.strip()
-
-
-def _function(raw: Any, where: str) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise InvalidDocument(f"{where} must name a function the module exports, got {_show(raw)}.")
-    return check_identifier(where, raw.strip())
-
-
-def _device(raw: Any, where: str) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return str(raw)
-    if not isinstance(raw, str):
-        raise InvalidDocument(
-            f"{where} must be a device id or name (or null to let the solver choose), "
-            f"got {_show(raw)}."
-        )
-    return raw.strip() or None
-
-
-def _failovers(raw: Any, where: str) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list):
-        raise InvalidDocument(
-            f"{where} must be a list of device ids or names like [edge-box, cloud-vm], "
-            f"got {_show(raw)}."
-        )
-    names: list[str] = []
-    for i, item in enumerate(items):
-        device = _device(item, f"{where}[{i}]")
-        if device is None:
-            raise InvalidDocument(f"{where}[{i}] is empty; name a device.")
-        if device not in names:
-            names.append(device)
-    return tuple(names)
-
-
-def _replicas(raw: Any, where: str) -> Replicas:
-    if raw == ALL:
-        return "all"
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
-        return raw
-    raise InvalidDocument(
-        f'{where} must be "all" (every device that matches) or a whole number of 1 or '
-        f"more, got {_show(raw)}."
-    )
-
-
-def _flag(raw: Any, where: str) -> bool:
-    if raw is None:
-        return False
-    if not isinstance(raw, bool):
-        raise InvalidDocument(f"{where} must be true or false, got {_show(raw)}.")
-    return raw
-
-
-def _choice(raw: Any, allowed: tuple[str, ...], where: str) -> str | None:
-    if raw is None:
-        return None
-    if raw not in allowed:
-        raise InvalidDocument(f"{where} must be one of {', '.join(allowed)}, got {_show(raw)}.")
-    return str(raw)
-
-
-def _labels(raw: Any, where: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise InvalidDocument(
-            f"{where} must be an object of key: value like {{location: lab}}, got {_show(raw)}."
-        )
-    labels: dict[str, str] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidDocument(f"{where} has a key {key!r}; label keys are non-empty strings.")
-        if isinstance(value, bool):
-            labels[key] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            labels[key] = str(value)
-        else:
-            raise InvalidDocument(
-                f"{where}.{key} must be a string (or a number), got {_show(value)}."
-            )
-    return dict(sorted(labels.items()))
-
-
-def _kind(value: Any) -> str:
-    names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 _show = show

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +32,6 @@ import httpx
 from wasmfleet.core.dialect import passed_on, with_step_result
 from wasmfleet.core.errors import ChainFailed, Conflict, WasmfleetError
 from wasmfleet.core.hops import (
-    UNCONFIRMED,
     Finish,
     Follow,
     Resend,
@@ -46,23 +44,30 @@ from wasmfleet.core.lifecycle import IN_FLIGHT, RUNNABLE, DeploymentStatus
 from wasmfleet.core.protocol import (
     CALLER_ERRORS,
     EPOCH_HEADER,
-    Answer,
     ErrorCode,
     entry_ready,
     is_refusal,
     output_file_url,
     read_entry,
-    result_url_in,
 )
 from wasmfleet.core.replicas import pick_copy, route
-from wasmfleet.orchestrator.answers import answer_of, code_of, error_of
+from wasmfleet.orchestrator.answers import code_of, error_of
+from wasmfleet.orchestrator.execution_run import (
+    MAX_CALL_ATTEMPTS,
+    WAIT_S,
+    FileParts,
+    Run,
+    StepError,
+    call_answer,
+    first_function_step,
+    function_url_and_output,
+    step_view,
+)
 from wasmfleet.orchestrator.planning import copies_of, is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 from wasmfleet.service.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
-
-FileParts = dict[str, tuple[str, bytes, str]]
 
 
 class ExecutionFailed(ChainFailed):
@@ -93,7 +98,7 @@ class ExecutionService:
         """Run the pipeline once from every copy of its first step, in parallel; one answer
         per copy: ``{"device", "success", "result", "error", "execution"}``."""
         self._check_runnable(deployment)
-        devices = copies_of(deployment.plan).get(_first_function_step(deployment), [])
+        devices = copies_of(deployment.plan).get(first_function_step(deployment), [])
         if not devices:
             raise Conflict(
                 f"Deployment {deployment.name!r} has no copy of its first step yet: no device "
@@ -166,7 +171,7 @@ class ExecutionService:
             self._turns[deployment.id] = turn + 1
         else:
             turn = 0
-        run = _Run(deployment, args, files, execution, first=first, turn=turn)
+        run = Run(deployment, args, files, execution, first=first, turn=turn)
         error: str | None = None
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -174,7 +179,7 @@ class ExecutionService:
         except TimeoutError:
             error = f"The execution did not finish within {self.timeout_s:g} s"
             error += f": {run.waiting}." if run.waiting else "."
-        except _StepError as err:
+        except StepError as err:
             error = str(err)
         execution.finished_at = datetime.now(UTC)
         execution.request["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
@@ -196,14 +201,14 @@ class ExecutionService:
             )
         return stored
 
-    async def _run(self, run: _Run) -> None:
+    async def _run(self, run: Run) -> None:
         """Call the first step, then walk the chain as ``core.hops.next_hop`` decides."""
         run.deployment = await self._ready(run.deployment, run)
         execution = run.execution
         response = await self._call_step(run, 0, list(run.args), run.files)
         if response.status_code in CALLER_ERRORS:
             execution.request["refused_with"] = 400
-        walk = Walk.start(len(run.steps), _answer(response))
+        walk = Walk.start(len(run.steps), call_answer(response))
         records: list[StepOutcome] = []
         unknown: dict[str, Any] | None = None  # a shown step whose value the next one holds
         for _ in range(len(run.steps) + 1):  # every decision but Finish moves one step on
@@ -211,7 +216,7 @@ class ExecutionService:
             raw = await self._entry(walk.at) if walk.at and walk.index < walk.total else None
             wasmiot_chained = raw is not None and "step_result" not in raw
             if raw is not None:
-                raw = with_step_result(raw, *_function_url_and_output(run, walk.index))
+                raw = with_step_result(raw, *function_url_and_output(run, walk.index))
                 if unknown is not None:
                     unknown["result"] = passed_on(raw)
                 wasmiot_chained = wasmiot_chained and raw["step_result"] is None
@@ -219,7 +224,7 @@ class ExecutionService:
             decision = next_hop(walk, read_entry(raw) if raw is not None else None)
             done = decision.records if isinstance(decision, Finish) else (decision.record,)
             records.extend(done)
-            execution.steps.extend(_step(r, run.steps[r.index]) for r in done)
+            execution.steps.extend(step_view(r, run.steps[r.index]) for r in done)
             if isinstance(decision, Finish):
                 break
             if wasmiot_chained:
@@ -228,30 +233,30 @@ class ExecutionService:
                 walk = walk.followed(decision.url)
             else:
                 run.retried = walk.retried + 1
-                walk = walk.resent(_answer(await self._resend(run, decision)))
+                walk = walk.resent(call_answer(await self._resend(run, decision)))
         end = conclude(walk, records)
         execution.result, execution.result_url = end.result, end.result_url
         if end.error is not None:
-            raise _StepError(end.error)
+            raise StepError(end.error)
 
-    async def _ready(self, deployment: DeploymentRecord, run: _Run) -> DeploymentRecord:
+    async def _ready(self, deployment: DeploymentRecord, run: Run) -> DeploymentRecord:
         """Wait (within the deadline) while a deployment is being sent or moved."""
         while deployment.status in IN_FLIGHT:
             run.waiting = f"deployment {deployment.name!r} was still {deployment.status}"
             await asyncio.sleep(WAIT_S)
             found = await asyncio.to_thread(self.store.get_deployment, deployment.id)
             if found is None:
-                raise _StepError(f"Deployment {deployment.name!r} was deleted meanwhile.")
+                raise StepError(f"Deployment {deployment.name!r} was deleted meanwhile.")
             deployment = found
         if deployment.status != DeploymentStatus.ACTIVE:
-            raise _StepError(
+            raise StepError(
                 f"Deployment {deployment.name!r} is {deployment.status}: {deployment.error}"
             )
         run.waiting = None
         run.steps = await self._route(deployment, run)
         return deployment
 
-    async def _route(self, deployment: DeploymentRecord, run: _Run) -> list[dict[str, Any]]:
+    async def _route(self, deployment: DeploymentRecord, run: Run) -> list[dict[str, Any]]:
         """The plan entry of each function step this execution goes through (one copy each)."""
         # Bridge steps are not part of the HTTP chain: the function steps chain among themselves.
         entries = [s for s in (deployment.plan or {}).get("steps", []) if not is_bridge(s)]
@@ -262,7 +267,7 @@ class ExecutionService:
         copies = copies_of({"steps": entries})
         empty = [i for i in chain if not copies.get(i)]
         if empty:
-            raise _StepError(
+            raise StepError(
                 f"Step {empty[0] + 1} of deployment {deployment.name!r} has no copy: no device "
                 "matches it yet (it gets one when a matching device joins)."
             )
@@ -280,7 +285,7 @@ class ExecutionService:
 
     async def _call_step(
         self,
-        run: _Run,
+        run: Run,
         index: int,
         params: list[tuple[str, str]],
         files: FileParts,
@@ -310,7 +315,7 @@ class ExecutionService:
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
                 error = f"could not be reached at {url}: {str(err) or type(err).__name__}"
             except httpx.HTTPError as err:
-                raise _StepError(
+                raise StepError(
                     f"Step {index + 1} ({step['function']} on {step['device']}) failed: the "
                     f"connection broke during the call ({str(err) or type(err).__name__}); it may "
                     "have run, so it is not retried."
@@ -322,12 +327,12 @@ class ExecutionService:
             run.waiting = f"step {index + 1} ({step['function']} on {step['device']}) {error}"
             if attempt + 1 < MAX_CALL_ATTEMPTS:
                 await self._moved_on(run, step["device"], attempt)
-        raise _StepError(
+        raise StepError(
             f"Step {index + 1} ({run.steps[index]['function']} on "
             f"{run.steps[index]['device']}) {error} (after {MAX_CALL_ATTEMPTS} attempts)."
         )
 
-    async def _moved_on(self, run: _Run, device: str, attempt: int) -> None:
+    async def _moved_on(self, run: Run, device: str, attempt: int) -> None:
         """Wait until the deployment has a newer epoch or ``device`` answers again."""
         epoch = run.deployment.epoch
         waited = 0.0
@@ -337,9 +342,9 @@ class ExecutionService:
             waited += WAIT_S
             found = await asyncio.to_thread(self.store.get_deployment, run.deployment.id)
             if found is None:
-                raise _StepError(f"Deployment {run.deployment.name!r} was deleted meanwhile.")
+                raise StepError(f"Deployment {run.deployment.name!r} was deleted meanwhile.")
             if found.status == DeploymentStatus.DEGRADED:
-                raise _StepError(
+                raise StepError(
                     f"{(run.waiting or 'a step failed').capitalize()}; the deployment could "
                     f"not be moved: {found.error}"
                 )
@@ -351,7 +356,7 @@ class ExecutionService:
                 if dev is not None and dev.status == "active":
                     return  # not moved, but up: try it again
 
-    async def _resend(self, run: _Run, resend: Resend) -> httpx.Response:
+    async def _resend(self, run: Run, resend: Resend) -> httpx.Response:
         """Send a step's result again to the next step, where that step is now."""
         index, previous = resend.step, run.steps[resend.step - 1]
         failed = run.steps[index]
@@ -376,7 +381,7 @@ class ExecutionService:
         if output is not None:
             got = await self.client.get(output, timeout=None)
             if got.status_code != 200:
-                raise _StepError(
+                raise StepError(
                     f"Step {index} ({previous['function']}) ran, but its output could not be "
                     f"fetched again from {output} to retry step {index + 1}."
                 )
@@ -405,73 +410,3 @@ class ExecutionService:
                 pass
             await asyncio.sleep(backoff_delay(attempt, 0.05, 1.0))
         return None
-
-
-WAIT_S = 0.05
-MAX_CALL_ATTEMPTS = 40
-
-
-@dataclass
-class _Run:
-    """One execution in progress: where the deployment is now and what it waits for."""
-
-    deployment: DeploymentRecord
-    args: list[tuple[str, str]]
-    files: FileParts
-    execution: ExecutionRecord
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    waiting: str | None = None
-    retried: int = 0
-    first: str | None = None
-    """The device of the first step's copy to start from (None: by the rule)."""
-    turn: int = 0
-    """This call's turn in the round robin over the first step's copies."""
-
-
-class _StepError(WasmfleetError):
-    pass
-
-
-def _answer(response: httpx.Response) -> Answer:
-    """A call's answer; a "result" that is only the URL of the next hop's entry (a hop to an
-    original wasmiot supervisor, which answers no value) says nothing of the result."""
-    answer = answer_of(response)
-    if result_url_in(answer.result) is not None:
-        return replace(answer, result=None)
-    return answer
-
-
-def _function_url_and_output(run: _Run, index: int) -> tuple[str, str | None]:
-    """Step ``index``'s function URL and the output file it writes (or None)."""
-    step = run.steps[index]
-    document = run.deployment.documents.get(step["device"]) or {}
-    endpoint = ((document.get("endpoints") or {}).get(step["module"]) or {}).get(
-        step["function"]
-    ) or {}
-    url = str(endpoint.get("url", "")).rstrip("/") + str(endpoint.get("path", ""))
-    mounts = ((document.get("mounts") or {}).get(step["module"]) or {}).get(step["function"])
-    outputs = (mounts or {}).get("output") or []
-    return url, (str(outputs[0].get("path")) if outputs else None)
-
-
-def _step(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:
-    """A step of an execution record, as /api/v1 shows it."""
-    shown = {
-        "step": int(step.get("step", outcome.index)),  # the manifest's index (no bridges)
-        "device": step["device"],
-        "module": step["module"],
-        "function": step["function"],
-        "result": outcome.result,
-        "duration_ms": outcome.duration_ms,
-        "result_url": outcome.result_url,
-        "success": outcome.success,
-    }
-    if outcome.unconfirmed:
-        shown["unconfirmed"] = UNCONFIRMED
-    return shown
-
-
-def _first_function_step(deployment: DeploymentRecord) -> int:
-    """The manifest index of a deployment's first function (non-bridge) step."""
-    steps = deployment.manifest.get("steps") or []
-    return next((i for i, s in enumerate(steps) if "bridge" not in s), 0)

@@ -1,0 +1,87 @@
+"""The state of one execution walk and the small pure helpers it needs (orchestrator/execution.py
+drives the walk): the run in progress, its step error, a call's answer, a step's function URL
+and output file, and a step as /api/v1 shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.core.hops import UNCONFIRMED, StepOutcome
+from wasmfleet.core.protocol import Answer, result_url_in
+from wasmfleet.orchestrator.answers import answer_of
+from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord
+
+FileParts = dict[str, tuple[str, bytes, str]]
+
+WAIT_S = 0.05
+MAX_CALL_ATTEMPTS = 40
+
+
+@dataclass
+class Run:
+    """One execution in progress: where the deployment is now and what it waits for."""
+
+    deployment: DeploymentRecord
+    args: list[tuple[str, str]]
+    files: FileParts
+    execution: ExecutionRecord
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    waiting: str | None = None
+    retried: int = 0
+    first: str | None = None
+    """The device of the first step's copy to start from (None: by the rule)."""
+    turn: int = 0
+    """This call's turn in the round robin over the first step's copies."""
+
+
+class StepError(WasmfleetError):
+    """A step of the walk failed (the message says which and why)."""
+
+
+def call_answer(response: httpx.Response) -> Answer:
+    """A call's answer; a "result" that is only the URL of the next hop's entry (a hop to an
+    original wasmiot supervisor, which answers no value) says nothing of the result."""
+    answer = answer_of(response)
+    if result_url_in(answer.result) is not None:
+        return replace(answer, result=None)
+    return answer
+
+
+def function_url_and_output(run: Run, index: int) -> tuple[str, str | None]:
+    """Step ``index``'s function URL and the output file it writes (or None)."""
+    step = run.steps[index]
+    document = run.deployment.documents.get(step["device"]) or {}
+    endpoint = ((document.get("endpoints") or {}).get(step["module"]) or {}).get(
+        step["function"]
+    ) or {}
+    url = str(endpoint.get("url", "")).rstrip("/") + str(endpoint.get("path", ""))
+    mounts = ((document.get("mounts") or {}).get(step["module"]) or {}).get(step["function"])
+    outputs = (mounts or {}).get("output") or []
+    return url, (str(outputs[0].get("path")) if outputs else None)
+
+
+def step_view(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:
+    """A step of an execution record, as /api/v1 shows it."""
+    shown = {
+        "step": int(step.get("step", outcome.index)),  # the manifest's index (no bridges)
+        "device": step["device"],
+        "module": step["module"],
+        "function": step["function"],
+        "result": outcome.result,
+        "duration_ms": outcome.duration_ms,
+        "result_url": outcome.result_url,
+        "success": outcome.success,
+    }
+    if outcome.unconfirmed:
+        shown["unconfirmed"] = UNCONFIRMED
+    return shown
+
+
+def first_function_step(deployment: DeploymentRecord) -> int:
+    """The manifest index of a deployment's first function (non-bridge) step."""
+    steps = deployment.manifest.get("steps") or []
+    return next((i for i, s in enumerate(steps) if "bridge" not in s), 0)
