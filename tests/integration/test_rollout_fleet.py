@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -185,3 +186,48 @@ def test_a_rollout_survives_an_orchestrator_killed_mid_rollout(fleet: Fleet) -> 
     assert _versions(fleet) == dict.fromkeys(DEVICES, 1)
     assert _answers(fleet) == ["5"] * 4  # fibo(5) of version 1 on every copy
     assert [g["passed"] for g in rollout["gates"]] == [True, True, True]
+
+
+def test_a_device_dying_mid_wave_fails_the_gate_and_its_copy_returns_on_the_old_version(
+    tmp_path: Path,
+) -> None:
+    with running_fleet(tmp_path, ("a", []), ("b", []), ("c", [])) as fleet:
+        fleet.push("fibo")
+        r = fleet.http.post(
+            "/api/v1/modules",
+            data={"name": "fibo"},
+            files={"wasm": ("fibo.wasm", PLUS_1000, "application/wasm")},
+        )
+        assert r.status_code == 201, r.text
+        manifest = {**MANIFEST, "steps": [{**MANIFEST["steps"][0], "module": "fibo@1"}]}
+        assert fleet.http.post("/api/v1/deployments", json=manifest).status_code == 201
+        started = _start(fleet, "fibo@2", waves="1,2", pause="4s", min_calls=1)
+        assert started["waves"] == [["a"], ["b", "c"]]
+        assert wait_until(lambda: _versions(fleet)["b"] == 2, timeout=30)
+        fleet.supervisors["b"].kill()  # dies while its wave is observed
+        rollout = _finish(fleet, started["id"])
+        assert rollout["status"] == "rolled_back", (
+            rollout["reason"],
+            rollout["owed"],
+            rollout["gates"],
+        )
+        assert "b" in (rollout["reason"] or ""), rollout["reason"]
+        # b's fleet-wide copy left the plan with b: nothing is owed, b is told why it was skipped
+        assert not rollout["owed"] and "left the deployment" in rollout["skipped"]["b"], rollout
+        running = fleet.http.get("/api/v1/deployments/daemon").json()
+        copies = {c["device"]: c["version"] for c in running["copies"]}
+        assert copies.get("a") == 1 and copies.get("c") == 1, copies
+        # b returns with version 2 installed: its copy comes back on the version a and c run.
+        fleet.supervisors["b"].start()
+        fleet.wait_active("b")
+        dep_id = running["id"]
+
+        def b_runs_version_1() -> bool:
+            url = f"{fleet.supervisors['b'].url}/{dep_id}/modules/fibo/fibo"
+            try:
+                return httpx.get(url, params={"iterations": 5}, timeout=5).json()["result"] == "5"
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        assert wait_until(b_runs_version_1, timeout=30)
+        assert wait_until(lambda: _versions(fleet) == dict.fromkeys("abc", 1), timeout=10)

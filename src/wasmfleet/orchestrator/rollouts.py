@@ -303,9 +303,16 @@ class RolloutDriver:
                 todo[device] = str(info["from_module_id"])
         for device, info in record.owed.items():
             todo[device] = str(info.get("module_id"))
+        deployment = await asyncio.to_thread(self.store.get_deployment, record.deployment_id)
+        holding = {
+            str(s.get("device"))
+            for s in ((deployment.plan if deployment else None) or {}).get("steps", [])
+        }
+        left = sorted(d for d in todo if d not in holding)
         groups: dict[str, list[str]] = {}
         for device, module_id in sorted(todo.items()):
-            groups.setdefault(module_id, []).append(device)
+            if device in holding:
+                groups.setdefault(module_id, []).append(device)
         results: dict[str, dict[str, Any]] = {}
         for module_id, devices in groups.items():
             try:
@@ -322,6 +329,14 @@ class RolloutDriver:
 
         def done(r: RolloutRecord) -> None:
             failed = []
+            for d in left:  # a fleet-wide copy dropped with its device: nothing to put back
+                r.owed.pop(d, None)
+                if d in r.updated:
+                    r.updated[d]["back"] = True
+                r.skipped[d] = (
+                    f"{d}'s copy left the deployment when {d} went down; when it returns it "
+                    "gets the version the step's other copies run"
+                )
             for d, res in results.items():
                 if d in r.updated:
                     r.updated[d]["back"] = bool(res.get("ok"))
