@@ -59,3 +59,30 @@ def test_unknown_rollouts_are_404(fleet: Fleet) -> None:
     assert "No rollout" in _error(fleet.http.get("/api/v1/rollouts/abc"), 404)
     assert "No rollout" in _error(fleet.http.post("/api/v1/rollouts/abc/undo"), 404)
     assert "No deployment" in _error(fleet.http.get("/api/v1/rollouts?deployment=zz"), 404)
+
+
+def test_versions_that_cannot_work_are_refused_at_planning(fleet: Fleet) -> None:
+    """Runs last (it adds versions of fibo): a version without the function the deployment
+    calls, and one importing a host function the device lacks, are refused with the reason."""
+    import wasmtime
+
+    for wat in (
+        '(module (func (export "other") (param i64) (result i64) local.get 0))',
+        '(module (import "gpio" "write" (func $w (param i32)))'
+        ' (func (export "fibo") (param i64) (result i64) i32.const 1 call $w local.get 0))',
+    ):
+        r = fleet.http.post(
+            "/api/v1/modules",
+            data={"name": "fibo"},
+            files={"wasm": ("fibo.wasm", bytes(wasmtime.wat2wasm(wat)), "application/wasm")},
+        )
+        assert r.status_code == 201, r.text
+    lacking = _error(
+        fleet.http.post("/api/v1/rollouts", json={"deployment": "fib", "to": "fibo@2"}), 400
+    )
+    assert "'fibo'" in lacking, lacking
+    cannot = _error(
+        fleet.http.post("/api/v1/rollouts", json={"deployment": "fib", "to": "fibo@3"}), 422
+    )
+    assert "r-dev" in cannot and "gpio.write" in cannot, cannot
+    assert fleet.http.get("/api/v1/rollouts").json() == []
