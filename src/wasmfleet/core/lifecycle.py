@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from wasmfleet.core.errors import IllegalTransition
+from wasmfleet.core.state_table import next_state
 
 
 class DeploymentStatus(StrEnum):
@@ -75,21 +75,7 @@ TRANSITIONS: Mapping[tuple[DeploymentStatus, DeploymentEvent], DeploymentStatus]
 
 def advance(status: str, event: DeploymentEvent) -> DeploymentStatus:
     """The status after ``event``; IllegalTransition when the table does not allow it."""
-    try:
-        current = DeploymentStatus(status)
-    except ValueError:
-        raise IllegalTransition(
-            f"{status!r} is not a deployment status "
-            f"({', '.join(s.value for s in DeploymentStatus)})."
-        ) from None
-    after = TRANSITIONS.get((current, event))
-    if after is None:
-        allowed = sorted(e.value for (s, e) in TRANSITIONS if s is current)
-        raise IllegalTransition(
-            f"A deployment that is {current.value} cannot take the event {event.value!r} "
-            f"(it can take: {', '.join(allowed)})."
-        )
-    return after
+    return next_state(TRANSITIONS, DeploymentStatus, status, event, "deployment")
 
 
 def _from(event: DeploymentEvent) -> frozenset[DeploymentStatus]:

@@ -29,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from wasmfleet.core.errors import IllegalTransition, InvalidDocument
+from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.placement.filters import offers
+from wasmfleet.core.state_table import next_state
 
 
 class RolloutStatus(StrEnum):
@@ -97,20 +98,7 @@ TRANSITIONS: Mapping[tuple[RolloutStatus, RolloutEvent], RolloutStatus] = {
 
 def advance(status: str, event: RolloutEvent) -> RolloutStatus:
     """The status after ``event``; IllegalTransition when the table does not allow it."""
-    try:
-        current = RolloutStatus(status)
-    except ValueError:
-        raise IllegalTransition(
-            f"{status!r} is not a rollout status ({', '.join(s.value for s in RolloutStatus)})."
-        ) from None
-    after = TRANSITIONS.get((current, event))
-    if after is None:
-        allowed = sorted(e.value for (s, e) in TRANSITIONS if s is current)
-        raise IllegalTransition(
-            f"A rollout that is {current.value} cannot take the event {event.value!r} "
-            f"(it can take: {', '.join(allowed) or 'nothing'})."
-        )
-    return after
+    return next_state(TRANSITIONS, RolloutStatus, status, event, "rollout")
 
 
 def allows(status: str, event: RolloutEvent) -> bool:
