@@ -8,6 +8,7 @@ the deployments that were already installed exactly as they were.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ from wasmfleet.supervisor.fencing import FenceBook, Lease
 from wasmfleet.supervisor.fetch import fetch_bytes
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
+from wasmfleet.supervisor.swap import HotSwap
 
 log = logging.getLogger("wasmfleet.supervisor.deploy")
 _DESCRIPTION_LIMIT = 4 * 1024 * 1024
@@ -69,6 +71,7 @@ class DeploymentManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self.watchers: list[DeploymentWatcher] = []
         """Told about every install and removal, in order (streams, bridges)."""
+        self.swap = HotSwap(executor, store, engine.limits.call_timeout_s)
 
     def get(self, dep_id: str) -> Deployment:
         """The deployment with that id, or NotFound naming the ones that exist."""
@@ -82,7 +85,11 @@ class DeploymentManager:
         return dep
 
     async def deploy(self, body: Any) -> Deployment:
-        """Install (or replace) a deployment from a deploy body of either shape."""
+        """Install (or replace) a deployment from a deploy body of either shape.
+
+        A replacement is a hot swap (swap.py): the new version is built beside the old
+        one, switched in with one reference swap, then persisted (on failure the old one
+        comes back); calls in flight finish on the old instances, which are dropped after."""
         received = time.monotonic()
         spec = parse_deployment(body)
         self.fences.check_deploy(spec.id, spec.epoch)
@@ -94,6 +101,8 @@ class DeploymentManager:
                 if description is not None:
                     spec = complete_from_description(spec, name, description)
             stage = self.store.new_stage(spec.id)
+            old = self.deployments.get(spec.id)
+            trash: Path | None = None
             try:
                 dep = await self.executor.run_blocking(lambda: self._build(spec, fetched, stage))
                 record = {
@@ -105,26 +114,43 @@ class DeploymentManager:
                     "deployedAt": dep.deployed_at,
                 }
                 self.fences.check_deploy(spec.id, spec.epoch)  # a fence may have risen meanwhile
-                final = await self.executor.run_blocking(
-                    lambda: self.store.commit(spec.id, stage, record)
-                )
+                if old is None:
+                    final = await self.executor.run_blocking(
+                        lambda: self.store.commit(spec.id, stage, record)
+                    )
+                else:
+                    if dep.lease is not None:
+                        dep.lease.grant(received)  # callable the moment it is switched in
+                    await self.swap.switch(self.deployments, old, dep)
+                    try:
+                        final, trash = await self.executor.run_blocking(
+                            lambda: self.store.commit_keeping_old(spec.id, stage, record)
+                        )
+                    except BaseException:
+                        self.swap.switch_back(self.deployments, old, dep)
+                        raise
             except BaseException:
                 self.store.discard(stage)
                 raise
             self._relocate(dep, final)
-            if dep.lease is not None:
+            if old is not None and trash is not None:
+                self._relocate(old, trash)  # its instances' calls in flight write there
+            if dep.lease is not None and old is None:
                 dep.lease.grant(received)
             self.deployments[spec.id] = dep
             self._share_models(dep)
             for watcher in self.watchers:
                 watcher.installed(dep)
             self.fences.raise_to(spec.id, spec.epoch)
+            if old is not None:
+                self.swap.retire(old, trash)
             log.info(
                 "deployed",
                 extra={
                     "deployment": spec.id,
                     "epoch": spec.epoch,
                     "modules": ",".join(dep.modules),
+                    "replaced": old is not None,
                     "seconds": round(time.perf_counter() - started, 3),
                 },
             )
@@ -170,13 +196,7 @@ class DeploymentManager:
 
         async def one(module: ModuleSpec) -> tuple[bytes, Any, dict[str, bytes]]:
             what = f"the binary of module {module.name!r}"
-            binary_task = fetch_bytes(
-                self.client,
-                module.binary_url,
-                what=what,
-                limit=self.engine.limits.max_module_bytes,
-                sha256=module.sha256,
-            )
+            binary_task = self._binary(module, what)
             file_shas = dict(module.file_sha256)
             file_tasks = [
                 fetch_bytes(
@@ -201,6 +221,25 @@ class DeploymentManager:
             if isinstance(result, BaseException):
                 raise result
         return {m.name: r for m, r in zip(spec.modules, results, strict=False)}  # type: ignore[misc]
+
+    async def _binary(self, module: ModuleSpec, what: str) -> bytes:
+        """The module's binary: from the store when the document names a sha256 this
+        device has (a hot swap back to a version it ran: no download), else downloaded."""
+        sha = module.sha256
+        if sha is not None and self.store.has_binary(sha):
+            try:
+                stored = await self.executor.run_blocking(lambda: self.store.load_binary(sha))
+            except OSError:
+                stored = b""
+            if hashlib.sha256(stored).hexdigest() == sha:
+                return stored
+        return await fetch_bytes(
+            self.client,
+            module.binary_url,
+            what=what,
+            limit=self.engine.limits.max_module_bytes,
+            sha256=sha,
+        )
 
     async def _fetch_description(self, module: ModuleSpec) -> Any:
         if module.description_url is None:

@@ -68,6 +68,10 @@ class DeploymentStore:
             write_atomic(path, data)
         return sha
 
+    def has_binary(self, sha: str) -> bool:
+        """True when the binary with that sha256 is stored here."""
+        return (self.modules_dir / f"{sha}.wasm").is_file()
+
     def load_binary(self, sha: str) -> bytes:
         """A stored module binary."""
         return (self.modules_dir / f"{sha}.wasm").read_bytes()
@@ -91,6 +95,17 @@ class DeploymentStore:
 
     def commit(self, dep_id: str, stage: Path, record: dict[str, Any]) -> Path:
         """Write the record into ``stage`` and make it the deployment, replacing any old one."""
+        final, trash = self.commit_keeping_old(dep_id, stage, record)
+        if trash is not None:
+            self.drop_old(trash)
+        return final
+
+    def commit_keeping_old(
+        self, dep_id: str, stage: Path, record: dict[str, Any]
+    ) -> tuple[Path, Path | None]:
+        """``commit``, but the replaced deployment's directory is moved aside, not deleted:
+        its instances may still be running calls in it (hot swap). Returns (final, old).
+        Delete ``old`` with ``drop_old`` (``recover`` does it after a crash)."""
         write_atomic(stage / RECORD, json.dumps(record, indent=1).encode())
         final = self.final_dir(dep_id)
         trash = None
@@ -99,9 +114,12 @@ class DeploymentStore:
             os.rename(final, trash)
         os.rename(stage, final)
         _fsync_dir(self.deployments_dir)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-        return final
+        return final, trash
+
+    @staticmethod
+    def drop_old(trash: Path) -> None:
+        """Delete a replaced deployment's directory (see ``commit_keeping_old``)."""
+        shutil.rmtree(trash, ignore_errors=True)
 
     def discard(self, stage: Path) -> None:
         """Throw away a staging directory after a failed deploy."""
