@@ -224,6 +224,15 @@ class WasmEngine:
             self._memory[sha] = compiled
             return compiled
 
+    def cached(self, sha: str) -> CompiledModule | None:
+        """The compiled module with that sha256 when the memory cache has it, else None."""
+        with self._lock:
+            found = self._memory.get(sha)
+            if found is None:
+                return None
+            self.stats.memory_hits += 1
+            return replace(found, source="memory-cache")
+
     def _cache_path(self, sha: str) -> Path | None:
         if self.cache_dir is None:
             return None

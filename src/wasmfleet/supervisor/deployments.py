@@ -44,6 +44,8 @@ from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.swap import HotSwap
 
 log = logging.getLogger("wasmfleet.supervisor.deploy")
+Fetched = tuple["bytes | CompiledModule", Any, dict[str, bytes]]
+"""A module's binary (or its compiled module, when cached), description and data files."""
 _DESCRIPTION_LIMIT = 4 * 1024 * 1024
 
 
@@ -97,6 +99,7 @@ class DeploymentManager:
         async with lock:
             started = time.perf_counter()
             fetched = await self._fetch_all(spec)
+            marks = [time.perf_counter()]  # fetched, built, switched (hot swap), persisted
             for name, (_, description, _) in fetched.items():
                 if description is not None:
                     spec = complete_from_description(spec, name, description)
@@ -105,6 +108,7 @@ class DeploymentManager:
             trash: Path | None = None
             try:
                 dep = await self.executor.run_blocking(lambda: self._build(spec, fetched, stage))
+                marks.append(time.perf_counter())
                 record = {
                     "body": body,
                     "modules": {
@@ -122,6 +126,7 @@ class DeploymentManager:
                     if dep.lease is not None:
                         dep.lease.grant(received)  # callable the moment it is switched in
                     await self.swap.switch(self.deployments, old, dep)
+                    marks.append(time.perf_counter())
                     try:
                         final, trash = await self.executor.run_blocking(
                             lambda: self.store.commit_keeping_old(spec.id, stage, record)
@@ -132,6 +137,7 @@ class DeploymentManager:
             except BaseException:
                 self.store.discard(stage)
                 raise
+            marks.append(time.perf_counter())
             self._relocate(dep, final)
             if old is not None and trash is not None:
                 self._relocate(old, trash)  # its instances' calls in flight write there
@@ -152,6 +158,10 @@ class DeploymentManager:
                     "modules": ",".join(dep.modules),
                     "replaced": old is not None,
                     "seconds": round(time.perf_counter() - started, 3),
+                    "phases_ms": "/".join(
+                        f"{(b - a) * 1000:.1f}"
+                        for a, b in zip([started, *marks], marks, strict=False)
+                    ),
                 },
             )
             return dep
@@ -189,12 +199,10 @@ class DeploymentManager:
 
     # -- building -----------------------------------------------------------------------
 
-    async def _fetch_all(
-        self, spec: DeploymentSpec
-    ) -> dict[str, tuple[bytes, Any, dict[str, bytes]]]:
+    async def _fetch_all(self, spec: DeploymentSpec) -> dict[str, Fetched]:
         """Download every binary, description and data file, concurrently."""
 
-        async def one(module: ModuleSpec) -> tuple[bytes, Any, dict[str, bytes]]:
+        async def one(module: ModuleSpec) -> Fetched:
             what = f"the binary of module {module.name!r}"
             binary_task = self._binary(module, what)
             file_shas = dict(module.file_sha256)
@@ -222,17 +230,22 @@ class DeploymentManager:
                 raise result
         return {m.name: r for m, r in zip(spec.modules, results, strict=False)}  # type: ignore[misc]
 
-    async def _binary(self, module: ModuleSpec, what: str) -> bytes:
-        """The module's binary: from the store when the document names a sha256 this
-        device has (a hot swap back to a version it ran: no download), else downloaded."""
+    async def _binary(self, module: ModuleSpec, what: str) -> bytes | CompiledModule:
+        """The module's binary, or its compiled module when the document names a sha256
+        this device compiled or stored before (a hot swap to a version it ran: no download
+        and, from the memory cache, not even a read); else downloaded."""
         sha = module.sha256
-        if sha is not None and self.store.has_binary(sha):
-            try:
-                stored = await self.executor.run_blocking(lambda: self.store.load_binary(sha))
-            except OSError:
-                stored = b""
-            if hashlib.sha256(stored).hexdigest() == sha:
-                return stored
+        if sha is not None:
+            compiled = self.engine.cached(sha)
+            if compiled is not None:
+                return compiled
+            if self.store.has_binary(sha):
+                try:
+                    stored = await self.executor.run_blocking(lambda: self.store.load_binary(sha))
+                except OSError:
+                    stored = b""
+                if hashlib.sha256(stored).hexdigest() == sha:
+                    return stored
         return await fetch_bytes(
             self.client,
             module.binary_url,
@@ -261,13 +274,16 @@ class DeploymentManager:
     def _build(
         self,
         spec: DeploymentSpec,
-        fetched: dict[str, tuple[bytes, Any, dict[str, bytes]]],
+        fetched: dict[str, Fetched],
         stage: Path,
     ) -> Deployment:
         """Compile, check, lay out files and instantiate (runs on a worker thread)."""
         compiled: dict[str, CompiledModule] = {}
         for module in spec.modules:
             binary = fetched[module.name][0]
+            if isinstance(binary, CompiledModule):  # known by its sha256 (see _binary)
+                compiled[module.name] = binary
+                continue
             compiled[module.name] = self.engine.compile(binary, name=module.name)
             self.store.save_binary(binary)
         self._check(spec, compiled)
