@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -195,6 +196,7 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
     result = {
         "swaps": args.swaps,
         "concurrency": args.concurrency,
+        "documents_with_description_url": args.description,
         "failed_calls": len(load.failures),
         "failures_sample": load.failures[:5],
         "calls": len(load.answers),
@@ -220,7 +222,10 @@ def measure_swaps(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     served.mkdir()
     with FileServer(served) as files:
         versions = [serve_version(files, f"v{v}", version_module(v), ["version"]) for v in (1, 2)]
-        bodies = [swap_body(DEPLOYMENT, MODULE, v, ["version"]) for v in versions]
+        bodies = [
+            swap_body(DEPLOYMENT, MODULE, v, ["version"], with_description=args.description)
+            for v in versions
+        ]
         sup = SupervisorProcess(root / "data", name="update-bench")
         sup.start()
         try:
@@ -233,6 +238,7 @@ def measure_swaps(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             result["compiled"] = status["runtime"]["compiled"]
             result["retired"] = status["swaps"]["retired"]
             result["supervisor_alive_after"] = sup.proc is not None and sup.proc.poll() is None
+            result["phases_ms_p50"] = phases(sup.log(), args.swaps)
         finally:
             sup.stop()
     result["targets"] = dict(TARGETS)
@@ -243,6 +249,21 @@ def measure_swaps(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         <= TARGETS["p99_during_over_steady_max"],
     }
     return result
+
+
+def phases(log_text: str, swaps: int) -> dict[str, float]:
+    """Median of the supervisor's own timings of the last ``swaps`` deploys (its ``deployed``
+    log lines): fetch, build, switch, persist."""
+    rows = [
+        [float(x) for x in m.group(1).split("/")]
+        for m in re.finditer(r"phases_ms=([0-9./]+)", log_text)
+    ][-swaps:]
+    names = ("fetch", "build", "switch", "persist")
+    return {
+        n: round(statistics.median(r[i] for r in rows), 2)
+        for i, n in enumerate(names)
+        if rows and all(len(r) == 4 for r in rows)
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -265,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--steady-seconds", type=float, default=5.0)
     parser.add_argument("--pause", type=float, default=0.25, help="seconds between swaps")
+    parser.add_argument(
+        "--no-description",
+        dest="description",
+        action="store_false",
+        help="documents without a description URL (nothing to download on a swap)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 s steady state, short pauses")
     args = parser.parse_args(argv)
     if args.swaps < 20:

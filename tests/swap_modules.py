@@ -98,9 +98,16 @@ def serve_version(
 
 
 def swap_body(
-    dep_id: str, module: str, served: dict[str, str], functions: list[str], *, epoch: int = 1
+    dep_id: str,
+    module: str,
+    served: dict[str, str],
+    functions: list[str],
+    *,
+    epoch: int = 1,
+    with_description: bool = True,
 ) -> dict[str, Any]:
-    """A README-shaped deploy body for one served version (binary named by its sha256)."""
+    """A README-shaped deploy body for one served version (binary named by its sha256);
+    without the description URL when asked (the instructions hold what it says)."""
     get = description(functions)["paths"]
     return {
         "deploymentId": dep_id,
@@ -112,7 +119,7 @@ def swap_body(
                 "sha256": served["sha256"],
                 "urls": {
                     "binary": served["binary"],
-                    "description": served["description"],
+                    **({"description": served["description"]} if with_description else {}),
                     "other": [],
                 },
             }
