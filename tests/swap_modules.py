@@ -89,11 +89,22 @@ def description(functions: list[str]) -> dict[str, Any]:
 def serve_version(
     files: FileServer, label: str, binary: bytes, functions: list[str]
 ) -> dict[str, str]:
-    """Serve one version of a module; its binary URL, description URL and sha256."""
+    """Serve one version of a module; its binary URL, description URL and their sha256."""
+    described = json.dumps(description(functions)).encode()
     return {
         "binary": files.add(f"swap/{label}.wasm", binary),
-        "description": files.add(f"swap/{label}.json", json.dumps(description(functions)).encode()),
+        "description": files.add(f"swap/{label}.json", described),
         "sha256": hashlib.sha256(binary).hexdigest(),
+        "description_sha256": hashlib.sha256(described).hexdigest(),
+    }
+
+
+def serve_file(files: FileServer, name: str, data: bytes) -> dict[str, str]:
+    """Serve a data file; its name, URL and sha256 (for ``swap_body(data_files=...)``)."""
+    return {
+        "name": name,
+        "url": files.add(f"swap/files/{name}", data),
+        "sha256": hashlib.sha256(data).hexdigest(),
     }
 
 
@@ -105,25 +116,31 @@ def swap_body(
     *,
     epoch: int = 1,
     with_description: bool = True,
+    description_sha: bool = True,
+    data_files: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """A README-shaped deploy body for one served version (binary named by its sha256);
-    without the description URL when asked (the instructions hold what it says)."""
+    """A README-shaped deploy body for one served version (binary named by its sha256, and
+    its description too unless ``description_sha`` is false); without the description URL
+    when asked (the instructions hold what it says); ``data_files`` from ``serve_file``."""
     get = description(functions)["paths"]
+    module_doc: dict[str, Any] = {
+        "id": f"{module}-{served['sha256'][:8]}",
+        "name": module,
+        "sha256": served["sha256"],
+        "urls": {
+            "binary": served["binary"],
+            **({"description": served["description"]} if with_description else {}),
+            "other": {f["name"]: f["url"] for f in data_files or []},
+        },
+    }
+    if with_description and description_sha:
+        module_doc["description_sha256"] = served["description_sha256"]
+    if data_files:
+        module_doc["files_sha256"] = {f["name"]: f["sha256"] for f in data_files}
     return {
         "deploymentId": dep_id,
         "epoch": epoch,
-        "modules": [
-            {
-                "id": f"{module}-{served['sha256'][:8]}",
-                "name": module,
-                "sha256": served["sha256"],
-                "urls": {
-                    "binary": served["binary"],
-                    **({"description": served["description"]} if with_description else {}),
-                    "other": [],
-                },
-            }
-        ],
+        "modules": [module_doc],
         "instructions": {
             "modules": {
                 module: {

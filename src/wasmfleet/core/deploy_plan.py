@@ -60,6 +60,8 @@ class PlannedStep:
     """Deployment-stage data files: name -> URL."""
     sha256: str | None = None
     file_sha256: dict[str, str] = field(default_factory=dict)
+    description_sha256: str | None = None
+    """sha256 of the bytes served at ``description_url``."""
     stateful: bool = False
     """Served only while the device holds its lease (never two live copies)."""
     trigger: Trigger | None = None
@@ -162,6 +164,8 @@ def device_documents(
                 module["sha256"] = step.sha256
             if step.file_sha256:
                 module["files_sha256"] = dict(step.file_sha256)
+            if step.description_sha256:
+                module["description_sha256"] = step.description_sha256
             doc["modules"].append(module)
         doc["endpoints"].setdefault(step.module_name, {})[step.function] = endpoints[i]
         instruction: dict[str, Any] = {

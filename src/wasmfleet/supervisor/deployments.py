@@ -8,14 +8,12 @@ the deployments that were already installed exactly as they were.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from wasmfleet.core.deploy_doc import complete_from_description, parse_deployment
 from wasmfleet.core.errors import (
@@ -38,15 +36,12 @@ from wasmfleet.supervisor.deployment import (
 )
 from wasmfleet.supervisor.executor import CallExecutor
 from wasmfleet.supervisor.fencing import FenceBook, Lease
-from wasmfleet.supervisor.fetch import fetch_bytes
+from wasmfleet.supervisor.fetching import Fetched, Fetcher
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.swap import HotSwap
 
 log = logging.getLogger("wasmfleet.supervisor.deploy")
-Fetched = tuple["bytes | CompiledModule", Any, dict[str, bytes]]
-"""A module's binary (or its compiled module, when cached), description and data files."""
-_DESCRIPTION_LIMIT = 4 * 1024 * 1024
 
 
 class DeploymentManager:
@@ -74,6 +69,7 @@ class DeploymentManager:
         self.watchers: list[DeploymentWatcher] = []
         """Told about every install and removal, in order (streams, bridges)."""
         self.swap = HotSwap(executor, store, engine.limits.call_timeout_s)
+        self.fetcher = Fetcher(client, engine, store, executor, settings.max_download_bytes)
 
     def get(self, dep_id: str) -> Deployment:
         """The deployment with that id, or NotFound naming the ones that exist."""
@@ -98,11 +94,11 @@ class DeploymentManager:
         lock = self._locks.setdefault(spec.id, asyncio.Lock())
         async with lock:
             started = time.perf_counter()
-            fetched = await self._fetch_all(spec)
+            fetched = await self.fetcher.fetch_all(spec)
             marks = [time.perf_counter()]  # fetched, built, switched (hot swap), persisted
-            for name, (_, description, _) in fetched.items():
-                if description is not None:
-                    spec = complete_from_description(spec, name, description)
+            for name, parts in fetched.items():
+                if parts.description is not None:
+                    spec = complete_from_description(spec, name, parts.description)
             stage = self.store.new_stage(spec.id)
             old = self.deployments.get(spec.id)
             trash: Path | None = None
@@ -181,6 +177,7 @@ class DeploymentManager:
     async def restore(self) -> None:
         """Bring back every deployment stored in the data directory (after a restart)."""
         for dep_id, directory, record in self.store.records():
+            self._remember_descriptions(record)
             try:
                 dep = await self.executor.run_blocking(
                     lambda d=directory, r=record: self._rebuild(d, r)  # type: ignore[misc]
@@ -199,78 +196,6 @@ class DeploymentManager:
 
     # -- building -----------------------------------------------------------------------
 
-    async def _fetch_all(self, spec: DeploymentSpec) -> dict[str, Fetched]:
-        """Download every binary, description and data file, concurrently."""
-
-        async def one(module: ModuleSpec) -> Fetched:
-            what = f"the binary of module {module.name!r}"
-            binary_task = self._binary(module, what)
-            file_shas = dict(module.file_sha256)
-            file_tasks = [
-                fetch_bytes(
-                    self.client,
-                    url,
-                    what=f"data file {name!r} of module {module.name!r}",
-                    limit=self.settings.max_download_bytes,
-                    sha256=file_shas.get(name),
-                )
-                for name, url in module.other
-            ]
-            desc_task = self._fetch_description(module)
-            binary, description, *files = await asyncio.gather(binary_task, desc_task, *file_tasks)
-            return (
-                binary,
-                description,
-                {name: data for (name, _), data in zip(module.other, files, strict=False)},
-            )
-
-        results = await asyncio.gather(*(one(m) for m in spec.modules), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return {m.name: r for m, r in zip(spec.modules, results, strict=False)}  # type: ignore[misc]
-
-    async def _binary(self, module: ModuleSpec, what: str) -> bytes | CompiledModule:
-        """The module's binary, or its compiled module when the document names a sha256
-        this device compiled or stored before (a hot swap to a version it ran: no download
-        and, from the memory cache, not even a read); else downloaded."""
-        sha = module.sha256
-        if sha is not None:
-            compiled = self.engine.cached(sha)
-            if compiled is not None:
-                return compiled
-            if self.store.has_binary(sha):
-                try:
-                    stored = await self.executor.run_blocking(lambda: self.store.load_binary(sha))
-                except OSError:
-                    stored = b""
-                if hashlib.sha256(stored).hexdigest() == sha:
-                    return stored
-        return await fetch_bytes(
-            self.client,
-            module.binary_url,
-            what=what,
-            limit=self.engine.limits.max_module_bytes,
-            sha256=sha,
-        )
-
-    async def _fetch_description(self, module: ModuleSpec) -> Any:
-        if module.description_url is None:
-            return None
-        raw = await fetch_bytes(
-            self.client,
-            module.description_url,
-            what=f"the description of module {module.name!r}",
-            limit=_DESCRIPTION_LIMIT,
-        )
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise Unprocessable(
-                f"The description of module {module.name!r} at {module.description_url} is not "
-                "JSON; it must be the module's OpenAPI description."
-            ) from None
-
     def _build(
         self,
         spec: DeploymentSpec,
@@ -280,7 +205,7 @@ class DeploymentManager:
         """Compile, check, lay out files and instantiate (runs on a worker thread)."""
         compiled: dict[str, CompiledModule] = {}
         for module in spec.modules:
-            binary = fetched[module.name][0]
+            binary = fetched[module.name].binary
             if isinstance(binary, CompiledModule):  # known by its sha256 (see _binary)
                 compiled[module.name] = binary
                 continue
@@ -289,15 +214,26 @@ class DeploymentManager:
         self._check(spec, compiled)
         modules: dict[str, ModuleRuntime] = {}
         for module in spec.modules:
-            _, description, files = fetched[module.name]
+            parts = fetched[module.name]
             workdir = self.store.module_dir(stage, module.name)
             workdir.mkdir(parents=True, exist_ok=True)
-            for name, data in files.items():
-                (workdir / name).write_bytes(data)
+            self.fetcher.lay_out(parts, workdir)
             modules[module.name] = self._instantiate(
-                spec.id, module, compiled[module.name], workdir, description
+                spec.id, module, compiled[module.name], workdir, parts.description
             )
         return self._assemble(spec, modules, stage, time.time())
+
+    def _remember_descriptions(self, record: dict[str, Any]) -> None:
+        """Seed the description cache from a stored deployment (verified when deployed)."""
+        try:
+            spec = parse_deployment(record["body"])
+        except (KeyError, WasmfleetError):
+            return
+        stored = record.get("modules") or {}
+        for module in spec.modules:
+            info = stored.get(module.name) or {}
+            if module.description_sha256 is not None and info.get("description") is not None:
+                self.fetcher.remember_description(module.description_sha256, info["description"])
 
     def _rebuild(self, directory: Path, record: dict[str, Any]) -> Deployment:
         """Recreate a stored deployment from its record and stored binaries (worker thread)."""

@@ -217,6 +217,7 @@ class Supervisor:
             "qoa": self.quality.snapshot(),
             "nn": self.nn.status(),
             "swaps": self.manager.swap.stats(),
+            "reuse": self.manager.fetcher.stats(),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

@@ -3,6 +3,7 @@
 Layout::
 
     <data>/modules/<sha256>.wasm             binaries, content-addressed, shared
+    <data>/files/<sha256>                    data files named by a sha256, shared
     <data>/cache/compiled/                   wasmtime artifacts (runtime.engine)
     <data>/deployments/<id>/deployment.json  the deploy body and what was fetched
     <data>/deployments/<id>/files/<module>/  each module's directory, preopened as "."
@@ -54,7 +55,8 @@ class DeploymentStore:
         self.modules_dir = root / "modules"
         self.deployments_dir = root / "deployments"
         self.cache_dir = root / "cache" / "compiled"
-        for directory in (self.modules_dir, self.deployments_dir, self.cache_dir):
+        self.files_dir = root / "files"
+        for directory in (self.modules_dir, self.deployments_dir, self.cache_dir, self.files_dir):
             directory.mkdir(parents=True, exist_ok=True)
         self.recover()
 
@@ -75,6 +77,22 @@ class DeploymentStore:
     def load_binary(self, sha: str) -> bytes:
         """A stored module binary."""
         return (self.modules_dir / f"{sha}.wasm").read_bytes()
+
+    # -- data files -------------------------------------------------------------------
+
+    def file_path(self, sha: str) -> Path:
+        """Where the data file with that sha256 is (or would be) stored."""
+        return self.files_dir / sha
+
+    def has_file(self, sha: str) -> bool:
+        """True when a data file with that sha256 is stored here."""
+        return self.file_path(sha).is_file()
+
+    def save_file(self, sha: str, data: bytes) -> None:
+        """Store a data file whose sha256 was checked (once)."""
+        path = self.file_path(sha)
+        if not path.exists():
+            write_atomic(path, data)
 
     # -- deployments ------------------------------------------------------------------
 
