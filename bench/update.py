@@ -38,14 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make tests.* importable
     sys.path.insert(0, str(REPO))
 
 from tests.support import FileServer, SupervisorProcess  # noqa: E402
-from tests.swap_modules import serve_version, swap_body, version_module  # noqa: E402
+from tests.swap_modules import serve_file, serve_version, swap_body, version_module  # noqa: E402
 
 DEPLOYMENT = "live"
 MODULE = "ver"
@@ -144,6 +142,16 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
+def _deploy_request(port: int, body: dict[str, Any]) -> bytes:
+    """A keep-alive ``POST /deploy`` with ``body``, as bytes ready for the socket."""
+    data = json.dumps(body).encode()
+    head = (
+        f"POST /deploy HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
 def _version(body: bytes) -> str | None:
     try:
         answer = json.loads(body)
@@ -162,34 +170,34 @@ def percentile(values: list[float], p: float) -> float:
 async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any) -> dict[str, Any]:
     load = LoadGenerator("127.0.0.1", sup.port, PATH, args.concurrency)
     running = asyncio.create_task(load.run())
-    async with httpx.AsyncClient(timeout=30.0) as client:
-        await client.get(f"{sup.url}/health")  # open the keep-alive connection first
-        try:
-            await load.wait_all_on("1", 0.0)
-            log(f"steady state: {args.steady_seconds} s at c={args.concurrency}")
-            steady_from = time.perf_counter()
-            await asyncio.sleep(args.steady_seconds)
-            steady_to = time.perf_counter()
-            ready_ms: list[float] = []
-            answer_ms: list[float] = []
-            for i in range(1, args.swaps + 1):
-                version = str(1 + i % 2)
-                sent = time.perf_counter()
-                response = await client.post(f"{sup.url}/deploy", json=bodies[i % 2])
-                answered = time.perf_counter()
-                if response.status_code != 200:
-                    raise RuntimeError(
-                        f"redeploy {i} answered {response.status_code}: {response.text}"
-                    )
-                first = await load.wait_all_on(version, sent)
-                ready_ms.append((first - sent) * 1000)
-                answer_ms.append((answered - sent) * 1000)
-                log(f"swap {i}: v{version} answering after {ready_ms[-1]:.1f} ms")
-                await asyncio.sleep(args.pause)
-            swaps_to = time.perf_counter()
-        finally:
-            load.stop.set()
-            await asyncio.wait_for(running, REQUEST_TIMEOUT_S * 2)
+    requests = [_deploy_request(sup.port, body) for body in bodies]
+    reader, writer = await asyncio.open_connection("127.0.0.1", sup.port)  # kept alive
+    try:
+        await load.wait_all_on("1", 0.0)
+        log(f"steady state: {args.steady_seconds} s at c={args.concurrency}")
+        steady_from = time.perf_counter()
+        await asyncio.sleep(args.steady_seconds)
+        steady_to = time.perf_counter()
+        ready_ms: list[float] = []
+        answer_ms: list[float] = []
+        for i in range(1, args.swaps + 1):
+            version = str(1 + i % 2)
+            sent = time.perf_counter()
+            writer.write(requests[i % 2])  # on the socket now: no client library between
+            status, text = await asyncio.wait_for(_response(reader), SWAP_LIMIT_S)
+            answered = time.perf_counter()
+            if status != 200:
+                raise RuntimeError(f"redeploy {i} answered {status}: {text[:500]!r}")
+            first = await load.wait_all_on(version, sent)
+            ready_ms.append((first - sent) * 1000)
+            answer_ms.append((answered - sent) * 1000)
+            log(f"swap {i}: v{version} answering after {ready_ms[-1]:.1f} ms")
+            await asyncio.sleep(args.pause)
+        swaps_to = time.perf_counter()
+    finally:
+        writer.close()
+        load.stop.set()
+        await asyncio.wait_for(running, REQUEST_TIMEOUT_S * 2)
     steady = [a.ms for a in load.answers if steady_from <= a.done < steady_to]
     during = [a.ms for a in load.answers if steady_to <= a.done < swaps_to]
     p99_steady, p99_during = percentile(steady, 99), percentile(during, 99)
@@ -197,6 +205,7 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
         "swaps": args.swaps,
         "concurrency": args.concurrency,
         "documents_with_description_url": args.description,
+        "data_file_kb": args.data_kb,
         "failed_calls": len(load.failures),
         "failures_sample": load.failures[:5],
         "calls": len(load.answers),
@@ -222,8 +231,16 @@ def measure_swaps(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     served.mkdir()
     with FileServer(served) as files:
         versions = [serve_version(files, f"v{v}", version_module(v), ["version"]) for v in (1, 2)]
+        data = [serve_file(files, "data.bin", os.urandom(args.data_kb * 1024))]
         bodies = [
-            swap_body(DEPLOYMENT, MODULE, v, ["version"], with_description=args.description)
+            swap_body(
+                DEPLOYMENT,
+                MODULE,
+                v,
+                ["version"],
+                with_description=args.description,
+                data_files=data if args.data_kb else None,
+            )
             for v in versions
         ]
         sup = SupervisorProcess(root / "data", name="update-bench")
@@ -291,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="description",
         action="store_false",
         help="documents without a description URL (nothing to download on a swap)",
+    )
+    parser.add_argument(
+        "--data-kb",
+        type=int,
+        default=64,
+        help="size of the data file both versions have (named by its sha256); 0: none",
     )
     parser.add_argument("--quick", action="store_true", help="2 s steady state, short pauses")
     args = parser.parse_args(argv)
