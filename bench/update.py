@@ -180,6 +180,7 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
         steady_to = time.perf_counter()
         ready_ms: list[float] = []
         answer_ms: list[float] = []
+        windows: list[tuple[float, float]] = []
         for i in range(1, args.swaps + 1):
             version = str(1 + i % 2)
             sent = time.perf_counter()
@@ -189,6 +190,7 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
             if status != 200:
                 raise RuntimeError(f"redeploy {i} answered {status}: {text[:500]!r}")
             first = await load.wait_all_on(version, sent)
+            windows.append((sent, time.perf_counter()))  # until every connection has it
             ready_ms.append((first - sent) * 1000)
             answer_ms.append((answered - sent) * 1000)
             log(f"swap {i}: v{version} answering after {ready_ms[-1]:.1f} ms")
@@ -200,6 +202,7 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
         await asyncio.wait_for(running, REQUEST_TIMEOUT_S * 2)
     steady = [a.ms for a in load.answers if steady_from <= a.done < steady_to]
     during = [a.ms for a in load.answers if steady_to <= a.done < swaps_to]
+    in_windows = [a.ms for a in load.answers if any(f <= a.done <= t for f, t in windows)]
     p99_steady, p99_during = percentile(steady, 99), percentile(during, 99)
     result = {
         "swaps": args.swaps,
@@ -221,6 +224,10 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
         "p50_ms_during_swaps": round(percentile(during, 50), 3),
         "p99_ms_during_swaps": round(p99_during, 3),
         "p99_during_over_steady": round(p99_during / p99_steady, 2),
+        "calls_in_swap_windows": len(in_windows),
+        "p99_ms_in_swap_windows": round(percentile(in_windows, 99), 3),
+        "max_ms_in_swap_windows": round(max(in_windows), 3),
+        "max_ms_steady": round(max(steady), 3),
     }
     return result
 
@@ -254,6 +261,7 @@ def measure_swaps(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             status = sup.get("/api/v1/status").json()
             result["compiled"] = status["runtime"]["compiled"]
             result["retired"] = status["swaps"]["retired"]
+            result["reused"] = status["reuse"]
             result["supervisor_alive_after"] = sup.proc is not None and sup.proc.poll() is None
             result["phases_ms_p50"] = phases(sup.log(), args.swaps)
         finally:
