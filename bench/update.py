@@ -12,10 +12,12 @@ connections, every answer's latency and version kept) calls ``version`` througho
 
 1. **Steady state, same run** (the baseline): ``--steady-seconds`` of load, no swap.
 2. **Swaps**: ``--swaps`` redeploys (``POST /deploy`` with the other version's document,
-   which names its sha256) alternating between the versions while the load runs. For each,
+   which names the sha256 of its binary, description and data file) alternating between the
+   versions while the load runs, each written on a raw keep-alive socket. For each,
    ``swap_ready_ms`` is the time from sending the redeploy to the first answer of the new
    version the load generator receives. The next swap starts once every connection has
-   seen the new version and ``--pause`` seconds passed.
+   seen the new version and ``--pause`` seconds passed. Calls finishing within 50 ms of a
+   redeploy being sent also give ``p99_ms_in_swap_windows``.
 
 Every process it starts is stopped in a ``finally`` block and every wait is bounded. The
 exit code is 0 whether or not the targets are met (the JSON says). Sections are functions

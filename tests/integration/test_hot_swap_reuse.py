@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import wasmtime
+
 from tests.support import FileServer, SupervisorProcess
 from tests.swap_modules import serve_file, serve_version, swap_body, version_module
 
@@ -123,3 +125,31 @@ def test_data_files_named_by_sha256_are_reused_and_changed_ones_downloaded(
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "checksum_mismatch"
         assert answer(sup) == "1"
+
+
+START_WAT = """
+(module
+  (global $base (mut i32) (i32.const 0))
+  (func $start (global.set $base (i32.const 100)))
+  (start $start)
+  (func (export "version") (result i32) (i32.add (global.get $base) (i32.const VERSION))))
+"""
+
+
+def start_module(version: int) -> bytes:
+    return bytes(wasmtime.wat2wasm(START_WAT.replace("VERSION", str(version))))
+
+
+def test_versions_with_a_start_function_still_swap_and_run_it(
+    start_supervisor: Start, tmp_path: Path
+) -> None:
+    # Instantiating these runs guest code, so their swaps build on a worker thread, never
+    # on the event loop; the start function must have run in every new instance.
+    with FileServer(served_dir(tmp_path)) as files:
+        sup = start_supervisor("start-fn")
+        versions = [serve_version(files, f"s{v}", start_module(v), ["version"]) for v in (1, 2)]
+        bodies = [swap_body("live", "ver", v, ["version"]) for v in versions]
+        for body, expected in zip([*bodies, *bodies], ["101", "102", "101", "102"], strict=True):
+            assert sup.deploy(body).status_code == 200
+            assert answer(sup) == expected
+        assert sup.get("/api/v1/status").json()["runtime"]["compiled"] == 2
