@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,18 @@ def test_pipeline_across_two_devices(fleet: Fleet) -> None:
     assert all(s["duration_ms"] is not None for s in r.json()["steps"])
     executions = fleet.http.get("/api/v1/executions", params={"deployment": "fib-count"}).json()
     assert len(executions) == 2 and all(e["success"] for e in executions)
+
+
+def test_documents_name_the_sha256_of_the_description_bytes_served(fleet: Fleet) -> None:
+    # Supervisors reuse a description they hold by this sha256, so it must be the sha256
+    # of exactly the bytes the description URL serves.
+    documents = fleet.documents("fib-count")
+    modules = [m for doc in documents.values() for m in doc["modules"]]
+    assert {m["name"] for m in modules} == {"fibo", "counter"}
+    for module in modules:
+        served = fleet.http.get(module["urls"]["description"])
+        assert served.status_code == 200
+        assert module["description_sha256"] == hashlib.sha256(served.content).hexdigest()
 
 
 def test_unplaceable_manifest_names_every_device(fleet: Fleet) -> None:

@@ -79,6 +79,17 @@ def instance(engine: WasmEngine, wat: str, tmp_path: Path) -> WasmInstance:
     return WasmInstance(engine, compiled, tmp_path, devices, deployment="d", module="m")
 
 
+def test_compiled_modules_say_whether_instantiating_runs_guest_code(engine: WasmEngine) -> None:
+    plain = engine.compile(bytes(wasmtime.wat2wasm('(module (func (export "f")))')))
+    started = engine.compile(bytes(wasmtime.wat2wasm("(module (func $s) (start $s))")))
+    reactor = engine.compile(bytes(wasmtime.wat2wasm('(module (func (export "_initialize")))')))
+    assert plain.instantiates_without_guest_code
+    assert engine.cached(plain.sha256) is not None
+    assert engine.cached(plain.sha256).instantiates_without_guest_code  # type: ignore[union-attr]
+    assert started.has_start and not started.instantiates_without_guest_code
+    assert not reactor.has_start and not reactor.instantiates_without_guest_code
+
+
 def test_fast_path_matches_the_stock_path(engine: WasmEngine, tmp_path: Path) -> None:
     inst = instance(engine, TYPES, tmp_path)
     assert inst.call("i32", (41,)) == 42

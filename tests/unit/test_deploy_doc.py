@@ -45,6 +45,13 @@ def test_readme_shape() -> None:
     assert fibo.to is None
 
 
+def test_description_sha256_is_optional_and_read() -> None:
+    assert parse_deployment(README_FIBO).modules[0].description_sha256 is None
+    body = copy.deepcopy(README_FIBO)
+    body["modules"][0]["description_sha256"] = "sha256:" + "AB" * 32
+    assert parse_deployment(body).modules[0].description_sha256 == "ab" * 32
+
+
 def test_orchestrator_shape() -> None:
     spec = parse_deployment(ORCHESTRATOR_STAMP)
     assert spec.shape == "orchestrator"
@@ -126,6 +133,12 @@ def _broken(path: list[Any], value: Any) -> dict[str, Any]:
     return body
 
 
+def _description_sha_without_url() -> dict[str, Any]:
+    body = _broken(["modules", 0, "description_sha256"], "a" * 64)
+    del body["modules"][0]["urls"]["description"]
+    return body
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
@@ -139,6 +152,8 @@ def _broken(path: list[Any], value: Any) -> dict[str, Any]:
         (_broken(["instructions", "modules", "fiboMod", "fibo", "paths"], {}), "exactly one"),
         (_broken(["instructions", "modules", "ghost"], {}), "not in 'modules'"),
         (_broken(["modules", 0, "sha256"], "abc"), "64-character"),
+        (_broken(["modules", 0, "description_sha256"], "abc"), "description_sha256"),
+        (_description_sha_without_url(), "urls.description is not"),
     ],
 )
 def test_bad_bodies_say_what_is_wrong(body: Any, words: str) -> None:

@@ -37,6 +37,7 @@ def _step(index: int, module: str, function: str, device: str) -> PlannedStep:
         description_url=f"{base}/description",
         description=_description(module),
         sha256="a" * 64,
+        description_sha256="d" * 64,
     )
 
 
@@ -110,6 +111,7 @@ def test_an_original_gets_only_what_it_parses() -> None:
     assert problems(orig) == []
     # the wasmfleet devices keep the full document, with the original's endpoint as is
     assert docs["ours"]["epoch"] == 4 and docs["ours"]["modules"][0]["sha256"] == "a" * 64
+    assert docs["ours"]["modules"][0]["description_sha256"] == "d" * 64
     to_orig = docs["ours"]["instructions"]["modules"]["fibo"]["fibo"]["to"]
     assert to_orig["url"] == "http://orig:5000" and to_orig["method"] == "GET"
     # and our own supervisor reads the wasmiot document too

@@ -3,6 +3,10 @@
 *README shape* (the wasmiot supervisor README): ``instructions.modules[M][F]`` holds an
 OpenAPI ``paths`` object and ``to``; ``urls.other`` is a list of URLs.
 
+Each module may name the sha256 of its binary (``sha256``), of its data files
+(``files_sha256``: name -> sha256) and of its description's bytes (``description_sha256``);
+a device checks what it downloads against them and may reuse what it holds by them.
+
 *Orchestrator shape* (what the wasmiot orchestrator sends): ``endpoints[M][F]`` holds
 url/path/method/request/response, ``instructions.modules[M][F]`` holds from/to,
 ``mounts[M][F]`` lists mounts per stage, and ``urls.other`` maps file names to URLs.
@@ -213,9 +217,20 @@ def _parse_modules(raw: Any, *, allow_empty: bool = False) -> tuple[ModuleSpec, 
                 other=_parse_other(urls.get("other"), f"{where}.urls.other"),
                 sha256=_check_sha(item.get("sha256", urls.get("sha256")), f"{where}.sha256"),
                 file_sha256=_parse_file_shas(item.get("files_sha256"), f"{where}.files_sha256"),
+                description_sha256=_description_sha(item, description, where),
             )
         )
     return tuple(modules)
+
+
+def _description_sha(item: dict[str, Any], url: str | None, where: str) -> str | None:
+    sha = _check_sha(item.get("description_sha256"), f"{where}.description_sha256")
+    if sha is not None and not url:
+        raise InvalidDocument(
+            f"{where}.description_sha256 is given but {where}.urls.description is not; "
+            "give the description's URL or leave its sha256 out."
+        )
+    return sha
 
 
 def _parse_other(raw: Any, where: str) -> tuple[tuple[str, str], ...]:

@@ -61,6 +61,8 @@ class PlannedStep:
     """Deployment-stage data files: name -> URL."""
     sha256: str | None = None
     file_sha256: dict[str, str] = field(default_factory=dict)
+    description_sha256: str | None = None
+    """sha256 of the bytes served at ``description_url``."""
     stateful: bool = False
     """Served only while the device holds its lease (never two live copies)."""
     trigger: Trigger | None = None
@@ -206,6 +208,8 @@ def _add_step(
             module["sha256"] = step.sha256
         if step.file_sha256:
             module["files_sha256"] = dict(step.file_sha256)
+        if step.description_sha256:
+            module["description_sha256"] = step.description_sha256
         doc["modules"].append(module)
     doc["endpoints"].setdefault(step.module_name, {})[step.function] = endpoint
     if step.trigger is not None:
@@ -242,12 +246,8 @@ def _for_wasmiot(device: str, doc: dict[str, Any]) -> dict[str, Any]:
     return wasmiot_document(doc)
 
 
-def hop_is_topic(steps: list[PlannedStep], i: int) -> bool:
-    """True when step i publishes to a topic that step i+1's trigger matches."""
-    return i + 1 < len(steps) and _topic_hop(steps[i], steps[i + 1])
-
-
 def _topic_hop(step: PlannedStep, following: PlannedStep) -> bool:
+    """True when ``step`` publishes to a topic that ``following``'s trigger matches."""
     published, trigger = step.publish, following.trigger
     return published is not None and trigger is not None and matches(trigger.topic, published.topic)
 

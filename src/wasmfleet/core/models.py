@@ -151,6 +151,9 @@ class ModuleSpec:
     """Expected sha256 of the binary, when the deployment gives one."""
     file_sha256: tuple[tuple[str, str], ...] = ()
     """Expected sha256 per data file name, when given."""
+    description_sha256: str | None = None
+    """Expected sha256 of the description's bytes, when given (a device may then reuse a
+    description it verified before instead of downloading it)."""
 
 
 @dataclass(frozen=True, slots=True)

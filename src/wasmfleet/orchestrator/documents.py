@@ -8,6 +8,7 @@ gets the full document, an original wasmiot supervisor the wasmiot one.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from wasmfleet.core.bridge_step import parse_bridge_step
@@ -19,6 +20,7 @@ from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import is_bridge
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeploymentRecord, ModuleRecord, Store
+from wasmfleet.service.http import json_bytes
 
 Documents = dict[str, dict[str, Any]]
 
@@ -98,6 +100,7 @@ def planned_step(
         binary_url=f"{base}/wasm",
         description_url=f"{base}/description",
         description=module.description or {},
+        description_sha256=hashlib.sha256(description_bytes(module)).hexdigest(),
         data_files={name: f"{base}/{name}" for name in module.data_files},
         sha256=module.sha256,
         file_sha256={n: str(meta["sha256"]) for n, meta in module.data_files.items()},
@@ -105,3 +108,9 @@ def planned_step(
         trigger=parse_trigger(wanted.get("trigger"), f"steps[{step['step']}].trigger"),
         publish=parse_publish(wanted.get("publish"), f"steps[{step['step']}].publish"),
     )
+
+
+def description_bytes(module: ModuleRecord) -> bytes:
+    """The exact bytes ``GET /file/module/{id}/description`` serves (documents name their
+    sha256, so a device can reuse a description it holds)."""
+    return json_bytes(module.description or {})

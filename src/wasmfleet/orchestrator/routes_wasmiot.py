@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from wasmfleet.core.errors import InvalidDocument, WasmfleetError
 from wasmfleet.orchestrator.devices import parse_registration
+from wasmfleet.orchestrator.documents import description_bytes
 from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.http_input import (
     WASM,
@@ -38,6 +39,7 @@ from wasmfleet.service.http import JSONResponse, read_json
 LOG_SAVED = {"message": "Log received and saved"}
 """What the wasmiot orchestrator answers a stored log entry (logs.js createSupervisorLogs)."""
 DATA_FILE = "application/octet-stream"
+JSON = "application/json"
 """The wasmiot orchestrator serves every data file as this (module.js getModuleFile)."""
 MAX_LOGS = 10_000
 
@@ -147,7 +149,8 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
 
     @router.get("/file/module/{module_id}/description", summary="The module's OpenAPI description")
     def description(module_id: str) -> Response:
-        return JSONResponse(orch.modules.get(module_id).description or {})
+        # the bytes whose sha256 deployment documents name (documents.description_bytes)
+        return Response(description_bytes(orch.modules.get(module_id)), media_type=JSON)
 
     @router.get("/file/module/{module_id}/{file_name}", summary="A data file of the module")
     def data_file(module_id: str, file_name: str) -> Response:

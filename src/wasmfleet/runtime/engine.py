@@ -26,6 +26,7 @@ from pathlib import Path
 import wasmtime
 
 from wasmfleet.core.errors import InvalidWasm, PayloadTooLarge
+from wasmfleet.core.wasm_sections import has_start_section
 from wasmfleet.runtime.limits import RuntimeLimits
 
 log = logging.getLogger("wasmfleet.runtime")
@@ -90,6 +91,14 @@ class CompiledModule:
     exports_memory: bool
     source: str = "compiled"
     """Where this came from: 'compiled', 'disk-cache' or 'memory-cache'."""
+    has_start: bool = True
+    """The binary has a start section (unknown counts as yes)."""
+
+    @property
+    def instantiates_without_guest_code(self) -> bool:
+        """True when instantiating runs none of the module's code (no start function, no
+        WASI ``_initialize``): quick enough, and safe, to do on the event loop."""
+        return not self.has_start and "_initialize" not in self.functions
 
     @property
     def nonblocking_imports(self) -> bool:
@@ -220,9 +229,20 @@ class WasmEngine:
                 self.stats.memory_hits += 1
                 return replace(cached, source="memory-cache")
             module, source = self._load_or_compile(wasm, sha, name)
-            compiled = describe_compiled(module, sha, len(wasm), source)
+            compiled = describe_compiled(
+                module, sha, len(wasm), source, has_start=has_start_section(wasm)
+            )
             self._memory[sha] = compiled
             return compiled
+
+    def cached(self, sha: str) -> CompiledModule | None:
+        """The compiled module with that sha256 when the memory cache has it, else None."""
+        with self._lock:
+            found = self._memory.get(sha)
+            if found is None:
+                return None
+            self.stats.memory_hits += 1
+            return replace(found, source="memory-cache")
 
     def _cache_path(self, sha: str) -> Path | None:
         if self.cache_dir is None:
@@ -270,7 +290,9 @@ class WasmEngine:
             tmp.unlink(missing_ok=True)
 
 
-def describe_compiled(module: wasmtime.Module, sha: str, size: int, source: str) -> CompiledModule:
+def describe_compiled(
+    module: wasmtime.Module, sha: str, size: int, source: str, *, has_start: bool = True
+) -> CompiledModule:
     imports: list[ImportSpec] = []
     for imp in module.imports:
         ty = imp.type
@@ -294,6 +316,7 @@ def describe_compiled(module: wasmtime.Module, sha: str, size: int, source: str)
         functions=functions,
         exports_memory=memory,
         source=source,
+        has_start=has_start,
     )
 
 

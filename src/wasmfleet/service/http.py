@@ -21,6 +21,11 @@ from wasmfleet.core.errors import InvalidDocument, PayloadTooLarge
 from wasmfleet.core.protocol import ErrorCode
 
 
+def json_bytes(content: Any) -> bytes:
+    """``content`` as JSON bytes, exactly as ``JSONResponse`` sends it."""
+    return orjson.dumps(content, default=str)
+
+
 class JSONResponse(Response):
     """A JSON response serialized with orjson (several times faster than json)."""
 
@@ -28,7 +33,7 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         """Serialize ``content``; non-JSON values are shown as strings."""
-        return orjson.dumps(content, default=str)
+        return json_bytes(content)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,12 @@ class CallOutcome:
 
 INLINE_AFTER = 3
 """Consecutive short calls on a worker thread before a function may run inline."""
+SWAP_WAITS = 8
+"""Hot swaps (with state carried over) a call waits out before it gives up."""
+
+
+class _Swapped(Exception):
+    """The instance a call was about to run on handed its state to a new version."""
 
 
 class CallService:
@@ -221,6 +227,36 @@ class CallService:
         files: dict[str, bytes],
         message: MessageInput | None = None,
     ) -> tuple[Any, str | None]:
+        for _ in range(SWAP_WAITS):
+            runtime = bound.runtime
+            runtime.active += 1  # a hot swap drops the old instance once this is back to 0
+            try:
+                if runtime.gate is None:
+                    return await self._run_on(bound, args, files, message)
+            except _Swapped:
+                pass
+            finally:
+                runtime.active -= 1
+            bound = await self._after_swap(bound)
+        raise ExecutionFailed(
+            f"{bound.spec.module}.{bound.spec.name} was swapped {SWAP_WAITS} times while this "
+            "call waited to run; call it again."
+        )
+
+    async def _after_swap(self, bound: BoundFunction) -> BoundFunction:
+        """Wait until a hot swap that carries state is over; the function installed then."""
+        runtime = bound.runtime
+        if runtime.gate is not None:
+            await asyncio.shield(runtime.gate)
+        return self.resolve(runtime.instance.guest.deployment, bound.spec.module, bound.spec.name)
+
+    async def _run_on(
+        self,
+        bound: BoundFunction,
+        args: list[Any],
+        files: dict[str, bytes],
+        message: MessageInput | None,
+    ) -> tuple[Any, str | None]:
         runtime = bound.runtime
         lane = runtime.lane
         inline = (
@@ -232,6 +268,8 @@ class CallService:
         )
         if inline and (not lane.idle or lane.waiting):
             await lane.wait_idle()  # then inline again, in order (SerialLane.wait_idle)
+            if runtime.gate is not None:  # a swap took this instance's state meanwhile
+                raise _Swapped
         if inline and lane.idle:
             started = time.perf_counter()
             instance, name = runtime.instance, bound.spec.name

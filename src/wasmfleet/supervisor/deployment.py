@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,11 @@ class ModuleRuntime:
     lane: SerialLane
     workdir: Path
     description: Any = None
+    active: int = 0
+    """Calls that resolved this runtime and have not finished (a swap waits for them)."""
+    gate: asyncio.Future[None] | None = None
+    """Set while a hot swap carries this instance's state to its successor: calls that
+    have not started yet wait for it, then run on whichever version is installed."""
 
 
 @dataclass(slots=True)

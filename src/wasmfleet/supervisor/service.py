@@ -164,6 +164,7 @@ class Supervisor:
         await self.streams.stop()
         await self.client.aclose()
         self.rpc.close()
+        self.manager.swap.close()
         self.executor.shutdown()
         self.engine.close()
         self.shipper.stop(timeout=2.0)
@@ -215,6 +216,8 @@ class Supervisor:
             "bridges": self.bridges.stats(),
             "qoa": self.quality.snapshot(),
             "nn": self.nn.status(),
+            "swaps": self.manager.swap.stats(),
+            "reuse": self.manager.fetcher.stats(),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

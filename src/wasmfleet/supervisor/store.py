@@ -3,6 +3,7 @@
 Layout::
 
     <data>/modules/<sha256>.wasm             binaries, content-addressed, shared
+    <data>/files/<sha256>                    data files named by a sha256, shared
     <data>/cache/compiled/                   wasmtime artifacts (runtime.engine)
     <data>/deployments/<id>/deployment.json  the deploy body and what was fetched
     <data>/deployments/<id>/files/<module>/  each module's directory, preopened as "."
@@ -54,7 +55,8 @@ class DeploymentStore:
         self.modules_dir = root / "modules"
         self.deployments_dir = root / "deployments"
         self.cache_dir = root / "cache" / "compiled"
-        for directory in (self.modules_dir, self.deployments_dir, self.cache_dir):
+        self.files_dir = root / "files"
+        for directory in (self.modules_dir, self.deployments_dir, self.cache_dir, self.files_dir):
             directory.mkdir(parents=True, exist_ok=True)
         self.recover()
 
@@ -68,9 +70,29 @@ class DeploymentStore:
             write_atomic(path, data)
         return sha
 
+    def has_binary(self, sha: str) -> bool:
+        """True when the binary with that sha256 is stored here."""
+        return (self.modules_dir / f"{sha}.wasm").is_file()
+
     def load_binary(self, sha: str) -> bytes:
         """A stored module binary."""
         return (self.modules_dir / f"{sha}.wasm").read_bytes()
+
+    # -- data files -------------------------------------------------------------------
+
+    def file_path(self, sha: str) -> Path:
+        """Where the data file with that sha256 is (or would be) stored."""
+        return self.files_dir / sha
+
+    def has_file(self, sha: str) -> bool:
+        """True when a data file with that sha256 is stored here."""
+        return self.file_path(sha).is_file()
+
+    def save_file(self, sha: str, data: bytes) -> None:
+        """Store a data file whose sha256 was checked (once)."""
+        path = self.file_path(sha)
+        if not path.exists():
+            write_atomic(path, data)
 
     # -- deployments ------------------------------------------------------------------
 
@@ -91,6 +113,17 @@ class DeploymentStore:
 
     def commit(self, dep_id: str, stage: Path, record: dict[str, Any]) -> Path:
         """Write the record into ``stage`` and make it the deployment, replacing any old one."""
+        final, trash = self.commit_keeping_old(dep_id, stage, record)
+        if trash is not None:
+            self.drop_old(trash)
+        return final
+
+    def commit_keeping_old(
+        self, dep_id: str, stage: Path, record: dict[str, Any]
+    ) -> tuple[Path, Path | None]:
+        """``commit``, but the replaced deployment's directory is moved aside, not deleted:
+        its instances may still be running calls in it (hot swap). Returns (final, old).
+        Delete ``old`` with ``drop_old`` (``recover`` does it after a crash)."""
         write_atomic(stage / RECORD, json.dumps(record, indent=1).encode())
         final = self.final_dir(dep_id)
         trash = None
@@ -99,9 +132,12 @@ class DeploymentStore:
             os.rename(final, trash)
         os.rename(stage, final)
         _fsync_dir(self.deployments_dir)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-        return final
+        return final, trash
+
+    @staticmethod
+    def drop_old(trash: Path) -> None:
+        """Delete a replaced deployment's directory (see ``commit_keeping_old``)."""
+        shutil.rmtree(trash, ignore_errors=True)
 
     def discard(self, stage: Path) -> None:
         """Throw away a staging directory after a failed deploy."""
