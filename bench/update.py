@@ -19,9 +19,15 @@ connections, every answer's latency and version kept) calls ``version`` througho
    seen the new version and ``--pause`` seconds passed. Calls finishing within 50 ms of a
    redeploy being sent also give ``p99_ms_in_swap_windows``.
 
+``rollout`` section (``measure_rollout`` in bench/update_rollout.py): an orchestrator and
+``--rollout-devices`` supervisors (at least 10) with one copy each of a ``replicas: all``
+step, continuous calls to every copy, and a rollout to a version that traps on every call:
+``rolled_back``, ``rollback_s`` (first failed gate -> every copy back on the good version)
+and ``failed_calls_on_untouched_copies``. ``--rollout-devices 0`` skips it.
+
 Every process it starts is stopped in a ``finally`` block and every wait is bounded. The
 exit code is 0 whether or not the targets are met (the JSON says). Sections are functions
-that return a dict; ``main`` merges them (a rollout section can be added the same way).
+that return a dict; ``main`` merges them.
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ if str(REPO) not in sys.path:  # run as a script: make tests.* importable
 
 from tests.support import FileServer, SupervisorProcess  # noqa: E402
 from tests.swap_modules import serve_file, serve_version, swap_body, version_module  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from update_rollout import measure_rollout  # noqa: E402
+
+ROLLOUT_TARGETS = {"rollback_s_max": 5.0, "failed_calls_on_untouched_copies": 0}
 
 DEPLOYMENT = "live"
 MODULE = "ver"
@@ -329,9 +340,17 @@ def main(argv: list[str] | None = None) -> int:
         help="size of the data file both versions have (named by its sha256); 0: none",
     )
     parser.add_argument("--quick", action="store_true", help="2 s steady state, short pauses")
+    parser.add_argument(
+        "--rollout-devices",
+        type=int,
+        default=10,
+        help="supervisors of the rollout section (at least 10; 0 skips the section)",
+    )
     args = parser.parse_args(argv)
     if args.swaps < 20:
         parser.error("--swaps must be at least 20")
+    if 0 < args.rollout_devices < 10:
+        parser.error("--rollout-devices must be at least 10 (or 0 to skip the rollout)")
     if args.pause <= SWAP_WINDOW_S:
         parser.error(f"--pause must be longer than the {SWAP_WINDOW_S} s swap window")
     if args.quick:
@@ -341,8 +360,27 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         (root / "swaps").mkdir()
         merge(report, measure_swaps(args, root / "swaps"))
+    if args.rollout_devices:
+        print(f"rollout over {args.rollout_devices} supervisors ...", file=sys.stderr)
+        merge(report, rollout_section(args.rollout_devices))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def rollout_section(devices: int) -> dict[str, Any]:
+    """The rollout's figures (``rollout_*``, ``rolled_back``, ``rollback_s``, ...), its
+    targets and whether they were met."""
+    found = measure_rollout(devices)
+    for key in ("status", "reason", "error"):
+        if key in found:
+            found[f"rollout_{key}"] = found.pop(key)
+    rollback = found.get("rollback_s")
+    meets = {
+        "rolled_back": found.get("rolled_back") is True,
+        "rollback_s": rollback is not None and rollback <= ROLLOUT_TARGETS["rollback_s_max"],
+        "failed_calls_on_untouched_copies": found.get("failed_calls_on_untouched_copies") == 0,
+    }
+    return {**found, "targets": ROLLOUT_TARGETS, "meets_targets": meets}
 
 
 def merge(report: dict[str, Any], section: dict[str, Any]) -> None:
