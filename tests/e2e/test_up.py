@@ -63,6 +63,13 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     assert int(json.loads(fibo.stdout)["result"]) == 55
     assert [s["device"] for s in json.loads(fibo.stdout)["steps"]] == ["cloud-vm"]
 
+    # examples/everywhere.yaml: replicas: all puts a copy of fibo on each of the three devices.
+    every = cli(fleet.url, "exec", "everywhere", "--all", "iterations=10", "--output", "json")
+    assert every.returncode == 0, every.stdout + every.stderr
+    copies = json.loads(every.stdout)["copies"]
+    assert sorted(c["device"] for c in copies) == ["cam-gw", "cloud-vm", "edge-box"]
+    assert {c["result"] for c in copies} == {"55"}
+
     # Self-healing: stall edge-box; tally's counter moves to its failover cloud-vm, the
     # camera pipeline (edge-box is the only role=edge device) waits degraded until it returns.
     pids = fleet.pids()

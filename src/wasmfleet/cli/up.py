@@ -56,6 +56,7 @@ PIPELINES: tuple[tuple[str, dict[str, str] | None], ...] = (
     ("thermo-alerts.yaml", None),  # runs for every MQTT reading: deployed, not executed
     ("camera-uplink.yaml", None),  # runs for every camera frame
     ("face-pipeline.yaml", {}),  # cam-gw's picture, faces found where WASI-NN is
+    ("everywhere.yaml", {"iterations": "10"}),  # replicas: all, one copy per device
 )
 
 

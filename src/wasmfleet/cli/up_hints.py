@@ -66,6 +66,11 @@ def what_next(
         )
     if "fibo" in deployed:
         lines.append((f"{cli} exec fibo iterations=30", "on cloud-vm, placed by resources"))
+    if "everywhere" in deployed:
+        lines += [
+            (f"{cli} exec everywhere --all iterations=10", "fibo on every device (replicas: all)"),
+            (f"{cli} rollout start everywhere --to fibo@2", "after pushing a 2nd version of fibo"),
+        ]
     edge = next((c for c in supervisors if c.name == "edge-box" and c.proc), None)
     if "tally" in deployed and edge is not None and edge.proc is not None:
         lines += [
