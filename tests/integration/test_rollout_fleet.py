@@ -8,6 +8,10 @@ on every call (the bad one).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -172,6 +176,37 @@ def test_one_rollout_at_a_time_and_undo_puts_every_copy_back(fleet: Fleet) -> No
     assert r.status_code in (200, 202), r.text
     rollout = _finish(fleet, started["id"])
     assert rollout["status"] == "undone", rollout
+    assert _versions(fleet) == dict.fromkeys(DEVICES, 2)
+
+
+def _cli(fleet: Fleet, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "wasmfleet", "rollout", *args, "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "WASMFLEET_ORCHESTRATOR": fleet.url},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def test_the_cli_starts_pauses_resumes_and_undoes_a_rollout(fleet: Fleet) -> None:
+    assert _versions(fleet) == dict.fromkeys(DEVICES, 2)
+    started = _cli(fleet, "start", "daemon", "--to", "fibo@1", "--waves", "1,3", "--pause", "2s")
+    assert started["status"] in ("pending", "running") and started["waves"] == [
+        ["a"],
+        list(DEVICES[1:]),
+    ]
+    rollout_id = started["id"]
+    assert _cli(fleet, "pause", rollout_id)["status"] == "paused"
+    assert wait_until(lambda: _cli(fleet, "status", rollout_id)["status"] == "paused", timeout=5)
+    assert _cli(fleet, "resume", rollout_id)["status"] == "running"
+    assert _finish(fleet, rollout_id)["status"] == "succeeded"
+    assert _versions(fleet) == dict.fromkeys(DEVICES, 1)
+    assert _cli(fleet, "undo", rollout_id)["status"] == "undoing"
+    assert _finish(fleet, rollout_id)["status"] == "undone"
     assert _versions(fleet) == dict.fromkeys(DEVICES, 2)
 
 
