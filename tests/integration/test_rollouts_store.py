@@ -277,3 +277,35 @@ def test_pause_resume_and_undo(orchestrator_store: Store) -> None:
 
     assert asyncio.run(go()) == ["paused", "paused", "undoing", "undone"]
     assert updater.calls == [(ids["bad"], ["d1"]), (ids["good"], ["d1"])]
+
+
+def test_a_device_whose_copy_left_before_its_wave_is_skipped(orchestrator_store: Store) -> None:
+    """A fleet-wide copy leaves with its device: its wave goes on without it (sequencing only,
+    with the fake updater and gate above)."""
+    store = orchestrator_store
+    ids = _fleet(store)
+    updater = FakeUpdater()
+    gate = FakeGate(None)
+    observe = gate.observe
+
+    async def leaving(*args: Any) -> GateInput:
+        if gate.waves == 0:  # after the canary: d3's copy leaves the plan
+            dep = store.get_deployment("cams")
+            assert dep is not None and dep.plan is not None
+            dep.plan["steps"] = [s for s in dep.plan["steps"] if s["device"] != "d3"]
+            store.update_deployment(dep)
+        return await observe(*args)
+
+    gate.observe = leaving  # type: ignore[method-assign]
+    driver = RolloutDriver(store, _planner(store, ids), updater, gate)
+
+    async def go() -> RolloutRecord:
+        started = await driver.start("cams", "bad", {"canary": 1, "growth": 2, "pause": 0})
+        await driver.idle(started.id)
+        return driver.get(started.id)
+
+    record = asyncio.run(go())
+    assert record.status == "succeeded", record.reason
+    assert updater.calls == [(ids["bad"], ["d1"]), (ids["bad"], ["d2"]), (ids["bad"], ["d4"])]
+    assert set(record.skipped) == {"d3"} and "no copy" in record.skipped["d3"]
+    assert [g["devices"] for g in record.gates] == [["d1"], ["d2"], ["d4"]]

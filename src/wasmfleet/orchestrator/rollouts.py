@@ -212,12 +212,27 @@ class RolloutDriver:
         return False
 
     async def _run_wave(self, record: RolloutRecord) -> None:
-        wave = record.waves[record.wave]
         deployment = await asyncio.to_thread(self.planner.deployment, record.deployment_id)
+        sources = self.planner.sources(deployment, record)
+        planned = record.waves[record.wave]
+        # A fleet-wide copy leaves with its device (or when the device stops matching): such
+        # a device is skipped, not a reason to stop the rollout.
+        left = [d for d in planned if d not in sources and d not in record.updated]
+        wave = [d for d in planned if d not in left]
+        if left or not wave:
+
+            def skip(r: RolloutRecord) -> None:
+                for d in left:
+                    r.skipped[d] = f"{d} held no copy any more when its wave came"
+                if not wave:  # nothing left to update in this wave: on to the next one
+                    r.wave += 1
+
+            await self._save(record.id, skip, RolloutStatus.RUNNING)
+            if not wave:
+                return
         fresh = [d for d in wave if d not in record.updated]
         if fresh:
             marks = await self.gate.mark(fresh)
-            sources = self.planner.sources(deployment, record)
 
             def note(r: RolloutRecord) -> None:
                 for d in fresh:
@@ -260,7 +275,7 @@ class RolloutDriver:
         deployment = await asyncio.to_thread(self.planner.deployment, record.deployment_id)
         options = options_of(record.options)
         copy = await asyncio.to_thread(self.planner.copy_of, deployment, record)
-        wave = [d for d in record.waves[record.wave]]
+        wave = [d for d in record.waves[record.wave] if d not in record.skipped]
         earlier = {d for d, u in record.updated.items() if u.get("wave", 0) < record.wave}
         seen = await self.gate.observe(
             deployment,
