@@ -106,6 +106,20 @@ class UnsupportedMediaType(BadRequest):
     code: str = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
+class Unauthenticated(WasmfleetError):
+    """No credential, or one that is malformed, unknown, expired or revoked (401)."""
+
+    status = 401
+    code: str = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(WasmfleetError):
+    """A valid credential without the right for this route; the message names the role (403)."""
+
+    status = 403
+    code: str = ErrorCode.FORBIDDEN
+
+
 class NotFound(WasmfleetError):
     """The named deployment, module, function, file or request does not exist."""
 
@@ -156,6 +170,12 @@ class ChecksumMismatch(Unprocessable):
     """A download does not match the sha256 the deployment gave for it."""
 
     code: str = ErrorCode.CHECKSUM_MISMATCH
+
+
+class SignatureInvalid(Unprocessable):
+    """A module is unsigned where a signature is required, or its signature does not verify."""
+
+    code: str = ErrorCode.SIGNATURE_INVALID
 
 
 class InvalidWasm(Unprocessable):
