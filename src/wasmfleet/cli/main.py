@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "demo": ("wasmfleet.cli.demo", "demo", "command"),
     "device": ("wasmfleet.cli.devices", "app", "group"),
     "module": ("wasmfleet.cli.modules", "app", "group"),
+    "key": ("wasmfleet.cli.sign", "key_app", "group"),
     "deploy": ("wasmfleet.cli.deployments", "deploy", "command"),
     "deployment": ("wasmfleet.cli.deployments", "app", "group"),
     "rollout": ("wasmfleet.cli.rollouts", "app", "group"),

@@ -19,6 +19,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from wasmfleet.cli import sign
 from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
     Output,
@@ -36,6 +37,8 @@ app = typer.Typer(
     help="Upload WebAssembly modules with their descriptions, list and delete them.",
     no_args_is_help=True,
 )
+app.command("sign")(sign.sign_command)
+app.command("verify")(sign.verify_command)
 
 
 def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:

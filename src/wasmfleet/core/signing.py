@@ -174,8 +174,8 @@ def verify_module(
     signature = read_signature(data, what)
     if signature is None:
         raise SignatureInvalid(
-            f"{_cap(what)} is not signed, and this service accepts only signed modules; "
-            "sign it with `wasmfleet module sign FILE.wasm --key KEY.key`."
+            f"{_cap(what)} is not signed (it has no {SECTION_NAME} section) and only signed "
+            "modules are accepted; sign it with `wasmfleet module sign FILE.wasm --key KEY.key`."
         )
     key = trusted.get(signature.key_id)
     if key is None:
