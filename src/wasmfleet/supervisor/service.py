@@ -218,6 +218,9 @@ class Supervisor:
             "nn": self.nn.status(),
             "swaps": self.manager.swap.stats(),
             "reuse": self.manager.fetcher.stats(),
+            "signatures": (
+                self.manager.verifier.stats() if self.manager.verifier is not None else None
+            ),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

@@ -224,6 +224,16 @@ class SupervisorSettings:
     nn: bool = setting(
         True, help="Offer WASI-NN (wasi_ephemeral_nn) when ONNX Runtime or LiteRT is installed."
     )
+    trusted_keys: tuple[Path, ...] = setting(
+        (),
+        help="An Ed25519 public key (.pub from `wasmfleet key generate`) whose signed modules "
+        "this device runs (repeatable); with any, unsigned or wrongly signed modules are refused.",
+        kind="paths",
+        flag="--trusted-key",
+        env=("WASMFLEET_TRUSTED_KEYS",),
+        key="trusted-keys",
+        default_text="none (modules need no signature)",
+    )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
     ship_log_level: str = setting(
@@ -330,6 +340,10 @@ class SupervisorSettings:
         self._validate_streams()
         for model, path in self.nn_models.items():
             check_nn_model(model, Path(path))
+        if self.trusted_keys:
+            from wasmfleet.supervisor.signatures import load_trusted_keys
+
+            load_trusted_keys(self.trusted_keys)  # ConfigurationError naming a bad file
 
     def _validate_streams(self) -> None:
         given = [n for n in ("ca", "cert", "key", "username") if getattr(self, f"broker_{n}")]
