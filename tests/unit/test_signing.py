@@ -76,7 +76,7 @@ def test_a_flipped_byte_in_the_code_is_refused() -> None:
     signed = bytearray(sign_module(MODULE, KEY))
     code = next(s for s in sections(bytes(signed)) if s.id == 10)
     signed[code.end - 2] ^= 0x01  # inside the function body
-    with pytest.raises(SignatureInvalid, match="changed after it was signed"):
+    with pytest.raises(SignatureInvalid, match=r"changed after it was signed"):
         verify_module(bytes(signed), TRUSTED)
 
 
@@ -92,14 +92,14 @@ def test_every_flipped_byte_before_the_section_is_refused() -> None:
 def test_a_flipped_byte_in_a_data_file_is_refused() -> None:
     found = verify_module(sign_module(MODULE, KEY, FILES), TRUSTED)
     tampered = {"model.bin": b"\x00\x01weightz", "prefix.txt": FILES["prefix.txt"]}
-    with pytest.raises(SignatureInvalid, match="'model.bin'.*not the one that was signed"):
+    with pytest.raises(SignatureInvalid, match=r"'model.bin'.*not the one that was signed"):
         check_files(found, file_shas(tampered), "module m")
-    with pytest.raises(SignatureInvalid, match="'extra.bin'.*not covered"):
+    with pytest.raises(SignatureInvalid, match=r"'extra.bin'.*not covered"):
         check_files(found, file_shas({**FILES, "extra.bin": b"x"}), "module m")
 
 
 def test_unsigned_and_other_keys_are_refused() -> None:
-    with pytest.raises(SignatureInvalid, match="is not signed"):
+    with pytest.raises(SignatureInvalid, match=r"is not signed"):
         verify_module(MODULE, TRUSTED, "module 'm'")
     with pytest.raises(SignatureInvalid, match=f"signed by key {OTHER.key_id}.*not trusted"):
         verify_module(sign_module(MODULE, OTHER), TRUSTED)
@@ -110,16 +110,16 @@ def test_a_forged_section_with_a_trusted_key_id_is_refused() -> None:
     forged = sign_module(MODULE, OTHER)
     at = forged.index(bytes.fromhex(OTHER.key_id))
     forged = forged[:at] + bytes.fromhex(KEY.key_id) + forged[at + 16 :]
-    with pytest.raises(SignatureInvalid, match="does not verify"):
+    with pytest.raises(SignatureInvalid, match=r"does not verify"):
         verify_module(forged, TRUSTED)
 
 
 def test_a_section_not_last_is_refused() -> None:
     signed = sign_module(MODULE, KEY)
-    with pytest.raises(SignatureInvalid, match="bytes after"):
+    with pytest.raises(SignatureInvalid, match=r"bytes after"):
         verify_module(signed + custom("extra", b"x"), TRUSTED)
     doubled = signed + sections_bytes(signed)[-1]
-    with pytest.raises(SignatureInvalid, match="2 wasmfleet.signature sections"):
+    with pytest.raises(SignatureInvalid, match=r"2 wasmfleet.signature sections"):
         read_signature(doubled)
     assert verify_module(sign_module(doubled, KEY), TRUSTED)  # signing again repairs it
 
@@ -164,7 +164,7 @@ GOOD_MANIFEST = json.dumps(
 )
 def test_malformed_sections_are_refused_with_a_reason(content: bytes, reason: str) -> None:
     data = MODULE + custom(SECTION_NAME, content)
-    with pytest.raises(SignatureInvalid, match="malformed") as caught:
+    with pytest.raises(SignatureInvalid, match=r"malformed") as caught:
         verify_module(data, TRUSTED)
     assert reason in caught.value.message
     assert signer(data) is None
@@ -195,9 +195,9 @@ def test_keys_round_trip_through_pem_and_bad_pem_is_refused() -> None:
     again = private_key_from_pem(KEY.pem(), "k.key")
     assert again.key_id == KEY.key_id
     assert public_key_from_pem(KEY.public.pem(), "k.pub").key_id == KEY.key_id
-    with pytest.raises(ConfigurationError, match="k.pub is not a PEM public key"):
+    with pytest.raises(ConfigurationError, match=r"k.pub is not a PEM public key"):
         public_key_from_pem(b"nonsense", "k.pub")
-    with pytest.raises(ConfigurationError, match="k.key is not an unencrypted PEM private key"):
+    with pytest.raises(ConfigurationError, match=r"k.key is not an unencrypted PEM private key"):
         private_key_from_pem(KEY.public.pem(), "k.key")
-    with pytest.raises(ConfigurationError, match="not a PEM public key"):
+    with pytest.raises(ConfigurationError, match=r"not a PEM public key"):
         public_key_from_pem(KEY.pem(), "k.pub")

@@ -26,6 +26,7 @@ from wasmfleet.orchestrator.http_input import (
 from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.orchestrator.service import Orchestrator
+from wasmfleet.orchestrator.store import ModuleRecord
 from wasmfleet.orchestrator.views import (
     deployment_view,
     execution_view,
@@ -56,6 +57,9 @@ def api_router(orch: Orchestrator) -> APIRouter:
     """The /api/v1 routes bound to one orchestrator."""
     router = APIRouter(prefix="/api/v1", responses=_ERRORS)
     limit = orch.settings.body_limit
+
+    def signed_view(m: ModuleRecord) -> dict[str, Any]:
+        return module_view(m, orch.modules.signed_by(m))
 
     def device(key: str) -> Any:
         found = orch.store.get_device(key)
@@ -134,18 +138,18 @@ def api_router(orch: Orchestrator) -> APIRouter:
         `all=true`: every version."""
         rows = orch.store.list_modules()
         if all:
-            return [module_view(m) for m in rows]
+            return [signed_view(m) for m in rows]
         latest: dict[str, Any] = {}
         counts: dict[str, int] = {}
         for m in rows:  # oldest first within a name: the last one is the latest
             latest[m.name] = m
             counts[m.name] = counts.get(m.name, 0) + 1
-        return [{**module_view(m), "versions": counts[n]} for n, m in sorted(latest.items())]
+        return [{**signed_view(m), "versions": counts[n]} for n, m in sorted(latest.items())]
 
     @router.get("/modules/{key}", response_model=schemas.Module, tags=["modules"])
     def get_module(key: str) -> Any:
         """One module: an id, a name (its latest version) or name@N."""
-        return module_view(orch.modules.resolve(key))
+        return signed_view(orch.modules.resolve(key))
 
     @router.get(
         "/modules/{name}/versions", response_model=list[schemas.ModuleVersion], tags=["modules"]
@@ -169,7 +173,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         pushed = await asyncio.to_thread(
             orch.modules.push, name, data, note=fields.get("note"), created_by=by
         )
-        view = {**module_view(pushed.module), "created": pushed.created}
+        view = {**signed_view(pushed.module), "created": pushed.created}
         view["message"] = pushed.message
         return JSONResponse(view, status_code=201 if pushed.created else 200)
 
@@ -188,7 +192,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         else:
             functions = await read_json(request, limit)
         module = await asyncio.to_thread(orch.modules.describe, key, functions, files)
-        return module_view(module)
+        return signed_view(module)
 
     @router.delete("/modules/{key}", status_code=204, tags=["modules"])
     def delete_module(key: str, force: bool = False) -> Response:

@@ -32,6 +32,7 @@ from wasmfleet.orchestrator.rollout_gate import FleetGate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
 from wasmfleet.orchestrator.rollouts import RolloutDriver
 from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.signatures import trusted_keys
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
 from wasmfleet.orchestrator.updates import CopyUpdater
 from wasmfleet.orchestrator.views import device_view
@@ -56,7 +57,11 @@ class Orchestrator:
         self.monitor = FleetMonitor(self.store, settings)
         self.devices = DeviceRegistry(self.store, self.client, settings)
         self.modules = ModuleService(
-            self.store, self.blobs, settings.max_module_bytes, settings.keep_module_versions
+            self.store,
+            self.blobs,
+            settings.max_module_bytes,
+            settings.keep_module_versions,
+            trusted=trusted_keys(settings),
         )
         self.deployments = DeploymentService(
             self.store, self.client, settings, unavailable=self.monitor.unplaceable

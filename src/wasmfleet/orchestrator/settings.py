@@ -124,6 +124,21 @@ class OrchestratorSettings:
     max_module_bytes: int = setting(
         64 * MiB, help="Largest .wasm accepted.", kind="size", flag="--max-module-size"
     )
+    require_signatures: bool = setting(
+        False,
+        help="Accept only modules signed by a --trusted-key (unsigned or wrongly signed "
+        "uploads are refused with 422).",
+    )
+    trusted_keys: tuple[Path, ...] = setting(
+        (),
+        help="An Ed25519 public key (.pub from `wasmfleet key generate`) whose signatures "
+        "uploads may carry (repeatable; with --require-signatures).",
+        kind="paths",
+        flag="--trusted-key",
+        env=("WASMFLEET_ORCHESTRATOR_TRUSTED_KEYS",),
+        key="trusted-keys",
+        default_text="none",
+    )
     max_request_bytes: int = setting(
         128 * MiB,
         help="Largest request body accepted (module uploads included).",
@@ -205,6 +220,7 @@ class OrchestratorSettings:
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
         check_declared(self)
+        self._validate_signatures()
         if not self.suspect_phi < self.phi_threshold:
             raise ConfigurationError(
                 f"suspect phi must be below the phi threshold ({self.phi_threshold:g}), "
@@ -216,3 +232,19 @@ class OrchestratorSettings:
                 f"({self.acceptable_pause_s:g} s), so that a device's lease always ends "
                 "before it can be declared dead and its stateful steps moved."
             )
+
+    def _validate_signatures(self) -> None:
+        if self.require_signatures and not self.trusted_keys:
+            raise ConfigurationError(
+                "--require-signatures needs at least one --trusted-key FILE.pub (the public "
+                "keys whose signatures uploads may carry)."
+            )
+        if self.trusted_keys and not self.require_signatures:
+            raise ConfigurationError(
+                "--trusted-key is given without --require-signatures; add it to refuse "
+                "unsigned uploads (the keys are used only then)."
+            )
+        if self.trusted_keys:
+            from wasmfleet.service.trusted_keys import load_trusted_keys
+
+            load_trusted_keys(self.trusted_keys)  # ConfigurationError naming a bad file

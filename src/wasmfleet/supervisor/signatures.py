@@ -20,33 +20,18 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
-from wasmfleet.core.errors import ConfigurationError, SignatureInvalid
+from wasmfleet.core.errors import SignatureInvalid
 from wasmfleet.core.models import DeploymentSpec
 from wasmfleet.core.signing import ModuleSignature, PublicKey, check_files, verify_module
 from wasmfleet.runtime.engine import CompiledModule
+from wasmfleet.service.trusted_keys import load_trusted_keys
 from wasmfleet.supervisor.fetching import Fetched
 from wasmfleet.supervisor.store import DeploymentStore
 
+__all__ = ["ModuleVerifier", "load_trusted_keys"]
+
 REMEMBERED = 1024
 """Verified module signatures kept by sha256."""
-
-
-def load_trusted_keys(paths: tuple[Path, ...]) -> dict[str, PublicKey]:
-    """Key id → public key for each file; ConfigurationError naming a file that is not one."""
-    from wasmfleet.core.signing_keys import public_key_from_pem
-
-    keys: dict[str, PublicKey] = {}
-    for path in paths:
-        try:
-            text = Path(path).read_bytes()
-        except OSError as err:
-            raise ConfigurationError(
-                f"--trusted-key {path} cannot be read ({err.strerror}); give the .pub file "
-                "made by `wasmfleet key generate`."
-            ) from None
-        key = public_key_from_pem(text, f"--trusted-key {path}")
-        keys[key.key_id] = key
-    return keys
 
 
 class ModuleVerifier:
