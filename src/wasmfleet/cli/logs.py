@@ -56,7 +56,7 @@ def logs(
 
     With --output json, prints the API's list (or, with --follow, one JSON object per line).
     """
-    params: dict[str, Any] = {"limit": max(1, limit)}
+    params: dict[str, Any] = {"limit": max(1, min(limit, 10_000))}  # the API's range
     if device:
         params["device"] = device
     if since:

@@ -21,7 +21,13 @@ from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
-from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.http import (
+    JSONResponse,
+    RefuseContentEncoding,
+    error_body,
+    internal_error,
+    route_error,
+)
 from wasmfleet.service.lifespan import Lifecycle, lifespan_of
 from wasmfleet.service.probes import (
     LIVEZ_RESPONSES,
@@ -144,6 +150,8 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(api_router(orch))
     app.include_router(rollouts_router(orch))
     app.include_router(wasmiot_router(orch))
+    # before the routes read a body: an encoded (compressed) body is refused, never expanded
+    app.add_middleware(RefuseContentEncoding, service="orchestrator")
     app.state.orchestrator = orch
     app.state.probes = probes
     return app

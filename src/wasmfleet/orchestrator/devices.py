@@ -78,7 +78,7 @@ def parse_registration(body: Any) -> Sighting:
         )
     name = check_identifier("Device name", body.get("name"))
     port = body.get("port")
-    if isinstance(port, str) and port.isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise InvalidDocument(f"'port' must be a number between 1 and 65535, got {port!r}.")

@@ -6,12 +6,13 @@ It calls the same services as the wasmiot routes; pydantic models document it at
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from wasmfleet.core.bounds import MAX_DB_INT
 from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.core.protocol import ErrorCode
@@ -304,18 +305,20 @@ def api_router(orch: Orchestrator) -> APIRouter:
         return execution_view(await orch.executions.execute(record, args, files))
 
     @router.get("/executions", response_model=list[schemas.Execution], tags=["executions"])
-    def list_executions(deployment: str | None = None, limit: int = 100) -> Any:
+    def list_executions(
+        deployment: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> Any:
         """Recent executions, newest first."""
         dep_id = orch.deployments.get(deployment).id if deployment else None
-        rows = orch.store.list_executions(dep_id, limit=max(1, min(limit, 1000)))
+        rows = orch.store.list_executions(dep_id, limit=limit)
         return [execution_view(e) for e in rows]
 
     @router.get("/logs", response_model=list[schemas.LogEntry], tags=["logs"])
     def logs(
-        after_id: int | None = None,
+        after_id: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None,
         since: str | None = None,
         device: str | None = None,
-        limit: int = 1000,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> Any:
         """Supervisor logs, oldest first; poll with `after_id` to follow."""
         rows = orch.logs.list(after=since, after_id=after_id, device=device, limit=limit)

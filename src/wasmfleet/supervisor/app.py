@@ -14,7 +14,13 @@ from starlette.types import ASGIApp
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.protocol import ErrorCode
-from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.http import (
+    JSONResponse,
+    RefuseContentEncoding,
+    error_body,
+    internal_error,
+    route_error,
+)
 from wasmfleet.service.lifespan import Lifecycle, lifespan_of
 from wasmfleet.service.probes import Check, OffLoop, Probes
 from wasmfleet.supervisor.call_endpoint import CallEndpoint, CallFastPath
@@ -98,4 +104,4 @@ def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = Non
     )
     app.state.supervisor = sup
     app.state.probes = probes
-    return CallFastPath(app, calls)
+    return RefuseContentEncoding(CallFastPath(app, calls), "supervisor")
