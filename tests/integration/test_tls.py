@@ -140,7 +140,7 @@ def test_the_cli_verifies_the_orchestrator(fleet: TlsFleet) -> None:
     )
     assert trusted.returncode == 0, trusted.stderr
     assert "edge" in {d["name"] for d in json.loads(trusted.stdout)}
-    flag = cli("--ca-file", str(fleet.ca.ca), "status", env=url)
+    flag = cli("status", "--ca-file", str(fleet.ca.ca), env=url)
     assert flag.returncode == 0, flag.stderr
 
     plain = cli(

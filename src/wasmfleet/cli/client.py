@@ -31,7 +31,8 @@ CHUNK = 64 * 1024
 transport: httpx.BaseTransport | None = None
 """Replaced by tests with an ``httpx.MockTransport`` (or an in-process app) to fake the API."""
 ca_file_flag: Path | None = None
-"""``wasmfleet --ca-file FILE ...`` (cli/main.py): wins over WASMFLEET_CA_FILE and the config."""
+"""``--ca-file FILE`` of the running command (or ``up --tls``'s CA): wins over
+WASMFLEET_CA_FILE and the config file. Set by ``CaFileOpt``'s callback on every client command."""
 
 
 def _http_url(value: str) -> str | None:
@@ -60,10 +61,6 @@ class ClientSettings:
         "(only these CAs are trusted; docs/tls.md).",
         default_text="the system's CAs",
     )
-
-    def validate(self) -> None:
-        """Refuse a CA file that cannot be used, with a sentence."""
-        check_ca_file(self.ca_file, where_to_set(ClientSettings, "ca_file"))
 
     @staticmethod
     def default_config() -> Path:
@@ -100,6 +97,29 @@ OrchestratorOpt = Annotated[
         help=f"Base URL of the orchestrator (env {ENV_URL}; orchestrator in the client's "
         "config file).",
         callback=client_setting("orchestrator"),
+    ),
+]
+
+
+def _ca_file_option(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """``--ca-file``: its value by the client's precedence; remembered for ``Client`` when it
+    is on the command line (and forgotten when it is not)."""
+    global ca_file_flag
+    resolved = client_setting("ca_file", lambda v: v)(ctx, param, value)
+    source = ctx.get_parameter_source(param.name or "ca_file")
+    given = getattr(source, "name", None) == "COMMANDLINE"
+    ca_file_flag = Path(value) if given and value is not None else None
+    return resolved
+
+
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="FILE",
+        help="CA bundle to verify an https:// orchestrator with (env WASMFLEET_CA_FILE; "
+        "ca-file in the client's config file; default: the system's CAs).",
+        callback=_ca_file_option,
     ),
 ]
 
@@ -157,6 +177,7 @@ def _settings(url: str | None) -> tuple[str, Path | None]:
         flags["ca_file"] = ca_file_flag
     try:
         settings = load_settings(ClientSettings, flags=flags)
+        check_ca_file(settings.ca_file, where_to_set(ClientSettings, "ca_file"))
     except ConfigurationError as err:
         fail(err.message, 2)
     return settings.orchestrator.strip().rstrip("/"), settings.ca_file
@@ -170,7 +191,7 @@ def tls_problem(url: str, err: Exception) -> str | None:
         return (
             f"The orchestrator at {url} presented a certificate this client does not trust "
             f"({reason or 'certificate verify failed'}); pass the CA that signed it with "
-            "--ca-file FILE (wasmfleet --ca-file FILE ...) or WASMFLEET_CA_FILE."
+            "--ca-file FILE or WASMFLEET_CA_FILE."
         )
     if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
         plain = url.replace("https://", "http://", 1)

@@ -17,7 +17,13 @@ import typer
 
 PACKAGES: dict[str, tuple[str, ...]] = {
     "orchestrator": (
-        "sqlalchemy", "fastapi", "pydantic", "psycopg", "numpy", "amqtt", "cryptography",
+        "sqlalchemy",
+        "fastapi",
+        "pydantic",
+        "psycopg",
+        "numpy",
+        "amqtt",
+        "cryptography",
     ),
     "broker": ("amqtt",),
     "ml": ("numpy", "sklearn", "emlearn", "m2cgen", "joblib"),

@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import typer
 
@@ -56,23 +55,10 @@ _registered: set[str] = set()
 
 
 @_app.callback()
-def _group(
-    ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-file",
-            metavar="FILE",
-            help="CA bundle to verify an https:// orchestrator with (env WASMFLEET_CA_FILE; "
-            "ca-file in the client's config file).",
-        ),
-    ] = None,
-) -> None:
+def _group() -> None:
     # A callback keeps the app a group whatever is registered: typer runs an app of one
     # command as that command (``wasmfleet version`` registers only ``version``).
-    if ca_file is not None:
-        from wasmfleet.cli import client
-
-        client.ca_file_flag = ca_file
+    pass
 
 
 def version() -> None:
