@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ import httpx
 import typer
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.service.settings import load_settings, setting
+from wasmfleet.service.settings import load_settings, setting, where_to_set
+from wasmfleet.service.tls import check_ca_file
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 ENV_URL = "WASMFLEET_ORCHESTRATOR"
@@ -28,6 +30,9 @@ CHUNK = 64 * 1024
 
 transport: httpx.BaseTransport | None = None
 """Replaced by tests with an ``httpx.MockTransport`` (or an in-process app) to fake the API."""
+ca_file_flag: Path | None = None
+"""``--ca-file FILE`` of the running command (or ``up --tls``'s CA): wins over
+WASMFLEET_CA_FILE and the config file. Set by ``CaFileOpt``'s callback on every client command."""
 
 
 def _http_url(value: str) -> str | None:
@@ -49,6 +54,12 @@ class ClientSettings:
     orchestrator: str = setting(DEFAULT_URL, help="Base URL of the orchestrator.", check=_http_url)
     output: str = setting(
         "table", help="table for people, json for the raw API answer.", choices=("table", "json")
+    )
+    ca_file: Path | None = setting(
+        None,
+        help="PEM CA bundle an https:// orchestrator's certificate is verified against "
+        "(only these CAs are trusted; docs/tls.md).",
+        default_text="the system's CAs",
     )
 
     @staticmethod
@@ -86,6 +97,29 @@ OrchestratorOpt = Annotated[
         help=f"Base URL of the orchestrator (env {ENV_URL}; orchestrator in the client's "
         "config file).",
         callback=client_setting("orchestrator"),
+    ),
+]
+
+
+def _ca_file_option(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """``--ca-file``: its value by the client's precedence; remembered for ``Client`` when it
+    is on the command line (and forgotten when it is not)."""
+    global ca_file_flag
+    resolved = client_setting("ca_file", lambda v: v)(ctx, param, value)
+    source = ctx.get_parameter_source(param.name or "ca_file")
+    given = getattr(source, "name", None) == "COMMANDLINE"
+    ca_file_flag = Path(value) if given and value is not None else None
+    return resolved
+
+
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="FILE",
+        help="CA bundle to verify an https:// orchestrator with (env WASMFLEET_CA_FILE; "
+        "ca-file in the client's config file; default: the system's CAs).",
+        callback=_ca_file_option,
     ),
 ]
 
@@ -133,12 +167,39 @@ def reported() -> Iterator[None]:
 def base_url(url: str | None) -> str:
     """The orchestrator URL to use: the flag, else the environment, the client's config
     file, the default (exit 2 with a sentence when it is not an http(s) URL)."""
-    flags = {"orchestrator": url.strip()} if url else {}
+    return _settings(url)[0]
+
+
+def _settings(url: str | None) -> tuple[str, Path | None]:
+    """(orchestrator URL, CA file) by the client's precedence; exit 2 with a sentence."""
+    flags: dict[str, Any] = {"orchestrator": url.strip()} if url else {}
+    if ca_file_flag is not None:
+        flags["ca_file"] = ca_file_flag
     try:
-        value = load_settings(ClientSettings, flags=flags).orchestrator
+        settings = load_settings(ClientSettings, flags=flags)
+        check_ca_file(settings.ca_file, where_to_set(ClientSettings, "ca_file"))
     except ConfigurationError as err:
         fail(err.message, 2)
-    return value.strip().rstrip("/")
+    return settings.orchestrator.strip().rstrip("/"), settings.ca_file
+
+
+def tls_problem(url: str, err: Exception) -> str | None:
+    """A sentence for a connection that failed in TLS (None when it did not)."""
+    text = str(err)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
+        return (
+            f"The orchestrator at {url} presented a certificate this client does not trust "
+            f"({reason or 'certificate verify failed'}); pass the CA that signed it with "
+            "--ca-file FILE or WASMFLEET_CA_FILE."
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        plain = url.replace("https://", "http://", 1)
+        return (
+            f"The orchestrator at {url} does not speak HTTPS; use {plain}, or start it with "
+            "--tls-cert and --tls-key."
+        )
+    return None
 
 
 def error_message(response: httpx.Response) -> tuple[str, str | None, Any]:
@@ -167,9 +228,12 @@ class Client:
     """Calls one orchestrator; every method returns parsed JSON or raises ApiError."""
 
     def __init__(self, url: str | None = None, *, timeout: float = 30.0) -> None:
-        self.url = base_url(url)
+        self.url, ca_file = _settings(url)
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        verify: Any = True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, transport=transport, verify=verify
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -187,7 +251,10 @@ class Client:
             request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         try:
             return self._http.send(request)
-        except httpx.ConnectError:
+        except httpx.ConnectError as err:
+            problem = tls_problem(self.url, err)
+            if problem is not None:
+                raise ApiError(problem) from None
             raise ApiError(
                 f"Cannot reach the orchestrator at {self.url}; start one with "
                 "`wasmfleet up` (or `wasmfleet orchestrator`), or point --orchestrator "
@@ -200,6 +267,11 @@ class Client:
                 f"{request.url.path} within {limit:g} s."
             ) from None
         except httpx.HTTPError as err:
+            if self.url.startswith("http://") and isinstance(err, httpx.RemoteProtocolError):
+                raise ApiError(
+                    f"The orchestrator at {self.url} closed the connection; if it serves "
+                    "HTTPS, use " + self.url.replace("http://", "https://", 1) + "."
+                ) from None
             raise ApiError(
                 f"Talking to the orchestrator at {self.url} failed: "
                 f"{str(err) or type(err).__name__}."

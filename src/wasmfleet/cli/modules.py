@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from wasmfleet.cli import sign
-from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
     Output,
     OutputOpt,
@@ -242,6 +242,7 @@ def push(
     ] = None,
     by: Annotated[str | None, typer.Option(help="Who pushes it (default: your user name).")] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Upload a module (a taken name gets its next version), then its description and data
@@ -272,7 +273,9 @@ def push(
 
 @app.command("ls")
 def list_modules(
-    orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """List the latest version of every module: version, size, sha256, exports, imports and
     whether it is described (`module history NAME` lists every version)."""
@@ -290,6 +293,7 @@ def list_modules(
 def history(
     name: Annotated[str, typer.Argument(help="Module name.")],
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """List every version of a module, newest first: sha256, size, when, by whom, the note,
@@ -326,6 +330,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="Module name or id.")],
     force: Annotated[bool, typer.Option(help="Delete even while a deployment uses it.")] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Delete a module (refused while an active deployment uses it, unless --force)."""

@@ -43,12 +43,17 @@ def what_next(
     broker: str | None = None,
     cloud_broker: str | None = None,
     objects: Path | None = None,
+    ca_file: Path | None = None,
 ) -> None:
-    """Copy-pasteable commands with the real ports (and the MQTT brokers' URLs, if any)."""
+    """Copy-pasteable commands with the real ports (and the MQTT brokers' URLs, if any);
+    ``ca_file``: the fleet serves HTTPS, its certificates signed by that CA."""
     cli = cli_name()
     lines: list[tuple[str, str]] = []
     if url != DEFAULT_URL:
         lines.append((f"export WASMFLEET_ORCHESTRATOR={url}", "so the commands below find it"))
+    if ca_file is not None:
+        lines.append((f"export WASMFLEET_CA_FILE={ca_file}", "the CA of this run's HTTPS"))
+    curl = f"curl --cacert {ca_file}" if ca_file is not None else "curl"
     lines += [
         (f"{cli} status", "the fleet at a glance"),
         (f"{cli} device ls", "devices, labels, capacity"),
@@ -104,12 +109,12 @@ def what_next(
             lines.append((f"ls {objects}/store/crops/lab", "the crops in the object store"))
     lines += [
         (f"{cli} logs --follow", "what the supervisors log"),
-        (f"curl {url}/api/v1/status", "the same over HTTP (API docs: " + url + "/docs)"),
+        (f"{curl} {url}/api/v1/status", "the same over HTTP (API docs: " + url + "/docs)"),
     ]
     if "fibo" in deployed:
         lines.append(
             (
-                f"curl -X POST {url}/api/v1/deployments/fibo/execute "
+                f"{curl} -X POST {url}/api/v1/deployments/fibo/execute "
                 "-H 'content-type: application/json' -d '{\"args\": {\"iterations\": 10}}'",
                 "",
             )
@@ -121,7 +126,7 @@ def what_next(
             base = urls[steps[0]["device"]]
             lines.append(
                 (
-                    f"curl '{base}/{deployed['fibo'].get('id')}/modules/fibo/fibo?iterations=7'",
+                    f"{curl} '{base}/{deployed['fibo'].get('id')}/modules/fibo/fibo?iterations=7'",
                     "call the supervisor directly",
                 )
             )

@@ -9,6 +9,7 @@ import uvicorn
 from wasmfleet.orchestrator.app import create_app
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.service.logs import configure_logging
+from wasmfleet.service.tls import uvicorn_ssl
 
 
 def serve(settings: OrchestratorSettings) -> None:
@@ -25,5 +26,6 @@ def serve(settings: OrchestratorSettings) -> None:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=5,
+        **uvicorn_ssl(settings.tls_cert, settings.tls_key),
     )
     uvicorn.Server(config).run()

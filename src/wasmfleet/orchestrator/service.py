@@ -36,6 +36,7 @@ from wasmfleet.orchestrator.signatures import trusted_keys
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
 from wasmfleet.orchestrator.updates import CopyUpdater
 from wasmfleet.orchestrator.views import device_view
+from wasmfleet.service.http_clients import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Orchestrator:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             timeout=httpx.Timeout(30.0, connect=5.0),
             trust_env=False,
+            verify=tls_context(settings.ca_file),
         )
         self.monitor = FleetMonitor(self.store, settings)
         self.devices = DeviceRegistry(self.store, self.client, settings)

@@ -28,6 +28,7 @@ from wasmfleet.service.settings import (
     url,
     where_to_set,
 )
+from wasmfleet.service.tls import check_ca_file, check_server_files, scheme
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DAY = 86400.0
@@ -180,6 +181,25 @@ class OrchestratorSettings:
     )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
+    tls_cert: Path | None = setting(
+        None,
+        help="PEM certificate (chain) to serve HTTPS with (with --tls-key; docs/tls.md).",
+        default_text="none (plain HTTP)",
+    )
+    tls_key: Path | None = setting(
+        None, help="PEM private key of --tls-cert (unencrypted).", default_text="none"
+    )
+    ca_file: Path | None = setting(
+        None,
+        help="PEM CA bundle that supervisors' HTTPS certificates are verified against "
+        "(only these CAs are trusted).",
+        default_text="the system's CAs",
+    )
+
+    @property
+    def tls(self) -> bool:
+        """True when this orchestrator serves HTTPS."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -198,7 +218,7 @@ class OrchestratorSettings:
         """This orchestrator's URL as devices see it."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://{reachable_host(self.host)}:{self.port}"
+        return f"{scheme(self.tls)}://{reachable_host(self.host)}:{self.port}"
 
     @property
     def body_limit(self) -> BodyLimit:
@@ -221,6 +241,13 @@ class OrchestratorSettings:
         """Refuse settings that cannot work, with a sentence saying which and why."""
         check_declared(self)
         self._validate_signatures()
+        check_server_files(
+            self.tls_cert,
+            self.tls_key,
+            where_to_set(OrchestratorSettings, "tls_cert"),
+            where_to_set(OrchestratorSettings, "tls_key"),
+        )
+        check_ca_file(self.ca_file, where_to_set(OrchestratorSettings, "ca_file"))
         if not self.suspect_phi < self.phi_threshold:
             raise ConfigurationError(
                 f"suspect phi must be below the phi threshold ({self.phi_threshold:g}), "

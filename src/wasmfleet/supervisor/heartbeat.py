@@ -87,6 +87,7 @@ class Heartbeater:
         self.timeout_s = min(1.0, 2 * self.interval_s)
         self._name = settings.name
         self._base_url = settings.base_url
+        self._ca_file = settings.ca_file
         self._registrar = registrar
         self._manager = manager
         self._fences = fences
@@ -123,7 +124,7 @@ class Heartbeater:
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            verify=tls_context(),
+            verify=tls_context(self._ca_file),
             timeout=httpx.Timeout(self.timeout_s),
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
         )

@@ -13,6 +13,7 @@ import uvicorn
 
 from wasmfleet.service.http_clients import import_httpx
 from wasmfleet.service.logs import configure_logging
+from wasmfleet.service.tls import uvicorn_ssl
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 
@@ -38,6 +39,7 @@ def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
         proxy_headers=False,
+        **uvicorn_ssl(settings.tls_cert, settings.tls_key),
     )
 
 

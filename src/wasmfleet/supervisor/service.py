@@ -69,7 +69,7 @@ class Supervisor:
         )
         self.executor = CallExecutor(settings.worker_count)
         self.client = httpx.AsyncClient(
-            verify=tls_context(),
+            verify=tls_context(settings.ca_file),
             timeout=httpx.Timeout(settings.download_timeout_s),
             follow_redirects=True,
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -92,7 +92,9 @@ class Supervisor:
         self.devices.mqtt = self.streams.link
         self.devices.qoa = self.quality
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
-        self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
+        # Over TLS, call ourselves by the name our certificate is made for.
+        local_url = settings.base_url if settings.tls else f"http://{local_host}:{settings.port}"
+        self.rpc = HttpRpcTransport(self.manager, local_url, tls_context(settings.ca_file))
         self.devices.rpc = self.rpc
         bare, qualified = offered_interfaces(self.devices.lacking)
         self.device_description = device_description(
@@ -126,9 +128,10 @@ class Supervisor:
         """``simulated``, ``opencv``, or ``none`` when this device offers no camera."""
         return self.devices.camera.kind if self.devices.camera is not None else "none"
 
-    @staticmethod
-    def _registration_client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(5.0))
+    def _registration_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            verify=tls_context(self.settings.ca_file), timeout=httpx.Timeout(5.0)
+        )
 
     async def start(self) -> None:
         """Restore deployments, then start discovery, registration, heartbeats, log shipping."""

@@ -34,6 +34,7 @@ from wasmfleet.service.settings import (
     url,
     where_to_set,
 )
+from wasmfleet.service.tls import check_ca_file, check_server_files, scheme
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _LIMITS = RuntimeLimits()
@@ -260,6 +261,25 @@ class SupervisorSettings:
         help="Resolution of the call time limit, in seconds.",
         check=between(0.0001, 1),
     )
+    tls_cert: Path | None = setting(
+        None,
+        help="PEM certificate (chain) to serve HTTPS with (with --tls-key; docs/tls.md).",
+        default_text="none (plain HTTP)",
+    )
+    tls_key: Path | None = setting(
+        None, help="PEM private key of --tls-cert (unencrypted).", default_text="none"
+    )
+    ca_file: Path | None = setting(
+        None,
+        help="PEM CA bundle that the orchestrator's and other devices' HTTPS certificates are "
+        "verified against (only these CAs are trusted).",
+        default_text="the system's CAs",
+    )
+
+    @property
+    def tls(self) -> bool:
+        """True when this supervisor serves HTTPS."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def limits(self) -> RuntimeLimits:
@@ -291,7 +311,7 @@ class SupervisorSettings:
     @property
     def base_url(self) -> str:
         """This supervisor's own URL as other devices see it."""
-        return f"http://{self.public_address}:{self.port}"
+        return f"{scheme(self.tls)}://{self.public_address}:{self.port}"
 
     @property
     def body_limit(self) -> BodyLimit:
@@ -337,6 +357,13 @@ class SupervisorSettings:
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
         check_declared(self)
+        check_server_files(
+            self.tls_cert,
+            self.tls_key,
+            where_to_set(SupervisorSettings, "tls_cert"),
+            where_to_set(SupervisorSettings, "tls_key"),
+        )
+        check_ca_file(self.ca_file, where_to_set(SupervisorSettings, "ca_file"))
         self._validate_streams()
         for model, path in self.nn_models.items():
             check_nn_model(model, Path(path))
