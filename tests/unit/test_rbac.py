@@ -13,6 +13,7 @@ from wasmfleet.core.rbac import (
     allowed,
     covers,
     is_open,
+    markdown_table,
     needed_roles,
     roles_for,
     rule_for,
@@ -98,3 +99,15 @@ def test_who_may_hand_out_which_role() -> None:
     assert covers("developer", "viewer") and not covers("developer", "operator")
     assert not covers("viewer", "developer") and not covers("viewer", "bogus")
     assert set(HUMAN_ROLES) == LEVELS[Access.VIEW]
+
+
+def test_docs_security_carries_the_table() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    start, end = "<!-- rbac-table:start -->\n", "<!-- rbac-table:end -->"
+    shown = doc.split(start, 1)[1].split(end, 1)[0]
+    assert shown == markdown_table(), (
+        "docs/security.md's route table differs from core/rbac.py: paste the output of "
+        "python -c 'from wasmfleet.core.rbac import markdown_table; print(markdown_table())'"
+    )

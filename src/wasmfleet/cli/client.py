@@ -50,17 +50,6 @@ class ClientSettings:
     output: str = setting(
         "table", help="table for people, json for the raw API answer.", choices=("table", "json")
     )
-    token: str | None = setting(
-        None,
-        help="API token sent as 'Authorization: Bearer' (never put it on the command line).",
-        env=("WASMFLEET_TOKEN",),
-    )
-    token_file: Path | None = setting(
-        None,
-        help="File holding the API token.",
-        env=("WASMFLEET_TOKEN_FILE",),
-        default_text="~/.config/wasmfleet/token when it exists",
-    )
 
     @staticmethod
     def default_config() -> Path:
@@ -74,6 +63,33 @@ class ClientSettings:
         return ClientSettings.default_config().with_name("token")
 
 
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """Where the client's API token comes from (not flags: a token never goes on the command
+    line; ``wasmfleet --token-file PATH`` names a file). Environment > client config file."""
+
+    ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
+    CONFIG_ENV: ClassVar[str] = "WASMFLEET_CLIENT_CONFIG"
+
+    token: str | None = setting(
+        None,
+        help="API token sent as 'Authorization: Bearer' (never put it on the command line).",
+        env=("WASMFLEET_TOKEN",),
+        default_text="none: read from the token file",
+    )
+    token_file: Path | None = setting(
+        None,
+        help="File holding the API token.",
+        env=("WASMFLEET_TOKEN_FILE",),
+        default_text="~/.config/wasmfleet/token when it exists",
+    )
+
+    @staticmethod
+    def default_config() -> Path:
+        """The client's config file (see ``ClientSettings``)."""
+        return ClientSettings.default_config()
+
+
 global_flags: dict[str, str] = {}
 """Options given before the command (``wasmfleet --token-file PATH ...``), set by main."""
 
@@ -82,7 +98,7 @@ def bearer_token() -> str | None:
     """The API token to send: WASMFLEET_TOKEN, else the token file (``--token-file``,
     WASMFLEET_TOKEN_FILE, the client config's ``token_file``, ~/.config/wasmfleet/token)."""
     try:
-        settings = load_settings(ClientSettings, flags=global_flags)
+        settings = load_settings(TokenSettings, flags=global_flags)
     except ConfigurationError as err:
         fail(err.message, 2)
     if settings.token and settings.token.strip():
