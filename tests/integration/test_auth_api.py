@@ -153,11 +153,16 @@ def test_expired_and_revoked_tokens_are_refused(fleet: Fleet) -> None:
 def test_a_refused_request_changes_nothing_and_changes_are_audited(fleet: Fleet) -> None:
     upload = {"data": {"name": "fibo"}, "files": {"wasm": ("fibo.wasm", WASM, "application/wasm")}}
     before = fleet.call("GET", "/api/v1/modules", "viewer").json()
+    fresh = fleet.call("POST", "/api/v1/tokens", "admin", json={"name": "new", "user": "ope"})
+    fleet.tokens["fresh"] = fresh.json()["token"]
+    assert fleet.call("GET", "/api/v1/users", "fresh").status_code == 403
     r = fleet.call("POST", "/api/v1/modules", "viewer", **upload)
     assert r.status_code == 403 and "developer or admin" in r.json()["error"]["message"]
     r = fleet.call("POST", "/api/v1/modules", None, **upload)
     assert r.status_code == 401
     assert fleet.call("GET", "/api/v1/modules", "viewer").json() == before == []
+    after = {t["id"]: t for t in fleet.call("GET", "/api/v1/tokens", "admin").json()}
+    assert after[fresh.json()["id"]]["last_used_at"] is None  # refused: not even marked used
     r = fleet.call("POST", "/api/v1/modules", "developer", **upload)
     assert r.status_code == 201, r.text
     entries = fleet.call("GET", "/api/v1/audit", "admin", params={"actor": "dev"}).json()

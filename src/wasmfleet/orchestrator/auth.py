@@ -62,6 +62,8 @@ class Identity:
     user_id: str | None = None
     token_id: str | None = None
     token_name: str | None = None
+    last_used_at: datetime | None = None
+    """When the token was last recorded as used (before this request)."""
 
     @property
     def signed_in(self) -> bool:
@@ -97,7 +99,7 @@ class Authenticator:
         if not self.enabled or (rule is not None and rule.access is rbac.Access.OPEN):
             return ANONYMOUS
         if rule is not None and rule.wasmiot and self.open_wasmiot:
-            return self.authenticate(header) if header else ANONYMOUS
+            return self._used(self.authenticate(header)) if header else ANONYMOUS
         identity = self.authenticate(header)
         assert identity.role is not None
         if not rbac.allowed(identity.role, method, template):
@@ -106,10 +108,19 @@ class Authenticator:
                 f"the token {identity.token_name!r} of {identity.actor} has the role "
                 f"{identity.role}."
             )
+        return self._used(identity)
+
+    def _used(self, identity: Identity) -> Identity:
+        """Record an accepted token's use (at most once per ``TOUCH_EVERY``); the identity."""
+        now = utcnow()
+        last = identity.last_used_at
+        if identity.token_id and (last is None or now - last >= TOUCH_EVERY):
+            self.store.touch_token(identity.token_id, now)
         return identity
 
     def authenticate(self, header: str | None) -> Identity:
-        """The identity behind an Authorization header, or Unauthenticated saying why not."""
+        """The identity behind an Authorization header, or Unauthenticated saying why not.
+        Nothing is written: a refused request leaves the token as it was."""
         if not header or not header.strip():
             raise Unauthenticated(f"This route needs an API token: {HOW_TO_SEND}.")
         scheme, _, token = header.strip().partition(" ")
@@ -146,9 +157,10 @@ class Authenticator:
                 f"The user {found.user} was disabled at {found.user_disabled_at.isoformat()}; "
                 "their tokens are refused."
             )
-        if found.last_used_at is None or now - found.last_used_at >= TOUCH_EVERY:
-            self.store.touch_token(found.id, now)
-        return Identity(found.user, rbac.Role(found.role), found.user_id, found.id, found.name)
+        return Identity(
+            found.user, rbac.Role(found.role), found.user_id, found.id, found.name,
+            found.last_used_at,
+        )  # fmt: skip
 
     def bootstrap(self) -> str | None:
         """With auth on and no active admin: create one with a token; the token, else None.
