@@ -177,3 +177,50 @@ def test_a_ca_file_that_is_not_a_certificate_exits_2(
     assert exit_info.value.exit_code == 2
     err = capsys.readouterr().err
     assert f"The CA file {bogus} (--ca-file or WASMFLEET_CA_FILE) holds no PEM" in err
+
+
+def test_the_bearer_token_comes_from_the_environment_then_a_token_file(
+    fake: Callable[[Handler], None], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={})
+
+    fake(handler)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("WASMFLEET_TOKEN", "WASMFLEET_TOKEN_FILE", "WASMFLEET_CLIENT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(client_module, "global_flags", {})
+    Client().get("/x")
+    default = tmp_path / "config" / "wasmfleet" / "token"
+    default.parent.mkdir(parents=True)
+    default.write_text("wf_default\n")
+    Client().get("/x")
+    named = tmp_path / "named.token"
+    named.write_text("wf_named")
+    monkeypatch.setenv("WASMFLEET_TOKEN_FILE", str(named))
+    Client().get("/x")
+    monkeypatch.setattr(client_module, "global_flags", {"token_file": str(default)})
+    Client().get("/x")
+    monkeypatch.setenv("WASMFLEET_TOKEN", "wf_env")
+    Client().get("/x")
+    assert seen == [
+        None,
+        "Bearer wf_default",
+        "Bearer wf_named",
+        "Bearer wf_default",
+        "Bearer wf_env",
+    ]
+
+
+def test_an_unreadable_token_file_exits_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WASMFLEET_TOKEN", raising=False)
+    monkeypatch.setenv("WASMFLEET_TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(typer.Exit) as exited:
+        Client()
+    assert exited.value.exit_code == 2
+    assert "Cannot read the token file" in capsys.readouterr().err

@@ -68,6 +68,66 @@ class ClientSettings:
         base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
         return Path(base) / "wasmfleet" / "client.toml"
 
+    @staticmethod
+    def default_token_file() -> Path:
+        """``$XDG_CONFIG_HOME/wasmfleet/token`` (``~/.config`` by default)."""
+        return ClientSettings.default_config().with_name("token")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """Where the client's API token comes from (not flags: a token never goes on the command
+    line; ``wasmfleet --token-file PATH`` names a file). Environment > client config file."""
+
+    ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
+    CONFIG_ENV: ClassVar[str] = "WASMFLEET_CLIENT_CONFIG"
+
+    token: str | None = setting(
+        None,
+        help="API token sent as 'Authorization: Bearer' (never put it on the command line).",
+        env=("WASMFLEET_TOKEN",),
+        default_text="none: read from the token file",
+    )
+    token_file: Path | None = setting(
+        None,
+        help="File holding the API token.",
+        env=("WASMFLEET_TOKEN_FILE",),
+        default_text="~/.config/wasmfleet/token when it exists",
+    )
+
+    @staticmethod
+    def default_config() -> Path:
+        """The client's config file (see ``ClientSettings``)."""
+        return ClientSettings.default_config()
+
+
+global_flags: dict[str, str] = {}
+"""Options given before the command (``wasmfleet --token-file PATH ...``), set by main."""
+
+
+def bearer_token() -> str | None:
+    """The API token to send: WASMFLEET_TOKEN, else the token file (``--token-file``,
+    WASMFLEET_TOKEN_FILE, the client config's ``token_file``, ~/.config/wasmfleet/token)."""
+    try:
+        settings = load_settings(TokenSettings, flags=global_flags)
+    except ConfigurationError as err:
+        fail(err.message, 2)
+    if settings.token and settings.token.strip():
+        return settings.token.strip()
+    path = settings.token_file
+    if path is None:
+        default = ClientSettings.default_token_file()
+        path = default if default.is_file() else None
+    if path is None:
+        return None
+    try:
+        token = path.expanduser().read_text(encoding="utf-8").strip()
+    except OSError as err:
+        fail(f"Cannot read the token file {path}: {err.strerror or err}.", 2)
+    if not token:
+        fail(f"The token file {path} is empty.", 2)
+    return token
+
 
 def client_setting(
     name: str, convert: Callable[[Any], Any] = str
@@ -231,8 +291,10 @@ class Client:
         self.url, ca_file = _settings(url)
         self.timeout = timeout
         verify: Any = True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+        token = bearer_token()
+        headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, transport=transport, verify=verify
+            base_url=self.url, timeout=timeout, transport=transport, verify=verify, headers=headers
         )
 
     def __enter__(self) -> Client:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -40,6 +40,9 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "broker": ("wasmfleet.cli.broker", "broker", "command"),
     "sensor": ("wasmfleet.cli.sensor", "app", "group"),
     "ml": ("wasmfleet.cli.ml", "app", "group"),
+    "user": ("wasmfleet.cli.users", "app", "group"),
+    "token": ("wasmfleet.cli.tokens", "app", "group"),
+    "audit": ("wasmfleet.cli.audit", "audit", "command"),
     "bridge": ("wasmfleet.cli.bridge", "bridge", "command"),
     "sink": ("wasmfleet.cli.bridge", "sink", "command"),
 }
@@ -56,10 +59,22 @@ _registered: set[str] = set()
 
 
 @_app.callback()
-def _group() -> None:
+def _group(
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the API token (else WASMFLEET_TOKEN, WASMFLEET_TOKEN_FILE, "
+            "~/.config/wasmfleet/token).",
+        ),
+    ] = None,
+) -> None:
     # A callback keeps the app a group whatever is registered: typer runs an app of one
     # command as that command (``wasmfleet version`` registers only ``version``).
-    pass
+    if token_file:
+        from wasmfleet.cli.client import global_flags
+
+        global_flags["token_file"] = token_file
 
 
 def version() -> None:

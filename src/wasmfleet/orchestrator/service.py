@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 import wasmfleet
+from wasmfleet.orchestrator.auth import Authenticator
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.deployments import DeploymentService
 from wasmfleet.orchestrator.devices import DeviceRegistry
@@ -49,6 +50,7 @@ class Orchestrator:
         data_dir = settings.resolved_data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.resolved_database_url)
+        self.auth = Authenticator(self.store, settings)
         self.blobs = BlobStore(data_dir / "blobs")
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -92,6 +94,7 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
+        await asyncio.to_thread(self.auth.bootstrap)
         await self.monitor.load()
         if self.settings.mdns:
             await self.discovery.start()

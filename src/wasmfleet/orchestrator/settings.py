@@ -179,6 +179,23 @@ class OrchestratorSettings:
         help="Seconds between rounds that delete old log entries and executions; 0: never.",
         check=at_least(0),
     )
+    auth: str = setting(
+        "off",
+        help="on: every route but the probes and API documents needs an API token "
+        "(Authorization: Bearer, docs/security.md); off: the API is open.",
+        choices=("on", "off"),
+    )
+    admin_token_file: Path | None = setting(
+        None,
+        help="With --auth on and no admin yet: the first admin's token is read from this "
+        "file, or written to it (mode 0600) when it does not exist.",
+        default_text="printed once on stdout",
+    )
+    open_wasmiot_routes: bool = setting(
+        False,
+        help="With --auth on, leave the wasmiot-dialect routes (/file/..., /execute/..., "
+        "/device/logs) open to callers without a token (trusted networks only).",
+    )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
     tls_cert: Path | None = setting(
