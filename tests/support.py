@@ -181,7 +181,7 @@ class OrchestratorProcess(ServiceProcess):
     """``python -m wasmfleet orchestrator`` on loopback (no mDNS unless asked)."""
 
     kind = "orchestrator"
-    health_path = "/api/v1/status"
+    health_path = "/readyz"  # the readiness probe: open also with --auth on
 
     def command(self) -> list[str]:
         """The command line that starts it."""

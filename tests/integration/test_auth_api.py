@@ -42,7 +42,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     data = tmp_path_factory.mktemp("auth") / "data"
     token_file = data.parent / "admin.token"
     orch = OrchestratorProcess(data, args=["--auth", "on", "--admin-token-file", str(token_file)])
-    orch.health_path = "/readyz"
     orch.start()
     try:
         admin = token_file.read_text().strip()

@@ -1,12 +1,14 @@
 """Both services fuzzed from their own OpenAPI documents: 0 server errors, every 4xx in shape.
 
 A bounded schemathesis run per service (a fixed number of examples per operation, all
-phases that apply); bench/fuzz.py is the long run (docs/fuzzing.md). With auth on, the
-harness sends WASMFLEET_TOKEN as a bearer token (tests/fuzz_hooks.py).
+phases that apply); bench/fuzz.py is the long run (docs/fuzzing.md). The orchestrator runs
+with auth on: the harness sends its bootstrap admin token as WASMFLEET_TOKEN, a bearer token
+(tests/fuzz_hooks.py), so every route is reached past the token check.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +25,25 @@ MAX_EXAMPLES = 25
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedServices]:
-    """An orchestrator and a supervisor (fibo deployed), shared by the two runs."""
-    with fuzzed_services(tmp_path_factory.mktemp("fuzz")) as fleet:
-        yield fleet
+    """An orchestrator with auth on and a supervisor (fibo deployed), shared by the runs;
+    WASMFLEET_TOKEN holds the orchestrator's admin token meanwhile."""
+    root = tmp_path_factory.mktemp("fuzz")
+    token_file = root / "admin.token"
+    auth = ["--auth", "on", "--admin-token-file", str(token_file)]
+    before = os.environ.get("WASMFLEET_TOKEN")
+    with fuzzed_services(root, auth) as fleet:
+        os.environ["WASMFLEET_TOKEN"] = token_file.read_text().strip()
+        try:
+            yield fleet
+        finally:
+            if before is None:
+                os.environ.pop("WASMFLEET_TOKEN", None)
+            else:
+                os.environ["WASMFLEET_TOKEN"] = before
+
+
+def _admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ['WASMFLEET_TOKEN']}"}
 
 
 @pytest.mark.timeout(300)
@@ -45,6 +63,10 @@ def test_fuzzing_finds_no_server_error_and_every_4xx_has_the_error_shape(
     assert run.operations == run.report["operations"]["total"] >= len(_operations(proc.url)) - 1
     assert run.cases >= run.operations * 5
     assert proc.proc is not None and proc.proc.poll() is None, "the service died under fuzzing"
+    if service == "orchestrator":  # the cases got past the token check: admin made changes
+        audit = proc.get("/api/v1/audit", params={"actor": "admin", "limit": 5}, headers=_admin())
+        assert audit.status_code == 200, audit.text
+        assert len(audit.json()) >= 1, audit.text
 
 
 def test_an_encoded_body_is_refused_not_expanded(services: FuzzedServices) -> None:
@@ -76,11 +98,11 @@ def test_integers_beyond_64_bits_are_refused_at_the_edge(services: FuzzedService
         f"/api/v1/modules/fibo@{huge}",
         "/api/v1/modules/fibo@\u00b2",
     ):
-        answer = orch.get(path)
+        answer = orch.get(path, headers=_admin())
         assert answer.status_code == 400, (path, answer.text)
         assert answer.json()["error"]["message"]
     beat = {"name": "nobody", "deployments": {"d": 2**64}}
-    answer = orch.post("/api/v1/heartbeat", json=beat)
+    answer = orch.post("/api/v1/heartbeat", json=beat, headers=_admin())
     assert answer.status_code == 400 and "epoch" in answer.json()["error"]["message"]
     answer = services.supervisor.deploy({"deploymentId": "x", "modules": [], "epoch": 2**64})
     assert answer.status_code == 400, answer.text
