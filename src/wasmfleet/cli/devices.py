@@ -197,3 +197,20 @@ def forget(
         print_json(answer if answer is not None else {"forgotten": name})
     else:
         note(text)
+
+
+@app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="Name of a device that joined.")],
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Revoke a joined device: its credential is refused, it gets no more work, and its
+    steps move to other devices (admins)."""
+    with reported(), Client(orchestrator) as api:
+        answer = api.post(f"/api/v1/devices/{name}/revoke")
+    if output is Output.json:
+        print_json(answer)
+    else:
+        note(f"revoked device {name} ({answer.get('tokens', 0)} credential(s) refused from now on)")

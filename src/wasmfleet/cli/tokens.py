@@ -66,6 +66,15 @@ def create(
         str | None, typer.Option(help="Lifetime such as 30d, 12h (default: never expires).")
     ] = None,
     user: Annotated[str | None, typer.Option(help="Whose token (admins; default: yours).")] = None,
+    device: Annotated[
+        bool,
+        typer.Option(
+            "--device",
+            help="A single-use join token for a supervisor (admins): `wasmfleet supervisor "
+            "--join URL` with it in WASMFLEET_JOIN_TOKEN or --join-token-file; with --name, "
+            "only the device of that name may use it.",
+        ),
+    ] = False,
     save: Annotated[
         Path | None, typer.Option(help="Write the token to this new file (mode 0600).")
     ] = None,
@@ -73,6 +82,11 @@ def create(
     output: OutputOpt = Output.table,
 ) -> None:
     """Create a token; its secret is printed once (or saved with --save)."""
+    if device:
+        if role is not None or user is not None:
+            fail("--device makes a join token: leave out --role and --user.", 2)
+        role = "device-join"
+        name = "join" if name == "token" else f"join@{name}"
     body: dict[str, Any] = {"name": name}
     for key, value in (("role", role), ("expires_in", expires), ("user", user)):
         if value is not None:

@@ -3,8 +3,8 @@
 Roles are what a token carries. ``admin`` (the platform configurer) may do everything;
 ``developer`` (AI and app developers: modules, deployments) and ``operator`` (deploy, roll
 out, run) each cover ``viewer`` (read only); ``device`` is a supervisor's own credential
-(the routes devices call; issued by join tokens, next to come). A route is given an
-*access level*, and a level is the set of roles allowed on it:
+(the routes devices call), issued when a supervisor joins with a ``device-join``
+token. A route is given an *access level*, and a level is the set of roles allowed on it:
 
     open       no token needed (probes, the API documents)
     view       viewer, developer, operator, admin
@@ -14,7 +14,9 @@ out, run) each cover ``viewer`` (read only); ``device`` is a supervisor's own cr
     operate    operator, admin (rollouts)
     admin      admin (users, audit, forgetting devices)
     device     device, admin (heartbeats, registration, log shipping)
-    signed-in  any role (who am I, one's own tokens)
+    signed-in  any role but device-join (who am I, one's own tokens)
+    join       device-join, admin (a supervisor trading its single-use join token for
+               its own device credential)
 
 ``RULES`` lists every route of the orchestrator; ``docs/security.md`` carries the same table
 (``markdown_table``), checked by a test, and another test walks it against a live API.
@@ -34,6 +36,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     VIEWER = "viewer"
     DEVICE = "device"
+    JOIN = "device-join"
 
 
 HUMAN_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.DEVELOPER, Role.OPERATOR, Role.VIEWER)
@@ -45,6 +48,7 @@ COVERS: dict[Role, frozenset[Role]] = {
     Role.OPERATOR: frozenset({Role.OPERATOR, Role.VIEWER}),
     Role.VIEWER: frozenset({Role.VIEWER}),
     Role.DEVICE: frozenset({Role.DEVICE}),
+    Role.JOIN: frozenset(),
 }
 """The roles whose rights a role includes (a user may hand out tokens of these roles)."""
 
@@ -61,6 +65,7 @@ class Access(StrEnum):
     ADMIN = "admin"
     DEVICE = "device"
     SIGNED_IN = "signed-in"
+    JOIN = "join"
 
 
 _HUMANS = frozenset(HUMAN_ROLES)
@@ -73,7 +78,8 @@ LEVELS: dict[Access, frozenset[Role]] = {
     Access.OPERATE: frozenset({Role.OPERATOR, Role.ADMIN}),
     Access.ADMIN: frozenset({Role.ADMIN}),
     Access.DEVICE: frozenset({Role.DEVICE, Role.ADMIN}),
-    Access.SIGNED_IN: frozenset(Role),
+    Access.SIGNED_IN: frozenset(Role) - {Role.JOIN},
+    Access.JOIN: frozenset({Role.JOIN, Role.ADMIN}),
 }
 """The roles allowed at each access level."""
 
@@ -97,7 +103,7 @@ def _r(method: str, path: str, access: Access, *, audited: bool | None = None) -
     return Rule(method, path, access, changes, wasmiot)
 
 
-V, F, DV, DP, OP, AD, DE, SI, OPEN = (
+V, F, DV, DP, OP, AD, DE, SI, OPEN, JN = (
     Access.VIEW,
     Access.FETCH,
     Access.DEVELOP,
@@ -107,6 +113,7 @@ V, F, DV, DP, OP, AD, DE, SI, OPEN = (
     Access.DEVICE,
     Access.SIGNED_IN,
     Access.OPEN,
+    Access.JOIN,
 )
 API = "/api/v1"
 
@@ -127,6 +134,8 @@ RULES: tuple[Rule, ...] = (
     _r("GET", f"{API}/devices/{{key}}", V),
     _r("DELETE", f"{API}/devices/{{key}}", AD),
     _r("DELETE", f"{API}/devices", AD),
+    _r("POST", f"{API}/devices/join", JN),
+    _r("POST", f"{API}/devices/{{key}}/revoke", AD),
     # modules
     _r("GET", f"{API}/modules", V),
     _r("GET", f"{API}/modules/{{key}}", V),
@@ -188,7 +197,9 @@ RULES: tuple[Rule, ...] = (
 )
 """Every route of the orchestrator with its access level, in the order the docs show them."""
 
-_LEAST_FIRST = (Role.VIEWER, Role.DEVELOPER, Role.OPERATOR, Role.DEVICE, Role.ADMIN)
+_LEAST_FIRST = (
+    Role.VIEWER, Role.DEVELOPER, Role.OPERATOR, Role.DEVICE, Role.JOIN, Role.ADMIN,
+)  # fmt: skip
 _BY_ROUTE: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in RULES}
 
 

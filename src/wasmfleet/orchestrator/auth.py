@@ -142,6 +142,12 @@ class Authenticator:
                 "orchestrator, or its user was deleted); ask an admin for a new one."
             )
         now = utcnow()
+        if found.revoked_at is not None and found.role == rbac.Role.JOIN:
+            raise Unauthenticated(
+                f"The join token {found.name!r} was used (or revoked) at "
+                f"{found.revoked_at.isoformat()}: join tokens work once; create a new one "
+                "with `wasmfleet token create --device`."
+            )
         if found.revoked_at is not None:
             raise Unauthenticated(
                 f"The token {found.name!r} of {found.user} was revoked at "

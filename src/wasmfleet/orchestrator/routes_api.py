@@ -26,6 +26,7 @@ from wasmfleet.orchestrator.http_input import (
 )
 from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.orchestrator.monitor import Heartbeat
+from wasmfleet.orchestrator.routes_identities import caller
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.store import ModuleRecord
 from wasmfleet.orchestrator.views import (
@@ -91,6 +92,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         The answer gives the current epoch of each of those deployments; a device holding
         an older one must stop serving it (it was moved). 404 means: register first."""
         beat = Heartbeat(await read_json(request, limit.fixed(1024 * 1024)))
+        orch.trust.check_caller(caller(request), beat.name)
         if not await orch.monitor.heartbeat(beat):
             return JSONResponse(
                 {
@@ -126,6 +128,20 @@ def api_router(orch: Orchestrator) -> APIRouter:
         orch.store.delete_device(found.id)
         orch.monitor.forget(found.name)
         return Response(status_code=204)
+
+    @router.post("/devices/join", status_code=201, tags=["devices"])
+    async def join_device(request: Request) -> Any:
+        """Trade a single-use join token for this device's own credential: `{"name"}` →
+        `{"device", "user", "token", "hop_key", "orchestrator_url"}` (secrets shown once)."""
+        body = await read_json(request, limit.fixed(16 * 1024))
+        answer = await asyncio.to_thread(orch.trust.join, caller(request), body)
+        return JSONResponse(answer, status_code=201)
+
+    @router.post("/devices/{key}/revoke", tags=["devices"])
+    async def revoke_device(key: str) -> Any:
+        """Revoke a joined device: its credential is refused, it gets no more work, and
+        self-healing moves its steps to other devices."""
+        return await orch.revoke_device(key)
 
     @router.delete("/devices", response_model=schemas.Forgotten, tags=["devices"])
     def forget_all() -> Any:

@@ -87,6 +87,8 @@ def _name(value: Any, what: str) -> str:
 
 def _role(value: Any) -> rbac.Role:
     names = ", ".join(r.value for r in rbac.HUMAN_ROLES)
+    if value == rbac.Role.JOIN:
+        return rbac.Role.JOIN  # an admin's single-use token for a device to join with
     if value == rbac.Role.DEVICE:
         raise InvalidDocument(
             "The role device is for supervisors, which get it from a join token; choose one "

@@ -20,6 +20,7 @@ import wasmfleet
 from wasmfleet.orchestrator.auth import Authenticator
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.deployments import DeploymentService
+from wasmfleet.orchestrator.device_trust import ControlAuth, DeviceTrust
 from wasmfleet.orchestrator.devices import DeviceRegistry
 from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.execution import ExecutionService
@@ -52,7 +53,9 @@ class Orchestrator:
         self.store = store or open_store(settings.resolved_database_url)
         self.auth = Authenticator(self.store, settings)
         self.blobs = BlobStore(data_dir / "blobs")
+        self.trust = DeviceTrust(self.store, settings)
         self.client = httpx.AsyncClient(
+            auth=ControlAuth(self.trust),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             timeout=httpx.Timeout(30.0, connect=5.0),
             trust_env=False,
@@ -60,6 +63,7 @@ class Orchestrator:
         )
         self.monitor = FleetMonitor(self.store, settings)
         self.devices = DeviceRegistry(self.store, self.client, settings)
+        self.devices.revoked = self.trust.revoked
         self.modules = ModuleService(
             self.store,
             self.blobs,
@@ -68,7 +72,7 @@ class Orchestrator:
             trusted=trusted_keys(settings),
         )
         self.deployments = DeploymentService(
-            self.store, self.client, settings, unavailable=self.monitor.unplaceable
+            self.store, self.client, settings, unavailable=self._unavailable
         )
         self.updates = CopyUpdater(self.store, self.modules, self.deployments)
         self.reconciler = Reconciler(self.store, self.client, settings, self.deployments)
@@ -91,6 +95,19 @@ class Orchestrator:
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _unavailable(self) -> dict[str, str]:
+        """Devices that must get no new work: flapping ones (the monitor), revoked ones."""
+        out = self.monitor.unplaceable()
+        for name in self.trust.revoked():
+            out[name] = "its credential was revoked"
+        return out
+
+    async def revoke_device(self, name: str) -> dict[str, Any]:
+        """Revoke a joined device: refused from now on, its steps moved elsewhere."""
+        answer = await asyncio.to_thread(self.trust.revoke, name)
+        await self.monitor.declare_dead(name, "its credential was revoked")
+        return answer
 
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""

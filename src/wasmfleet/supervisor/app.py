@@ -27,6 +27,7 @@ from wasmfleet.supervisor.call_endpoint import CallEndpoint, CallFastPath
 from wasmfleet.supervisor.routes import SupervisorRoutes
 from wasmfleet.supervisor.service import Supervisor
 from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.supervisor.trust import DeviceGuard
 
 log = logging.getLogger("wasmfleet.supervisor.http")
 
@@ -104,4 +105,5 @@ def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = Non
     )
     app.state.supervisor = sup
     app.state.probes = probes
-    return RefuseContentEncoding(CallFastPath(app, calls), "supervisor")
+    guarded = DeviceGuard(CallFastPath(app, calls), sup.credentials, settings.calls)
+    return RefuseContentEncoding(guarded, "supervisor")

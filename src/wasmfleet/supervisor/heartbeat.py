@@ -93,6 +93,8 @@ class Heartbeater:
         self._fences = fences
         self._rng = rng or random.Random()
         self._client: httpx.AsyncClient | None = None
+        self.auth: httpx.Auth | None = None
+        """Sends the device's credential (a joined device, supervisor/trust.py)."""
         self._closing: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None
@@ -124,6 +126,7 @@ class Heartbeater:
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            auth=self.auth,
             verify=tls_context(self._ca_file),
             timeout=httpx.Timeout(self.timeout_s),
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),

@@ -39,6 +39,7 @@ from wasmfleet.supervisor.rpc import HttpRpcTransport
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.streams import StreamService
+from wasmfleet.supervisor.trust import OrchestratorBearer, join, load_credentials
 
 if TYPE_CHECKING:
     from wasmfleet.supervisor.advertise import Advertiser
@@ -68,7 +69,12 @@ class Supervisor:
             nn=self.nn,
         )
         self.executor = CallExecutor(settings.worker_count)
+        self.credentials = load_credentials(settings)
+        if self.credentials is None and settings.join_url is not None:
+            self.credentials = join(settings)
+        self.bearer = OrchestratorBearer(self.credentials)
         self.client = httpx.AsyncClient(
+            auth=self.bearer,
             verify=tls_context(settings.ca_file),
             timeout=httpx.Timeout(settings.download_timeout_s),
             follow_redirects=True,
@@ -81,7 +87,7 @@ class Supervisor:
         self.calls = CallService(
             self.manager,
             self.history,
-            Chainer(self.client, settings.chain_timeout_s),
+            Chainer(self.client, settings.chain_timeout_s, self.credentials),
             self.fences,
             inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
@@ -108,12 +114,20 @@ class Supervisor:
             self.fences,
             streams=self._message_counters,
         )
+        self.heartbeat.auth = self.bearer
         self.advertiser: Advertiser | None = None
         if settings.mdns:  # zeroconf (~3 MB) is imported only where it is used
             from wasmfleet.supervisor.advertise import Advertiser
 
             self.advertiser = Advertiser(settings)
-        self.shipper = LogShipper(settings)
+        self.shipper = LogShipper(
+            settings,
+            client_factory=lambda: httpx.Client(
+                verify=tls_context(settings.ca_file), timeout=5.0, auth=self.bearer
+            ),
+        )
+        if self.credentials is not None:
+            self.set_orchestrator(self.credentials.orchestrator_url)
 
     def _message_counters(self) -> dict[str, int] | None:
         """What the heartbeat tells the orchestrator about messages: triggers and bridges."""
@@ -130,7 +144,7 @@ class Supervisor:
 
     def _registration_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            verify=tls_context(self.settings.ca_file), timeout=httpx.Timeout(5.0)
+            verify=tls_context(self.settings.ca_file), timeout=httpx.Timeout(5.0), auth=self.bearer
         )
 
     async def start(self) -> None:
@@ -175,6 +189,7 @@ class Supervisor:
     def set_orchestrator(self, url: str) -> None:
         """Adopt an orchestrator (POST /register): register with it and ship logs to it."""
         self.registrar.set_orchestrator(url)
+        self.bearer.follow(url)
         self.shipper.follow_orchestrator(url)
 
     def health(self) -> dict[str, Any]:

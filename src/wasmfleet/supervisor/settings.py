@@ -235,6 +235,30 @@ class SupervisorSettings:
         key="trusted-keys",
         default_text="none (modules need no signature)",
     )
+    join_url: str | None = setting(
+        None,
+        help="Join the orchestrator at this URL with a join token (WASMFLEET_JOIN_TOKEN or "
+        "--join-token-file), once: the credential it gives is kept in the data dir, and from "
+        "then on only that orchestrator may deploy, delete or re-register (docs/security.md).",
+        flag="--join",
+        default_text="none",
+        check=url("http", "https"),
+    )
+    join_token: str | None = setting(
+        None,
+        help="The join token (prefer the variable WASMFLEET_JOIN_TOKEN to the flag: a flag "
+        "shows in ps).",
+        default_text="none",
+    )
+    join_token_file: Path | None = setting(
+        None, help="A file holding the join token.", default_text="none"
+    )
+    calls: str = setting(
+        "open",
+        help="Who may call functions: open (anyone), token (the orchestrator or another "
+        "device of the fleet; needs a join credential), loopback (only this machine).",
+        choices=("open", "token", "loopback"),
+    )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
     ship_log_level: str = setting(
@@ -275,6 +299,10 @@ class SupervisorSettings:
         "verified against (only these CAs are trusted).",
         default_text="the system's CAs",
     )
+
+    def has_credentials(self) -> bool:
+        """Whether this device joined an orchestrator (or is about to, with --join)."""
+        return self.join_url is not None or (self.resolved_data_dir / "credentials.json").exists()
 
     @property
     def tls(self) -> bool:
@@ -365,6 +393,11 @@ class SupervisorSettings:
         )
         check_ca_file(self.ca_file, where_to_set(SupervisorSettings, "ca_file"))
         self._validate_streams()
+        if self.calls == "token" and not self.has_credentials():
+            raise ConfigurationError(
+                "--calls token needs a join credential (--join URL with a join token): "
+                "without one, this device knows no token of its fleet."
+            )
         for model, path in self.nn_models.items():
             check_nn_model(model, Path(path))
         if self.trusted_keys:

@@ -1,0 +1,103 @@
+"""Devices that trust only their orchestrator, with real processes on loopback: a
+single-use join token, a device registering with its credential, control routes refused
+to anyone but the orchestrator, --calls token, and revocation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import OrchestratorProcess, SupervisorProcess, wait_until
+
+
+@pytest.fixture
+def orch(tmp_path: Path) -> Iterator[tuple[OrchestratorProcess, dict[str, str]]]:
+    token_file = tmp_path / "admin.token"
+    proc = OrchestratorProcess(
+        tmp_path / "orch", args=["--auth", "on", "--admin-token-file", str(token_file)]
+    )
+    proc.start()
+    try:
+        yield proc, {"authorization": f"Bearer {token_file.read_text().strip()}"}
+    finally:
+        proc.stop()
+
+
+def _join_token(orch: OrchestratorProcess, admin: dict[str, str], name: str) -> str:
+    r = orch.post(
+        "/api/v1/tokens", json={"name": f"join@{name}", "role": "device-join"}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
+def test_join_register_refuse_control_and_revoke(
+    tmp_path: Path, orch: tuple[OrchestratorProcess, dict[str, str]]
+) -> None:
+    proc, admin = orch
+    token = _join_token(proc, admin, "cam-1")
+    sup = SupervisorProcess(
+        tmp_path / "cam-1",
+        name="cam-1",
+        args=["--join", proc.url, "--calls", "token"],
+        env={"WASMFLEET_JOIN_TOKEN": token},
+    )
+    sup.start()
+    try:
+        creds = tmp_path / "cam-1" / "credentials.json"
+        assert creds.stat().st_mode & 0o777 == 0o600
+        # the join token worked once: a second use is refused
+        again = proc.post(
+            "/api/v1/devices/join",
+            json={"name": "cam-1"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert again.status_code == 401 and "join token" in again.json()["error"]["message"]
+        # the device registered and heartbeats with its credential (auth on)
+        assert wait_until(
+            lambda: any(
+                d["name"] == "cam-1" and d["status"] == "active"
+                for d in proc.get("/api/v1/devices", headers=admin).json()
+            ),
+            timeout=20,
+        ), sup.log()
+        # control from anyone but the orchestrator: refused, nothing installed
+        r = sup.deploy({"deploymentId": "x", "modules": [], "instructions": {"modules": {}}})
+        assert r.status_code == 401, r.text
+        r = sup.post("/register", json={"url": "http://127.0.0.1:9"}, headers={
+            "authorization": "Bearer wfo_" + "0" * 64})  # fmt: skip
+        assert r.status_code == 403, r.text
+        assert sup.get("/deploy").json() in ([], {}) or "x" not in str(sup.get("/deploy").json())
+        # --calls token: an anonymous call is refused
+        r = sup.get("/x/modules/m/f")
+        assert r.status_code == 401 and "--calls token" in r.json()["error"]["message"]
+        # revoke: heartbeats are refused and the device gets no new work
+        r = proc.post("/api/v1/devices/cam-1/revoke", headers=admin)
+        assert r.status_code == 200, r.text
+        assert wait_until(
+            lambda: (
+                sup.get("/api/v1/status").json()["heartbeat"].get("failures", 0) > 0
+                or "401" in str(sup.get("/api/v1/status").json()["heartbeat"])
+            ),
+            timeout=10,
+        ), sup.get("/api/v1/status").json()["heartbeat"]
+        device = proc.get("/api/v1/devices/cam-1", headers=admin).json()
+        assert device["status"] == "dead", device
+    finally:
+        sup.stop()
+
+
+def test_a_join_token_for_another_name_is_refused(
+    tmp_path: Path, orch: tuple[OrchestratorProcess, dict[str, str]]
+) -> None:
+    proc, admin = orch
+    token = _join_token(proc, admin, "cam-2")
+    r = httpx.post(
+        proc.url + "/api/v1/devices/join",
+        json={"name": "cam-3"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 403 and "cam-2" in r.json()["error"]["message"]
