@@ -135,7 +135,13 @@ def load_client(cls: type[T], flags: Mapping[str, Any], context: Context | None)
     """``cls`` (client or token settings) by flag > environment > ``context`` > client config
     file > default; ConfigurationError with a sentence for a bad value."""
     path = config_path(cls, None, os.environ)
-    values = config_values(cls, read_config(path), path) if path is not None else {}
+    values: dict[str, Any] = {}
+    if path is not None:  # client.toml holds both classes' keys: each reads its own
+        other = {
+            i.key for c in (ClientSettings, TokenSettings) if c is not cls for i in declared(c)
+        }
+        table = {k: v for k, v in read_config(path).items() if k.replace("_", "-") not in other}
+        values = config_values(cls, table, path)
     if context is not None:
         keys = {item.key for item in declared(cls)}
         table = {k: v for k, v in context.table().items() if k in keys}
