@@ -67,8 +67,9 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
         answer = json.loads(done.stdout)  # not the error shape {"error": {"status", ...}}
         assert not isinstance(answer.get("error"), dict), (command, done.stdout)
     assert "current context is now 'up'" in fleet.output
-    whoami = cli(fleet.url, "context", "ls")
-    assert whoami.returncode == 0 and "* up" in whoami.stdout, whoami.stdout + whoami.stderr
+    listed = cli(fleet.url, "context", "ls")
+    current = [line.split() for line in listed.stdout.splitlines() if line.startswith("*")]
+    assert current == [["*", "up", fleet.url, str(token_file), "-"]], listed.stdout + listed.stderr
 
     devices = cli(fleet.url, "device", "ls", "--output", "json")
     assert devices.returncode == 0, devices.stderr
