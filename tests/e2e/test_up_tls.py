@@ -15,7 +15,8 @@ from tests.e2e.up_process import WASMFLEET, UpProcess
 
 
 @pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[UpProcess]:
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpProcess]:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the context "up"
     running = UpProcess(tmp_path / "up", "--tls")
     try:
         yield running
@@ -47,6 +48,10 @@ def test_up_tls_serves_https_and_its_printed_commands_work(fleet: UpProcess) -> 
             [*WASMFLEET, *args], capture_output=True, text=True, timeout=60, env=env
         )
 
+    # Auth is on and the context "up" names the fleet's URL, CA and token file.
+    contexts = (fleet.config_home / "wasmfleet" / "contexts.toml").read_text()
+    assert 'current-context = "up"' in contexts and f'"{ca}"' in contexts, contexts
+    assert str(fleet.data_dir / "admin.token") in contexts
     devices = cli("device", "ls", "--output", "json")
     assert devices.returncode == 0, devices.stderr
     listed = json.loads(devices.stdout)
@@ -70,6 +75,7 @@ def test_up_tls_serves_https_and_its_printed_commands_work(fleet: UpProcess) -> 
         done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, (command, done.stderr)
         assert done.stdout.strip(), command
+    assert all("Authorization: Bearer $(cat " in command for command in printed[:2]), printed
     without = subprocess.run(
         ["curl", "-sS", f"{url}/api/v1/status"], capture_output=True, text=True, timeout=30
     )

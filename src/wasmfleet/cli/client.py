@@ -15,18 +15,28 @@ import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, NoReturn
+from typing import Annotated, Any, ClassVar, NoReturn, TypeVar
 
 import httpx
 import typer
 
+from wasmfleet.cli.context_file import Context, contexts_path, same_url, selected
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.service.settings import load_settings, setting, where_to_set
+from wasmfleet.service.settings import (
+    config_path,
+    config_values,
+    declared,
+    read_config,
+    resolve,
+    setting,
+    where_to_set,
+)
 from wasmfleet.service.tls import check_ca_file
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 ENV_URL = "WASMFLEET_ORCHESTRATOR"
 CHUNK = 64 * 1024
+T = TypeVar("T")
 
 transport: httpx.BaseTransport | None = None
 """Replaced by tests with an ``httpx.MockTransport`` (or an in-process app) to fake the API."""
@@ -44,8 +54,9 @@ def _http_url(value: str) -> str | None:
 class ClientSettings:
     """What the client commands (device, module, deploy, status, logs...) are configured with.
 
-    Flag > environment > config file > default, like the services; the config file is
-    ``WASMFLEET_CLIENT_CONFIG``, else ``~/.config/wasmfleet/client.toml`` when it exists.
+    Flag > environment > the current context (cli/context_file.py) > config file > default;
+    the config file is ``WASMFLEET_CLIENT_CONFIG``, else ``~/.config/wasmfleet/client.toml``
+    when it exists. A context applies only while the orchestrator URL in use is its own.
     """
 
     ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
@@ -102,14 +113,51 @@ class TokenSettings:
 
 
 global_flags: dict[str, str] = {}
-"""Options given before the command (``wasmfleet --token-file PATH ...``), set by main."""
+"""Options given before the command (``wasmfleet --token-file PATH --context NAME ...``),
+set by main."""
 
 
-def bearer_token() -> str | None:
-    """The API token to send: WASMFLEET_TOKEN, else the token file (``--token-file``,
-    WASMFLEET_TOKEN_FILE, the client config's ``token_file``, ~/.config/wasmfleet/token)."""
+def active_context(url: str | None = None) -> Context | None:
+    """The context that applies (``--context``, WASMFLEET_CONTEXT, the current one), unless
+    ``url`` (else WASMFLEET_ORCHESTRATOR) names another orchestrator: a context's token is
+    never sent elsewhere. Exit 2 with a sentence when the contexts file is unusable."""
     try:
-        settings = load_settings(TokenSettings, flags=global_flags)
+        context = selected(global_flags.get("context"))
+    except ConfigurationError as err:
+        fail(err.message, 2)
+    given = (url or "").strip() or os.environ.get(ENV_URL, "").strip()
+    if context is None or (given and not same_url(given, context.orchestrator)):
+        return None
+    return context
+
+
+def load_client(cls: type[T], flags: Mapping[str, Any], context: Context | None) -> T:
+    """``cls`` (client or token settings) by flag > environment > ``context`` > client config
+    file > default; ConfigurationError with a sentence for a bad value."""
+    path = config_path(cls, None, os.environ)
+    values: dict[str, Any] = {}
+    if path is not None:  # client.toml holds both classes' keys: each reads its own
+        other = {
+            i.key for c in (ClientSettings, TokenSettings) if c is not cls for i in declared(c)
+        }
+        table = {k: v for k, v in read_config(path).items() if k.replace("_", "-") not in other}
+        values = config_values(cls, table, path)
+    if context is not None:
+        keys = {item.key for item in declared(cls)}
+        table = {k: v for k, v in context.table().items() if k in keys}
+        where = f"context {context.name!r} in {contexts_path()}"
+        values.update(config_values(cls, table, where))
+    chosen = resolve(cls, flags=flags, env=os.environ, config=values)
+    return cls(**{name: value for name, (value, _) in chosen.items()})
+
+
+def bearer_token(url: str | None = None) -> str | None:
+    """The API token to send to ``url``: WASMFLEET_TOKEN, else the token file
+    (``--token-file``, WASMFLEET_TOKEN_FILE, the context's, the client config's
+    ``token_file``, ~/.config/wasmfleet/token)."""
+    try:
+        flags = {k: v for k, v in global_flags.items() if k == "token_file"}
+        settings = load_client(TokenSettings, flags, active_context(url))
     except ConfigurationError as err:
         fail(err.message, 2)
     if settings.token and settings.token.strip():
@@ -142,8 +190,10 @@ def client_setting(
         source = ctx.get_parameter_source(param.name or name)
         given = getattr(source, "name", None) == "COMMANDLINE"  # typer may vendor its click
         flags = {name: str(value)} if given and value is not None else {}
+        url = flags.get("orchestrator") or ctx.params.get("orchestrator")
         try:
-            return convert(getattr(load_settings(ClientSettings, flags=flags), name))
+            context = active_context(str(url) if url else None)
+            return convert(getattr(load_client(ClientSettings, flags, context), name))
         except ConfigurationError as err:
             fail(err.message, 2)
 
@@ -236,7 +286,7 @@ def _settings(url: str | None) -> tuple[str, Path | None]:
     if ca_file_flag is not None:
         flags["ca_file"] = ca_file_flag
     try:
-        settings = load_settings(ClientSettings, flags=flags)
+        settings = load_client(ClientSettings, flags, active_context(url))
         check_ca_file(settings.ca_file, where_to_set(ClientSettings, "ca_file"))
     except ConfigurationError as err:
         fail(err.message, 2)
@@ -291,7 +341,7 @@ class Client:
         self.url, ca_file = _settings(url)
         self.timeout = timeout
         verify: Any = True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
-        token = bearer_token()
+        token = bearer_token(self.url)
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=self.url, timeout=timeout, transport=transport, verify=verify, headers=headers

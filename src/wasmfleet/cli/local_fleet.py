@@ -181,16 +181,29 @@ def tls_args(tls: LocalTls | None) -> list[str]:
     return ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--ca-file", str(tls.ca)]
 
 
+def auth_args(admin_token: Path | None) -> list[str]:
+    """The orchestrator's options for auth on, its first admin's token in ``admin_token``;
+    the routes supervisors call stay open (loopback only) until devices hold credentials."""
+    if admin_token is None:
+        return []
+    return ["--auth", "on", "--admin-token-file", str(admin_token), "--open-device-routes"]
+
+
 def orchestrator_child(
-    port: int, root: Path, log: Sequence[str] = (), tls: LocalTls | None = None
+    port: int,
+    root: Path,
+    log: Sequence[str] = (),
+    tls: LocalTls | None = None,
+    admin_token: Path | None = None,
 ) -> Child:
     """The orchestrator's command line (``log``: its --log-level/--log-format options;
-    ``tls``: serve HTTPS with the local CA's certificate)."""
+    ``tls``: serve HTTPS with the local CA's certificate; ``admin_token``: auth on)."""
     scheme = "https" if tls else "http"
     command = [
         sys.executable, "-m", "wasmfleet", "orchestrator", "--host", "127.0.0.1",
         "--port", str(port), "--data-dir", str(root / "orchestrator"), "--no-mdns",
         "--public-url", f"{scheme}://127.0.0.1:{port}", *log, *tls_args(tls),
+        *auth_args(admin_token),
     ]  # fmt: skip
     log_path = root / "logs" / "orchestrator.log"
     return Child("orchestrator", port, command, log_path, tls=tls is not None)
@@ -387,15 +400,17 @@ def start_fleet(
     cloud_broker: str | None = None,
     log: Sequence[str] = (),
     tls: LocalTls | None = None,
+    admin_token: Path | None = None,
 ) -> tuple[Child, list[Child]]:
     """Start the orchestrator, then the supervisors; ``started`` grows. Devices are told
     ``broker``, except the cloud's, told ``cloud_broker`` when there is one; every service
-    gets the ``log`` options, and serves HTTPS with ``tls`` when given."""
+    gets the ``log`` options, and serves HTTPS with ``tls`` when given; ``admin_token``:
+    the orchestrator runs with auth on, that file holding its first admin's token."""
     env = child_env()
     orch_port = pick_port(port)
     if orch_port != port:
         note(f"port {port} is busy; the orchestrator uses {orch_port} instead", "yellow")
-    orch = orchestrator_child(orch_port, root, log, tls)
+    orch = orchestrator_child(orch_port, root, log, tls, admin_token)
     started.append(orch)
     note(f"starting the orchestrator on {orch.url}")
     orch.start(env)

@@ -43,6 +43,9 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "user": ("wasmfleet.cli.users", "app", "group"),
     "token": ("wasmfleet.cli.tokens", "app", "group"),
     "audit": ("wasmfleet.cli.audit", "audit", "command"),
+    "login": ("wasmfleet.cli.contexts", "login", "command"),
+    "logout": ("wasmfleet.cli.contexts", "logout", "command"),
+    "context": ("wasmfleet.cli.contexts", "app", "group"),
     "bridge": ("wasmfleet.cli.bridge", "bridge", "command"),
     "sink": ("wasmfleet.cli.bridge", "sink", "command"),
 }
@@ -65,16 +68,27 @@ def _group(
         typer.Option(
             "--token-file",
             help="File holding the API token (else WASMFLEET_TOKEN, WASMFLEET_TOKEN_FILE, "
-            "~/.config/wasmfleet/token).",
+            "the context's, ~/.config/wasmfleet/token).",
+        ),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Use this context for the command (else WASMFLEET_CONTEXT, else the "
+            "current one: wasmfleet context ls).",
         ),
     ] = None,
 ) -> None:
     # A callback keeps the app a group whatever is registered: typer runs an app of one
     # command as that command (``wasmfleet version`` registers only ``version``).
-    if token_file:
+    if token_file or context:
         from wasmfleet.cli.client import global_flags
 
-        global_flags["token_file"] = token_file
+        if token_file:
+            global_flags["token_file"] = token_file
+        if context:
+            global_flags["context"] = context
 
 
 def version() -> None:

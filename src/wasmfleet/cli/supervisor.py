@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from wasmfleet.cli.settings_command import settings_command
 from wasmfleet.supervisor.settings import SupervisorSettings
 
@@ -9,6 +11,9 @@ from wasmfleet.supervisor.settings import SupervisorSettings
 def _serve(settings: SupervisorSettings) -> None:
     from wasmfleet.supervisor.server import serve
 
+    warning = settings.exposure()  # safe defaults: ConfigurationError (exit 2) when unsafe
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     serve(settings)
 
 

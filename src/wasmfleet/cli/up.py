@@ -39,6 +39,7 @@ from wasmfleet.cli.local_fleet import (
 from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, log_args, setup_logging
 from wasmfleet.cli.modules import push_folder
 from wasmfleet.cli.output import note, spinner
+from wasmfleet.cli.up_auth import admin_token, use_here, write_context
 from wasmfleet.cli.up_hints import what_next
 from wasmfleet.cli.up_streams import CLOUD_ENV, run_camera, start_sink
 from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
@@ -172,7 +173,8 @@ def up(
     cloud's (cloud-vm), joined by a bridge deployed as a step; --broker URL gives the lab's
     (and, without --cloud-broker, the whole fleet's). --log-level and --log-format apply
     to every service's log file. --tls serves HTTPS everywhere, on a CA made for this run.
-    Ctrl-C (or SIGTERM) stops them all.
+    Auth is on: the first admin's token is DIR/admin.token, and the CLI context "up" (made
+    current) points at this fleet. Ctrl-C (or SIGTERM) stops them all.
     """
     setup_logging(log_level, log_format)
     log = log_args(log_level, log_format)
@@ -217,10 +219,13 @@ def up(
             cloud_url, cloud_shown = broker_url, shown_url  # one broker for the whole fleet
         two = cloud_shown != shown_url
         local_tls = _local_tls(root) if tls else None
+        token_file = admin_token(root)
+        use_here(token_file)
         orch, supervisors = start_fleet(
             started, root, port, supervisor_port, timeout, broker=broker_url,
-            cloud_broker=cloud_url, log=log, tls=local_tls,
+            cloud_broker=cloud_url, log=log, tls=local_tls, admin_token=token_file,
         )  # fmt: skip
+        write_context(orch.url, token_file, local_tls.ca if local_tls else None)
         deployed: dict[str, dict[str, Any]] = {}
         examples = folder.parent / "examples" if folder is not None else None
         if not no_pipeline and folder is not None and examples is not None:
@@ -233,7 +238,7 @@ def up(
         what_next(
             orch.url, supervisors, deployed, examples, broker=shown_url,
             cloud_broker=cloud_shown if two else None, objects=root / "objects",
-            ca_file=local_tls.ca if local_tls else None,
+            ca_file=local_tls.ca if local_tls else None, token_file=token_file,
         )  # fmt: skip
         sys.stdout.flush()
         _watch(orch, supervisors)

@@ -36,6 +36,8 @@ TOUCH_EVERY = timedelta(seconds=60)
 IDENTITY = "wasmfleet_identity"
 RULE = "wasmfleet_rule"
 """Keys of ``request.state`` (``scope["state"]``) the audit middleware reads."""
+DEVICE = frozenset({rbac.Access.DEVICE, rbac.Access.FETCH})
+"""The access levels of the routes supervisors call (``--open-device-routes``)."""
 HOW_TO_SEND = (
     "send the header 'Authorization: Bearer <token>' (the CLI reads WASMFLEET_TOKEN or "
     "~/.config/wasmfleet/token; an admin creates tokens with `wasmfleet token create`)"
@@ -81,6 +83,7 @@ class Authenticator:
         self.store = store
         self.enabled = settings.auth == "on"
         self.open_wasmiot = settings.open_wasmiot_routes
+        self.open_device = settings.open_device_routes
         self.admin_token_file = settings.admin_token_file
 
     def check(self, request: Request) -> Identity:
@@ -98,7 +101,9 @@ class Authenticator:
         rule = rbac.rule_for(method, template)
         if not self.enabled or (rule is not None and rule.access is rbac.Access.OPEN):
             return ANONYMOUS
-        if rule is not None and rule.wasmiot and self.open_wasmiot:
+        if rule is not None and (
+            (rule.wasmiot and self.open_wasmiot) or (self.open_device and rule.access in DEVICE)
+        ):
             return self._used(self.authenticate(header)) if header else ANONYMOUS
         identity = self.authenticate(header)
         assert identity.role is not None

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.runtime.limits import MiB
+from wasmfleet.service.exposure import check_exposure
 from wasmfleet.service.http import BodyLimit
 from wasmfleet.service.net import reachable_host
 from wasmfleet.service.settings import (
@@ -196,6 +197,18 @@ class OrchestratorSettings:
         help="With --auth on, leave the wasmiot-dialect routes (/file/..., /execute/..., "
         "/device/logs) open to callers without a token (trusted networks only).",
     )
+    open_device_routes: bool = setting(
+        False,
+        help="With --auth on, leave the routes supervisors call (heartbeat, registration, "
+        "log shipping, module downloads) open to callers without a token; `wasmfleet up` "
+        "uses it on loopback until devices hold their own credentials.",
+    )
+    insecure: bool = setting(
+        False,
+        help="Start with --auth off on a non-loopback --host anyway (anyone who reaches the "
+        "port may deploy code to your devices; docs/security.md).",
+        off_flag=None,
+    )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
     tls_cert: Path | None = setting(
@@ -242,6 +255,17 @@ class OrchestratorSettings:
         """The largest request body, as the 413 sentence names it."""
         where = where_to_set(OrchestratorSettings, "max_request_bytes")
         return BodyLimit(self.max_request_bytes, "orchestrator", where)
+
+    def exposure(self) -> str | None:
+        """Safe defaults: ConfigurationError when open (--auth off) on a non-loopback --host
+        without --insecure; else the warning line to print when it runs open."""
+        return check_exposure(
+            "orchestrator",
+            self.host,
+            secured=self.auth == "on",
+            insecure=self.insecure,
+            how_to_secure="turn auth on with --auth on (docs/security.md: the first admin token)",
+        )
 
     @classmethod
     def load(

@@ -21,6 +21,7 @@ from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument
 from wasmfleet.core.topics import check_topic
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
+from wasmfleet.service.exposure import check_exposure
 from wasmfleet.service.http import BodyLimit
 from wasmfleet.service.net import reachable_host
 from wasmfleet.service.setting_values import CapacitySpec, check_nn_model
@@ -299,6 +300,28 @@ class SupervisorSettings:
         "verified against (only these CAs are trusted).",
         default_text="the system's CAs",
     )
+    insecure: bool = setting(
+        False,
+        help="Listen on a non-loopback --host without credentials from an orchestrator "
+        "(anyone who reaches the port may deploy code here; docs/security.md).",
+        off_flag=None,
+    )
+
+    def has_credentials(self) -> bool:
+        """True when this supervisor holds a credential from its orchestrator (device trust
+        fills this in; until then no supervisor has one)."""
+        return False
+
+    def exposure(self) -> str | None:
+        """Safe defaults: ConfigurationError when open on a non-loopback --host without
+        credentials or --insecure; else the warning line to print when it runs open."""
+        return check_exposure(
+            "supervisor",
+            self.host,
+            secured=self.has_credentials(),
+            insecure=self.insecure,
+            how_to_secure="join an orchestrator (docs/security.md)",
+        )
 
     def has_credentials(self) -> bool:
         """Whether this device joined an orchestrator (or is about to, with --join)."""
