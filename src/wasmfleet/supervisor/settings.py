@@ -307,11 +307,6 @@ class SupervisorSettings:
         off_flag=None,
     )
 
-    def has_credentials(self) -> bool:
-        """True when this supervisor holds a credential from its orchestrator (device trust
-        fills this in; until then no supervisor has one)."""
-        return False
-
     def exposure(self) -> str | None:
         """Safe defaults: ConfigurationError when open on a non-loopback --host without
         credentials or --insecure; else the warning line to print when it runs open."""
@@ -320,7 +315,7 @@ class SupervisorSettings:
             self.host,
             secured=self.has_credentials(),
             insecure=self.insecure,
-            how_to_secure="join an orchestrator (docs/security.md)",
+            how_to_secure="join an orchestrator with --join URL (docs/security.md)",
         )
 
     def has_credentials(self) -> bool:
