@@ -101,3 +101,84 @@ def test_a_join_token_for_another_name_is_refused(
         headers={"authorization": f"Bearer {token}"},
     )
     assert r.status_code == 403 and "cam-2" in r.json()["error"]["message"]
+
+
+def test_joined_devices_run_a_pipeline_with_calls_token_and_a_revoked_one_gets_no_work(
+    tmp_path: Path, orch: tuple[OrchestratorProcess, dict[str, str]]
+) -> None:
+    """Auth on, two joined devices that take function calls only with a token: the
+    orchestrator deploys (control bearer), executes (control bearer) and a hands the result
+    to b (hop token); after b is revoked, a deployment asking for b is refused."""
+    import json
+
+    from tests.support import MODULES, description_upload
+
+    proc, admin = orch
+    sups = []
+    try:
+        for name in ("a", "b"):
+            token = _join_token(proc, admin, name)
+            sup = SupervisorProcess(
+                tmp_path / name,
+                name=name,
+                args=["--join", proc.url, "--calls", "token"],
+                env={"WASMFLEET_JOIN_TOKEN": token},
+            )
+            sups.append(sup.start())
+        assert wait_until(
+            lambda: (
+                sorted(
+                    d["name"]
+                    for d in proc.get("/api/v1/devices", headers=admin).json()
+                    if d["status"] == "active"
+                )
+                == ["a", "b"]
+            ),
+            timeout=20,
+        )
+        wasm = (MODULES / "fibo" / "fibo.wasm").read_bytes()
+        r = proc.post(
+            "/api/v1/modules",
+            data={"name": "fibo"},
+            files={"wasm": ("fibo.wasm", wasm, "application/wasm")},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+        described, files = description_upload("fibo")
+        r = proc.post(
+            f"/api/v1/modules/{r.json()['id']}/description",
+            data={"description": json.dumps(described)},
+            files=files or None,
+            headers=admin,
+        )
+        assert r.status_code == 200, r.text
+        steps = [
+            {"module": "fibo", "function": "fibo", "device": "a"},
+            {"module": "fibo", "function": "fibo", "device": "b"},
+        ]
+        r = proc.post("/api/v1/deployments", json={"name": "pair", "steps": steps}, headers=admin)
+        assert r.status_code == 201 and r.json()["status"] == "active", r.text
+        dep_id = r.json()["id"]
+        run = proc.post(
+            "/api/v1/deployments/pair/execute", json={"args": {"iterations": 7}}, headers=admin
+        )
+        assert run.status_code == 200, run.text
+        body = run.json()
+        assert [s["device"] for s in body["steps"]] == ["a", "b"]
+        assert body["result"] == "233", body  # fib(7) = 13 on a, fib(13) = 233 on b
+        # the function itself is not open: an anonymous call to b is refused
+        direct = sups[1].get(f"/{dep_id}/modules/fibo/fibo", params={"iterations": 3})
+        assert direct.status_code == 401, direct.text
+        # revoke b: it is dead for the orchestrator and gets no new work
+        assert proc.post("/api/v1/devices/b/revoke", headers=admin).status_code == 200
+        assert wait_until(
+            lambda: proc.get("/api/v1/devices/b", headers=admin).json()["status"] == "dead",
+            timeout=10,
+        )
+        single = {"name": "on-b", "steps": [{"module": "fibo", "function": "fibo", "device": "b"}]}
+        refused = proc.post("/api/v1/deployments", json=single, headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert "b" in refused.json()["error"]["message"]
+    finally:
+        for sup in sups:
+            sup.stop()

@@ -100,7 +100,7 @@ class DeviceTrust:
                 self.store.revoke_token(old.id)  # a device re-joining replaces its credential
         secret = new_token()
         self.store.add_token(TokenRecord(token_sha256(secret), "credential", user.id, "device"))
-        self._read_at = -REFRESH_S
+        self.forget()
         log.info("device joined", extra={"device": name, "by": who.actor})
         return {
             "device": name,
@@ -135,7 +135,7 @@ class DeviceTrust:
         for token in tokens:
             self.store.revoke_token(token.id)
         disabled = self.store.disable_user(user.name)
-        self._read_at = -REFRESH_S
+        self.forget()
         self._revoked = None
         return {"device": name, "revoked_at": disabled.disabled_at, "tokens": len(tokens)}
 
@@ -168,6 +168,12 @@ class DeviceTrust:
             raise Forbidden(f"The credential of {who.actor} may not speak for the device {name!r}.")
 
     # -- control bearers -----------------------------------------------------------------
+
+    def forget(self) -> None:
+        """Re-read the bearers at the next call: a device joined, registered (its address
+        may be new) or was revoked. (Another orchestrator on the same database is seen
+        within ``REFRESH_S``.)"""
+        self._read_at = -REFRESH_S
 
     def bearer_for(self, url: str | httpx.URL) -> str | None:
         """The control bearer of the joined device at ``url``, or None."""

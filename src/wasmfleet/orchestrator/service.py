@@ -79,7 +79,7 @@ class Orchestrator:
         self.healer = Healer(self.store, settings, self.deployments, self.reconciler)
         self.monitor.listeners.append(self.healer.on_transition)
         self.devices.monitor = self.monitor
-        self.devices.on_registered = lambda name: self.healer.fleet_changed(f"{name} registered")
+        self.devices.on_registered = self._registered
         self.executions = ExecutionService(
             self.store, self.client, settings.execute_timeout_s, settings.execute_retries
         )
@@ -108,6 +108,11 @@ class Orchestrator:
         answer = await asyncio.to_thread(self.trust.revoke, name)
         await self.monitor.declare_dead(name, "its credential was revoked")
         return answer
+
+    def _registered(self, name: str) -> None:
+        """A device registered: its control bearer may be new, and the fleet changed."""
+        self.trust.forget()
+        self.healer.fleet_changed(f"{name} registered")
 
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
