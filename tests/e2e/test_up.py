@@ -52,6 +52,12 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
     # Auth is on: the orchestrator refuses a caller without the token ...
     assert httpx.get(f"{fleet.url}/api/v1/status", timeout=10).status_code == 401
+    # The devices joined it: each holds its own credential and refuses control from others.
+    for name in ("cam-gw", "edge-box", "cloud-vm"):
+        held = fleet.data_dir / name / "credentials.json"
+        assert oct(held.stat().st_mode & 0o777) == "0o600", held
+    stranger = httpx.post(f"http://127.0.0.1:{fleet.supervisor_port}/deploy", json={}, timeout=10)
+    assert stranger.status_code == 401, stranger.text
     # ... and the curl lines, as printed, send it (run by a shell, as a user pastes them).
     printed = [
         line.split("    #")[0].strip()

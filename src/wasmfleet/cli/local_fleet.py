@@ -24,6 +24,7 @@ import httpx
 
 from wasmfleet.cli.client import ApiError, Client
 from wasmfleet.cli.output import err_console, note, spinner
+from wasmfleet.cli.up_auth import join_tokens
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.messaging.embedded import BrokerThread
 from wasmfleet.runtime.host.camera import bundled_assets
@@ -182,11 +183,11 @@ def tls_args(tls: LocalTls | None) -> list[str]:
 
 
 def auth_args(admin_token: Path | None) -> list[str]:
-    """The orchestrator's options for auth on, its first admin's token in ``admin_token``;
-    the routes supervisors call stay open (loopback only) until devices hold credentials."""
+    """The orchestrator's options for auth on, its first admin's token in ``admin_token``
+    (the supervisors join it with tokens of their own: cli/up_auth.py ``join_tokens``)."""
     if admin_token is None:
         return []
-    return ["--auth", "on", "--admin-token-file", str(admin_token), "--open-device-routes"]
+    return ["--auth", "on", "--admin-token-file", str(admin_token)]
 
 
 def orchestrator_child(
@@ -217,9 +218,11 @@ def supervisor_child(
     broker: str | None = None,
     log: Sequence[str] = (),
     tls: LocalTls | None = None,
+    join_token: Path | None = None,
 ) -> Child:
     """A supervisor's command line (with ``--broker`` when given and the supervisor has it;
-    ``log``: its --log-level/--log-format options; ``tls``: HTTPS with the local CA)."""
+    ``log``: its --log-level/--log-format options; ``tls``: HTTPS with the local CA;
+    ``join_token``: the file of its join token, to join the orchestrator with)."""
     command = [
         sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
         "--port", str(port), "--name", spec.name, "--data-dir", str(root / spec.name),
@@ -234,6 +237,8 @@ def supervisor_child(
         command += ["--camera-dir", str(bundled_assets() / spec.camera_dir)]
     if broker and supervisor_takes_broker():
         command += [SUPERVISOR_BROKER_FLAG, broker]
+    if join_token is not None:
+        command += ["--join", orchestrator, "--join-token-file", str(join_token)]
     log_path = root / "logs" / f"{spec.name}.log"
     return Child(spec.name, port, command, log_path, tls=tls is not None)
 
@@ -417,6 +422,7 @@ def start_fleet(
     with spinner(f"waiting for the orchestrator on {orch.url}..."):
         wait_orchestrator(orch, timeout)
     forget_devices(orch.url, (spec.name for spec in DEVICES))
+    joins = join_tokens(orch.url, root, [s.name for s in DEVICES]) if admin_token else {}
     taken = {orch_port}
     supervisors = []
     for i, spec in enumerate(DEVICES):
@@ -426,7 +432,9 @@ def start_fleet(
         if sup_port != wanted:
             note(f"port {wanted} is busy; {spec.name} uses {sup_port} instead", "yellow")
         own = cloud_broker if spec.cloud and cloud_broker else broker
-        child = supervisor_child(spec, sup_port, root, orch.url, own, log, tls)
+        child = supervisor_child(
+            spec, sup_port, root, orch.url, own, log, tls, join_token=joins.get(spec.name)
+        )
         started.append(child)
         supervisors.append(child)
         note(f"starting supervisor {spec.name} on {child.url} ({', '.join(spec.labels)})")

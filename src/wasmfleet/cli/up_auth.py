@@ -5,6 +5,11 @@ its own calls and the orchestrator (``--admin-token-file``, which reads an exist
 from the first request; a data directory kept from an earlier run keeps its token. Once the
 fleet runs, the context ``up`` (URL, token file, CA file with ``--tls``) becomes current, so the
 printed commands work as they are; nothing is restored on exit, the output says how to switch.
+
+The supervisors join the orchestrator as a fleet's devices do (docs/security.md, "Devices"):
+``join_tokens`` makes a single-use join token per device with the admin token, written to
+DIR/join/NAME.token (0600) for ``--join URL --join-token-file``; each device then holds its
+own credential and takes control requests only from this orchestrator.
 """
 
 from __future__ import annotations
@@ -20,6 +25,28 @@ from wasmfleet.core.errors import ConfigurationError
 
 CONTEXT = "up"
 TOKEN_FILE = "admin.token"
+JOIN_LIFETIME = "1h"
+"""A join token that is not used within this time (a device that never started) expires."""
+
+
+def join_tokens(orchestrator: str, root: Path, names: list[str]) -> dict[str, Path]:
+    """A single-use join token for each device name, each in its own 0600 file."""
+    folder = root / "join"
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    with client.Client(orchestrator, timeout=30) as api:
+        for name in names:
+            made = api.post(
+                "/api/v1/tokens",
+                json={"name": f"join@{name}", "role": "device-join", "expires_in": JOIN_LIFETIME},
+            )
+            path = folder / f"{name}.token"
+            path.unlink(missing_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(str(made["token"]) + "\n")
+            files[name] = path
+    return files
 
 
 def admin_token(root: Path) -> Path:
