@@ -10,6 +10,7 @@ so that the function routes answer) and ``run_schemathesis`` fuzzes one of them 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ from tests.support import (
     module_file_server,
     readme_body,
 )
+from wasmfleet.core.device_keys import control_bearer
 
 CHECKS = "not_a_server_error,error_shape"
 DEPLOYMENT, MODULE, FUNCTION = "fuzz", "fibo", "fibo"
@@ -81,24 +83,57 @@ class FuzzedServices:
 
     orchestrator: OrchestratorProcess
     supervisor: SupervisorProcess
+    admin_token: str | None = None
+    """The orchestrator's admin token (auth on), else None."""
+    control_bearer: str | None = None
+    """What the orchestrator sends the joined supervisor (its control bearer), else None."""
 
 
 @contextlib.contextmanager
-def fuzzed_services(
-    tmp: Path, orchestrator_args: list[str] | None = None
-) -> Iterator[FuzzedServices]:
-    """An orchestrator and a supervisor with fibo deployed as ``fuzz``; both stopped after."""
+def fuzzed_services(tmp: Path, admin_token_file: Path | None = None) -> Iterator[FuzzedServices]:
+    """An orchestrator and a supervisor with fibo deployed as ``fuzz``; both stopped after.
+
+    With ``admin_token_file`` auth is on everywhere: the orchestrator runs ``--auth on`` with
+    that admin token, and the supervisor joins it (``--join``, ``--calls token``), so that it
+    takes control requests and calls only with its orchestrator's control bearer."""
+    orchestrator_args = (
+        ["--auth", "on", "--admin-token-file", str(admin_token_file)] if admin_token_file else []
+    )
     with module_file_server(tmp) as files:
         orch = OrchestratorProcess(tmp / "orchestrator", name="orch", args=orchestrator_args)
-        sup = SupervisorProcess(tmp / "supervisor", name="fuzz-sv")
+        sup: SupervisorProcess | None = None
         try:
             orch.start()
+            admin = control = None
+            headers: dict[str, str] = {}
+            if admin_token_file is not None:
+                admin = admin_token_file.read_text().strip()
+                made = orch.post(
+                    "/api/v1/tokens",
+                    json={"name": "join@fuzz-sv", "role": "device-join"},
+                    headers={"authorization": f"Bearer {admin}"},
+                )
+                made.raise_for_status()
+                sup = SupervisorProcess(
+                    tmp / "supervisor",
+                    name="fuzz-sv",
+                    args=["--join", orch.url, "--calls", "token"],
+                    env={"WASMFLEET_JOIN_TOKEN": made.json()["token"]},
+                )
+            else:
+                sup = SupervisorProcess(tmp / "supervisor", name="fuzz-sv")
             sup.start()
-            answer = sup.deploy(readme_body(files, DEPLOYMENT, MODULE))
+            if admin_token_file is not None:
+                held = json.loads((tmp / "supervisor" / "credentials.json").read_text())
+                secret = hashlib.sha256(held["token"].encode()).hexdigest()
+                control = control_bearer(secret)
+                headers = {"authorization": f"Bearer {control}"}
+            answer = sup.deploy(readme_body(files, DEPLOYMENT, MODULE), headers=headers)
             answer.raise_for_status()
-            yield FuzzedServices(orch, sup)
+            yield FuzzedServices(orch, sup, admin, control)
         finally:
-            sup.stop()
+            if sup is not None:
+                sup.stop()
             orch.stop()
 
 

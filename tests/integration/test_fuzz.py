@@ -8,6 +8,7 @@ with auth on: the harness sends its bootstrap admin token as WASMFLEET_TOKEN, a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,25 +26,29 @@ MAX_EXAMPLES = 25
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedServices]:
-    """An orchestrator with auth on and a supervisor (fibo deployed), shared by the runs;
-    WASMFLEET_TOKEN holds the orchestrator's admin token meanwhile."""
+    """An orchestrator with auth on and a supervisor that joined it (fibo deployed), shared
+    by the runs."""
     root = tmp_path_factory.mktemp("fuzz")
-    token_file = root / "admin.token"
-    auth = ["--auth", "on", "--admin-token-file", str(token_file)]
+    with fuzzed_services(root, root / "admin.token") as fleet:
+        yield fleet
+
+
+@contextlib.contextmanager
+def bearer(token: str | None) -> Iterator[None]:
+    """WASMFLEET_TOKEN = ``token`` meanwhile: the harness sends it (tests/fuzz_hooks.py)."""
     before = os.environ.get("WASMFLEET_TOKEN")
-    with fuzzed_services(root, auth) as fleet:
-        os.environ["WASMFLEET_TOKEN"] = token_file.read_text().strip()
-        try:
-            yield fleet
-        finally:
-            if before is None:
-                os.environ.pop("WASMFLEET_TOKEN", None)
-            else:
-                os.environ["WASMFLEET_TOKEN"] = before
+    os.environ["WASMFLEET_TOKEN"] = token or ""
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("WASMFLEET_TOKEN", None)
+        else:
+            os.environ["WASMFLEET_TOKEN"] = before
 
 
-def _admin() -> dict[str, str]:
-    return {"Authorization": f"Bearer {os.environ['WASMFLEET_TOKEN']}"}
+def _admin(services: FuzzedServices) -> dict[str, str]:
+    return {"Authorization": f"Bearer {services.admin_token}"}
 
 
 @pytest.mark.timeout(300)
@@ -52,9 +57,12 @@ def test_fuzzing_finds_no_server_error_and_every_4xx_has_the_error_shape(
     services: FuzzedServices, service: str, tmp_path: Path
 ) -> None:
     proc = services.orchestrator if service == "orchestrator" else services.supervisor
-    run = run_schemathesis(
-        service, proc.url, tmp_path, max_examples=MAX_EXAMPLES, seed=15, timeout=240
-    )
+    token = services.admin_token if service == "orchestrator" else services.control_bearer
+    assert token, "auth is on for both services"
+    with bearer(token):
+        run = run_schemathesis(
+            service, proc.url, tmp_path, max_examples=MAX_EXAMPLES, seed=15, timeout=240
+        )
     assert run.report, f"schemathesis wrote no report:\n{run.output[-4000:]}"
     assert run.failures == [], "\n".join(run.failures) + "\n" + run.output[-4000:]
     assert run.exit_code == 0, run.output[-4000:]
@@ -64,7 +72,9 @@ def test_fuzzing_finds_no_server_error_and_every_4xx_has_the_error_shape(
     assert run.cases >= run.operations * 5
     assert proc.proc is not None and proc.proc.poll() is None, "the service died under fuzzing"
     if service == "orchestrator":  # the cases got past the token check: admin made changes
-        audit = proc.get("/api/v1/audit", params={"actor": "admin", "limit": 5}, headers=_admin())
+        audit = proc.get(
+            "/api/v1/audit", params={"actor": "admin", "limit": 5}, headers=_admin(services)
+        )
         assert audit.status_code == 200, audit.text
         assert len(audit.json()) >= 1, audit.text
 
@@ -82,7 +92,8 @@ def test_an_encoded_body_is_refused_not_expanded(services: FuzzedServices) -> No
         assert answer.status_code == 415, answer.text
         error = answer.json()["error"]
         assert error["status"] == 415 and "Content-Encoding 'gzip'" in error["message"]
-    plain = httpx.post(services.supervisor.url + "/register", json={}, timeout=30)
+    control = {"Authorization": f"Bearer {services.control_bearer}"}
+    plain = httpx.post(services.supervisor.url + "/register", json={}, headers=control, timeout=30)
     assert plain.status_code == 400  # no Content-Encoding: read as before
 
 
@@ -98,13 +109,16 @@ def test_integers_beyond_64_bits_are_refused_at_the_edge(services: FuzzedService
         f"/api/v1/modules/fibo@{huge}",
         "/api/v1/modules/fibo@\u00b2",
     ):
-        answer = orch.get(path, headers=_admin())
+        answer = orch.get(path, headers=_admin(services))
         assert answer.status_code == 400, (path, answer.text)
         assert answer.json()["error"]["message"]
     beat = {"name": "nobody", "deployments": {"d": 2**64}}
-    answer = orch.post("/api/v1/heartbeat", json=beat, headers=_admin())
+    answer = orch.post("/api/v1/heartbeat", json=beat, headers=_admin(services))
     assert answer.status_code == 400 and "epoch" in answer.json()["error"]["message"]
-    answer = services.supervisor.deploy({"deploymentId": "x", "modules": [], "epoch": 2**64})
+    control = {"Authorization": f"Bearer {services.control_bearer}"}
+    answer = services.supervisor.deploy(
+        {"deploymentId": "x", "modules": [], "epoch": 2**64}, headers=control
+    )
     assert answer.status_code == 400, answer.text
 
 
