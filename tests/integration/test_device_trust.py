@@ -86,6 +86,11 @@ def test_join_register_refuse_control_and_revoke(
         ), sup.get("/api/v1/status").json()["heartbeat"]
         device = proc.get("/api/v1/devices/cam-1", headers=admin).json()
         assert device["status"] == "dead", device
+        # the audit names who joined and who revoked
+        audit = proc.get("/api/v1/audit", params={"limit": 50}, headers=admin).json()
+        done = {(e["route"], e["role"], e["target"]) for e in audit}
+        assert ("/api/v1/devices/join", "device-join", "cam-1") in done, audit
+        assert ("/api/v1/devices/{key}/revoke", "admin", "cam-1") in done, audit
     finally:
         sup.stop()
 
