@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from wasmfleet.cli.settings_command import settings_command
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 
@@ -12,9 +10,7 @@ def _serve(settings: OrchestratorSettings) -> None:
     from wasmfleet.orchestrator.server import serve
 
     warning = settings.exposure()  # safe defaults: ConfigurationError (exit 2) when unsafe
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    serve(settings)
+    serve(settings, warning)
 
 
 orchestrator = settings_command(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from wasmfleet.cli.settings_command import settings_command
 from wasmfleet.supervisor.settings import SupervisorSettings
 
@@ -12,9 +10,7 @@ def _serve(settings: SupervisorSettings) -> None:
     from wasmfleet.supervisor.server import serve
 
     warning = settings.exposure()  # safe defaults: ConfigurationError (exit 2) when unsafe
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    serve(settings)
+    serve(settings, warning)
 
 
 supervisor = settings_command(

@@ -8,6 +8,7 @@ entry point started it.
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 import uvicorn
 
@@ -43,7 +44,10 @@ def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
     )
 
 
-def serve(settings: SupervisorSettings) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully)."""
+def serve(settings: SupervisorSettings, warning: str | None = None) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully); ``warning`` (running
+    open, see service/exposure.py) is logged once, in the log's format."""
     configure_logging(settings.log_level, settings.log_format, settings.ship_log_level)
+    if warning:
+        logging.getLogger("wasmfleet.supervisor").warning(warning.removeprefix("warning: "))
     uvicorn.Server(uvicorn_config(settings)).run()
