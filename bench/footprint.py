@@ -168,7 +168,8 @@ def wasmfleet_command() -> list[str]:
 def supervisor_argv(port: int, data_dir: Path, netns: bool) -> list[str]:
     """Default flags, plus a port and a data directory (and loopback outside a namespace)."""
     argv = [*wasmfleet_command(), "supervisor", "--port", str(port), "--data-dir", str(data_dir)]
-    return argv if netns else [*argv, "--host", "127.0.0.1"]
+    # In its own namespace the supervisor listens wide, as on a device: open on purpose.
+    return [*argv, "--insecure"] if netns else [*argv, "--host", "127.0.0.1"]
 
 
 # -- measurements ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from wasmfleet.supervisor.settings import SupervisorSettings
 import pydantic, pydantic_settings
 types = {"str": str, "int": int, "float": float, "bool": bool, "path": Path, "size": int,
          "duration": float, "labels": dict[str, str], "capacity": str,
-         "nn_models": dict[str, str]}
+         "nn_models": dict[str, str], "paths": tuple[Path, ...]}
 fields = {}
 for item in declared(SupervisorSettings):
     default = item.default if isinstance(item.default, (str, int, float, bool)) else None

@@ -117,6 +117,7 @@ class ServiceProcess(ChildProcess):
         env: dict[str, str] | None = None,
         mdns: bool = False,
         wrapper: list[str] | None = None,
+        verify: Any = True,
     ) -> None:
         self.data_dir = data_dir
         self.name = name
@@ -125,13 +126,16 @@ class ServiceProcess(ChildProcess):
         self.env = env or {}
         self.mdns = mdns
         self.wrapper = wrapper or []
+        self.verify = verify
+        """What this test's requests verify an https:// service with (an SSLContext)."""
         self.log_path = data_dir.parent / f"{name}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """Base URL of this service."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL of this service (https:// when started with --tls-cert)."""
+        scheme = "https" if "--tls-cert" in self.args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         """The command line that starts it."""
@@ -149,7 +153,8 @@ class ServiceProcess(ChildProcess):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + self.health_path, timeout=1.0).status_code == 200:
+                answer = httpx.get(self.url + self.health_path, timeout=1.0, verify=self.verify)
+                if answer.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -163,10 +168,12 @@ class ServiceProcess(ChildProcess):
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         """GET a path of this service."""
+        kw.setdefault("verify", self.verify)
         return httpx.get(self.url + path, timeout=kw.pop("timeout", 30.0), **kw)
 
     def post(self, path: str, **kw: Any) -> httpx.Response:
         """POST to a path of this service."""
+        kw.setdefault("verify", self.verify)
         return httpx.post(self.url + path, timeout=kw.pop("timeout", 30.0), **kw)
 
 
@@ -174,7 +181,7 @@ class OrchestratorProcess(ServiceProcess):
     """``python -m wasmfleet orchestrator`` on loopback (no mDNS unless asked)."""
 
     kind = "orchestrator"
-    health_path = "/api/v1/status"
+    health_path = "/readyz"  # the readiness probe: open also with --auth on
 
     def command(self) -> list[str]:
         """The command line that starts it."""

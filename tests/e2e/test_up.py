@@ -29,7 +29,11 @@ def cli(url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 
 @pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[UpProcess]:
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpProcess]:
+    # The printed commands find the fleet through the context "up" that up writes here.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("WASMFLEET_TOKEN", "WASMFLEET_TOKEN_FILE", "WASMFLEET_CONTEXT"):
+        monkeypatch.delenv(name, raising=False)
     running = UpProcess(tmp_path / "up")
     try:
         yield running
@@ -44,7 +48,34 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     assert "Traceback" not in fleet.output, fleet.output
     assert "error:" not in fleet.output, fleet.output
     assert "What to try next" in fleet.output
-    assert f"curl {fleet.url}/api/v1/status" in fleet.output
+    token_file = fleet.data_dir / "admin.token"
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    # Auth is on: the orchestrator refuses a caller without the token ...
+    assert httpx.get(f"{fleet.url}/api/v1/status", timeout=10).status_code == 401
+    # The devices joined it: each holds its own credential and refuses control from others.
+    for name in ("cam-gw", "edge-box", "cloud-vm"):
+        held = fleet.data_dir / name / "credentials.json"
+        assert oct(held.stat().st_mode & 0o777) == "0o600", held
+    stranger = httpx.post(f"http://127.0.0.1:{fleet.supervisor_port}/deploy", json={}, timeout=10)
+    assert stranger.status_code == 401, stranger.text
+    # ... and the curl lines, as printed, send it (run by a shell, as a user pastes them).
+    printed = [
+        line.split("    #")[0].strip()
+        for line in fleet.lines
+        if line.strip().startswith("curl ") and "/api/v1/" in line
+    ]
+    assert f'curl -H "Authorization: Bearer $(cat {token_file})" {fleet.url}/api/v1/status' in (
+        printed
+    ), fleet.output
+    for command in printed:
+        done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (command, done.stderr)
+        answer = json.loads(done.stdout)  # not the error shape {"error": {"status", ...}}
+        assert not isinstance(answer.get("error"), dict), (command, done.stdout)
+    assert "current context is now 'up'" in fleet.output
+    listed = cli(fleet.url, "context", "ls")
+    current = [line.split() for line in listed.stdout.splitlines() if line.startswith("*")]
+    assert current == [["*", "up", fleet.url, str(token_file), "-"]], listed.stdout + listed.stderr
 
     devices = cli(fleet.url, "device", "ls", "--output", "json")
     assert devices.returncode == 0, devices.stderr
@@ -73,7 +104,9 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     # Self-healing: stall edge-box; tally's counter moves to its failover cloud-vm, the
     # camera pipeline (edge-box is the only role=edge device) waits degraded until it returns.
     pids = fleet.pids()
-    api = httpx.Client(base_url=fleet.url, timeout=30)
+    api = httpx.Client(
+        base_url=fleet.url, timeout=30, headers={"authorization": f"Bearer {fleet.token}"}
+    )
 
     def deployment(name: str) -> dict[str, Any]:
         body: dict[str, Any] = api.get(f"/api/v1/deployments/{name}").json()

@@ -37,8 +37,15 @@ class UpProcess:
         self.port = free_port()
         self.supervisor_port = free_port()
         self.data_dir = data_dir
+        self.config_home = Path(os.environ.get("XDG_CONFIG_HOME") or data_dir.parent / "config")
+        """Where ``up`` writes the CLI context "up" (never the user's own ~/.config)."""
         env = {
-            **os.environ,
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("WASMFLEET_TOKEN", "WASMFLEET_CONTEXT")
+            },
+            "XDG_CONFIG_HOME": str(self.config_home),
             "PYTHONUNBUFFERED": "1",
             "COLUMNS": "300",  # no wrapped lines in the output the tests read
             "WASMFLEET_UP_SUPERVISOR_PORT": str(self.supervisor_port),
@@ -69,6 +76,11 @@ class UpProcess:
     def url(self) -> str:
         """The orchestrator's URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        """The first admin's token (``up`` runs the orchestrator with auth on)."""
+        return (self.data_dir / "admin.token").read_text().strip()
 
     def pids(self) -> dict[str, int]:
         """The pid of every child, by name (from up.json)."""

@@ -83,8 +83,9 @@ except Exception as e:
 
 
 def _rebind(command: list[str], host: str) -> list[str]:
+    """Listen on ``host``, a namespace address: wide on purpose, so ``--insecure`` (auth off)."""
     at = command.index("--host")
-    return [*command[: at + 1], host, *command[at + 2 :]]
+    return [*command[: at + 1], host, "--insecure", *command[at + 2 :]]
 
 
 class HostedOrchestrator(OrchestratorProcess):

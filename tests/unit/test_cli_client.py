@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -145,3 +146,81 @@ def test_upload_reports_progress_and_sends_a_multipart_body(
     assert seen["length"] == len(seen["body"])  # type: ignore[arg-type]
     assert len(calls) > 1 and calls[-1][0] == calls[-1][1] == seen["length"]
     assert b"Content-Type: application/wasm" in seen["body"]  # type: ignore[operator]
+
+
+def test_tls_failures_read_as_sentences_saying_what_to_do() -> None:
+    url = "https://127.0.0.1:3000"
+    verify = httpx.ConnectError(
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local "
+        "issuer certificate (_ssl.c:1006)"
+    )
+    said = client_module.tls_problem(url, verify)
+    assert said is not None
+    assert said.startswith(f"The orchestrator at {url} presented a certificate this client")
+    assert "(unable to get local issuer certificate)" in said
+    assert "--ca-file FILE or WASMFLEET_CA_FILE" in said
+    plain = httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    assert "does not speak HTTPS; use http://127.0.0.1:3000" in str(
+        client_module.tls_problem(url, plain)
+    )
+    assert client_module.tls_problem(url, httpx.ConnectError("Connection refused")) is None
+
+
+def test_a_ca_file_that_is_not_a_certificate_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n")
+    monkeypatch.setenv("WASMFLEET_CA_FILE", str(bogus))
+    with pytest.raises(typer.Exit) as exit_info:
+        Client("https://127.0.0.1:3000")
+    assert exit_info.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert f"The CA file {bogus} (--ca-file or WASMFLEET_CA_FILE) holds no PEM" in err
+
+
+def test_the_bearer_token_comes_from_the_environment_then_a_token_file(
+    fake: Callable[[Handler], None], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={})
+
+    fake(handler)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("WASMFLEET_TOKEN", "WASMFLEET_TOKEN_FILE", "WASMFLEET_CLIENT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(client_module, "global_flags", {})
+    Client().get("/x")
+    default = tmp_path / "config" / "wasmfleet" / "token"
+    default.parent.mkdir(parents=True)
+    default.write_text("wf_default\n")
+    Client().get("/x")
+    named = tmp_path / "named.token"
+    named.write_text("wf_named")
+    monkeypatch.setenv("WASMFLEET_TOKEN_FILE", str(named))
+    Client().get("/x")
+    monkeypatch.setattr(client_module, "global_flags", {"token_file": str(default)})
+    Client().get("/x")
+    monkeypatch.setenv("WASMFLEET_TOKEN", "wf_env")
+    Client().get("/x")
+    assert seen == [
+        None,
+        "Bearer wf_default",
+        "Bearer wf_named",
+        "Bearer wf_default",
+        "Bearer wf_env",
+    ]
+
+
+def test_an_unreadable_token_file_exits_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WASMFLEET_TOKEN", raising=False)
+    monkeypatch.setenv("WASMFLEET_TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(typer.Exit) as exited:
+        Client()
+    assert exited.value.exit_code == 2
+    assert "Cannot read the token file" in capsys.readouterr().err

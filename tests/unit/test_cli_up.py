@@ -159,3 +159,26 @@ def test_what_next_uses_the_real_ports(capsys: pytest.CaptureFixture[str], tmp_p
     assert "curl 'http://127.0.0.1:5013/dep1/modules/fibo/fibo?iterations=7'" in out
     what_next("http://127.0.0.1:3000", [], {})
     assert "export" not in capsys.readouterr().out
+
+
+def test_with_tls_every_child_serves_https_and_trusts_the_runs_ca(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from wasmfleet.cli.local_ca import LocalTls
+
+    tls = LocalTls(tmp_path / "ca.pem", tmp_path / "server.pem", tmp_path / "server-key.pem")
+    wanted = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--ca-file", str(tls.ca)]
+    orch = up.orchestrator_child(3000, tmp_path, tls=tls)
+    assert orch.url == "https://127.0.0.1:3000" and orch.command[-6:] == wanted
+    assert "https://127.0.0.1:3000" in orch.command  # its --public-url
+    cam = up.supervisor_child(up.DEVICES[0], 5001, tmp_path, orch.url, tls=tls)
+    assert cam.url == "https://127.0.0.1:5001"
+    at = cam.command.index("--tls-cert")
+    assert cam.command[at : at + 6] == wanted
+    what_next(orch.url, [cam], {"fibo": {"id": "d", "plan": {"steps": [{"device": "cam-gw"}]}}},
+              ca_file=tls.ca)  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"export WASMFLEET_CA_FILE={tls.ca}" in out
+    assert f"curl --cacert {tls.ca} https://127.0.0.1:3000/api/v1/status" in out
+    assert f"curl --cacert {tls.ca} 'https://127.0.0.1:5001/d/modules/fibo/fibo" in out
+    assert "\n  curl http" not in out

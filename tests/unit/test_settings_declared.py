@@ -79,6 +79,10 @@ def sample(item: Setting, model_file: Path) -> tuple[list[str], str, str, Any]:
             '{zone = "lab", arch = "arm"}',
             {"zone": "lab", "arch": "arm"},
         )
+    if kind == "paths":
+        args = [item.flag, "/keys/a.pub", item.flag, "/keys/b.pub"]
+        expected = (Path("/keys/a.pub"), Path("/keys/b.pub"))
+        return args, "/keys/a.pub,/keys/b.pub", '["/keys/a.pub", "/keys/b.pub"]', expected
     if kind == "nn_models":
         text = f"digits={model_file}"
         return [item.flag, text], text, f'{{digits = "{model_file}"}}', {"digits": model_file}

@@ -11,23 +11,38 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, NoReturn
+from typing import Annotated, Any, ClassVar, NoReturn, TypeVar
 
 import httpx
 import typer
 
+from wasmfleet.cli.context_file import Context, contexts_path, same_url, selected
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.service.settings import load_settings, setting
+from wasmfleet.service.settings import (
+    config_path,
+    config_values,
+    declared,
+    read_config,
+    resolve,
+    setting,
+    where_to_set,
+)
+from wasmfleet.service.tls import check_ca_file
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 ENV_URL = "WASMFLEET_ORCHESTRATOR"
 CHUNK = 64 * 1024
+T = TypeVar("T")
 
 transport: httpx.BaseTransport | None = None
 """Replaced by tests with an ``httpx.MockTransport`` (or an in-process app) to fake the API."""
+ca_file_flag: Path | None = None
+"""``--ca-file FILE`` of the running command (or ``up --tls``'s CA): wins over
+WASMFLEET_CA_FILE and the config file. Set by ``CaFileOpt``'s callback on every client command."""
 
 
 def _http_url(value: str) -> str | None:
@@ -39,8 +54,9 @@ def _http_url(value: str) -> str | None:
 class ClientSettings:
     """What the client commands (device, module, deploy, status, logs...) are configured with.
 
-    Flag > environment > config file > default, like the services; the config file is
-    ``WASMFLEET_CLIENT_CONFIG``, else ``~/.config/wasmfleet/client.toml`` when it exists.
+    Flag > environment > the current context (cli/context_file.py) > config file > default;
+    the config file is ``WASMFLEET_CLIENT_CONFIG``, else ``~/.config/wasmfleet/client.toml``
+    when it exists. A context applies only while the orchestrator URL in use is its own.
     """
 
     ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
@@ -50,12 +66,115 @@ class ClientSettings:
     output: str = setting(
         "table", help="table for people, json for the raw API answer.", choices=("table", "json")
     )
+    ca_file: Path | None = setting(
+        None,
+        help="PEM CA bundle an https:// orchestrator's certificate is verified against "
+        "(only these CAs are trusted; docs/tls.md).",
+        default_text="the system's CAs",
+    )
 
     @staticmethod
     def default_config() -> Path:
         """``$XDG_CONFIG_HOME/wasmfleet/client.toml`` (``~/.config`` by default)."""
         base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
         return Path(base) / "wasmfleet" / "client.toml"
+
+    @staticmethod
+    def default_token_file() -> Path:
+        """``$XDG_CONFIG_HOME/wasmfleet/token`` (``~/.config`` by default)."""
+        return ClientSettings.default_config().with_name("token")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """Where the client's API token comes from (not flags: a token never goes on the command
+    line; ``wasmfleet --token-file PATH`` names a file). Environment > client config file."""
+
+    ENV_PREFIX: ClassVar[str] = "WASMFLEET_"
+    CONFIG_ENV: ClassVar[str] = "WASMFLEET_CLIENT_CONFIG"
+
+    token: str | None = setting(
+        None,
+        help="API token sent as 'Authorization: Bearer' (never put it on the command line).",
+        env=("WASMFLEET_TOKEN",),
+        default_text="none: read from the token file",
+    )
+    token_file: Path | None = setting(
+        None,
+        help="File holding the API token.",
+        env=("WASMFLEET_TOKEN_FILE",),
+        default_text="~/.config/wasmfleet/token when it exists",
+    )
+
+    @staticmethod
+    def default_config() -> Path:
+        """The client's config file (see ``ClientSettings``)."""
+        return ClientSettings.default_config()
+
+
+global_flags: dict[str, str] = {}
+"""Options given before the command (``wasmfleet --token-file PATH --context NAME ...``),
+set by main."""
+
+
+def active_context(url: str | None = None) -> Context | None:
+    """The context that applies (``--context``, WASMFLEET_CONTEXT, the current one), unless
+    ``url`` (else WASMFLEET_ORCHESTRATOR) names another orchestrator: a context's token is
+    never sent elsewhere. Exit 2 with a sentence when the contexts file is unusable."""
+    try:
+        context = selected(global_flags.get("context"))
+    except ConfigurationError as err:
+        fail(err.message, 2)
+    given = (url or "").strip() or os.environ.get(ENV_URL, "").strip()
+    if context is None or (given and not same_url(given, context.orchestrator)):
+        return None
+    return context
+
+
+def load_client(cls: type[T], flags: Mapping[str, Any], context: Context | None) -> T:
+    """``cls`` (client or token settings) by flag > environment > ``context`` > client config
+    file > default; ConfigurationError with a sentence for a bad value."""
+    path = config_path(cls, None, os.environ)
+    values: dict[str, Any] = {}
+    if path is not None:  # client.toml holds both classes' keys: each reads its own
+        other = {
+            i.key for c in (ClientSettings, TokenSettings) if c is not cls for i in declared(c)
+        }
+        table = {k: v for k, v in read_config(path).items() if k.replace("_", "-") not in other}
+        values = config_values(cls, table, path)
+    if context is not None:
+        keys = {item.key for item in declared(cls)}
+        table = {k: v for k, v in context.table().items() if k in keys}
+        where = f"context {context.name!r} in {contexts_path()}"
+        values.update(config_values(cls, table, where))
+    chosen = resolve(cls, flags=flags, env=os.environ, config=values)
+    return cls(**{name: value for name, (value, _) in chosen.items()})
+
+
+def bearer_token(url: str | None = None) -> str | None:
+    """The API token to send to ``url``: WASMFLEET_TOKEN, else the token file
+    (``--token-file``, WASMFLEET_TOKEN_FILE, the context's, the client config's
+    ``token_file``, ~/.config/wasmfleet/token)."""
+    try:
+        flags = {k: v for k, v in global_flags.items() if k == "token_file"}
+        settings = load_client(TokenSettings, flags, active_context(url))
+    except ConfigurationError as err:
+        fail(err.message, 2)
+    if settings.token and settings.token.strip():
+        return settings.token.strip()
+    path = settings.token_file
+    if path is None:
+        default = ClientSettings.default_token_file()
+        path = default if default.is_file() else None
+    if path is None:
+        return None
+    try:
+        token = path.expanduser().read_text(encoding="utf-8").strip()
+    except OSError as err:
+        fail(f"Cannot read the token file {path}: {err.strerror or err}.", 2)
+    if not token:
+        fail(f"The token file {path} is empty.", 2)
+    return token
 
 
 def client_setting(
@@ -71,8 +190,10 @@ def client_setting(
         source = ctx.get_parameter_source(param.name or name)
         given = getattr(source, "name", None) == "COMMANDLINE"  # typer may vendor its click
         flags = {name: str(value)} if given and value is not None else {}
+        url = flags.get("orchestrator") or ctx.params.get("orchestrator")
         try:
-            return convert(getattr(load_settings(ClientSettings, flags=flags), name))
+            context = active_context(str(url) if url else None)
+            return convert(getattr(load_client(ClientSettings, flags, context), name))
         except ConfigurationError as err:
             fail(err.message, 2)
 
@@ -86,6 +207,29 @@ OrchestratorOpt = Annotated[
         help=f"Base URL of the orchestrator (env {ENV_URL}; orchestrator in the client's "
         "config file).",
         callback=client_setting("orchestrator"),
+    ),
+]
+
+
+def _ca_file_option(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """``--ca-file``: its value by the client's precedence; remembered for ``Client`` when it
+    is on the command line (and forgotten when it is not)."""
+    global ca_file_flag
+    resolved = client_setting("ca_file", lambda v: v)(ctx, param, value)
+    source = ctx.get_parameter_source(param.name or "ca_file")
+    given = getattr(source, "name", None) == "COMMANDLINE"
+    ca_file_flag = Path(value) if given and value is not None else None
+    return resolved
+
+
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="FILE",
+        help="CA bundle to verify an https:// orchestrator with (env WASMFLEET_CA_FILE; "
+        "ca-file in the client's config file; default: the system's CAs).",
+        callback=_ca_file_option,
     ),
 ]
 
@@ -133,12 +277,39 @@ def reported() -> Iterator[None]:
 def base_url(url: str | None) -> str:
     """The orchestrator URL to use: the flag, else the environment, the client's config
     file, the default (exit 2 with a sentence when it is not an http(s) URL)."""
-    flags = {"orchestrator": url.strip()} if url else {}
+    return _settings(url)[0]
+
+
+def _settings(url: str | None) -> tuple[str, Path | None]:
+    """(orchestrator URL, CA file) by the client's precedence; exit 2 with a sentence."""
+    flags: dict[str, Any] = {"orchestrator": url.strip()} if url else {}
+    if ca_file_flag is not None:
+        flags["ca_file"] = ca_file_flag
     try:
-        value = load_settings(ClientSettings, flags=flags).orchestrator
+        settings = load_client(ClientSettings, flags, active_context(url))
+        check_ca_file(settings.ca_file, where_to_set(ClientSettings, "ca_file"))
     except ConfigurationError as err:
         fail(err.message, 2)
-    return value.strip().rstrip("/")
+    return settings.orchestrator.strip().rstrip("/"), settings.ca_file
+
+
+def tls_problem(url: str, err: Exception) -> str | None:
+    """A sentence for a connection that failed in TLS (None when it did not)."""
+    text = str(err)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
+        return (
+            f"The orchestrator at {url} presented a certificate this client does not trust "
+            f"({reason or 'certificate verify failed'}); pass the CA that signed it with "
+            "--ca-file FILE or WASMFLEET_CA_FILE."
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        plain = url.replace("https://", "http://", 1)
+        return (
+            f"The orchestrator at {url} does not speak HTTPS; use {plain}, or start it with "
+            "--tls-cert and --tls-key."
+        )
+    return None
 
 
 def error_message(response: httpx.Response) -> tuple[str, str | None, Any]:
@@ -167,9 +338,14 @@ class Client:
     """Calls one orchestrator; every method returns parsed JSON or raises ApiError."""
 
     def __init__(self, url: str | None = None, *, timeout: float = 30.0) -> None:
-        self.url = base_url(url)
+        self.url, ca_file = _settings(url)
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        verify: Any = True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+        token = bearer_token(self.url)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, transport=transport, verify=verify, headers=headers
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -187,7 +363,10 @@ class Client:
             request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         try:
             return self._http.send(request)
-        except httpx.ConnectError:
+        except httpx.ConnectError as err:
+            problem = tls_problem(self.url, err)
+            if problem is not None:
+                raise ApiError(problem) from None
             raise ApiError(
                 f"Cannot reach the orchestrator at {self.url}; start one with "
                 "`wasmfleet up` (or `wasmfleet orchestrator`), or point --orchestrator "
@@ -200,6 +379,11 @@ class Client:
                 f"{request.url.path} within {limit:g} s."
             ) from None
         except httpx.HTTPError as err:
+            if self.url.startswith("http://") and isinstance(err, httpx.RemoteProtocolError):
+                raise ApiError(
+                    f"The orchestrator at {self.url} closed the connection; if it serves "
+                    "HTTPS, use " + self.url.replace("http://", "https://", 1) + "."
+                ) from None
             raise ApiError(
                 f"Talking to the orchestrator at {self.url} failed: "
                 f"{str(err) or type(err).__name__}."

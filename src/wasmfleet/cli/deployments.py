@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.client import (
+    DEFAULT_URL,
+    ApiError,
+    CaFileOpt,
+    Client,
+    OrchestratorOpt,
+    fail,
+    reported,
+)
 from wasmfleet.cli.deployment_views import (
     deployments_table,
     print_copies,
@@ -99,6 +107,7 @@ def deploy(
         bool, typer.Option("--no-deploy", help="Only create and solve; deploy later.")
     ] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Create a deployment from a manifest, place its steps and deploy them to the devices.
@@ -139,6 +148,7 @@ def exec_command(
         ),
     ] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Run a deployment once and print its result and what each step did.
@@ -170,6 +180,7 @@ def exec_command(
 @app.command("ls")
 def list_deployments(
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
@@ -196,6 +207,7 @@ def deployments_view(deployments: Any, url: str) -> Any:
 def show_deployment(
     name: Annotated[str, typer.Argument(help="Deployment name or id.")],
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Show a deployment: placement, rejected devices and each device's answer."""
@@ -214,6 +226,7 @@ def redeploy(
         Path | None, typer.Option(help="A changed manifest of the same name.", dir_okay=False)
     ] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Place a deployment again (on today's fleet) and deploy it."""
@@ -261,6 +274,7 @@ def update(
         list[str] | None, typer.Option(help="Only the copies on this device (repeatable).")
     ] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Move a deployment's copies of a module to another version (same epoch, the other
@@ -288,6 +302,7 @@ def update(
 def remove(
     name: Annotated[str, typer.Argument(help="Deployment name or id.")],
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Remove a deployment from its devices and delete it."""

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt
+from wasmfleet.cli.client import DEFAULT_URL, ApiError, CaFileOpt, Client, OrchestratorOpt
 from wasmfleet.cli.deployments import update_copies
 from wasmfleet.cli.modules import default_user
 
@@ -159,6 +159,7 @@ def dev(
     ] = None,
     max_saves: Annotated[int, typer.Option(hidden=True)] = 0,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
 ) -> None:
     """Watch a .wasm file (or a module folder with --build) and push and hot-swap each save
     into a deployment; one line per save. Ctrl-C stops."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
     Output,
     OutputOpt,
@@ -107,6 +107,7 @@ def interfaces_text(names: list[str], spell_out: int = 8) -> str:
 @app.command("ls")
 def list_devices(
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
@@ -130,6 +131,7 @@ def devices_view(devices: Any, url: str) -> Any:
 def show_device(
     name: Annotated[str, typer.Argument(help="Device name or id.")],
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Show one device: addresses, platform, interfaces, health and its status log."""
@@ -177,6 +179,7 @@ def forget(
     name: Annotated[str | None, typer.Argument(help="Device name or id.")] = None,
     all_devices: Annotated[bool, typer.Option("--all", help="Forget every device.")] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Forget a device (or --all); a running supervisor is found again when it registers."""
@@ -194,3 +197,20 @@ def forget(
         print_json(answer if answer is not None else {"forgotten": name})
     else:
         note(text)
+
+
+@app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="Name of a device that joined.")],
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Revoke a joined device: its credential is refused, it gets no more work, and its
+    steps move to other devices (admins)."""
+    with reported(), Client(orchestrator) as api:
+        answer = api.post(f"/api/v1/devices/{name}/revoke")
+    if output is Output.json:
+        print_json(answer)
+    else:
+        note(f"revoked device {name} ({answer.get('tokens', 0)} credential(s) refused from now on)")

@@ -16,7 +16,14 @@ from typing import Any
 import typer
 
 PACKAGES: dict[str, tuple[str, ...]] = {
-    "orchestrator": ("sqlalchemy", "fastapi", "pydantic", "psycopg", "numpy", "amqtt"),
+    "orchestrator": (
+        "sqlalchemy",
+        "fastapi",
+        "pydantic",
+        "psycopg",
+        "numpy",
+        "amqtt",
+    ),
     "broker": ("amqtt",),
     "ml": ("numpy", "sklearn", "emlearn", "m2cgen", "joblib"),
 }

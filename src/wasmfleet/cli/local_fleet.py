@@ -11,21 +11,26 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from wasmfleet.cli.client import ApiError, Client
 from wasmfleet.cli.output import err_console, note, spinner
+from wasmfleet.cli.up_auth import join_tokens
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.messaging.embedded import BrokerThread
 from wasmfleet.runtime.host.camera import bundled_assets
+
+if TYPE_CHECKING:
+    from wasmfleet.cli.local_ca import LocalTls
 
 SUPERVISOR_BROKER_FLAG = "--broker"
 """The supervisor option that names the MQTT broker; passed only if the supervisor has it."""
@@ -110,11 +115,13 @@ class Child:
     command: list[str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    tls: bool = False
+    """Serves HTTPS (``up --tls``)."""
 
     @property
     def url(self) -> str:
         """Its base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, env: dict[str, str]) -> None:
         """Start it with output to its log file, in its own session (Ctrl-C goes to ``up``)."""
@@ -168,14 +175,39 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def orchestrator_child(port: int, root: Path, log: Sequence[str] = ()) -> Child:
-    """The orchestrator's command line (``log``: its --log-level/--log-format options)."""
+def tls_args(tls: LocalTls | None) -> list[str]:
+    """A service's options to serve HTTPS with the local CA's certificate and trust only it."""
+    if tls is None:
+        return []
+    return ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--ca-file", str(tls.ca)]
+
+
+def auth_args(admin_token: Path | None) -> list[str]:
+    """The orchestrator's options for auth on, its first admin's token in ``admin_token``
+    (the supervisors join it with tokens of their own: cli/up_auth.py ``join_tokens``)."""
+    if admin_token is None:
+        return []
+    return ["--auth", "on", "--admin-token-file", str(admin_token)]
+
+
+def orchestrator_child(
+    port: int,
+    root: Path,
+    log: Sequence[str] = (),
+    tls: LocalTls | None = None,
+    admin_token: Path | None = None,
+) -> Child:
+    """The orchestrator's command line (``log``: its --log-level/--log-format options;
+    ``tls``: serve HTTPS with the local CA's certificate; ``admin_token``: auth on)."""
+    scheme = "https" if tls else "http"
     command = [
         sys.executable, "-m", "wasmfleet", "orchestrator", "--host", "127.0.0.1",
         "--port", str(port), "--data-dir", str(root / "orchestrator"), "--no-mdns",
-        "--public-url", f"http://127.0.0.1:{port}", *log,
+        "--public-url", f"{scheme}://127.0.0.1:{port}", *log, *tls_args(tls),
+        *auth_args(admin_token),
     ]  # fmt: skip
-    return Child("orchestrator", port, command, root / "logs" / "orchestrator.log")
+    log_path = root / "logs" / "orchestrator.log"
+    return Child("orchestrator", port, command, log_path, tls=tls is not None)
 
 
 def supervisor_child(
@@ -185,14 +217,17 @@ def supervisor_child(
     orchestrator: str,
     broker: str | None = None,
     log: Sequence[str] = (),
+    tls: LocalTls | None = None,
+    join_token: Path | None = None,
 ) -> Child:
     """A supervisor's command line (with ``--broker`` when given and the supervisor has it;
-    ``log``: its --log-level/--log-format options)."""
+    ``log``: its --log-level/--log-format options; ``tls``: HTTPS with the local CA;
+    ``join_token``: the file of its join token, to join the orchestrator with)."""
     command = [
         sys.executable, "-m", "wasmfleet", "supervisor", "--host", "127.0.0.1",
         "--port", str(port), "--name", spec.name, "--data-dir", str(root / spec.name),
         "--orchestrator", orchestrator, "--no-mdns", "--camera", spec.camera,
-        "--sensors", spec.sensors, "--capacity", spec.capacity, *log,
+        "--sensors", spec.sensors, "--capacity", spec.capacity, *log, *tls_args(tls),
     ]  # fmt: skip
     for label in spec.labels:
         command += ["--label", label]
@@ -202,7 +237,10 @@ def supervisor_child(
         command += ["--camera-dir", str(bundled_assets() / spec.camera_dir)]
     if broker and supervisor_takes_broker():
         command += [SUPERVISOR_BROKER_FLAG, broker]
-    return Child(spec.name, port, command, root / "logs" / f"{spec.name}.log")
+    if join_token is not None:
+        command += ["--join", orchestrator, "--join-token-file", str(join_token)]
+    log_path = root / "logs" / f"{spec.name}.log"
+    return Child(spec.name, port, command, log_path, tls=tls is not None)
 
 
 def supervisor_takes_broker() -> bool:
@@ -273,15 +311,19 @@ def wait_orchestrator(child: Child, timeout: float) -> None:
     )
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, verify: Any = True) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+        return httpx.get(f"{url}/health", timeout=1, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def wait_devices(orchestrator: str, children: list[Child], timeout: float) -> list[Any]:
-    """Until every supervisor answers and the orchestrator lists it active at its URL."""
+def wait_devices(
+    orchestrator: str, children: list[Child], timeout: float, ca: Path | None = None
+) -> list[Any]:
+    """Until every supervisor answers and the orchestrator lists it active at its URL
+    (``ca``: the CA their HTTPS certificates are verified against)."""
+    verify: Any = ssl.create_default_context(cafile=str(ca)) if ca is not None else True
     deadline = time.monotonic() + timeout
     devices: list[Any] = []
     answering: set[str] = set()
@@ -292,7 +334,7 @@ def wait_devices(orchestrator: str, children: list[Child], timeout: float) -> li
                     raise start_failed(
                         child, f"Supervisor {child.name} exited with status {child.exited()}."
                     )
-                if child.name not in answering and _answers(child.url):
+                if child.name not in answering and _answers(child.url, verify):
                     answering.add(child.name)
             try:
                 devices = api.get("/api/v1/devices")
@@ -362,21 +404,25 @@ def start_fleet(
     broker: str | None = None,
     cloud_broker: str | None = None,
     log: Sequence[str] = (),
+    tls: LocalTls | None = None,
+    admin_token: Path | None = None,
 ) -> tuple[Child, list[Child]]:
     """Start the orchestrator, then the supervisors; ``started`` grows. Devices are told
     ``broker``, except the cloud's, told ``cloud_broker`` when there is one; every service
-    gets the ``log`` options."""
+    gets the ``log`` options, and serves HTTPS with ``tls`` when given; ``admin_token``:
+    the orchestrator runs with auth on, that file holding its first admin's token."""
     env = child_env()
     orch_port = pick_port(port)
     if orch_port != port:
         note(f"port {port} is busy; the orchestrator uses {orch_port} instead", "yellow")
-    orch = orchestrator_child(orch_port, root, log)
+    orch = orchestrator_child(orch_port, root, log, tls, admin_token)
     started.append(orch)
     note(f"starting the orchestrator on {orch.url}")
     orch.start(env)
     with spinner(f"waiting for the orchestrator on {orch.url}..."):
         wait_orchestrator(orch, timeout)
     forget_devices(orch.url, (spec.name for spec in DEVICES))
+    joins = join_tokens(orch.url, root, [s.name for s in DEVICES]) if admin_token else {}
     taken = {orch_port}
     supervisors = []
     for i, spec in enumerate(DEVICES):
@@ -386,13 +432,15 @@ def start_fleet(
         if sup_port != wanted:
             note(f"port {wanted} is busy; {spec.name} uses {sup_port} instead", "yellow")
         own = cloud_broker if spec.cloud and cloud_broker else broker
-        child = supervisor_child(spec, sup_port, root, orch.url, own, log)
+        child = supervisor_child(
+            spec, sup_port, root, orch.url, own, log, tls, join_token=joins.get(spec.name)
+        )
         started.append(child)
         supervisors.append(child)
         note(f"starting supervisor {spec.name} on {child.url} ({', '.join(spec.labels)})")
         child.start(env)
     write_state(root, started)
     with spinner("waiting for the three devices to register and turn active..."):
-        wait_devices(orch.url, supervisors, timeout)
+        wait_devices(orch.url, supervisors, timeout, tls.ca if tls else None)
     note(f"fleet ready: {', '.join(c.name for c in supervisors)} are active", "green")
     return orch, supervisors

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from wasmfleet.cli.client import DEFAULT_URL, ApiError, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli.client import (
+    DEFAULT_URL,
+    ApiError,
+    CaFileOpt,
+    Client,
+    OrchestratorOpt,
+    fail,
+    reported,
+)
 from wasmfleet.cli.output import Output, OutputOpt, clock, console, note, print_json
 
 LEVEL_STYLES = {"error": "red", "critical": "red", "warning": "yellow", "debug": "dim"}
@@ -50,13 +58,14 @@ def logs(
     limit: Annotated[int, typer.Option(help="At most this many entries per request.")] = 1000,
     interval: Annotated[float, typer.Option(help="Seconds between polls with --follow.")] = 1.0,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Print the supervisors' logs as `time device level message`, oldest first.
 
     With --output json, prints the API's list (or, with --follow, one JSON object per line).
     """
-    params: dict[str, Any] = {"limit": max(1, limit)}
+    params: dict[str, Any] = {"limit": max(1, min(limit, 10_000))}  # the API's range
     if device:
         params["device"] = device
     if since:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "demo": ("wasmfleet.cli.demo", "demo", "command"),
     "device": ("wasmfleet.cli.devices", "app", "group"),
     "module": ("wasmfleet.cli.modules", "app", "group"),
+    "key": ("wasmfleet.cli.sign", "key_app", "group"),
     "deploy": ("wasmfleet.cli.deployments", "deploy", "command"),
     "deployment": ("wasmfleet.cli.deployments", "app", "group"),
     "rollout": ("wasmfleet.cli.rollouts", "app", "group"),
@@ -39,6 +40,12 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "broker": ("wasmfleet.cli.broker", "broker", "command"),
     "sensor": ("wasmfleet.cli.sensor", "app", "group"),
     "ml": ("wasmfleet.cli.ml", "app", "group"),
+    "user": ("wasmfleet.cli.users", "app", "group"),
+    "token": ("wasmfleet.cli.tokens", "app", "group"),
+    "audit": ("wasmfleet.cli.audit", "audit", "command"),
+    "login": ("wasmfleet.cli.contexts", "login", "command"),
+    "logout": ("wasmfleet.cli.contexts", "logout", "command"),
+    "context": ("wasmfleet.cli.contexts", "app", "group"),
     "bridge": ("wasmfleet.cli.bridge", "bridge", "command"),
     "sink": ("wasmfleet.cli.bridge", "sink", "command"),
 }
@@ -55,10 +62,33 @@ _registered: set[str] = set()
 
 
 @_app.callback()
-def _group() -> None:
+def _group(
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the API token (else WASMFLEET_TOKEN, WASMFLEET_TOKEN_FILE, "
+            "the context's, ~/.config/wasmfleet/token).",
+        ),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Use this context for the command (else WASMFLEET_CONTEXT, else the "
+            "current one: wasmfleet context ls).",
+        ),
+    ] = None,
+) -> None:
     # A callback keeps the app a group whatever is registered: typer runs an app of one
     # command as that command (``wasmfleet version`` registers only ``version``).
-    pass
+    if token_file or context:
+        from wasmfleet.cli.client import global_flags
+
+        if token_file:
+            global_flags["token_file"] = token_file
+        if context:
+            global_flags["context"] = context
 
 
 def version() -> None:

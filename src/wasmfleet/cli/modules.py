@@ -19,7 +19,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, fail, reported
+from wasmfleet.cli import sign
+from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
     Output,
     OutputOpt,
@@ -36,6 +37,8 @@ app = typer.Typer(
     help="Upload WebAssembly modules with their descriptions, list and delete them.",
     no_args_is_help=True,
 )
+app.command("sign")(sign.sign_command)
+app.command("verify")(sign.verify_command)
 
 
 def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
@@ -239,6 +242,7 @@ def push(
     ] = None,
     by: Annotated[str | None, typer.Option(help="Who pushes it (default: your user name).")] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Upload a module (a taken name gets its next version), then its description and data
@@ -269,7 +273,9 @@ def push(
 
 @app.command("ls")
 def list_modules(
-    orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """List the latest version of every module: version, size, sha256, exports, imports and
     whether it is described (`module history NAME` lists every version)."""
@@ -287,6 +293,7 @@ def list_modules(
 def history(
     name: Annotated[str, typer.Argument(help="Module name.")],
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """List every version of a module, newest first: sha256, size, when, by whom, the note,
@@ -323,6 +330,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="Module name or id.")],
     force: Annotated[bool, typer.Option(help="Delete even while a deployment uses it.")] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Delete a module (refused while an active deployment uses it, unless --force)."""

@@ -9,7 +9,8 @@ from wasmfleet.orchestrator.settings import OrchestratorSettings
 def _serve(settings: OrchestratorSettings) -> None:
     from wasmfleet.orchestrator.server import serve
 
-    serve(settings)
+    warning = settings.exposure()  # safe defaults: ConfigurationError (exit 2) when unsafe
+    serve(settings, warning)
 
 
 orchestrator = settings_command(

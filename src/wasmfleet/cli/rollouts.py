@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wasmfleet.cli.client import DEFAULT_URL, Client, OrchestratorOpt, reported
+from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, Client, OrchestratorOpt, reported
 from wasmfleet.cli.output import Output, OutputOpt, print_json
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ def start(
         list[str] | None, typer.Option(help="Probe argument NAME=VALUE (repeatable).")
     ] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Start a rollout: a canary, then growing waves, each behind a health gate."""
@@ -84,6 +85,7 @@ def status(
     rollout: Annotated[str | None, typer.Argument(help="Rollout id; all when left out.")] = None,
     deployment: Annotated[str | None, typer.Option(help="Only this deployment's.")] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Show a rollout (or the latest ones): waves, gates, reason."""
@@ -107,7 +109,10 @@ def _act(action: str, rollout: str, orchestrator: str, output: Output) -> None:
 
 @app.command("pause")
 def pause(
-    rollout: IdArg, orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    rollout: IdArg,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Pause after the current step."""
     _act("pause", rollout, orchestrator, output)
@@ -115,7 +120,10 @@ def pause(
 
 @app.command("resume")
 def resume(
-    rollout: IdArg, orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    rollout: IdArg,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Continue a paused rollout."""
     _act("resume", rollout, orchestrator, output)
@@ -123,7 +131,10 @@ def resume(
 
 @app.command("undo")
 def undo(
-    rollout: IdArg, orchestrator: OrchestratorOpt = DEFAULT_URL, output: OutputOpt = Output.table
+    rollout: IdArg,
+    orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Put every updated copy back on its previous version (also after success)."""
     _act("undo", rollout, orchestrator, output)

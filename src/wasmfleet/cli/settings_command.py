@@ -28,6 +28,7 @@ _CLI_TYPES: dict[str, Any] = {
     "path": Path,
     "labels": list[str],
     "nn_models": list[str],
+    "paths": list[Path],
 }
 _METAVARS = {
     "str": "TEXT",
@@ -38,6 +39,7 @@ _METAVARS = {
     "path": "PATH",
     "labels": "KEY=VALUE",
     "nn_models": "NAME=PATH",
+    "paths": "FILE",
     "capacity": "KEY=VALUE,...",
 }
 

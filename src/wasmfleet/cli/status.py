@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from wasmfleet.cli.client import DEFAULT_URL, OrchestratorOpt
+from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, OrchestratorOpt
 from wasmfleet.cli.deployment_views import deployments_table, moves_table
 from wasmfleet.cli.devices import devices_table
 from wasmfleet.cli.output import Output, OutputOpt, key_values
@@ -76,6 +76,7 @@ def status_view(answer: Any, url: str) -> RenderableType:
 
 def status(
     orchestrator: OrchestratorOpt = DEFAULT_URL,
+    ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,

@@ -9,7 +9,8 @@ from wasmfleet.supervisor.settings import SupervisorSettings
 def _serve(settings: SupervisorSettings) -> None:
     from wasmfleet.supervisor.server import serve
 
-    serve(settings)
+    warning = settings.exposure()  # safe defaults: ConfigurationError (exit 2) when unsafe
+    serve(settings, warning)
 
 
 supervisor = settings_command(

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -39,11 +39,15 @@ from wasmfleet.cli.local_fleet import (
 from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, log_args, setup_logging
 from wasmfleet.cli.modules import push_folder
 from wasmfleet.cli.output import note, spinner
+from wasmfleet.cli.up_auth import admin_token, use_here, write_context
 from wasmfleet.cli.up_hints import what_next
 from wasmfleet.cli.up_streams import CLOUD_ENV, run_camera, start_sink
 from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.messaging.embedded import BrokerThread
+
+if TYPE_CHECKING:
+    from wasmfleet.cli.local_ca import LocalTls
 
 ENV_SUPERVISOR_PORT = "WASMFLEET_UP_SUPERVISOR_PORT"
 
@@ -151,6 +155,14 @@ def up(
     cloud_broker_port: Annotated[
         int, typer.Option(help="Port of the cloud's embedded broker (the next free one if busy).")
     ] = 1884,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve every service over HTTPS with a throwaway CA made for this run "
+            "(DIR/tls/ca.pem; docs/tls.md).",
+        ),
+    ] = False,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = "text",
 ) -> None:
@@ -160,7 +172,9 @@ def up(
     Two embedded MQTT brokers run inside this command: the lab's (cam-gw, edge-box) and the
     cloud's (cloud-vm), joined by a bridge deployed as a step; --broker URL gives the lab's
     (and, without --cloud-broker, the whole fleet's). --log-level and --log-format apply
-    to every service's log file. Ctrl-C (or SIGTERM) stops them all.
+    to every service's log file. --tls serves HTTPS everywhere, on a CA made for this run.
+    Auth is on: the first admin's token is DIR/admin.token, and the CLI context "up" (made
+    current) points at this fleet. Ctrl-C (or SIGTERM) stops them all.
     """
     setup_logging(log_level, log_format)
     log = log_args(log_level, log_format)
@@ -204,10 +218,14 @@ def up(
         else:
             cloud_url, cloud_shown = broker_url, shown_url  # one broker for the whole fleet
         two = cloud_shown != shown_url
+        local_tls = _local_tls(root) if tls else None
+        token_file = admin_token(root)
+        use_here(token_file)
         orch, supervisors = start_fleet(
             started, root, port, supervisor_port, timeout, broker=broker_url,
-            cloud_broker=cloud_url, log=log,
+            cloud_broker=cloud_url, log=log, tls=local_tls, admin_token=token_file,
         )  # fmt: skip
+        write_context(orch.url, token_file, local_tls.ca if local_tls else None)
         deployed: dict[str, dict[str, Any]] = {}
         examples = folder.parent / "examples" if folder is not None else None
         if not no_pipeline and folder is not None and examples is not None:
@@ -220,6 +238,7 @@ def up(
         what_next(
             orch.url, supervisors, deployed, examples, broker=shown_url,
             cloud_broker=cloud_shown if two else None, objects=root / "objects",
+            ca_file=local_tls.ca if local_tls else None, token_file=token_file,
         )  # fmt: skip
         sys.stdout.flush()
         _watch(orch, supervisors)
@@ -239,6 +258,18 @@ def up(
                 signal.signal(sig, handler)
     _cleanup(root, temporary and not keep_data and not failed)
     raise typer.Exit(status)
+
+
+def _local_tls(root: Path) -> LocalTls:
+    """A CA and a loopback certificate for this run in DIR/tls; this command's clients
+    trust that CA from now on (the services are told it by flags)."""
+    from wasmfleet.cli import client
+    from wasmfleet.cli.local_ca import make_local_tls
+
+    files = make_local_tls(root / "tls")
+    client.ca_file_flag = files.ca
+    note(f"made a CA for this run: {files.ca} (every service serves HTTPS)")
+    return files
 
 
 def _given_broker(url: str | None) -> BrokerAddress | None:

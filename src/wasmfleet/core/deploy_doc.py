@@ -100,6 +100,10 @@ def parse_deployment(body: Any) -> DeploymentSpec:
     )
 
 
+MAX_LEASE_S = 10**9
+"""The longest lease a document may give (about 31 years): larger is a mistake."""
+
+
 def _parse_epoch(raw: Any) -> int:
     if raw is None:
         return 0
@@ -123,8 +127,12 @@ def _parse_fencing(raw: Any) -> tuple[float, frozenset[tuple[str, str]]]:
     lease = raw.get("lease_s", 0.0)
     if lease is None:
         lease = 0.0
-    if isinstance(lease, bool) or not isinstance(lease, int | float) or not math.isfinite(lease):
-        raise InvalidDocument(f"'fencing.lease_s' must be a number of seconds, got {lease!r}.")
+    if isinstance(lease, int) and not isinstance(lease, bool) and abs(lease) <= MAX_LEASE_S:
+        lease = float(lease)  # a larger int would not convert to a float (OverflowError)
+    if not isinstance(lease, float) or not math.isfinite(lease) or lease > MAX_LEASE_S:
+        raise InvalidDocument(
+            f"'fencing.lease_s' must be a number of seconds up to {MAX_LEASE_S}, got {lease!r}."
+        )
     if lease < 0:
         raise InvalidDocument(f"'fencing.lease_s' must be 0 or more seconds, got {lease!r}.")
     items = raw.get("stateful") or []

@@ -76,7 +76,7 @@ _KINDS = {
 _FUNCTION_KEYS = ("method", "parameters", "output", "mounts", "summary", "description")
 _MOUNT_KEYS = ("name", "stage", "media_type", "mediaType")
 _METHODS = ("GET", "POST")
-_PARAM_KEY = re.compile(r"param(\d+)")
+_PARAM_KEY = re.compile(r"param([0-9]{1,9})")
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+*-]+(\s*;.*)?")
 
 

@@ -53,6 +53,6 @@ def _lists(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     items = {k: _lists(v) for k, v in node.items()}
-    if items and all(k.isdigit() for k in items):
+    if items and all(k.isascii() and k.isdigit() and len(k) <= 9 for k in items):
         return [items[k] for k in sorted(items, key=int)]
     return items

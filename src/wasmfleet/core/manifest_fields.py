@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from wasmfleet.core.bounds import MAX_DB_INT, MAX_DIGITS
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.names import check_identifier
 from wasmfleet.core.quantities import show
@@ -78,9 +79,10 @@ def replicas_field(raw: Any, where: str) -> Replicas:
     """``"all"`` or a whole number of copies of 1 or more."""
     if raw == ALL:
         return "all"
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS:
+        raw = int(text)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= MAX_DB_INT:
         return raw
     raise InvalidDocument(
         f'{where} must be "all" (every device that matches) or a whole number of 1 or '

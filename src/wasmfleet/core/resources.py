@@ -232,7 +232,7 @@ def parse_memory_mb(raw: Any, where: str) -> int:
     value = raw
     if isinstance(raw, float) and raw.is_integer():
         value = int(raw)
-    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit() and len(raw) < 40:
         value = int(raw.strip())
     if type(value) is not int or not 0 <= value <= MAX_BYTES // MiB:
         raise InvalidDocument(
@@ -246,8 +246,9 @@ def parse_accelerator(raw: Any, where: str) -> int:
     """A whole percent 0 .. 100 of the device's accelerator, ``50`` or ``"50%"`` (None: 0)."""
     if raw is None:
         return 0
-    if isinstance(raw, str) and raw.strip().endswith("%") and raw.strip()[:-1].isdigit():
-        raw = int(raw.strip()[:-1])
+    digits = raw.strip()[:-1] if isinstance(raw, str) and raw.strip().endswith("%") else ""
+    if digits.isascii() and digits.isdigit() and len(digits) <= 3:
+        raw = int(digits)
     if type(raw) is not int or not 0 <= raw <= 100:
         raise InvalidDocument(
             f"{where} must be a whole percent of the device's accelerator, 0 .. 100, "

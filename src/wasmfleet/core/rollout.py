@@ -189,7 +189,7 @@ def parse_waves(text: str | Sequence[object]) -> tuple[int | None, ...]:
             sizes.append(None)
             continue
         number = item if isinstance(item, int) and not isinstance(item, bool) else None
-        if isinstance(item, str) and item.isdigit():
+        if isinstance(item, str) and item.isascii() and item.isdigit() and len(item) <= 9:
             number = int(item)
         if number is None or number < 1:
             raise InvalidDocument(

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wasmfleet.core.bounds import MAX_DB_INT
 from wasmfleet.core.errors import InvalidDocument
 
 
@@ -33,10 +34,11 @@ def parse_module_ref(text: str) -> ModuleRef:
         return ModuleRef(name)
     if not name:
         raise InvalidDocument(f"Module reference {text!r} has no name before '@'.")
-    if not version.isdigit() or int(version) < 1:
+    digits = version.isascii() and version.isdigit() and len(version) <= len(str(MAX_DB_INT))
+    if not digits or not 1 <= int(version) <= MAX_DB_INT:
         raise InvalidDocument(
             f"Module reference {text!r}: the version after '@' must be a whole number from 1 "
-            "(e.g. fibo@3); leave it out to follow the latest version."
+            f"to {MAX_DB_INT} (e.g. fibo@3); leave it out to follow the latest version."
         )
     return ModuleRef(name, int(version))
 

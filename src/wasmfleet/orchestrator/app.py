@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
@@ -14,14 +14,22 @@ from starlette.responses import Response
 import wasmfleet
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.protocol import ErrorCode
+from wasmfleet.orchestrator.audit import AuditMiddleware
 from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.routes_api import api_router
+from wasmfleet.orchestrator.routes_identities import identities_router
 from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
-from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.http import (
+    JSONResponse,
+    RefuseContentEncoding,
+    error_body,
+    internal_error,
+    route_error,
+)
 from wasmfleet.service.lifespan import Lifecycle, lifespan_of
 from wasmfleet.service.probes import (
     LIVEZ_RESPONSES,
@@ -97,6 +105,8 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
             "`/device/logs` routes speak the wasmiot orchestrator's dialect."
         ),
         lifespan=lifespan_of(orch, lifecycle),
+        # every route: the caller's token and role (docs/security.md), before the handler
+        dependencies=[Depends(orch.auth.check)],
         exception_handlers={
             WasmfleetError: _wasmfleet_error,
             RequestValidationError: _validation_error,
@@ -144,6 +154,10 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(api_router(orch))
     app.include_router(rollouts_router(orch))
     app.include_router(wasmiot_router(orch))
+    app.include_router(identities_router(orch))
+    app.add_middleware(AuditMiddleware, store=orch.store)
+    # before the routes read a body: an encoded (compressed) body is refused, never expanded
+    app.add_middleware(RefuseContentEncoding, service="orchestrator")
     app.state.orchestrator = orch
     app.state.probes = probes
     return app

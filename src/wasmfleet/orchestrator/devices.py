@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from wasmfleet.core.errors import FetchFailed, InvalidDocument
+from wasmfleet.core.errors import FetchFailed, Forbidden, InvalidDocument
 from wasmfleet.core.names import check_identifier
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import DeviceRecord, Store
@@ -78,7 +78,7 @@ def parse_registration(body: Any) -> Sighting:
         )
     name = check_identifier("Device name", body.get("name"))
     port = body.get("port")
-    if isinstance(port, str) and port.isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise InvalidDocument(f"'port' must be a number between 1 and 65535, got {port!r}.")
@@ -138,6 +138,8 @@ class DeviceRegistry:
         self.settings = settings
         self.monitor: FleetMonitor | None = None
         self.on_registered: Callable[[str], None] | None = None
+        self.revoked: Callable[[], set[str]] = set
+        """Names of revoked devices: never registered nor polled (device_trust.py)."""
         self._checking: set[str] = set()
         self._confirmed: set[str] = set()
         """Devices that answered a health check (or registered) since this process started.
@@ -145,7 +147,13 @@ class DeviceRegistry:
         its stored ``active`` is only a memory, not an observation."""
 
     async def register(self, sighting: Sighting, *, attempts: int = 6) -> DeviceRecord:
-        """Read the device's description and store it as active; FetchFailed when unreachable."""
+        """Read the device's description and store it as active; FetchFailed when unreachable,
+        Forbidden for a revoked device."""
+        if sighting.name in self.revoked():
+            raise Forbidden(
+                f"The device {sighting.name} was revoked; it may not register. An admin can "
+                "let it join again under another name."
+            )
         description = await self._fetch_description(sighting.url, attempts)
         now = datetime.now(UTC)
         labels = (description.get("wasmfleet") or {}).get("labels") or {}
@@ -221,8 +229,8 @@ class DeviceRegistry:
 
     async def _check(self, name: str) -> None:
         device = await asyncio.to_thread(self.store.get_device, name)
-        if device is None:
-            return
+        if device is None or name in self.revoked():
+            return  # a revoked device is not polled: it stays dead
         monitor = self.monitor
         if monitor is not None and monitor.pushes(name) and monitor.status(name) != "dead":
             return  # its heartbeats say more, and sooner, than a poll

@@ -34,8 +34,10 @@ from wasmfleet.core.errors import (
 )
 from wasmfleet.core.names import check_file_name, check_identifier
 from wasmfleet.core.openapi import description_operations
+from wasmfleet.core.signing import PublicKey
 from wasmfleet.core.versions import parse_module_ref, version_list
 from wasmfleet.orchestrator.blobs import BlobStore
+from wasmfleet.orchestrator.signatures import UploadSignatures
 from wasmfleet.orchestrator.store import ModuleRecord, Store
 from wasmfleet.runtime.engine import describe_compiled
 
@@ -70,9 +72,16 @@ class ModuleService:
     """Create (as versions), describe, serve and delete modules."""
 
     def __init__(
-        self, store: Store, blobs: BlobStore, max_module_bytes: int, keep_versions: int = 10
+        self,
+        store: Store,
+        blobs: BlobStore,
+        max_module_bytes: int,
+        keep_versions: int = 10,
+        trusted: Mapping[str, PublicKey] | None = None,
     ) -> None:
         self.store = store
+        self.signatures = UploadSignatures(trusted)
+        """``--require-signatures`` on upload; who signed a binary (signatures.py)."""
         self.blobs = blobs
         self.max_module_bytes = max_module_bytes
         self.keep_versions = keep_versions
@@ -127,6 +136,7 @@ class ModuleService:
                 f"The module is {len(data)} bytes; this orchestrator accepts at most "
                 f"{self.max_module_bytes} bytes (--max-module-size)."
             )
+        self.signatures.check_binary(name, data)  # before it is compiled or stored
         exports, requirements = self.inspect(name, data)
         sha = hashlib.sha256(data).hexdigest()
         with self._push_lock:
@@ -239,6 +249,9 @@ class ModuleService:
         names = [check_file_name(f.name, what="data file name") for f in files]
         if len(set(names)) != len(names):
             raise InvalidDocument("The same data file was uploaded twice; send each file once.")
+        if self.signatures.required and files:
+            binary = self.blobs.read(module.sha256)
+            self.signatures.check_files(module.name, binary, {f.name: f.data for f in files})
         available = set(module.data_files) | set(names)
         if functions is None or functions == {} or functions == []:
             description = module.description or describe_exports_only(
@@ -284,6 +297,10 @@ class ModuleService:
             )
         for module in modules:
             self.store.delete_module(module.id)
+
+    def signed_by(self, module: ModuleRecord) -> str | None:
+        """The key id the module's binary is signed with, None when unsigned."""
+        return self.signatures.signed_by(module.sha256, self.blobs.read)
 
     def binary(self, key: str) -> bytes:
         """The module's .wasm bytes."""

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from wasmfleet.core.bounds import MAX_DB_INT, is_db_int
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.failure_detector import (
     DetectorSettings,
@@ -60,11 +61,11 @@ class Heartbeat:
         self.interval_s = float(interval)
         deployments = body.get("deployments") or {}
         if not isinstance(deployments, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-            for k, v in deployments.items()
+            isinstance(k, str) and is_db_int(v) and v >= 0 for k, v in deployments.items()
         ):
             raise InvalidDocument(
-                "'deployments' must map each deployment id to its epoch (a whole number)."
+                "'deployments' must map each deployment id to its epoch (a whole number from "
+                f"0 to {MAX_DB_INT})."
             )
         self.deployments: dict[str, int] = dict(deployments)
         usage = body.get("usage") or {}
@@ -72,11 +73,7 @@ class Heartbeat:
         streams = body.get("streams")
         self.streams: dict[str, int] | None = None
         if isinstance(streams, dict):
-            self.streams = {
-                str(k): v
-                for k, v in streams.items()
-                if isinstance(v, int) and not isinstance(v, bool)
-            }
+            self.streams = {str(k): v for k, v in streams.items() if is_db_int(v)}
 
 
 OnTransition = Callable[[Transition], Awaitable[None]]

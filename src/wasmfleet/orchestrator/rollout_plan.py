@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from wasmfleet.core.bounds import whole_number
 from wasmfleet.core.errors import InvalidDocument, NotFound, PlacementFailed
 from wasmfleet.core.openapi import description_operations
 from wasmfleet.core.rollout import (
@@ -82,12 +83,7 @@ def options_of(raw: Mapping[str, Any]) -> RolloutOptions:
 
 
 def _int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidDocument(f"{name} must be a whole number, not {value!r}.")
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidDocument(f"{name} must be a whole number, not {value!r}.") from None
+    return whole_number(value, name)  # bounded: the options are stored with the rollout
 
 
 def _float(value: Any, name: str) -> float:

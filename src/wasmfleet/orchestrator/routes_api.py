@@ -6,12 +6,13 @@ It calls the same services as the wasmiot routes; pydantic models document it at
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from wasmfleet.core.bounds import MAX_DB_INT
 from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.core.protocol import ErrorCode
@@ -25,7 +26,9 @@ from wasmfleet.orchestrator.http_input import (
 )
 from wasmfleet.orchestrator.modules import DataFile
 from wasmfleet.orchestrator.monitor import Heartbeat
+from wasmfleet.orchestrator.routes_identities import caller
 from wasmfleet.orchestrator.service import Orchestrator
+from wasmfleet.orchestrator.store import ModuleRecord
 from wasmfleet.orchestrator.views import (
     deployment_view,
     execution_view,
@@ -57,6 +60,9 @@ def api_router(orch: Orchestrator) -> APIRouter:
     router = APIRouter(prefix="/api/v1", responses=_ERRORS)
     limit = orch.settings.body_limit
 
+    def signed_view(m: ModuleRecord) -> dict[str, Any]:
+        return module_view(m, orch.modules.signed_by(m))
+
     def device(key: str) -> Any:
         found = orch.store.get_device(key)
         if found is None:
@@ -86,6 +92,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         The answer gives the current epoch of each of those deployments; a device holding
         an older one must stop serving it (it was moved). 404 means: register first."""
         beat = Heartbeat(await read_json(request, limit.fixed(1024 * 1024)))
+        orch.trust.check_caller(caller(request), beat.name)
         if not await orch.monitor.heartbeat(beat):
             return JSONResponse(
                 {
@@ -122,6 +129,20 @@ def api_router(orch: Orchestrator) -> APIRouter:
         orch.monitor.forget(found.name)
         return Response(status_code=204)
 
+    @router.post("/devices/join", status_code=201, tags=["devices"])
+    async def join_device(request: Request) -> Any:
+        """Trade a single-use join token for this device's own credential: `{"name"}` →
+        `{"device", "user", "token", "hop_key", "orchestrator_url"}` (secrets shown once)."""
+        body = await read_json(request, limit.fixed(16 * 1024))
+        answer = await asyncio.to_thread(orch.trust.join, caller(request), body)
+        return JSONResponse(answer, status_code=201)
+
+    @router.post("/devices/{key}/revoke", tags=["devices"])
+    async def revoke_device(key: str) -> Any:
+        """Revoke a joined device: its credential is refused, it gets no more work, and
+        self-healing moves its steps to other devices."""
+        return await orch.revoke_device(key)
+
     @router.delete("/devices", response_model=schemas.Forgotten, tags=["devices"])
     def forget_all() -> Any:
         """Forget every device."""
@@ -134,18 +155,18 @@ def api_router(orch: Orchestrator) -> APIRouter:
         `all=true`: every version."""
         rows = orch.store.list_modules()
         if all:
-            return [module_view(m) for m in rows]
+            return [signed_view(m) for m in rows]
         latest: dict[str, Any] = {}
         counts: dict[str, int] = {}
         for m in rows:  # oldest first within a name: the last one is the latest
             latest[m.name] = m
             counts[m.name] = counts.get(m.name, 0) + 1
-        return [{**module_view(m), "versions": counts[n]} for n, m in sorted(latest.items())]
+        return [{**signed_view(m), "versions": counts[n]} for n, m in sorted(latest.items())]
 
     @router.get("/modules/{key}", response_model=schemas.Module, tags=["modules"])
     def get_module(key: str) -> Any:
         """One module: an id, a name (its latest version) or name@N."""
-        return module_view(orch.modules.resolve(key))
+        return signed_view(orch.modules.resolve(key))
 
     @router.get(
         "/modules/{name}/versions", response_model=list[schemas.ModuleVersion], tags=["modules"]
@@ -169,7 +190,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         pushed = await asyncio.to_thread(
             orch.modules.push, name, data, note=fields.get("note"), created_by=by
         )
-        view = {**module_view(pushed.module), "created": pushed.created}
+        view = {**signed_view(pushed.module), "created": pushed.created}
         view["message"] = pushed.message
         return JSONResponse(view, status_code=201 if pushed.created else 200)
 
@@ -188,7 +209,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         else:
             functions = await read_json(request, limit)
         module = await asyncio.to_thread(orch.modules.describe, key, functions, files)
-        return module_view(module)
+        return signed_view(module)
 
     @router.delete("/modules/{key}", status_code=204, tags=["modules"])
     def delete_module(key: str, force: bool = False) -> Response:
@@ -300,18 +321,20 @@ def api_router(orch: Orchestrator) -> APIRouter:
         return execution_view(await orch.executions.execute(record, args, files))
 
     @router.get("/executions", response_model=list[schemas.Execution], tags=["executions"])
-    def list_executions(deployment: str | None = None, limit: int = 100) -> Any:
+    def list_executions(
+        deployment: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> Any:
         """Recent executions, newest first."""
         dep_id = orch.deployments.get(deployment).id if deployment else None
-        rows = orch.store.list_executions(dep_id, limit=max(1, min(limit, 1000)))
+        rows = orch.store.list_executions(dep_id, limit=limit)
         return [execution_view(e) for e in rows]
 
     @router.get("/logs", response_model=list[schemas.LogEntry], tags=["logs"])
     def logs(
-        after_id: int | None = None,
+        after_id: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None,
         since: str | None = None,
         device: str | None = None,
-        limit: int = 1000,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> Any:
         """Supervisor logs, oldest first; poll with `after_id` to follow."""
         rows = orch.logs.list(after=since, after_id=after_id, device=device, limit=limit)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.orchestrator import schemas
@@ -64,10 +64,12 @@ def rollouts_router(orch: Orchestrator) -> APIRouter:
         return rollout_view(await orch.rollouts.start(deployment, to, body))
 
     @router.get("")
-    def list_rollouts(deployment: str | None = None, limit: int = 100) -> Any:
+    def list_rollouts(
+        deployment: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> Any:
         """Rollouts, newest first (of one deployment with `deployment`)."""
         dep_id = orch.deployments.get(deployment).id if deployment else None
-        rows = orch.store.list_rollouts(dep_id, None, max(1, min(limit, 1000)))
+        rows = orch.store.list_rollouts(dep_id, None, limit)
         return [rollout_view(r) for r in rows]
 
     @router.get("/{rollout_id}")

@@ -30,6 +30,7 @@ from wasmfleet.orchestrator.http_input import (
     read_module_upload,
     read_wasmiot_description,
 )
+from wasmfleet.orchestrator.routes_identities import caller
 from wasmfleet.orchestrator.routes_wasmiot_deploy import add_deployment_routes
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.views import execution_view
@@ -102,6 +103,7 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
     @router.post("/file/device/discovery/register", summary="Register a device over HTTP (204)")
     async def register(request: Request) -> Response:
         sighting = parse_registration(await read_json(request, limit.fixed(64 * 1024)))
+        orch.trust.check_caller(caller(request), sighting.name)
         await orch.devices.register(sighting)
         return Response(status_code=204)
 

@@ -75,6 +75,11 @@ class Module(BaseModel):
     version: int = Field(default=0, description="1, 2, 3 ... per name.")
     note: str | None = None
     created_by: str | None = None
+    signed_by: str | None = Field(
+        default=None,
+        description="Key id of the Ed25519 key the binary is signed with (null: unsigned); "
+        "verified on upload only with --require-signatures.",
+    )
     versions: int | None = Field(
         default=None, description="How many versions the name has (in lists of the latest)."
     )

@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 
 import wasmfleet
+from wasmfleet.orchestrator.auth import Authenticator
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.deployments import DeploymentService
+from wasmfleet.orchestrator.device_trust import ControlAuth, DeviceTrust
 from wasmfleet.orchestrator.devices import DeviceRegistry
 from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.execution import ExecutionService
@@ -32,9 +34,11 @@ from wasmfleet.orchestrator.rollout_gate import FleetGate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
 from wasmfleet.orchestrator.rollouts import RolloutDriver
 from wasmfleet.orchestrator.settings import OrchestratorSettings
+from wasmfleet.orchestrator.signatures import trusted_keys
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
 from wasmfleet.orchestrator.updates import CopyUpdater
 from wasmfleet.orchestrator.views import device_view
+from wasmfleet.service.http_clients import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +51,35 @@ class Orchestrator:
         data_dir = settings.resolved_data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.resolved_database_url)
+        self.auth = Authenticator(self.store, settings)
         self.blobs = BlobStore(data_dir / "blobs")
+        self.trust = DeviceTrust(self.store, settings)
         self.client = httpx.AsyncClient(
+            auth=ControlAuth(self.trust),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             timeout=httpx.Timeout(30.0, connect=5.0),
             trust_env=False,
+            verify=tls_context(settings.ca_file),
         )
         self.monitor = FleetMonitor(self.store, settings)
         self.devices = DeviceRegistry(self.store, self.client, settings)
+        self.devices.revoked = self.trust.revoked
         self.modules = ModuleService(
-            self.store, self.blobs, settings.max_module_bytes, settings.keep_module_versions
+            self.store,
+            self.blobs,
+            settings.max_module_bytes,
+            settings.keep_module_versions,
+            trusted=trusted_keys(settings),
         )
         self.deployments = DeploymentService(
-            self.store, self.client, settings, unavailable=self.monitor.unplaceable
+            self.store, self.client, settings, unavailable=self._unavailable
         )
         self.updates = CopyUpdater(self.store, self.modules, self.deployments)
         self.reconciler = Reconciler(self.store, self.client, settings, self.deployments)
         self.healer = Healer(self.store, settings, self.deployments, self.reconciler)
         self.monitor.listeners.append(self.healer.on_transition)
         self.devices.monitor = self.monitor
-        self.devices.on_registered = lambda name: self.healer.fleet_changed(f"{name} registered")
+        self.devices.on_registered = self._registered
         self.executions = ExecutionService(
             self.store, self.client, settings.execute_timeout_s, settings.execute_retries
         )
@@ -83,8 +96,27 @@ class Orchestrator:
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _unavailable(self) -> dict[str, str]:
+        """Devices that must get no new work: flapping ones (the monitor), revoked ones."""
+        out = self.monitor.unplaceable()
+        for name in self.trust.revoked():
+            out[name] = "its credential was revoked"
+        return out
+
+    async def revoke_device(self, name: str) -> dict[str, Any]:
+        """Revoke a joined device: refused from now on, its steps moved elsewhere."""
+        answer = await asyncio.to_thread(self.trust.revoke, name)
+        await self.monitor.declare_dead(name, "its credential was revoked")
+        return answer
+
+    def _registered(self, name: str) -> None:
+        """A device registered: its control bearer may be new, and the fleet changed."""
+        self.trust.forget()
+        self.healer.fleet_changed(f"{name} registered")
+
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
+        await asyncio.to_thread(self.auth.bootstrap)
         await self.monitor.load()
         if self.settings.mdns:
             await self.discovery.start()

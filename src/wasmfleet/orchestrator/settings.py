@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.runtime.limits import MiB
+from wasmfleet.service.exposure import check_exposure
 from wasmfleet.service.http import BodyLimit
 from wasmfleet.service.net import reachable_host
 from wasmfleet.service.settings import (
@@ -28,6 +29,7 @@ from wasmfleet.service.settings import (
     url,
     where_to_set,
 )
+from wasmfleet.service.tls import check_ca_file, check_server_files, scheme
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DAY = 86400.0
@@ -124,6 +126,21 @@ class OrchestratorSettings:
     max_module_bytes: int = setting(
         64 * MiB, help="Largest .wasm accepted.", kind="size", flag="--max-module-size"
     )
+    require_signatures: bool = setting(
+        False,
+        help="Accept only modules signed by a --trusted-key (unsigned or wrongly signed "
+        "uploads are refused with 422).",
+    )
+    trusted_keys: tuple[Path, ...] = setting(
+        (),
+        help="An Ed25519 public key (.pub from `wasmfleet key generate`) whose signatures "
+        "uploads may carry (repeatable; with --require-signatures).",
+        kind="paths",
+        flag="--trusted-key",
+        env=("WASMFLEET_ORCHESTRATOR_TRUSTED_KEYS",),
+        key="trusted-keys",
+        default_text="none",
+    )
     max_request_bytes: int = setting(
         128 * MiB,
         help="Largest request body accepted (module uploads included).",
@@ -163,8 +180,56 @@ class OrchestratorSettings:
         help="Seconds between rounds that delete old log entries and executions; 0: never.",
         check=at_least(0),
     )
+    auth: str = setting(
+        "off",
+        help="on: every route but the probes and API documents needs an API token "
+        "(Authorization: Bearer, docs/security.md); off: the API is open.",
+        choices=("on", "off"),
+    )
+    admin_token_file: Path | None = setting(
+        None,
+        help="With --auth on and no admin yet: the first admin's token is read from this "
+        "file, or written to it (mode 0600) when it does not exist.",
+        default_text="printed once on stdout",
+    )
+    open_wasmiot_routes: bool = setting(
+        False,
+        help="With --auth on, leave the wasmiot-dialect routes (/file/..., /execute/..., "
+        "/device/logs) open to callers without a token (trusted networks only).",
+    )
+    open_device_routes: bool = setting(
+        False,
+        help="With --auth on, leave the routes supervisors call (heartbeat, registration, "
+        "log shipping, module downloads) open to callers without a token; `wasmfleet up` "
+        "uses it on loopback until devices hold their own credentials.",
+    )
+    insecure: bool = setting(
+        False,
+        help="Start with --auth off on a non-loopback --host anyway (anyone who reaches the "
+        "port may deploy code to your devices; docs/security.md).",
+        off_flag=None,
+    )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
+    tls_cert: Path | None = setting(
+        None,
+        help="PEM certificate (chain) to serve HTTPS with (with --tls-key; docs/tls.md).",
+        default_text="none (plain HTTP)",
+    )
+    tls_key: Path | None = setting(
+        None, help="PEM private key of --tls-cert (unencrypted).", default_text="none"
+    )
+    ca_file: Path | None = setting(
+        None,
+        help="PEM CA bundle that supervisors' HTTPS certificates are verified against "
+        "(only these CAs are trusted).",
+        default_text="the system's CAs",
+    )
+
+    @property
+    def tls(self) -> bool:
+        """True when this orchestrator serves HTTPS."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -183,13 +248,24 @@ class OrchestratorSettings:
         """This orchestrator's URL as devices see it."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://{reachable_host(self.host)}:{self.port}"
+        return f"{scheme(self.tls)}://{reachable_host(self.host)}:{self.port}"
 
     @property
     def body_limit(self) -> BodyLimit:
         """The largest request body, as the 413 sentence names it."""
         where = where_to_set(OrchestratorSettings, "max_request_bytes")
         return BodyLimit(self.max_request_bytes, "orchestrator", where)
+
+    def exposure(self) -> str | None:
+        """Safe defaults: ConfigurationError when open (--auth off) on a non-loopback --host
+        without --insecure; else the warning line to print when it runs open."""
+        return check_exposure(
+            "orchestrator",
+            self.host,
+            secured=self.auth == "on",
+            insecure=self.insecure,
+            how_to_secure="turn auth on with --auth on (docs/security.md: the first admin token)",
+        )
 
     @classmethod
     def load(
@@ -205,6 +281,14 @@ class OrchestratorSettings:
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
         check_declared(self)
+        self._validate_signatures()
+        check_server_files(
+            self.tls_cert,
+            self.tls_key,
+            where_to_set(OrchestratorSettings, "tls_cert"),
+            where_to_set(OrchestratorSettings, "tls_key"),
+        )
+        check_ca_file(self.ca_file, where_to_set(OrchestratorSettings, "ca_file"))
         if not self.suspect_phi < self.phi_threshold:
             raise ConfigurationError(
                 f"suspect phi must be below the phi threshold ({self.phi_threshold:g}), "
@@ -216,3 +300,19 @@ class OrchestratorSettings:
                 f"({self.acceptable_pause_s:g} s), so that a device's lease always ends "
                 "before it can be declared dead and its stateful steps moved."
             )
+
+    def _validate_signatures(self) -> None:
+        if self.require_signatures and not self.trusted_keys:
+            raise ConfigurationError(
+                "--require-signatures needs at least one --trusted-key FILE.pub (the public "
+                "keys whose signatures uploads may carry)."
+            )
+        if self.trusted_keys and not self.require_signatures:
+            raise ConfigurationError(
+                "--trusted-key is given without --require-signatures; add it to refuse "
+                "unsigned uploads (the keys are used only then)."
+            )
+        if self.trusted_keys:
+            from wasmfleet.service.trusted_keys import load_trusted_keys
+
+            load_trusted_keys(self.trusted_keys)  # ConfigurationError naming a bad file

@@ -47,8 +47,8 @@ def status_entry_view(e: StatusEntry) -> dict[str, Any]:
     return {"time": _iso(e.time), "status": e.status, "reason": e.reason}
 
 
-def module_view(m: ModuleRecord) -> dict[str, Any]:
-    """A module as /api/v1 shows it."""
+def module_view(m: ModuleRecord, signed_by: str | None = None) -> dict[str, Any]:
+    """A module as /api/v1 shows it (``signed_by``: the key id its binary is signed with)."""
     return {
         "id": m.id,
         "name": m.name,
@@ -63,6 +63,7 @@ def module_view(m: ModuleRecord) -> dict[str, Any]:
         "version": m.version,
         "note": m.note,
         "created_by": m.created_by,
+        "signed_by": signed_by,
     }
 
 

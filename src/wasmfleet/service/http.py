@@ -16,6 +16,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasmfleet.core.errors import InvalidDocument, PayloadTooLarge
 from wasmfleet.core.protocol import ErrorCode
@@ -126,3 +127,34 @@ def internal_error(
         + " Please report it if it happens again."
     )
     return JSONResponse(error_body(500, ErrorCode.INTERNAL, message), status_code=500)
+
+
+class RefuseContentEncoding:
+    """ASGI middleware: a request body with a Content-Encoding (gzip, br...) is refused (415).
+
+    Neither service decompresses request bodies, so an encoded body would be read as if it
+    were plain and fail somewhere less clear; a compression bomb is never expanded. Only
+    ``identity`` (no encoding) is accepted."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                    await self._refuse(send, value.decode("latin-1"))
+                    return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, send: Send, encoding: str) -> None:
+        message = (
+            f"This {self.service} does not decode request bodies sent with Content-Encoding "
+            f"{encoding!r}; send the body uncompressed (without a Content-Encoding header)."
+        )
+        payload = json_bytes(error_body(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, message))
+        headers = [(b"content-type", b"application/json"), (b"accept-encoding", b"identity")]
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": 415, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})

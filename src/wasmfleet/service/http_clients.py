@@ -19,6 +19,7 @@ import functools
 import importlib
 import ssl
 import sys
+from pathlib import Path
 from types import ModuleType
 
 CLI_ONLY = ("click", "rich", "pygments")
@@ -41,9 +42,13 @@ def import_httpx() -> ModuleType:
 
 
 @functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The TLS context every httpx client of this process uses (``verify=tls_context()``):
-    the system's or certifi's CAs as httpx chooses them, SSL_CERT_FILE/SSL_CERT_DIR honoured."""
+def tls_context(ca_file: Path | str | None = None) -> ssl.SSLContext:
+    """The TLS context every httpx client of this process uses (``verify=tls_context(ca)``):
+    with ``ca_file`` (a service's ``--ca-file``), only the CAs of that file are trusted;
+    without, the system's or certifi's CAs as httpx chooses them, SSL_CERT_FILE/SSL_CERT_DIR
+    honoured."""
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=str(Path(ca_file).expanduser()))
     httpx = import_httpx()
     context: ssl.SSLContext = httpx.create_ssl_context(trust_env=True)
     return context

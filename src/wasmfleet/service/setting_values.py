@@ -299,6 +299,18 @@ def _seconds(value: float, where: str) -> float:
     return float(value)
 
 
+def parse_paths(items: list[str] | tuple[Any, ...] | str, what: str) -> tuple[Path, ...]:
+    """Paths from a list, or from one comma-separated string (an environment variable)."""
+    if isinstance(items, str):
+        items = [part for part in items.split(",") if part.strip()]
+    paths = []
+    for item in items:
+        if not isinstance(item, str | Path) or not str(item).strip():
+            raise ConfigurationError(f"{what} must be a list of file paths, got {item!r}.")
+        paths.append(Path(str(item).strip()).expanduser())
+    return tuple(paths)
+
+
 def _show_pairs(value: Any) -> str:
     return ",".join(f"{k}={v}" for k, v in value.items()) if value else "none"
 
@@ -337,6 +349,12 @@ KINDS: dict[str, Kind] = {
                 else parse_labels(_items(value, where), where)
             ),
             show=_show_pairs, repeatable=True,
+        ),
+        Kind(
+            "paths", "file paths (a list, or 'a.pub,b.pub')",
+            lambda text, where: parse_paths(text, where), (list, tuple),
+            coerce=lambda value, where: parse_paths(value, where),
+            show=lambda v: ",".join(str(p) for p in v) or "none", repeatable=True,
         ),
         Kind(
             "capacity", "capacity such as cores=2,memory=2048MiB (text or a table)",

@@ -28,7 +28,7 @@ def service_info(settings: SupervisorSettings) -> ServiceInfo:
         SERVICE_TYPE,
         f"{settings.name}.{SERVICE_TYPE}",
         port=settings.port,
-        properties={"path": "/", "tls": "0", "address": address},
+        properties={"path": "/", "tls": "1" if settings.tls else "0", "address": address},
         server=f"{settings.name}.local.",
         parsed_addresses=[address],
     )

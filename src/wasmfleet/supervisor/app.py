@@ -14,13 +14,20 @@ from starlette.types import ASGIApp
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.protocol import ErrorCode
-from wasmfleet.service.http import JSONResponse, error_body, internal_error, route_error
+from wasmfleet.service.http import (
+    JSONResponse,
+    RefuseContentEncoding,
+    error_body,
+    internal_error,
+    route_error,
+)
 from wasmfleet.service.lifespan import Lifecycle, lifespan_of
 from wasmfleet.service.probes import Check, OffLoop, Probes
 from wasmfleet.supervisor.call_endpoint import CallEndpoint, CallFastPath
 from wasmfleet.supervisor.routes import SupervisorRoutes
 from wasmfleet.supervisor.service import Supervisor
 from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.supervisor.trust import DeviceGuard
 
 log = logging.getLogger("wasmfleet.supervisor.http")
 
@@ -98,4 +105,5 @@ def create_app(settings: SupervisorSettings, supervisor: Supervisor | None = Non
     )
     app.state.supervisor = sup
     app.state.probes = probes
-    return CallFastPath(app, calls)
+    guarded = DeviceGuard(CallFastPath(app, calls), sup.credentials, settings.calls)
+    return RefuseContentEncoding(guarded, "supervisor")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -20,6 +21,7 @@ import orjson
 from wasmfleet.core.errors import ChainFailed
 from wasmfleet.core.protocol import EPOCH_HEADER, HopStatus, error_fields, is_refusal, read_answer
 from wasmfleet.supervisor.deployment import BoundFunction
+from wasmfleet.supervisor.trust import Credentials, hop_header
 
 
 @dataclass(slots=True)
@@ -38,9 +40,13 @@ class HopResult:
 class Chainer:
     """Forwards results to the next hop with one shared HTTP client."""
 
-    def __init__(self, client: httpx.AsyncClient, timeout_s: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, timeout_s: float, credentials: Credentials | None = None
+    ) -> None:
         self.client = client
         self.timeout_s = timeout_s
+        self.credentials = credentials
+        """A joined device signs each hop with the fleet's hop key (supervisor/trust.py)."""
 
     async def forward(
         self, bound: BoundFunction, result: Any, value: Any, output: str | None
@@ -64,7 +70,10 @@ class Chainer:
         method = target.method if target.method in ("GET", "POST", "PUT") else "POST"
         if files and method == "GET":
             method = "POST"
-        headers = {EPOCH_HEADER: str(bound.epoch)} if bound.epoch > 0 else None
+        headers = {EPOCH_HEADER: str(bound.epoch)} if bound.epoch > 0 else {}
+        hop_deployment = _deployment_of(target.url)
+        if hop_deployment is not None:
+            headers.update(hop_header(self.credentials, hop_deployment))
         try:
             response = await self.client.request(
                 method,
@@ -101,6 +110,11 @@ class Chainer:
                 status=HopStatus.BROKEN,
             )
         return _interpret(target.url, response)
+
+
+def _deployment_of(url: str) -> str | None:
+    parts = urlsplit(url).path.split("/")
+    return parts[1] if len(parts) > 2 and parts[2] == "modules" else None
 
 
 def _interpret(url: str, response: httpx.Response) -> HopResult:

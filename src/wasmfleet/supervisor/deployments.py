@@ -38,6 +38,7 @@ from wasmfleet.supervisor.executor import CallExecutor
 from wasmfleet.supervisor.fencing import FenceBook, Lease
 from wasmfleet.supervisor.fetching import Fetched, Fetcher
 from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.supervisor.signatures import ModuleVerifier, load_trusted_keys
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.swap import HotSwap
 
@@ -73,6 +74,10 @@ class DeploymentManager:
         """Told about every install and removal, in order (streams, bridges)."""
         self.swap = HotSwap(executor, store, engine.limits.call_timeout_s)
         self.fetcher = Fetcher(client, engine, store, executor, settings.max_download_bytes)
+        self.verifier: ModuleVerifier | None = None
+        """With trusted keys: refuses unsigned or wrongly signed modules before compiling."""
+        if settings.trusted_keys:
+            self.verifier = ModuleVerifier(load_trusted_keys(settings.trusted_keys), store)
 
     def get(self, dep_id: str) -> Deployment:
         """The deployment with that id, or NotFound naming the ones that exist."""
@@ -98,6 +103,7 @@ class DeploymentManager:
         async with lock:
             started = time.perf_counter()
             fetched = await self.fetcher.fetch_all(spec)
+            await self._verify(spec, fetched)
             marks = [time.perf_counter()]  # fetched, built, switched (hot swap), persisted
             for name, parts in fetched.items():
                 if parts.description is not None:
@@ -202,6 +208,17 @@ class DeploymentManager:
             log.info("deployment restored", extra={"deployment": dep_id, "epoch": dep.spec.epoch})
         self.fences.raise_many({d: dep.spec.epoch for d, dep in self.deployments.items()})
 
+    async def _verify(self, spec: DeploymentSpec, fetched: dict[str, Fetched]) -> None:
+        """With trusted keys, refuse modules and data files that do not verify (before
+        anything is compiled or stored); hashing downloaded bytes runs on a worker thread."""
+        verifier = self.verifier
+        if verifier is None:
+            return
+        if all(isinstance(parts.binary, CompiledModule) for parts in fetched.values()):
+            verifier.check(spec, fetched)  # remembered signatures: no hashing of binaries
+        else:
+            await self.executor.run_blocking(lambda: verifier.check(spec, fetched))
+
     # -- building -----------------------------------------------------------------------
 
     def _build(
@@ -258,6 +275,8 @@ class DeploymentManager:
                 binary = self.store.load_binary(str(info.get("sha256")))
             except OSError:
                 raise InvalidDocument(f"the binary of module {module.name!r} is missing") from None
+            if self.verifier is not None:
+                self.verifier.check_binary(binary, f"stored module {module.name!r}")
             compiled[module.name] = self.engine.compile(binary, name=module.name)
         self._check(spec, compiled)
         for module in spec.modules:

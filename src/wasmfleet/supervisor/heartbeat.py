@@ -87,11 +87,14 @@ class Heartbeater:
         self.timeout_s = min(1.0, 2 * self.interval_s)
         self._name = settings.name
         self._base_url = settings.base_url
+        self._ca_file = settings.ca_file
         self._registrar = registrar
         self._manager = manager
         self._fences = fences
         self._rng = rng or random.Random()
         self._client: httpx.AsyncClient | None = None
+        self.auth: httpx.Auth | None = None
+        """Sends the device's credential (a joined device, supervisor/trust.py)."""
         self._closing: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None
@@ -123,7 +126,8 @@ class Heartbeater:
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            verify=tls_context(),
+            auth=self.auth,
+            verify=tls_context(self._ca_file),
             timeout=httpx.Timeout(self.timeout_s),
             limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
         )

@@ -57,7 +57,7 @@ class LogShipper(logging.Handler):
         self._explicit_endpoint = settings.log_endpoint is not None
         self._endpoint: str | None = settings.resolved_log_endpoint
         self._client_factory = client_factory or (
-            lambda: httpx.Client(verify=tls_context(), timeout=5.0)
+            lambda: httpx.Client(verify=tls_context(settings.ca_file), timeout=5.0)
         )
         self._batch_size = max(1, batch_size)
         self._idle_wait_s = idle_wait_s

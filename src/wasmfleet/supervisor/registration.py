@@ -92,7 +92,7 @@ def registration_body(settings: SupervisorSettings) -> dict[str, Any]:
     return {
         "name": settings.name,
         "port": settings.port,
-        "properties": {"path": "/", "tls": "0", "address": address},
+        "properties": {"path": "/", "tls": "1" if settings.tls else "0", "address": address},
         "addresses": [address],
     }
 

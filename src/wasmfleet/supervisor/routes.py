@@ -16,6 +16,7 @@ from wasmfleet.service.http import JSONResponse, read_json
 from wasmfleet.supervisor.call_endpoint import CallEndpoint
 from wasmfleet.supervisor.calls import find_output
 from wasmfleet.supervisor.fencing import parse_epoch_query
+from wasmfleet.supervisor.openapi import openapi_document
 
 if TYPE_CHECKING:
     from wasmfleet.service.probes import Probes
@@ -36,6 +37,7 @@ class SupervisorRoutes:
         call_path = "/{deployment}/modules/{module}/{function}"
         return [
             Route("/", self.index, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/deploy", self.deploy, methods=["POST"]),
             Route("//deploy", self.deploy, methods=["POST"]),
             Route("/deploy", self.list_deployments, methods=["GET"]),
@@ -62,6 +64,7 @@ class SupervisorRoutes:
                 "version": __version__,
                 "deployments": sorted(self.sup.manager.deployments),
                 "see": [
+                    "/openapi.json",
                     "/deploy",
                     "/health",
                     "/livez",
@@ -72,6 +75,10 @@ class SupervisorRoutes:
                 ],
             }
         )
+
+    async def openapi(self, request: Request) -> Response:
+        """GET /openapi.json: the OpenAPI document of these routes."""
+        return JSONResponse(openapi_document())
 
     # -- deployments --------------------------------------------------------------------
 

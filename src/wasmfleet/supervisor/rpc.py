@@ -9,6 +9,8 @@ written back into the same buffer by the host function.
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 import orjson
 
@@ -24,10 +26,12 @@ class RpcError(RuntimeError):
 class HttpRpcTransport:
     """Resolves rpcCall targets and performs them with a synchronous HTTP client."""
 
-    def __init__(self, manager: DeploymentManager, local_url: str) -> None:
+    def __init__(
+        self, manager: DeploymentManager, local_url: str, verify: ssl.SSLContext | None = None
+    ) -> None:
         self.manager = manager
         self.local_url = local_url.rstrip("/")
-        self.client = httpx.Client(verify=tls_context())
+        self.client = httpx.Client(verify=verify or tls_context())
 
     def target(self, ctx: GuestContext, module: str, function: str) -> tuple[str, str | None]:
         """(URL, multipart part name for the data or None) of ``module.function``."""

@@ -8,11 +8,13 @@ entry point started it.
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 import uvicorn
 
 from wasmfleet.service.http_clients import import_httpx
 from wasmfleet.service.logs import configure_logging
+from wasmfleet.service.tls import uvicorn_ssl
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 
@@ -38,10 +40,14 @@ def uvicorn_config(settings: SupervisorSettings) -> uvicorn.Config:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
         proxy_headers=False,
+        **uvicorn_ssl(settings.tls_cert, settings.tls_key),
     )
 
 
-def serve(settings: SupervisorSettings) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully)."""
+def serve(settings: SupervisorSettings, warning: str | None = None) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM stop it gracefully); ``warning`` (running
+    open, see service/exposure.py) is logged once, in the log's format."""
     configure_logging(settings.log_level, settings.log_format, settings.ship_log_level)
+    if warning:
+        logging.getLogger("wasmfleet.supervisor").warning(warning.removeprefix("warning: "))
     uvicorn.Server(uvicorn_config(settings)).run()

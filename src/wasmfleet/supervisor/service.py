@@ -39,6 +39,7 @@ from wasmfleet.supervisor.rpc import HttpRpcTransport
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.streams import StreamService
+from wasmfleet.supervisor.trust import OrchestratorBearer, join, load_credentials
 
 if TYPE_CHECKING:
     from wasmfleet.supervisor.advertise import Advertiser
@@ -68,8 +69,13 @@ class Supervisor:
             nn=self.nn,
         )
         self.executor = CallExecutor(settings.worker_count)
+        self.credentials = load_credentials(settings)
+        if self.credentials is None and settings.join_url is not None:
+            self.credentials = join(settings)
+        self.bearer = OrchestratorBearer(self.credentials)
         self.client = httpx.AsyncClient(
-            verify=tls_context(),
+            auth=self.bearer,
+            verify=tls_context(settings.ca_file),
             timeout=httpx.Timeout(settings.download_timeout_s),
             follow_redirects=True,
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -81,7 +87,7 @@ class Supervisor:
         self.calls = CallService(
             self.manager,
             self.history,
-            Chainer(self.client, settings.chain_timeout_s),
+            Chainer(self.client, settings.chain_timeout_s, self.credentials),
             self.fences,
             inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
@@ -92,7 +98,9 @@ class Supervisor:
         self.devices.mqtt = self.streams.link
         self.devices.qoa = self.quality
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
-        self.rpc = HttpRpcTransport(self.manager, f"http://{local_host}:{settings.port}")
+        # Over TLS, call ourselves by the name our certificate is made for.
+        local_url = settings.base_url if settings.tls else f"http://{local_host}:{settings.port}"
+        self.rpc = HttpRpcTransport(self.manager, local_url, tls_context(settings.ca_file))
         self.devices.rpc = self.rpc
         bare, qualified = offered_interfaces(self.devices.lacking)
         self.device_description = device_description(
@@ -106,12 +114,20 @@ class Supervisor:
             self.fences,
             streams=self._message_counters,
         )
+        self.heartbeat.auth = self.bearer
         self.advertiser: Advertiser | None = None
         if settings.mdns:  # zeroconf (~3 MB) is imported only where it is used
             from wasmfleet.supervisor.advertise import Advertiser
 
             self.advertiser = Advertiser(settings)
-        self.shipper = LogShipper(settings)
+        self.shipper = LogShipper(
+            settings,
+            client_factory=lambda: httpx.Client(
+                verify=tls_context(settings.ca_file), timeout=5.0, auth=self.bearer
+            ),
+        )
+        if self.credentials is not None:
+            self.set_orchestrator(self.credentials.orchestrator_url)
 
     def _message_counters(self) -> dict[str, int] | None:
         """What the heartbeat tells the orchestrator about messages: triggers and bridges."""
@@ -126,9 +142,10 @@ class Supervisor:
         """``simulated``, ``opencv``, or ``none`` when this device offers no camera."""
         return self.devices.camera.kind if self.devices.camera is not None else "none"
 
-    @staticmethod
-    def _registration_client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(5.0))
+    def _registration_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            verify=tls_context(self.settings.ca_file), timeout=httpx.Timeout(5.0), auth=self.bearer
+        )
 
     async def start(self) -> None:
         """Restore deployments, then start discovery, registration, heartbeats, log shipping."""
@@ -172,6 +189,7 @@ class Supervisor:
     def set_orchestrator(self, url: str) -> None:
         """Adopt an orchestrator (POST /register): register with it and ship logs to it."""
         self.registrar.set_orchestrator(url)
+        self.bearer.follow(url)
         self.shipper.follow_orchestrator(url)
 
     def health(self) -> dict[str, Any]:
@@ -218,6 +236,9 @@ class Supervisor:
             "nn": self.nn.status(),
             "swaps": self.manager.swap.stats(),
             "reuse": self.manager.fetcher.stats(),
+            "signatures": (
+                self.manager.verifier.stats() if self.manager.verifier is not None else None
+            ),
             "epochs": {d: dep.spec.epoch for d, dep in sorted(self.manager.deployments.items())},
             "fences": dict(sorted(self.fences.fences.items())),
             "leases": {

@@ -21,6 +21,7 @@ from wasmfleet.core.broker_url import BrokerAddress, parse_broker_url
 from wasmfleet.core.errors import ConfigurationError, InvalidDocument
 from wasmfleet.core.topics import check_topic
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
+from wasmfleet.service.exposure import check_exposure
 from wasmfleet.service.http import BodyLimit
 from wasmfleet.service.net import reachable_host
 from wasmfleet.service.setting_values import CapacitySpec, check_nn_model
@@ -34,6 +35,7 @@ from wasmfleet.service.settings import (
     url,
     where_to_set,
 )
+from wasmfleet.service.tls import check_ca_file, check_server_files, scheme
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _LIMITS = RuntimeLimits()
@@ -224,6 +226,40 @@ class SupervisorSettings:
     nn: bool = setting(
         True, help="Offer WASI-NN (wasi_ephemeral_nn) when ONNX Runtime or LiteRT is installed."
     )
+    trusted_keys: tuple[Path, ...] = setting(
+        (),
+        help="An Ed25519 public key (.pub from `wasmfleet key generate`) whose signed modules "
+        "this device runs (repeatable); with any, unsigned or wrongly signed modules are refused.",
+        kind="paths",
+        flag="--trusted-key",
+        env=("WASMFLEET_TRUSTED_KEYS",),
+        key="trusted-keys",
+        default_text="none (modules need no signature)",
+    )
+    join_url: str | None = setting(
+        None,
+        help="Join the orchestrator at this URL with a join token (WASMFLEET_JOIN_TOKEN or "
+        "--join-token-file), once: the credential it gives is kept in the data dir, and from "
+        "then on only that orchestrator may deploy, delete or re-register (docs/security.md).",
+        flag="--join",
+        default_text="none",
+        check=url("http", "https"),
+    )
+    join_token: str | None = setting(
+        None,
+        help="The join token (prefer the variable WASMFLEET_JOIN_TOKEN to the flag: a flag "
+        "shows in ps).",
+        default_text="none",
+    )
+    join_token_file: Path | None = setting(
+        None, help="A file holding the join token.", default_text="none"
+    )
+    calls: str = setting(
+        "open",
+        help="Who may call functions: open (anyone), token (the orchestrator or another "
+        "device of the fleet; needs a join credential), loopback (only this machine).",
+        choices=("open", "token", "loopback"),
+    )
     log_level: str = setting("info", help="Log level on stderr.", choices=LOG_LEVELS)
     log_format: str = setting("text", help="Log lines as text or json.", choices=("text", "json"))
     ship_log_level: str = setting(
@@ -250,6 +286,46 @@ class SupervisorSettings:
         help="Resolution of the call time limit, in seconds.",
         check=between(0.0001, 1),
     )
+    tls_cert: Path | None = setting(
+        None,
+        help="PEM certificate (chain) to serve HTTPS with (with --tls-key; docs/tls.md).",
+        default_text="none (plain HTTP)",
+    )
+    tls_key: Path | None = setting(
+        None, help="PEM private key of --tls-cert (unencrypted).", default_text="none"
+    )
+    ca_file: Path | None = setting(
+        None,
+        help="PEM CA bundle that the orchestrator's and other devices' HTTPS certificates are "
+        "verified against (only these CAs are trusted).",
+        default_text="the system's CAs",
+    )
+    insecure: bool = setting(
+        False,
+        help="Listen on a non-loopback --host without credentials from an orchestrator "
+        "(anyone who reaches the port may deploy code here; docs/security.md).",
+        off_flag=None,
+    )
+
+    def exposure(self) -> str | None:
+        """Safe defaults: ConfigurationError when open on a non-loopback --host without
+        credentials or --insecure; else the warning line to print when it runs open."""
+        return check_exposure(
+            "supervisor",
+            self.host,
+            secured=self.has_credentials(),
+            insecure=self.insecure,
+            how_to_secure="join an orchestrator with --join URL (docs/security.md)",
+        )
+
+    def has_credentials(self) -> bool:
+        """Whether this device joined an orchestrator (or is about to, with --join)."""
+        return self.join_url is not None or (self.resolved_data_dir / "credentials.json").exists()
+
+    @property
+    def tls(self) -> bool:
+        """True when this supervisor serves HTTPS."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def limits(self) -> RuntimeLimits:
@@ -281,7 +357,7 @@ class SupervisorSettings:
     @property
     def base_url(self) -> str:
         """This supervisor's own URL as other devices see it."""
-        return f"http://{self.public_address}:{self.port}"
+        return f"{scheme(self.tls)}://{self.public_address}:{self.port}"
 
     @property
     def body_limit(self) -> BodyLimit:
@@ -327,9 +403,25 @@ class SupervisorSettings:
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
         check_declared(self)
+        check_server_files(
+            self.tls_cert,
+            self.tls_key,
+            where_to_set(SupervisorSettings, "tls_cert"),
+            where_to_set(SupervisorSettings, "tls_key"),
+        )
+        check_ca_file(self.ca_file, where_to_set(SupervisorSettings, "ca_file"))
         self._validate_streams()
+        if self.calls == "token" and not self.has_credentials():
+            raise ConfigurationError(
+                "--calls token needs a join credential (--join URL with a join token): "
+                "without one, this device knows no token of its fleet."
+            )
         for model, path in self.nn_models.items():
             check_nn_model(model, Path(path))
+        if self.trusted_keys:
+            from wasmfleet.supervisor.signatures import load_trusted_keys
+
+            load_trusted_keys(self.trusted_keys)  # ConfigurationError naming a bad file
 
     def _validate_streams(self) -> None:
         given = [n for n in ("ca", "cert", "key", "username") if getattr(self, f"broker_{n}")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from wasmfleet.orchestrator.store.engine import sqlite_url
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration
 from wasmfleet.orchestrator.store.records import (
+    AuditRecord,
     DeploymentRecord,
     DeviceRecord,
     ExecutionRecord,
@@ -16,11 +17,14 @@ from wasmfleet.orchestrator.store.records import (
     ModuleRecord,
     RolloutRecord,
     StatusEntry,
+    TokenRecord,
+    UserRecord,
 )
 from wasmfleet.orchestrator.store.store import Store, open_store
 
 __all__ = [
     "MIGRATIONS",
+    "AuditRecord",
     "DeploymentRecord",
     "DeviceRecord",
     "ExecutionRecord",
@@ -30,6 +34,8 @@ __all__ = [
     "RolloutRecord",
     "StatusEntry",
     "Store",
+    "TokenRecord",
+    "UserRecord",
     "open_store",
     "sqlite_url",
 ]

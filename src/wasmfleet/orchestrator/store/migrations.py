@@ -233,6 +233,60 @@ def _v5_rollouts(conn: Connection) -> None:
     md.tables["rollouts"].create(conn, checkfirst=False)
 
 
+def _v6_identities(conn: Connection) -> None:
+    """Users and their API tokens, stored as sha256 only (frozen copy; needs nothing before)."""
+    md = MetaData()
+    Table(
+        "users",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("role", STATUS, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("disabled_at", UTCDateTime, nullable=True),
+        Index("ix_users_name", "name", unique=True),
+    )
+    Table(
+        "api_tokens",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("sha256", String(64), nullable=False),
+        Column("name", Text, nullable=False),
+        Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        Column("role", STATUS, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=True),
+        Column("revoked_at", UTCDateTime, nullable=True),
+        Column("last_used_at", UTCDateTime, nullable=True),
+        Index("ix_api_tokens_sha256", "sha256", unique=True),
+        Index("ix_api_tokens_user_id", "user_id"),
+    )
+    md.create_all(conn, checkfirst=False)
+
+
+def _v7_audit(conn: Connection) -> None:
+    """The audit log of changes made through the API (frozen copy)."""
+    md = MetaData()
+    Table(
+        "audit",
+        md,
+        Column("id", SERIAL, primary_key=True, autoincrement=True),
+        Column("time", UTCDateTime, nullable=False),
+        Column("actor", Text, nullable=False),
+        Column("token_id", ID, nullable=True),
+        Column("role", STATUS, nullable=True),
+        Column("method", String(8), nullable=False),
+        Column("route", Text, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("target", Text, nullable=True),
+        Column("status", Integer, nullable=False),
+        Index("ix_audit_time", "time", "id"),
+        Index("ix_audit_actor", "actor", "id"),
+        sqlite_autoincrement=True,
+    )
+    md.create_all(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -249,6 +303,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v4_module_versions,
     ),
     Migration(5, "rollouts of deployments to another module version, in waves", _v5_rollouts),
+    Migration(6, "users and API tokens (sha256 only), expiring and revocable", _v6_identities),
+    Migration(7, "the audit log of changes made through the API", _v7_audit),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

@@ -179,3 +179,50 @@ class RolloutRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class UserRecord:
+    """A person or CI job that holds API tokens."""
+
+    name: str
+    role: str
+    id: str = ""
+    created_at: datetime | None = None
+    disabled_at: datetime | None = None
+    """When the user was disabled (their tokens are refused from then on); None if active."""
+
+
+@dataclass(slots=True)
+class TokenRecord:
+    """An API token: the sha256 of its secret, never the secret itself."""
+
+    sha256: str
+    name: str
+    user_id: str
+    role: str
+    id: str = ""
+    user: str = ""
+    """The user's name (filled in on read)."""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    user_disabled_at: datetime | None = None
+    """When the token's user was disabled (filled in on read)."""
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    """One change made through the API: who, when, which route and target, the outcome."""
+
+    actor: str
+    method: str
+    route: str
+    path: str
+    status: int
+    time: datetime | None = None
+    token_id: str | None = None
+    role: str | None = None
+    target: str | None = None
+    id: int = 0

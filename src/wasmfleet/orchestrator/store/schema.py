@@ -195,6 +195,54 @@ rollouts = Table(
 """Rollouts of deployments to another module version; ``holds`` is the deployment id while
 the rollout is active (NULL after), so a unique index allows one active rollout each."""
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", STATUS, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Index("ix_users_name", "name", unique=True),
+)
+"""People and CI jobs; a disabled user's tokens are refused."""
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", STATUS, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Index("ix_api_tokens_sha256", "sha256", unique=True),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+"""API tokens: only the sha256 of the secret is kept; the clear token is shown once."""
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("token_id", ID, nullable=True),
+    Column("role", STATUS, nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("route", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("target", Text, nullable=True),
+    Column("status", Integer, nullable=False),
+    Index("ix_audit_time", "time", "id"),
+    Index("ix_audit_actor", "actor", "id"),
+    sqlite_autoincrement=True,
+)
+"""Every change made through the API: who, when, which route and target, and the outcome."""
+
 STORE_TABLES = (
     "devices",
     "device_status",
@@ -204,5 +252,8 @@ STORE_TABLES = (
     "executions",
     "logs",
     "rollouts",
+    "users",
+    "api_tokens",
+    "audit",
 )
 """Every table of the store except ``schema_version``."""

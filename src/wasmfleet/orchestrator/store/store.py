@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from wasmfleet.orchestrator.store.deployments import DeploymentQueries
 from wasmfleet.orchestrator.store.devices import DeviceQueries
 from wasmfleet.orchestrator.store.engine import make_engine, masked
+from wasmfleet.orchestrator.store.identities import IdentityQueries
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
@@ -26,8 +27,10 @@ class Store(
     LogQueries,
     RetentionQueries,
     RolloutQueries,
+    IdentityQueries,
 ):
-    """Devices, modules, deployments, executions, logs and rollouts in SQLite or PostgreSQL."""
+    """Devices, modules, deployments, executions, logs, rollouts, users, tokens and the audit
+    log in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
