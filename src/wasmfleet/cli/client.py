@@ -2,24 +2,28 @@
 
 Every failure — the orchestrator is unreachable, too slow, or answers the shared error
 shape ``{"error": {"status", "code", "message", ...}}`` — becomes one ``ApiError`` whose
-message is a sentence for the user; ``fail`` prints it in red and exits with status 1.
-
-    ApiError            message: the sentence; status/code/body: the server's answer, if any
+message is a sentence for the user; ``fail`` prints it in red and exits with status 1
+(both live in cli/client_errors.py and are importable from here). The settings of the
+client (URL, CA file, token) resolve flag > environment > context > config file > default.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, NoReturn, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import httpx
 import typer
 
+from wasmfleet.cli.client_errors import ApiError as ApiError
+from wasmfleet.cli.client_errors import error_message as error_message
+from wasmfleet.cli.client_errors import fail as fail
+from wasmfleet.cli.client_errors import reported as reported
+from wasmfleet.cli.client_errors import tls_problem as tls_problem
 from wasmfleet.cli.context_file import Context, contexts_path, same_url, selected
 from wasmfleet.core.errors import ConfigurationError
 from wasmfleet.service.settings import (
@@ -234,46 +238,6 @@ CaFileOpt = Annotated[
 ]
 
 
-class ApiError(Exception):
-    """The orchestrator could not be reached or refused a request; ``message`` says why."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        body: Any = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.body = body
-
-    @property
-    def error(self) -> dict[str, Any]:
-        """The ``error`` object of the server's answer ({} when there was none)."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
-            return dict(self.body["error"])
-        return {}
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: <message>`` in red on stderr and exit with ``code``."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def reported() -> Iterator[None]:
-    """Turn an ApiError raised inside the block into ``fail`` (exit 1, no traceback)."""
-    try:
-        yield
-    except ApiError as err:
-        fail(err.message)
-
-
 def base_url(url: str | None) -> str:
     """The orchestrator URL to use: the flag, else the environment, the client's config
     file, the default (exit 2 with a sentence when it is not an http(s) URL)."""
@@ -291,47 +255,6 @@ def _settings(url: str | None) -> tuple[str, Path | None]:
     except ConfigurationError as err:
         fail(err.message, 2)
     return settings.orchestrator.strip().rstrip("/"), settings.ca_file
-
-
-def tls_problem(url: str, err: Exception) -> str | None:
-    """A sentence for a connection that failed in TLS (None when it did not)."""
-    text = str(err)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
-        return (
-            f"The orchestrator at {url} presented a certificate this client does not trust "
-            f"({reason or 'certificate verify failed'}); pass the CA that signed it with "
-            "--ca-file FILE or WASMFLEET_CA_FILE."
-        )
-    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
-        plain = url.replace("https://", "http://", 1)
-        return (
-            f"The orchestrator at {url} does not speak HTTPS; use {plain}, or start it with "
-            "--tls-cert and --tls-key."
-        )
-    return None
-
-
-def error_message(response: httpx.Response) -> tuple[str, str | None, Any]:
-    """(sentence, code, parsed body) of an error answer, whatever its shape."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        error = body["error"]
-        message = str(error.get("message") or f"HTTP {response.status_code}")
-        return message, error.get("code"), body
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return body["detail"], None, body
-    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
-    where = f"{response.request.method} {response.request.url.path}"
-    reason = response.reason_phrase or "error"
-    return (
-        f"{where} answered {response.status_code} {reason}" + (f": {text}" if text else "."),
-        None,
-        body,
-    )
 
 
 class Client:
