@@ -10,7 +10,6 @@ client (URL, CA file, token) resolve flag > environment > context > config file 
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from wasmfleet.cli.client_errors import reported as reported
 from wasmfleet.cli.client_errors import tls_problem as tls_problem
 from wasmfleet.cli.context_file import Context, contexts_path, same_url, selected
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.service.settings import (
     config_path,
     config_values,
@@ -263,7 +263,7 @@ class Client:
     def __init__(self, url: str | None = None, *, timeout: float = 30.0) -> None:
         self.url, ca_file = _settings(url)
         self.timeout = timeout
-        verify: Any = True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+        verify: Any = True if ca_file is None else tls_context(ca_file)
         token = bearer_token(self.url)
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(

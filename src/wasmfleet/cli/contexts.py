@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import ssl
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from wasmfleet.cli import context_file
 from wasmfleet.cli.client import error_message, fail, tls_problem
 from wasmfleet.cli.context_file import Context, Contexts, check_name, name_for, owned_token
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.service.http_clients import tls_context
 from wasmfleet.service.tls import check_ca_file
 
 app = typer.Typer(help="Named orchestrators (URL, CA, token file); one is current.")
@@ -65,7 +65,7 @@ def read_token(token_file: Path | None, prompt: bool) -> str:
 def whoami(url: str, token: str, ca_file: Path | None, timeout: float = 15.0) -> dict[str, Any]:
     """``GET URL/api/v1/whoami`` with ``token``: the answer, or exit 1 with the server's
     sentence (a refused token, an unreachable or untrusted orchestrator)."""
-    verify: Any = True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+    verify: Any = True if ca_file is None else tls_context(ca_file)
     headers = {"authorization": f"Bearer {token}"}
     try:
         with httpx.Client(timeout=timeout, verify=verify) as http:

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from wasmfleet.cli.up_auth import join_tokens
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.messaging.embedded import BrokerThread
 from wasmfleet.runtime.host.camera import bundled_assets
+from wasmfleet.service.http_clients import tls_context
 
 if TYPE_CHECKING:
     from wasmfleet.cli.local_ca import LocalTls
@@ -323,7 +323,7 @@ def wait_devices(
 ) -> list[Any]:
     """Until every supervisor answers and the orchestrator lists it active at its URL
     (``ca``: the CA their HTTPS certificates are verified against)."""
-    verify: Any = ssl.create_default_context(cafile=str(ca)) if ca is not None else True
+    verify: Any = tls_context(ca) if ca is not None else True
     deadline = time.monotonic() + timeout
     devices: list[Any] = []
     answering: set[str] = set()

@@ -10,7 +10,6 @@ other devices). ``DeviceGuard`` wraps the whole app: with a credential, control 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasmfleet.core import device_keys
 from wasmfleet.core.errors import ConfigurationError, Forbidden, Unauthenticated, WasmfleetError
+from wasmfleet.service.exposure import is_loopback
 from wasmfleet.service.http import JSONResponse
 from wasmfleet.service.http_clients import tls_context
 from wasmfleet.supervisor.settings import SupervisorSettings
@@ -200,7 +200,7 @@ class DeviceGuard:
             return
         if self.calls == "loopback":
             client = scope.get("client")
-            if not client or not _is_loopback(client[0]):
+            if not client or not is_loopback(client[0]):
                 raise Forbidden(
                     "Functions on this device answer only calls from itself (--calls loopback)."
                 )
@@ -215,10 +215,3 @@ class DeviceGuard:
             "Functions on this device need a token of its fleet (--calls token): run them "
             "through the orchestrator (POST /execute/... or /api/v1/deployments/.../execute)."
         )
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
