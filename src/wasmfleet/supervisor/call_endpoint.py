@@ -51,10 +51,13 @@ class CallEndpoint:
         if match is None:  # reached through the Starlette route with an odd path
             await _respond(send, 404, error_body(404, ErrorCode.NOT_FOUND, "Not a function path."))
             return
+        names = tuple(map(unquote, match.groups()))
         try:
-            status, body = await self._handle(scope, receive, *map(unquote, match.groups()))
+            status, body = await self._handle(scope, receive, *names)
         except WasmfleetError as err:
             status, body = err.status, err.to_dict()
+            if self.calls.metrics is not None:
+                self._count_refused(names, err)
         except Exception as err:  # never a traceback to the client
             incident = uuid.uuid4().hex[:12]
             log.error("internal error", exc_info=err, extra={"incident": incident})
@@ -65,6 +68,14 @@ class CallEndpoint:
                 f"The supervisor hit an internal error (incident {incident}, see its log).",
             )
         await _respond(send, status, body)
+
+    def _count_refused(self, names: tuple[str, ...], err: WasmfleetError) -> None:
+        """Count a refused call of a deployed function (unknown names are not counted)."""
+        deployment, module, function = names
+        dep = self.calls.manager.deployments.get(deployment)
+        metrics = self.calls.metrics
+        if metrics is not None and dep is not None and (module, function) in dep.functions:
+            metrics.refused((deployment, module, function), err)
 
     async def _handle(
         self, scope: Scope, receive: Receive, deployment: str, module: str, function: str

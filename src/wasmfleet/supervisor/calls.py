@@ -39,6 +39,7 @@ from wasmfleet.supervisor.chaining import Chainer, HopResult
 from wasmfleet.supervisor.deployment import BoundFunction
 from wasmfleet.supervisor.deployments import DeploymentManager
 from wasmfleet.supervisor.fencing import FenceBook, lease_expired
+from wasmfleet.supervisor.metrics import ERROR, OK, CallMetrics
 
 log = logging.getLogger("wasmfleet.supervisor.calls")
 
@@ -137,6 +138,8 @@ class CallService:
         self.inline_calls = 0
         self.lane_calls = 0
         self.results: ResultPublisher | None = None
+        self.metrics: CallMetrics | None = None
+        """Per-function counters for /metrics (None: --no-metrics)."""
 
     def resolve(self, deployment: str, module: str, function: str) -> BoundFunction:
         """The bound function, or NotFound saying which part of the path is unknown."""
@@ -204,7 +207,8 @@ class CallService:
             step_result: Any = err.message
         else:
             step_result = self._format(bound, value, output, base_url, req.deployment)
-        step_ms = round((time.perf_counter() - started) * 1000, 3)
+        ran_s = time.perf_counter() - started
+        step_ms = round(ran_s * 1000, 3)
         record_run(entry, step_result, error is None, step_ms)
         if error is None and bound.spec.publish is not None and self.results is not None:
             published = self.results.publish_result(bound, entry, value, output)
@@ -213,6 +217,9 @@ class CallService:
             error = self._apply_hop(entry, hop)
         record_duration(entry, round((time.perf_counter() - started) * 1000, 3))
         self.history.add(entry)
+        if self.metrics is not None:
+            key = (req.deployment, req.module, req.function)
+            self.metrics.observe(key, OK if error is None else ERROR, ran_s)
         if error is not None:
             log.warning(
                 "call failed",

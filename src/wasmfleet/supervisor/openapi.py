@@ -120,6 +120,7 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/health": {"get": _get("CPU and memory usage; header Custom-Orchestrator-Set")},
+    "/metrics": {"get": _get("Prometheus metrics (text format, docs/metrics.md)", 404)},
     "/livez": {"get": _get("Liveness: the process and its event loop answer", 503)},
     "/readyz": {"get": _get("Readiness: started, engine running, data directory writable", 503)},
     "/register": {

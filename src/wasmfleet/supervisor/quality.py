@@ -27,6 +27,7 @@ from typing import Any
 
 from wasmfleet.core.models import DeploymentSpec
 from wasmfleet.runtime.engine import CompiledModule
+from wasmfleet.service.metrics import CONFIDENCE_BUCKETS, QOA_LATENCY_BUCKETS, HistogramCells
 from wasmfleet.supervisor.deployment import Deployment
 
 DEFAULT_FUNCTIONS = 256
@@ -38,13 +39,24 @@ DEFAULT_SAMPLES = 1024
 class _Series:
     """The reports of one function: a total count and a ring of the last samples."""
 
-    __slots__ = ("confidences", "count", "last_at", "latencies")
+    __slots__ = (
+        "confidence_cells",
+        "confidences",
+        "count",
+        "last_at",
+        "latencies",
+        "latency_cells",
+    )
 
     def __init__(self, samples: int) -> None:
         self.count = 0
         self.latencies: deque[float] = deque(maxlen=samples)
         self.confidences: deque[float] = deque(maxlen=samples)
         self.last_at = 0.0
+        # Histograms since the first report (Prometheus, docs/metrics.md): unlike the
+        # windowed percentiles they add up across devices.
+        self.latency_cells = HistogramCells(QOA_LATENCY_BUCKETS)
+        self.confidence_cells = HistogramCells(CONFIDENCE_BUCKETS)
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -68,6 +80,16 @@ def nearest_rank(ordered: list[float], percent: float) -> float | None:
         return None
     rank = max(1, math.ceil(percent / 100.0 * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
+
+
+Histogram = tuple[tuple[str, ...], HistogramCells]
+
+
+def _copy(cells: HistogramCells) -> HistogramCells:
+    copy = HistogramCells(cells.bounds)
+    copy.counts = list(cells.counts)
+    copy.sum = cells.sum
+    return copy
 
 
 def _round(value: float | None) -> float | None:
@@ -104,6 +126,8 @@ class QualityBook:
             series.count += 1
             series.latencies.append(latency_ms)
             series.confidences.append(confidence)
+            series.latency_cells.observe(latency_ms / 1000.0)
+            series.confidence_cells.observe(confidence)
             series.last_at = time.time()
             self.reports += 1
 
@@ -111,6 +135,18 @@ class QualityBook:
         """``{"deployment/module/function": aggregates}``, sorted by key."""
         with self._lock:
             return {key: self._series[key].summary() for key in sorted(self._series)}
+
+    def histograms(self) -> tuple[list[Histogram], list[Histogram]]:
+        """Latency (seconds) and confidence histograms: ``((dep, module, fn), cells)`` rows."""
+        latency: list[Histogram] = []
+        confidence: list[Histogram] = []
+        with self._lock:
+            for key in sorted(self._series):
+                series = self._series[key]
+                labels = tuple(key.split("/", 2))
+                latency.append((labels, _copy(series.latency_cells)))
+                confidence.append((labels, _copy(series.confidence_cells)))
+        return latency, confidence
 
     def forget(self, deployment: str) -> None:
         """Drop the aggregates of every function of a deployment."""

@@ -13,9 +13,11 @@ from wasmfleet import __version__
 from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.names import check_file_name
 from wasmfleet.service.http import JSONResponse, read_json
+from wasmfleet.service.metrics import CONTENT_TYPE
 from wasmfleet.supervisor.call_endpoint import CallEndpoint
 from wasmfleet.supervisor.calls import find_output
 from wasmfleet.supervisor.fencing import parse_epoch_query
+from wasmfleet.supervisor.metrics import render_metrics
 from wasmfleet.supervisor.openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ class SupervisorRoutes:
             Route("/deploy", self.list_deployments, methods=["GET"]),
             Route("/deploy/{deployment}", self.delete_deployment, methods=["DELETE"]),
             Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
             Route("/livez", self.probes.livez, methods=["GET"]),
             Route("/readyz", self.probes.readyz, methods=["GET"]),
             Route("/register", self.register, methods=["POST"]),
@@ -67,6 +70,7 @@ class SupervisorRoutes:
                     "/openapi.json",
                     "/deploy",
                     "/health",
+                    "/metrics",
                     "/livez",
                     "/readyz",
                     "/api/v1/status",
@@ -115,6 +119,14 @@ class SupervisorRoutes:
         registrar.note_health_check(request.client.host if request.client else None)
         headers = {"Custom-Orchestrator-Set": "true" if registrar.orchestrator_set else "false"}
         return JSONResponse(self.sup.health(), headers=headers)
+
+    async def metrics(self, request: Request) -> Response:
+        """GET /metrics: Prometheus metrics (docs/metrics.md); 404 with --no-metrics."""
+        calls = self.sup.call_metrics
+        if calls is None:
+            raise NotFound("Metrics are off on this supervisor (started with --no-metrics).")
+        body = render_metrics(self.sup, calls)
+        return Response(body, media_type=None, headers={"content-type": CONTENT_TYPE})
 
     async def register(self, request: Request) -> Response:
         """POST /register {"url"}: set the orchestrator this supervisor reports to."""

@@ -32,6 +32,7 @@ from wasmfleet.supervisor.executor import CallExecutor
 from wasmfleet.supervisor.fencing import FenceBook, lease_state
 from wasmfleet.supervisor.heartbeat import Heartbeater
 from wasmfleet.supervisor.logship import LogShipper
+from wasmfleet.supervisor.metrics import CallMetrics
 from wasmfleet.supervisor.platform_info import device_description, health_report
 from wasmfleet.supervisor.quality import QualityBook
 from wasmfleet.supervisor.registration import Registrar
@@ -91,6 +92,8 @@ class Supervisor:
             self.fences,
             inline_threshold_s=settings.inline_threshold_us / 1e6,
         )
+        self.call_metrics = CallMetrics() if settings.metrics else None
+        self.calls.metrics = self.call_metrics
         self.streams = StreamService(settings, self.calls)
         self.bridges = BridgeService(settings)
         self.quality = QualityBook()

@@ -114,6 +114,9 @@ class SupervisorSettings:
         help="Address other devices use to reach this one (mDNS TXT and registrations).",
         default_text="--host, unless it is a wildcard",
     )
+    metrics: bool = setting(
+        True, help="Count calls and serve Prometheus metrics at /metrics (docs/metrics.md)."
+    )
     history_size: int = setting(1000, help="Calls kept in /request-history.", check=at_least(1))
     max_request_bytes: int = setting(
         64 * MiB,
