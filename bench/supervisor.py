@@ -197,31 +197,49 @@ def bare_app(tmp: Path) -> Iterator[str]:
                 proc.wait(timeout=10)
 
 
+def start_supervisor(tmp: Path, files: Any, name: str, args: list[str]) -> SupervisorProcess:
+    """A supervisor process with fibo deployed as ``bench``."""
+    sup = SupervisorProcess(tmp / f"data-{name}", name=name, args=args)
+    sup.start()
+    answer = sup.deploy(readme_body(files, "bench", "fibo"), timeout=60.0)
+    if answer.status_code != 200:
+        raise RuntimeError(f"deploy failed: {answer.status_code} {answer.text}")
+    return sup
+
+
 def run_http(tmp: Path, generator: str, seconds: float, warmup: float) -> dict[str, Any]:
-    """Supervisor and baseline under the same load, interleaved level by level."""
-    sup = SupervisorProcess(tmp / "data", name="bench")
+    """Supervisor (metrics on, the default), the same with --no-metrics, and the baseline
+    under the same load, interleaved level by level."""
+    sups: dict[str, SupervisorProcess] = {}
     try:
         with module_file_server(tmp) as files:
-            sup.start()
-            answer = sup.deploy(readme_body(files, "bench", "fibo"), timeout=60.0)
-            if answer.status_code != 200:
-                raise RuntimeError(f"deploy failed: {answer.status_code} {answer.text}")
-        sup_url = f"{sup.url}/bench/modules/fibo/fibo?iterations={ARG}"
-        supervisor: dict[str, Any] = {"generator": generator, "url": sup_url}
+            sups["http"] = start_supervisor(tmp, files, "bench", [])
+            sups["http_no_metrics"] = start_supervisor(tmp, files, "bench-off", ["--no-metrics"])
+        results: dict[str, dict[str, Any]] = {}
+        urls = {
+            key: f"{sup.url}/bench/modules/fibo/fibo?iterations={ARG}" for key, sup in sups.items()
+        }
+        for key, url in urls.items():
+            results[key] = {"generator": generator, "url": url}
         with bare_app(tmp) as base_url:
-            baseline: dict[str, Any] = {"generator": generator, "url": base_url}
+            urls["baseline_http"] = base_url
+            results["baseline_http"] = {"generator": generator, "url": base_url}
             for connections, _ in LEVELS:
-                key = f"c{connections}"
+                level = f"c{connections}"
                 args = (generator, connections, seconds, warmup)
-                supervisor[key] = measure_level("supervisor", sup_url, *args)
-                baseline[key] = measure_level("baseline", base_url, *args)
-        alive = sup.proc is not None and sup.proc.poll() is None
-        supervisor["supervisor_alive_after"] = alive
-        if not alive or any(supervisor[f"c{c}"]["errors"] for c, _ in LEVELS):
-            say(f"supervisor errors or exit; its log ends with:\n{sup.log()[-4000:]}")
-        return {"http": supervisor, "baseline_http": baseline}
+                for key, url in urls.items():
+                    results[key][level] = measure_level(key, url, *args)
+        for key, sup in sups.items():
+            alive = sup.proc is not None and sup.proc.poll() is None
+            results[key]["supervisor_alive_after"] = alive
+            if not alive or any(results[key][f"c{c}"]["errors"] for c, _ in LEVELS):
+                say(f"{key}: errors or exit; its log ends with:\n{sup.log()[-4000:]}")
+        scrape = httpx.get(f"{sups['http'].url}/metrics", timeout=10.0)
+        results["http"]["metrics_scrape_bytes"] = len(scrape.content)
+        return results
     finally:
-        sup.stop()
+        for sup in sups.values():
+            sup.stop()
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -242,7 +260,20 @@ def summarize(overhead: dict[str, Any], http: dict[str, Any]) -> dict[str, Any]:
         "calls_per_s_c16_min": sup["c16"]["calls_per_s"] >= TARGETS["calls_per_s_c16_min"],
         "p50_ms_c1_max": sup["c1"]["p50_ms"] <= TARGETS["p50_ms_c1_max"],
     }
-    return {"ratios": ratios, "targets": dict(TARGETS), "meets_targets": meets}
+    off = http["http_no_metrics"]
+    metrics_cost = {
+        f"calls_per_s_c{c}": sup[f"c{c}"]["calls_per_s"] / off[f"c{c}"]["calls_per_s"]
+        for c, _ in LEVELS
+    }
+    metrics_cost.update(
+        {f"p50_c{c}": sup[f"c{c}"]["p50_ms"] / off[f"c{c}"]["p50_ms"] for c, _ in LEVELS}
+    )
+    return {
+        "ratios": ratios,
+        "metrics_on_over_off": metrics_cost,
+        "targets": dict(TARGETS),
+        "meets_targets": meets,
+    }
 
 
 def rounded(value: Any) -> Any:

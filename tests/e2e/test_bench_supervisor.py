@@ -45,7 +45,7 @@ def check_report(report: dict[str, Any], generator: str) -> None:
         if key != "stock_over_fast":
             assert positive(overhead["min"][key]), (key, overhead["min"])
     assert report["load_generator"] == generator
-    for section in ("http", "baseline_http"):
+    for section in ("http", "http_no_metrics", "baseline_http"):
         assert report[section]["generator"] == generator
         for level, connections in (("c1", 1), ("c16", 16)):
             figures = report[section][level]
@@ -57,9 +57,12 @@ def check_report(report: dict[str, Any], generator: str) -> None:
             assert figures["errors"] >= 0
             assert figures["one_round_trip"] is True, figures
     assert report["http"]["supervisor_alive_after"] is True
+    assert report["http_no_metrics"]["supervisor_alive_after"] is True
+    assert positive(report["http"]["metrics_scrape_bytes"])
     assert report["http"]["c1"]["response_sample"]["success"] is True
     for key in ("calls_per_s_c1", "calls_per_s_c16", "p50_c1", "p50_c16"):
         assert positive(report["ratios"][key]), key
+        assert positive(report["metrics_on_over_off"][key]), key
     assert set(report["targets"]) == TARGET_KEYS
     assert all(positive(v) for v in report["targets"].values())
     assert set(report["meets_targets"]) == TARGET_KEYS
