@@ -194,6 +194,10 @@ RULES: tuple[Rule, ...] = (
     _r("POST", "/execute/{key}", DP, audited=False),
     _r("POST", "/device/logs", DE, audited=False),
     _r("GET", "/device/logs", V),
+    # issue 16: metrics
+    _r("GET", "/metrics", V),
+    _r("GET", f"{API}/metrics/series", V),
+    _r("GET", f"{API}/devices/{{key}}/usage", V),
 )
 """Every route of the orchestrator with its access level, in the order the docs show them."""
 

@@ -20,6 +20,7 @@ from wasmfleet.orchestrator.routes_api import api_router
 from wasmfleet.orchestrator.routes_identities import identities_router
 from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
+from wasmfleet.orchestrator.series import metrics_router
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.views import execution_view
@@ -155,6 +156,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(rollouts_router(orch))
     app.include_router(wasmiot_router(orch))
     app.include_router(identities_router(orch))
+    app.include_router(metrics_router(orch, orch.series))
     app.add_middleware(AuditMiddleware, store=orch.store)
     # before the routes read a body: an encoded (compressed) body is refused, never expanded
     app.add_middleware(RefuseContentEncoding, service="orchestrator")

@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from wasmfleet.core.dialect import Dialect, dialect_of, wasmiot_deploy_error
-from wasmfleet.core.errors import Conflict, NotFound, WasmfleetError
+from wasmfleet.core.errors import Conflict, NotFound, PlacementFailed, WasmfleetError
 from wasmfleet.core.lifecycle import RESERVING, DeploymentEvent, advance
 from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.documents import build_documents
+from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.planning import (
     check_cycles,
     check_failovers,
@@ -68,6 +70,7 @@ class DeploymentService:
         self.sending: set[tuple[str, str]] = set()
         """(device, deployment id) pairs with a document on its way."""
         self._locks: dict[str, asyncio.Lock] = {}
+        self.metrics: OrchestratorMetrics | None = None
 
     def lock_for(self, deployment_id: str) -> asyncio.Lock:
         """The lock held while a deployment's documents are made and sent (one epoch at once)."""
@@ -140,7 +143,15 @@ class DeploymentService:
             unavailable=self.unavailable(),
             tolerate=tolerate,
         )
-        plan = solve(request, fleet)
+        started = time.perf_counter()
+        try:
+            plan = solve(request, fleet)
+        except PlacementFailed:
+            if self.metrics is not None:
+                self.metrics.placed(False, time.perf_counter() - started)
+            raise
+        if self.metrics is not None:
+            self.metrics.placed(True, time.perf_counter() - started)
         record.plan = plan_record(plan, resolved, manifest)
         record.module_ids = sorted({m.id for m in resolved if m is not None})
         return record
@@ -359,6 +370,8 @@ class DeploymentService:
             )
         await asyncio.to_thread(self.store.delete_deployment, record.id)
         self._locks.pop(record.id, None)
+        if self.metrics is not None:
+            self.metrics.forget_deployment(record.name)
         log.info("deployment removed", extra={"deployment": record.name})
         return removed
 

@@ -249,6 +249,8 @@ class DeviceRegistry:
             return
         await asyncio.to_thread(self.store.record_health, name, health, ok=True, at=now)
         self._confirmed.add(name)
+        if monitor is not None and monitor.usage is not None:
+            monitor.usage.record(name, health)
         if device.status != "active":
             await self._refresh_description(device)
         if monitor is not None:

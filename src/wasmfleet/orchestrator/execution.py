@@ -63,6 +63,7 @@ from wasmfleet.orchestrator.execution_run import (
     function_url_and_output,
     step_view,
 )
+from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.planning import copies_of, is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
 from wasmfleet.service.backoff import backoff_delay
@@ -91,6 +92,7 @@ class ExecutionService:
         self.retries = retries
         self._turns: dict[str, int] = {}
         """Deployment id -> calls started (round robin over a fleet-wide first step)."""
+        self.metrics: OrchestratorMetrics | None = None
 
     async def execute_all(
         self, deployment: DeploymentRecord, args: list[tuple[str, str]], files: FileParts
@@ -193,6 +195,10 @@ class ExecutionService:
                 f"failed: {failed.get('result')}"
             )
         execution.error = error
+        if self.metrics is not None:
+            bad_input = execution.request.get("refused_with") == 400
+            outcome = "ok" if error is None else "bad_input" if bad_input else "failed"
+            self.metrics.executed(deployment.name, outcome, time.perf_counter() - started)
         stored = await asyncio.to_thread(self.store.add_execution, execution)
         if error is not None:
             log.warning("execution failed", extra={"deployment": deployment.name, "error": error})

@@ -32,6 +32,7 @@ from wasmfleet.core.failure_detector import (
     Transition,
 )
 from wasmfleet.core.names import check_identifier
+from wasmfleet.orchestrator.metrics import UsageBook
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import Store
 
@@ -113,6 +114,8 @@ class FleetMonitor:
         self.listeners: list[OnTransition] = []
         self.heartbeats = 0
         self.skipped_rounds = 0
+        self.usage: UsageBook | None = None
+        """Where heartbeats' CPU and memory usage go for GET /api/v1/devices/{key}/usage."""
 
     # -- what others ask -------------------------------------------------------------
 
@@ -139,6 +142,10 @@ class FleetMonitor:
             **({"unplaceable_because": why} if why else {}),
             **({"streams": self._streams[name]} if name in self._streams else {}),
         }
+
+    def live_devices(self) -> dict[str, Liveness]:
+        """Every watched device's liveness (read-only: for /metrics)."""
+        return self._live
 
     def unplaceable(self) -> dict[str, str]:
         """Devices the detector says are up but must not get new work (flapping), with why."""
@@ -171,6 +178,8 @@ class FleetMonitor:
         for key in names:
             self._live.pop(key, None)
             self._push.pop(key, None)
+            if self.usage is not None:
+                self.usage.forget(key)
 
     async def load(self) -> None:
         """Watch every stored device: after a restart each gets a grace period, not trust."""
@@ -192,6 +201,8 @@ class FleetMonitor:
             live = self._live[beat.name]
         now = self.clock()
         self.heartbeats += 1
+        if self.usage is not None:
+            self.usage.record(beat.name, beat.usage)
         if beat.streams is not None:
             self._streams[beat.name] = beat.streams
         if self._push.get(beat.name) != beat.interval_s:

@@ -36,6 +36,7 @@ from wasmfleet.core.rollout import (
     advance,
     judge,
 )
+from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.rollout_gate import Copy
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner, options_of
 from wasmfleet.orchestrator.rollout_updates import CopyUpdates, device_results
@@ -85,6 +86,7 @@ class RolloutDriver:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self.metrics: OrchestratorMetrics | None = None
 
     # -- user actions ---------------------------------------------------------------------
 
@@ -394,6 +396,8 @@ class RolloutDriver:
     def _finish(self, record: RolloutRecord, event: RolloutEvent, reason: str | None) -> None:
         self._event(record, event, reason)
         record.finished_at = _now()
+        if self.metrics is not None:
+            self.metrics.rollout_finished(str(record.status))
 
     async def _sleep(self, record: RolloutRecord, seconds: float) -> bool:
         """Wait the observation window; False when a user paused or undid the rollout."""

@@ -26,6 +26,7 @@ from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.execution import ExecutionService
 from wasmfleet.orchestrator.healing import Healer
 from wasmfleet.orchestrator.logs import LogService
+from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.modules import ModuleService
 from wasmfleet.orchestrator.monitor import FleetMonitor
 from wasmfleet.orchestrator.reconcile import Reconciler
@@ -33,6 +34,7 @@ from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.rollout_gate import FleetGate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
 from wasmfleet.orchestrator.rollouts import RolloutDriver
+from wasmfleet.orchestrator.series import SeriesSampler
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.signatures import trusted_keys
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
@@ -92,7 +94,11 @@ class Orchestrator:
             FleetGate(self.store, self.client, settings.health_timeout_s),
         )
         self.monitor.listeners.append(self.rollouts.on_transition)
+        self.metrics = OrchestratorMetrics()  # issue 16: /metrics and the usage ring
+        self.monitor.usage = self.metrics.usage
+        self.deployments.metrics = self.executions.metrics = self.rollouts.metrics = self.metrics
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
+        self.series = SeriesSampler(self)
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -133,6 +139,7 @@ class Orchestrator:
     async def stop(self) -> None:
         """Stop background work and close connections and the database."""
         await self.rollouts.stop()
+        await self.series.stop()
         await self.healer.stop()
         await self.reconciler.stop()
         for task in self._tasks:

@@ -71,6 +71,12 @@ class OrchestratorSettings:
     mdns: bool = setting(True, help="Browse mDNS (_webthing._tcp.local.) for supervisors.")
     health_interval_s: float = setting(5.0, help="Seconds between health checks.", check=above(0))
     health_timeout_s: float = setting(2.0, help="Seconds a health check may take.", check=above(0))
+    metrics_sample_s: float = setting(
+        5.0,
+        help="Seconds between scrapes of the devices' /metrics for the dashboard's plots "
+        "(only while GET /api/v1/metrics/series is being asked).",
+        check=between(0.5, 3600),
+    )
     health_failures: int = setting(
         3, help="Refused polls in a row before a polled device is dead.", check=at_least(1)
     )

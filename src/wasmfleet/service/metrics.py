@@ -44,6 +44,13 @@ class HistogramCells:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
 
+    def copy(self) -> HistogramCells:
+        """A snapshot of these cells."""
+        copy = HistogramCells(self.bounds)
+        copy.counts = list(self.counts)
+        copy.sum = self.sum
+        return copy
+
     @property
     def count(self) -> int:
         """Observations so far."""

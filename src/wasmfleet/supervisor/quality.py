@@ -85,13 +85,6 @@ def nearest_rank(ordered: list[float], percent: float) -> float | None:
 Histogram = tuple[tuple[str, ...], HistogramCells]
 
 
-def _copy(cells: HistogramCells) -> HistogramCells:
-    copy = HistogramCells(cells.bounds)
-    copy.counts = list(cells.counts)
-    copy.sum = cells.sum
-    return copy
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -144,8 +137,8 @@ class QualityBook:
             for key in sorted(self._series):
                 series = self._series[key]
                 labels = tuple(key.split("/", 2))
-                latency.append((labels, _copy(series.latency_cells)))
-                confidence.append((labels, _copy(series.confidence_cells)))
+                latency.append((labels, series.latency_cells.copy()))
+                confidence.append((labels, series.confidence_cells.copy()))
         return latency, confidence
 
     def forget(self, deployment: str) -> None:
