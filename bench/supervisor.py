@@ -39,6 +39,7 @@ from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.sensors import SimulatedDht
 from wasmfleet.runtime.instance import WasmInstance
 from wasmfleet.runtime.limits import RuntimeLimits
+from wasmfleet.supervisor.metrics import CallMetrics
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make tests.support importable
@@ -133,6 +134,13 @@ def measure_call_overhead(tmp: Path, repeats: int, target_s: float) -> dict[str,
             result[name], minimum[name], iterations[name] = per_call_us(fn, args, repeats, target_s)
             say(f"in-process {name}: {result[name]:.3f} us/call")
         result["stock_over_fast"] = result["stock_path"] / result["fast_path"]
+        # What --metrics adds per call on the call path: one CallMetrics.observe.
+        counters = CallMetrics()
+        key = ("bench", "fibo", "fibo")
+        result["metrics_observe"], minimum["metrics_observe"], iterations["metrics_observe"] = (
+            per_call_us(counters.observe, (key, 0, 0.0003), repeats, target_s)
+        )
+        say(f"in-process metrics_observe: {result['metrics_observe']:.3f} us/call")
         result.update(argument=ARG, repeats=repeats, iterations=iterations, min=minimum)
         return result
     finally:

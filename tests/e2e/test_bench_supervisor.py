@@ -13,7 +13,14 @@ import pytest
 from tests.support import REPO
 
 LEVEL_KEYS = ("calls_per_s", "p50_ms", "p99_ms", "duration_s")
-OVERHEAD_KEYS = ("fast_path", "instance_call", "stock_path", "python_baseline", "stock_over_fast")
+OVERHEAD_KEYS = (
+    "fast_path",
+    "instance_call",
+    "stock_path",
+    "python_baseline",
+    "stock_over_fast",
+    "metrics_observe",
+)
 TARGET_KEYS = {"overhead_us_max", "calls_per_s_c16_min", "p50_ms_c1_max"}
 
 
