@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +110,8 @@ class ExecutionService:
         self.retries = retries
         self._turns: dict[str, int] = {}
         """Deployment id -> calls started (round robin over a fleet-wide first step)."""
+        self.on_recorded: Callable[[ExecutionRecord, DeploymentRecord], None] | None = None
+        """Called with each recorded execution (the OTLP export, service/otlp.py)."""
 
     async def execute_all(
         self,
@@ -228,6 +231,8 @@ class ExecutionService:
             )
         execution.error = error
         stored = await asyncio.to_thread(self.store.add_execution, execution)
+        if self.on_recorded is not None:
+            self.on_recorded(stored, run.deployment)
         if error is not None:
             log.warning("execution failed", extra={"deployment": deployment.name, "error": error})
             raise ExecutionFailed(
