@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,3 +135,28 @@ def test_log_lines_shipped_during_an_execution_carry_its_trace(fleet: Fleet) -> 
     assert {e["data"]["span_id"] for e in lines} == {execution["steps"][0]["span_id"]}
     other = fleet.http.get("/api/v1/logs", params={"trace_id": "1" * 32}).json()
     assert other == []
+
+
+def _cli(fleet: Fleet, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    command = [sys.executable, "-m", "wasmfleet", "exec", "three-hops", *args]
+    command += ["--orchestrator", fleet.url]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_exec_trace_prints_the_waterfall(fleet: Fleet) -> None:
+    shown = _cli(fleet, "iterations=3", "--trace")
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "trace " in out and "execute three-hops" in out
+    rows = [line for line in out.splitlines() if "fibo.fibo" in line or "counter.add" in line]
+    bars = [line for line in rows if "█" in line]
+    assert len(bars) == 3 and all(device in out for device in ("cam", "edge", "cloud"))
+
+    as_json = _cli(fleet, "iterations=3", "--trace", "--output", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    answer = json.loads(as_json.stdout)
+    assert answer["trace"]["trace_id"] == answer["trace_id"]
+    assert [s["device"] for s in answer["trace"]["spans"]] == [None, "cam", "edge", "cloud"]
