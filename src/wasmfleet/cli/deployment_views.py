@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from rich.text import Text
@@ -219,13 +219,16 @@ def print_execution(execution: dict[str, Any]) -> None:
     show(execution_table(execution))
 
 
-def print_copies(copies: list[dict[str, Any]]) -> None:
-    """``exec --all``: one row per copy of the first step, its result or error."""
+def print_copies(copies: list[dict[str, Any]], then: Callable[[], object] | None = None) -> None:
+    """``exec --all``: one row per copy of the first step, its result or error (``then``:
+    what to print after the table, before a failure exits)."""
     result = table("device", "answer", "result", title="one run per copy")
     for copy in copies:
         ok = bool(copy.get("success"))
         shown = result_text(copy.get("result")) if ok else str(copy.get("error") or "")
         result.add_row(copy.get("device", "?"), styled("ok" if ok else "failed"), shown)
     show(result)
+    if then is not None:
+        then()
     if not all(c.get("success") for c in copies):
         raise SystemExit(1)

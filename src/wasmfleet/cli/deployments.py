@@ -37,6 +37,7 @@ from wasmfleet.cli.output import (
     styled,
     table,
 )
+from wasmfleet.cli.trace_view import print_waterfall
 from wasmfleet.cli.watch import IntervalOpt, WatchOpt, show_once_or_watch
 
 app = typer.Typer(
@@ -147,6 +148,13 @@ def exec_command(
             "--all", help="Run it from every copy of a fleet-wide first step; one result each."
         ),
     ] = False,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Then print the execution's trace: a waterfall of its hops across devices.",
+        ),
+    ] = False,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
     ca_file: CaFileOpt = None,
     output: OutputOpt = Output.table,
@@ -155,7 +163,8 @@ def exec_command(
 
     A fleet-wide step (``replicas``) runs on one of its copies: the first step round robin
     over the copies on active devices, each later one on the copy on the same device if
-    there is one. ``--all`` runs the pipeline from every copy of the first step."""
+    there is one. ``--all`` runs the pipeline from every copy of the first step. ``--trace``
+    adds the waterfall (with ``--output json``: the answer's ``trace``)."""
     values = parse_pairs(args or [], "an argument key")
     files = {m: Path(p) for m, p in parse_pairs(file or [], "--file MOUNT").items()}
     for mount, path in files.items():
@@ -168,13 +177,51 @@ def exec_command(
                     api, deployment, values, files, timeout=timeout, every_copy=every_copy
                 )
         except ApiError as err:
+            failed = err.body.get("execution") if isinstance(err.body, dict) else None
+            if trace and isinstance(failed, dict) and output is not Output.json:
+                print_execution(failed)
+                show_trace(api, failed)
             report_deploy_error(err, output)
+        traces = fetch_traces(api, execution) if trace else []
     if output is Output.json:
+        if trace and "copies" in execution:
+            execution = {**execution, "traces": traces}
+        elif trace:
+            execution = {**execution, "trace": traces[0] if traces else None}
         print_json(execution)
-    elif "copies" in execution:
-        print_copies(execution["copies"])
+        return
+    if "copies" in execution:
+        print_copies(execution["copies"], then=lambda: print_waterfalls(traces))
     else:
         print_execution(execution)
+        print_waterfalls(traces)
+
+
+def print_waterfalls(traces: list[dict[str, Any]]) -> None:
+    """Each trace's waterfall, a blank line before each."""
+    for one in traces:
+        note("")
+        print_waterfall(one)
+
+
+def fetch_traces(api: Client, execution: dict[str, Any]) -> list[dict[str, Any]]:
+    """The traces of an execution answer (one per copy for ``--all``)."""
+    runs = [c.get("execution") for c in execution.get("copies") or []] or [execution]
+    found: list[dict[str, Any]] = []
+    for run in runs:
+        if isinstance(run, dict) and run.get("id"):
+            found.append(api.get(f"/api/v1/executions/{run['id']}/trace"))
+    return found
+
+
+def show_trace(api: Client, execution: dict[str, Any]) -> None:
+    """Print a (failed) execution's waterfall, if its trace can be read."""
+    try:
+        found = fetch_traces(api, execution)
+    except ApiError as err:
+        note(f"(no trace: {err.message})")
+        return
+    print_waterfalls(found)
 
 
 @app.command("ls")

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
+from wasmfleet.core.tracing import TraceContext
+
 EPOCH_HEADER = "X-Wasmfleet-Epoch"
 """The caller's epoch of a deployment; a stale copy (or an older caller) refuses the call."""
 EPOCH_HEADER_RAW = EPOCH_HEADER.lower().encode("latin-1")
@@ -212,6 +214,14 @@ class HistoryEntry(TypedDict):
     message: NotRequired[Message]
     published_to: NotRequired[str]
     dead_letter_topic: NotRequired[str]
+    trace_id: NotRequired[str]
+    """The W3C trace this call belongs to (core/tracing.py)."""
+    span_id: NotRequired[str]
+    """This call's own span."""
+    parent_span_id: NotRequired[str]
+    """The caller's span (from its ``traceparent``); absent when this call started the trace."""
+    started_at_ms: NotRequired[float]
+    """Unix epoch milliseconds when the function started (this device's clock)."""
 
 
 def call_answer(entry: HistoryEntry, base_url: str, success: bool) -> CallAnswer:
@@ -253,6 +263,17 @@ def new_entry(
     if message is not None:
         entry["message"] = message
     return entry
+
+
+def record_span(
+    entry: HistoryEntry, span: TraceContext, parent: TraceContext | None, started_at_ms: float
+) -> None:
+    """Write the call's place in its trace and when it started (Unix epoch ms)."""
+    entry["trace_id"] = span.trace_id
+    entry["span_id"] = span.span_id
+    if parent is not None:
+        entry["parent_span_id"] = parent.span_id
+    entry["started_at_ms"] = round(started_at_ms, 3)
 
 
 def record_run(entry: HistoryEntry, result: Any, success: bool, step_ms: float) -> None:

@@ -153,6 +153,8 @@ RULES: tuple[Rule, ...] = (
     _r("POST", f"{API}/deployments/{{key}}/execute", DP, audited=False),
     _r("GET", f"{API}/executions", V),
     _r("GET", f"{API}/logs", V),
+    # issue 16: traces
+    _r("GET", f"{API}/executions/{{execution_id}}/trace", V),
     # rollouts
     _r("POST", f"{API}/rollouts", OP),
     _r("GET", f"{API}/rollouts", V),

@@ -17,6 +17,12 @@ A fleet-wide step (``replicas``) has several copies: an execution goes through o
 of each step, chosen by ``core.replicas`` (the first step round robin over the copies on
 active devices, each later one as the documents' ``to`` chain it); ``execute_all`` runs
 the pipeline once from every copy of the first step.
+
+Every execution is a W3C trace (core/tracing.py): the caller's ``traceparent`` is continued,
+else a new trace starts; the orchestrator's own span is the root of the waterfall and the
+first step's call carries it as ``traceparent``. The supervisors' entries name their spans,
+which each step view keeps (``span_fields``), so ``GET /api/v1/executions/{id}/trace`` can draw
+the execution across devices (orchestrator/traces.py).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +58,8 @@ from wasmfleet.core.protocol import (
     read_entry,
 )
 from wasmfleet.core.replicas import pick_copy, route
+from wasmfleet.core.tracing import TRACEPARENT, TraceContext
+from wasmfleet.core.tracing import header as trace_header
 from wasmfleet.orchestrator.answers import code_of, error_of
 from wasmfleet.orchestrator.execution_run import (
     MAX_CALL_ATTEMPTS,
@@ -61,14 +70,24 @@ from wasmfleet.orchestrator.execution_run import (
     call_answer,
     first_function_step,
     function_url_and_output,
+    span_fields,
     step_view,
 )
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.planning import copies_of, is_bridge
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store
+from wasmfleet.service import tracing
 from wasmfleet.service.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
+
+
+def _call_headers(run: Run) -> dict[str, str]:
+    """The fencing epoch and (for a traced run) ``traceparent`` of a step's call."""
+    headers = {EPOCH_HEADER: str(run.deployment.epoch)}
+    if run.span is not None:
+        headers[TRACEPARENT] = trace_header(run.span)
+    return headers
 
 
 class ExecutionFailed(ChainFailed):
@@ -93,9 +112,15 @@ class ExecutionService:
         self._turns: dict[str, int] = {}
         """Deployment id -> calls started (round robin over a fleet-wide first step)."""
         self.metrics: OrchestratorMetrics | None = None
+        self.on_recorded: Callable[[ExecutionRecord, DeploymentRecord], None] | None = None
+        """Called with each recorded execution (the OTLP export, service/otlp.py)."""
 
     async def execute_all(
-        self, deployment: DeploymentRecord, args: list[tuple[str, str]], files: FileParts
+        self,
+        deployment: DeploymentRecord,
+        args: list[tuple[str, str]],
+        files: FileParts,
+        trace: TraceContext | None = None,
     ) -> list[dict[str, Any]]:
         """Run the pipeline once from every copy of its first step, in parallel; one answer
         per copy: ``{"device", "success", "result", "error", "execution"}``."""
@@ -107,7 +132,7 @@ class ExecutionService:
                 "matches it; it is placed when one does."
             )
         outcomes = await asyncio.gather(
-            *(self.execute(deployment, args, files, first=d) for d in devices),
+            *(self.execute(deployment, args, files, first=d, trace=trace) for d in devices),
             return_exceptions=True,
         )
         answers: list[dict[str, Any]] = []
@@ -158,14 +183,23 @@ class ExecutionService:
         files: FileParts,
         *,
         first: str | None = None,
+        trace: TraceContext | None = None,
     ) -> ExecutionRecord:
         """Run the pipeline once (from the copy of the first step on device ``first``, else
-        the one ``core.replicas`` picks); raises ExecutionFailed (recorded) when a step fails."""
+        the one ``core.replicas`` picks); raises ExecutionFailed (recorded) when a step fails.
+
+        ``trace`` is the caller's span (its ``traceparent``); without one a trace starts here."""
         self._check_runnable(deployment)
+        span = tracing.child(trace)
+        request: dict[str, Any] = {"args": dict(args), "files": sorted(files)}
+        request["span_id"] = span.span_id
+        if trace is not None:
+            request["parent_span_id"] = trace.span_id
         execution = ExecutionRecord(
             deployment_id=deployment.id,
             started_at=datetime.now(UTC),
-            request={"args": dict(args), "files": sorted(files)},
+            request=request,
+            trace_id=span.trace_id,
         )
         started = time.perf_counter()
         if first is None:
@@ -173,8 +207,9 @@ class ExecutionService:
             self._turns[deployment.id] = turn + 1
         else:
             turn = 0
-        run = Run(deployment, args, files, execution, first=first, turn=turn)
+        run = Run(deployment, args, files, execution, first=first, turn=turn, span=span)
         error: str | None = None
+        token = tracing.CURRENT.set(span)  # the orchestrator's log lines carry the trace
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self._run(run)
@@ -183,6 +218,8 @@ class ExecutionService:
             error += f": {run.waiting}." if run.waiting else "."
         except StepError as err:
             error = str(err)
+        finally:
+            tracing.CURRENT.reset(token)
         execution.finished_at = datetime.now(UTC)
         execution.request["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         if run.retried:
@@ -200,6 +237,8 @@ class ExecutionService:
             outcome = "ok" if error is None else "bad_input" if bad_input else "failed"
             self.metrics.executed(deployment.name, outcome, time.perf_counter() - started)
         stored = await asyncio.to_thread(self.store.add_execution, execution)
+        if self.on_recorded is not None:
+            self.on_recorded(stored, run.deployment)
         if error is not None:
             log.warning("execution failed", extra={"deployment": deployment.name, "error": error})
             raise ExecutionFailed(
@@ -230,7 +269,11 @@ class ExecutionService:
             decision = next_hop(walk, read_entry(raw) if raw is not None else None)
             done = decision.records if isinstance(decision, Finish) else (decision.record,)
             records.extend(done)
-            execution.steps.extend(step_view(r, run.steps[r.index]) for r in done)
+            spans = span_fields(raw) if raw is not None else {}
+            execution.steps.extend(
+                step_view(r, run.steps[r.index], spans if r.index == walk.index else None)
+                for r in done
+            )
             if isinstance(decision, Finish):
                 break
             if wasmiot_chained:
@@ -315,7 +358,7 @@ class ExecutionService:
                     url,
                     params=query,
                     files=files or None,
-                    headers={EPOCH_HEADER: str(run.deployment.epoch)},
+                    headers=_call_headers(run),
                     timeout=None,
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:

@@ -12,6 +12,7 @@ import httpx
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.hops import UNCONFIRMED, StepOutcome
 from wasmfleet.core.protocol import Answer, result_url_in
+from wasmfleet.core.tracing import TraceContext, is_trace_id
 from wasmfleet.orchestrator.answers import answer_of
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord
 
@@ -36,6 +37,8 @@ class Run:
     """The device of the first step's copy to start from (None: by the rule)."""
     turn: int = 0
     """This call's turn in the round robin over the first step's copies."""
+    span: TraceContext | None = None
+    """The orchestrator's span of this execution: the parent of the steps it calls."""
 
 
 class StepError(WasmfleetError):
@@ -64,8 +67,33 @@ def function_url_and_output(run: Run, index: int) -> tuple[str, str | None]:
     return url, (str(outputs[0].get("path")) if outputs else None)
 
 
-def step_view(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:
-    """A step of an execution record, as /api/v1 shows it."""
+SPAN_KEYS = ("span_id", "parent_span_id")
+TIME_KEYS = ("started_at_ms", "step_ms", "call_ms")
+
+
+def span_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """A history entry's place in the trace, for its step view: ``trace_id``, ``span_id``,
+    ``parent_span_id``, ``started_at_ms``, ``step_ms`` and ``call_ms`` (the whole call, its
+    hop included); keys a supervisor did not write (or wrote oddly) are left out."""
+    found: dict[str, Any] = {}
+    if is_trace_id(raw.get("trace_id")):
+        found["trace_id"] = raw["trace_id"]
+    for key in SPAN_KEYS:
+        value = raw.get(key)
+        if isinstance(value, str) and len(value) == 16:
+            found[key] = value
+    times = {"started_at_ms": raw.get("started_at_ms"), "step_ms": raw.get("step_ms")}
+    times["call_ms"] = raw.get("duration_ms")
+    for key, value in times.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            found[key] = float(value)
+    return found
+
+
+def step_view(
+    outcome: StepOutcome, step: dict[str, Any], spans: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A step of an execution record, as /api/v1 shows it (``spans``: see span_fields)."""
     shown = {
         "step": int(step.get("step", outcome.index)),  # the manifest's index (no bridges)
         "device": step["device"],
@@ -78,6 +106,8 @@ def step_view(outcome: StepOutcome, step: dict[str, Any]) -> dict[str, Any]:
     }
     if outcome.unconfirmed:
         shown["unconfirmed"] = UNCONFIRMED
+    if spans:
+        shown.update(spans)
     return shown
 
 

@@ -87,9 +87,14 @@ class LogService:
         after_id: int | None = None,
         device: str | None = None,
         limit: int = 1000,
+        trace_id: str | None = None,
     ) -> list[LogRecord]:
-        """Entries after a time or id, oldest first."""
+        """Entries after a time or id (of one trace: written during its calls), oldest first."""
         limit = max(1, min(limit, 10_000))
         return self.store.list_logs(
-            after=parse_after(after), after_id=after_id, device=device, limit=limit
+            after=parse_after(after),
+            after_id=after_id,
+            device=device,
+            limit=limit,
+            trace_id=trace_id,
         )

@@ -29,6 +29,7 @@ from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.orchestrator.routes_identities import caller
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.store import ModuleRecord
+from wasmfleet.orchestrator.traces import caller_trace, check_trace_id, trace_routes
 from wasmfleet.orchestrator.views import (
     deployment_view,
     execution_view,
@@ -310,24 +311,29 @@ def api_router(orch: Orchestrator) -> APIRouter:
         ``?all=true``, once from every copy of its first step: ``{"copies": [...]}``."""
         record = await asyncio.to_thread(orch.deployments.get, key)
         args, files = await read_arguments(request, limit)
+        trace = caller_trace(request)
         if all:
-            answers = await orch.executions.execute_all(record, args, files)
+            answers = await orch.executions.execute_all(record, args, files, trace)
             return {
                 "copies": [
                     {**a, "execution": execution_view(a["execution"]) if a["execution"] else None}
                     for a in answers
                 ]
             }
-        return execution_view(await orch.executions.execute(record, args, files))
+        return execution_view(await orch.executions.execute(record, args, files, trace=trace))
 
     @router.get("/executions", response_model=list[schemas.Execution], tags=["executions"])
     def list_executions(
-        deployment: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        deployment: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        trace_id: str | None = None,
     ) -> Any:
-        """Recent executions, newest first."""
+        """Recent executions, newest first (of one deployment, of one trace)."""
         dep_id = orch.deployments.get(deployment).id if deployment else None
-        rows = orch.store.list_executions(dep_id, limit=limit)
+        rows = orch.store.list_executions(dep_id, limit=limit, trace_id=check_trace_id(trace_id))
         return [execution_view(e) for e in rows]
+
+    trace_routes(router, orch.store)
 
     @router.get("/logs", response_model=list[schemas.LogEntry], tags=["logs"])
     def logs(
@@ -335,9 +341,17 @@ def api_router(orch: Orchestrator) -> APIRouter:
         since: str | None = None,
         device: str | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        trace_id: str | None = None,
     ) -> Any:
-        """Supervisor logs, oldest first; poll with `after_id` to follow."""
-        rows = orch.logs.list(after=since, after_id=after_id, device=device, limit=limit)
+        """Supervisor logs, oldest first; poll with `after_id` to follow; `trace_id`: the
+        lines written during one trace's calls."""
+        rows = orch.logs.list(
+            after=since,
+            after_id=after_id,
+            device=device,
+            limit=limit,
+            trace_id=check_trace_id(trace_id),
+        )
         return [log_view(r) for r in rows]
 
     return router

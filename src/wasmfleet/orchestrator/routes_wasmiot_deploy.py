@@ -21,6 +21,7 @@ from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator.http_input import read_arguments, read_manifest
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.store import DeploymentRecord
+from wasmfleet.orchestrator.traces import caller_trace
 from wasmfleet.orchestrator.wasmiot_views import deploy_answer, execute_answer, wasmiot_manifest
 from wasmfleet.service.http import JSONResponse
 
@@ -96,6 +97,6 @@ def add_deployment_routes(router: APIRouter, orch: Orchestrator) -> None:
     async def execute(key: str, request: Request) -> Response:
         record = await asyncio.to_thread(orch.deployments.get, key)
         args, files = await read_arguments(request, limit)
-        execution = await orch.executions.execute(record, args, files)
+        execution = await orch.executions.execute(record, args, files, trace=caller_trace(request))
         now = await asyncio.to_thread(orch.store.get_deployment, record.id)
         return JSONResponse(execute_answer(execution, now or record))

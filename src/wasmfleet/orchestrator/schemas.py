@@ -247,6 +247,14 @@ class ExecutionStep(BaseModel):
     unconfirmed: str | None = Field(
         None, description="Set when the step ran but its record could not be read."
     )
+    trace_id: str | None = Field(None, description="The trace the step's call was part of.")
+    span_id: str | None = Field(None, description="The step's call's span (its supervisor's).")
+    parent_span_id: str | None = Field(None, description="The span that called it.")
+    started_at_ms: float | None = Field(
+        None, description="Unix epoch ms when the function started, on its device's clock."
+    )
+    step_ms: float | None = Field(None, description="The function's own run time.")
+    call_ms: float | None = Field(None, description="The whole call, its hop on included.")
 
 
 class Execution(BaseModel):
@@ -262,6 +270,35 @@ class Execution(BaseModel):
     finished_at: str | None
     duration_ms: float | None
     error: str | None
+    trace_id: str | None = Field(
+        None, description="The execution's W3C trace (GET /api/v1/executions/{id}/trace)."
+    )
+
+
+class TraceSpan(BaseModel):
+    """One span of an execution's trace: the orchestrator's, or one step's call."""
+
+    span_id: str | None
+    parent_span_id: str | None
+    name: str
+    kind: str = Field(description="orchestrator or step")
+    device: str | None
+    start_ms: float | None = Field(description="Offset from the execution's start.")
+    duration_ms: float | None
+    self_ms: float | None = Field(description="The function's own time (null if unknown).")
+    success: bool
+    error: str | None
+
+
+class ExecutionTrace(BaseModel):
+    """An execution as a trace, for a waterfall."""
+
+    trace_id: str | None
+    execution: str
+    deployment: str
+    started_at_ms: float | None = Field(description="Unix epoch ms.")
+    duration_ms: float | None
+    spans: list[TraceSpan]
 
 
 class CopyExecution(BaseModel):

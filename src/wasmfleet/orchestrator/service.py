@@ -85,6 +85,8 @@ class Orchestrator:
         self.executions = ExecutionService(
             self.store, self.client, settings.execute_timeout_s, settings.execute_retries
         )
+        if settings.otlp_endpoint:
+            self._export_traces(settings.otlp_endpoint)
         self.logs = LogService(self.store)
         self.pruner = Pruner(self.store, settings)
         self.rollouts = RolloutDriver(
@@ -101,6 +103,14 @@ class Orchestrator:
         self.series = SeriesSampler(self)
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _export_traces(self, endpoint: str) -> None:
+        """Send every recorded execution's trace to an OTLP collector (docs/tracing.md)."""
+        from wasmfleet.orchestrator.traces import trace_view
+        from wasmfleet.service.otlp import OtlpExporter
+
+        exporter = OtlpExporter(endpoint, "wasmfleet-orchestrator", self.client)
+        self.executions.on_recorded = lambda e, d: exporter.submit(trace_view(e, d))
 
     def _unavailable(self) -> dict[str, str]:
         """Devices that must get no new work: flapping ones (the monitor), revoked ones."""

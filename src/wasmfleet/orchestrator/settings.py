@@ -68,6 +68,13 @@ class OrchestratorSettings:
         default_text="derived from --host and --port",
         check=url("http", "https"),
     )
+    otlp_endpoint: str | None = setting(
+        None,
+        help="Export each execution's trace to this OpenTelemetry collector (OTLP/HTTP, e.g. "
+        "http://127.0.0.1:4318); needs the otel extra.",
+        default_text="off",
+        check=url("http", "https"),
+    )
     mdns: bool = setting(True, help="Browse mDNS (_webthing._tcp.local.) for supervisors.")
     health_interval_s: float = setting(5.0, help="Seconds between health checks.", check=above(0))
     health_timeout_s: float = setting(2.0, help="Seconds a health check may take.", check=above(0))

@@ -132,6 +132,7 @@ def execution_view(e: ExecutionRecord) -> dict[str, Any]:
         "finished_at": _iso(e.finished_at),
         "duration_ms": e.request.get("duration_ms"),
         "error": e.error,
+        "trace_id": e.trace_id,
     }
 
 

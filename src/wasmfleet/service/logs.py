@@ -6,7 +6,8 @@ Two formats, chosen by ``--log-format``:
 - ``json``: one JSON object per line with ``time``, ``level``, ``logger``, ``message`` and extras
 
 Fields passed with ``extra=`` (for guest output: ``deployment``, ``module``, ``stream``) are
-rendered in both formats. The handler sits on the root logger, so the lines of uvicorn,
+rendered in both formats, and so are ``trace_id`` and ``span_id`` of the call running when the
+line was written (service/tracing.py). The handler sits on the root logger, so the lines of uvicorn,
 amqtt, SQLAlchemy, zeroconf and paho come out in the same format as ours; libraries speak at
 warning and above unless the level is ``debug``. ``configure_logging`` may be called any number
 of times; it replaces its own handler instead of adding another one.
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.service.tracing import trace_fields
 
 ROOT_LOGGER = "wasmfleet"
 GUEST_LOGGER = "wasmfleet.guest"
@@ -49,6 +51,15 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+def stamp_trace(record: logging.LogRecord) -> None:
+    """Attach the current call's ``trace_id``/``span_id`` to ``record`` (once, if any).
+
+    Handlers call this in ``emit``, which runs in the thread (and context) that logged."""
+    if "trace_id" not in vars(record):
+        for key, value in trace_fields().items():
+            setattr(record, key, value)
+
+
 def record_time(record: logging.LogRecord) -> str:
     """The record's creation time as local ISO 8601 with milliseconds and offset."""
     return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
@@ -66,6 +77,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render one record as a logfmt-like line."""
+        stamp_trace(record)
         message = record.getMessage().replace("\n", "\\n")
         parts = [record_time(record), f"{record.levelname:<7}", record.name, message]
         parts += [f"{key}={_logfmt_value(value)}" for key, value in extra_fields(record).items()]
@@ -91,6 +103,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render one record as a single-line JSON object."""
+        stamp_trace(record)
         out: dict[str, Any] = {
             "time": record_time(record),
             "level": record.levelname.lower(),

@@ -29,6 +29,7 @@ from wasmfleet.core.errors import (
     WasmfleetError,
 )
 from wasmfleet.core.protocol import EPOCH_HEADER_RAW, ErrorCode, call_answer
+from wasmfleet.core.tracing import TRACEPARENT_RAW, TraceContext, parse
 from wasmfleet.service.http import BodyLimit, error_body, read_body, read_json
 from wasmfleet.supervisor.calls import CallRequest, CallService
 
@@ -88,9 +89,10 @@ class CallEndpoint:
         files: dict[str, bytes] = {}
         if method == "POST":
             await self._read_body(Request(scope, receive), args, files)
-        base, epoch = _base_url_and_epoch(scope, self.fallback_base_url)
+        base, epoch, trace = _call_headers(scope, self.fallback_base_url)
         outcome = await self.calls.call(
-            CallRequest(deployment, module, function, method, args, files, epoch), base
+            CallRequest(deployment, module, function, method, args, files, epoch, trace=trace),
+            base,
         )
         answer = call_answer(outcome.entry, base, outcome.error is None)
         if outcome.error is None:
@@ -171,15 +173,20 @@ class CallFastPath:
             await self.app(scope, receive, send)
 
 
-def _base_url_and_epoch(scope: Scope, fallback: str) -> tuple[str, str | None]:
-    """This supervisor's URL as the caller addressed it, and the caller's epoch header."""
+def _call_headers(scope: Scope, fallback: str) -> tuple[str, str | None, TraceContext | None]:
+    """This supervisor's URL as the caller addressed it, the caller's epoch and trace context.
+
+    An invalid ``traceparent`` is ignored (W3C: the call starts a new trace)."""
     base = epoch = None
+    trace = None
     for name, value in scope["headers"]:
         if name == b"host":
             base = f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
         elif name == EPOCH_HEADER_RAW:
             epoch = value.decode("latin-1")
-    return base or fallback, epoch
+        elif name == TRACEPARENT_RAW:
+            trace = parse(value)
+    return base or fallback, epoch, trace
 
 
 async def _respond(send: Send, status: int, body: Mapping[str, Any]) -> None:

@@ -31,10 +31,13 @@ from wasmfleet.core.protocol import (
     record_duration,
     record_hop,
     record_run,
+    record_span,
 )
+from wasmfleet.core.tracing import TraceContext
 from wasmfleet.runtime.bytes_abi import call_with_bytes, run_bytes
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.runtime.instance import NOT_DONE
+from wasmfleet.service import tracing
 from wasmfleet.supervisor.chaining import Chainer, HopResult
 from wasmfleet.supervisor.deployment import BoundFunction
 from wasmfleet.supervisor.deployments import DeploymentManager
@@ -80,6 +83,8 @@ class CallRequest:
     """The caller's ``EPOCH_HEADER`` (core/protocol.py), when it sent one."""
     message: MessageInput | None = None
     """The MQTT message this call handles, for triggered calls."""
+    trace: TraceContext | None = None
+    """The caller's span (its ``traceparent``); None: this call starts a trace."""
 
 
 @dataclass(slots=True)
@@ -197,34 +202,40 @@ class CallService:
             {name: name for name in files},
             message=message.record if message is not None else None,
         )
+        span = tracing.child(req.trace)
+        token = tracing.CURRENT.set(span)  # log lines of this call carry its trace
+        record_span(entry, span, req.trace, time.time() * 1000)
         started = time.perf_counter()
         error: WasmfleetError | None = None
         published = None
         try:
-            value, output = await self._run(bound, args, files, message)
-        except ExecutionFailed as err:
-            error = err
-            step_result: Any = err.message
-        else:
-            step_result = self._format(bound, value, output, base_url, req.deployment)
-        ran_s = time.perf_counter() - started
-        step_ms = round(ran_s * 1000, 3)
-        record_run(entry, step_result, error is None, step_ms)
-        if error is None and bound.spec.publish is not None and self.results is not None:
-            published = self.results.publish_result(bound, entry, value, output)
-        if error is None and bound.spec.to is not None:
-            hop = await self.chainer.forward(bound, step_result, value, output)
-            error = self._apply_hop(entry, hop)
-        record_duration(entry, round((time.perf_counter() - started) * 1000, 3))
-        self.history.add(entry)
-        if self.metrics is not None:
-            key = (req.deployment, req.module, req.function)
-            self.metrics.observe(key, OK if error is None else ERROR, ran_s)
-        if error is not None:
-            log.warning(
-                "call failed",
-                extra={"request_id": request_id, "error": error.message, "code": error.code},
-            )
+            try:
+                value, output = await self._run(bound, args, files, message, span)
+            except ExecutionFailed as err:
+                error = err
+                step_result: Any = err.message
+            else:
+                step_result = self._format(bound, value, output, base_url, req.deployment)
+            ran_s = time.perf_counter() - started
+            step_ms = round(ran_s * 1000, 3)
+            record_run(entry, step_result, error is None, step_ms)
+            if error is None and bound.spec.publish is not None and self.results is not None:
+                published = self.results.publish_result(bound, entry, value, output)
+            if error is None and bound.spec.to is not None:
+                hop = await self.chainer.forward(bound, step_result, value, output, span)
+                error = self._apply_hop(entry, hop)
+            record_duration(entry, round((time.perf_counter() - started) * 1000, 3))
+            self.history.add(entry)
+            if self.metrics is not None:
+                key = (req.deployment, req.module, req.function)
+                self.metrics.observe(key, OK if error is None else ERROR, ran_s)
+            if error is not None:
+                log.warning(
+                    "call failed",
+                    extra={"request_id": request_id, "error": error.message, "code": error.code},
+                )
+        finally:
+            tracing.CURRENT.reset(token)
         return CallOutcome(entry, error, published)
 
     async def _run(
@@ -233,13 +244,14 @@ class CallService:
         args: list[Any],
         files: dict[str, bytes],
         message: MessageInput | None = None,
+        span: TraceContext | None = None,
     ) -> tuple[Any, str | None]:
         for _ in range(SWAP_WAITS):
             runtime = bound.runtime
             runtime.active += 1  # a hot swap drops the old instance once this is back to 0
             try:
                 if runtime.gate is None:
-                    return await self._run_on(bound, args, files, message)
+                    return await self._run_on(bound, args, files, message, span)
             except _Swapped:
                 pass
             finally:
@@ -263,6 +275,7 @@ class CallService:
         args: list[Any],
         files: dict[str, bytes],
         message: MessageInput | None,
+        span: TraceContext | None = None,
     ) -> tuple[Any, str | None]:
         runtime = bound.runtime
         lane = runtime.lane
@@ -299,7 +312,7 @@ class CallService:
                 return value, None
             bound.fast_runs = 0
         self.lane_calls += 1
-        job = _CallJob(bound, args, files, self.inline_threshold_s, message)
+        job = _CallJob(bound, args, files, self.inline_threshold_s, message, span)
         result: tuple[Any, str | None] = await lane.submit(job)
         return result
 
@@ -363,7 +376,7 @@ class CallService:
 class _CallJob:
     """The part of a call that runs on the instance's lane (a worker thread)."""
 
-    __slots__ = ("args", "bound", "files", "message", "threshold")
+    __slots__ = ("args", "bound", "files", "message", "span", "threshold")
 
     def __init__(
         self,
@@ -372,14 +385,25 @@ class _CallJob:
         files: dict[str, bytes],
         threshold: float,
         message: MessageInput | None,
+        span: TraceContext | None = None,
     ) -> None:
         self.bound = bound
         self.args = args
         self.files = files
         self.threshold = threshold
         self.message = message
+        self.span = span
 
     def __call__(self) -> tuple[Any, str | None]:
+        # A pool thread does not share the event loop's context: carry the call's span over,
+        # so the guest's output logged from here carries the trace too.
+        token = tracing.CURRENT.set(self.span)
+        try:
+            return self._run()
+        finally:
+            tracing.CURRENT.reset(token)
+
+    def _run(self) -> tuple[Any, str | None]:
         bound = self.bound
         workdir = bound.runtime.workdir
         for name, data in self.files.items():

@@ -6,7 +6,8 @@ next hop runs its own chain before answering, so its ``result`` is the pipeline'
 result; its failure is reported to the caller as ``ChainFailed`` naming the hop.
 
 A hop of a deployment at epoch > 0 carries ``X-Wasmfleet-Epoch: <installed epoch>``, so a
-stale copy downstream refuses it (and an older caller is refused by a newer copy).
+stale copy downstream refuses it (and an older caller is refused by a newer copy). Every hop
+carries ``traceparent`` with the calling function's span as parent (core/tracing.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import orjson
 
 from wasmfleet.core.errors import ChainFailed
 from wasmfleet.core.protocol import EPOCH_HEADER, HopStatus, error_fields, is_refusal, read_answer
+from wasmfleet.core.tracing import TRACEPARENT, TraceContext
+from wasmfleet.core.tracing import header as trace_header
 from wasmfleet.supervisor.deployment import BoundFunction
 from wasmfleet.supervisor.trust import Credentials, hop_header
 
@@ -49,7 +52,12 @@ class Chainer:
         """A joined device signs each hop with the fleet's hop key (supervisor/trust.py)."""
 
     async def forward(
-        self, bound: BoundFunction, result: Any, value: Any, output: str | None
+        self,
+        bound: BoundFunction,
+        result: Any,
+        value: Any,
+        output: str | None,
+        span: TraceContext | None = None,
     ) -> HopResult:
         """Call ``bound.spec.to`` with this function's result."""
         target = bound.spec.to
@@ -71,6 +79,8 @@ class Chainer:
         if files and method == "GET":
             method = "POST"
         headers = {EPOCH_HEADER: str(bound.epoch)} if bound.epoch > 0 else {}
+        if span is not None:
+            headers[TRACEPARENT] = trace_header(span)
         hop_deployment = _deployment_of(target.url)
         if hop_deployment is not None:
             headers.update(hop_header(self.credentials, hop_deployment))

@@ -23,7 +23,7 @@ import httpx
 
 from wasmfleet.service.backoff import Backoff
 from wasmfleet.service.http_clients import tls_context
-from wasmfleet.service.logs import ROOT_LOGGER, extra_fields, parse_level
+from wasmfleet.service.logs import ROOT_LOGGER, extra_fields, parse_level, stamp_trace
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ class LogShipper(logging.Handler):
         }
         if record.exc_info:
             payload["exception"] = _FORMATTER.formatException(record.exc_info)
+        stamp_trace(record)  # emit runs in the logging thread: the call's trace is current
         for key, value in extra_fields(record).items():
             payload.setdefault(key, value)
         return payload

@@ -51,6 +51,7 @@ def _execution(row: Row[Any]) -> ExecutionRecord:
         result_url=row.result_url,
         steps=list(row.steps),
         error=row.error,
+        trace_id=row.trace_id,
     )
 
 
@@ -185,6 +186,7 @@ class DeploymentQueries(StoreBase):
                         result_url=execution.result_url,
                         steps=list(execution.steps),
                         error=execution.error,
+                        trace_id=execution.trace_id,
                     )
                 )
                 return self._execution(conn, exec_id)
@@ -201,12 +203,14 @@ class DeploymentQueries(StoreBase):
             return _execution(row) if row is not None else None
 
     def list_executions(
-        self, deployment_id: str | None = None, limit: int = 100
+        self, deployment_id: str | None = None, limit: int = 100, *, trace_id: str | None = None
     ) -> list[ExecutionRecord]:
-        """The latest executions (of one deployment, or all), newest first."""
+        """The latest executions (of one deployment, or all; of one trace), newest first."""
         query = select(executions).order_by(executions.c.started_at.desc(), executions.c.id.desc())
         if deployment_id is not None:
             query = query.where(executions.c.deployment_id == deployment_id)
+        if trace_id is not None:
+            query = query.where(executions.c.trace_id == trace_id)
         with self._read() as conn:
             return [_execution(row) for row in conn.execute(query.limit(max(limit, 0)))]
 

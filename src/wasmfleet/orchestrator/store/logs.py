@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Text, cast, delete, func, insert, select
 
 from wasmfleet.orchestrator.store.base import StoreBase, as_utc
 from wasmfleet.orchestrator.store.records import LogRecord
@@ -43,6 +43,7 @@ class LogQueries(StoreBase):
         after_id: int | None = None,
         device: str | None = None,
         limit: int = 1000,
+        trace_id: str | None = None,
     ) -> list[LogRecord]:
         """Entries strictly after a time and/or an id, of one device or all; oldest first.
 
@@ -58,8 +59,12 @@ class LogQueries(StoreBase):
             query = query.order_by(logs.c.time, logs.c.id)
         if device is not None:
             query = query.where(logs.c.device == device)
+        if trace_id is not None:
+            # The trace id is inside the entry's JSON (no column of its own): the text match
+            # narrows in SQL (trace ids are plain hex), the check below makes it exact.
+            query = query.where(cast(logs.c.data, Text).contains(trace_id))
         with self._read() as conn:
-            return [
+            found = [
                 LogRecord(
                     id=row.id,
                     time=row.time,
@@ -70,6 +75,9 @@ class LogQueries(StoreBase):
                 )
                 for row in conn.execute(query.limit(max(limit, 0)))
             ]
+        if trace_id is None:
+            return found
+        return [r for r in found if r.data.get("trace_id") == trace_id]
 
     def delete_logs(self, *, before: datetime) -> int:
         """Delete the entries older than ``before``; how many were deleted."""

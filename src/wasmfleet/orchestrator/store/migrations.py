@@ -287,6 +287,12 @@ def _v7_audit(conn: Connection) -> None:
     md.create_all(conn, checkfirst=False)
 
 
+def _v8_execution_traces(conn: Connection) -> None:
+    """Executions get the id of their W3C trace, indexed (frozen copy)."""
+    conn.execute(text("ALTER TABLE executions ADD COLUMN trace_id VARCHAR(32)"))
+    conn.execute(text("CREATE INDEX ix_executions_trace_id ON executions (trace_id)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -305,6 +311,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "rollouts of deployments to another module version, in waves", _v5_rollouts),
     Migration(6, "users and API tokens (sha256 only), expiring and revocable", _v6_identities),
     Migration(7, "the audit log of changes made through the API", _v7_audit),
+    Migration(8, "executions get the id of their trace (traceparent)", _v8_execution_traces),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

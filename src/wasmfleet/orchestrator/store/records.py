@@ -129,6 +129,8 @@ class ExecutionRecord:
     result_url: str | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    trace_id: str | None = None
+    """The W3C trace of this run (core/tracing.py); None for runs recorded before traces."""
 
 
 @dataclass(slots=True)

@@ -145,8 +145,10 @@ executions = Table(
     Column("result_url", Text, nullable=True),
     Column("steps", json_column_type(), nullable=False),
     Column("error", Text, nullable=True),
+    Column("trace_id", String(32), nullable=True),
     Index("ix_executions_deployment_id", "deployment_id", "started_at"),
     Index("ix_executions_started_at", "started_at"),
+    Index("ix_executions_trace_id", "trace_id"),
 )
 
 logs = Table(
