@@ -250,6 +250,14 @@ def test_executions_page_runs_the_first_function(
     page.wait_for_selector(f".ex-list tr[data-execution='{ex_id}']", timeout=10_000)
     page.locator(".ex-trace").filter(has_not_text="Loading").wait_for(timeout=10_000)
     shot(page, "executions")
+    # bad input: the device's sentence next to the field
+    page.watch.allowed = {400, 404}
+    form.locator("[data-arg='iterations']").fill("twelve")
+    form.locator(".run-submit").click()
+    error = form.locator(".run-field:has([data-arg='iterations']) .run-field-error")
+    error.wait_for(timeout=30_000)
+    sentence = "Argument 'iterations' must be an integer (i64), got 'twelve'."
+    assert error.inner_text().endswith(f"failed: 400: {sentence}")  # the API's own words
     # the execution's own page
     page.locator(f".ex-list tr[data-execution='{ex_id}'] a").click()
     page.wait_for_selector(f".ex-detail[data-execution='{ex_id}']", timeout=10_000)

@@ -104,6 +104,9 @@ export async function render(root, ctx, params = {}) {
         const ex = await ctx.api.form(`/api/v1/deployments/${encodeURIComponent(picker.value)}/execute`, body);
         result.replaceChildren(executionDetail(ctx, ex));
         await refresh();
+        // A device that refused the input (4xx): its sentence goes next to the field too.
+        const refused = /failed: 4\d\d: (.*)$/s.exec(ex.success ? "" : String(ex.error ?? ""));
+        if (refused) throw Object.assign(new Error(refused[1]), { code: "refused_by_device" });
       },
     }));
   }
