@@ -194,6 +194,14 @@ RULES: tuple[Rule, ...] = (
     _r("POST", "/execute/{key}", DP, audited=False),
     _r("POST", "/device/logs", DE, audited=False),
     _r("GET", "/device/logs", V),
+    # issue 16: dashboard — the pages carry no data (the API with the user's token does);
+    # the live streams are reads
+    _r("GET", "/ui", OPEN),
+    _r("GET", "/ui/", OPEN),
+    _r("GET", "/ui/rbac.json", OPEN),
+    _r("GET", "/ui/static/{path}", OPEN),
+    _r("GET", f"{API}/events", V),
+    _r("GET", f"{API}/logs/stream", V),
 )
 """Every route of the orchestrator with its access level, in the order the docs show them."""
 
