@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -36,6 +36,16 @@ REVALIDATE = "no-cache"
 """Our own files change with the package: the browser asks again (an ETag makes it cheap)."""
 VENDORED = "public, max-age=86400"
 """Vendored libraries change only with their version."""
+
+
+RUN_CSS = "css/run.css"
+OPTIONAL = ("js/pages/executions.js", "js/preview.js", "js/waterfall.js", "js/forms.js")
+"""Modules another part of the dashboard provides: the shell imports only those present."""
+
+
+def present() -> list[str]:
+    """The optional modules this package holds (the shell page lists them)."""
+    return [name for name in OPTIONAL if (STATIC / name).is_file()]
 
 
 class DashboardFiles(StaticFiles):
@@ -67,9 +77,10 @@ class DashboardFiles(StaticFiles):
         return response
 
 
-def access_table() -> dict[str, Any]:
-    """core/rbac.py as JSON: roles per access level and every route's level."""
+def access_table(auth: bool = True) -> dict[str, Any]:
+    """core/rbac.py as JSON: roles per access level, every route's level, whether auth is on."""
     return {
+        "auth": "on" if auth else "off",
         "levels": {
             level.value: sorted(r.value for r in roles) for level, roles in rbac.LEVELS.items()
         },
@@ -77,8 +88,9 @@ def access_table() -> dict[str, Any]:
     }
 
 
-def dashboard_router() -> APIRouter:
-    """``/ui`` (redirect), ``/ui/`` (the shell page) and ``/ui/rbac.json``."""
+def dashboard_router(*, auth: bool = True) -> APIRouter:
+    """``/ui`` (redirect), ``/ui/`` (the shell page) and ``/ui/rbac.json`` (``auth``: whether
+    this orchestrator checks tokens, so the shell knows to ask for one)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get(PREFIX)
@@ -87,7 +99,10 @@ def dashboard_router() -> APIRouter:
 
     @router.get(PREFIX + "/")
     def shell() -> Response:
-        page = FileResponse(STATIC / "index.html", media_type=CONTENT_TYPES[".html"])
+        html = (STATIC / "index.html").read_text("utf-8")
+        if not (STATIC / RUN_CSS).is_file():  # the preview's styles, until they are installed
+            html = html.replace(f'  <link rel="stylesheet" href="/ui/static/{RUN_CSS}">\n', "")
+        page = Response(html.replace("{{optional}}", " ".join(present())), media_type="text/html")
         page.headers["cache-control"] = REVALIDATE
         # the page loads only what this orchestrator serves (offline, no CDN)
         page.headers["content-security-policy"] = (
@@ -99,7 +114,7 @@ def dashboard_router() -> APIRouter:
 
     @router.get(PREFIX + "/rbac.json")
     def access() -> Response:
-        return JSONResponse(access_table(), headers={"cache-control": REVALIDATE})
+        return JSONResponse(access_table(auth), headers={"cache-control": REVALIDATE})
 
     return router
 

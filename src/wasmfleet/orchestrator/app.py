@@ -159,7 +159,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(wasmiot_router(orch))
     app.include_router(identities_router(orch))
     app.include_router(events_router(orch))
-    app.include_router(dashboard_router())
+    app.include_router(dashboard_router(auth=orch.auth.enabled))
     app.mount("/ui/static", static_files(), name="ui-static")
     app.add_middleware(AuditMiddleware, store=orch.store)
     # before the routes read a body: an encoded (compressed) body is refused, never expanded

@@ -79,6 +79,7 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._beats: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.closed = False
 
     @property
     def subscribers(self) -> int:
@@ -136,6 +137,16 @@ class EventHub:
         """Forget a subscriber (its stream ended)."""
         self._subs.discard(sub)
 
+    def close(self) -> None:
+        """End every stream now (the server is stopping; safe from a signal handler)."""
+        self.closed = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for sub in list(self._subs):
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(sub.wake.set)
+
     def bind(self) -> None:
         """Remember the running loop so threads can publish before anyone subscribes."""
         self._loop = asyncio.get_running_loop()
@@ -144,7 +155,7 @@ class EventHub:
         """The SSE bytes of one subscriber until the client goes away."""
         try:
             yield f"retry: {RETRY_MS}\n".encode() + frame("hello", hello)
-            while True:
+            while not self.closed:
                 if not sub.queue:
                     sub.wake.clear()
                     try:
@@ -152,6 +163,8 @@ class EventHub:
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
+                    if self.closed:
+                        return
                 if sub.dropped:
                     lost, sub.dropped = sub.dropped, 0
                     yield frame(
