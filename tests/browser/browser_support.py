@@ -196,6 +196,7 @@ def screenshot(page: Any, name: str) -> Path:
     """Save the page as ``docs/images/ui-<name>.png``."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     path = IMAGES / f"ui-{name}.png"
+    page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no hover highlight
     page.screenshot(path=str(path), full_page=False)
     return path
 

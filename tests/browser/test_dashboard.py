@@ -4,14 +4,12 @@ rejections, a moved step), logs live, plots, roles; no console error, nothing of
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.browser.browser_support import DEVICES, MODULES, LocalFleet, Watch, screenshot, sign_in
 from tests.support import wait_until
-
 
 Browser = tuple[Any, Watch]
 
@@ -106,7 +104,10 @@ def test_deploy_see_the_pipeline_and_a_step_move_when_its_device_dies(
     page.click("form.deploy button[type=submit]")
     error = page.wait_for_selector("form.deploy .field-error")
     assert "steps" in error.inner_text()
-    manifest = "name: ui-fibo\nsteps:\n  - module: fibo\n    function: fibo\n    labels:\n      role: edge\n"
+    manifest = (
+        "name: ui-fibo\nsteps:\n  - module: fibo\n    function: fibo\n"
+        "    labels:\n      role: edge\n"
+    )
     page.fill("form.deploy textarea", manifest)
     page.click("form.deploy button[type=submit]")
     page.wait_for_selector(".page-deployment .pipeline .pipe-device[data-device='edge-box']")
@@ -150,15 +151,10 @@ def test_logs_follow_live_with_filters(fleet: LocalFleet, browser: Browser) -> N
     page.select_option("select[name=device]", "cam-gw")
     page.wait_for_selector(".live-state:has-text('live')")
     marker = "ui-tail-marker"
-    r = fleet.call(
-        "POST", "/device/logs",
-        data={"logData": f'{{"message": "{marker} one", "levelname": "WARNING", "deviceName": "cam-gw"}}'},
-    )  # fmt: skip
-    assert r.status_code == 200, r.text
-    fleet.call(
-        "POST", "/device/logs",
-        data={"logData": f'{{"message": "{marker} other", "levelname": "WARNING", "deviceName": "cloud-vm"}}'},
-    )  # fmt: skip
+    for device, word in (("cam-gw", "one"), ("cloud-vm", "other")):
+        entry = {"message": f"{marker} {word}", "levelname": "WARNING", "deviceName": device}
+        r = fleet.call("POST", "/device/logs", data={"logData": json.dumps(entry)})
+        assert r.status_code == 200, r.text
     page.wait_for_selector(f".log-lines li:has-text('{marker} one')")
     assert page.locator(f".log-lines li:has-text('{marker} other')").count() == 0
     screenshot(page, "logs")

@@ -28,6 +28,8 @@ const NAV = [
   ["plots", "Plots"],
 ];
 
+const SECTION = { device: "fleet", module: "modules", deployment: "deployments" };
+
 const OPTIONAL = new Set((document.documentElement.dataset.optional || "").split(/\s+/).filter(Boolean));
 
 // Whether another part of the dashboard (executions, preview, waterfall, forms) is installed.
@@ -96,7 +98,7 @@ function drawNav(active) {
   nav.replaceChildren(
     ...(ctx.session?.user || ctx.session?.auth === "off"
       ? NAV.map(([page, label]) =>
-          el("a", { href: `#/${page}`, class: active === page || active === page.replace(/s$/, "") ? "active" : "" }, label),
+          el("a", { href: `#/${page}`, class: active === page || SECTION[active] === page ? "active" : "" }, label),
         )
       : []),
   );

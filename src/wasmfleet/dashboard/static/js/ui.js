@@ -16,6 +16,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Replace a node's children (null, false and nested arrays are skipped, as in el).
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 function append(node, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;

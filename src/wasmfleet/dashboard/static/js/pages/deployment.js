@@ -1,7 +1,7 @@
 // One deployment: the pipeline drawn as steps on devices, why other devices were rejected,
 // steps moved by self-healing, rollouts with their waves, recent executions.
 
-import { el, errorBox, heading, statusBadge, table, timeAgo } from "../ui.js";
+import { el, fill, errorBox, heading, statusBadge, table, timeAgo } from "../ui.js";
 
 // A rollout: its status and one row of device chips per wave (done, current, waiting).
 export function wavesView(r) {
@@ -81,7 +81,7 @@ export async function render(root, ctx, { name }) {
       actions.append(el("button", { type: "button", class: "danger", onclick: () => act("DELETE", "Removed.") }, "Remove"));
     }
     const mine = outs.filter((r) => r.deployment_id === d.id || r.deployment === d.name);
-    root.replaceChildren(
+    fill(root,
       heading(d.name, statusBadge(d.status), el("span", { class: "muted" }, `epoch ${d.epoch}`), actions),
       d.error ? errorBox({ message: d.error }) : null,
       (d.warnings || []).length ? el("ul", { class: "warnings" }, d.warnings.map((w) => el("li", {}, w))) : null,

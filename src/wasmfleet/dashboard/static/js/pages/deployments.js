@@ -1,7 +1,7 @@
 // Deployments: every deployment with its pipeline in short, rollouts with their waves,
 // and a form to deploy a manifest (YAML or JSON).
 
-import { el, fieldError, heading, statusBadge, table, timeAgo } from "../ui.js";
+import { el, fill, fieldError, heading, statusBadge, table, timeAgo } from "../ui.js";
 import { wavesView } from "./deployment.js";
 
 const EXAMPLE = `name: fibo-demo
@@ -74,7 +74,7 @@ export async function render(root, ctx) {
         { empty: "No deployment yet.", rowAttrs: (d) => ({ "data-deployment": d.name, "data-status": d.status }) },
       ),
     );
-    rollouts.replaceChildren(
+    fill(rollouts,
       el("h2", {}, "Rollouts"),
       outs.length
         ? outs.slice(-10).reverse().map((r) => wavesView(r))

@@ -17,7 +17,7 @@ function facts(d) {
     ["Last heartbeat", timeAgo(d.last_seen)],
     ["Monitoring", d.monitoring ? `${d.monitoring}, φ ${d.phi ?? "–"}${d.placeable ? "" : " (not placeable" + (d.unplaceable_because ? ": " + d.unplaceable_because : "") + ")"}` : "–"],
     ["Platform", [p.system?.os, p.system?.architecture || p.cpu?.architecture].filter(Boolean).join(" · ") || "–"],
-    ["Interfaces", (d.interfaces || []).length ? el("span", { class: "chips" }, d.interfaces.map((i) => el("span", { class: "chip" }, i))) : "–"],
+    ["Interfaces", (d.interfaces || []).length ? el("details", {}, el("summary", {}, `${d.interfaces.length} host functions`), el("span", { class: "chips" }, d.interfaces.map((i) => el("span", { class: "chip" }, i)))) : "–"],
   ];
   return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }

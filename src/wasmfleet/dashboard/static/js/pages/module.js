@@ -60,7 +60,7 @@ export async function render(root, ctx, { key }) {
     const versions = await ctx.api.get(`/api/v1/modules/${encodeURIComponent(module.name)}/versions`);
     const functions = describedFunctions(module);
     const preview = el("section", { class: "card preview-host" }, el("h2", {}, "Run in the browser"));
-    root.replaceChildren(
+    fill(root,
       heading(`${module.name}`, el("span", { class: "muted" }, `v${module.version}`), signature(module)),
       el(
         "section",
