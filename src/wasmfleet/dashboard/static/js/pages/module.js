@@ -1,7 +1,7 @@
 // One module: its versions, functions (from its description), signature, imports; run it in
 // the browser through the preview (another part of the dashboard, when installed).
 
-import { bytes, el, fieldError, heading, table, timeAgo } from "../ui.js";
+import { bytes, el, fieldError, fill, heading, table, timeAgo } from "../ui.js";
 import { signature } from "./modules.js";
 
 const METHODS = ["get", "post", "put", "delete"];
