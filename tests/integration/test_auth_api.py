@@ -21,6 +21,8 @@ from wasmfleet.orchestrator.store import TokenRecord, UserRecord, open_store, sq
 from wasmfleet.orchestrator.store.base import utcnow
 
 WASM = (MODULES / "fibo" / "fibo.wasm").read_bytes()
+STREAMS = {"/api/v1/events", "/api/v1/logs/stream"}
+"""Routes answering server-sent events (read only up to the status)."""
 PARAMS = {"path": "swagger-ui.css"}
 """Path parameters that name nothing stored (a 404 counts as allowed)."""
 
@@ -34,6 +36,11 @@ class Fleet:
 
     def call(self, method: str, path: str, role: str | None, **kw: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        if path in STREAMS:  # server-sent events never end: the status and headers will do
+            with httpx.stream(method, self.orch.url + path, headers=headers, timeout=30.0) as r:
+                if r.status_code != 200:
+                    r.read()
+                return r
         return httpx.request(method, self.orch.url + path, headers=headers, timeout=30.0, **kw)
 
 

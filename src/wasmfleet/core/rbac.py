@@ -200,6 +200,14 @@ RULES: tuple[Rule, ...] = (
     _r("GET", "/metrics", V),
     _r("GET", f"{API}/metrics/series", V),
     _r("GET", f"{API}/devices/{{key}}/usage", V),
+    # issue 16: dashboard — the pages carry no data (the API with the user's token does);
+    # the live streams are reads
+    _r("GET", "/ui", OPEN),
+    _r("GET", "/ui/", OPEN),
+    _r("GET", "/ui/rbac.json", OPEN),
+    _r("GET", "/ui/static/{path}", OPEN),
+    _r("GET", f"{API}/events", V),
+    _r("GET", f"{API}/logs/stream", V),
 )
 """Every route of the orchestrator with its access level, in the order the docs show them."""
 

@@ -14,9 +14,11 @@ from starlette.responses import Response
 import wasmfleet
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.protocol import ErrorCode
+from wasmfleet.dashboard import dashboard_router, static_files
 from wasmfleet.orchestrator.audit import AuditMiddleware
 from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.routes_api import api_router
+from wasmfleet.orchestrator.routes_events import events_router
 from wasmfleet.orchestrator.routes_identities import identities_router
 from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
@@ -123,6 +125,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
                 "service": "wasmfleet orchestrator",
                 "version": wasmfleet.__version__,
                 "see": [
+                    "/ui/",
                     "/docs",
                     "/api/v1/status",
                     "/livez",
@@ -157,6 +160,9 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(wasmiot_router(orch))
     app.include_router(identities_router(orch))
     app.include_router(metrics_router(orch, orch.series))
+    app.include_router(events_router(orch))
+    app.include_router(dashboard_router(auth=orch.auth.enabled))
+    app.mount("/ui/static", static_files(), name="ui-static")
     app.add_middleware(AuditMiddleware, store=orch.store)
     # before the routes read a body: an encoded (compressed) body is refused, never expanded
     app.add_middleware(RefuseContentEncoding, service="orchestrator")

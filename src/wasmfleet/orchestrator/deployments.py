@@ -33,6 +33,7 @@ from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.documents import build_documents
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
+from wasmfleet.orchestrator.events import Notify, quiet
 from wasmfleet.orchestrator.planning import (
     check_cycles,
     check_failovers,
@@ -71,6 +72,8 @@ class DeploymentService:
         """(device, deployment id) pairs with a document on its way."""
         self._locks: dict[str, asyncio.Lock] = {}
         self.metrics: OrchestratorMetrics | None = None
+        self.notify: Notify = quiet
+        """Told of every stored change (the dashboard's live events, orchestrator/events.py)."""
 
     def lock_for(self, deployment_id: str) -> asyncio.Lock:
         """The lock held while a deployment's documents are made and sent (one epoch at once)."""
@@ -99,6 +102,7 @@ class DeploymentService:
             record = DeploymentRecord(name=manifest.name, manifest=manifest.to_dict())
             record = await asyncio.to_thread(self._solve_into, record, manifest)
             record = await asyncio.to_thread(self.store.add_deployment, record)
+            self.changed(record)
             record.warnings = manifest.warnings
             return record
 
@@ -178,6 +182,7 @@ class DeploymentService:
         sending = DeploymentEvent.SEND if rollback else DeploymentEvent.MOVE
         record.status = advance(record.status, sending)
         record = await asyncio.to_thread(self.store.update_deployment, record)
+        self.changed(record)
         names = sorted(documents)
         pairs = {(n, record.id) for n in names}
         self.sending |= pairs
@@ -206,7 +211,20 @@ class DeploymentService:
         log.info(
             "deployment %s", record.status, extra={"deployment": record.name, "devices": names}
         )
-        return await asyncio.to_thread(self.store.update_deployment, record)
+        return self.changed(await asyncio.to_thread(self.store.update_deployment, record))
+
+    def changed(self, record: DeploymentRecord) -> DeploymentRecord:
+        """Tell ``notify`` that a deployment was stored; the record."""
+        self.notify(
+            "deployment",
+            {
+                "id": record.id,
+                "name": record.name,
+                "status": str(record.status),
+                "epoch": record.epoch,
+            },
+        )
+        return record
 
     async def send(self, device: str, record: DeploymentRecord) -> dict[str, Any]:
         """Send one device its current document again (reconciling a device that lost it)."""
@@ -330,7 +348,7 @@ class DeploymentService:
             record.manifest = manifest.to_dict()
             record = await asyncio.to_thread(self._solve_into, record, manifest)
             record.status = advance(record.status, DeploymentEvent.SOLVED)
-            return await asyncio.to_thread(self.store.update_deployment, record)
+            return self.changed(await asyncio.to_thread(self.store.update_deployment, record))
 
     def documents_of(self, record: DeploymentRecord) -> dict[str, dict[str, Any]]:
         """The documents the devices were sent, or, before the first deploy, the ones its plan
@@ -372,6 +390,7 @@ class DeploymentService:
         self._locks.pop(record.id, None)
         if self.metrics is not None:
             self.metrics.forget_deployment(record.name)
+        self.notify("deployment", {"id": record.id, "name": record.name, "removed": True})
         log.info("deployment removed", extra={"deployment": record.name})
         return removed
 

@@ -61,6 +61,7 @@ from wasmfleet.core.replicas import pick_copy, route
 from wasmfleet.core.tracing import TRACEPARENT, TraceContext
 from wasmfleet.core.tracing import header as trace_header
 from wasmfleet.orchestrator.answers import code_of, error_of
+from wasmfleet.orchestrator.events import Notify, quiet
 from wasmfleet.orchestrator.execution_run import (
     MAX_CALL_ATTEMPTS,
     WAIT_S,
@@ -109,6 +110,7 @@ class ExecutionService:
         self.client = client
         self.timeout_s = timeout_s
         self.retries = retries
+        self.notify: Notify = quiet
         self._turns: dict[str, int] = {}
         """Deployment id -> calls started (round robin over a fleet-wide first step)."""
         self.metrics: OrchestratorMetrics | None = None
@@ -239,6 +241,16 @@ class ExecutionService:
         stored = await asyncio.to_thread(self.store.add_execution, execution)
         if self.on_recorded is not None:
             self.on_recorded(stored, run.deployment)
+        self.notify(
+            "execution",
+            {
+                "id": stored.id,
+                "deployment_id": stored.deployment_id,
+                "deployment": deployment.name,
+                "success": stored.success,
+                "error": stored.error,
+            },
+        )
         if error is not None:
             log.warning("execution failed", extra={"deployment": deployment.name, "error": error})
             raise ExecutionFailed(

@@ -200,6 +200,7 @@ class Healer:
             record.status = advance(record.status, DeploymentEvent.MOVE)
             record.error = None
             record = await asyncio.to_thread(self.store.update_deployment, record)
+            self.deployments.changed(record)
         done = await self.deployments.deploy_locked(record.id, rollback=False)
         self.reconciler.forget_cache()
         if done.status == DeploymentStatus.ACTIVE:
@@ -319,7 +320,7 @@ class Healer:
             )
         record.status = advance(record.status, DeploymentEvent.STRANDED)
         record.error = message
-        await asyncio.to_thread(self.store.update_deployment, record)
+        self.deployments.changed(await asyncio.to_thread(self.store.update_deployment, record))
 
     async def stop(self) -> None:
         """Cancel background work."""

@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 
 from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.orchestrator.events import Notify, quiet
 from wasmfleet.orchestrator.store import LogRecord, Store
+from wasmfleet.orchestrator.views import log_view
 
 _MAX_ENTRIES = 1000
 
@@ -75,10 +77,15 @@ class LogService:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.notify: Notify = quiet
 
     def add(self, values: list[str]) -> int:
-        """Store the entries of ``logData`` values; the number stored."""
-        return self.store.add_logs(parse_log_data(values))
+        """Store the entries of ``logData`` values (and tell ``notify``); the number stored."""
+        records = parse_log_data(values)
+        stored = self.store.add_logs(records)
+        for record in records:
+            self.notify("log", log_view(record))
+        return stored
 
     def list(
         self,

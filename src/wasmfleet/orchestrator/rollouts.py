@@ -37,6 +37,7 @@ from wasmfleet.core.rollout import (
     judge,
 )
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
+from wasmfleet.orchestrator.events import Notify, quiet
 from wasmfleet.orchestrator.rollout_gate import Copy
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner, options_of
 from wasmfleet.orchestrator.rollout_updates import CopyUpdates, device_results
@@ -87,6 +88,12 @@ class RolloutDriver:
         self._locks: dict[str, asyncio.Lock] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self.metrics: OrchestratorMetrics | None = None
+        self.notify: Notify = quiet
+
+    def changed(self, record: RolloutRecord) -> None:
+        """Tell ``notify`` that a rollout was stored."""
+        data = {"id": record.id, "deployment": record.deployment, "status": str(record.status)}
+        self.notify("rollout", {**data, "wave": record.wave, "waves": len(record.waves)})
 
     # -- user actions ---------------------------------------------------------------------
 
@@ -94,6 +101,7 @@ class RolloutDriver:
         """Plan and store a rollout (4xx when it cannot run), then run it in the background."""
         record = await asyncio.to_thread(self.planner.plan, deployment, to, options_of(options))
         stored = await asyncio.to_thread(self.store.add_rollout, record)
+        self.changed(stored)
         self._spawn(stored.id)
         return stored
 
@@ -120,6 +128,7 @@ class RolloutDriver:
             if event is _E.UNDO:
                 record.reason = "undo asked by a user"
             record = await asyncio.to_thread(self.store.update_rollout, record)
+            self.changed(record)
         self._wake.setdefault(rollout_id, asyncio.Event()).set()
         if spawn:
             self._spawn(rollout_id)
@@ -385,6 +394,7 @@ class RolloutDriver:
                 return False
             change(record)
             await asyncio.to_thread(self.store.update_rollout, record)
+            self.changed(record)
             return True
 
     def _event(self, record: RolloutRecord, event: RolloutEvent, reason: str | None = None) -> None:

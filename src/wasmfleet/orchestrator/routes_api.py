@@ -94,7 +94,10 @@ def api_router(orch: Orchestrator) -> APIRouter:
         an older one must stop serving it (it was moved). 404 means: register first."""
         beat = Heartbeat(await read_json(request, limit.fixed(1024 * 1024)))
         orch.trust.check_caller(caller(request), beat.name)
-        if not await orch.monitor.heartbeat(beat):
+        known = await orch.monitor.heartbeat(beat)
+        if known:
+            orch.events.heartbeat(beat.name, beat.usage)
+        if not known:
             return JSONResponse(
                 {
                     "known": False,
@@ -128,6 +131,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         found = device(key)
         orch.store.delete_device(found.id)
         orch.monitor.forget(found.name)
+        orch.events.publish("device", {"name": found.name, "forgotten": True})
         return Response(status_code=204)
 
     @router.post("/devices/join", status_code=201, tags=["devices"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from types import FrameType
 
 import uvicorn
 
@@ -20,8 +21,9 @@ def serve(settings: OrchestratorSettings, warning: str | None = None) -> None:
     if warning:
         logging.getLogger("wasmfleet.orchestrator").warning(warning.removeprefix("warning: "))
     fast_loop = importlib.util.find_spec("uvloop") is not None
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if fast_loop else "asyncio",
@@ -32,4 +34,11 @@ def serve(settings: OrchestratorSettings, warning: str | None = None) -> None:
         timeout_graceful_shutdown=5,
         **uvicorn_ssl(settings.tls_cert, settings.tls_key),
     )
-    uvicorn.Server(config).run()
+    hub = app.state.orchestrator.events
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            hub.close()  # live event streams end now, so the graceful stop need not wait
+            super().handle_exit(sig, frame)
+
+    Server(config).run()

@@ -23,6 +23,7 @@ from wasmfleet.orchestrator.deployments import DeploymentService
 from wasmfleet.orchestrator.device_trust import ControlAuth, DeviceTrust
 from wasmfleet.orchestrator.devices import DeviceRegistry
 from wasmfleet.orchestrator.discovery import MdnsDiscovery
+from wasmfleet.orchestrator.events import EventHub
 from wasmfleet.orchestrator.execution import ExecutionService
 from wasmfleet.orchestrator.healing import Healer
 from wasmfleet.orchestrator.logs import LogService
@@ -64,6 +65,8 @@ class Orchestrator:
             verify=tls_context(settings.ca_file),
         )
         self.monitor = FleetMonitor(self.store, settings)
+        self.events = EventHub()
+        """Live changes for the dashboard (``/api/v1/events``); services ``notify`` it."""
         self.devices = DeviceRegistry(self.store, self.client, settings)
         self.devices.revoked = self.trust.revoked
         self.modules = ModuleService(
@@ -99,6 +102,9 @@ class Orchestrator:
         self.metrics = OrchestratorMetrics()  # issue 16: /metrics and the usage ring
         self.monitor.usage = self.metrics.usage
         self.deployments.metrics = self.executions.metrics = self.rollouts.metrics = self.metrics
+        for service in (self.deployments, self.executions, self.logs, self.rollouts):
+            service.notify = self.events.publish
+        self.monitor.listeners.append(self._device_changed)
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.series = SeriesSampler(self)
         self.started_at = time.monotonic()
@@ -129,9 +135,18 @@ class Orchestrator:
         """A device registered: its control bearer may be new, and the fleet changed."""
         self.trust.forget()
         self.healer.fleet_changed(f"{name} registered")
+        self.events.publish("device", {"name": name, "registered": True})
+
+    async def _device_changed(self, transition: Any) -> None:
+        """A device's status changed: a live ``device`` event."""
+        self.events.publish(
+            "device",
+            {"name": transition.device, "status": transition.status, "reason": transition.reason},
+        )
 
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
+        self.events.bind()
         await asyncio.to_thread(self.auth.bootstrap)
         await self.monitor.load()
         if self.settings.mdns:

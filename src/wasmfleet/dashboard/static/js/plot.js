@@ -1,0 +1,73 @@
+// Line charts with the vendored uPlot (no CDN), and the metrics series H1's API serves.
+
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { el } from "./ui.js";
+
+const COLOURS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d"];
+
+// A chart of lines over time: xs (Unix s) and lines [{label, values, unit}].
+export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
+  const width = Math.max(280, host.clientWidth || 560);
+  const opts = {
+    title,
+    width,
+    height,
+    scales: { x: { time: true } },
+    axes: [{}, { label: unit, size: 60 }],
+    series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
+    legend: { live: true },
+  };
+  const chart = new uPlot(opts, [xs, ...lines.map((l) => l.values)], host);
+  const resize = () => chart.setSize({ width: Math.max(280, host.clientWidth || width), height });
+  window.addEventListener("resize", resize);
+  return () => {
+    window.removeEventListener("resize", resize);
+    chart.destroy();
+  };
+}
+
+// GET a metrics endpoint; null when this orchestrator does not serve it (404 = not installed).
+export async function metricsOrNull(api, path) {
+  try {
+    return await api.get(path);
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+// Several charts (calls/s, latency, QoA) of the `series` answer, one line per function.
+export function seriesCharts(host, answer, { empty = "No calls in this window yet." } = {}) {
+  const series = (answer && answer.series) || [];
+  if (!series.some((s) => (s.points || []).length)) {
+    host.replaceChildren(el("p", { class: "muted empty" }, empty));
+    return () => {};
+  }
+  const ts = [...new Set(series.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
+  const index = new Map(ts.map((t, i) => [t, i]));
+  const name = (s) => [s.deployment, s.module && s.function ? `${s.module}.${s.function}` : s.function, s.device].filter(Boolean).join(" · ");
+  const lines = (key) =>
+    series.map((s) => {
+      const values = new Array(ts.length).fill(null);
+      for (const p of s.points) values[index.get(p.t)] = p[key] ?? null;
+      return { label: name(s), values };
+    });
+  const charts = [
+    ["Calls per second", "calls_per_s", "1/s"],
+    ["Errors per second", "errors_per_s", "1/s"],
+    ["Latency, mean", "latency_mean_ms", "ms"],
+    ["Latency, p95", "latency_p95_ms", "ms"],
+    ["QoA latency", "qoa_latency_ms", "ms"],
+    ["QoA confidence", "qoa_confidence", ""],
+  ];
+  host.replaceChildren();
+  const stops = [];
+  for (const [title, key, unit] of charts) {
+    const data = lines(key);
+    if (!data.some((l) => l.values.some((v) => v !== null))) continue;
+    const box = el("div", { class: "chart", dataset: { metric: key } });
+    host.append(box);
+    stops.push(lineChart(box, { title, xs: ts, lines: data, unit }));
+  }
+  return () => stops.forEach((s) => s());
+}
