@@ -32,8 +32,8 @@ from wasmfleet.core.manifest import Manifest, parse_manifest
 from wasmfleet.orchestrator.answers import error_of, json_of
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.documents import build_documents
-from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.events import Notify, quiet
+from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.planning import (
     check_cycles,
     check_failovers,

@@ -36,8 +36,8 @@ from wasmfleet.core.rollout import (
     advance,
     judge,
 )
-from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.events import Notify, quiet
+from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.rollout_gate import Copy
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner, options_of
 from wasmfleet.orchestrator.rollout_updates import CopyUpdates, device_results
