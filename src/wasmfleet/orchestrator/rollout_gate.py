@@ -23,13 +23,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from wasmfleet.core.rollout import GateInput, Metrics, RolloutOptions, median
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.store import DeploymentRecord, Store
+
+
+class Gate(Protocol):
+    """Observes the fleet for the health gate (FleetGate below)."""
+
+    async def mark(self, devices: Collection[str]) -> dict[str, str | None]:
+        """Device → a mark separating the calls served before its update from those after."""
+        ...
+
+    async def observe(
+        self,
+        deployment: DeploymentRecord,
+        copy: Copy,
+        wave: Collection[str],
+        updated: Mapping[str, str | None],
+        everyone: Collection[str],
+        options: RolloutOptions,
+    ) -> GateInput:
+        """What the gate judges after a wave."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

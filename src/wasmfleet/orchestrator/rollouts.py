@@ -21,53 +21,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.rollout import (
     MOVING_FORWARD,
     PUTTING_BACK,
-    GateInput,
     RolloutEvent,
-    RolloutOptions,
     RolloutStatus,
     advance,
     judge,
 )
 from wasmfleet.orchestrator.events import Notify, quiet
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
-from wasmfleet.orchestrator.rollout_gate import Copy
+from wasmfleet.orchestrator.rollout_gate import Gate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner, options_of
 from wasmfleet.orchestrator.rollout_updates import CopyUpdates, device_results
-from wasmfleet.orchestrator.store import DeploymentRecord, RolloutRecord, Store
+from wasmfleet.orchestrator.store import RolloutRecord, Store
 
 log = logging.getLogger(__name__)
 
 _E = RolloutEvent
 MAX_STEPS = 10_000
 """Bound on the steps one task takes (a wave is two steps: update, gate)."""
-
-
-class Gate(Protocol):
-    """Observes the fleet for the health gate (rollout_gate.FleetGate)."""
-
-    async def mark(self, devices: Collection[str]) -> dict[str, str | None]:
-        """Device → a mark separating the calls served before its update from those after."""
-        ...
-
-    async def observe(
-        self,
-        deployment: DeploymentRecord,
-        copy: Copy,
-        wave: Collection[str],
-        updated: Mapping[str, str | None],
-        everyone: Collection[str],
-        options: RolloutOptions,
-    ) -> GateInput:
-        """What the gate judges after a wave."""
-        ...
 
 
 def _now() -> datetime:
