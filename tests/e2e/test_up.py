@@ -72,6 +72,21 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
         assert done.returncode == 0, (command, done.stderr)
         answer = json.loads(done.stdout)  # not the error shape {"error": {"status", ...}}
         assert not isinstance(answer.get("error"), dict), (command, done.stdout)
+    # The dashboard's address is printed and served; the /metrics line, as printed, answers
+    # Prometheus text about this fleet.
+    assert f"{fleet.url}/ui/" in fleet.output
+    assert httpx.get(f"{fleet.url}/ui/", timeout=10).status_code == 200
+    scrape = next(
+        line.split("    #")[0].strip()
+        for line in fleet.lines
+        if line.strip().startswith("curl ") and line.split("    #")[0].strip().endswith("/metrics")
+    )
+    done = subprocess.run(scrape, shell=True, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and 'wasmfleet_devices{status="active"} 3.0' in done.stdout, (
+        scrape,
+        done.stdout[-2000:],
+        done.stderr,
+    )
     assert "current context is now 'up'" in fleet.output
     listed = cli(fleet.url, "context", "ls")
     current = [line.split() for line in listed.stdout.splitlines() if line.startswith("*")]

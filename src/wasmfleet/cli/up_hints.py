@@ -62,6 +62,11 @@ def what_next(
     lines += [
         (f"{cli} status", "the fleet at a glance"),
         (f"{cli} device ls", "devices, labels, capacity"),
+        (
+            f"{url}/ui/",
+            "the web dashboard in a browser"
+            + (f" (sign in with the token in {token_file})" if token_file is not None else ""),
+        ),
     ]
     if deployed:
         lines.append((f"{cli} module ls", "the modules pushed from modules/"))
@@ -69,6 +74,7 @@ def what_next(
         lines += [
             (f"{cli} deployment show camera-pipeline", "where each step went, and why"),
             (f"{cli} exec camera-pipeline", "cam-gw takes a picture, edge-box counts its pixels"),
+            (f"{cli} exec camera-pipeline --trace", "the same, with its waterfall across devices"),
         ]
     if "face-pipeline" in deployed:
         lines.append(
@@ -115,6 +121,7 @@ def what_next(
     lines += [
         (f"{cli} logs --follow", "what the supervisors log"),
         (f"{api_curl} {url}/api/v1/status", "the same over HTTP (API docs: " + url + "/docs)"),
+        (f"{api_curl} {url}/metrics", "Prometheus metrics (each supervisor has /metrics too)"),
     ]
     if "fibo" in deployed:
         lines.append(
