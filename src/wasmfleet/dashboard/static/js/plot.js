@@ -26,16 +26,6 @@ export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
   };
 }
 
-// GET a metrics endpoint; null when this orchestrator does not serve it (404 = not installed).
-export async function metricsOrNull(api, path) {
-  try {
-    return await api.get(path);
-  } catch (err) {
-    if (err.status === 404) return null;
-    throw err;
-  }
-}
-
 // Several charts (calls/s, latency, QoA) of the `series` answer, one line per function.
 export function seriesCharts(host, answer, { empty = "No calls in this window yet." } = {}) {
   const series = (answer && answer.series) || [];
