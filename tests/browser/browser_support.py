@@ -227,6 +227,7 @@ def screenshot(page: Any, name: str, element: str | None = None) -> Path:
     IMAGES.mkdir(parents=True, exist_ok=True)
     path = IMAGES / f"ui-{name}.png"
     page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no hover highlight
+    page.evaluate("document.getElementById('toasts')?.replaceChildren()")  # passing notes
     if element is None:
         page.screenshot(path=str(path), full_page=False)
     else:

@@ -15,7 +15,7 @@ export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
     scales: { x: { time: true } },
     axes: [{}, { label: unit, size: 60 }],
     series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
-    legend: { live: true },
+    legend: { live: false },
   };
   const chart = new uPlot(opts, [xs, ...lines.map((l) => l.values)], host);
   const resize = () => chart.setSize({ width: Math.max(280, host.clientWidth || width), height });
@@ -52,12 +52,19 @@ export function seriesCharts(host, answer, { empty = "No calls in this window ye
   ];
   host.replaceChildren();
   const stops = [];
+  const quiet = [];
   for (const [title, key, unit] of charts) {
-    const data = lines(key);
-    if (!data.some((l) => l.values.some((v) => v !== null))) continue;
+    // only the functions with a value in this chart; a chart of nothing but zeros says so in a line
+    const data = lines(key).filter((l) => l.values.some((v) => v !== null));
+    if (!data.length) continue;
+    if (key === "errors_per_s" && data.every((l) => l.values.every((v) => !v))) {
+      quiet.push("no errors in this window");
+      continue;
+    }
     const box = el("div", { class: "chart", dataset: { metric: key } });
     host.append(box);
     stops.push(lineChart(box, { title, xs: ts, lines: data, unit }));
   }
+  if (quiet.length) host.append(el("p", { class: "muted quiet" }, `${quiet.join("; ")}.`));
   return () => stops.forEach((s) => s());
 }
