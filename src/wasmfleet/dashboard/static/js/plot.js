@@ -3,6 +3,8 @@
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { el } from "./ui.js";
 
+// x ticks on whole seconds (uPlot would tick every 0.5 s over a short window)
+const WHOLE_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
 const COLOURS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d"];
 
 // A chart of lines over time: xs (Unix s) and lines [{label, values, unit}].
@@ -13,7 +15,7 @@ export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
     width,
     height,
     scales: { x: { time: true } },
-    axes: [{}, { label: unit, size: 60 }],
+    axes: [{ incrs: WHOLE_SECONDS }, { label: unit, size: 60 }],
     series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
     legend: { live: false },
   };
