@@ -24,11 +24,14 @@ from tests.support import (
     description_upload,
     wait_until,
 )
+from wasmfleet.cli.local_fleet import DEVICES as UP_DEVICES
+from wasmfleet.runtime.host.camera import bundled_assets
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-DEVICES = ("cam-gw", "edge-box", "cloud-vm")
-LABELS = {"cam-gw": "role=gateway", "edge-box": "role=edge", "cloud-vm": "role=cloud"}
+SPECS = {spec.name: spec for spec in UP_DEVICES}
+"""The devices of ``wasmfleet up`` (labels, camera, sensors, capacity): the same fleet."""
+DEVICES = tuple(SPECS)
 VIEWPORT = {"width": 1360, "height": 860}
 
 
@@ -50,10 +53,10 @@ class LocalFleet:
     def __init__(self, root: Path) -> None:
         self.root = root
         token_file = root / "admin.token"
+        sample = ["--metrics-sample", "0.5"]  # the plots fill in within seconds
+        auth = ["--auth", "on", "--admin-token-file", str(token_file)]
         self.orchestrator = OrchestratorProcess(
-            root / "orch",
-            name="orch",
-            args=[*FAST_HEALTH, "--auth", "on", "--admin-token-file", str(token_file)],
+            root / "orch", name="orch", args=[*FAST_HEALTH, *auth, *sample]
         )
         self.token_file = token_file
         self.supervisors: dict[str, SupervisorProcess] = {}
@@ -90,16 +93,19 @@ class LocalFleet:
         return self
 
     def start_supervisor(self, name: str) -> SupervisorProcess:
-        """Join a supervisor with a single-use join token (its labels name its role)."""
+        """Join a supervisor with a single-use join token, set up as ``wasmfleet up`` does."""
         r = self.call(
             "POST", "/api/v1/tokens", json={"name": f"join@{name}", "role": "device-join"}
         )
         assert r.status_code == 201, r.text
+        spec = SPECS[name]
+        args = ["--join", self.url, "--camera", spec.camera, "--sensors", spec.sensors]
+        args += ["--capacity", spec.capacity, *(f"--label={label}" for label in spec.labels)]
+        args += [] if spec.nn else ["--no-nn"]
+        if spec.camera_dir is not None:
+            args += ["--camera-dir", str(bundled_assets() / spec.camera_dir)]
         sup = SupervisorProcess(
-            self.root / name,
-            name=name,
-            args=["--join", self.url, "--label", LABELS[name]],
-            env={"WASMFLEET_JOIN_TOKEN": r.json()["token"]},
+            self.root / name, name=name, args=args, env={"WASMFLEET_JOIN_TOKEN": r.json()["token"]}
         )
         sup.start()
         self.supervisors[name] = sup
@@ -113,19 +119,43 @@ class LocalFleet:
     def push(self, module: str) -> dict[str, Any]:
         """Upload an example module with its committed description."""
         wasm = (MODULES / module / f"{module}.wasm").read_bytes()
+        described, files = description_upload(module)
+        return self.upload(module, wasm, described, files)
+
+    def upload(
+        self,
+        name: str,
+        wasm: bytes,
+        described: dict[str, Any],
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> dict[str, Any]:
+        """Upload a module and its description through the API."""
         r = self.call(
-            "POST", "/api/v1/modules", data={"name": module},
-            files={"wasm": (f"{module}.wasm", wasm, "application/wasm")},
+            "POST", "/api/v1/modules", data={"name": name},
+            files={"wasm": (f"{name}.wasm", wasm, "application/wasm")},
         )  # fmt: skip
         assert r.status_code in (200, 201), r.text
         made: dict[str, Any] = r.json()
-        described, files = description_upload(module)
         r = self.call(
             "POST", f"/api/v1/modules/{made['id']}/description",
             data={"description": json.dumps(described)}, files=files or None,
         )  # fmt: skip
         assert r.status_code == 200, r.text
         return made
+
+    def deploy(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Deploy a manifest through the API; its view (with the plan)."""
+        r = self.call("POST", "/api/v1/deployments", json=manifest)
+        assert r.status_code == 201, r.text
+        made: dict[str, Any] = r.json()
+        return made
+
+    def execute(self, deployment: str, **kw: Any) -> dict[str, Any]:
+        """Run a deployment through the API; the execution record."""
+        r = self.call("POST", f"/api/v1/deployments/{deployment}/execute", **kw)
+        assert r.status_code == 200, r.text
+        done: dict[str, Any] = r.json()
+        return done
 
     def stop(self) -> None:
         """Stop every process."""
@@ -192,13 +222,32 @@ def browser_page(executable: str, base_url: str, profile: Path) -> Iterator[tupl
             context.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save the page as ``docs/images/ui-<name>.png``."""
+def screenshot(page: Any, name: str, element: str | None = None) -> Path:
+    """Save the page (or one element of it) as ``docs/images/ui-<name>.png``."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     path = IMAGES / f"ui-{name}.png"
     page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no hover highlight
-    page.screenshot(path=str(path), full_page=False)
+    page.evaluate("document.getElementById('toasts')?.replaceChildren()")  # passing notes
+    if element is None:
+        page.screenshot(path=str(path), full_page=False)
+    else:
+        page.locator(element).first.screenshot(path=str(path))
     return path
+
+
+def go(page: Any, route: str) -> None:
+    """Follow a dashboard route (``#/modules/fibo``) without reloading the page."""
+    page.evaluate("route => { location.hash = route; }", route)
+    page.wait_for_selector(f".page-{page_of(route)}")
+
+
+def page_of(route: str) -> str:
+    """The shell's page name for a route (its root element is ``.page-<name>``)."""
+    parts = route.lstrip("#/").split("?")[0].split("/")
+    singular = {"devices": "device", "modules": "module", "deployments": "deployment"}
+    if len(parts) > 1 and parts[0] in singular:
+        return singular[parts[0]]
+    return parts[0]
 
 
 def sign_in(page: Any, token: str) -> None:

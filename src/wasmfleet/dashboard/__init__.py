@@ -38,16 +38,6 @@ VENDORED = "public, max-age=86400"
 """Vendored libraries change only with their version."""
 
 
-RUN_CSS = "css/run.css"
-OPTIONAL = ("js/pages/executions.js", "js/preview.js", "js/waterfall.js", "js/forms.js")
-"""Modules another part of the dashboard provides: the shell imports only those present."""
-
-
-def present() -> list[str]:
-    """The optional modules this package holds (the shell page lists them)."""
-    return [name for name in OPTIONAL if (STATIC / name).is_file()]
-
-
 class DashboardFiles(StaticFiles):
     """Static files with explicit content types and cache headers."""
 
@@ -99,10 +89,7 @@ def dashboard_router(*, auth: bool = True) -> APIRouter:
 
     @router.get(PREFIX + "/")
     def shell() -> Response:
-        html = (STATIC / "index.html").read_text("utf-8")
-        if not (STATIC / RUN_CSS).is_file():  # the preview's styles, until they are installed
-            html = html.replace(f'  <link rel="stylesheet" href="/ui/static/{RUN_CSS}">\n', "")
-        page = Response(html.replace("{{optional}}", " ".join(present())), media_type="text/html")
+        page = Response((STATIC / "index.html").read_text("utf-8"), media_type="text/html")
         page.headers["cache-control"] = REVALIDATE
         # the page loads only what this orchestrator serves (offline, no CDN)
         page.headers["content-security-policy"] = (

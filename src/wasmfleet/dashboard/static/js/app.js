@@ -30,13 +30,6 @@ const NAV = [
 
 const SECTION = { device: "fleet", module: "modules", deployment: "deployments" };
 
-const OPTIONAL = new Set((document.documentElement.dataset.optional || "").split(/\s+/).filter(Boolean));
-
-// Whether another part of the dashboard (executions, preview, waterfall, forms) is installed.
-export function installed(file) {
-  return OPTIONAL.has(file);
-}
-
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
 let cleanup = null;
@@ -75,7 +68,7 @@ async function loadSession() {
   return { ...base, user: who.user, role: who.role, token: who.token };
 }
 
-const ctx = { api, session: null, toast, installed };
+const ctx = { api, session: null, toast };
 
 function parseHash() {
   const raw = decodeURIComponent(location.hash.replace(/^#/, "")) || "/fleet";
@@ -120,17 +113,7 @@ async function logout() {
   location.hash = "#/login";
 }
 
-async function loadPage(page) {
-  if (page === "executions" && !installed("js/pages/executions.js")) {
-    return {
-      render: (root) => {
-        root.append(
-          el("h1", {}, "Executions"),
-          el("p", { class: "muted placeholder" }, "The executions page is not installed in this build of the dashboard."),
-        );
-      },
-    };
-  }
+function loadPage(page) {
   return import(`./pages/${page}.js`);
 }
 

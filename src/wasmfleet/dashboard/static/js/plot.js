@@ -3,6 +3,8 @@
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { el } from "./ui.js";
 
+// x ticks on whole seconds (uPlot would tick every 0.5 s over a short window)
+const WHOLE_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
 const COLOURS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d"];
 
 // A chart of lines over time: xs (Unix s) and lines [{label, values, unit}].
@@ -13,9 +15,9 @@ export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
     width,
     height,
     scales: { x: { time: true } },
-    axes: [{}, { label: unit, size: 60 }],
+    axes: [{ incrs: WHOLE_SECONDS }, { label: unit, size: 60 }],
     series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
-    legend: { live: true },
+    legend: { live: false },
   };
   const chart = new uPlot(opts, [xs, ...lines.map((l) => l.values)], host);
   const resize = () => chart.setSize({ width: Math.max(280, host.clientWidth || width), height });
@@ -24,16 +26,6 @@ export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
     window.removeEventListener("resize", resize);
     chart.destroy();
   };
-}
-
-// GET a metrics endpoint; null when this orchestrator does not serve it (404 = not installed).
-export async function metricsOrNull(api, path) {
-  try {
-    return await api.get(path);
-  } catch (err) {
-    if (err.status === 404) return null;
-    throw err;
-  }
 }
 
 // Several charts (calls/s, latency, QoA) of the `series` answer, one line per function.
@@ -62,12 +54,19 @@ export function seriesCharts(host, answer, { empty = "No calls in this window ye
   ];
   host.replaceChildren();
   const stops = [];
+  const quiet = [];
   for (const [title, key, unit] of charts) {
-    const data = lines(key);
-    if (!data.some((l) => l.values.some((v) => v !== null))) continue;
+    // only the functions with a value in this chart; a chart of nothing but zeros says so in a line
+    const data = lines(key).filter((l) => l.values.some((v) => v !== null));
+    if (!data.length) continue;
+    if (key === "errors_per_s" && data.every((l) => l.values.every((v) => !v))) {
+      quiet.push("no errors in this window");
+      continue;
+    }
     const box = el("div", { class: "chart", dataset: { metric: key } });
     host.append(box);
     stops.push(lineChart(box, { title, xs: ts, lines: data, unit }));
   }
+  if (quiet.length) host.append(el("p", { class: "muted quiet" }, `${quiet.join("; ")}.`));
   return () => stops.forEach((s) => s());
 }

@@ -139,9 +139,12 @@ export function mountPreview(container, module, ctx) {
   }
 
   async function showFunction(fn, panel, needsCamera) {
-    const targets = await deploymentsOf(ctx, module, fn.name);
-    const target = el("select", { class: "pv-target", "aria-label": "Device run" },
-      el("option", { value: "" }, targets.length ? "browser only" : "browser only (no deployment starts with this function)"),
+    // running on a device is an execution: only for a role that may execute (the browser is free)
+    const mayExecute = !ctx.session?.can || ctx.session.can("POST", "/api/v1/deployments/{key}/execute");
+    const targets = mayExecute ? await deploymentsOf(ctx, module, fn.name) : [];
+    const none = mayExecute ? "browser only (no deployment starts with this function)" : "browser only (your role may not run executions)";
+    const target = el("select", { class: "pv-target", "aria-label": "Device run", disabled: !mayExecute },
+      el("option", { value: "" }, targets.length ? "browser only" : none),
       ...targets.map((t) => el("option", { value: t.key }, t.label)));
     if (targets.length) target.value = targets[0].key;
     const camera = needsCamera ? cameraControls() : null;

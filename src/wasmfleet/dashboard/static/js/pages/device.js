@@ -1,7 +1,7 @@
 // One device: facts, status history, its deployments, its logs (live), usage and per-function plots.
 
 import { el, errorBox, heading, labelChips, statusBadge, table, timeAgo } from "../ui.js";
-import { lineChart, metricsOrNull, seriesCharts } from "../plot.js";
+import { lineChart, seriesCharts } from "../plot.js";
 import { capacityText } from "./fleet.js";
 import { logLine } from "./logs.js";
 
@@ -67,12 +67,8 @@ export async function render(root, ctx, { name }) {
 
   const drawUsage = async () => {
     const host = usage.querySelector(".usage");
-    const answer = await metricsOrNull(ctx.api, `/api/v1/devices/${encodeURIComponent(name)}/usage?window_s=${WINDOW_S}`);
+    const answer = await ctx.api.get(`/api/v1/devices/${encodeURIComponent(name)}/usage?window_s=${WINDOW_S}`);
     stops.splice(0).forEach((s) => s());
-    if (answer === null) {
-      host.replaceChildren(el("p", { class: "muted unavailable" }, "Usage over time is not served by this orchestrator (no /api/v1/devices/{key}/usage)."));
-      return;
-    }
     const points = answer.points || [];
     if (!points.length) {
       host.replaceChildren(el("p", { class: "muted empty" }, "No heartbeat with usage yet."));
@@ -98,14 +94,9 @@ export async function render(root, ctx, { name }) {
   let seriesStop = () => {};
   const drawSeries = async () => {
     const host = plots.querySelector(".series");
-    const answer = await metricsOrNull(ctx.api, `/api/v1/metrics/series?device=${encodeURIComponent(name)}&window_s=${WINDOW_S}`);
+    const answer = await ctx.api.get(`/api/v1/metrics/series?device=${encodeURIComponent(name)}&window_s=${WINDOW_S}`);
     seriesStop();
-    if (answer === null) {
-      host.replaceChildren(el("p", { class: "muted unavailable" }, "Per-function plots are not served by this orchestrator (no /api/v1/metrics/series)."));
-      seriesStop = () => {};
-      return;
-    }
-    seriesStop = seriesCharts(host, answer);
+    seriesStop = seriesCharts(host, answer, { empty: "No calls on this device in the last 10 minutes." });
   };
 
   const drawLogs = async () => {

@@ -73,7 +73,9 @@ export async function render(root, ctx, params = {}) {
   page.append(runBox, listBox);
   const modules = new Map();
 
+  let shown = 0;
   async function showForm() {
+    const mine = ++shown; // a later choice wins over a form still loading
     formBox.replaceChildren();
     const dep = deployments.find((d) => (d.name || d.id) === picker.value);
     const first = dep?.manifest?.steps?.[0];
@@ -84,6 +86,7 @@ export async function render(root, ctx, params = {}) {
     const fnName = first.function ?? first.func;
     const key = first.module;
     if (!modules.has(key)) modules.set(key, await ctx.api.get(`/api/v1/modules/${encodeURIComponent(key)}`));
+    if (mine !== shown) return;
     const fn = describeFunctions(modules.get(key).description || {})[fnName];
     if (!fn) {
       formBox.append(el("p", {}, `The description of ${key} does not describe ${fnName}.`));
@@ -101,7 +104,17 @@ export async function render(root, ctx, params = {}) {
         const body = new FormData();
         for (const [name, value] of args) body.append(name, value);
         for (const [name, file] of Object.entries(files)) body.append(name, file, file.name || name);
-        const ex = await ctx.api.form(`/api/v1/deployments/${encodeURIComponent(picker.value)}/execute`, body);
+        let ex;
+        try {
+          ex = await ctx.api.form(`/api/v1/deployments/${encodeURIComponent(picker.value)}/execute`, body);
+        } catch (err) {
+          // refused input (4xx) still ran as an execution: show it, its trace, then the sentence
+          if (err.body?.execution) {
+            result.replaceChildren(executionDetail(ctx, err.body.execution));
+            await refresh();
+          }
+          throw err;
+        }
         result.replaceChildren(executionDetail(ctx, ex));
         await refresh();
         // A device that refused the input (4xx): its sentence goes next to the field too.

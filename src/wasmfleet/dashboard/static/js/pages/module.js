@@ -1,5 +1,5 @@
 // One module: its versions, functions (from its description), signature, imports; run it in
-// the browser through the preview (another part of the dashboard, when installed).
+// the browser through the preview (preview.js), beside a device's answer.
 
 import { bytes, el, fieldError, fill, heading, table, timeAgo } from "../ui.js";
 import { signature } from "./modules.js";
@@ -55,11 +55,13 @@ function describeForm(ctx, module, reload) {
 }
 
 export async function render(root, ctx, { key }) {
+  let stopPreview = () => {};
+  let mounted = 0;
   const draw = async () => {
     const module = await ctx.api.get(`/api/v1/modules/${encodeURIComponent(key)}`);
     const versions = await ctx.api.get(`/api/v1/modules/${encodeURIComponent(module.name)}/versions`);
     const functions = describedFunctions(module);
-    const preview = el("section", { class: "card preview-host" }, el("h2", {}, "Run in the browser"));
+    const preview = el("section", { class: "card preview-host" });
     fill(root,
       heading(`${module.name}`, el("span", { class: "muted" }, `v${module.version}`), signature(module)),
       el(
@@ -91,6 +93,7 @@ export async function render(root, ctx, { key }) {
         ),
         ctx.session.can("POST", "/api/v1/modules/{key}/description") ? describeForm(ctx, module, draw) : null,
       ),
+      preview,
       el(
         "section",
         { class: "card" },
@@ -108,17 +111,23 @@ export async function render(root, ctx, { key }) {
           versions,
         ),
       ),
-      preview,
     );
-    if (ctx.installed("js/preview.js")) {
-      const mount = el("div");
-      preview.append(mount);
-      import("../preview.js")
-        .then((m) => m.mountPreview(mount, module, ctx))
-        .catch((err) => mount.replaceChildren(el("p", { class: "error" }, `The preview failed to start: ${err.message}`)));
-    } else {
-      preview.append(el("p", { class: "muted placeholder" }, "Running modules in the browser is not installed in this build of the dashboard."));
-    }
+    stopPreview();
+    stopPreview = () => {};
+    const mount = el("div");
+    preview.append(mount);
+    const mine = ++mounted;
+    import("../preview.js")
+      .then((m) => {
+        const stop = m.mountPreview(mount, module, ctx);
+        if (mine === mounted) stopPreview = stop;
+        else stop();
+      })
+      .catch((err) => mount.replaceChildren(el("p", { class: "error" }, `The preview failed to start: ${err.message}`)));
   };
   await draw();
+  return () => {
+    mounted += 1;
+    stopPreview();
+  };
 }

@@ -1,7 +1,7 @@
 // Plots: call rate, errors, latency and QoA per function over the last minutes (H1's series).
 
 import { el, heading } from "../ui.js";
-import { metricsOrNull, seriesCharts } from "../plot.js";
+import { seriesCharts } from "../plot.js";
 
 const WINDOWS = [
   [300, "5 min"],
@@ -29,14 +29,8 @@ export async function render(root, ctx, params) {
   const draw = async () => {
     const query = new URLSearchParams({ window_s: windowS.value });
     if (deployment.value) query.set("deployment", deployment.value);
-    const answer = await metricsOrNull(ctx.api, `/api/v1/metrics/series?${query}`);
+    const answer = await ctx.api.get(`/api/v1/metrics/series?${query}`);
     stop();
-    if (answer === null) {
-      charts.replaceChildren(el("p", { class: "muted unavailable" }, "This orchestrator does not serve time series yet (no /api/v1/metrics/series); the plots appear once it does."));
-      stop = () => {};
-      note.textContent = "";
-      return;
-    }
     note.textContent = `one point every ${answer.step_s} s`;
     stop = seriesCharts(charts, answer, { empty: "No calls in this window yet: run a deployment and the plots fill in." });
   };
