@@ -5,7 +5,9 @@ fails the test; ``screenshot`` writes ``docs/images/ui-<name>.png``."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,7 +29,11 @@ from tests.support import (
 from wasmfleet.cli.local_fleet import DEVICES as UP_DEVICES
 from wasmfleet.runtime.host.camera import bundled_assets
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+IMAGES = Path(
+    os.environ.get("WASMFLEET_SCREENSHOTS") or Path(tempfile.gettempdir()) / "wasmfleet-ui"
+)
+"""Where the tests' screenshots go: a temporary folder, so a test run leaves the checkout as it
+was; ``WASMFLEET_SCREENSHOTS=docs/images pytest tests/browser`` retakes the docs' pictures."""
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SPECS = {spec.name: spec for spec in UP_DEVICES}
 """The devices of ``wasmfleet up`` (labels, camera, sensors, capacity): the same fleet."""
@@ -223,7 +229,7 @@ def browser_page(executable: str, base_url: str, profile: Path) -> Iterator[tupl
 
 
 def screenshot(page: Any, name: str, element: str | None = None) -> Path:
-    """Save the page (or one element of it) as ``docs/images/ui-<name>.png``."""
+    """Save the page (or one element of it) as ``ui-<name>.png`` in ``IMAGES``."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     path = IMAGES / f"ui-{name}.png"
     page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no hover highlight
