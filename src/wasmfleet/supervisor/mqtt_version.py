@@ -24,10 +24,10 @@ from paho.mqtt.properties import Properties
 from wasmfleet.core.broker_url import BrokerAddress
 from wasmfleet.core.tracing import TRACEPARENT, TraceContext, header, parse
 from wasmfleet.messaging.client import speaks_mqtt5
+from wasmfleet.messaging.wire import SESSION_NEVER_EXPIRES, new_properties
 
 MQTT_5 = 5
 MQTT_311 = 4
-SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 _UNSUPPORTED_VERSION = frozenset({1, 0x84})
 """CONNACK codes for "unsupported protocol version" (MQTT 3.1.1 and MQTT 5)."""
 PROTOCOL_NAMES = {MQTT_5: "5", MQTT_311: "3.1.1"}
@@ -61,7 +61,7 @@ class ProtocolChoice:
         """Extra ``connect`` arguments: MQTT 5 keeps the session like 3.1.1's clean_session off."""
         if self.version != MQTT_5:
             return {}
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props = new_properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_NEVER_EXPIRES
         props.ReceiveMaximum = min(65535, max(20, self.capacity))
         return {"clean_start": False, "properties": props}
@@ -100,7 +100,7 @@ class ProtocolChoice:
         """PUBLISH properties carrying ``trace`` (None over 3.1.1 or without a trace)."""
         if trace is None or self.version != MQTT_5:
             return None
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props = new_properties(PacketTypes.PUBLISH)
         props.UserProperty = [(TRACEPARENT, header(trace))]
         return props
 
