@@ -9,9 +9,11 @@ A deployment document's ``bridges`` (``core.bridge_step``) each become a running
   restarts and redeploys of the same deployment;
 - client id: ``wasmfleet-<device>-<name>`` (``-out`` on the destination), stable, so the
   source broker keeps the bridge's session (and queues for it) across restarts;
-- MQTT version on each side: the supervisor's ``--mqtt-protocol`` (``auto`` asks each broker
-  once when the bridge starts; one that cannot be reached then is spoken to in 3.1.1), so
-  a message's ``traceparent`` goes along (user property over 5, envelope key over 3.1.1).
+- MQTT version: from the source, the supervisor's ``--mqtt-protocol`` (``auto`` asks the
+  broker when the bridge starts; one that cannot be reached then is read with 3.1.1), so a
+  message's ``traceparent`` user property is seen; into the destination 3.1.1 unless
+  ``--mqtt-protocol 5``, so consumers there keep getting the envelope (id and
+  ``traceparent``) whatever version they speak.
 
 One background task applies changes in order: an identical bridge in a redeployed document
 keeps running untouched; a changed one is stopped and started again on the same outbox; a
@@ -269,7 +271,7 @@ def _start(settings: BridgeSettings, protocol: str) -> Bridge:
     settings = replace(
         settings,
         source_protocol=_version(settings.source, protocol),
-        destination_protocol=_version(settings.destination, protocol),
+        destination_protocol=5 if protocol == "5" else 4,
     )
     bridge = Bridge(settings)
     bridge.start()

@@ -217,7 +217,8 @@ class SupervisorSettings:
         "auto",
         help="MQTT version spoken to the broker: 5 (messages carry their trace as the user "
         "property 'traceparent'), 3.1.1, or auto (5, falling back to 3.1.1 when the broker "
-        "refuses it). Bridges of deployments follow it.",
+        "refuses it). Bridges of deployments read their source with it, and write 3.1.1 "
+        "(the envelope) unless it is 5.",
         choices=("auto", "5", "3.1.1"),
     )
     nn_models: dict[str, Path] = setting(
