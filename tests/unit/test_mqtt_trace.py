@@ -111,3 +111,16 @@ def test_only_mqtt_5_messages_with_a_trace_get_properties() -> None:
     bad = SimpleNamespace(properties=SimpleNamespace(UserProperty=[(TRACEPARENT, "x")]))
     assert message_trace(bad) is None  # type: ignore[arg-type]
     assert message_trace(SimpleNamespace(properties=None)) is None  # type: ignore[arg-type]
+
+
+def test_the_hand_packed_trace_property_is_what_paho_packs_and_reads() -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = ProtocolChoice("5", 20).publish_properties(parse(TP))
+    reference = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    reference.UserProperty = [(TRACEPARENT, TP)]
+    assert props is not None and props.pack() == reference.pack()
+    read = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    read.unpack(props.pack())
+    assert read.UserProperty == [(TRACEPARENT, TP)]
