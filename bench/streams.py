@@ -13,7 +13,10 @@ process, ``--broker``) with the ``relay`` module deployed as a triggered step: e
 runs ``relay`` through the bytes ABI and its output is published to the target topic. The
 report's ``qos0_msgs_per_s``/``qos1_msgs_per_s`` are the Wasm path's,
 ``baseline_qos*_msgs_per_s`` the passthrough's, and ``wasm_cost_qos*`` how much slower the
-Wasm path is (``1 - wasm/baseline``; the target is at most 0.30).
+Wasm path is (``1 - wasm/baseline``; the target is at most 0.30). ``wasm`` speaks MQTT 5 with
+Mosquitto (``--mqtt-protocol auto``: every result carries its call's ``traceparent``);
+``wasm311`` is the same supervisor told to speak 3.1.1, so ``wasm_over_wasm311_qos*`` is
+what MQTT 5 and traces cost.
 
     .venv/bin/python bench/streams.py [--messages 5000] [--rounds 3] [--payload 100] [--quick]
 
@@ -96,8 +99,20 @@ def passthrough(broker: BrokerAddress, source: str, target: str, qos: int) -> It
         yield
 
 
-@contextlib.contextmanager
 def wasm_relay(broker: BrokerAddress, source: str, target: str, qos: int) -> Iterator[None]:
+    """``relay`` on a supervisor speaking MQTT 5 with Mosquitto (auto): results carry traces."""
+    return relay_over(broker, source, target, qos, "auto")
+
+
+def wasm_relay_311(broker: BrokerAddress, source: str, target: str, qos: int) -> Iterator[None]:
+    """``relay`` on a supervisor told to speak MQTT 3.1.1 (no properties, no traces)."""
+    return relay_over(broker, source, target, qos, "3.1.1")
+
+
+@contextlib.contextmanager
+def relay_over(
+    broker: BrokerAddress, source: str, target: str, qos: int, protocol: str
+) -> Iterator[None]:
     """A supervisor running ``relay`` as a step triggered by ``source`` publishing to ``target``."""
     with (
         tempfile.TemporaryDirectory(prefix="wasmfleet-bench-relay-") as tmp,
@@ -109,7 +124,7 @@ def wasm_relay(broker: BrokerAddress, source: str, target: str, qos: int) -> Ite
         sup = SupervisorProcess(
             Path(tmp) / "supervisor",
             name=f"relay-q{qos}-{uuid.uuid4().hex[:8]}",
-            args=["--broker", broker.url, "--log-level", "warning"],
+            args=["--broker", broker.url, "--log-level", "warning", "--mqtt-protocol", protocol],
         )
         sup.start()
         try:
@@ -133,7 +148,11 @@ def wasm_relay(broker: BrokerAddress, source: str, target: str, qos: int) -> Ite
             sup.stop()
 
 
-PATHS: dict[str, PathFactory] = {"baseline": passthrough, "wasm": wasm_relay}
+PATHS: dict[str, PathFactory] = {
+    "baseline": passthrough,
+    "wasm": wasm_relay,
+    "wasm311": wasm_relay_311,
+}
 
 
 class Consumer:
@@ -261,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             report[f"qos{qos}_msgs_per_s"] = report[f"wasm_qos{qos}_msgs_per_s"]
         if f"wasm_over_baseline_qos{qos}" in report:
             report[f"wasm_cost_qos{qos}"] = round(1 - report[f"wasm_over_baseline_qos{qos}"], 3)
+        five = report.get(f"wasm_qos{qos}_msgs_per_s")
+        old = report.get(f"wasm311_qos{qos}_msgs_per_s")
+        if five and old:
+            report[f"wasm_over_wasm311_qos{qos}"] = round(five / old, 3)
     total_lost = sum(lost.values())
     report["targets"] = {
         "qos0_msgs_per_s": 5000,

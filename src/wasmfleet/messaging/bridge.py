@@ -10,7 +10,9 @@ published while the bridge is down waits in the source broker; whatever the brid
 is already on its disk; whatever the destination has not acknowledged stays in the outbox and
 is sent again after a reconnect or a restart. Messages go out in the order they were stored
 (so in order per topic); a resend can repeat messages, never skip one, and every copy carries
-the same id (``envelope``), which sinks use to store each message once.
+the same id (``envelope``), which sinks use to store each message once. A message's W3C
+``traceparent`` (MQTT 5 user property, or an envelope's header key) goes along: as a user
+property into an MQTT 5 destination, in the envelope into a 3.1.1 one.
 
 Without the outbox (``outbox=None``, best effort) messages are forwarded straight from
 ``on_message`` on a clean session: what the bridge holds in memory is lost with it.
@@ -30,18 +32,18 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from wasmfleet.core.broker_url import BrokerAddress
 from wasmfleet.messaging.client import paho_client
-from wasmfleet.messaging.envelope import USER_PROPERTY, carried_id, envelope_id, new_id, wrap
+from wasmfleet.messaging.envelope import carried_id, carried_trace, new_id
 from wasmfleet.messaging.outbox import Outbox, StoredMessage
 from wasmfleet.messaging.service import run_until_stopped
+from wasmfleet.messaging.wire import SESSION_NEVER_EXPIRES, new_properties, outgoing
 from wasmfleet.service.backoff import Backoff
 
 log = logging.getLogger("wasmfleet.bridge")
+__all__ = ["SESSION_NEVER_EXPIRES", "Bridge", "BridgeSettings", "new_properties", "outgoing"]
 
-SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 RECONNECT_DELAY = (1, 8)
 """Seconds paho waits before reconnecting: doubles from the first to the second number."""
 
@@ -69,22 +71,6 @@ def default_client_id(outbox: Path | None) -> str:
         return f"wasmfleet-bridge-{new_id()[-12:]}"
     seed = f"{socket.gethostname()}:{Path(outbox).expanduser().resolve()}"
     return f"wasmfleet-bridge-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
-
-
-def new_properties(packet_type: int) -> Properties:
-    """Empty MQTT 5 properties for a packet type (paho's constructor is untyped)."""
-    return Properties(packet_type)  # type: ignore[no-untyped-call]
-
-
-def outgoing(message: StoredMessage, protocol: int) -> tuple[bytes, Properties | None]:
-    """The payload and properties that carry ``message`` and its id to the destination."""
-    if protocol == 5:
-        props = new_properties(PacketTypes.PUBLISH)
-        props.UserProperty = [(USER_PROPERTY, message.id)]
-        return message.payload, props
-    if envelope_id(message.payload) == message.id:
-        return message.payload, None
-    return wrap(message.id, message.payload, topic=message.topic, ts=message.stored_at), None
 
 
 class Bridge:
@@ -246,7 +232,8 @@ class Bridge:
     def _receive(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         """Commit to the outbox, then acknowledge to the source."""
         payload = bytes(message.payload)
-        known = carried_id(message.payload, getattr(message, "properties", None))
+        props = getattr(message, "properties", None)
+        known = carried_id(message.payload, props)
         if known is not None:
             key, digest, dedupe, message_id = f"id:{known}", "", True, known
         elif message.qos > 0:
@@ -254,7 +241,8 @@ class Bridge:
             key, dedupe, message_id = f"mid:{message.mid}", bool(message.dup), new_id()
         else:
             key, digest, dedupe, message_id = None, "", False, new_id()
-        stored = self._store(message, payload, message_id, key, digest, dedupe)
+        trace = carried_trace(payload, props)
+        stored = self._store(message, payload, message_id, key, digest, dedupe, trace)
         if stored is None:
             return  # stopping: not acked, so the source broker keeps it
         if message.qos > 0:
@@ -270,6 +258,7 @@ class Bridge:
         key: str | None,
         digest: str,
         dedupe: bool,
+        traceparent: str | None = None,
     ) -> bool | None:
         """Commit to the outbox, retrying while the disk fails; None when stopping."""
         assert self.outbox is not None
@@ -285,6 +274,7 @@ class Bridge:
                     key=key,
                     digest=digest,
                     dedupe=dedupe,
+                    traceparent=traceparent,
                 )
                 return stored
             except Exception as err:  # disk full, I/O error: hold the message back and retry
@@ -297,7 +287,8 @@ class Bridge:
 
     def _forward_now(self, message: mqtt.MQTTMessage) -> None:
         """Best effort: publish to the destination straight away, nothing kept on disk."""
-        known = carried_id(message.payload, getattr(message, "properties", None))
+        props = getattr(message, "properties", None)
+        known = carried_id(message.payload, props)
         stored = StoredMessage(
             seq=0,
             id=known or new_id(),
@@ -306,6 +297,7 @@ class Bridge:
             qos=self.settings.qos,
             retain=bool(message.retain),
             stored_at=time.time(),
+            traceparent=carried_trace(message.payload, props),
         )
         payload, props = outgoing(stored, self.settings.destination_protocol)
         info = self.destination.publish(

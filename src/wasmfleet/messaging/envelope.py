@@ -14,7 +14,9 @@ MQTT 3.1.1 (no properties) the payload is wrapped in an envelope::
   ``.``), so a C or Wasm reader can copy it from after the 17-byte prefix up to the next ``"``
   without a JSON parser; it is also safe as a file name or object key.
 - ``v`` is the envelope version (1); ``topic`` is the topic the message was first published to
-  and ``ts`` the Unix time (seconds) the bridge stored it. Readers ignore keys they don't know.
+  and ``ts`` the Unix time (seconds) the bridge stored it. ``traceparent`` (optional) is the
+  W3C trace context the message carried as an MQTT 5 user property (core/tracing.py), so a
+  trace crosses a 3.1.1 broker too. Readers ignore keys they don't know.
 
 Ids the bridge assigns are UUIDv7 strings (time-ordered, random below the millisecond). A
 message that arrives at a sink with no id at all gets ``sha256-<hex of the payload>``.
@@ -29,6 +31,8 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+
+from wasmfleet.core.tracing import TRACEPARENT, parse
 
 USER_PROPERTY = "wasmfleet-id"
 """The MQTT 5 user property that carries a message id."""
@@ -51,6 +55,8 @@ class Envelope:
     payload: bytes
     topic: str | None = None
     ts: float | None = None
+    traceparent: str | None = None
+    """The message's W3C trace context, when it carried a valid one."""
 
 
 def new_id(now: float | None = None) -> str:
@@ -74,7 +80,12 @@ def content_id(payload: bytes) -> str:
 
 
 def wrap(
-    message_id: str, payload: bytes, *, topic: str | None = None, ts: float | None = None
+    message_id: str,
+    payload: bytes,
+    *,
+    topic: str | None = None,
+    ts: float | None = None,
+    traceparent: str | None = None,
 ) -> bytes:
     """The envelope of ``payload`` with id ``message_id`` (ValueError on an invalid id)."""
     if not is_valid_id(message_id):
@@ -84,6 +95,8 @@ def wrap(
         header["topic"] = topic
     if ts is not None:
         header["ts"] = round(ts, 3)
+    if traceparent is not None and parse(traceparent) is not None:
+        header[TRACEPARENT] = traceparent
     line = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     return line + b"\n" + bytes(payload)
 
@@ -97,6 +110,7 @@ def unwrap(data: bytes | bytearray) -> Envelope | None:
     topic = header.get("topic")
     ts = header.get("ts")
     return Envelope(
+        traceparent=_trace(header),
         id=str(header["wasmfleet-id"]),
         payload=bytes(data[end + 1 :]),
         topic=topic if isinstance(topic, str) else None,
@@ -108,6 +122,21 @@ def envelope_id(data: bytes | bytearray) -> str | None:
     """The id of the envelope in ``data`` without copying its payload, or None."""
     found = _header(data)
     return None if found is None else str(found[0]["wasmfleet-id"])
+
+
+def carried_trace(payload: bytes | bytearray, properties: object = None) -> str | None:
+    """The valid ``traceparent`` a message carries: its MQTT 5 user property, else its
+    envelope's (None when neither has one; the payload is parsed only if it is an envelope)."""
+    for pair in getattr(properties, "UserProperty", None) or []:
+        if isinstance(pair, tuple) and len(pair) == 2 and pair[0] == TRACEPARENT:
+            return str(pair[1]) if parse(pair[1]) is not None else None
+    found = _header(payload)
+    return None if found is None else _trace(found[0])
+
+
+def _trace(header: dict[str, object]) -> str | None:
+    value = header.get(TRACEPARENT)
+    return value if isinstance(value, str) and parse(value) is not None else None
 
 
 def carried_id(payload: bytes | bytearray, properties: object = None) -> str | None:

@@ -8,14 +8,17 @@ never goes back, even after deletes), so forwarding keeps the order of every top
 
 Tables::
 
-    messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, id, topic, payload BLOB, qos, retain, stored_at)
+    messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, id, topic, payload BLOB, qos, retain, stored_at,
+             traceparent)                         -- the message's W3C trace context, or NULL
     received(key PRIMARY KEY, digest, id, seq)   -- recent source keys, to spot redeliveries
     meta(name PRIMARY KEY, value)                 -- e.g. the topic filters subscribed at the source
 
 ``received`` remembers the last ``RECENT_KEYS`` source keys (an envelope's id, or the source's
 packet id) so that a message the source broker redelivers — because the bridge stored it but
 crashed before its PUBACK left — is not stored a second time under a new id. A lock file next
-to the database keeps a second process from opening the same outbox.
+to the database keeps a second process from opening the same outbox. ``traceparent`` was
+added without a new schema version: opening an older outbox adds the column (its messages
+have none), and an older wasmfleet reads a newer outbox as before (it names its columns).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class StoredMessage:
     qos: int
     retain: bool
     stored_at: float
+    traceparent: str | None = None
+    """The W3C trace context the message came with (bridges forward it)."""
 
 
 class Outbox:
@@ -98,6 +103,9 @@ class Outbox:
                     f"(schema {version}); upgrade wasmfleet or use another --outbox."
                 )
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+            if "traceparent" not in columns:
+                self._db.execute("ALTER TABLE messages ADD COLUMN traceparent TEXT")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             row = self._db.execute(
                 "SELECT seq FROM sqlite_sequence WHERE name = 'messages'"
@@ -151,6 +159,7 @@ class Outbox:
         digest: str = "",
         dedupe: bool = True,
         now: float | None = None,
+        traceparent: str | None = None,
     ) -> tuple[str, bool]:
         """Store a message durably; returns ``(id, stored)``.
 
@@ -167,9 +176,17 @@ class Outbox:
                 if row and row[1] == digest and row[2] > self._last_seq - RECENT_KEYS:
                     return str(row[0]), False
             cursor = db.execute(
-                "INSERT INTO messages (id, topic, payload, qos, retain, stored_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (message_id, topic, bytes(payload), qos, int(retain), now or time.time()),
+                "INSERT INTO messages (id, topic, payload, qos, retain, stored_at, traceparent) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message_id,
+                    topic,
+                    bytes(payload),
+                    qos,
+                    int(retain),
+                    now or time.time(),
+                    traceparent,
+                ),
             )
             seq = int(cursor.lastrowid or 0)
             if key is not None:
@@ -187,13 +204,13 @@ class Outbox:
         """Up to ``limit`` stored messages with ``seq > after``, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, id, topic, payload, qos, retain, stored_at FROM messages "
+                "SELECT seq, id, topic, payload, qos, retain, stored_at, traceparent FROM messages "
                 "WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after, limit),
             ).fetchall()
         return [
-            StoredMessage(int(s), str(i), str(t), bytes(p), int(q), bool(r), float(at))
-            for s, i, t, p, q, r, at in rows
+            StoredMessage(int(s), str(i), str(t), bytes(p), int(q), bool(r), float(at), tp)
+            for s, i, t, p, q, r, at, tp in rows
         ]
 
     def delete(self, seqs: Iterable[int]) -> int:

@@ -8,7 +8,12 @@ A deployment document's ``bridges`` (``core.bridge_step``) each become a running
 - outbox: ``<data dir>/bridges/<name>.sqlite``, so what it holds survives supervisor
   restarts and redeploys of the same deployment;
 - client id: ``wasmfleet-<device>-<name>`` (``-out`` on the destination), stable, so the
-  source broker keeps the bridge's session (and queues for it) across restarts.
+  source broker keeps the bridge's session (and queues for it) across restarts;
+- MQTT version: from the source, the supervisor's ``--mqtt-protocol`` (``auto`` asks the
+  broker when the bridge starts; one that cannot be reached then is read with 3.1.1), so a
+  message's ``traceparent`` user property is seen; into the destination 3.1.1 unless
+  ``--mqtt-protocol 5``, so consumers there keep getting the envelope (id and
+  ``traceparent``) whatever version they speak.
 
 One background task applies changes in order: an identical bridge in a redeployed document
 keeps running untouched; a changed one is stopped and started again on the same outbox; a
@@ -176,7 +181,8 @@ class BridgeService:
             if name in self.running or self._closed or self.wanted.get(name) is not want:
                 continue
             try:
-                bridge = await asyncio.to_thread(_start, want.settings)
+                protocol = self.settings.mqtt_protocol
+                bridge = await asyncio.to_thread(_start, want.settings, protocol)
             except Exception as err:
                 why = err.message if isinstance(err, WasmfleetError) else repr(err)
                 self.failed[name] = why
@@ -240,6 +246,11 @@ class BridgeService:
             if run is not None:
                 entry["state"] = "running" if want is not None else "stopping"
                 entry.update(run.bridge.counters())
+                used = run.bridge.settings
+                entry["mqtt_protocol"] = {
+                    "from": _NAMES[used.source_protocol],
+                    "to": _NAMES[used.destination_protocol],
+                }
             if name in self.failed:
                 entry["state"] = "failed"
                 entry["error"] = self.failed[name]
@@ -247,13 +258,33 @@ class BridgeService:
         return out
 
 
-def _start(settings: BridgeSettings) -> Bridge:
-    """Open the outbox and start both connections (worker thread)."""
+_NAMES = {5: "5", 4: "3.1.1"}
+
+
+def _start(settings: BridgeSettings, protocol: str) -> Bridge:
+    """Choose each side's MQTT version, open the outbox, start both connections (worker
+    thread)."""
+    from dataclasses import replace
+
     from wasmfleet.messaging.bridge import Bridge
 
+    settings = replace(
+        settings,
+        source_protocol=_version(settings.source, protocol),
+        destination_protocol=5 if protocol == "5" else 4,
+    )
     bridge = Bridge(settings)
     bridge.start()
     return bridge
+
+
+def _version(broker: BrokerAddress, protocol: str) -> int:
+    """5 or 4 (3.1.1) for ``--mqtt-protocol``; ``auto`` asks the broker (worker thread)."""
+    if protocol != "auto":
+        return 5 if protocol == "5" else 4
+    from wasmfleet.messaging.client import speaks_mqtt5
+
+    return 5 if speaks_mqtt5(broker) else 4
 
 
 def _stop(name: str, run: _Running, *, forget: bool) -> None:

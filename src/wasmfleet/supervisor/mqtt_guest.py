@@ -5,7 +5,8 @@ lane). ``GuestPublisher.publish`` checks there — no broker connection at QoS 0
 publications waiting — and answers at once (``PUBLISH_OK``, ``E_BUSY``, ``E_DISCONNECTED``);
 the message itself is handed to the event loop, where every paho call happens, and its
 future joins the triggering message's (a QoS 1/2 message is acknowledged only once what
-its run published is with the broker).
+its run published is with the broker). Over MQTT 5 the message carries the publishing
+call's span (``traceparent``), read on the guest's thread, where the call set it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from wasmfleet.core.tracing import TraceContext
 from wasmfleet.runtime.host.guest import GuestContext
 from wasmfleet.runtime.host.messaging import E_BUSY, E_DISCONNECTED, PUBLISH_OK
+from wasmfleet.service import tracing
 
 if TYPE_CHECKING:
     from wasmfleet.supervisor.mqtt_link import BrokerLink
@@ -33,6 +36,8 @@ class GuestPublish:
 
     topic: str
     future: asyncio.Future[None] | None = None
+    trace: TraceContext | None = None
+    """The span of the call that published it."""
 
 
 class GuestPublisher:
@@ -55,14 +60,14 @@ class GuestPublisher:
             if self._pending >= MAX_GUEST_PENDING:
                 return E_BUSY
             self._pending += 1
-        token = GuestPublish(topic)
+        token = GuestPublish(topic, trace=tracing.CURRENT.get())
         if ctx.message is not None:
             ctx.message.publishes.append(token)
         loop.call_soon_threadsafe(self._hand_over, token, payload, qos)
         return PUBLISH_OK
 
     def _hand_over(self, token: GuestPublish, payload: bytes, qos: int) -> None:
-        token.future = self.link.publish(token.topic, payload, qos)
+        token.future = self.link.publish(token.topic, payload, qos, trace=token.trace)
         self.link.stats.guest_published += 1
         token.future.add_done_callback(self._done)
 

@@ -1,8 +1,9 @@
 """The supervisor's one MQTT connection: a paho client run on the event loop (mqtt_loop.py).
 
 - **Session.** Client id ``wasmfleet-<device name>`` with a persistent session (MQTT 3.1.1
-  ``clean_session=false``): while the supervisor is down or restarting, the broker keeps
-  its subscriptions and queues QoS 1/2 messages (what it holds: mqtt_subscriptions.py).
+  ``clean_session=false``, MQTT 5 ``clean_start`` off and no expiry): while the supervisor
+  is down or restarting, the broker keeps its subscriptions and queues QoS 1/2 messages
+  (what it holds: mqtt_subscriptions.py).
 - **One holder per client id.** Before each connect a probe checks that no other live
   supervisor holds the client id, and a retained presence message with a Last Will tells
   the next one (mqtt_presence.py); a supervisor whose name is taken holds off and says so.
@@ -19,6 +20,9 @@
   has the message (PUBACK/PUBCOMP; at once for QoS 0). ``publish_from_guest`` is the
   thread-safe entry for the ``wasmfleet.publish`` host function: it checks, then hands the
   message to the loop, where every paho call happens (mqtt_guest.py).
+- **Version and traces.** MQTT 5 or 3.1.1 (``--mqtt-protocol``, auto: 5 with a fallback);
+  over 5 a publication carries its call's ``traceparent`` and a delivery the one it came
+  with (mqtt_version.py).
 """
 
 from __future__ import annotations
@@ -29,57 +33,24 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from wasmfleet.core.broker_url import BrokerAddress
+from wasmfleet.core.tracing import TraceContext
 from wasmfleet.messaging.client import paho_client
 from wasmfleet.runtime.host.guest import GuestContext
 from wasmfleet.supervisor.mqtt_guest import GuestPublisher
 from wasmfleet.supervisor.mqtt_loop import NotNow, PahoOnLoop
 from wasmfleet.supervisor.mqtt_presence import HoldOff, NameClaim
 from wasmfleet.supervisor.mqtt_subscriptions import SubscriptionBook
+from wasmfleet.supervisor.mqtt_types import Delivery, LinkStats, PublishFailed
+from wasmfleet.supervisor.mqtt_version import ProtocolChoice, message_trace
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
-
-
-class PublishFailed(Exception):
-    """The broker refused a message, or it could not be handed to the connection."""
-
-
-@dataclass(slots=True)
-class Delivery:
-    """One message as the broker delivered it."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    dup: bool
-    mid: int
-    generation: int
-    """Which connection it came on: acknowledgements go only on that one."""
-    done: bool = False
-    released: bool = False
-
-
-@dataclass(slots=True)
-class LinkStats:
-    """Counters of the connection."""
-
-    connects: int = 0
-    published: int = 0
-    """Messages handed to the connection: results, guest publications and dead letters."""
-    guest_published: int = 0
-    """Of those, ``wasmfleet.publish`` calls."""
-    publish_errors: int = 0
-    unsolicited: int = 0
-    """Messages on topics no subscription of this session matches (acknowledged, dropped)."""
-    refused_filters: dict[str, str] = field(default_factory=dict)
-    last_error: str | None = None
+__all__ = ["BrokerLink", "Delivery", "LinkStats", "PublishFailed"]
 
 
 class BrokerLink:
@@ -94,6 +65,7 @@ class BrokerLink:
         state_path: Path,
         on_message: Callable[[Delivery], None],
         claim: NameClaim | None = None,
+        protocol: str = "3.1.1",
     ) -> None:
         self.broker = broker
         self.client_id = client_id
@@ -102,25 +74,18 @@ class BrokerLink:
         self.stats = LinkStats()
         self.claim = claim or NameClaim(broker, client_id)
         self._on_message = on_message
-        self._client = paho_client(broker, client_id=client_id, clean_session=False)
-        self._client.will_set(self.claim.topic, self.claim.offline, qos=1, retain=True)
-        self._client.manual_ack_set(True)
-        # paho lets only 20 QoS 1/2 publications wait for their PUBACK by default; results
-        # are acknowledged upstream only after their PUBACK, so that window would cap a
-        # stream at 20 messages per round trip. Keep it as wide as the incoming window.
-        self._client.max_inflight_messages_set(max(20, capacity))
+        self.version = ProtocolChoice(protocol, capacity)
+        self._client = self._new_client()
         self._driver = PahoOnLoop(
             self._client,
             broker.host,
             broker.port,
             on_unreachable=self._unreachable,
-            before_connect=self.claim.check,
+            before_connect=self._before_connect,
             on_not_now=self._held_off,
+            before_attempt=self._before_attempt,
+            connect_options=self.version.connect_options(),
         )
-        self._client.on_connect = self._cb_connect
-        self._client.on_disconnect = self._cb_disconnect
-        self._client.on_message = self._cb_message
-        self._client.on_subscribe = self._cb_subscribe
         self._in_queue = 0
         self._stopping = threading.Event()
         self._generation = 0
@@ -132,6 +97,37 @@ class BrokerLink:
         self._subs.refused = self.stats.refused_filters
         self._guest = GuestPublisher(self)
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _new_client(self) -> mqtt.Client:
+        """A paho client for the version in use, with the will, manual acks and callbacks."""
+        version = self.version.version
+        client = paho_client(
+            self.broker, client_id=self.client_id, clean_session=False, protocol=version
+        )
+        client.will_set(self.claim.topic, self.claim.offline, qos=1, retain=True)
+        client.manual_ack_set(True)
+        # paho lets only 20 QoS 1/2 publications wait for their PUBACK by default; results
+        # are acknowledged upstream only after their PUBACK, so that window would cap a
+        # stream at 20 messages per round trip. Keep it as wide as the incoming window.
+        client.max_inflight_messages_set(max(20, self.capacity))
+        client.on_connect = self._cb_connect
+        client.on_disconnect = self._cb_disconnect
+        client.on_message = self._cb_message
+        client.on_subscribe = self._cb_subscribe
+        return client
+
+    def _before_connect(self) -> None:
+        """Connecting thread: is the client id free, and (auto) does the broker speak 5?"""
+        self.claim.check()
+        if self.version.probe(self.broker):
+            raise NotNow("the broker does not speak MQTT 5: connect with 3.1.1", 0)
+
+    def _before_attempt(self) -> None:
+        """Before each connection attempt: a 3.1.1 client once the broker refused 5 (auto)."""
+        if self.version.take_fall_back():
+            log.info("the MQTT broker does not speak 5: using 3.1.1 (messages carry no trace)")
+            self._client = self._new_client()
+            self._driver.use(self._client, self.version.connect_options())
 
     @property
     def subscriptions(self) -> dict[str, int]:
@@ -221,13 +217,21 @@ class BrokerLink:
     # -- publishing -----------------------------------------------------------------------
 
     def publish(
-        self, topic: str, payload: bytes, qos: int, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool = False,
+        trace: TraceContext | None = None,
     ) -> asyncio.Future[None]:
-        """Send a message (event loop); the future resolves when the broker has it."""
+        """Send a message (event loop); the future resolves when the broker has it.
+
+        ``trace``: the span of the call publishing it, carried over MQTT 5 (not over 3.1.1)."""
         loop = self.loop or asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
+        props = None if trace is None else self.version.publish_properties(trace)
         try:
-            info = self._client.publish(topic, payload, qos, retain)
+            info = self._client.publish(topic, payload, qos, retain, props)
         except (ValueError, TypeError) as err:
             return self._failed(future, topic, str(err))
         if info.rc != mqtt.MQTT_ERR_SUCCESS and not (info.rc == mqtt.MQTT_ERR_NO_CONN and qos > 0):
@@ -256,7 +260,8 @@ class BrokerLink:
 
     def _cb_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            self._refused(str(reason))
+            if not self.version.refused(reason):  # refused 5 under auto: try 3.1.1 next
+                self._refused(str(reason))
             return
         self._generation += 1
         self._driver.reset_backoff()
@@ -284,6 +289,7 @@ class BrokerLink:
             dup=bool(message.dup),
             mid=message.mid,
             generation=self._generation,
+            trace=message_trace(message) if self.version.v5 else None,
         )
         if self._held or self._in_queue >= self.capacity:
             self._held.append(delivery)
@@ -317,7 +323,11 @@ class BrokerLink:
         self.claim.connected()
         log.info(
             "connected to the MQTT broker",
-            extra={"broker": self.broker.url, "session_present": session_present},
+            extra={
+                "broker": self.broker.url,
+                "session_present": session_present,
+                "mqtt_protocol": self.version.name,
+            },
         )
         self._say_online()
         self._client.subscribe(self.claim.ping_topic, 0)

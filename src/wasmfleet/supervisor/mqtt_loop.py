@@ -11,7 +11,9 @@ is written the next time the loop polls.
 Only connecting runs on a worker thread (``connect`` resolves the name, opens the TCP
 connection and does the TLS handshake, all blocking); its socket callbacks are handed to
 the loop, and so does ``before_connect`` (the supervisor's name check, mqtt_presence.py),
-which may answer ``NotNow``: then the next attempt waits the delay it gives. A lost
+which may answer ``NotNow``: then the next attempt waits the delay it gives;
+``before_attempt`` runs on the loop before each attempt (the link may ``use`` another client
+then: a fresh one for MQTT 3.1.1 after a broker refused 5). A lost
 connection is retried after ``min_delay``, the ceiling doubling up to ``max_delay`` while
 the broker stays unreachable, each delay jittered (service/backoff.py). ``pause_reading``
 stops reading the socket (the broker then holds further messages: backpressure) until
@@ -63,6 +65,8 @@ class PahoOnLoop:
         on_unreachable: Callable[[str], None] | None = None,
         before_connect: Callable[[], None] | None = None,
         on_not_now: Callable[[NotNow], None] | None = None,
+        before_attempt: Callable[[], None] | None = None,
+        connect_options: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.host = host
@@ -74,6 +78,9 @@ class PahoOnLoop:
         self.before_connect = before_connect
         """Runs on the connecting thread before each connect; may raise NotNow."""
         self.on_not_now = on_not_now
+        self.before_attempt = before_attempt
+        self.connect_options = dict(connect_options or {})
+        """Extra ``connect`` arguments (MQTT 5: ``clean_start``, CONNECT ``properties``)."""
         self._backoff = Backoff(min_delay, max_delay)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -86,10 +93,20 @@ class PahoOnLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Future[None] | None = None
+        self._hook(client)
+
+    def _hook(self, client: mqtt.Client) -> None:
         client.on_socket_open = self._cb_open
         client.on_socket_close = self._cb_close
         client.on_socket_register_write = self._cb_want_write
         client.on_socket_unregister_write = self._cb_done_writing
+
+    def use(self, client: mqtt.Client, connect_options: dict[str, Any]) -> None:
+        """Connect with ``client`` from now on (call from ``before_attempt``: no socket open)."""
+        assert self._sock is None, "use() while a connection is open"
+        self._hook(client)
+        self.client = client
+        self.connect_options = dict(connect_options)
 
     def start(self) -> None:
         """Start connecting in the background (call on the event loop)."""
@@ -162,6 +179,8 @@ class PahoOnLoop:
                 if self._stopping:
                     break
                 first, wait = False, None
+                if self.before_attempt is not None:
+                    self.before_attempt()
                 self._connecting = loop.run_in_executor(None, self._connect)
                 try:
                     await self._connecting
@@ -191,7 +210,9 @@ class PahoOnLoop:
             self.before_connect()
         if self._stopping:
             raise NotNow("stopping", 0)
-        rc = self.client.connect(self.host, self.port, keepalive=self.keepalive)
+        rc = self.client.connect(
+            self.host, self.port, keepalive=self.keepalive, **self.connect_options
+        )
         if rc != mqtt.MQTT_ERR_SUCCESS:
             raise OSError(mqtt.error_string(rc))
 

