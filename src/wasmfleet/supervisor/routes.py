@@ -15,7 +15,7 @@ from wasmfleet.core.names import check_file_name
 from wasmfleet.service.http import JSONResponse, read_json
 from wasmfleet.service.metrics import CONTENT_TYPE
 from wasmfleet.supervisor.call_endpoint import CallEndpoint
-from wasmfleet.supervisor.calls import find_output
+from wasmfleet.supervisor.call_job import find_output
 from wasmfleet.supervisor.fencing import parse_epoch_query
 from wasmfleet.supervisor.metrics import render_metrics
 from wasmfleet.supervisor.openapi import openapi_document

@@ -42,7 +42,8 @@ from wasmfleet.messaging.envelope import unwrap
 from wasmfleet.runtime.engine import CompiledModule
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.service import tracing
-from wasmfleet.supervisor.calls import CallRequest, CallService, MessageInput
+from wasmfleet.supervisor.call_job import MessageInput
+from wasmfleet.supervisor.calls import CallRequest, CallService
 from wasmfleet.supervisor.deployment import BoundFunction, Deployment
 from wasmfleet.supervisor.mqtt_link import BrokerLink, Delivery
 from wasmfleet.supervisor.settings import SupervisorSettings

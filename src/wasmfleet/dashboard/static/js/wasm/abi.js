@@ -249,7 +249,7 @@ export function formatScalar(value, wasmType) {
   return wasmType === "f32" ? shortestF32(value) : pyFloat(value);
 }
 
-/** The result the supervisor would put in the history entry for `value` (calls._format). */
+/** The result the supervisor would put in the history entry for `value` (supervisor/call_job.py format_result). */
 export function formatResult(value, results) {
   if (value === undefined || value === null || !results.length) return null;
   if (results.length === 1) return formatScalar(value, results[0]);
