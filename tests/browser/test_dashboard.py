@@ -1,8 +1,9 @@
 """The dashboard's pages one by one in a real browser against a real fleet with auth on: sign
 in, the fleet live, modules (upload with progress, functions, signature), deployments (the
-pipeline on devices, rejections, bad input), logs live with filters, the reconnect banner; no
-console error, nothing off loopback. test_scenario.py walks them as one operator session
-(runs, waterfall, preview, plots, a dying device, roles) and takes the main screenshots."""
+pipeline on devices, rejections, bad input), a rollout drawn wave by wave as it goes, logs live
+with filters, the reconnect banner; no console error, nothing off loopback. test_scenario.py
+walks them as one operator session (runs, waterfall, preview, plots, a dying device, roles) and
+takes the main screenshots."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.browser.browser_support import DEVICES, MODULES, LocalFleet, Watch, screenshot, sign_in
-from tests.support import wait_until
+from tests.browser.browser_support import (
+    DEVICES,
+    MODULES,
+    LocalFleet,
+    Watch,
+    go,
+    screenshot,
+    sign_in,
+)
+from tests.support import description_upload, wait_until
 
 Browser = tuple[Any, Watch]
 
@@ -104,6 +113,86 @@ def test_deploy_from_the_page_and_see_the_pipeline_and_rejections(
     r = fleet.call("POST", "/api/v1/deployments/ui-fibo/execute", json={"iterations": 10})
     assert r.status_code == 200, r.text
     page.wait_for_selector("section.card:has-text('Recent executions') td .badge")
+
+
+def _custom_section(name: str, payload: bytes) -> bytes:
+    """A Wasm custom section: other bytes, the same code (a second version that still computes
+    fibo)."""
+
+    def leb(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    body = leb(len(name)) + name.encode() + payload
+    return b"\x00" + leb(len(body)) + body
+
+
+def test_a_rollout_goes_out_wave_by_wave_on_the_deployment_page(
+    fleet: LocalFleet, browser: Browser
+) -> None:
+    page, _ = browser
+    first = fleet.push("fibo")
+    wasm = (MODULES / "fibo" / "fibo.wasm").read_bytes() + _custom_section("ui-waves", b"v2")
+    second = fleet.upload("fibo", wasm, *description_upload("fibo"))
+    assert second["version"] > first["version"]
+    fleet.deploy(
+        {
+            "name": "ui-waves",
+            "steps": [
+                {"module": f"fibo@{first['version']}", "function": "fibo", "replicas": "all"}
+            ],
+        }
+    )
+    sign_in(page, fleet.tokens["operator"])
+    go(page, "#/deployments/ui-waves")
+    page.wait_for_selector(".pipe-device[data-device='edge-box']")
+    assert page.locator(".rollout").count() == 0
+    page.evaluate("window.notReloaded = true")
+    # canary then twice as many; the gate calls each new copy itself and judges its errors
+    # (latency is left out: microsecond calls on a shared machine are too noisy to compare)
+    options = {"canary": 1, "growth": 2, "pause": "1.5s", "min_calls": 1}
+    options |= {"probe_args": {"iterations": "10"}, "max_latency_increase": 100}
+    r = fleet.call(
+        "POST", "/api/v1/rollouts",
+        json={"deployment": "ui-waves", "to": f"fibo@{second['version']}", **options},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    started = r.json()
+    waves: list[list[str]] = started["waves"]
+    assert [len(w) for w in waves] == [1, 2]  # canary 1, then twice as many
+    assert sorted(d for w in waves for d in w) == sorted(DEVICES)
+    # it appears live: the canary updated and observed before its gate, the next wave waiting
+    rollout = page.locator(f".rollout[data-rollout='{started['id']}']")
+    seen = page.wait_for_function(
+        """id => {
+            const box = document.querySelector(`.rollout[data-rollout='${id}']`);
+            const wave = (n) => box?.querySelector(`.wave[data-wave='${n}']`);
+            if (wave(1)?.dataset.state !== "observing") return null;
+            const chips = [...wave(1).querySelectorAll(".chip.updated")].map((c) => c.textContent);
+            return {second: wave(2).dataset.state, updated: chips};
+        }""",
+        arg=started["id"],
+        timeout=10000,
+    ).json_value()  # one look at the page, so both waves are seen at the same moment
+    assert seen == {"second": "waiting", "updated": waves[0]}
+    # then every wave has passed its gate and every copy runs the new version
+    rollout.locator(".rollout-head .badge:has-text('succeeded')").wait_for(timeout=30000)
+    done = fleet.call("GET", f"/api/v1/rollouts/{started['id']}").json()
+    assert done["status"] == "succeeded" and [g["passed"] for g in done["gates"]] == [True, True]
+    copies = fleet.call("GET", "/api/v1/deployments/ui-waves").json()["copies"]
+    assert {c["device"]: c["version"] for c in copies} == dict.fromkeys(DEVICES, second["version"])
+    for i, devices in enumerate(waves, start=1):
+        wave = rollout.locator(f".wave[data-wave='{i}']")
+        assert wave.locator(".wave-state").inner_text() == "passed"
+        chips = wave.locator(".chip.updated")
+        assert sorted(chips.all_inner_texts()) == sorted(devices)
+        assert "calls to the new version" in wave.locator(".gate").inner_text()
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "deployment-rollout")
 
 
 def test_logs_follow_live_with_filters(fleet: LocalFleet, browser: Browser) -> None:

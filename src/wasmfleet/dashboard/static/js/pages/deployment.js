@@ -3,23 +3,71 @@
 
 import { el, fill, errorBox, heading, statusBadge, table, timeAgo } from "../ui.js";
 
-// A rollout: its status and one row of device chips per wave (done, current, waiting).
+const FINISHED = ["succeeded", "failed", "undone", "rolled_back"];
+
+// What one wave of a rollout is at: its gate decides, else where the rollout stands.
+function waveState(r, i, devices, gate) {
+  if (gate) return gate.passed ? "passed" : "failed";
+  if (devices.length && devices.every((d) => r.skipped?.[d])) return "skipped";
+  if (i < r.wave) return "passed";
+  if (FINISHED.includes(r.status)) {
+    const touched = devices.some((d) => r.updated?.[d]);
+    return i === r.wave && touched && r.status !== "succeeded" ? "stopped" : "not reached";
+  }
+  if (i > r.wave || r.status === "pending") return "waiting";
+  if (r.status === "paused") return "paused";
+  if (["rolling_back", "undoing"].includes(r.status)) return "putting back";
+  return devices.every((d) => r.updated?.[d] || r.skipped?.[d]) ? "observing" : "updating";
+}
+
+// A device of a wave: updated (green), put back, owed its old version, skipped, or not yet.
+function waveChip(r, d) {
+  const u = r.updated?.[d];
+  const [kind, why] = r.owed?.[d]
+    ? ["owed", `owed its previous version: ${r.owed[d].reason || "down"}`]
+    : r.skipped?.[d]
+      ? ["skipped", `skipped: ${r.skipped[d]}`]
+      : u?.back
+        ? ["back", "put back on the previous version"]
+        : u
+          ? ["updated", `updated ${timeAgo(u.at)}`]
+          : ["", "not updated yet"];
+  return el("span", { class: `chip ${kind}`, title: why, dataset: { device: d } }, d);
+}
+
+function options(o = {}) {
+  const sizes = (o.waves || []).length ? `waves ${o.waves.join(",")}` : `canary ${o.canary ?? 1}, growth ×${o.growth ?? 2}`;
+  return `${sizes} · pause ${o.pause_s ?? 10} s`;
+}
+
+// A rollout: its status, then one box per wave with its devices, its state and its gate.
 export function wavesView(r) {
   const waves = r.waves || [];
+  const gates = new Map((r.gates || []).map((g) => [g.wave, g]));
+  const ended = r.finished_at ? `, ended ${timeAgo(r.finished_at)}` : "";
   return el(
     "div",
-    { class: "rollout", dataset: { rollout: r.id } },
-    el("div", { class: "rollout-head" }, statusBadge(r.status), ` ${r.deployment} → ${r.to}`, el("span", { class: "muted" }, ` ${timeAgo(r.created_at)}`), r.reason ? el("span", { class: "muted" }, ` — ${r.reason}`) : null),
+    { class: "rollout", dataset: { rollout: r.id, status: r.status } },
+    el(
+      "div",
+      { class: "rollout-head" },
+      statusBadge(r.status),
+      el("strong", {}, ` ${r.deployment} → ${r.to}`),
+      el("span", { class: "muted small" }, ` ${options(r.options)} · started ${timeAgo(r.created_at)}${ended}`),
+    ),
+    r.reason ? el("p", { class: `rollout-reason ${r.status === "succeeded" ? "muted" : "bad"}` }, r.reason) : null,
     el(
       "ol",
       { class: "waves" },
       waves.map((devices, i) => {
-        const state = i < r.wave ? "done" : i === r.wave && !["succeeded", "failed", "undone", "rolled_back"].includes(r.status) ? "current" : i < r.wave || r.status === "succeeded" ? "done" : "waiting";
+        const gate = gates.get(i + 1);
+        const state = waveState(r, i, devices, gate);
         return el(
           "li",
-          { class: `wave wave-${state}` },
-          el("span", { class: "wave-name" }, i === 0 ? "canary" : `wave ${i + 1}`),
-          devices.map((d) => el("span", { class: `chip ${r.updated?.[d] ? "updated" : ""}`, title: r.updated?.[d] ? "updated" : "not yet" }, d)),
+          { class: `wave wave-${state.replace(/ /g, "-")}`, dataset: { wave: i + 1, state } },
+          el("div", { class: "wave-top" }, el("span", { class: "wave-name" }, i === 0 ? "canary" : `wave ${i + 1}`), el("span", { class: "wave-state" }, state), el("span", { class: "muted small" }, `${devices.length} device${devices.length === 1 ? "" : "s"}`)),
+          el("div", { class: "chips" }, devices.map((d) => waveChip(r, d))),
+          gate ? el("div", { class: "gate small", title: `gate judged ${timeAgo(gate.at)}` }, gate.reason) : null,
         );
       }),
     ),
