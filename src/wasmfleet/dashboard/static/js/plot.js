@@ -7,14 +7,15 @@ import { el } from "./ui.js";
 const WHOLE_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
 const COLOURS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d"];
 
-// A chart of lines over time: xs (Unix s) and lines [{label, values, unit}].
-export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
+// A chart of lines over time: xs (Unix s) and lines [{label, values, unit}]; range fixes
+// the y axis (say [0, 100] for percentages) instead of fitting it to the data.
+export function lineChart(host, { title, xs, lines, unit = "", height = 180, range = null }) {
   const width = Math.max(280, host.clientWidth || 560);
   const opts = {
     title,
     width,
     height,
-    scales: { x: { time: true } },
+    scales: range ? { x: { time: true }, y: { range } } : { x: { time: true } },
     axes: [{ incrs: WHOLE_SECONDS }, { label: unit, size: 60 }],
     series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
     legend: { live: false },
@@ -28,8 +29,9 @@ export function lineChart(host, { title, xs, lines, unit = "", height = 180 }) {
   };
 }
 
-// Several charts (calls/s, latency, QoA) of the `series` answer, one line per function.
-export function seriesCharts(host, answer, { empty = "No calls in this window yet." } = {}) {
+// Several charts (calls/s, latency, QoA) of the `series` answer, one line per function;
+// `device: false` leaves the device out of the line names (on a device's own page).
+export function seriesCharts(host, answer, { empty = "No calls in this window yet.", device = true } = {}) {
   const series = (answer && answer.series) || [];
   if (!series.some((s) => (s.points || []).length)) {
     host.replaceChildren(el("p", { class: "muted empty" }, empty));
@@ -37,7 +39,7 @@ export function seriesCharts(host, answer, { empty = "No calls in this window ye
   }
   const ts = [...new Set(series.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
   const index = new Map(ts.map((t, i) => [t, i]));
-  const name = (s) => [s.deployment, s.module && s.function ? `${s.module}.${s.function}` : s.function, s.device].filter(Boolean).join(" · ");
+  const name = (s) => [s.deployment, s.module && s.function ? `${s.module}.${s.function}` : s.function, device ? s.device : null].filter(Boolean).join(" · ");
   const lines = (key) =>
     series.map((s) => {
       const values = new Array(ts.length).fill(null);

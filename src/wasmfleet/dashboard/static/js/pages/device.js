@@ -83,6 +83,7 @@ export async function render(root, ctx, { name }) {
         title: "CPU and memory",
         xs,
         unit: "%",
+        range: [0, 100],
         lines: [
           { label: "CPU %", values: points.map((p) => (p.cpu == null ? null : p.cpu * 100)) },
           { label: "memory %", values: points.map((p) => (p.memory == null ? null : p.memory * 100)) },
@@ -96,7 +97,7 @@ export async function render(root, ctx, { name }) {
     const host = plots.querySelector(".series");
     const answer = await ctx.api.get(`/api/v1/metrics/series?device=${encodeURIComponent(name)}&window_s=${WINDOW_S}`);
     seriesStop();
-    seriesStop = seriesCharts(host, answer, { empty: "No calls on this device in the last 10 minutes." });
+    seriesStop = seriesCharts(host, answer, { empty: "No calls on this device in the last 10 minutes.", device: false });
   };
 
   const drawLogs = async () => {

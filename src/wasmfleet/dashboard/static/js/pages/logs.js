@@ -36,8 +36,8 @@ export async function render(root, ctx, params) {
   const devices = await ctx.api.get("/api/v1/devices");
   const device = el("select", { name: "device" }, el("option", { value: "" }, "all devices"), devices.map((d) => el("option", { value: d.name }, d.name)));
   const level = el("select", { name: "level" }, LEVELS.map((l) => el("option", { value: l }, l ? `${l} and worse` : "any level")));
-  const deployment = el("input", { name: "deployment", placeholder: "deployment name or id", size: 18 });
-  const q = el("input", { name: "q", type: "search", placeholder: "text in the message", size: 22 });
+  const deployment = el("input", { name: "deployment", placeholder: "deployment name or id" });
+  const q = el("input", { name: "q", type: "search", placeholder: "text in the message" });
   const pause = el("button", { type: "button" }, "Pause");
   const state = el("span", { class: "muted live-state" }, "connecting…");
   device.value = params.device || "";

@@ -29,7 +29,7 @@ function uploadForm(ctx, reload) {
       el("label", { class: "field" }, el("span", {}, "Note"), note),
       button,
     ),
-    el("div", { class: "row" }, bar, label),
+    el("div", { class: "row center" }, bar, label),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
