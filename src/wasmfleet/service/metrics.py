@@ -95,10 +95,7 @@ def counter_family(
     """A CounterMetricFamily (``name`` without ``_total``) with one sample per row."""
     from prometheus_client.core import CounterMetricFamily
 
-    family = CounterMetricFamily(name, documentation, labels=list(labels))
-    for values, value in rows:
-        family.add_metric(list(values), value)
-    return family
+    return _filled(CounterMetricFamily(name, documentation, labels=list(labels)), rows)
 
 
 def gauge_family(
@@ -110,7 +107,10 @@ def gauge_family(
     """A GaugeMetricFamily with one sample per row."""
     from prometheus_client.core import GaugeMetricFamily
 
-    family = GaugeMetricFamily(name, documentation, labels=list(labels))
+    return _filled(GaugeMetricFamily(name, documentation, labels=list(labels)), rows)
+
+
+def _filled(family: Any, rows: Iterable[tuple[Sequence[str], float]]) -> Any:
     for values, value in rows:
         family.add_metric(list(values), value)
     return family
