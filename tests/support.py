@@ -271,6 +271,17 @@ def readme_body(
     }
 
 
+def chain_fibo_to(body: dict[str, Any], next_url: str) -> dict[str, Any]:
+    """``body`` (a fibo deploy body) with fibo's result sent on to fibo at ``next_url``."""
+    body["instructions"]["modules"]["fibo"]["fibo"]["to"] = {
+        "url": next_url,
+        "path": "/{deployment}/modules/fibo/fibo",
+        "method": "GET",
+        "request": {"parameters": [{"name": "iterations", "in": "query"}]},
+    }
+    return body
+
+
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:
     """Poll ``predicate`` until it is true or ``timeout`` passes."""
     deadline = time.monotonic() + timeout

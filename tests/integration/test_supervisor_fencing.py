@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.integration.fake_orchestrator import running_orchestrator
-from tests.support import FileServer, SupervisorProcess, readme_body, wait_until
+from tests.support import FileServer, SupervisorProcess, chain_fibo_to, readme_body, wait_until
 
 Start = Callable[..., SupervisorProcess]
 EPOCH = "X-Wasmfleet-Epoch"
@@ -177,12 +177,7 @@ def test_chain_hops_carry_the_epoch(start_supervisor: Start, files: FileServer) 
     b = start_supervisor("chain-epoch-b")
     assert b.deploy(fibo(files, "pipe", 1)).status_code == 200
     body = fibo(files, "pipe", 2)
-    body["instructions"]["modules"]["fibo"]["fibo"]["to"] = {
-        "url": b.url,
-        "path": "/{deployment}/modules/fibo/fibo",
-        "method": "GET",
-        "request": {"parameters": [{"name": "iterations", "in": "query"}]},
-    }
+    chain_fibo_to(body, b.url)
     assert a.deploy(body).status_code == 200
     failed = call(a, "pipe")
     assert failed.status_code == 502

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests import wasmiot_bodies as bodies
-from tests.support import FileServer, SupervisorProcess, readme_body
+from tests.support import FileServer, SupervisorProcess, chain_fibo_to, readme_body
 from wasmfleet.runtime.host.camera import bundled_sample
 
 Start = Callable[..., SupervisorProcess]
@@ -80,12 +80,7 @@ def test_chain_scalar_across_two_supervisors(start_supervisor: Start, files: Fil
     a = start_supervisor("chain-a")
     assert b.deploy(readme_body(files, "pipe", "fibo")).status_code == 200
     body = readme_body(files, "pipe", "fibo")
-    body["instructions"]["modules"]["fibo"]["fibo"]["to"] = {
-        "url": b.url,
-        "path": "/{deployment}/modules/fibo/fibo",
-        "method": "GET",
-        "request": {"parameters": [{"name": "iterations", "in": "query"}]},
-    }
+    chain_fibo_to(body, b.url)
     assert a.deploy(body).status_code == 200
     call = a.get("/pipe/modules/fibo/fibo?iterations=7")
     assert call.status_code == 200, call.text

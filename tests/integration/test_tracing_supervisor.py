@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.support import FileServer, SupervisorProcess, readme_body
+from tests.support import FileServer, SupervisorProcess, chain_fibo_to, readme_body
 from wasmfleet.core.tracing import parse
 
 Start = Callable[..., SupervisorProcess]
@@ -19,12 +19,7 @@ def test_a_chain_keeps_the_callers_trace(start_supervisor: Start, files: FileSer
     a = start_supervisor("trace-a")
     assert b.deploy(readme_body(files, "tp", "fibo")).status_code == 200
     body = readme_body(files, "tp", "fibo")
-    body["instructions"]["modules"]["fibo"]["fibo"]["to"] = {
-        "url": b.url,
-        "path": "/{deployment}/modules/fibo/fibo",
-        "method": "GET",
-        "request": {"parameters": [{"name": "iterations", "in": "query"}]},
-    }
+    chain_fibo_to(body, b.url)
     assert a.deploy(body).status_code == 200
     call = a.get("/tp/modules/fibo/fibo?iterations=7", headers={"traceparent": CALLER})
     assert call.status_code == 200, call.text
