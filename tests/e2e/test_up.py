@@ -167,7 +167,8 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     crops = fleet.data_dir / "objects" / "store" / "crops" / "lab"
     assert len([p for p in crops.iterdir() if not p.name.startswith(".")]) == 9
     assert counter("cam-gw", "received") == 9 and counter("cam-gw", "handled") == 9
-    assert wait_until(lambda: counter("cam-gw", "bridged") == 9, timeout=20)  # 8 reports, 1 alert
+    bridged = wait_until(lambda: counter("cam-gw", "bridged") == 9, timeout=20)
+    assert bridged, json.dumps(api.get("/api/v1/devices/cam-gw").json().get("streams"))  # 8+1
     assert wait_until(lambda: counter("cloud-vm", "handled") == 9, timeout=20)
     assert counter("cloud-vm", "guest_published") == 9  # the crops
     # ML at the edge: cam-gw (started --no-nn) takes the picture, a device with WASI-NN

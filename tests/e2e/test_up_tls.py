@@ -70,12 +70,12 @@ def test_up_tls_serves_https_and_its_printed_commands_work(fleet: UpProcess) -> 
         for line in fleet.lines
         if line.strip().startswith("curl --cacert")
     ]
-    assert len(printed) == 3, fleet.output
+    assert len(printed) == 4, fleet.output  # status, /metrics, execute, a supervisor's function
     for command in printed:
         done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, (command, done.stderr)
         assert done.stdout.strip(), command
-    assert all("Authorization: Bearer $(cat " in command for command in printed[:2]), printed
+    assert all("Authorization: Bearer $(cat " in command for command in printed[:3]), printed
     without = subprocess.run(
         ["curl", "-sS", f"{url}/api/v1/status"], capture_output=True, text=True, timeout=30
     )
