@@ -16,6 +16,11 @@ property into an MQTT 5 destination, in the envelope into a 3.1.1 one.
 
 Without the outbox (``outbox=None``, best effort) messages are forwarded straight from
 ``on_message`` on a clean session: what the bridge holds in memory is lost with it.
+
+Only messages whose topic matches one of the bridge's filters cross it; anything else the
+source sends is acknowledged and counted as ``unsolicited``. amqtt 0.12 sends a connecting client
+the retained messages of every filter that *any* of its clients has subscribed to (e.g. a
+supervisor's ``wasmfleet/presence/...``), and a bridge must not copy those to the destination.
 """
 
 from __future__ import annotations
@@ -171,6 +176,7 @@ class Bridge:
             "forwarded": s["forwarded"],
             "rejected": s["rejected"],
             "dropped": s["dropped"],
+            "unsolicited": s["unsolicited"],
             "waiting": self.outbox.count() if self.outbox is not None else 0,
         }
 
@@ -181,7 +187,8 @@ class Bridge:
         return (
             f"source {up['source']}, destination {up['destination']}; received {c['received']}"
             f" (+{c['redelivered']} redelivered), forwarded {c['forwarded']}, "
-            f"rejected {c['rejected']}, dropped {c['dropped']}, waiting in outbox {c['waiting']}"
+            f"rejected {c['rejected']}, dropped {c['dropped']}, unsolicited {c['unsolicited']}, "
+            f"waiting in outbox {c['waiting']}"
         )
 
     # -- source side ---------------------------------------------------------------------
@@ -222,12 +229,32 @@ class Bridge:
 
     def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            if self.outbox is None:
+            if not self._wanted(message.topic):
+                self._drop_unsolicited(client, message)
+            elif self.outbox is None:
                 self._forward_now(message)
             else:
                 self._receive(client, message)
         except Exception:  # never let one message kill paho's network thread
             log.exception("could not take message %d; the source will redeliver it", message.mid)
+
+    def _wanted(self, topic: str) -> bool:
+        """True when ``topic`` matches one of the bridge's filters."""
+        return any(mqtt.topic_matches_sub(sub, topic) for sub in self.settings.topics)
+
+    def _drop_unsolicited(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
+        """A message the bridge did not subscribe to: acknowledged, counted, not forwarded."""
+        if message.qos > 0 and self.outbox is not None:
+            client.ack(message.mid, message.qos)  # manual acks: else the source redelivers it
+        if self.stats["unsolicited"] == 0:
+            log.info(
+                "source %s sent a message on %s, which none of the bridge's topics (%s) "
+                "match; it is not forwarded (later ones are only counted)",
+                self.settings.source.url,
+                message.topic,
+                ", ".join(self.settings.topics),
+            )
+        self.stats["unsolicited"] += 1
 
     def _receive(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         """Commit to the outbox, then acknowledge to the source."""
