@@ -265,8 +265,8 @@ def test_the_embedded_amqtt_broker_gets_mqtt_311(
         assert a.deploy(fibo_publishing(files, "aa", "fibo/out")).status_code == 200
         assert b.deploy(fibo_triggered(files, "ab", "fibo/out")).status_code == 200
         wait_subscribed(b, "fibo/out")
+        assert wait_until(lambda: streams(a)["connected"] is True, 15), streams(a)
         assert streams(a)["mqtt_protocol"] == streams(b)["mqtt_protocol"] == "3.1.1"
-        assert streams(a)["connected"] is True
         call_fibo(a, "aa")
         [triggered] = entries(b, "fibo", 1)
         assert triggered["success"] and "parent_span_id" not in triggered

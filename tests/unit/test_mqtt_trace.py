@@ -85,7 +85,7 @@ def test_the_outbox_keeps_the_trace_and_opens_an_outbox_from_before_it(tmp_path:
 
 def test_auto_falls_back_once_the_broker_refuses_mqtt_5() -> None:
     choice = ProtocolChoice("auto", capacity=256)
-    assert choice.version == MQTT_5 and choice.name == "5"
+    assert choice.version == MQTT_5 and choice.name == "auto"  # tries 5, not known yet
     options = choice.connect_options()
     assert options["clean_start"] is False
     assert options["properties"].SessionExpiryInterval == 0xFFFFFFFF
@@ -95,6 +95,10 @@ def test_auto_falls_back_once_the_broker_refuses_mqtt_5() -> None:
     assert choice.refused(SimpleNamespace(value=0x84))  # unsupported protocol version
     assert choice.take_fall_back() and not choice.take_fall_back()
     assert choice.version == MQTT_311 and choice.connect_options() == {}
+    assert choice.name == "3.1.1"
+    accepted = ProtocolChoice("auto", capacity=20)
+    accepted.connected()  # the broker took the MQTT 5 CONNECT
+    assert accepted.name == "5"
     assert ProtocolChoice("5", 1).refused(SimpleNamespace(value=0x84)) is False  # told 5: stays
     with pytest.raises(ValueError):
         ProtocolChoice("4", 1)

@@ -314,6 +314,7 @@ class BrokerLink:
 
     def _connected(self, session_present: bool) -> None:
         self.connected = True
+        self.version.connected()
         self.stats.connects += 1
         self.stats.last_error = None
         self._acks.clear()  # deliveries of an earlier connection are sent again by the broker

@@ -49,8 +49,13 @@ class ProtocolChoice:
 
     @property
     def name(self) -> str:
-        """``5`` or ``3.1.1``: what the link speaks (or tries) now."""
-        return PROTOCOL_NAMES[self.version]
+        """``5`` or ``3.1.1``: what the link speaks; ``auto`` while that is not known yet
+        (the broker neither asked nor connected to)."""
+        return PROTOCOL_NAMES[self.version] if self.decided else "auto"
+
+    def connected(self) -> None:
+        """The broker accepted the link's CONNECT: the version in use is settled."""
+        self.decided = True
 
     @property
     def v5(self) -> bool:
@@ -94,6 +99,7 @@ class ProtocolChoice:
             return False
         self.fall_back = False
         self.version = MQTT_311
+        self.decided = True
         return True
 
     def publish_properties(self, trace: TraceContext | None) -> Properties | None:
