@@ -341,3 +341,46 @@ def test_mixed_refusal_is_unprocessable_and_names_every_need() -> None:
     error = result.to_error()
     assert isinstance(error, Unprocessable)
     assert "room_temp:" in error.message and "room_fan:" in error.message
+
+
+def test_the_worked_example_in_docs_parses_and_binds_as_described() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "apps.md").read_text()
+    block = text.split("```yaml\nname: too-warm\n", 1)[1].split("```", 1)[0]
+    app = parse_app_text("name: too-warm\n" + block, {"too-warm-logic": [1]})
+    lab = [
+        parse_thing(
+            {
+                "kind": "sensor",
+                "name": "lab-temp",
+                "type": "temperature",
+                "location": "campus/lab-1",
+                "topic": "campus/lab-1/temp",
+                "outputs": {"celsius": "float"},
+            }
+        ),
+        parse_thing(
+            {
+                "kind": "controller",
+                "name": "lab-fan",
+                "type": "fan",
+                "location": "campus/lab-1",
+                "device": "edge-1",
+                "inputs": {"speed": "int 0..3"},
+            }
+        ),
+    ]
+    first = bind(app, "campus/lab-1", lab)
+    assert isinstance(first, Binding)
+    assert {n: t.name for n, t in first.things.items()} == {
+        "room_temp": "lab-temp",
+        "room_fan": "lab-fan",
+    }
+    second = bind(app, "campus/lab-1", lab, first.holds("too-warm-lab-1"))
+    assert isinstance(second, Refusal)
+    assert isinstance(second.to_error(), Conflict)
+    assert "held exclusively by install 'too-warm-lab-1'" in second.to_error().message
+    bench = bind(app, "campus/lab-1/bench", lab)
+    assert isinstance(bench, Refusal) and isinstance(bench.to_error(), Unprocessable)
+    assert resolve_parameters(app, {"speed": 2}) == {"threshold": 26, "speed": 2}
