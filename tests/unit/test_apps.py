@@ -7,17 +7,8 @@ from typing import Any
 
 import pytest
 
-from wasmfleet.core.apps import (
-    App,
-    Binding,
-    Hold,
-    Need,
-    Refusal,
-    bind,
-    parse_app,
-    parse_app_text,
-    resolve_parameters,
-)
+from wasmfleet.core.app_binding import Binding, Hold, Refusal, bind
+from wasmfleet.core.apps import App, Need, parse_app, parse_app_text, resolve_parameters
 from wasmfleet.core.errors import Conflict, InvalidArgument, InvalidDocument, Unprocessable
 from wasmfleet.core.places import ParamType, Thing, parse_thing
 
