@@ -98,7 +98,32 @@ def test_who_may_hand_out_which_role() -> None:
     assert all(covers(Role.ADMIN, r) for r in Role)
     assert covers("developer", "viewer") and not covers("developer", "operator")
     assert not covers("viewer", "developer") and not covers("viewer", "bogus")
-    assert set(HUMAN_ROLES) == LEVELS[Access.VIEW]
+    assert set(HUMAN_ROLES) - {Role.END_USER} == LEVELS[Access.VIEW]
+    assert LEVELS[Access.CATALOG] == set(HUMAN_ROLES)
+    assert covers("operator", "end-user") and not covers("end-user", "viewer")
+    assert covers("developer", "ai-developer") and covers("developer", "app-developer")
+    assert not covers("configurer", "developer")
+
+
+@pytest.mark.parametrize(
+    ("role", "level", "expected"),
+    [
+        ("configurer", Access.CONFIGURE, True),
+        ("developer", Access.CONFIGURE, False),
+        ("ai-developer", Access.DEVELOP, True),
+        ("ai-developer", Access.PUBLISH, False),
+        ("app-developer", Access.PUBLISH, True),
+        ("app-developer", Access.DEVELOP, False),
+        ("developer", Access.PUBLISH, True),
+        ("end-user", Access.INSTALL, True),
+        ("end-user", Access.VIEW, False),
+        ("end-user", Access.CATALOG, True),
+        ("viewer", Access.INSTALL, False),
+        ("operator", Access.INSTALL, True),
+    ],
+)
+def test_the_platform_roles_of_the_seed(role: str, level: Access, expected: bool) -> None:
+    assert (Role(role) in LEVELS[level]) is expected
 
 
 def test_docs_security_carries_the_table() -> None:

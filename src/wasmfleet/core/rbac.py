@@ -1,16 +1,29 @@
 """Who may call which orchestrator route: roles, access levels, and the one route table.
 
-Roles are what a token carries. ``admin`` (the platform configurer) may do everything;
-``developer`` (AI and app developers: modules, deployments) and ``operator`` (deploy, roll
-out, run) each cover ``viewer`` (read only); ``device`` is a supervisor's own credential
-(the routes devices call), issued when a supervisor joins with a ``device-join``
-token. A route is given an *access level*, and a level is the set of roles allowed on it:
+Roles are what a token carries. ``admin`` may do everything. The platform's people:
+
+    configurer     the platform configurer: registers locations, sensors and controllers
+    ai-developer   publishes models and other modules
+    app-developer  publishes apps (manifests that use modules, sensors and controllers)
+    developer      both developers at once (modules, apps, deployments)
+    operator       deploys, rolls out, runs, installs apps anywhere
+    end-user       installs apps at the locations they are allowed, and sees only their
+                   own installs (plus the catalogue of apps and places to pick from)
+    viewer         reads everything but installs
+
+``device`` is a supervisor's own credential (the routes devices call), issued when a
+supervisor joins with a ``device-join`` token. A route is given an *access level*, and a
+level is the set of roles allowed on it:
 
     open       no token needed (probes, the API documents)
-    view       viewer, developer, operator, admin
+    view       every person's role but end-user (read only)
+    catalog    view + end-user (apps, locations and one's installs: what an end user picks from)
     fetch      view + device (module files that supervisors download)
-    develop    developer, admin (push, describe, delete modules)
+    develop    ai-developer, developer, admin (push, describe, delete modules)
+    publish    app-developer, developer, admin (publish and delete apps)
+    configure  configurer, admin (locations, sensors, controllers)
     deploy     developer, operator, admin (deployments: create, change, remove, run)
+    install    end-user, operator, admin (install, change, uninstall and run app installs)
     operate    operator, admin (rollouts)
     admin      admin (users, audit, forgetting devices)
     device     device, admin (heartbeats, registration, log shipping)
@@ -35,18 +48,37 @@ class Role(StrEnum):
     DEVELOPER = "developer"
     OPERATOR = "operator"
     VIEWER = "viewer"
+    CONFIGURER = "configurer"
+    AI_DEVELOPER = "ai-developer"
+    APP_DEVELOPER = "app-developer"
+    END_USER = "end-user"
     DEVICE = "device"
     JOIN = "device-join"
 
 
-HUMAN_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.DEVELOPER, Role.OPERATOR, Role.VIEWER)
+HUMAN_ROLES: tuple[Role, ...] = (
+    Role.ADMIN,
+    Role.DEVELOPER,
+    Role.OPERATOR,
+    Role.VIEWER,
+    Role.CONFIGURER,
+    Role.AI_DEVELOPER,
+    Role.APP_DEVELOPER,
+    Role.END_USER,
+)
 """The roles a person's or a CI job's token may have (``device`` is for supervisors)."""
 
 COVERS: dict[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset(Role),
-    Role.DEVELOPER: frozenset({Role.DEVELOPER, Role.VIEWER}),
-    Role.OPERATOR: frozenset({Role.OPERATOR, Role.VIEWER}),
+    Role.DEVELOPER: frozenset(
+        {Role.DEVELOPER, Role.AI_DEVELOPER, Role.APP_DEVELOPER, Role.VIEWER}
+    ),
+    Role.OPERATOR: frozenset({Role.OPERATOR, Role.END_USER, Role.VIEWER}),
     Role.VIEWER: frozenset({Role.VIEWER}),
+    Role.CONFIGURER: frozenset({Role.CONFIGURER, Role.VIEWER}),
+    Role.AI_DEVELOPER: frozenset({Role.AI_DEVELOPER, Role.VIEWER}),
+    Role.APP_DEVELOPER: frozenset({Role.APP_DEVELOPER, Role.VIEWER}),
+    Role.END_USER: frozenset({Role.END_USER}),
     Role.DEVICE: frozenset({Role.DEVICE}),
     Role.JOIN: frozenset(),
 }
@@ -58,9 +90,13 @@ class Access(StrEnum):
 
     OPEN = "open"
     VIEW = "view"
+    CATALOG = "catalog"
     FETCH = "fetch"
     DEVELOP = "develop"
+    PUBLISH = "publish"
+    CONFIGURE = "configure"
     DEPLOY = "deploy"
+    INSTALL = "install"
     OPERATE = "operate"
     ADMIN = "admin"
     DEVICE = "device"
@@ -68,13 +104,17 @@ class Access(StrEnum):
     JOIN = "join"
 
 
-_HUMANS = frozenset(HUMAN_ROLES)
+_READERS = frozenset(HUMAN_ROLES) - {Role.END_USER}
 LEVELS: dict[Access, frozenset[Role]] = {
     Access.OPEN: frozenset(Role),
-    Access.VIEW: _HUMANS,
-    Access.FETCH: _HUMANS | {Role.DEVICE},
-    Access.DEVELOP: frozenset({Role.DEVELOPER, Role.ADMIN}),
+    Access.VIEW: _READERS,
+    Access.CATALOG: _READERS | {Role.END_USER},
+    Access.FETCH: _READERS | {Role.DEVICE},
+    Access.DEVELOP: frozenset({Role.AI_DEVELOPER, Role.DEVELOPER, Role.ADMIN}),
+    Access.PUBLISH: frozenset({Role.APP_DEVELOPER, Role.DEVELOPER, Role.ADMIN}),
+    Access.CONFIGURE: frozenset({Role.CONFIGURER, Role.ADMIN}),
     Access.DEPLOY: frozenset({Role.DEVELOPER, Role.OPERATOR, Role.ADMIN}),
+    Access.INSTALL: frozenset({Role.END_USER, Role.OPERATOR, Role.ADMIN}),
     Access.OPERATE: frozenset({Role.OPERATOR, Role.ADMIN}),
     Access.ADMIN: frozenset({Role.ADMIN}),
     Access.DEVICE: frozenset({Role.DEVICE, Role.ADMIN}),
@@ -103,6 +143,7 @@ def _r(method: str, path: str, access: Access, *, audited: bool | None = None) -
     return Rule(method, path, access, changes, wasmiot)
 
 
+CAT, PUB, CFG, INS = Access.CATALOG, Access.PUBLISH, Access.CONFIGURE, Access.INSTALL
 V, F, DV, DP, OP, AD, DE, SI, OPEN, JN = (
     Access.VIEW,
     Access.FETCH,
@@ -208,11 +249,40 @@ RULES: tuple[Rule, ...] = (
     _r("GET", "/ui/static/{path}", OPEN),
     _r("GET", f"{API}/events", V),
     _r("GET", f"{API}/logs/stream", V),
+    # issue 17: places — locations, sensors, controllers
+    _r("GET", f"{API}/locations", CAT),
+    _r("POST", f"{API}/locations", CFG),
+    _r("GET", f"{API}/locations/{{path}}", CAT),
+    _r("DELETE", f"{API}/locations/{{path}}", CFG),
+    _r("GET", f"{API}/sensors", V),
+    _r("POST", f"{API}/sensors", CFG),
+    _r("GET", f"{API}/sensors/{{name}}", V),
+    _r("DELETE", f"{API}/sensors/{{name}}", CFG),
+    _r("GET", f"{API}/controllers", V),
+    _r("POST", f"{API}/controllers", CFG),
+    _r("GET", f"{API}/controllers/{{name}}", V),
+    _r("DELETE", f"{API}/controllers/{{name}}", CFG),
+    # issue 17: apps and their installs (end users see only their own installs)
+    _r("GET", f"{API}/apps", CAT),
+    _r("POST", f"{API}/apps", PUB),
+    _r("GET", f"{API}/apps/{{key}}", CAT),
+    _r("GET", f"{API}/apps/{{name}}/versions", CAT),
+    _r("DELETE", f"{API}/apps/{{key}}", PUB),
+    _r("GET", f"{API}/installs", CAT),
+    _r("POST", f"{API}/installs", INS),
+    _r("GET", f"{API}/installs/{{name}}", CAT),
+    _r("DELETE", f"{API}/installs/{{name}}", INS),
+    _r("POST", f"{API}/installs/{{name}}/run", INS),
+    _r("GET", f"{API}/installs/{{name}}/fires", CAT),
+    # issue 17: notifications
+    _r("GET", f"{API}/notifications", V),
+    _r("POST", f"{API}/notifications/test", AD),
 )
 """Every route of the orchestrator with its access level, in the order the docs show them."""
 
 _LEAST_FIRST = (
-    Role.VIEWER, Role.DEVELOPER, Role.OPERATOR, Role.DEVICE, Role.JOIN, Role.ADMIN,
+    Role.END_USER, Role.VIEWER, Role.CONFIGURER, Role.AI_DEVELOPER, Role.APP_DEVELOPER,
+    Role.DEVELOPER, Role.OPERATOR, Role.DEVICE, Role.JOIN, Role.ADMIN,
 )  # fmt: skip
 _BY_ROUTE: dict[tuple[str, str], Rule] = {(r.method, r.path): r for r in RULES}
 

@@ -293,6 +293,105 @@ def _v8_execution_traces(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_executions_trace_id ON executions (trace_id)"))
 
 
+def _v9_places_and_apps(conn: Connection) -> None:
+    """Locations, sensors and controllers, apps, installs, holds, schedule fires (frozen copy)."""
+    md = MetaData()
+    json, json_null = json_column_type(), json_column_type(nullable=True)
+
+    Table(
+        "locations",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("path", Text, nullable=False),
+        Column("description", Text, nullable=False),
+        Column("created_by", Text, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Index("ix_locations_path", "path", unique=True),
+    )
+    Table(
+        "things",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("kind", STATUS, nullable=False),
+        Column("type", Text, nullable=False),
+        Column("location", Text, nullable=False),
+        Column("doc", json, nullable=False),
+        Column("created_by", Text, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_things_name", "name", unique=True),
+        Index("ix_things_location", "location"),
+        Index("ix_things_kind_type", "kind", "type"),
+    )
+    Table(
+        "apps",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("manifest", json, nullable=False),
+        Column("modules", json, nullable=False),
+        Column("description", Text, nullable=False),
+        Column("author", Text, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Index("ix_apps_name_version", "name", "version", unique=True),
+    )
+    Table(
+        "installs",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("app_id", ID, ForeignKey("apps.id"), nullable=False),
+        Column("location", Text, nullable=False),
+        Column("params", json, nullable=False),
+        Column("binding", json, nullable=False),
+        Column("schedule", json_null, nullable=True),
+        Column("notify", json, nullable=False),
+        Column("status", STATUS, nullable=False),
+        Column("reason", Text, nullable=True),
+        Column("deployment_id", ID, nullable=True),
+        Column("owner", Text, nullable=False),
+        Column("fired", Integer, nullable=False),
+        Column("last_fire", UTCDateTime, nullable=True),
+        Column("next_fire", UTCDateTime, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_installs_name", "name", unique=True),
+        Index("ix_installs_owner", "owner"),
+        Index("ix_installs_next_fire", "next_fire"),
+    )
+    Table(
+        "holds",
+        md,
+        Column(
+            "install_id",
+            ID,
+            ForeignKey("installs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("need", Text, primary_key=True),
+        Column("thing_id", ID, ForeignKey("things.id"), nullable=False),
+        Column("exclusive_thing", ID, nullable=True),
+        Index("ix_holds_thing_id", "thing_id"),
+        Index("ix_holds_exclusive_thing", "exclusive_thing", unique=True),
+    )
+    Table(
+        "schedule_fires",
+        md,
+        Column("key", String(128), primary_key=True),
+        Column("install_id", ID, ForeignKey("installs.id", ondelete="CASCADE"), nullable=False),
+        Column("fire_at", UTCDateTime, nullable=False),
+        Column("claimed_by", Text, nullable=False),
+        Column("claimed_at", UTCDateTime, nullable=False),
+        Column("outcome", STATUS, nullable=True),
+        Column("detail", Text, nullable=True),
+        Index("ix_schedule_fires_install_id", "install_id", "fire_at"),
+    )
+    md.create_all(conn, checkfirst=False)
+    conn.execute(text("ALTER TABLE users ADD COLUMN locations TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -312,6 +411,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "users and API tokens (sha256 only), expiring and revocable", _v6_identities),
     Migration(7, "the audit log of changes made through the API", _v7_audit),
     Migration(8, "executions get the id of their trace (traceparent)", _v8_execution_traces),
+    Migration(
+        9,
+        "locations, sensors and controllers, apps, installs with holds and schedule fires; "
+        "users get the locations they may install at",
+        _v9_places_and_apps,
+    ),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

@@ -205,9 +205,11 @@ users = Table(
     Column("role", STATUS, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime, nullable=True),
+    Column("locations", Text, nullable=True),
     Index("ix_users_name", "name", unique=True),
 )
-"""People and CI jobs; a disabled user's tokens are refused."""
+"""People and CI jobs; a disabled user's tokens are refused. ``locations`` (a JSON list of
+location paths, NULL = anywhere) is where an end user may install apps."""
 
 api_tokens = Table(
     "api_tokens",
@@ -245,6 +247,110 @@ audit = Table(
 )
 """Every change made through the API: who, when, which route and target, and the outcome."""
 
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_locations_path", "path", unique=True),
+)
+"""Locations (``campus/building/room``) the platform configurer registered."""
+
+things = Table(
+    "things",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", STATUS, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("doc", json_column_type(), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_things_name", "name", unique=True),
+    Index("ix_things_location", "location"),
+    Index("ix_things_kind_type", "kind", "type"),
+)
+"""Sensors and controllers: kind, type, location; ``doc`` keeps the rest (via, params)."""
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("manifest", json_column_type(), nullable=False),
+    Column("modules", json_column_type(), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_apps_name_version", "name", "version", unique=True),
+)
+"""App versions: the manifest as uploaded, and ``modules`` (need name -> module id)."""
+
+installs = Table(
+    "installs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("app_id", ID, ForeignKey("apps.id"), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("params", json_column_type(), nullable=False),
+    Column("binding", json_column_type(), nullable=False),
+    Column("schedule", json_column_type(nullable=True), nullable=True),
+    Column("notify", json_column_type(), nullable=False),
+    Column("status", STATUS, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("deployment_id", ID, nullable=True),
+    Column("owner", Text, nullable=False),
+    Column("fired", Integer, nullable=False),
+    Column("last_fire", UTCDateTime, nullable=True),
+    Column("next_fire", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_installs_name", "name", unique=True),
+    Index("ix_installs_owner", "owner"),
+    Index("ix_installs_next_fire", "next_fire"),
+)
+"""An app installed at a location: parameters, binding, schedule, who owns it, its status."""
+
+holds = Table(
+    "holds",
+    metadata,
+    Column(
+        "install_id",
+        ID,
+        ForeignKey("installs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("need", Text, primary_key=True),
+    Column("thing_id", ID, ForeignKey("things.id"), nullable=False),
+    Column("exclusive_thing", ID, nullable=True),
+    Index("ix_holds_thing_id", "thing_id"),
+    Index("ix_holds_exclusive_thing", "exclusive_thing", unique=True),
+)
+"""Which thing each install binds for each need; ``exclusive_thing`` (the thing id, NULL when
+shared) is unique, so two installs can never hold one controller exclusively."""
+
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("install_id", ID, ForeignKey("installs.id", ondelete="CASCADE"), nullable=False),
+    Column("fire_at", UTCDateTime, nullable=False),
+    Column("claimed_by", Text, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("outcome", STATUS, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_schedule_fires_install_id", "install_id", "fire_at"),
+)
+"""One row per schedule fire, claimed with INSERT (primary key ``core.schedule.fire_key``),
+so a fire runs exactly once even with several orchestrators."""
+
 STORE_TABLES = (
     "devices",
     "device_status",
@@ -257,5 +363,11 @@ STORE_TABLES = (
     "users",
     "api_tokens",
     "audit",
+    "locations",
+    "things",
+    "apps",
+    "installs",
+    "holds",
+    "schedule_fires",
 )
 """Every table of the store except ``schema_version``."""
