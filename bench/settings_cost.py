@@ -55,7 +55,8 @@ from wasmfleet.supervisor.settings import SupervisorSettings
 import pydantic, pydantic_settings
 types = {"str": str, "int": int, "float": float, "bool": bool, "path": Path, "size": int,
          "duration": float, "labels": dict[str, str], "capacity": str,
-         "nn_models": dict[str, str], "paths": tuple[Path, ...]}
+         "nn_models": dict[str, str], "paths": tuple[Path, ...],
+         "strings": tuple[str, ...]}
 fields = {}
 for item in declared(SupervisorSettings):
     default = item.default if isinstance(item.default, (str, int, float, bool)) else None

@@ -83,6 +83,11 @@ def sample(item: Setting, model_file: Path) -> tuple[list[str], str, str, Any]:
         args = [item.flag, "/keys/a.pub", item.flag, "/keys/b.pub"]
         expected = (Path("/keys/a.pub"), Path("/keys/b.pub"))
         return args, "/keys/a.pub,/keys/b.pub", '["/keys/a.pub", "/keys/b.pub"]', expected
+    if kind == "strings":
+        for a, b in (("http://a.example/x", "https://b.example/y"), ("a@x.org", "b@y.org")):
+            if item.check is None or item.check((a, b)) is None:
+                return [item.flag, a, item.flag, b], f"{a},{b}", json.dumps([a, b]), (a, b)
+        raise AssertionError(f"no sample value for {item.name}")
     if kind == "nn_models":
         text = f"digits={model_file}"
         return [item.flag, text], text, f'{{digits = "{model_file}"}}', {"digits": model_file}
@@ -91,7 +96,7 @@ def sample(item: Setting, model_file: Path) -> tuple[list[str], str, str, Any]:
 
         return [item.flag, "cores=3"], "cores=3", "{cores = 3}", CapacitySpec(cores=3)
     assert kind == "str", f"{item.name}: no sample for kind {kind}"
-    for text in ("sample-7", "http://sample:7", "postgresql://u@sample/db"):
+    for text in ("sample-7", "http://sample:7", "postgresql://u@sample/db", "ops@sample.org"):
         if item.check is None or item.check(text) is None:
             return [item.flag, text], text, json.dumps(text), text
     raise AssertionError(f"no sample value for {item.name}")

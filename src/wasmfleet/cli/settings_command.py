@@ -29,6 +29,7 @@ _CLI_TYPES: dict[str, Any] = {
     "labels": list[str],
     "nn_models": list[str],
     "paths": list[Path],
+    "strings": list[str],
 }
 _METAVARS = {
     "str": "TEXT",
@@ -41,6 +42,7 @@ _METAVARS = {
     "nn_models": "NAME=PATH",
     "paths": "FILE",
     "capacity": "KEY=VALUE,...",
+    "strings": "TEXT",
 }
 
 

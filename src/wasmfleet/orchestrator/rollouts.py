@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,7 @@ class RolloutDriver:
         self._wake: dict[str, asyncio.Event] = {}
         self.metrics: OrchestratorMetrics | None = None
         self.notify: Notify = quiet
+        self.on_rolled_back: Callable[[RolloutRecord], None] = lambda record: None
 
     def changed(self, record: RolloutRecord) -> None:
         """Tell ``notify`` that a rollout was stored."""
@@ -370,9 +371,12 @@ class RolloutDriver:
             record = await asyncio.to_thread(self.store.get_rollout, rollout_id)
             if record is None or (expect is not None and record.status != expect):
                 return False
+            before = record.status
             change(record)
             await asyncio.to_thread(self.store.update_rollout, record)
             self.changed(record)
+            if record.status != before and record.status == RolloutStatus.ROLLED_BACK:
+                self.on_rolled_back(record)
             return True
 
     def _event(self, record: RolloutRecord, event: RolloutEvent, reason: str | None = None) -> None:

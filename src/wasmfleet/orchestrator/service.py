@@ -30,6 +30,7 @@ from wasmfleet.orchestrator.logs import LogService
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.modules import ModuleService
 from wasmfleet.orchestrator.monitor import FleetMonitor
+from wasmfleet.orchestrator.notify import Notifier, NotifyConfig
 from wasmfleet.orchestrator.reconcile import Reconciler
 from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.rollout_gate import FleetGate
@@ -105,6 +106,10 @@ class Orchestrator:
         for service in (self.deployments, self.executions, self.logs, self.rollouts):
             service.notify = self.events.publish
         self.monitor.listeners.append(self._device_changed)
+        self.notifier = Notifier(NotifyConfig.from_settings(settings))
+        """Webhooks and e-mail (docs/notifications.md); ``notify`` never blocks."""
+        self.monitor.listeners.append(self.notifier.device_transition)
+        self.rollouts.on_rolled_back = self.notifier.rollout_rolled_back
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.series = SeriesSampler(self)
         self.started_at = time.monotonic()
@@ -148,6 +153,7 @@ class Orchestrator:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
         self.events.bind()
         await asyncio.to_thread(self.auth.bootstrap)
+        await self.notifier.start()
         await self.monitor.load()
         if self.settings.mdns:
             await self.discovery.start()
@@ -174,6 +180,7 @@ class Orchestrator:
                 await task
         self._tasks.clear()
         await self.discovery.stop()
+        await self.notifier.stop()
         await self.client.aclose()
         self.store.close()
 

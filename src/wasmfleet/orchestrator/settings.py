@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.core.notify_targets import email_problem, parse_smtp_url, webhook_problem
 from wasmfleet.runtime.limits import MiB
 from wasmfleet.service.exposure import check_exposure
 from wasmfleet.service.http import BodyLimit
@@ -33,6 +34,15 @@ from wasmfleet.service.tls import check_ca_file, check_server_files, scheme
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DAY = 86400.0
+
+
+def _first_problem(items: tuple[str, ...], problem: Any) -> str | None:
+    """The first item's problem, naming the item (a check of a repeatable setting)."""
+    for item in items:
+        found = problem(item)
+        if found:
+            return f"{item!r} {found}"
+    return None
 
 
 def default_orchestrator_dir() -> Path:
@@ -239,6 +249,59 @@ class OrchestratorSettings:
         default_text="the system's CAs",
     )
 
+    notify_webhooks: tuple[str, ...] = setting(
+        (),
+        help="POST every notification (app started/stopped/failed, device dead, rollout "
+        "rolled back) as JSON to this http(s) URL (repeatable; docs/notifications.md).",
+        kind="strings",
+        flag="--notify-webhook",
+        env=("WASMFLEET_ORCHESTRATOR_NOTIFY_WEBHOOKS",),
+        key="notify-webhooks",
+        default_text="none",
+        check=lambda urls: _first_problem(urls, webhook_problem),
+    )
+    notify_emails: tuple[str, ...] = setting(
+        (),
+        help="E-mail every notification to this address through --smtp-url (repeatable).",
+        kind="strings",
+        flag="--notify-email",
+        env=("WASMFLEET_ORCHESTRATOR_NOTIFY_EMAILS",),
+        key="notify-emails",
+        default_text="none",
+        check=lambda addresses: _first_problem(addresses, email_problem),
+    )
+    notify_webhook_secret: str | None = setting(
+        None,
+        help="Sign each webhook body with HMAC-SHA256 under this secret (header "
+        "X-Wasmfleet-Signature: sha256=HEX).",
+        default_text="unsigned",
+    )
+    smtp_url: str | None = setting(
+        None,
+        help="The SMTP server e-mail goes through: smtp://[USER[:PASS]@]HOST[:PORT] (port 25), "
+        "smtps:// (TLS, 465) or smtp+starttls:// (587).",
+        default_text="no e-mail",
+    )
+    smtp_from: str | None = setting(
+        None,
+        help="The From address of notification e-mail.",
+        default_text="wasmfleet@ this host's name",
+        check=lambda address: email_problem(address),
+    )
+    notify_timeout_s: float = setting(
+        10.0, help="Seconds one webhook call or SMTP step may take.", check=above(0)
+    )
+    notify_attempts: int = setting(
+        3,
+        help="Tries per notification and target (a refusal such as a 4xx is not retried).",
+        check=between(1, 10),
+    )
+    keep_notifications: int = setting(
+        200,
+        help="Deliveries remembered for GET /api/v1/notifications (the newest).",
+        check=between(1, 100_000),
+    )
+
     @property
     def tls(self) -> bool:
         """True when this orchestrator serves HTTPS."""
@@ -302,6 +365,7 @@ class OrchestratorSettings:
             where_to_set(OrchestratorSettings, "tls_key"),
         )
         check_ca_file(self.ca_file, where_to_set(OrchestratorSettings, "ca_file"))
+        self._validate_notifications()
         if not self.suspect_phi < self.phi_threshold:
             raise ConfigurationError(
                 f"suspect phi must be below the phi threshold ({self.phi_threshold:g}), "
@@ -312,6 +376,15 @@ class OrchestratorSettings:
                 f"the lease ({self.lease_s:g} s) must be between 0 and the acceptable pause "
                 f"({self.acceptable_pause_s:g} s), so that a device's lease always ends "
                 "before it can be declared dead and its stateful steps moved."
+            )
+
+    def _validate_notifications(self) -> None:
+        if self.smtp_url:
+            parse_smtp_url(self.smtp_url, where_to_set(OrchestratorSettings, "smtp_url"))
+        elif self.notify_emails:
+            raise ConfigurationError(
+                "--notify-email needs --smtp-url smtp://HOST:PORT (the server the e-mail is "
+                "sent through)."
             )
 
     def _validate_signatures(self) -> None:

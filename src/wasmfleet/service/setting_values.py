@@ -311,6 +311,18 @@ def parse_paths(items: list[str] | tuple[Any, ...] | str, what: str) -> tuple[Pa
     return tuple(paths)
 
 
+def parse_strings(items: list[str] | tuple[Any, ...] | str, what: str) -> tuple[str, ...]:
+    """Texts from a list, or from one comma-separated string (an environment variable)."""
+    if isinstance(items, str):
+        items = [part for part in items.split(",") if part.strip()]
+    texts = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigurationError(f"{what} must be a list of non-empty texts, got {item!r}.")
+        texts.append(item.strip())
+    return tuple(dict.fromkeys(texts))
+
+
 def _show_pairs(value: Any) -> str:
     return ",".join(f"{k}={v}" for k, v in value.items()) if value else "none"
 
@@ -355,6 +367,12 @@ KINDS: dict[str, Kind] = {
             lambda text, where: parse_paths(text, where), (list, tuple),
             coerce=lambda value, where: parse_paths(value, where),
             show=lambda v: ",".join(str(p) for p in v) or "none", repeatable=True,
+        ),
+        Kind(
+            "strings", "texts (a list, or 'a,b')",
+            lambda text, where: parse_strings(text, where), (list, tuple),
+            coerce=lambda value, where: parse_strings(value, where),
+            show=lambda v: ",".join(v) or "none", repeatable=True,
         ),
         Kind(
             "capacity", "capacity such as cores=2,memory=2048MiB (text or a table)",
