@@ -130,7 +130,7 @@ def _masked(text: str) -> str:
 def parse_smtp_url(text: str, where: str = "--smtp-url") -> SmtpServer:
     """``smtp://[user[:pass]@]host[:port]`` (or smtps://, smtp+starttls://) as an SmtpServer;
     ConfigurationError with a sentence when it does not parse."""
-    example = "e.g. smtp+starttls://alerts:secret@mail.example.org:587"
+    example = "e.g. smtp+starttls://USER:PASSWORD@mail.example.org:587"
     shown = _masked(text)
     try:
         parts = urlsplit(text.strip())
