@@ -290,3 +290,15 @@ def test_targets_are_redacted_for_callers_other_than_admins() -> None:
     )
     assert redacted("http://127.0.0.1/h") == "http://127.0.0.1/***"
     assert redacted("ops@example.org") == "o***@example.org"
+
+
+def test_a_test_without_targets_says_how_to_set_them() -> None:
+    from wasmfleet.core.errors import InvalidDocument
+
+    async def body(notifier: Notifier) -> None:
+        with pytest.raises(InvalidDocument) as caught:
+            await notifier.test()
+        assert "--notify-webhook URL or --notify-email ADDRESS" in caught.value.message
+        assert notifier.deliveries() == []
+
+    run(NotifyConfig(**FAST), body)
