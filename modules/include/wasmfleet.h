@@ -6,7 +6,8 @@
  *     broker (`wasmfleet supervisor --broker mqtt://host:1883`);
  *   - wasmfleet_image_decode and wasmfleet_image_encode wherever Pillow is installed
  *     (it is a dependency of wasmfleet, so normally everywhere), broker or not;
- *   - wasmfleet_qoa_report on every device.
+ *   - wasmfleet_qoa_report, wasmfleet_thing_read, wasmfleet_thing_send and wasmfleet_param
+ *     on every device (the last three answer an app install's things and parameters).
  * A device that lacks what a function needs refuses a module importing it (422
  * missing_imports, saying what to install or start), and the orchestrator places such
  * modules only on devices that list every function they import among their interfaces.
@@ -105,6 +106,46 @@ int32_t wasmfleet_image_encode(const uint8_t *pixels, int32_t width, int32_t hei
  */
 WASMFLEET_IMPORT("qoa_report")
 int32_t wasmfleet_qoa_report(float latency_ms, float confidence);
+
+/* Results of wasmfleet_thing_read(), wasmfleet_thing_send() and wasmfleet_param(). */
+enum {
+    WASMFLEET_THING_EUNBOUND = -1,     /* the function has no thing (or parameter) by that name */
+    WASMFLEET_THING_EKIND = -2,        /* read of a controller, or send to a sensor */
+    WASMFLEET_THING_ENOREADING = -3,   /* no reading yet (nothing on its topic, no driver) */
+    WASMFLEET_THING_EINVALID = -4,     /* the command (or reading) does not fit the thing */
+    WASMFLEET_THING_EBUSY = -5,        /* too many messages waiting to be sent; retry later */
+    WASMFLEET_THING_EDISCONNECTED = -6, /* the broker is unreachable right now */
+    WASMFLEET_THING_ENOBROKER = -7,    /* a topic controller on a device without a broker */
+};
+
+/*
+ * wasmfleet.thing_read(i32 name_ptr, i32 name_len, i32 buf_ptr, i32 buf_len) -> i32
+ * Copies the latest reading of the sensor the app binds as `name` (e.g. "room_temp") into
+ * buf as a JSON object of the sensor's declared outputs (e.g. {"celsius":21.5}, UTF-8, not
+ * NUL-terminated) and returns its full length (more than buf_len: it was cut short), or a
+ * negative WASMFLEET_THING_E* code.
+ */
+WASMFLEET_IMPORT("thing_read")
+int32_t wasmfleet_thing_read(const char *name, uint32_t name_len, char *buf, uint32_t buf_len);
+
+/*
+ * wasmfleet.thing_send(i32 name_ptr, i32 name_len, i32 data_ptr, i32 data_len) -> i32
+ * Sends a command (a JSON object such as {"speed":2}) to the controller the app binds as
+ * `name`, after checking it against the controller's declared inputs. 0 when it was handed
+ * on (published to the controller's topic, or applied by the device's driver), else a
+ * negative WASMFLEET_THING_E* code.
+ */
+WASMFLEET_IMPORT("thing_send")
+int32_t wasmfleet_thing_send(const char *name, uint32_t name_len, const char *data,
+                             uint32_t data_len);
+
+/*
+ * wasmfleet.param(i32 name_ptr, i32 name_len, i32 buf_ptr, i32 buf_len) -> i32
+ * Copies the app install's parameter `name` into buf as JSON text (26, 0.5, true, "eco")
+ * and returns its full length, or WASMFLEET_THING_EUNBOUND when there is no such parameter.
+ */
+WASMFLEET_IMPORT("param")
+int32_t wasmfleet_param(const char *name, uint32_t name_len, char *buf, uint32_t buf_len);
 
 /* Packs an output buffer as the i64 result of a bytes-ABI function. */
 static inline int64_t wasmfleet_output(const void *ptr, uint32_t len) {

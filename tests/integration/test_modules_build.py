@@ -317,7 +317,7 @@ class _Publisher:
         return 0
 
 
-def _runtime_guest(wasm: Path, workdir: Path, publisher: _Publisher) -> Any:
+def _runtime_guest(wasm: Path, workdir: Path, publisher: _Publisher, things: Any = None) -> Any:
     """The image modules run in the wasmfleet runtime: the Pillow host functions are real."""
     from wasmfleet.runtime.engine import WasmEngine
     from wasmfleet.runtime.host.functions import HostDevices
@@ -325,7 +325,7 @@ def _runtime_guest(wasm: Path, workdir: Path, publisher: _Publisher) -> Any:
     from wasmfleet.runtime.limits import RuntimeLimits
 
     engine = WasmEngine(RuntimeLimits(call_timeout_s=5.0, memory_limit_bytes=MEMORY_LIMIT))
-    devices = HostDevices(None, None, mqtt=publisher)
+    devices = HostDevices(None, None, mqtt=publisher, things=things)
     compiled = engine.compile(wasm.read_bytes())
     return WasmInstance(engine, compiled, workdir, devices, deployment="d", module=wasm.stem)
 
@@ -367,6 +367,38 @@ def scenario_crops(wasm: Path, workdir: Path) -> Any:
         except Exception as err:
             seen.append(str(err))
     return [*seen, publisher.sent, guest.call("stored", ())]
+
+
+class _Things:
+    """A stand-in for the supervisor's things (hardware): readings in, commands kept."""
+
+    def __init__(self, readings: list[bytes | int], params: dict[str, bytes]) -> None:
+        self.readings = readings
+        self.params = params
+        self.sent: list[tuple[str, bytes]] = []
+
+    def read(self, ctx: Any, name: str) -> bytes | int:
+        return self.readings.pop(0) if name == "room_temp" else -1
+
+    def send(self, ctx: Any, name: str, command: bytes) -> int:
+        self.sent.append((name, command))
+        return 0 if name == "room_fan" else -1
+
+    def param(self, ctx: Any, name: str) -> bytes | None:
+        return self.params.get(name)
+
+
+def scenario_too_warm_logic(wasm: Path, workdir: Path) -> Any:
+    """modules/too-warm-logic in the wasmfleet runtime, its things and params stubbed."""
+    readings: list[bytes | int] = [b'{"celsius":30.5}', b'{"celsius":21}', -3, b'{"x":1}']
+    readings.append(b'{"temperature":27}')
+    things = _Things(readings, {"threshold": b"26", "speed": b"2"})
+    guest = _runtime_guest(wasm, workdir, _Publisher(), things)
+    seen = [guest.call("check", ()) for _ in range(4)]
+    seen.append(guest.call("celsius", ()))
+    things.params = {}  # no parameters: threshold 26 and speed 1 by default
+    seen.append(guest.call("check", ()))
+    return [*seen, things.sent]
 
 
 ASTRONAUT_FACE = (89, 40, 47, 48)
@@ -536,6 +568,22 @@ SCENARIOS: dict[str, tuple[Callable[[Path, Path], Any], Any]] = {
             *([True], [], [], "face.detect rejected its input (error code -1)."),
             *(-5, 1, 0, -1),
             *(0.5, 0.25),
+        ],
+    ),
+    "too-warm-logic": (
+        scenario_too_warm_logic,
+        [
+            2,
+            0,
+            -3,
+            -8,
+            21.0,
+            1,
+            [
+                ("room_fan", b'{"speed":2}'),
+                ("room_fan", b'{"speed":0}'),
+                ("room_fan", b'{"speed":1}'),
+            ],
         ],
     ),
     "imginfo": (

@@ -48,6 +48,9 @@ HOST_IMPORTS = {
     ("wasmfleet", "image_decode"): (("i32",) * 5, ("i32",)),
     ("wasmfleet", "image_encode"): (("i32",) * 6, ("i32",)),
     ("wasmfleet", "qoa_report"): (("f32", "f32"), ("i32",)),
+    ("wasmfleet", "thing_read"): (("i32",) * 4, ("i32",)),
+    ("wasmfleet", "thing_send"): (("i32",) * 4, ("i32",)),
+    ("wasmfleet", "param"): (("i32",) * 4, ("i32",)),
     # ... and WASI-NN preview1 (modules/include/wasi_nn.h)
     ("wasi_ephemeral_nn", "load"): (("i32",) * 5, ("i32",)),
     ("wasi_ephemeral_nn", "load_by_name"): (("i32",) * 3, ("i32",)),

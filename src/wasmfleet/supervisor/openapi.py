@@ -156,6 +156,9 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/api/v1/status": {"get": _get("Counters of the runtime, calls, logs and registration")},
+    "/api/v1/things": {
+        "get": _get("App installs' sensors and controllers here: bindings, readings, commands")
+    },
     "/{deployment}/modules/{module}/{function}": {
         "get": {
             "summary": "Call a function with query arguments (names or positions)",

@@ -54,6 +54,7 @@ class SupervisorRoutes:
             Route("/request-history/{request_id}", self.history_entry, methods=["GET"]),
             Route("/module_results/{module}/{file}", self.module_result, methods=["GET"]),
             Route("/api/v1/status", self.status, methods=["GET"]),
+            Route("/api/v1/things", self.things, methods=["GET"]),
             Route(call_path, self.calls, methods=["GET", "POST"]),
             Route(call_path + "/{file}", self.function_file, methods=["GET"]),
         ]
@@ -74,6 +75,7 @@ class SupervisorRoutes:
                     "/livez",
                     "/readyz",
                     "/api/v1/status",
+                    "/api/v1/things",
                     "/request-history",
                     "/.well-known/wasmiot-device-description",
                 ],
@@ -146,6 +148,10 @@ class SupervisorRoutes:
     async def status(self, request: Request) -> Response:
         """GET /api/v1/status: counters of the runtime, calls, logs and registration."""
         return JSONResponse(self.sup.status())
+
+    async def things(self, request: Request) -> Response:
+        """GET /api/v1/things: an app install's bound things, readings and commands here."""
+        return JSONResponse(self.sup.things.snapshot())
 
     # -- history and files ----------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from wasmfleet.supervisor.rpc import HttpRpcTransport
 from wasmfleet.supervisor.settings import SupervisorSettings
 from wasmfleet.supervisor.store import DeploymentStore
 from wasmfleet.supervisor.streams import StreamService
+from wasmfleet.supervisor.things import ThingService
 from wasmfleet.supervisor.trust import OrchestratorBearer, join, load_credentials
 
 if TYPE_CHECKING:
@@ -97,8 +98,12 @@ class Supervisor:
         self.streams = StreamService(settings, self.calls)
         self.bridges = BridgeService(settings)
         self.quality = QualityBook()
-        self.manager.watchers = [self.streams, self.bridges, self.quality]
+        self.things = ThingService(settings.name, self.devices)
+        self.streams.sensors = self.things
+        # things before streams: the streams' subscriptions include the sensor topics
+        self.manager.watchers = [self.things, self.streams, self.bridges, self.quality]
         self.devices.mqtt = self.streams.link
+        self.devices.things = self.things
         self.devices.qoa = self.quality
         local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
         # Over TLS, call ourselves by the name our certificate is made for.
@@ -235,6 +240,7 @@ class Supervisor:
             "heartbeat": self.heartbeat.stats(),
             "streams": self.streams.stats(),
             "bridges": self.bridges.stats(),
+            "controllers": self.things.snapshot()["controllers"],
             "qoa": self.quality.snapshot(),
             "nn": self.nn.status(),
             "swaps": self.manager.swap.stats(),

@@ -47,6 +47,7 @@ from wasmfleet.supervisor.calls import CallRequest, CallService
 from wasmfleet.supervisor.deployment import BoundFunction, Deployment
 from wasmfleet.supervisor.mqtt_link import BrokerLink, Delivery
 from wasmfleet.supervisor.settings import SupervisorSettings
+from wasmfleet.supervisor.things import ThingService
 from wasmfleet.supervisor.triggers import TriggerRoute, trigger_input
 
 log = logging.getLogger("wasmfleet.supervisor.streams")
@@ -68,6 +69,8 @@ class StreamService:
             ("received", "handled", "failed", "dead_lettered", "published", "unmatched"), 0
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.sensors: ThingService | None = None
+        """An app install's sensor topics (things.py): subscribed, and fed each message."""
         broker = settings.broker
         self.link: BrokerLink | None = None
         if broker is not None:
@@ -150,7 +153,7 @@ class StreamService:
     def _subscribe(self) -> None:
         if self.link is None:
             return
-        wanted: dict[str, int] = {}
+        wanted = self.sensors.sensor_topics() if self.sensors is not None else {}
         for route in self.routes.values():
             topic_filter = route.trigger.topic
             wanted[topic_filter] = max(route.trigger.qos, wanted.get(topic_filter, 0))
@@ -161,6 +164,7 @@ class StreamService:
     def _arrived(self, delivery: Delivery) -> None:
         """A message arrived (event loop): start its function runs, in arrival order."""
         self.counters["received"] += 1
+        fed = self.sensors is not None and self.sensors.reading(delivery.topic, delivery.payload)
         targets = self._targets.get(delivery.topic)
         if targets is None:
             targets = [r for r in self.routes.values() if matches(r.trigger.topic, delivery.topic)]
@@ -171,7 +175,7 @@ class StreamService:
             targets = [r for r in targets if not r.seen_retained(delivery.topic, delivery.payload)]
         assert self.link is not None
         if not targets:
-            self.counters["unmatched"] += 1
+            self.counters["unmatched"] += 0 if fed else 1
             self.link.ack(delivery)
             return
         task = asyncio.ensure_future(self._handle(delivery, targets))

@@ -1,6 +1,7 @@
 """The host functions: the wasmiot set (``sys.*``, ``camera.*``, ``dht.*``,
 ``communication.rpcCall``), wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``;
-images, see ``images``) and WASI-NN (``wasi_ephemeral_nn.*``, see ``wasi_nn``).
+images, see ``images``; an app's sensors, controllers and parameters, see ``things``) and
+WASI-NN (``wasi_ephemeral_nn.*``, see ``wasi_nn``).
 
 Each function is defined for the exact signatures existing wasmiot modules import; a few
 have more than one historical signature (``sys.println`` took a C string in the Python
@@ -17,11 +18,12 @@ from typing import Any, Protocol
 import wasmtime
 
 from wasmfleet.runtime.engine import FuncSignature
-from wasmfleet.runtime.host import images, messaging, qoa, wasi_nn
+from wasmfleet.runtime.host import images, messaging, qoa, things, wasi_nn
 from wasmfleet.runtime.host.camera import Camera
 from wasmfleet.runtime.host.guest import GuestContext, GuestMemory, HostCallError
 from wasmfleet.runtime.host.qoa import QoaSink
 from wasmfleet.runtime.host.sensors import SimulatedDht
+from wasmfleet.runtime.host.things import ThingAccess
 from wasmfleet.runtime.nn.models import ModelRegistry
 
 
@@ -60,6 +62,9 @@ class HostDevices:
     nn: ModelRegistry | None = field(default_factory=ModelRegistry)
     """The WASI-NN backends and models (runtime/nn); None or no backend: no
     ``wasi_ephemeral_nn.*`` functions."""
+    things: ThingAccess | None = None
+    """An app install's sensors, controllers and parameters (supervisor/things.py); None:
+    ``wasmfleet.thing_*`` and ``wasmfleet.param`` answer every name with E_UNBOUND."""
 
     @property
     def lacking(self) -> frozenset[str]:
@@ -302,6 +307,9 @@ HOST_FUNCTIONS: tuple[HostFunction, ...] = (
         "images",
     ),
     HostFunction("wasmfleet", "qoa_report", {_sig("f32 f32", "i32"): qoa.qoa_report}),
+    HostFunction("wasmfleet", "thing_read", {_sig("i32 i32 i32 i32", "i32"): things.thing_read}),
+    HostFunction("wasmfleet", "thing_send", {_sig("i32 i32 i32 i32", "i32"): things.thing_send}),
+    HostFunction("wasmfleet", "param", {_sig("i32 i32 i32 i32", "i32"): things.param}),
     *(
         HostFunction(wasi_nn.MODULE, name, {_sig(params, "i32"): builder}, "nn")
         for name, params, builder in (
