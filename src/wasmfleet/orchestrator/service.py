@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 import wasmfleet
+from wasmfleet.orchestrator.apps import AppService
 from wasmfleet.orchestrator.auth import Authenticator
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.deployments import DeploymentService
@@ -76,6 +77,7 @@ class Orchestrator:
             settings.keep_module_versions,
             trusted=trusted_keys(settings),
         )
+        self.apps = AppService(self.store, self.modules, settings.max_request_bytes)
         self.deployments = DeploymentService(
             self.store, self.client, settings, unavailable=self._unavailable
         )

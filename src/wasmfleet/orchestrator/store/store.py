@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from wasmfleet.orchestrator.store.apps import AppQueries
 from wasmfleet.orchestrator.store.deployments import DeploymentQueries
 from wasmfleet.orchestrator.store.devices import DeviceQueries
 from wasmfleet.orchestrator.store.engine import make_engine, masked
@@ -28,9 +29,10 @@ class Store(
     RetentionQueries,
     RolloutQueries,
     IdentityQueries,
+    AppQueries,
 ):
     """Devices, modules, deployments, executions, logs, rollouts, users, tokens and the audit
-    log in SQLite or PostgreSQL."""
+    log, apps and their installs in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
