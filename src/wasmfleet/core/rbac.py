@@ -70,7 +70,9 @@ HUMAN_ROLES: tuple[Role, ...] = (
 
 COVERS: dict[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset(Role),
-    Role.DEVELOPER: frozenset({Role.DEVELOPER, Role.AI_DEVELOPER, Role.APP_DEVELOPER, Role.VIEWER}),
+    Role.DEVELOPER: frozenset(
+        {Role.DEVELOPER, Role.AI_DEVELOPER, Role.APP_DEVELOPER, Role.VIEWER}
+    ),
     Role.OPERATOR: frozenset({Role.OPERATOR, Role.END_USER, Role.VIEWER}),
     Role.VIEWER: frozenset({Role.VIEWER}),
     Role.CONFIGURER: frozenset({Role.CONFIGURER, Role.VIEWER}),

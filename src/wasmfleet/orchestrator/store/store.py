@@ -17,6 +17,7 @@ from wasmfleet.orchestrator.store.identities import IdentityQueries
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
+from wasmfleet.orchestrator.store.places import PlaceQueries
 from wasmfleet.orchestrator.store.retention import RetentionQueries
 from wasmfleet.orchestrator.store.rollouts import RolloutQueries
 
@@ -29,10 +30,11 @@ class Store(
     RetentionQueries,
     RolloutQueries,
     IdentityQueries,
+    PlaceQueries,
     AppQueries,
 ):
-    """Devices, modules, deployments, executions, logs, rollouts, users, tokens and the audit
-    log, apps and their installs in SQLite or PostgreSQL."""
+    """Devices, modules, deployments, executions, logs, rollouts, users, tokens, the audit
+    log, locations, sensors and controllers, apps and their installs in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
