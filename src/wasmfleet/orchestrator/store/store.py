@@ -14,6 +14,7 @@ from wasmfleet.orchestrator.store.deployments import DeploymentQueries
 from wasmfleet.orchestrator.store.devices import DeviceQueries
 from wasmfleet.orchestrator.store.engine import make_engine, masked
 from wasmfleet.orchestrator.store.identities import IdentityQueries
+from wasmfleet.orchestrator.store.installs import InstallQueries
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
@@ -32,6 +33,7 @@ class Store(
     IdentityQueries,
     PlaceQueries,
     AppQueries,
+    InstallQueries,
 ):
     """Devices, modules, deployments, executions, logs, rollouts, users, tokens, the audit
     log, locations, sensors and controllers, apps and their installs in SQLite or PostgreSQL."""
