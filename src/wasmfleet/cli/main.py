@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "deploy": ("wasmfleet.cli.deployments", "deploy", "command"),
     "deployment": ("wasmfleet.cli.deployments", "app", "group"),
     "rollout": ("wasmfleet.cli.rollouts", "app", "group"),
+    "app": ("wasmfleet.cli.apps", "app", "group"),
     "exec": ("wasmfleet.cli.deployments", "exec_command", "command"),
     "dev": ("wasmfleet.cli.dev", "dev", "command"),
     "logs": ("wasmfleet.cli.logs", "logs", "command"),

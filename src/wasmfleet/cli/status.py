@@ -71,6 +71,13 @@ def status_view(answer: Any, url: str) -> RenderableType:
         moved = moves_table(deployments)
         if moved is not None:
             parts.append(moved)
+    installs = answer.get("installs") or []
+    if installs:
+        from wasmfleet.cli.apps import installs_table
+
+        shown = installs_table(installs)
+        shown.title = "installs"
+        parts.append(shown)
     return Group(*parts)
 
 
@@ -81,7 +88,7 @@ def status(
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
 ) -> None:
-    """Show the orchestrator, its devices by status, its deployments and counts."""
+    """Show the orchestrator, its devices by status, its deployments, installs and counts."""
     show_once_or_watch(
         orchestrator,
         "/api/v1/status",

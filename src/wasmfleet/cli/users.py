@@ -17,23 +17,39 @@ app = typer.Typer(
 
 
 def _users_table(users: list[dict[str, Any]]) -> Any:
-    result = table("name", "role", "created", "disabled")
+    result = table("name", "role", "locations", "created", "disabled")
     for u in users:
         disabled = ago(u.get("disabled_at")) if u.get("disabled_at") else ""
-        result.add_row(u["name"], u["role"], ago(u.get("created_at")), disabled)
+        where = ", ".join(u.get("locations") or []) or "anywhere"
+        result.add_row(u["name"], u["role"], where, ago(u.get("created_at")), disabled)
     return result
 
 
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ + -).")],
-    role: Annotated[str, typer.Option(help="admin, developer, operator or viewer.")] = "viewer",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="admin, developer, operator, viewer, configurer, ai-developer, app-developer "
+            "or end-user."
+        ),
+    ] = "viewer",
+    location: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Where an end user may install apps (at or below; repeatable; default: anywhere)."
+        ),
+    ] = None,
     orchestrator: OrchestratorOpt = DEFAULT_URL,
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a user; then `wasmfleet token create --user NAME` gives them a token."""
+    body: dict[str, Any] = {"name": name, "role": role}
+    if location:
+        body["locations"] = location
     with reported(), Client(orchestrator) as api:
-        user = api.post("/api/v1/users", json={"name": name, "role": role})
+        user = api.post("/api/v1/users", json=body)
     if output is Output.json:
         print_json(user)
     else:

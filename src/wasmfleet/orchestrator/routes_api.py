@@ -44,6 +44,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorBody, "description": "Bad input; the message says what to change."},
     404: {"model": schemas.ErrorBody, "description": "No such item."},
 }
+_INSTALL_SUMMARY = ("name", "app", "location", "status", "reason", "next_fire", "where")
 _MANIFEST_BODY = {
     "requestBody": {
         "required": True,
@@ -79,6 +80,10 @@ def api_router(orch: Orchestrator) -> APIRouter:
             "devices": [orch.device_view(d) for d in orch.store.list_devices()],
             "deployments": [deployment_view(d) for d in orch.store.list_deployments()],
             "counts": orch.store.counts(),
+            "installs": [
+                {k: v for k, v in orch.installs.view(i).items() if k in _INSTALL_SUMMARY}
+                for i in orch.store.list_installs()
+            ],
         }
 
     @router.post(

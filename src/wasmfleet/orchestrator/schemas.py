@@ -364,6 +364,8 @@ class Status(BaseModel):
     devices: list[Device]
     deployments: list[Deployment]
     counts: dict[str, Any]
+    installs: list[dict[str, Any]] = []
+    """Installed apps: name, app, location, status, next fire (docs/apps.md)."""
 
 
 class Forgotten(BaseModel):
