@@ -36,7 +36,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         store = open_store(sqlite_url(root / "orchestrator"))
         store.add_location("campus/lab-1", "", "tester")
         doc = {"kind": "sensor", "name": "lab-temp", "type": "temperature",
-               "location": "campus/lab-1", "topic": "campus/lab-1/temp",
+               "location": "campus/lab-1", "device": "edge-1",
                "outputs": {"celsius": "float"}}  # fmt: skip
         store.add_thing(parse_thing(doc), "tester")
         store.close()

@@ -25,11 +25,12 @@ needs:
 steps:
   - {module: logic, function: count, uses: [room_temp, room_fan]}
 """
+# device-attached (edge-1 has no broker: a thing on a topic needs a device that has one)
 THINGS = [
     {"kind": "sensor", "name": "lab-temp", "type": "temperature", "location": "campus/lab-1",
-     "topic": "campus/lab-1/temp", "outputs": {"celsius": "float"}},
+     "device": "edge-1", "outputs": {"celsius": "float"}},
     {"kind": "controller", "name": "lab-fan", "type": "fan", "location": "campus/lab-1",
-     "topic": "campus/lab-1/fan", "inputs": {"speed": "int 0..3"}},
+     "device": "edge-1", "inputs": {"speed": "int 0..3"}},
     {"kind": "sensor", "name": "hall-temp", "type": "temperature", "location": "campus/hall",
      "topic": "campus/hall/temp", "outputs": {"celsius": "float"}},
 ]  # fmt: skip
@@ -117,7 +118,7 @@ def test_install_binds_deploys_says_where_and_runs(fleet: Fleet) -> None:
           "start": "2030-01-01", "end": "2030-01-03", "count": 5}}, 400, "cannot be reached"),
         ({"location": "campus/lab-1", "schedule": {"cron": "@daily", "timezone": "UTC",
           "function": "add"}}, 400, "first step"),
-        ({"location": "campus/lab-1", "notify": {"webhook": ["ftp://x"]}}, 400, "http(s) URL"),
+        ({"location": "campus/lab-1", "notify": {"webhook": ["ftp://x"]}}, 400, "http:// or https:// URL"),
         ({"location": "campus/lab-1", "colour": "red"}, 400, "Unknown install field"),
     ],
 )  # fmt: skip

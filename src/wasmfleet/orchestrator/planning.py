@@ -153,9 +153,11 @@ def request_for(
             f"{r['module']}.{r['name']}" for r in module.requirements if r.get("kind") == "func"
         )
         features = step_features(step, requires, described[step.function][1])
-        if step.trigger is not None or step.publish is not None:
-            # Triggered or publishing steps need a device with an MQTT broker: only such
-            # devices offer (and advertise) the wasmfleet publish interface.
+        reached_by_topic = any(thing.via.kind == "topic" for thing in step.things.values())
+        if step.trigger is not None or step.publish is not None or reached_by_topic:
+            # Triggered or publishing steps, and steps reaching an app's sensor or controller
+            # on a topic, need a device with an MQTT broker: only such devices offer (and
+            # advertise) the wasmfleet publish interface.
             requires |= {BROKER_INTERFACE}
         steps.append(
             StepRequest(
