@@ -118,7 +118,7 @@ def test_install_binds_deploys_says_where_and_runs(fleet: Fleet) -> None:
           "start": "2030-01-01", "end": "2030-01-03", "count": 5}}, 400, "cannot be reached"),
         ({"location": "campus/lab-1", "schedule": {"cron": "@daily", "timezone": "UTC",
           "function": "add"}}, 400, "first step"),
-        ({"location": "campus/lab-1", "notify": {"webhook": ["ftp://x"]}}, 400, "http:// or https:// URL"),
+        ({"location": "campus/lab-1", "notify": {"webhook": ["ftp://x"]}}, 400, "https:// URL"),
         ({"location": "campus/lab-1", "colour": "red"}, 400, "Unknown install field"),
     ],
 )  # fmt: skip

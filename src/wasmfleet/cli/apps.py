@@ -189,10 +189,11 @@ def install(
     if output is Output.json:
         print_json(answer)
         return
-    _print_install(answer)
+    print_install(answer)
 
 
-def _print_install(view: dict[str, Any]) -> None:
+def print_install(view: dict[str, Any]) -> None:
+    """An install as lines: status, binding, where it runs, schedule, reason."""
     head = "would install" if view.get("dry_run") else "installed"
     typer.echo(f"{head} {view['name']} ({view['app']} at {view['location']}): {view['status']}")
     for need, bound in (view.get("binding") or {}).items():

@@ -5,7 +5,9 @@ an orchestrator and three supervisors as child processes on 127.0.0.1 (a camera 
 edge box and a cloud VM, told apart by labels, host interfaces and declared capacity; each
 told the broker), waits until the orchestrator lists them active, pushes the example
 modules, deploys a pipeline that crosses devices plus one placed by resources, runs each
-once, prints what to try next, and stops everything cleanly on Ctrl-C or SIGTERM.
+once, registers two labs with their sensors and controllers and installs an app there on a
+one-minute schedule (cli/up_apps.py), prints what to try next, and stops everything cleanly
+on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from wasmfleet.cli.local_fleet import (
 from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, log_args, setup_logging
 from wasmfleet.cli.modules import push_folder
 from wasmfleet.cli.output import note, spinner
+from wasmfleet.cli.up_apps import set_up_places
 from wasmfleet.cli.up_auth import admin_token, use_here, write_context
 from wasmfleet.cli.up_hints import what_next
 from wasmfleet.cli.up_streams import CLOUD_ENV, run_camera, start_sink
@@ -227,6 +230,7 @@ def up(
         )  # fmt: skip
         write_context(orch.url, token_file, local_tls.ca if local_tls else None)
         deployed: dict[str, dict[str, Any]] = {}
+        installed: dict[str, Any] | None = None
         examples = folder.parent / "examples" if folder is not None else None
         if not no_pipeline and folder is not None and examples is not None:
             os.environ[CLOUD_ENV] = cloud_url  # examples/uplink.yaml: ${WASMFLEET_CLOUD_BROKER}
@@ -235,10 +239,16 @@ def up(
                 note("")
                 start_sink(root, cloud_url, started, log)
                 run_camera(root, broker_url)
+            note("")
+            installed = set_up_places(
+                orch.url, root, examples, broker_url, started, token_file,
+                local_tls.ca if local_tls else None, log,
+            )  # fmt: skip
         what_next(
             orch.url, supervisors, deployed, examples, broker=shown_url,
             cloud_broker=cloud_shown if two else None, objects=root / "objects",
             ca_file=local_tls.ca if local_tls else None, token_file=token_file,
+            installed=installed,
         )  # fmt: skip
         sys.stdout.flush()
         _watch(orch, supervisors)

@@ -45,6 +45,7 @@ def what_next(
     objects: Path | None = None,
     ca_file: Path | None = None,
     token_file: Path | None = None,
+    installed: dict[str, Any] | None = None,
 ) -> None:
     """Copy-pasteable commands with the real ports (and the MQTT brokers' URLs, if any);
     ``ca_file``: the fleet serves HTTPS, its certificates signed by that CA; ``token_file``:
@@ -70,6 +71,15 @@ def what_next(
     ]
     if deployed:
         lines.append((f"{cli} module ls", "the modules pushed from modules/"))
+    if installed is not None:
+        name = installed.get("name", "too-warm-lab-1")
+        lines += [
+            (f"{cli} location ls", "the two labs, their sensors and controllers"),
+            (f"{cli} app installs", f"{name} and its next fire (every minute)"),
+            (f"{cli} app fires {name}", "each scheduled run and its outcome"),
+            (f"{cli} app run {name}", 'run it now: the fan in lab 1 gets {"speed": 2}'),
+            (f"{url}/ui/#/apps", "the app, its binding and where it runs, in the dashboard"),
+        ]
     if "camera-pipeline" in deployed:
         lines += [
             (f"{cli} deployment show camera-pipeline", "where each step went, and why"),
