@@ -52,7 +52,9 @@ function thingsTable(ctx, things, reload) {
       ? el("button", { type: "button", class: "danger small-button", onclick: () => removeThing(ctx, t, reload) }, "Remove")
       : ""]);
   }
-  return table(columns, things, { rowAttrs: (t) => ({ "data-thing": t.name, "data-kind": t.kind }) });
+  const grid = table(columns, things, { rowAttrs: (t) => ({ "data-thing": t.name, "data-kind": t.kind }) });
+  grid.classList.add("things"); // one column width in every location's table
+  return grid;
 }
 
 async function removeThing(ctx, t, reload) {
@@ -89,7 +91,7 @@ function node(ctx, loc, byParent, things, reload) {
       "summary",
       {},
       el("span", { class: "place-name" }, name),
-      el("span", { class: "muted small" }, ` ${loc.path}`),
+      loc.path !== name ? el("span", { class: "muted small" }, ` ${loc.path}`) : null,
       loc.description ? el("span", { class: "place-desc" }, ` — ${loc.description}`) : null,
       el("span", { class: "place-counts muted small" }, counts(loc, things)),
       ctx.session.can("DELETE", "/api/v1/locations/{path}")
