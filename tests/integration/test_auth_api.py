@@ -223,6 +223,6 @@ def _routes(routes: list[Any], prefix: str) -> Iterator[tuple[str, str]]:
             yield from _routes(route.original_router.routes, inner)
         elif getattr(route, "methods", None):
             for method in set(route.methods) - {"HEAD"}:
-                yield method, prefix + route.path
+                yield method, prefix + route.path_format
         elif hasattr(route, "routes") or hasattr(route, "app"):  # a Mount of static files
             yield "GET", prefix + route.path + "/{path}"

@@ -1,4 +1,5 @@
-"""``wasmfleet sensor``: simulated sensors that publish readings, controllers that log commands."""
+"""``wasmfleet sensor``: simulated sensors that publish readings, controllers that log commands;
+register|ls|show|rm of registered sensors come from cli/things.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from wasmfleet.core.errors import ConfigurationError, InvalidDocument, Unavailab
 from wasmfleet.core.topics import check_filter, check_topic
 
 app = typer.Typer(
-    help="Simulated sensors and controllers on MQTT: feed a stream, watch its commands.",
+    help="Sensors registered at locations (register, ls, show, rm), and simulated sensors and "
+    "controllers on MQTT: feed a stream, watch its commands.",
     no_args_is_help=True,
 )
 
@@ -40,6 +42,24 @@ QosOpt = Annotated[int, typer.Option(min=0, max=2, help="MQTT quality of service
 DurationOpt = Annotated[
     float | None,
     typer.Option(min=0.0, help="Stop after this many seconds (default: run until Ctrl-C)."),
+]
+RegisterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--register",
+        metavar="NAME",
+        help="Register it under NAME at --location first (replacing an earlier registration).",
+    ),
+]
+TypeOpt = Annotated[
+    str | None, typer.Option("--type", help="Its registered type (with --register).")
+]
+LocationOpt = Annotated[
+    str | None, typer.Option(help="Where it is registered, e.g. campus/lab-1 (with --register).")
+]
+OrchestratorOpt = Annotated[
+    str | None,
+    typer.Option(help="The orchestrator to register with (default: the client's settings)."),
 ]
 
 
@@ -90,6 +110,10 @@ def simulate(
             "scene, a figure walking through a room)."
         ),
     ] = None,
+    register: RegisterOpt = None,
+    type_name: TypeOpt = None,
+    location: LocationOpt = None,
+    orchestrator: OrchestratorOpt = None,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = "text",
 ) -> None:
@@ -102,6 +126,9 @@ def simulate(
     The last line says how many messages were sent and acknowledged, and the
     rate achieved. Exit status 1 if the broker cannot be reached or did not
     acknowledge every message.
+
+    With --register NAME --location PATH the sensor is first registered with
+    the orchestrator (type: --type, else the kind; reached on --topic).
 
     Example: wasmfleet sensor simulate --kind temperature
     --topic site/lab/temperature --rate 5/s --broker mqtt://127.0.0.1:1883
@@ -135,6 +162,14 @@ def simulate(
             source = TemperatureSource(readings)
     except (ConfigurationError, InvalidDocument) as err:
         _fail(err.message, 2)
+    if register is not None:
+        from wasmfleet.cli.things import SIMULATED_OUTPUTS, register_simulated
+
+        where = _registration(register, location)
+        outputs = SIMULATED_OUTPUTS[kind.value]
+        register_simulated(
+            "sensor", register, type_name or kind.value, where, topic, outputs, orchestrator
+        )
     limit = f"{count} message{'s' if count != 1 else ''}" if count else "until Ctrl-C"
     if duration is not None:
         limit = f"{limit}, at most {duration:g} s" if count else f"for {duration:g} s"
@@ -163,6 +198,13 @@ def simulate(
         raise typer.Exit(1)
 
 
+def _registration(name: str, location: str | None) -> str:
+    """The location to register at; exit 2 when --register comes without one."""
+    if not location:
+        _fail(f"--register {name} needs --location, e.g. --location campus/lab-1.", 2)
+    return location
+
+
 def _sensor_name(topic: str) -> str:
     """site/lab/temperature → 'lab'; one-level topics name themselves."""
     levels = [level for level in topic.split("/") if level]
@@ -181,6 +223,17 @@ def controller(
     duration: DurationOpt = None,
     broker: BrokerOpt = "mqtt://127.0.0.1:1883",
     qos: QosOpt = 1,
+    register: RegisterOpt = None,
+    type_name: TypeOpt = None,
+    location: LocationOpt = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            help="A command field it accepts, FIELD=TYPE ('speed=int 0..3'; with --register).",
+        ),
+    ] = None,
+    orchestrator: OrchestratorOpt = None,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = "text",
 ) -> None:
@@ -189,6 +242,10 @@ def controller(
     One line per command on stdout: its topic, a space, its payload (text as
     is, binary payloads as their size). Runs until Ctrl-C, --count or
     --duration; the number of commands received goes to stderr at the end.
+
+    With --register NAME --type fan --location PATH --input 'speed=int 0..3'
+    it is first registered with the orchestrator, reached on --topic (which
+    must then be one topic, no wildcards).
 
     Example: wasmfleet sensor controller --topic 'site/+/commands'
     --broker mqtt://127.0.0.1:1883
@@ -201,6 +258,20 @@ def controller(
         check_filter(topic, "--topic")
     except InvalidDocument as err:
         _fail(err.message, 2)
+    if register is not None:
+        from wasmfleet.cli.things import parse_fields, register_simulated
+
+        where = _registration(register, location)
+        if not type_name:
+            _fail(f"--register {register} needs --type, e.g. --type fan.", 2)
+        if "+" in topic.split("/") or "#" in topic.split("/"):
+            _fail(
+                f"--register needs one command topic, and --topic {topic!r} has a wildcard; "
+                "give the topic this controller is reached on, e.g. --topic site/lab-1/fan.",
+                2,
+            )
+        fields = parse_fields(inputs or [], "--input")
+        register_simulated("controller", register, type_name, where, topic, fields, orchestrator)
 
     def ready() -> None:
         say(f"controller listening on {topic} at {address.url}; Ctrl-C stops it")
@@ -216,3 +287,8 @@ def controller(
     except Unavailable as err:
         _fail(err.message, 1)
     say(f"received {received} command{'s' if received != 1 else ''}")
+
+
+from wasmfleet.cli.things import add_thing_commands  # noqa: E402 - after the simulators
+
+add_thing_commands(app, "sensor")

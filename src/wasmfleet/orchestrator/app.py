@@ -20,6 +20,7 @@ from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.routes_api import api_router
 from wasmfleet.orchestrator.routes_events import events_router
 from wasmfleet.orchestrator.routes_identities import identities_router
+from wasmfleet.orchestrator.routes_places import places_router
 from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.series import metrics_router
@@ -157,6 +158,7 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     )
     app.include_router(api_router(orch))
     app.include_router(rollouts_router(orch))
+    app.include_router(places_router(orch))
     app.include_router(wasmiot_router(orch))
     app.include_router(identities_router(orch))
     app.include_router(metrics_router(orch, orch.series))

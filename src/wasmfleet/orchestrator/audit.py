@@ -77,7 +77,7 @@ class AuditMiddleware:
 
 def target_of(path_params: dict[str, Any], body: bytes, status: int) -> str | None:
     """What a change was about: its path parameters, else what a 2xx answer names (its
-    ``name``, ``name@version``, ``deployment``, ``device`` or ``id``; never a token's
+    ``name``, ``name@version``, ``deployment``, ``device``, ``path`` or ``id``; never a token's
     secret)."""
     if path_params:
         return ",".join(str(v) for v in path_params.values())
@@ -96,7 +96,7 @@ def target_of(path_params: dict[str, Any], body: bytes, status: int) -> str | No
         return f"{name}@{version}"
     if isinstance(name, str):
         return name
-    for key in ("deployment", "device"):  # an update or rollout; a device that joined
+    for key in ("deployment", "device", "path"):  # an update or rollout; a device; a location
         if isinstance(answer.get(key), str):
             return str(answer[key])
     return str(ident) if isinstance(ident, str) else None

@@ -89,7 +89,8 @@ class Authenticator:
     def check(self, request: Request) -> Identity:
         """The FastAPI dependency: the caller, or Unauthenticated/Forbidden."""
         route = request.scope.get("route")
-        template = str(getattr(route, "path", request.url.path))
+        # path_format drops converters: /locations/{path:path} is the row /locations/{path}
+        template = str(getattr(route, "path_format", None) or request.url.path)
         rule = rbac.rule_for(request.method, template)
         setattr(request.state, RULE, rule)
         identity = self.identify(request.method, template, request.headers.get("authorization"))

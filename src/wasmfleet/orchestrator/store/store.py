@@ -16,6 +16,7 @@ from wasmfleet.orchestrator.store.identities import IdentityQueries
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
+from wasmfleet.orchestrator.store.places import PlaceQueries
 from wasmfleet.orchestrator.store.retention import RetentionQueries
 from wasmfleet.orchestrator.store.rollouts import RolloutQueries
 
@@ -28,9 +29,10 @@ class Store(
     RetentionQueries,
     RolloutQueries,
     IdentityQueries,
+    PlaceQueries,
 ):
-    """Devices, modules, deployments, executions, logs, rollouts, users, tokens and the audit
-    log in SQLite or PostgreSQL."""
+    """Devices, modules, deployments, executions, logs, rollouts, users, tokens, the audit
+    log, locations, sensors and controllers in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
