@@ -14,7 +14,9 @@ url/path/method/request/response, ``instructions.modules[M][F]`` holds from/to,
 A module's fetched description can complete functions later (``complete_from_description``).
 
 In both shapes ``instructions.modules[M][F]`` may also carry ``trigger`` and ``publish``
-(MQTT topics, see ``core.deploy_streams``). Both shapes may carry ``epoch`` (an int >= 0,
+(MQTT topics, see ``core.deploy_streams``), and an app install's ``things`` and ``params``
+(``core.step_things``: what the host functions ``wasmfleet.thing_read``, ``thing_send`` and
+``param`` serve). Both shapes may carry ``epoch`` (an int >= 0,
 the deployment's generation; absent = 0) and ``fencing`` (``{"lease_s": float >= 0,
 "stateful": [{"module", "function"}, ...]}``), and ``bridges`` (store-and-forward bridges to
 run, ``core.bridge_step.parse_bridges``); a document with bridges may have no modules.
@@ -41,6 +43,7 @@ from wasmfleet.core.openapi import (
     parse_mount_list,
     pick_operation,
 )
+from wasmfleet.core.step_things import parse_step_params, parse_step_things
 
 _SHA256_HEX = frozenset("0123456789abcdef")
 
@@ -356,12 +359,15 @@ def _orchestrator_functions(
 
 
 def _with_routes(fn: FunctionSpec, instr: dict[str, Any], where: str, dep_id: str) -> FunctionSpec:
-    """``fn`` with the ``to``, ``trigger`` and ``publish`` of its instructions."""
+    """``fn`` with the ``to``, ``trigger``, ``publish``, ``things`` and ``params`` of its
+    instructions."""
     return replace(
         fn,
         to=parse_target(instr.get("to"), f"{where}.to", dep_id),
         trigger=parse_trigger(instr.get("trigger"), f"{where}.trigger"),
         publish=parse_publish(instr.get("publish"), f"{where}.publish"),
+        things=parse_step_things(instr.get("things"), f"{where}.things"),
+        app_params=parse_step_params(instr.get("params"), f"{where}.params"),
     )
 
 

@@ -7,10 +7,13 @@ requires; wasmfleet supervisors read it too. Pure: URLs and descriptions come in
 
 MQTT steps: a step's ``trigger`` and ``publish`` go into its instructions beside from/to
 (``instructions.modules[M][F].trigger = {"topic", "qos"}``, ``.publish = {"topic", "qos",
-"retain"}``; wasmiot supervisors ignore them). When step i publishes to a topic that step
-i+1's trigger matches, the topic *is* the hop: step i gets ``to: null`` (else step i+1
-would run twice per result, once per route); its ``from`` still names step i. Otherwise
-step i chains to step i+1 over HTTP as usual, and publishing is an extra output.
+"retain"}``; wasmiot supervisors ignore them). An app install's step also carries
+``things`` (binding name → thing document) and ``params`` there (``core.step_things``),
+which the supervisor's host functions serve and the wasmiot dialect leaves out.
+When step i publishes to a topic that step i+1's trigger matches, the topic *is* the hop:
+step i gets ``to: null`` (else step i+1 would run twice per result, once per route); its
+``from`` still names step i. Otherwise step i chains to step i+1 over HTTP as usual, and
+publishing is an extra output.
 
 Bridge steps (``core.bridge_step``) are not in that chain: the function steps chain among
 themselves, and each bridge step adds an entry to its device's top-level ``"bridges"``
@@ -69,6 +72,10 @@ class PlannedStep:
     """Run for every MQTT message on a topic matching this filter."""
     publish: Publication | None = None
     """Publish every result to this topic."""
+    things: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    """An app install's things the step reaches: binding name → thing document."""
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """An app install's parameter values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +223,10 @@ def _add_step(
         instruction["trigger"] = step.trigger.to_dict()
     if step.publish is not None:
         instruction["publish"] = step.publish.to_dict()
+    if step.things:
+        instruction["things"] = {name: dict(thing) for name, thing in step.things.items()}
+    if step.params:
+        instruction["params"] = dict(step.params)
     doc["instructions"]["modules"].setdefault(step.module_name, {})[step.function] = instruction
     doc["mounts"].setdefault(step.module_name, {})[step.function] = mounts_of(step)
     if step.stateful and "fencing" in doc:

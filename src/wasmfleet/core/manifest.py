@@ -5,7 +5,8 @@
 
 *wasmfleet shape* (YAML or JSON): ``{"name", "strategy"?, "scorer"?, "steps": [{"module",
 "function" (or "func"), "device"?, "labels"?, "resources"?: {"cpu", "memory", "accelerator"},
-"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?, "replicas"?}]}``. Resources are
+"strategy"?, "failovers"?, "stateful"?, "trigger"?, "publish"?, "replicas"?, "things"?,
+"params"?}]}``. Resources are
 spelled as in Kubernetes (``core.resources``): ``cpu`` in cores (``1``, ``0.5``, ``"2"``)
 or millicores (``"500m"``), or as millicores per core (ROHE style: ``[500, 100]`` asks for
 two cores); ``memory`` in bytes (``"512Mi"``, ``"512M"``), or ``memory_mb`` in whole MiB;
@@ -28,6 +29,11 @@ keeps it so as devices join and leave (``orchestrator.fleetwide``); ``replicas: 
 copies on N distinct devices chosen by the step's strategy (``spread`` unless set). A
 fleet-wide step cannot be pinned with ``device`` (pinning names one device) and cannot be
 ``stateful`` (stateful means never two live copies). The wasmiot shape has no replicas.
+
+An app install (``core.app_steps.install_manifest``) adds ``things`` (binding name → the
+bound sensor or controller document) and ``params`` (parameter name → value) to the steps
+of its app; the supervisor serves them to the module through host functions. Both are
+optional and travel as extra keys of the deployment document, which older devices ignore.
 
 A module function may appear in several steps (``fibo -> fibo``): placement puts them on
 different devices, as each device serves a function once per deployment.
@@ -64,8 +70,10 @@ from wasmfleet.core.manifest_fields import (
 )
 from wasmfleet.core.models import BridgeRoute, Publication, Trigger
 from wasmfleet.core.names import check_identifier
+from wasmfleet.core.places import Thing
 from wasmfleet.core.quantities import show
 from wasmfleet.core.resources import Warnings, merge_warnings, parse_resources
+from wasmfleet.core.step_things import Scalar, parse_step_params, parse_step_things, things_dict
 from wasmfleet.core.topics import matches
 
 STRATEGIES: tuple[str, ...] = ("first", "spread", "pack")
@@ -88,6 +96,8 @@ _STEP_KEYS = (
     "publish",
     "bridge",
     "replicas",
+    "things",
+    "params",
 )
 
 
@@ -120,6 +130,10 @@ class ManifestStep:
     """Set for a bridge step: it runs this bridge instead of a module function."""
     replicas: Replicas = 1
     """How many copies: 1 (a plain step), N (N distinct devices) or ``"all"`` (every match)."""
+    things: Mapping[str, Thing] = field(default_factory=dict, hash=False)
+    """An app install's bound sensors and controllers this step reaches, by binding name."""
+    params: Mapping[str, Scalar] = field(default_factory=dict, hash=False)
+    """An app install's parameter values (``core.step_things``)."""
 
     @property
     def fleet_wide(self) -> bool:
@@ -184,6 +198,10 @@ def _step_dict(step: ManifestStep) -> dict[str, Any]:
         out["publish"] = step.publish.to_dict()
     if step.replicas != 1:
         out["replicas"] = step.replicas
+    if step.things:
+        out["things"] = things_dict(step.things)
+    if step.params:
+        out["params"] = dict(step.params)
     return out
 
 
@@ -303,6 +321,8 @@ def _wasmfleet_step(item: dict[str, Any], where: str, warnings: Warnings) -> Man
         stateful=stateful,
         trigger=trigger,
         publish=publish,
+        things=parse_step_things(item.get("things"), f"{where}.things"),
+        params=parse_step_params(item.get("params"), f"{where}.params"),
         **placement,
     )
 

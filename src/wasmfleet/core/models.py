@@ -6,8 +6,13 @@ wire shapes it arrived in (see ``core.deploy_doc``). Nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from wasmfleet.core.places import Thing
+    from wasmfleet.core.step_things import Scalar
 
 MountStage = Literal["deployment", "execution", "output"]
 WasmType = Literal["i32", "i64", "f32", "f64"]
@@ -125,6 +130,10 @@ class FunctionSpec:
     """Run for each MQTT message matching this filter (``instructions...trigger``)."""
     publish: Publication | None = None
     """Publish each result to this topic (``instructions...publish``)."""
+    things: Mapping[str, Thing] = field(default_factory=dict, hash=False)
+    """An app install's sensors and controllers, by binding name (``instructions...things``)."""
+    app_params: Mapping[str, Scalar] = field(default_factory=dict, hash=False)
+    """An app install's parameter values (``instructions...params``)."""
 
     def mounts_at(self, stage: MountStage) -> tuple[Mount, ...]:
         """The mounts of one stage, in declaration order."""

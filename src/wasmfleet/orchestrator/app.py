@@ -18,9 +18,11 @@ from wasmfleet.dashboard import dashboard_router, static_files
 from wasmfleet.orchestrator.audit import AuditMiddleware
 from wasmfleet.orchestrator.execution import ExecutionFailed
 from wasmfleet.orchestrator.routes_api import api_router
+from wasmfleet.orchestrator.routes_apps import apps_router
 from wasmfleet.orchestrator.routes_events import events_router
 from wasmfleet.orchestrator.routes_identities import identities_router
 from wasmfleet.orchestrator.routes_places import places_router
+from wasmfleet.orchestrator.routes_installs import installs_router
 from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.series import metrics_router
@@ -159,6 +161,8 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(api_router(orch))
     app.include_router(rollouts_router(orch))
     app.include_router(places_router(orch))
+    app.include_router(apps_router(orch))
+    app.include_router(installs_router(orch))
     app.include_router(wasmiot_router(orch))
     app.include_router(identities_router(orch))
     app.include_router(metrics_router(orch, orch.series))

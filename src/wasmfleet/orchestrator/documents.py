@@ -16,6 +16,7 @@ from wasmfleet.core.deploy_plan import PlannedBridge, PlannedStep, device_docume
 from wasmfleet.core.deploy_streams import parse_publish, parse_trigger
 from wasmfleet.core.dialect import Dialect, dialect_of
 from wasmfleet.core.errors import Conflict
+from wasmfleet.core.step_things import parse_step_params, parse_step_things, things_dict
 from wasmfleet.orchestrator.devices import url_of
 from wasmfleet.orchestrator.planning import is_bridge
 from wasmfleet.orchestrator.settings import OrchestratorSettings
@@ -88,8 +89,9 @@ def planned_step(
     wanted: dict[str, Any],
 ) -> PlannedStep:
     """The plan's step on its device, as the documents need it; ``wanted`` is the manifest
-    step (stateful, topics)."""
+    step (stateful, topics, an app install's things and params)."""
     base = f"{public}/file/module/{module.id}"
+    where = f"steps[{step['step']}]"
     return PlannedStep(
         index=int(step["step"]),
         module_id=module.id,
@@ -107,6 +109,8 @@ def planned_step(
         stateful=bool(wanted.get("stateful")),
         trigger=parse_trigger(wanted.get("trigger"), f"steps[{step['step']}].trigger"),
         publish=parse_publish(wanted.get("publish"), f"steps[{step['step']}].publish"),
+        things=things_dict(parse_step_things(wanted.get("things"), f"{where}.things")),
+        params=parse_step_params(wanted.get("params"), f"{where}.params"),
     )
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 
 from wasmfleet.core import rbac
 from wasmfleet.core.errors import ConfigurationError, Forbidden, InvalidDocument, NotFound
+from wasmfleet.core.places import parse_location
 from wasmfleet.orchestrator.auth import ANONYMOUS, IDENTITY, Identity, expiry, new_token
 from wasmfleet.orchestrator.auth import token_sha256 as sha256_of
 from wasmfleet.orchestrator.service import Orchestrator
@@ -43,7 +44,20 @@ def user_view(user: UserRecord) -> dict[str, Any]:
         "role": user.role,
         "created_at": user.created_at,
         "disabled_at": user.disabled_at,
+        "locations": user.locations,
     }
+
+
+def _locations(value: Any) -> list[str] | None:
+    """Where an end user may install apps: a list of location paths, or None (anywhere)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise InvalidDocument(
+            '"locations" must be a non-empty list of location paths such as ["campus/lab-1"], '
+            "or left out (anywhere)."
+        )
+    return sorted({parse_location(v, "locations") for v in value})
 
 
 def token_view(token: TokenRecord) -> dict[str, Any]:
@@ -165,11 +179,16 @@ def identities_router(orch: Orchestrator) -> APIRouter:
 
     @router.post("/users", status_code=201)
     async def add_user(request: Request) -> Any:
-        """Add a user: `{"name", "role"}` (admin, developer, operator or viewer)."""
+        """Add a user: `{"name", "role", "locations"?}` (`locations`: where an end user may
+        install apps, at or below these paths; left out: anywhere)."""
         body = await read_json(request, limit)
         if not isinstance(body, dict):
             raise InvalidDocument('Send {"name": "alice", "role": "developer"}.')
-        user = UserRecord(name=_name(body.get("name"), "user name"), role=_role(body.get("role")))
+        user = UserRecord(
+            name=_name(body.get("name"), "user name"),
+            role=_role(body.get("role")),
+            locations=_locations(body.get("locations")),
+        )
         return user_view(orch.store.add_user(user))
 
     @router.get("/users/{name}")

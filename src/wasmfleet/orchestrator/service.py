@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 import wasmfleet
+from wasmfleet.orchestrator.apps import AppService
 from wasmfleet.orchestrator.auth import Authenticator
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.deployments import DeploymentService
@@ -26,6 +27,7 @@ from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.events import EventHub
 from wasmfleet.orchestrator.execution import ExecutionService
 from wasmfleet.orchestrator.healing import Healer
+from wasmfleet.orchestrator.installs import InstallService
 from wasmfleet.orchestrator.logs import LogService
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.modules import ModuleService
@@ -35,6 +37,7 @@ from wasmfleet.orchestrator.retention import Pruner
 from wasmfleet.orchestrator.rollout_gate import FleetGate
 from wasmfleet.orchestrator.rollout_plan import RolloutPlanner
 from wasmfleet.orchestrator.rollouts import RolloutDriver
+from wasmfleet.orchestrator.scheduler import Scheduler
 from wasmfleet.orchestrator.series import SeriesSampler
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.signatures import trusted_keys
@@ -76,6 +79,7 @@ class Orchestrator:
             settings.keep_module_versions,
             trusted=trusted_keys(settings),
         )
+        self.apps = AppService(self.store, self.modules, settings.max_request_bytes)
         self.deployments = DeploymentService(
             self.store, self.client, settings, unavailable=self._unavailable
         )
@@ -105,6 +109,8 @@ class Orchestrator:
         for service in (self.deployments, self.executions, self.logs, self.rollouts):
             service.notify = self.events.publish
         self.monitor.listeners.append(self._device_changed)
+        self.installs = InstallService(self)
+        self.scheduler = Scheduler(self.store, self.installs, settings.schedule_tick_s)
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.series = SeriesSampler(self)
         self.started_at = time.monotonic()
@@ -155,6 +161,7 @@ class Orchestrator:
         self._tasks.append(asyncio.create_task(self.monitor.run(), name="failure-detector"))
         self._tasks.append(asyncio.create_task(self.healer.run(), name="healer"))
         self._tasks.append(asyncio.create_task(self.pruner.run(), name="retention"))
+        self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         await self.rollouts.resume_all()
         log.info(
             "orchestrator started",

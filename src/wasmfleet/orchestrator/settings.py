@@ -193,6 +193,12 @@ class OrchestratorSettings:
         help="Seconds between rounds that delete old log entries and executions; 0: never.",
         check=at_least(0),
     )
+    schedule_tick_s: float = setting(
+        5.0,
+        help="Seconds between rounds of the scheduler that fires installed apps' schedules "
+        "(docs/schedules.md); 0: never.",
+        check=at_least(0),
+    )
     auth: str = setting(
         "off",
         help="on: every route but the probes and API documents needs an API token "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ def _user(row: Row[Any]) -> UserRecord:
         role=row.role,
         created_at=row.created_at,
         disabled_at=row.disabled_at,
+        locations=json.loads(row.locations) if row.locations else None,
     )
 
 
@@ -81,6 +83,7 @@ class IdentityQueries(StoreBase):
                     role=str(user.role),
                     created_at=user.created_at or utcnow(),
                     disabled_at=user.disabled_at,
+                    locations=json.dumps(user.locations) if user.locations is not None else None,
                 )
             )
             return _user(conn.execute(select(users).where(users.c.id == user_id)).one())

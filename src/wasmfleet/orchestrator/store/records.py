@@ -193,6 +193,8 @@ class UserRecord:
     created_at: datetime | None = None
     disabled_at: datetime | None = None
     """When the user was disabled (their tokens are refused from then on); None if active."""
+    locations: list[str] | None = None
+    """Where an end user may install apps (at or below these paths); None: anywhere."""
 
 
 @dataclass(slots=True)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from wasmfleet.orchestrator.store.apps import AppQueries
 from wasmfleet.orchestrator.store.deployments import DeploymentQueries
 from wasmfleet.orchestrator.store.devices import DeviceQueries
 from wasmfleet.orchestrator.store.engine import make_engine, masked
 from wasmfleet.orchestrator.store.identities import IdentityQueries
+from wasmfleet.orchestrator.store.installs import InstallQueries
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
@@ -30,9 +32,11 @@ class Store(
     RolloutQueries,
     IdentityQueries,
     PlaceQueries,
+    AppQueries,
+    InstallQueries,
 ):
     """Devices, modules, deployments, executions, logs, rollouts, users, tokens, the audit
-    log, locations, sensors and controllers in SQLite or PostgreSQL."""
+    log, locations, sensors and controllers, apps and their installs in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
