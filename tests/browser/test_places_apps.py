@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.browser.browser_support import LocalFleet, Watch, go, screenshot, sign_in
@@ -167,9 +168,9 @@ def test_an_app_is_published_installed_and_shown_where_it_runs(
         r.get_attribute("data-need"): r.get_attribute("data-bound")
         for r in form.locator(".install-result tr[data-need]").all()
     }
-    assert bound == {"room_temp": "lab-temp", "room_fan": "lab-fan", "logic": "fibo"} or (
-        bound["room_temp"] == "lab-temp" and bound["room_fan"] == "lab-fan"
-    ), bound
+    module = fleet.call("GET", "/api/v1/apps/ui-warm").json()["modules"]["logic"]
+    assert module.startswith("fibo@"), module
+    assert bound == {"room_temp": "lab-temp", "room_fan": "lab-fan", "logic": module}, bound
     form.locator("button[type=submit]").click()
     page.wait_for_selector(".page-install .binding tr[data-need='room_fan'][data-bound='lab-fan']")
     shown = fleet.call("GET", "/api/v1/installs/warm-lab").json()
@@ -191,11 +192,18 @@ def test_an_app_is_published_installed_and_shown_where_it_runs(
         utc, local = line.split("\t")[:2]
         assert "UTC" in utc and local.split()[1] in ("08:00", "20:00"), line
         assert "EET" in local or "EEST" in local or "GMT+" in local, line
+    # run it by hand: the fire is recorded with its outcome, as the API has it
+    page.click(".page-install button.run")
+    page.wait_for_selector(".page-install .fires tr.fire")
+    fire = fleet.call("GET", "/api/v1/installs/warm-lab/fires").json()[0]
+    row = page.locator(".page-install .fires tr.fire").first
+    assert row.get_attribute("data-outcome") == fire["outcome"], fire
     screenshot(page, "install")
     # the place shows who holds its things
     go(page, "#/places")
     held = page.wait_for_selector("tr[data-thing='lab-fan'] a.chip.held")
     assert held.inner_text() == "warm-lab"
+    screenshot(page, "places")
     # a second install at the lab is refused: its fan is held, and the sentence says by whom
     go(page, "#/apps")
     page.wait_for_selector("tr[data-install='warm-lab']")
@@ -216,7 +224,13 @@ def test_an_app_is_published_installed_and_shown_where_it_runs(
     page.wait_for_selector("tr[data-install='warm-lab']", state="detached")
     go(page, "#/places")
     page.wait_for_selector("tr[data-thing='lab-fan'] td:has-text('free')")
-    screenshot(page, "places")
+    # live: an install made elsewhere shows up as the fan's holder without a reload
+    page.evaluate("window.notReloaded = true")
+    again = {"app": "ui-warm", "location": "campus/lab-1", "name": "warm-api"}
+    r = fleet.call("POST", "/api/v1/installs", json={**again, "params": {"speed": 1}})
+    assert r.status_code == 201, r.text
+    page.wait_for_selector("tr[data-thing='lab-fan'] a.chip.held:has-text('warm-api')")
+    assert page.evaluate("window.notReloaded") is True
 
 
 def _where_rows(where: Any) -> list[list[str]]:
@@ -231,3 +245,68 @@ def _where_rows(where: Any) -> list[list[str]]:
         else:
             rows.append(list(item.get("devices") or [item["device"]]))
     return rows
+
+
+WATCH = """name: ui-watch
+description: Read the lab's temperature (a shared sensor).
+needs:
+  room_temp: {sensor: temperature}
+  logic: {module: fibo}
+steps:
+  - module: logic
+    function: fibo
+    uses: [room_temp]
+"""
+
+
+def _publish(fleet: LocalFleet, manifest: str) -> None:
+    """Publish an app manifest (YAML) as admin."""
+    headers = {**fleet.admin(), "content-type": "application/yaml"}
+    r = httpx.post(fleet.url + "/api/v1/apps", content=manifest, headers=headers, timeout=60.0)
+    assert r.status_code in (200, 201), r.text
+
+
+def test_an_end_user_sees_places_apps_and_only_their_installs(
+    fleet: LocalFleet, people: dict[str, str], browser: Browser
+) -> None:
+    page, watch = browser
+    _places_ready(fleet)
+    _publish(fleet, APP)
+    _publish(fleet, WATCH)
+    # someone else's install of the shared sensor
+    r = fleet.call(
+        "POST", "/api/v1/installs",
+        json={"app": "ui-watch", "location": "campus/lab-1", "name": "ops-watch"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    token = _token(fleet, "enduser", "end-user", locations=["campus/lab-1"])
+    sign_in(page, token, ready=".page-apps tr[data-app='ui-warm']")
+    nav = page.locator("nav a").all_inner_texts()
+    assert nav == ["Places", "Apps"], nav
+    assert page.locator(".installs tr[data-install='ops-watch']").count() == 0
+    # outside their locations: the API's sentence; inside: installed, and it is theirs
+    watch.expect(_refused(403, "/api/v1/installs"))
+    form = page.locator("form.install-form")
+    form.locator("select[name=app]").select_option("ui-watch")
+    form.locator("select[name=location]").select_option("campus/hall")
+    form.locator("button[type=submit]").click()
+    refusal = page.wait_for_selector("form.install-form .install-result .error")
+    assert "campus/lab-1" in refusal.inner_text()
+    form.locator("select[name=location]").select_option("campus/lab-1")
+    form.locator("input[name=name]").fill("my-watch")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(
+        ".page-install .binding tr[data-need='room_temp'][data-bound='lab-temp']"
+    )
+    assert "enduser" in page.locator(".page-install .facts-card").inner_text()
+    go(page, "#/apps")
+    page.wait_for_selector(".installs tr[data-install='my-watch']")
+    assert page.locator(".installs tr[data-install]").count() == 1
+    # the tree, but not the fleet's sensors and controllers
+    go(page, "#/places")
+    page.wait_for_selector("details[data-location='campus/lab-1']")
+    assert page.locator("tr[data-thing]").count() == 0
+    # another's install is not theirs to see
+    watch.expect(_refused(404, "/api/v1/installs/ops-watch"))
+    go(page, "#/installs/ops-watch")
+    page.wait_for_selector(".page-install .error")

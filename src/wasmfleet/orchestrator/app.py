@@ -21,8 +21,8 @@ from wasmfleet.orchestrator.routes_api import api_router
 from wasmfleet.orchestrator.routes_apps import apps_router
 from wasmfleet.orchestrator.routes_events import events_router
 from wasmfleet.orchestrator.routes_identities import identities_router
-from wasmfleet.orchestrator.routes_places import places_router
 from wasmfleet.orchestrator.routes_installs import installs_router
+from wasmfleet.orchestrator.routes_places import places_router
 from wasmfleet.orchestrator.routes_rollouts import rollouts_router
 from wasmfleet.orchestrator.routes_wasmiot import wasmiot_router
 from wasmfleet.orchestrator.series import metrics_router

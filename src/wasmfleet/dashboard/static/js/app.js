@@ -36,10 +36,10 @@ const NAV = [
 
 const SECTION = { device: "fleet", module: "modules", deployment: "deployments", install: "apps" };
 
-// The first page the signed-in role may read (an end user lands on the apps).
+// Where a role lands: the fleet, else the apps (an end user), else the first page it may read.
 function home() {
-  const first = NAV.find(([, , path]) => ctx.session?.can("GET", path));
-  return first ? first[0] : "fleet";
+  const allowed = NAV.filter(([, , path]) => ctx.session?.can("GET", path)).map(([page]) => page);
+  return ["fleet", "apps", ...allowed].find((page) => allowed.includes(page)) || "fleet";
 }
 
 const main = document.getElementById("main");

@@ -72,7 +72,7 @@ export function installForm(ctx, { app = null, onDone }) {
     scheduleRow,
     result,
   );
-  const fields = { app: appSel, location: locSel, name, params, cron, schedule: cron, timezone: zone, duration, start, end, count, missed, mode };
+  const fields = { app: app ? null : appSel, location: locSel, name, params, cron, schedule: cron, timezone: zone, duration, start, end, count, missed, mode };
 
   const body = () => {
     const doc = { app: app ?? appSel.value, location: locSel.value };
@@ -120,7 +120,7 @@ export function installForm(ctx, { app = null, onDone }) {
     } catch (err) {
       const key = err.field && fields[err.field] ? err.field : ["schedule", "cron", "timezone", "start", "end", "count", "duration"].find((k) => new RegExp(`\\b${k}\\b`, "i").test(err.message) && scheduled.checked);
       const target = fields[key] || (/param/i.test(err.message) ? params : null);
-      if (target && !(target === appSel && app)) fieldError(target, err.message);
+      if (target) fieldError(target, err.message);
       else result.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
     } finally {
       check.disabled = go.disabled = false;

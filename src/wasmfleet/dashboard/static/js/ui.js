@@ -34,6 +34,7 @@ function append(node, children) {
 export function fieldError(input, message) {
   if (!input) return;
   const holder = input.closest("label, .field") || input.parentElement;
+  if (!holder) return; // not on the page
   let note = holder.querySelector(":scope > .field-error");
   if (!message) {
     input.removeAttribute("aria-invalid");

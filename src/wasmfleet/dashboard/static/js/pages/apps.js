@@ -34,7 +34,7 @@ function needChips(needs) {
   const rows = needRows(needs);
   if (!rows.length) return el("span", { class: "muted" }, "–");
   return el("span", { class: "chips" }, rows.map((n) =>
-    el("span", { class: `chip need kind-${n.kind}`, title: `${n.name}: ${n.kind} ${n.type}${n.exclusive ? " (exclusive)" : ""}` }, `${n.name}: ${n.kind} ${n.type}${n.exclusive ? " ⚿" : ""}`)));
+    el("span", { class: `chip need kind-${n.kind}`, title: `${n.name}: ${n.kind} ${n.type}${n.exclusive ? " (exclusive)" : ""}` }, `${n.name}: ${n.kind} ${n.type}${n.exclusive ? ", exclusive" : ""}`)));
 }
 
 // parameters → [{name, type, default, required, description}]

@@ -33,12 +33,16 @@ export function bindingView(binding) {
   );
 }
 
-// where → [{step, label, devices}] from a list of {step, module, function, device(s)} or a map.
+// where → [{step, label, devices}]: the API lists each placed copy ({step, module, function,
+// device}); copies of one step are grouped.
 export function whereRows(where) {
-  const devicesOf = (v) => (Array.isArray(v) ? v : v?.devices ?? (v?.device ? [v.device] : typeof v === "string" ? [v] : []));
-  const label = (v, step) => (v && typeof v === "object" && !Array.isArray(v) && v.module ? `${v.module}.${v.function ?? ""}` : String(step));
-  if (Array.isArray(where)) return where.map((w, i) => ({ step: w.step ?? i, label: label(w, w.step ?? i), devices: devicesOf(w) }));
-  return Object.entries(where || {}).map(([step, v]) => ({ step, label: label(v, step), devices: devicesOf(v) }));
+  const steps = new Map();
+  for (const [i, w] of (Array.isArray(where) ? where : []).entries()) {
+    const step = w.step ?? i;
+    if (!steps.has(step)) steps.set(step, { step, label: w.module ? `${w.module}${w.version ? `@${w.version}` : ""}.${w.function ?? ""}` : `step ${step + 1}`, devices: [] });
+    if (w.device && !steps.get(step).devices.includes(w.device)) steps.get(step).devices.push(w.device);
+  }
+  return [...steps.values()].sort((a, b) => a.step - b.step);
 }
 
 export function whereChips(where, status = {}) {
@@ -56,7 +60,7 @@ function whereView(install, status) {
   return el("div", { class: "pipeline" }, rows.map((r, i) => [
     i ? el("div", { class: "pipe-arrow", "aria-hidden": "true" }, "➜") : null,
     el("div", { class: "pipe-step", dataset: { step: r.step } },
-      el("div", { class: "pipe-title" }, r.label),
+      el("div", { class: "pipe-title" }, `${r.step + 1}. ${r.label}`),
       r.devices.map((d) => el("a", { class: `pipe-device status-${status[d] || "unknown"}`, href: `#/devices/${encodeURIComponent(d)}`, dataset: { device: d } },
         el("span", { class: "dot" }), d, el("span", { class: "muted small" }, ` ${status[d] || ""}`))),
     ),
@@ -77,7 +81,7 @@ export function scheduleText(s) {
   return parts.join(" · ");
 }
 
-function scheduleView(s) {
+function scheduleView(s, fired) {
   if (!s) return el("p", { class: "muted" }, "No schedule: deployed at install, running until uninstalled.");
   const zone = s.timezone || "UTC";
   const fires = fireInstants(s);
@@ -87,7 +91,7 @@ function scheduleView(s) {
       el("dt", {}, "mode"), el("dd", {}, s.mode === "window" ? `window: deployed for ${s.duration} from each fire` : `run ${s.function ? `${s.function} ` : ""}at each fire`),
       s.start ? [el("dt", {}, "start"), el("dd", {}, `${zoned(s.start, "UTC")} · ${zoned(s.start, zone)}`)] : null,
       s.end ? [el("dt", {}, "end"), el("dd", {}, `${zoned(s.end, "UTC")} · ${zoned(s.end, zone)}`)] : null,
-      s.count ? [el("dt", {}, "runs"), el("dd", {}, `${s.fired ?? 0} of ${s.count}`)] : s.fired != null ? [el("dt", {}, "runs"), el("dd", {}, String(s.fired))] : null,
+      el("dt", {}, "runs"), el("dd", {}, s.count ? `${fired ?? 0} of ${s.count}` : String(fired ?? 0)),
       el("dt", {}, "missed fires"), el("dd", {}, s.missed === "skip" ? "skipped" : "the latest runs once"),
     ),
     el("h3", {}, "Next fires"),
@@ -103,17 +107,17 @@ function scheduleView(s) {
 }
 
 function firesView(fires, zone) {
-  const at = (f) => f.fire_utc ?? f.fire ?? f.at ?? f.scheduled_at;
+  const at = (f) => f.fire_at ?? f.fire_utc ?? f.at;
   return table(
     [
       ["Fire", (f) => (at(f) ? `${zoned(at(f), "UTC")} · ${zoned(at(f), zone)}` : f.key ?? "")],
-      ["Outcome", (f) => statusBadge(f.outcome ?? f.status ?? f.state ?? "claimed")],
-      ["Detail", (f) => f.reason ?? f.detail ?? f.error ?? (f.result !== undefined ? JSON.stringify(f.result).slice(0, 120) : "")],
-      ["Claimed by", (f) => f.claimed_by ?? f.orchestrator ?? ""],
-      ["When", (f) => timeAgo(f.finished_at ?? f.claimed_at ?? at(f))],
+      ["Outcome", (f) => statusBadge(f.outcome ?? "running")],
+      ["Detail", (f) => f.detail ?? ""],
+      ["Claimed by", (f) => f.claimed_by ?? ""],
+      ["Claimed", (f) => timeAgo(f.claimed_at ?? at(f))],
     ],
     fires,
-    { empty: "No fire yet.", rowAttrs: (f) => ({ class: "fire", "data-outcome": f.outcome ?? f.status ?? "" }) },
+    { empty: "No fire yet.", rowAttrs: (f) => ({ class: "fire", "data-outcome": f.outcome ?? "" }) },
   );
 }
 
@@ -153,7 +157,7 @@ export async function render(root, ctx, { name }) {
       ),
       el("section", { class: "card binding" }, el("h2", {}, "Binding"), bindingView(inst.binding)),
       el("section", { class: "card where" }, el("h2", {}, "Where it runs"), whereView(inst, status)),
-      el("section", { class: "card schedule" }, el("h2", {}, "Schedule"), scheduleView(inst.schedule)),
+      el("section", { class: "card schedule" }, el("h2", {}, "Schedule"), scheduleView(inst.schedule, inst.fired)),
       el("section", { class: "card fires" }, el("h2", {}, "Recent fires"), firesView(fires, inst.schedule?.timezone || "UTC")),
     );
   };
@@ -161,8 +165,8 @@ export async function render(root, ctx, { name }) {
   async function run() {
     try {
       const done = await ctx.api.post(`${path}/run`, {});
-      const outcome = done?.outcome ?? done?.status ?? (done?.success === false ? "failed" : "done");
-      ctx.toast(`Ran ${name}: ${outcome}${done?.result !== undefined ? ` → ${JSON.stringify(done.result).slice(0, 80)}` : ""}.`, outcome === "failed" ? "error" : "ok");
+      const outcome = done?.outcome ?? "done";
+      ctx.toast(`Ran ${name}: ${outcome}${done?.detail ? ` — ${done.detail}` : ""}`, outcome === "ok" ? "ok" : "error");
     } catch (err) {
       ctx.toast(err.message, "error");
     }
