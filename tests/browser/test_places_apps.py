@@ -171,6 +171,7 @@ def test_an_app_is_published_installed_and_shown_where_it_runs(
     module = fleet.call("GET", "/api/v1/apps/ui-warm").json()["modules"]["logic"]
     assert module.startswith("fibo@"), module
     assert bound == {"room_temp": "lab-temp", "room_fan": "lab-fan", "logic": module}, bound
+    screenshot(page, "app")
     form.locator("button[type=submit]").click()
     page.wait_for_selector(".page-install .binding tr[data-need='room_fan'][data-bound='lab-fan']")
     shown = fleet.call("GET", "/api/v1/installs/warm-lab").json()

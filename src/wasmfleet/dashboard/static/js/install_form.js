@@ -39,19 +39,21 @@ export function installForm(ctx, { app = null, onDone }) {
   const scheduled = el("input", { type: "checkbox", name: "scheduled" });
   const cron = el("input", { name: "cron", placeholder: "0 8,20 * * *", autocomplete: "off", size: 14 });
   const zone = el("input", { name: "timezone", value: browserZone(), size: 16, autocomplete: "off" });
-  const mode = el("select", { name: "mode" }, el("option", { value: "run" }, "run at each fire"), el("option", { value: "window" }, "deployed for a window"));
+  const mode = el("select", { name: "mode" }, el("option", { value: "run" }, "run"), el("option", { value: "window" }, "window"));
   const duration = el("input", { name: "duration", placeholder: "8h", size: 6 });
-  const start = el("input", { name: "start", placeholder: "2025-03-01 (optional)", size: 16 });
-  const end = el("input", { name: "end", placeholder: "2025-06-30 (optional)", size: 16 });
+  const start = el("input", { name: "start", placeholder: "YYYY-MM-DD", size: 11 });
+  const end = el("input", { name: "end", placeholder: "YYYY-MM-DD", size: 11 });
   const count = el("input", { name: "count", type: "number", min: 1, placeholder: "∞", style: { width: "70px" } });
   const missed = el("select", { name: "missed" }, el("option", { value: "once" }, "run the latest once"), el("option", { value: "skip" }, "skip"));
+  const windowField = el("label", { class: "field", hidden: true }, el("span", {}, "Window"), duration);
+  mode.addEventListener("change", () => { windowField.hidden = mode.value !== "window"; });
   const scheduleRow = el("div", { class: "row schedule-fields", hidden: true },
     el("label", { class: "field" }, el("span", {}, "Cron"), cron),
     el("label", { class: "field" }, el("span", {}, "Time zone"), zone),
-    el("label", { class: "field" }, el("span", {}, "Mode"), mode),
-    el("label", { class: "field" }, el("span", {}, "Window"), duration),
-    el("label", { class: "field" }, el("span", {}, "Start"), start),
-    el("label", { class: "field" }, el("span", {}, "End"), end),
+    el("label", { class: "field", title: "run: deployed now, the function runs at each fire; window: deployed from each fire for a while" }, el("span", {}, "Mode"), mode),
+    windowField,
+    el("label", { class: "field" }, el("span", {}, "Start (optional)"), start),
+    el("label", { class: "field" }, el("span", {}, "End (optional)"), end),
     el("label", { class: "field" }, el("span", {}, "Runs"), count),
     el("label", { class: "field" }, el("span", {}, "Missed fires"), missed),
   );
@@ -115,6 +117,7 @@ export function installForm(ctx, { app = null, onDone }) {
         form.reset();
         zone.value = browserZone();
         scheduleRow.hidden = true;
+        windowField.hidden = true;
         await onDone?.(made);
       }
     } catch (err) {
