@@ -121,6 +121,10 @@ def test_a_configurer_builds_the_location_tree(
     page.wait_for_selector("tr[data-thing='lab-fan']")
     for control in ("form.add-location", "form.add-thing", "button.link-danger", "td button"):
         assert page.locator(control).count() == 0, f"a viewer sees {control}"
+    go(page, "#/apps")
+    page.wait_for_selector(".page-apps .catalogue h2")
+    for control in ("form.push-app", "form.install-form"):
+        assert page.locator(control).count() == 0, f"a viewer sees {control}"
 
 
 def _places_ready(fleet: LocalFleet) -> None:
