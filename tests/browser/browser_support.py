@@ -250,19 +250,25 @@ def go(page: Any, route: str) -> None:
 def page_of(route: str) -> str:
     """The shell's page name for a route (its root element is ``.page-<name>``)."""
     parts = route.lstrip("#/").split("?")[0].split("/")
-    singular = {"devices": "device", "modules": "module", "deployments": "deployment"}
+    singular = {
+        "devices": "device",
+        "modules": "module",
+        "deployments": "deployment",
+        "installs": "install",
+    }
     if len(parts) > 1 and parts[0] in singular:
         return singular[parts[0]]
     return parts[0]
 
 
-def sign_in(page: Any, token: str) -> None:
-    """Open the dashboard and sign in with ``token``."""
+def sign_in(page: Any, token: str, ready: str = ".page-fleet table.grid") -> None:
+    """Open the dashboard and sign in with ``token``; wait for ``ready`` (the role's first
+    page: the fleet, or the apps for an end user)."""
     page.goto("/ui/")
     page.wait_for_selector("#token")
     page.fill("#token", token)
     page.click("form.login button[type=submit]")
-    page.wait_for_selector(".page-fleet table.grid")
+    page.wait_for_selector(ready)
 
 
 def settle(seconds: float) -> None:

@@ -27,7 +27,7 @@ import orjson
 
 from wasmfleet.core.errors import Unavailable
 
-KINDS = ("device", "deployment", "execution", "log", "rollout")
+KINDS = ("device", "deployment", "execution", "log", "rollout", "install")
 """The kinds of event the hub carries (plus ``dropped`` and ``hello`` on each stream)."""
 QUEUE_SIZE = 1000
 """Events kept per subscriber before the oldest are dropped."""

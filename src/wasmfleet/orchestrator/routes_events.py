@@ -26,8 +26,9 @@ def events_router(orch: Orchestrator) -> APIRouter:
     @router.get("/events", response_class=StreamingResponse, responses=_SSE)
     async def events(kinds: str | None = None) -> StreamingResponse:
         """Live changes as server-sent events (`event: device|deployment|execution|log|
-        rollout`, JSON data); `kinds=device,log` narrows them. A `: keep-alive` comment every
-        15 s; a `dropped` event when this client read too slowly and lost some."""
+        rollout|install`, JSON data); `kinds=device,log` narrows them. A `: keep-alive`
+        comment every 15 s; a `dropped` event when this client read too slowly and lost
+        some."""
         wanted = set(KINDS)
         if kinds:
             wanted = {k.strip() for k in kinds.split(",") if k.strip()}

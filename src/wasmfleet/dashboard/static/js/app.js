@@ -17,18 +17,30 @@ const ROUTES = [
   [/^\/executions(?:\/([^/]+))?$/, "executions", ["id"]],
   [/^\/logs$/, "logs", []],
   [/^\/plots$/, "plots", []],
+  [/^\/places$/, "places", []],
+  [/^\/apps(?:\/([^/]+))?$/, "apps", ["name"]],
+  [/^\/installs\/([^/]+)$/, "install", ["name"]],
 ];
 
+// [page, label, the API route its data comes from]: a role that may not read it sees no link.
 const NAV = [
-  ["fleet", "Fleet"],
-  ["modules", "Modules"],
-  ["deployments", "Deployments"],
-  ["executions", "Executions"],
-  ["logs", "Logs"],
-  ["plots", "Plots"],
+  ["fleet", "Fleet", "/api/v1/devices"],
+  ["modules", "Modules", "/api/v1/modules"],
+  ["deployments", "Deployments", "/api/v1/deployments"],
+  ["executions", "Executions", "/api/v1/executions"],
+  ["logs", "Logs", "/api/v1/logs"],
+  ["plots", "Plots", "/api/v1/metrics/series"],
+  ["places", "Places", "/api/v1/locations"],
+  ["apps", "Apps", "/api/v1/apps"],
 ];
 
-const SECTION = { device: "fleet", module: "modules", deployment: "deployments" };
+const SECTION = { device: "fleet", module: "modules", deployment: "deployments", install: "apps" };
+
+// Where a role lands: the fleet, else the apps (an end user), else the first page it may read.
+function home() {
+  const allowed = NAV.filter(([, , path]) => ctx.session?.can("GET", path)).map(([page]) => page);
+  return ["fleet", "apps", ...allowed].find((page) => allowed.includes(page)) || "fleet";
+}
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
@@ -71,7 +83,7 @@ async function loadSession() {
 const ctx = { api, session: null, toast };
 
 function parseHash() {
-  const raw = decodeURIComponent(location.hash.replace(/^#/, "")) || "/fleet";
+  const raw = decodeURIComponent(location.hash.replace(/^#/, "")) || `/${home()}`;
   const [path, query = ""] = raw.split("?");
   for (const [pattern, page, names] of ROUTES) {
     const m = pattern.exec(path);
@@ -90,7 +102,7 @@ function drawNav(active) {
   const nav = document.getElementById("nav");
   nav.replaceChildren(
     ...(ctx.session?.user || ctx.session?.auth === "off"
-      ? NAV.map(([page, label]) =>
+      ? NAV.filter(([, , path]) => ctx.session.can("GET", path)).map(([page, label]) =>
           el("a", { href: `#/${page}`, class: active === page || SECTION[active] === page ? "active" : "" }, label),
         )
       : []),
@@ -133,7 +145,7 @@ async function route() {
     location.replace("#/login");
     return;
   }
-  if (signedIn && page === "login" && ctx.session.auth === "off") page = "fleet";
+  if (signedIn && page === "login" && ctx.session.auth === "off") page = home();
   drawNav(page);
   const root = el("div", { class: `page page-${page || "missing"}` });
   main.replaceChildren(root);
@@ -174,12 +186,13 @@ async function signIn(token) {
     throw err;
   }
   startEvents();
-  location.hash = "#/fleet";
+  location.hash = `#/${home()}`;
 }
 ctx.signIn = signIn;
 
 function startEvents() {
   if (ctx._events) return;
+  if (!ctx.session?.can("GET", "/api/v1/events")) return; // an end user: pages load on demand
   ctx.events = new EventBus({
     onLost: showBanner,
     onOpen: hideBanner,

@@ -34,6 +34,7 @@ function append(node, children) {
 export function fieldError(input, message) {
   if (!input) return;
   const holder = input.closest("label, .field") || input.parentElement;
+  if (!holder) return; // not on the page
   let note = holder.querySelector(":scope > .field-error");
   if (!message) {
     input.removeAttribute("aria-invalid");
@@ -114,4 +115,28 @@ export function errorBox(err) {
 
 export function heading(text, ...extra) {
   return el("div", { class: "page-head" }, el("h1", {}, text), ...extra);
+}
+
+// Typed parameters as chips: {celsius: "float"} → "celsius: float".
+export function paramChips(params) {
+  const entries = Object.entries(params || {});
+  if (!entries.length) return el("span", { class: "muted" }, "–");
+  return el("span", { class: "chips" }, entries.map(([k, v]) => el("span", { class: "chip param" }, `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)));
+}
+
+// An instant on a named zone's clock: "2025-03-30 04:00 EEST" (UTC when zone is "UTC").
+export function zoned(t, zone = "UTC") {
+  const when = t instanceof Date ? t : new Date(t);
+  if (Number.isNaN(when.getTime())) return String(t ?? "–");
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    }).formatToParts(when);
+  } catch {
+    return when.toISOString();
+  }
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
 }
