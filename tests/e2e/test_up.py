@@ -191,10 +191,28 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     assert quality["count"] >= 1 and quality["confidence_mean"] > 0.8
     api.close()
 
+    # Places and apps: two labs with their things (lab 2's registered by its simulators), the
+    # app installed in lab 1 on a one-minute schedule, its run driving lab 1's fan over MQTT.
+    assert "installed too-warm-lab-1 (too-warm@1 at campus/lab-1)" in fleet.output
+    assert "runs too-warm-logic.check on edge-box" in fleet.output
+    assert "ran too-warm-lab-1 once now: ok" in fleet.output
+    fan_log = fleet.data_dir / "logs" / "lab-1-fan.log"
+    assert wait_until(lambda: '{"speed":2}' in fan_log.read_text(), timeout=20), fan_log
+    places = cli(fleet.url, "location", "ls", "-o", "json")
+    assert places.returncode == 0, places.stderr
+    by_path = {loc["path"]: loc for loc in json.loads(places.stdout)}
+    assert {"campus/lab-1", "campus/lab-2"} <= set(by_path), places.stdout
+    lab2 = cli(fleet.url, "sensor", "show", "lab-2-temp", "-o", "json")
+    assert lab2.returncode == 0 and json.loads(lab2.stdout)["topic"] == "campus/lab-2/temp"
+    installs = cli(fleet.url, "app", "installs", "-o", "json")
+    [install] = json.loads(installs.stdout)
+    assert install["location"] == "campus/lab-1" and install["schedule"]["cron"] == "* * * * *"
+    assert [w["device"] for w in install["where"]] == ["edge-box"]
+
     status = cli(fleet.url, "status")
     assert status.returncode == 0, status.stderr
     for word in ("cam-gw", "edge-box", "cloud-vm", "camera-pipeline", "fibo", "moved steps",
-                 "thermo-alerts", "messages"):  # fmt: skip
+                 "thermo-alerts", "messages", "too-warm-lab-1"):  # fmt: skip
         assert word in status.stdout, word
 
     assert sorted(pids) == ["cam-gw", "cloud-vm", "edge-box", "orchestrator"]
@@ -208,6 +226,10 @@ def test_up_runs_a_fleet_the_cli_can_use_and_stops_it_on_ctrl_c(fleet: UpProcess
     while time.monotonic() < deadline and any(alive(p) for p in pids.values()):
         time.sleep(0.1)
     assert not [name for name, pid in pids.items() if alive(pid)]
+    simulators = subprocess.run(
+        ["pgrep", "-f", "--", f"--orchestrator {fleet.url} "], capture_output=True, text=True
+    )
+    assert simulators.returncode == 1, f"the labs' simulators outlived up: {simulators}"
     assert "Traceback" not in fleet.output, fleet.output
     assert str(fleet.data_dir / "logs") in fleet.output
     assert (fleet.data_dir / "logs" / "orchestrator.log").exists()
