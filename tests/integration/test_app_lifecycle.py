@@ -34,7 +34,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("app-lifecycle")
     with Receiver() as hooks, Mailbox() as box:
         args = ["--smtp-url", f"smtp://127.0.0.1:{box.port}", "--smtp-from", "fleet@example.org"]
-        with running_fleet(root, ("edge-1", []), orchestrator_args=args) as fleet:
+        with running_fleet(
+            root, ("edge-1", ["--label", "location=campus/lab-1"]), orchestrator_args=args
+        ) as fleet:
             fleet.push("too-warm-logic")
             assert fleet.http.post("/api/v1/locations", json={"path": "campus/lab-1"}).is_success
             sensor, fan = LAB
@@ -54,6 +56,15 @@ def _fan(lab: Lab) -> dict[str, object]:
     things = httpx.get(f"{sup.url}/api/v1/things", timeout=10).json()
     fan: dict[str, object] = things["controllers"].get("lab-fan", {})
     return fan
+
+
+def test_a_device_sits_where_its_location_label_says(lab: Lab) -> None:
+    http = lab.fleet.http
+    assert http.get("/api/v1/locations/campus/lab-1").json()["devices"] == ["edge-1"]
+    by_path = {loc["path"]: loc for loc in http.get("/api/v1/locations").json()}
+    assert by_path["campus"]["devices"] == ["edge-1"]  # at or below
+    assert http.post("/api/v1/locations", json={"path": "campus/hall"}).status_code == 201
+    assert http.get("/api/v1/locations/campus/hall").json()["devices"] == []
 
 
 def test_install_run_notify_uninstall(lab: Lab) -> None:

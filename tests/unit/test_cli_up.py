@@ -48,7 +48,7 @@ def test_the_three_devices_and_their_command_lines(tmp_path: Path) -> None:
     assert value("--port") == ["5001"] and value("--name") == ["cam-gw"]
     assert value("--host") == ["127.0.0.1"] and "--no-mdns" in command
     assert value("--orchestrator") == ["http://127.0.0.1:3000"]
-    assert value("--label") == ["role=gateway", "location=lab"]
+    assert value("--label") == ["role=gateway", "location=campus/lab-1"]
     assert value("--camera") == ["simulated"] and value("--sensors") == ["simulated"]
     assert value("--capacity") == ["cores=1,memory=512MiB"]
     assert value("--data-dir") == [str(tmp_path / "cam-gw")]

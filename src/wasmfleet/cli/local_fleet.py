@@ -55,11 +55,11 @@ class DeviceSpec:
 
 DEVICES = (
     DeviceSpec(
-        "cam-gw", ("role=gateway", "location=lab"), "simulated", "simulated",
+        "cam-gw", ("role=gateway", "location=campus/lab-1"), "simulated", "simulated",
         "cores=1,memory=512MiB", nn=False, camera_dir="portrait",
     ),
     DeviceSpec(
-        "edge-box", ("role=edge", "location=lab"), "none", "simulated",
+        "edge-box", ("role=edge", "location=campus/lab-1"), "none", "simulated",
         "cores=2,memory=2048MiB,accelerator=100",
     ),
     DeviceSpec(

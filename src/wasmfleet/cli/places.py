@@ -86,6 +86,7 @@ def show_one(
     for kind, listed in things.items():
         names = [f"{t['name']} ({t['type']}, {t['location']})" for t in listed]
         rows.append((kind, ", ".join(names) or "none"))
+    rows.append(("devices", ", ".join(place.get("devices") or []) or "none"))
     show(key_values(rows, title=f"location {place['path']}"))
 
 

@@ -25,13 +25,19 @@ from wasmfleet.core.places import (
 from wasmfleet.core.quantities import show
 from wasmfleet.orchestrator.store import Store
 from wasmfleet.orchestrator.store.places import LocationRecord, ThingRecord
+from wasmfleet.orchestrator.store.records import DeviceRecord
 
 MAX_DESCRIPTION = 1000
 """The longest description a location may have, in characters."""
 
 
-def location_view(record: LocationRecord, things: Iterable[ThingRecord] = ()) -> dict[str, Any]:
-    """A location as /api/v1 shows it, with the sensors and controllers at or below it."""
+def location_view(
+    record: LocationRecord,
+    things: Iterable[ThingRecord] = (),
+    devices: Iterable[DeviceRecord] = (),
+) -> dict[str, Any]:
+    """A location as /api/v1 shows it, with the sensors and controllers at or below it and the
+    devices whose ``location`` label puts them there."""
     counts = {"sensors": 0, "controllers": 0}
     for each in things:
         if is_at_or_below(each.thing.location, record.path):
@@ -44,7 +50,17 @@ def location_view(record: LocationRecord, things: Iterable[ThingRecord] = ()) ->
         "created_by": record.created_by,
         "created_at": record.created_at,
         **counts,
+        "devices": [d.name for d in devices if _device_at(d, record.path)],
     }
+
+
+def _device_at(device: DeviceRecord, path: str) -> bool:
+    """Whether a device's ``location`` label (a location path) is at or below ``path``."""
+    label = device.labels.get("location")
+    try:
+        return label is not None and is_at_or_below(parse_location(label), path)
+    except InvalidDocument:
+        return False  # a label like "Lab 1" is not a path: the device sits at no location
 
 
 def thing_view(record: ThingRecord, held_by: Iterable[str] = ()) -> dict[str, Any]:
@@ -101,8 +117,8 @@ class Places:
 
     def locations(self) -> list[dict[str, Any]]:
         """Every location with its counts, by path."""
-        things = self.store.list_things()
-        return [location_view(r, things) for r in self.store.list_locations()]
+        things, devices = self.store.list_things(), self.store.list_devices()
+        return [location_view(r, things, devices) for r in self.store.list_locations()]
 
     def location(self, raw_path: str) -> dict[str, Any]:
         """One location with its counts; NotFound naming how to add it."""
@@ -110,7 +126,8 @@ class Places:
         record = self.store.get_location(path)
         if record is None:  # removed in between
             raise NotFound(self._no_location(path))
-        return location_view(record, self.store.list_things(location=path))
+        things = self.store.list_things(location=path)
+        return location_view(record, things, self.store.list_devices())
 
     def remove_location(self, raw_path: str) -> None:
         """Remove an empty location; NotFound, or Conflict naming what sits at or below."""
