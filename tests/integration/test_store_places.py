@@ -193,3 +193,15 @@ def test_a_held_thing_is_neither_removed_nor_changed(orchestrator_store: Store) 
     with pytest.raises(NotFound, match="wasmfleet sensor ls"):
         store.delete_thing("lab-fan", "sensor")
     assert store.get_thing("lab-fan") is not None
+
+
+def test_module_versions_an_app_pins_are_in_use(orchestrator_store: Store) -> None:
+    store = orchestrator_store
+    from wasmfleet.orchestrator.store.records import ModuleRecord
+
+    old = store.add_module(ModuleRecord(name="logic", sha256="a" * 64, size=1))
+    new = store.add_module(ModuleRecord(name="logic", sha256="b" * 64, size=1))
+    assert old.id not in store.module_ids_in_use()
+    store.add_app("too-warm", {"name": "too-warm"}, {"logic": old.id}, "", "tester")
+    assert old.id in store.module_ids_in_use()  # retention keeps what an install would deploy
+    assert new.id not in store.module_ids_in_use()

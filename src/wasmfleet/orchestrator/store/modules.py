@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.orchestrator.store.base import StoreBase, utcnow
 from wasmfleet.orchestrator.store.records import ModuleRecord, new_id
-from wasmfleet.orchestrator.store.schema import deployment_modules, modules, rollouts
+from wasmfleet.orchestrator.store.schema import apps, deployment_modules, modules, rollouts
 
 
 def _record(row: Row[Any]) -> ModuleRecord:
@@ -107,10 +107,13 @@ class ModuleQueries(StoreBase):
 
     def module_ids_in_use(self) -> set[str]:
         """The ids of every module version something references: a deployment's plan (any
-        status), and a rollout's target and the versions it moved copies from (``rollout
-        undo`` may need them, also after it succeeded). Retention never deletes these."""
+        status), a rollout's target and the versions it moved copies from (``rollout
+        undo`` may need them, also after it succeeded), and the versions an app pins (an
+        install of it deploys them). Retention never deletes these."""
         with self._read() as conn:
             used = {str(r[0]) for r in conn.execute(select(deployment_modules.c.module_id))}
+            for (pinned,) in conn.execute(select(apps.c.modules)):
+                used.update(str(module_id) for module_id in (pinned or {}).values())
             for target, updated in conn.execute(select(rollouts.c.module_id, rollouts.c.updated)):
                 used.add(str(target))
                 used.update(
