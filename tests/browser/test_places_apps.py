@@ -90,7 +90,9 @@ def test_a_configurer_builds_the_location_tree(
     form.locator("select[name=location]").select_option("campus/lab-1")
     form.locator("input[name=name]").fill("lab-temp")
     form.locator("input[name=type]").fill("temperature")
-    form.locator("input[name=target]").fill("campus/lab-1/temp")
+    # attached to edge-box: this fleet has no broker, and a thing on a topic needs one
+    form.locator("select[name=via]").select_option("device")
+    form.locator("input[name=target]").fill("edge-box")
     form.locator("input[name=params]").fill("celsius=floaty")
     watch.expect(_refused(400, "/api/v1/sensors"))
     watch.expect(_refused(422, "/api/v1/sensors"))
@@ -104,7 +106,7 @@ def test_a_configurer_builds_the_location_tree(
         "details[data-location='campus/lab-1'] > table tr[data-thing='lab-temp']"
     )
     text = row.inner_text()
-    assert "temperature" in text and "campus/lab-1/temp" in text and "celsius: float" in text
+    assert "temperature" in text and "edge-box" in text and "celsius: float" in text
     assert "free" in text
     # a controller through the API appears after a reload of the page
     r = fleet.call("POST", "/api/v1/controllers", json=FAN)
@@ -134,7 +136,7 @@ def _places_ready(fleet: LocalFleet) -> None:
     for path in ("campus/lab-1", "campus/hall"):
         fleet.call("POST", "/api/v1/locations", json={"path": path})
     sensor = {"name": "lab-temp", "type": "temperature", "location": "campus/lab-1"}
-    sensor |= {"topic": "campus/lab-1/temp", "outputs": {"celsius": "float"}}
+    sensor |= {"device": "edge-box", "outputs": {"celsius": "float"}}
     assert fleet.call("POST", "/api/v1/sensors", json=sensor).status_code == 201
     assert fleet.call("POST", "/api/v1/controllers", json=FAN).status_code == 201
 
