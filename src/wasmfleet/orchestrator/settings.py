@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from wasmfleet.core.errors import ConfigurationError
-from wasmfleet.core.notify_targets import email_problem, parse_smtp_url, webhook_problem
+from wasmfleet.core.notify_targets import email_problem, webhook_problem
+from wasmfleet.orchestrator.settings_checks import check_notifications, check_signatures
 from wasmfleet.runtime.limits import MiB
 from wasmfleet.service.exposure import check_exposure
 from wasmfleet.service.http import BodyLimit
@@ -363,7 +364,7 @@ class OrchestratorSettings:
     def validate(self) -> None:
         """Refuse settings that cannot work, with a sentence saying which and why."""
         check_declared(self)
-        self._validate_signatures()
+        check_signatures(self)
         check_server_files(
             self.tls_cert,
             self.tls_key,
@@ -371,7 +372,7 @@ class OrchestratorSettings:
             where_to_set(OrchestratorSettings, "tls_key"),
         )
         check_ca_file(self.ca_file, where_to_set(OrchestratorSettings, "ca_file"))
-        self._validate_notifications()
+        check_notifications(self)
         if not self.suspect_phi < self.phi_threshold:
             raise ConfigurationError(
                 f"suspect phi must be below the phi threshold ({self.phi_threshold:g}), "
@@ -383,28 +384,3 @@ class OrchestratorSettings:
                 f"({self.acceptable_pause_s:g} s), so that a device's lease always ends "
                 "before it can be declared dead and its stateful steps moved."
             )
-
-    def _validate_notifications(self) -> None:
-        if self.smtp_url:
-            parse_smtp_url(self.smtp_url, where_to_set(OrchestratorSettings, "smtp_url"))
-        elif self.notify_emails:
-            raise ConfigurationError(
-                "--notify-email needs --smtp-url smtp://HOST:PORT (the server the e-mail is "
-                "sent through)."
-            )
-
-    def _validate_signatures(self) -> None:
-        if self.require_signatures and not self.trusted_keys:
-            raise ConfigurationError(
-                "--require-signatures needs at least one --trusted-key FILE.pub (the public "
-                "keys whose signatures uploads may carry)."
-            )
-        if self.trusted_keys and not self.require_signatures:
-            raise ConfigurationError(
-                "--trusted-key is given without --require-signatures; add it to refuse "
-                "unsigned uploads (the keys are used only then)."
-            )
-        if self.trusted_keys:
-            from wasmfleet.service.trusted_keys import load_trusted_keys
-
-            load_trusted_keys(self.trusted_keys)  # ConfigurationError naming a bad file
