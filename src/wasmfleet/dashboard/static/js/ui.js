@@ -140,3 +140,16 @@ export function zoned(t, zone = "UTC") {
   const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
 }
+
+// A reload that waits for a burst of live events to settle (one redraw per burst); errors
+// become toasts. cancel() when the page is left.
+export function debounced(fn, ctx, ms = 200) {
+  let soon = null;
+  return {
+    reload: () => {
+      clearTimeout(soon);
+      soon = setTimeout(() => fn().catch((err) => ctx.toast(err.message, "error")), ms);
+    },
+    cancel: () => clearTimeout(soon),
+  };
+}

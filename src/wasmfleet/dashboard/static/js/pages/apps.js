@@ -2,7 +2,7 @@
 // schedule, where they run), publishing an app and installing one at a place; #/apps/NAME is
 // one app with its versions, steps and installs.
 
-import { el, fieldError, fill, heading, statusBadge, table, timeAgo, zoned } from "../ui.js";
+import { el, fieldError, fill, heading, statusBadge, table, timeAgo, zoned, debounced } from "../ui.js";
 import { installForm } from "../install_form.js";
 import { fireInstants, scheduleText, whereChips } from "./install.js";
 
@@ -228,11 +228,7 @@ async function detail(root, ctx, name) {
 
 export async function render(root, ctx, { name }) {
   const load = name ? await detail(root, ctx, name) : await catalogue(root, ctx);
-  let soon = null;
-  const reload = () => {
-    clearTimeout(soon);
-    soon = setTimeout(() => load().catch((err) => ctx.toast(err.message, "error")), 200);
-  };
+  const { reload, cancel } = debounced(load, ctx);
   const offs = [
     ctx.events.on("install", reload),
     ctx.events.on("device", (e) => (!e?.heartbeat ? reload() : null)),
@@ -240,6 +236,6 @@ export async function render(root, ctx, { name }) {
   ];
   return () => {
     offs.forEach((off) => off());
-    clearTimeout(soon);
+    cancel();
   };
 }

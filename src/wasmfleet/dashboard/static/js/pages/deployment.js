@@ -1,7 +1,7 @@
 // One deployment: the pipeline drawn as steps on devices, why other devices were rejected,
 // steps moved by self-healing, rollouts with their waves, recent executions.
 
-import { el, fill, errorBox, heading, statusBadge, table, timeAgo } from "../ui.js";
+import { el, fill, errorBox, heading, statusBadge, table, timeAgo, debounced } from "../ui.js";
 
 const FINISHED = ["succeeded", "failed", "undone", "rolled_back"];
 
@@ -202,11 +202,7 @@ export async function render(root, ctx, { name }) {
   };
 
   await draw();
-  let soon = null;
-  const reload = () => {
-    clearTimeout(soon);
-    soon = setTimeout(() => draw().catch((err) => ctx.toast(err.message, "error")), 200);
-  };
+  const { reload, cancel } = debounced(draw, ctx);
   const offs = [
     ctx.events.on("deployment", (e) => (e.name === name || e.removed ? reload() : null)),
     ctx.events.on("rollout", reload),
@@ -216,6 +212,6 @@ export async function render(root, ctx, { name }) {
   ];
   return () => {
     offs.forEach((off) => off());
-    clearTimeout(soon);
+    cancel();
   };
 }

@@ -1,7 +1,7 @@
 // Deployments: every deployment with its pipeline in short, rollouts with their waves,
 // and a form to deploy a manifest (YAML or JSON).
 
-import { el, fill, fieldError, heading, statusBadge, table, timeAgo } from "../ui.js";
+import { el, fill, fieldError, heading, statusBadge, table, timeAgo, debounced } from "../ui.js";
 import { wavesView } from "./deployment.js";
 
 const EXAMPLE = `name: fibo-demo
@@ -82,14 +82,10 @@ export async function render(root, ctx) {
     );
   };
   await load();
-  let soon = null;
-  const reload = () => {
-    clearTimeout(soon);
-    soon = setTimeout(() => load().catch((err) => ctx.toast(err.message, "error")), 200);
-  };
+  const { reload, cancel } = debounced(load, ctx);
   const offs = ["deployment", "rollout", "reconnected"].map((k) => ctx.events.on(k, reload));
   return () => {
     offs.forEach((off) => off());
-    clearTimeout(soon);
+    cancel();
   };
 }

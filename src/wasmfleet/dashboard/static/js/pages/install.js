@@ -1,7 +1,7 @@
 // One install of an app at a place: its binding (need → thing), where it runs (step → device),
 // its schedule with the next fires in UTC and in its zone, recent fires; run and uninstall.
 
-import { el, errorBox, fill, heading, statusBadge, table, timeAgo, zoned } from "../ui.js";
+import { el, errorBox, fill, heading, statusBadge, table, timeAgo, zoned, debounced } from "../ui.js";
 
 // need → {kind, type, thing, location, exclusive} or {kind: "module", module}, whatever the
 // answer nests it in (a Binding's {"bindings": {...}} or the map itself).
@@ -185,11 +185,7 @@ export async function render(root, ctx, { name }) {
   }
 
   await draw();
-  let soon = null;
-  const reload = () => {
-    clearTimeout(soon);
-    soon = setTimeout(() => draw().catch((err) => ctx.toast(err.message, "error")), 200);
-  };
+  const { reload, cancel } = debounced(draw, ctx);
   const offs = [
     ctx.events.on("install", (e) => (!e?.name || e.name === name ? reload() : null)),
     ctx.events.on("deployment", (e) => (e?.name === deployment ? reload() : null)),
@@ -200,7 +196,7 @@ export async function render(root, ctx, { name }) {
   const poll = ctx.session.can("GET", "/api/v1/events") ? null : setInterval(reload, 5000);
   return () => {
     offs.forEach((off) => off());
-    clearTimeout(soon);
+    cancel();
     clearInterval(poll);
   };
 }

@@ -1,7 +1,7 @@
 // Places: the location tree, each location with its sensors and controllers (type, how it is
 // reached, typed parameters, the installs holding it); a configurer adds and removes them.
 
-import { el, fieldError, fill, heading, paramChips, table } from "../ui.js";
+import { el, fieldError, fill, heading, paramChips, table, debounced } from "../ui.js";
 
 const KINDS = { sensor: "/api/v1/sensors", controller: "/api/v1/controllers" };
 
@@ -244,15 +244,11 @@ export async function render(root, ctx) {
     for (const d of tree.querySelectorAll("details.place")) if (closed.includes(d.dataset.location)) d.open = false;
   };
   await load();
-  let soon = null;
-  const reload = () => {
-    clearTimeout(soon);
-    soon = setTimeout(() => load().catch((err) => ctx.toast(err.message, "error")), 200);
-  };
+  const { reload, cancel } = debounced(load, ctx);
   // installs take and release things (held by); nothing else here changes on its own
   const offs = ["install", "reconnected"].map((k) => ctx.events.on(k, reload));
   return () => {
     offs.forEach((off) => off());
-    clearTimeout(soon);
+    cancel();
   };
 }
