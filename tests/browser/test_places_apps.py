@@ -107,6 +107,9 @@ def test_a_configurer_builds_the_location_tree(
     )
     text = row.inner_text()
     assert "temperature" in text and "edge-box" in text and "celsius: float" in text
+    # the devices whose location label is the lab (as in wasmfleet up: cam-gw and edge-box)
+    devices = page.locator("details[data-location='campus/lab-1'] > summary .place-devices")
+    assert devices.inner_text().split("devices", 1)[1].split() == ["cam-gw,", "edge-box"]
     assert "free" in text
     # a controller through the API appears after a reload of the page
     r = fleet.call("POST", "/api/v1/controllers", json=FAN)

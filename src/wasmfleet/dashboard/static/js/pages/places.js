@@ -31,6 +31,14 @@ export function heldBy(t) {
   }));
 }
 
+// The devices whose `location` label puts them here or below (the API's `devices`).
+function devicesHere(loc) {
+  const names = loc.devices || [];
+  if (!names.length) return null;
+  const links = names.flatMap((n, i) => [i ? ", " : "", el("a", { href: `#/devices/${encodeURIComponent(n)}` }, n)]);
+  return el("span", { class: "place-devices muted small" }, ` · ${names.length === 1 ? "device" : "devices"} `, ...links);
+}
+
 // "campus/lab-1" → its counts of sensors and controllers at or below (the API's, else ours).
 function counts(loc, things) {
   const below = (t) => t.location === loc.path || t.location.startsWith(`${loc.path}/`);
@@ -94,6 +102,7 @@ function node(ctx, loc, byParent, things, reload) {
       loc.path !== name ? el("span", { class: "muted small" }, ` ${loc.path}`) : null,
       loc.description ? el("span", { class: "place-desc" }, ` — ${loc.description}`) : null,
       el("span", { class: "place-counts muted small" }, counts(loc, things)),
+      devicesHere(loc),
       ctx.session.can("DELETE", "/api/v1/locations/{path}")
         ? el("button", { type: "button", class: "link-danger", title: `remove ${loc.path}`, onclick: (e) => { e.preventDefault(); removeLocation(ctx, loc.path, reload); } }, "remove")
         : null,
