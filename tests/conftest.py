@@ -1,8 +1,13 @@
-"""Shared by every test: the processes tests start see Ctrl-C (SIGINT) whoever started pytest."""
+"""Shared by every test: the processes tests start see Ctrl-C (SIGINT) whoever started pytest,
+and no test reads or writes the developer's own CLI contexts and config."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import signal
+import tempfile
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # A shell starts background jobs (`./run test &`, nohup) with SIGINT ignored, and an ignored
@@ -10,3 +15,13 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # with SIGINT (as a user's Ctrl-C) would never see it and be killed after a timeout. With a
     # handler installed here, children start with SIGINT at its default again.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# `wasmfleet up` makes its context current in ~/.config/wasmfleet: after a `./run demo`, a test
+# expecting the default orchestrator would find the demo's instead, and the tests that run `up`
+# would replace the developer's current context. Every test and every process it starts gets
+# a config folder of its own (set before any test imports the CLI's settings).
+_CONFIG_HOME = tempfile.mkdtemp(prefix="wasmfleet-test-config-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
+for _name in ("WASMFLEET_CONTEXT", "WASMFLEET_TOKEN", "WASMFLEET_TOKEN_FILE"):
+    os.environ.pop(_name, None)
