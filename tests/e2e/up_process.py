@@ -37,8 +37,10 @@ class UpProcess:
         self.port = free_port()
         self.supervisor_port = free_port()
         self.data_dir = data_dir
-        self.config_home = Path(os.environ.get("XDG_CONFIG_HOME") or data_dir.parent / "config")
-        """Where ``up`` writes the CLI context "up" (never the user's own ~/.config)."""
+        self.config_home = data_dir.parent / "config"
+        """Where ``up`` writes the CLI context "up": its own folder, never the user's ~/.config
+        nor the one the test session shares (a context made current there would redirect
+        every later test's CLI calls to this fleet)."""
         env = {
             **{
                 k: v

@@ -25,8 +25,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[[Handler], None]:
 
 
 def test_the_base_url_comes_from_the_flag_then_the_environment_then_the_default(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no current context
     monkeypatch.delenv("WASMFLEET_ORCHESTRATOR", raising=False)
     assert base_url(None) == DEFAULT_URL == "http://127.0.0.1:3000"
     monkeypatch.setenv("WASMFLEET_ORCHESTRATOR", "http://orch:3000/")
