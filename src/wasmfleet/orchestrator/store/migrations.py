@@ -392,6 +392,22 @@ def _v9_places_and_apps(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE users ADD COLUMN locations TEXT"))
 
 
+def _v10_leases(conn: Connection) -> None:
+    """The lease rows of leader election, with the free ``leader`` row (frozen copy)."""
+    md = MetaData()
+    leases = Table(
+        "leases",
+        md,
+        Column("name", String(64), primary_key=True),
+        Column("holder", Text, nullable=True),
+        Column("fencing", BigInteger, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=True),
+        Column("renewed_at", UTCDateTime, nullable=True),
+    )
+    leases.create(conn, checkfirst=False)
+    conn.execute(insert(leases).values(name="leader", holder=None, fencing=0))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -417,6 +433,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "users get the locations they may install at",
         _v9_places_and_apps,
     ),
+    Migration(10, "the leader lease with its fencing number (several orchestrators)", _v10_leases),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 
