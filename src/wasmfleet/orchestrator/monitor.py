@@ -16,6 +16,7 @@ declared dead for silence the orchestrator caused.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -116,6 +117,11 @@ class FleetMonitor:
         self.skipped_rounds = 0
         self.usage: UsageBook | None = None
         """Where heartbeats' CPU and memory usage go for GET /api/v1/devices/{key}/usage."""
+        self.acting: Callable[[], contextvars.Context | None] | None = None
+        """The leader elector's ``context`` (docs/scale-out.md): transitions are written and
+        told to the listeners only while this orchestrator leads, under its fence; a follower
+        keeps judging in memory and ``adopt`` catches up when it gains the lead. None: a lone
+        monitor, always acting."""
 
     # -- what others ask -------------------------------------------------------------
 
@@ -302,7 +308,40 @@ class FleetMonitor:
         log.info("device pushes heartbeats every %g s", interval, extra={"device": name})
         return live
 
+    async def adopt(self) -> int:
+        """Leadership gained: watch every stored device (new ones with a grace period), and
+        record as transitions where this monitor's judgement differs from the stored status
+        (a device that died or came back while another orchestrator led); how many."""
+        devices = await asyncio.to_thread(self.store.list_devices)
+        now, changed = self.clock(), 0
+        for device in devices:
+            live = self._live.get(device.name)
+            if live is None:
+                status = "dead" if device.status in ("dead", "inactive") else "active"
+                self._live[device.name] = self._new(
+                    device.name, status, self.settings.health_interval_s, poll=True
+                )
+                continue
+            if device.status == live.status or device.status not in ("active", "suspect", "dead"):
+                continue
+            reason = f"judged {live.status} by the orchestrator that leads now"
+            phi = live.detector.phi(now)
+            await self._record(
+                Transition(device.name, device.status, live.status, phi, now, reason)  # type: ignore[arg-type]
+            )
+            changed += 1
+        return changed
+
     async def _apply(self, transition: Transition) -> None:
+        if self.acting is None:
+            await self._record(transition)
+            return
+        context = self.acting()
+        if context is not None:  # a follower leaves the transition to the leader
+            task = asyncio.get_running_loop().create_task(self._record(transition), context=context)
+            await task
+
+    async def _record(self, transition: Transition) -> None:
         name = transition.device
         await asyncio.to_thread(
             self.store.set_device_status,
