@@ -310,8 +310,9 @@ class FleetMonitor:
 
     async def adopt(self) -> int:
         """Leadership gained: watch every stored device (new ones with a grace period), and
-        record as transitions where this monitor's judgement differs from the stored status
-        (a device that died or came back while another orchestrator led); how many."""
+        record as transitions where this monitor's judgement, from heartbeats or polls it
+        received, differs from the stored status (a device that died or came back while
+        another orchestrator led); how many."""
         devices = await asyncio.to_thread(self.store.list_devices)
         now, changed = self.clock(), 0
         for device in devices:
@@ -322,7 +323,11 @@ class FleetMonitor:
                     device.name, status, self.settings.health_interval_s, poll=True
                 )
                 continue
-            if device.status == live.status or device.status not in ("active", "suspect", "dead"):
+            if (
+                device.status == live.status
+                or device.status not in ("active", "suspect", "dead")
+                or live.detector.last_at is None  # no evidence of its own yet
+            ):
                 continue
             reason = f"judged {live.status} by the orchestrator that leads now"
             phi = live.detector.phi(now)
