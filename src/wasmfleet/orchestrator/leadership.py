@@ -7,8 +7,9 @@ becomes leader, ``on_gained`` callbacks start the leader-only work inside ``fenc
 (store/fence.py), so every write that work makes is checked against the lease; when it
 stops leading — superseded, or its lease ran out by its own monotonic clock before a renewal
 succeeded (database unreachable, process paused) — ``on_lost`` callbacks stop that work
-before it may lead again. ``fence()`` answers None as soon as the local deadline passes, even
-before the round that notices it runs: a process woken from SIGSTOP does not act first.
+before it may lead again. ``fence()`` answers None as soon as the lease's end passes by this
+process' clock, before any round runs: a process woken from SIGSTOP does not act first; if its
+next round finds the lease still its own (nobody took over), it goes on leading.
 """
 
 from __future__ import annotations
@@ -137,17 +138,19 @@ class LeaderElector:
                     await asyncio.to_thread(self.store.release_lease, self.me, fencing)
 
     async def _run(self) -> None:
-        """Rounds every ``ttl/3``; a leader whose round outlasts its lease steps down at once."""
+        """Rounds every ``ttl/3``. Past its lease by its own clock a leader does not act
+        (``fence`` is None) until a round renews it; a round that finds the lease moved on, or
+        that fails or hangs for a further ``ttl`` (the database is gone), makes it step down."""
         every = renew_every(self.ttl_s)
         while True:
             await asyncio.sleep(every)
-            if self.role is Role.LEADER and not self.leading:
-                await self._step_down(RoleEvent.EXPIRED)  # woke up (or stalled) past the lease
             pending = asyncio.ensure_future(self.round())
             while not pending.done():
-                wait = self._valid_until - self.clock() if self.role is Role.LEADER else None
-                done, _ = await asyncio.wait({pending}, timeout=None if wait is None else wait)
-                if not done and self.role is Role.LEADER and not self.leading:
+                wait = None
+                if self.role is Role.LEADER:
+                    wait = max(self._valid_until + self.ttl_s - self.clock(), 0.0)
+                done, _ = await asyncio.wait({pending}, timeout=wait)
+                if not done and self.role is Role.LEADER and wait == 0.0:
                     await self._step_down(RoleEvent.EXPIRED)
             pending.result()
 
@@ -162,6 +165,8 @@ class LeaderElector:
             if not self._failing:
                 log.warning("leader election round failed: %s", err)
             self._failing = True
+            if self.role is Role.LEADER and self.fencing == mine and not self.leading:
+                await self._step_down(RoleEvent.EXPIRED)
             return
         if self._failing:
             log.info("leader election rounds work again")

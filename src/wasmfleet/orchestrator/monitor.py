@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wasmfleet.core.bounds import MAX_DB_INT, is_db_int
-from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.errors import InvalidDocument, NotLeader
 from wasmfleet.core.failure_detector import (
     DetectorSettings,
     Liveness,
@@ -122,6 +122,8 @@ class FleetMonitor:
         told to the listeners only while this orchestrator leads, under its fence; a follower
         keeps judging in memory and ``adopt`` catches up when it gains the lead. None: a lone
         monitor, always acting."""
+        self._unwritten: set[str] = set()
+        """Devices whose transitions were judged while this process could not act as leader."""
 
     # -- what others ask -------------------------------------------------------------
 
@@ -278,6 +280,7 @@ class FleetMonitor:
                 )
                 continue
             try:
+                await self.catch_up()
                 await self.evaluate(now)
             except Exception:  # the monitor must survive anything
                 log.exception("monitor round failed")
@@ -313,6 +316,7 @@ class FleetMonitor:
         record as transitions where this monitor's judgement, from heartbeats or polls it
         received, differs from the stored status (a device that died or came back while
         another orchestrator led); how many."""
+        self._unwritten.clear()
         devices = await asyncio.to_thread(self.store.list_devices)
         now, changed = self.clock(), 0
         for device in devices:
@@ -342,9 +346,21 @@ class FleetMonitor:
             await self._record(transition)
             return
         context = self.acting()
-        if context is not None:  # a follower leaves the transition to the leader
-            task = asyncio.get_running_loop().create_task(self._record(transition), context=context)
-            await task
+        if context is None:  # not leading: the leader writes it, or ``catch_up`` when we lead
+            self._unwritten.add(transition.device)
+            return
+        try:
+            await asyncio.get_running_loop().create_task(self._record(transition), context=context)
+        except NotLeader:  # the lease moved on meanwhile: nothing was written
+            self._unwritten.add(transition.device)
+
+    async def catch_up(self) -> None:
+        """Leading (again): write the judgements made while this process could not act."""
+        context = self.acting() if self.acting is not None else None
+        if context is None or not self._unwritten:
+            return
+        self._unwritten.clear()
+        await asyncio.get_running_loop().create_task(self.adopt(), context=context)
 
     async def _record(self, transition: Transition) -> None:
         name = transition.device
