@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -65,3 +66,43 @@ def test_release_lets_a_successor_take_over_at_once(orchestrator_store: Store) -
     assert store.release_lease("a", 1)
     b = store.lease_round("b", None, 30.0)
     assert (b.won, b.lease.fencing) == (True, 2)
+
+
+def test_electors_hand_over_and_a_woken_leader_stands_down(orchestrator_store: Store) -> None:
+    from wasmfleet.orchestrator.leadership import LeaderElector
+
+    events: list[str] = []
+    now = [0.0]
+
+    async def scenario() -> None:
+        a = LeaderElector(orchestrator_store, "a", TTL, clock=lambda: now[0])
+        b = LeaderElector(orchestrator_store, "b", TTL)
+
+        async def gained(name: str, fencing: int) -> None:
+            events.append(f"{name} leads under {fencing}")
+
+        async def lost(name: str) -> None:
+            events.append(f"{name} stops")
+
+        for elector in (a, b):
+            elector.on_gained.append(lambda n, e=elector: gained(e.me, n))
+            elector.on_lost.append(lambda e=elector: lost(e.me))
+        await a.round()
+        await b.round()
+        assert a.leading and a.fence() == 1 and not b.leading and b.fence() is None
+        context = a.context()
+        assert context is not None
+        now[0] += TTL  # a is paused past its lease: it must not act, before any round runs
+        assert a.fence() is None and a.context() is None
+        await asyncio.sleep(TTL + 0.05)
+        await b.round()
+        assert b.fence() == 2
+        await a.round()  # a wakes: the lease moved on
+        assert not a.leading and a.lost == 1 and a.view()["holder"] == "b"
+        # Its work's writes would be refused (fenced under 1): see the test above.
+        await b.stop()  # a clean stop lets the lease expire at once
+        await a.round()
+        assert a.fence() == 3
+
+    asyncio.run(scenario())
+    assert events == ["a leads under 1", "b leads under 2", "a stops", "b stops", "a leads under 3"]
