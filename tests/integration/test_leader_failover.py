@@ -1,7 +1,7 @@
 """Several orchestrators on one database: one leader, a takeover when it stops, fencing.
 
-Two orchestrator processes share a PostgreSQL database. The first leads; SIGSTOP freezes it
-(a paused process keeps its sockets, unlike a crash) and the second takes the lease with the
+Two orchestrator processes share a PostgreSQL database. One leads; SIGSTOP freezes it
+(a paused process keeps its sockets, unlike a crash) and the other takes the lease with the
 next fencing number; SIGCONT wakes the old leader, which finds it lost and stands down. A
 supervisor heartbeating to the survivor all along is never declared dead. On SQLite a second
 orchestrator process on the same file is refused at start.
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,14 @@ def test_a_stopped_leader_is_replaced_and_stands_down_when_it_wakes(
     start_supervisor: Callable[..., SupervisorProcess],
 ) -> None:
     args = ["--database-url", fresh_postgres_url, "--leader-ttl", str(TTL_S)]
-    first = OrchestratorProcess(tmp_path / "a", name="orch-a", args=args)
-    second = OrchestratorProcess(tmp_path / "b", name="orch-b", args=args)
+    both = [OrchestratorProcess(tmp_path / name, name=f"orch-{name}", args=args) for name in "ab"]
     try:
-        first.start()
-        second.start()
+        with ThreadPoolExecutor(2) as pool:  # start both at once: one of them wins the lease
+            list(pool.map(lambda orch: orch.start(), both))
+        views = [leader(orch) for orch in both]
+        assert sorted(v["leading"] for v in views) == [False, True], views
+        first, second = both if views[0]["leading"] else both[::-1]
         a, b = leader(first), leader(second)
-        assert a["leading"] and not b["leading"]
         assert b["holder"] == a["me"] and b["fencing"] == a["fencing"]
         # The device talks to the orchestrator that stays up (heartbeats reach the leader
         # through the database's notification channel once that lands; see docs/scale-out.md).
@@ -70,8 +72,10 @@ def test_a_stopped_leader_is_replaced_and_stands_down_when_it_wakes(
         log = second.get("/api/v1/devices/sv").json()["status_log"]
         assert [e for e in log if e["status"] != "active"] == [], log
     finally:
-        first.stop()
-        second.stop()
+        for orch in both:
+            if orch.proc is not None and orch.proc.poll() is None:
+                orch.proc.send_signal(signal.SIGCONT)
+            orch.stop()
 
 
 def _status(orch: OrchestratorProcess, name: str) -> str | None:

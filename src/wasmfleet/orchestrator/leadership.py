@@ -145,10 +145,11 @@ class LeaderElector:
         while True:
             await asyncio.sleep(every)
             pending = asyncio.ensure_future(self.round())
+            give_up = max(self._valid_until, self.clock()) + self.ttl_s
             while not pending.done():
                 wait = None
                 if self.role is Role.LEADER:
-                    wait = max(self._valid_until + self.ttl_s - self.clock(), 0.0)
+                    wait = max(give_up - self.clock(), 0.0)
                 done, _ = await asyncio.wait({pending}, timeout=wait)
                 if not done and self.role is Role.LEADER and wait == 0.0:
                     await self._step_down(RoleEvent.EXPIRED)
@@ -200,12 +201,15 @@ class LeaderElector:
         fencing = self.fencing
         if event is not RoleEvent.RELEASED:
             self.role = role_after(self.role, event)
-            holder = self.lease.holder if self.lease else None
+            lease = self.lease
+            why = (
+                f"the lease is held by {lease.holder} under number {lease.fencing}"
+                if event is RoleEvent.SUPERSEDED and lease is not None
+                else "its lease ran out and the database did not answer a renewal"
+            )
             log.warning(
-                "this orchestrator no longer leads (%s; the lease is held by %s); stopping "
-                "leader-only work",
-                event,
-                holder,
+                "this orchestrator no longer leads (%s); stopping leader-only work",
+                why,
                 extra={"holder": self.me, "fencing": fencing},
             )
         self._valid_until = 0.0
