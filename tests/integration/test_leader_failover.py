@@ -68,7 +68,7 @@ def test_a_stopped_leader_is_replaced_and_stands_down_when_it_wakes(
         assert not old["leading"] and old["holder"] == now["me"]
         assert old["fencing"] == now["fencing"]
         assert leader(second)["leading"]
-        time.sleep(1.0)  # let the woken process' monitor run a few rounds
+        time.sleep(0.5)  # let the woken process' monitor run a few rounds
         log = second.get("/api/v1/devices/sv").json()["status_log"]
         assert [e for e in log if e["status"] != "active"] == [], log
     finally:

@@ -354,13 +354,20 @@ class FleetMonitor:
         except NotLeader:  # the lease moved on meanwhile: nothing was written
             self._unwritten.add(transition.device)
 
+    def catch_up_later(self) -> None:
+        """Make the next round run ``adopt`` (after it failed)."""
+        self._unwritten.add("")
+
     async def catch_up(self) -> None:
         """Leading (again): write the judgements made while this process could not act."""
         context = self.acting() if self.acting is not None else None
         if context is None or not self._unwritten:
             return
-        self._unwritten.clear()
-        await asyncio.get_running_loop().create_task(self.adopt(), context=context)
+        try:
+            await asyncio.get_running_loop().create_task(self.adopt(), context=context)
+        except Exception:
+            self.catch_up_later()
+            raise
 
     async def _record(self, transition: Transition) -> None:
         name = transition.device

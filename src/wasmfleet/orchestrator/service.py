@@ -203,7 +203,11 @@ class Orchestrator:
         """Leadership gained: catch up on device statuses, then start the work that must
         happen once, every write of it under this fencing number."""
         with fenced(fencing):
-            await self.monitor.adopt()
+            try:
+                await self.monitor.adopt()
+            except Exception:  # the leader-only work must start anyway; the monitor retries
+                log.exception("catching up on device statuses failed")
+                self.monitor.catch_up_later()
             jobs = {
                 "healer": self.healer.run(),
                 "retention": self.pruner.run(),
