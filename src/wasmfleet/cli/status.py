@@ -30,6 +30,16 @@ def _healing(healing: Any) -> str:
     )
 
 
+def _leader(leader: Any) -> str:
+    """Who leads (docs/scale-out.md): this orchestrator, or the holder of the lease."""
+    if not isinstance(leader, dict):
+        return "-"
+    fencing = f"fencing number {leader.get('fencing')}"
+    if leader.get("leading"):
+        return f"this orchestrator ({fencing})"
+    return f"{leader.get('holder') or 'nobody'} ({fencing}); this one follows"
+
+
 def status_view(answer: Any, url: str) -> RenderableType:
     """The orchestrator's facts, its devices by status, its deployments and moves."""
     info = answer.get("orchestrator") or {}
@@ -52,6 +62,7 @@ def status_view(answer: Any, url: str) -> RenderableType:
                 ),
                 ("log entries", counts.get("logs", 0)),
                 ("self-healing", _healing(info.get("healing"))),
+                ("leader", _leader(info.get("leader"))),
             ],
             title="wasmfleet status",
         )

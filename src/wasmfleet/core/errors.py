@@ -15,7 +15,8 @@ error shape using ``status`` and ``code``; nothing else is ever shown to a user.
     ├── Conflict (409)                 clashes with what is stored (duplicate name, module in use)
     │   └── Fenced                     a stale copy of a moved deployment refuses to serve
     ├── Unavailable (503)              cannot serve right now; retrying later can succeed
-    │   └── LeaseExpired               a stateful step lost contact with its orchestrator
+    │   ├── LeaseExpired               a stateful step lost contact with its orchestrator
+    │   └── NotLeader                  leader-only work's write after its leadership ended
     ├── Unprocessable (422)            well-formed, but cannot be deployed here
     │   ├── FetchFailed                a module URL is unreachable or answered an error
     │   ├── ChecksumMismatch           a download does not match the given sha256
@@ -151,6 +152,12 @@ class LeaseExpired(Unavailable):
     """A stateful step refuses calls: its device lost contact with the orchestrator."""
 
     code: str = ErrorCode.LEASE_EXPIRED
+
+
+class NotLeader(Unavailable):
+    """A write made by leader-only work was refused: another orchestrator leads now."""
+
+    code: str = ErrorCode.NOT_LEADER
 
 
 class Unprocessable(WasmfleetError):

@@ -60,6 +60,7 @@ class ErrorCode(StrEnum):
     FENCED = "fenced"
     UNAVAILABLE = "unavailable"
     LEASE_EXPIRED = "lease_expired"
+    NOT_LEADER = "not_leader"
     UNPROCESSABLE = "unprocessable"
     FETCH_FAILED = "fetch_failed"
     CHECKSUM_MISMATCH = "checksum_mismatch"

@@ -16,6 +16,7 @@ declared dead for silence the orchestrator caused.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wasmfleet.core.bounds import MAX_DB_INT, is_db_int
-from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.core.errors import InvalidDocument, NotLeader
 from wasmfleet.core.failure_detector import (
     DetectorSettings,
     Liveness,
@@ -116,6 +117,13 @@ class FleetMonitor:
         self.skipped_rounds = 0
         self.usage: UsageBook | None = None
         """Where heartbeats' CPU and memory usage go for GET /api/v1/devices/{key}/usage."""
+        self.acting: Callable[[], contextvars.Context | None] | None = None
+        """The leader elector's ``context`` (docs/scale-out.md): transitions are written and
+        told to the listeners only while this orchestrator leads, under its fence; a follower
+        keeps judging in memory and ``adopt`` catches up when it gains the lead. None: a lone
+        monitor, always acting."""
+        self._unwritten: set[str] = set()
+        """Devices whose transitions were judged while this process could not act as leader."""
 
     # -- what others ask -------------------------------------------------------------
 
@@ -272,6 +280,7 @@ class FleetMonitor:
                 )
                 continue
             try:
+                await self.catch_up()
                 await self.evaluate(now)
             except Exception:  # the monitor must survive anything
                 log.exception("monitor round failed")
@@ -302,7 +311,65 @@ class FleetMonitor:
         log.info("device pushes heartbeats every %g s", interval, extra={"device": name})
         return live
 
+    async def adopt(self) -> int:
+        """Leadership gained: watch every stored device (new ones with a grace period), and
+        record as transitions where this monitor's judgement, from heartbeats or polls it
+        received, differs from the stored status (a device that died or came back while
+        another orchestrator led); how many."""
+        self._unwritten.clear()
+        devices = await asyncio.to_thread(self.store.list_devices)
+        now, changed = self.clock(), 0
+        for device in devices:
+            live = self._live.get(device.name)
+            if live is None:
+                status = "dead" if device.status in ("dead", "inactive") else "active"
+                self._live[device.name] = self._new(
+                    device.name, status, self.settings.health_interval_s, poll=True
+                )
+                continue
+            if (
+                device.status == live.status
+                or device.status not in ("active", "suspect", "dead")
+                or live.detector.last_at is None  # no evidence of its own yet
+            ):
+                continue
+            reason = f"judged {live.status} by the orchestrator that leads now"
+            phi = live.detector.phi(now)
+            await self._record(
+                Transition(device.name, device.status, live.status, phi, now, reason)  # type: ignore[arg-type]
+            )
+            changed += 1
+        return changed
+
     async def _apply(self, transition: Transition) -> None:
+        if self.acting is None:
+            await self._record(transition)
+            return
+        context = self.acting()
+        if context is None:  # not leading: the leader writes it, or ``catch_up`` when we lead
+            self._unwritten.add(transition.device)
+            return
+        try:
+            await asyncio.get_running_loop().create_task(self._record(transition), context=context)
+        except NotLeader:  # the lease moved on meanwhile: nothing was written
+            self._unwritten.add(transition.device)
+
+    def catch_up_later(self) -> None:
+        """Make the next round run ``adopt`` (after it failed)."""
+        self._unwritten.add("")
+
+    async def catch_up(self) -> None:
+        """Leading (again): write the judgements made while this process could not act."""
+        context = self.acting() if self.acting is not None else None
+        if context is None or not self._unwritten:
+            return
+        try:
+            await asyncio.get_running_loop().create_task(self.adopt(), context=context)
+        except Exception:
+            self.catch_up_later()
+            raise
+
+    async def _record(self, transition: Transition) -> None:
         name = transition.device
         await asyncio.to_thread(
             self.store.set_device_status,

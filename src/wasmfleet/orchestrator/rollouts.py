@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ class RolloutDriver:
         self.metrics: OrchestratorMetrics | None = None
         self.notify: Notify = quiet
         self.on_rolled_back: Callable[[RolloutRecord], None] = lambda record: None
+        self.acting: Callable[[], contextvars.Context | None] | None = None
+        """The elector's ``context``: only the leader drives rollouts, under its fence."""
 
     def changed(self, record: RolloutRecord) -> None:
         """Tell ``notify`` that a rollout was stored."""
@@ -157,7 +160,12 @@ class RolloutDriver:
         task = self._running.get(rollout_id)
         if task is not None and not task.done():
             return
-        task = asyncio.get_running_loop().create_task(self._drive(rollout_id))
+        context = None
+        if self.acting is not None:
+            context = self.acting()
+            if context is None:
+                return  # not the leader: its resume_all picks the stored rollout up
+        task = asyncio.get_running_loop().create_task(self._drive(rollout_id), context=context)
         self._running[rollout_id] = task
         task.add_done_callback(lambda t: self._finished(rollout_id, t))
 

@@ -345,6 +345,23 @@ class Healing(BaseModel):
     stale_copies_removed: int
 
 
+class Leader(BaseModel):
+    """Who runs the work that must happen once (docs/scale-out.md): the lease, and whether
+    this orchestrator (``me``) leads; ``refused_writes`` counts its fenced writes refused."""
+
+    me: str
+    leading: bool
+    role: str
+    holder: str | None
+    fencing: int | None
+    expires_at: str | None
+    since: str | None
+    ttl_s: float
+    gained: int
+    lost: int
+    refused_writes: int
+
+
 class OrchestratorInfo(BaseModel):
     """Facts about the orchestrator itself."""
 
@@ -355,6 +372,7 @@ class OrchestratorInfo(BaseModel):
     uptime_s: float
     time: str
     healing: Healing | None = None
+    leader: Leader | None = None
 
 
 class Status(BaseModel):

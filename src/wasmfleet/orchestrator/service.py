@@ -28,6 +28,7 @@ from wasmfleet.orchestrator.events import EventHub
 from wasmfleet.orchestrator.execution import ExecutionService
 from wasmfleet.orchestrator.healing import Healer
 from wasmfleet.orchestrator.installs import InstallService
+from wasmfleet.orchestrator.leadership import LeaderElector
 from wasmfleet.orchestrator.logs import LogService
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.modules import ModuleService
@@ -43,6 +44,7 @@ from wasmfleet.orchestrator.series import SeriesSampler
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.signatures import trusted_keys
 from wasmfleet.orchestrator.store import DeviceRecord, Store, open_store
+from wasmfleet.orchestrator.store.fence import fenced
 from wasmfleet.orchestrator.updates import CopyUpdater
 from wasmfleet.orchestrator.views import device_view
 from wasmfleet.service.http_clients import tls_context
@@ -116,6 +118,12 @@ class Orchestrator:
         self.rollouts.on_rolled_back = self.notifier.rollout_rolled_back
         self.installs = InstallService(self)
         self.scheduler = Scheduler(self.store, self.installs, settings.schedule_tick_s)
+        self.leadership = LeaderElector(self.store, self.scheduler.name, settings.leader_ttl_s)
+        """One elected leader runs detection, healing, rollouts, schedules and retention."""
+        self.leadership.on_gained.append(self._lead)
+        self.leadership.on_lost.append(self._follow)
+        self.monitor.acting = self.rollouts.acting = self.leadership.context
+        self._leader_tasks: list[asyncio.Task[None]] = []
         self.discovery = MdnsDiscovery(settings.host, self.devices.register)
         self.series = SeriesSampler(self)
         self.started_at = time.monotonic()
@@ -145,7 +153,9 @@ class Orchestrator:
     def _registered(self, name: str) -> None:
         """A device registered: its control bearer may be new, and the fleet changed."""
         self.trust.forget()
-        self.healer.fleet_changed(f"{name} registered")
+        context = self.leadership.context()
+        if context is not None:  # the leader retries degraded deployments
+            context.run(self.healer.fleet_changed, f"{name} registered")
         self.events.publish("device", {"name": name, "registered": True})
 
     async def _device_changed(self, transition: Any) -> None:
@@ -165,10 +175,7 @@ class Orchestrator:
             await self.discovery.start()
         self._tasks.append(asyncio.create_task(self.devices.run(), name="health-polls"))
         self._tasks.append(asyncio.create_task(self.monitor.run(), name="failure-detector"))
-        self._tasks.append(asyncio.create_task(self.healer.run(), name="healer"))
-        self._tasks.append(asyncio.create_task(self.pruner.run(), name="retention"))
-        self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
-        await self.rollouts.resume_all()
+        await self.leadership.start()
         log.info(
             "orchestrator started",
             extra={"database": self.store.url, "public_url": self.settings.resolved_public_url},
@@ -176,6 +183,7 @@ class Orchestrator:
 
     async def stop(self) -> None:
         """Stop background work and close connections and the database."""
+        await self.leadership.stop()
         await self.rollouts.stop()
         await self.series.stop()
         await self.healer.stop()
@@ -190,6 +198,44 @@ class Orchestrator:
         await self.notifier.stop()
         await self.client.aclose()
         self.store.close()
+
+    async def _lead(self, fencing: int) -> None:
+        """Leadership gained: catch up on device statuses, then start the work that must
+        happen once, every write of it under this fencing number."""
+        with fenced(fencing):
+            try:
+                await self.monitor.adopt()
+            except Exception:  # the leader-only work must start anyway; the monitor retries
+                log.exception("catching up on device statuses failed")
+                self.monitor.catch_up_later()
+            jobs = {
+                "healer": self.healer.run(),
+                "retention": self.pruner.run(),
+                "scheduler": self.scheduler.run(),
+                "rollouts": self._drive_rollouts(),
+            }
+            for name, job in jobs.items():
+                self._leader_tasks.append(asyncio.create_task(job, name=name))
+
+    async def _drive_rollouts(self) -> None:
+        """Drive stored rollouts: now, then every ``heal_retry_s`` (rollouts started on
+        another orchestrator are stored there and driven here)."""
+        while True:
+            try:
+                await self.rollouts.resume_all()
+            except Exception:
+                log.exception("resuming rollouts failed")
+            await asyncio.sleep(self.settings.heal_retry_s)
+
+    async def _follow(self) -> None:
+        """Leadership lost (or given up): stop every leader-only task before anything else."""
+        for task in self._leader_tasks:
+            task.cancel()
+        await asyncio.gather(*self._leader_tasks, return_exceptions=True)
+        self._leader_tasks.clear()
+        await self.rollouts.stop()
+        await self.healer.stop()
+        await self.reconciler.stop()
 
     async def rescan(self) -> None:
         """Browse mDNS again and health-check every known device now."""
@@ -219,4 +265,5 @@ class Orchestrator:
                 "stale_copies_removed": self.reconciler.fenced,
             },
             "time": datetime.now().astimezone().isoformat(),
+            "leader": self.leadership.view(),
         }

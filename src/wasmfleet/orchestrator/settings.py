@@ -130,6 +130,12 @@ class OrchestratorSettings:
         "changes).",
         check=above(0),
     )
+    leader_ttl_s: float = setting(
+        3.0,
+        help="Seconds the leader lease lasts (docs/scale-out.md): with several orchestrators on "
+        "one PostgreSQL, another takes over at most this plus a third after the leader stops.",
+        check=above(0),
+    )
     monitor_tick_s: float = setting(
         0.1, help="Seconds between evaluations of the failure detector.", check=above(0)
     )

@@ -13,8 +13,9 @@ from sqlalchemy import Row, Table, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from wasmfleet.core.errors import Conflict, Unavailable
+from wasmfleet.core.errors import Conflict, NotLeader, Unavailable
 from wasmfleet.orchestrator.store.engine import read_transaction, write_transaction
+from wasmfleet.orchestrator.store.fence import FENCE, check_fence
 from wasmfleet.orchestrator.store.migrations import current_version
 from wasmfleet.orchestrator.store.schema import schema_version
 
@@ -39,6 +40,8 @@ class StoreBase:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
+        self.refused_writes = 0
+        """Writes of leader-only work refused because another orchestrator leads now."""
 
     @property
     def schema_version(self) -> int:
@@ -73,8 +76,18 @@ class StoreBase:
     def _read(self) -> AbstractContextManager[Connection]:
         return read_transaction(self.engine)
 
-    def _write(self) -> AbstractContextManager[Connection]:
-        return write_transaction(self.engine)
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; under a fence (store/fence.py) it first checks the lease."""
+        with write_transaction(self.engine) as conn:
+            fencing = FENCE.get()
+            if fencing is not None:
+                try:
+                    check_fence(conn, fencing)
+                except NotLeader:
+                    self.refused_writes += 1
+                    raise
+            yield conn
 
     @contextmanager
     def _unique(self, message: str) -> Iterator[None]:

@@ -351,6 +351,18 @@ schedule_fires = Table(
 """One row per schedule fire, claimed with INSERT (primary key ``core.schedule.fire_key``),
 so a fire runs exactly once even with several orchestrators."""
 
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", Text, nullable=True),
+    Column("fencing", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("renewed_at", UTCDateTime, nullable=True),
+)
+"""Leases the orchestrators compete for (``core/leadership.py``): the row ``leader`` names the
+one that runs detection, healing, rollouts, schedules and retention, with its fencing number."""
+
 STORE_TABLES = (
     "devices",
     "device_status",
@@ -369,5 +381,6 @@ STORE_TABLES = (
     "installs",
     "holds",
     "schedule_fires",
+    "leases",
 )
 """Every table of the store except ``schema_version``."""

@@ -15,6 +15,7 @@ from wasmfleet.orchestrator.store.devices import DeviceQueries
 from wasmfleet.orchestrator.store.engine import make_engine, masked
 from wasmfleet.orchestrator.store.identities import IdentityQueries
 from wasmfleet.orchestrator.store.installs import InstallQueries
+from wasmfleet.orchestrator.store.leases import LeaseQueries
 from wasmfleet.orchestrator.store.logs import LogQueries
 from wasmfleet.orchestrator.store.migrations import MIGRATIONS, Migration, upgrade
 from wasmfleet.orchestrator.store.modules import ModuleQueries
@@ -34,9 +35,11 @@ class Store(
     PlaceQueries,
     AppQueries,
     InstallQueries,
+    LeaseQueries,
 ):
     """Devices, modules, deployments, executions, logs, rollouts, users, tokens, the audit
-    log, locations, sensors and controllers, apps and their installs in SQLite or PostgreSQL."""
+    log, locations, sensors and controllers, apps and their installs, and the leader lease in
+    SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
