@@ -87,6 +87,8 @@ class StepCalls:
         starts = copies[chain[0]]
         if run.first is not None and run.first in starts:
             first = run.first
+        elif len(starts) == 1:  # one copy: nothing to choose, no need to read the fleet
+            first = starts[0]
         else:
             devices = await asyncio.to_thread(self.store.list_devices)
             active = {d.name for d in devices if d.status == "active"}
