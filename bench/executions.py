@@ -12,7 +12,9 @@ connections, wrk):
 
 - ``direct``: ``GET /{deployment}/modules/fibo/fibo?iterations=7`` on the supervisor — the
   baseline, measured in the same phase;
-- ``orchestrator``: ``POST /api/v1/deployments/bench/execute`` with ``{"iterations": 7}``.
+- ``orchestrator``: ``POST /api/v1/deployments/bench/execute`` with ``{"iterations": 7}``;
+- at 16 connections, ``GET /livez`` on the orchestrator: its cheapest route through the same
+  middleware and auth dependency, the ceiling of any route of this process.
 
 After the phase the orchestrator is stopped gracefully and the executions in its database
 are counted: every answered execution must be there (``missing`` is 0). CPU seconds used by
@@ -224,6 +226,9 @@ def phase(
                 ratio = level["calls_per_s"] / base["calls_per_s"] if base["calls_per_s"] else 0
                 level["executions_over_direct"] = round(ratio, 4)
                 level["direct_cpu_percent"] = base["cpu_percent"]
+                if connections > 1:  # the floor: the app's cheapest route, same middleware
+                    floor, _ = loaded(f"{orch.url}/livez", connections, seconds, warmup, None, pids)
+                    level["livez_calls_per_s"] = floor["calls_per_s"]
                 out[f"c{connections}"] = level
                 say(
                     f"{mode} c={connections}: {level['calls_per_s']:.0f} executions/s "
