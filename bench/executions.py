@@ -88,33 +88,15 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.05)
 
 
-class ProfiledOrchestrator(OrchestratorProcess):
-    """The orchestrator under cProfile (its event-loop thread), written at a graceful stop."""
-
-    def __init__(self, data_dir: Path, profile: Path, **kw: Any) -> None:
-        super().__init__(data_dir, **kw)
-        self.profile = profile
-
-    def command(self) -> list[str]:
-        """``python -m cProfile -o FILE -m wasmfleet orchestrator ...``."""
-        cmd = super().command()
-        at = cmd.index("-m")
-        return [*cmd[:at], "-m", "cProfile", "-o", str(self.profile), *cmd[at:]]
-
-
 @contextlib.contextmanager
 def fleet(
-    root: Path, args: list[str], database_url: str | None, profile: Path | None
+    root: Path, args: list[str], database_url: str | None
 ) -> Iterator[tuple[OrchestratorProcess, SupervisorProcess]]:
     """An orchestrator (``args``) and one supervisor registered with it; stopped afterwards."""
     extra = ["--keep-executions", "0", "--keep-executions-for", "0", *args]
     if database_url:
         extra += ["--database-url", database_url]
-    orch: OrchestratorProcess
-    if profile is not None:
-        orch = ProfiledOrchestrator(root / "orch", profile, name="orch", args=extra)
-    else:
-        orch = OrchestratorProcess(root / "orch", name="orch", args=extra)
+    orch = OrchestratorProcess(root / "orch", name="orch", args=extra)
     sup = SupervisorProcess(root / "sv-a", name="a", args=["--orchestrator", orch.url])
     try:
         orch.start(60.0)
@@ -194,7 +176,6 @@ def phase(
     database_url: str | None,
     seconds: float,
     warmup: float,
-    profile: Path | None,
 ) -> dict[str, Any]:
     """One orchestrator (one mode, one database): direct and orchestrator, level by level."""
     script = root / "execute.lua"
@@ -205,7 +186,7 @@ def phase(
     )
     out: dict[str, Any] = {}
     answered = 0
-    with fleet(root, MODES[mode], database_url, profile) as (orch, sup):
+    with fleet(root, MODES[mode], database_url) as (orch, sup):
         assert orch.proc is not None and sup.proc is not None
         pids = [orch.proc.pid, sup.proc.pid]
         with httpx.Client(base_url=orch.url, timeout=30.0) as http:
@@ -259,9 +240,6 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--modes", default="each,grouped", help="comma-separated: each, grouped")
-    parser.add_argument(
-        "--profile", type=Path, help="write a cProfile of each orchestrator to this directory"
-    )
     opts = parser.parse_args()
     modes = [m for m in opts.modes.split(",") if m]
     if unknown := [m for m in modes if m not in MODES]:
@@ -280,13 +258,9 @@ def main() -> int:
                     say(f"{database}, executions written {mode}")
                     root = Path(tmp) / f"{database}-{mode}"
                     root.mkdir()
-                    profile = None
-                    if opts.profile is not None:
-                        opts.profile.mkdir(parents=True, exist_ok=True)
-                        profile = opts.profile.resolve() / f"orch-{database}-{mode}.prof"
                     url = fresh() if fresh is not None else None  # a fresh database per phase
                     result.setdefault(database, {})[mode] = phase(
-                        root, mode, url, opts.seconds, opts.warmup, profile
+                        root, mode, url, opts.seconds, opts.warmup
                     )
     for database in databases:
         grouped = result[database].get("grouped")
