@@ -13,6 +13,7 @@ import asyncio
 import re
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,9 +60,13 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(url: str, connections: int, threads: int, seconds: int) -> dict[str, Any]:
-    """One wrk run (``wrk -tT -cC -dS --latency``), parsed."""
+def run_wrk(
+    url: str, connections: int, threads: int, seconds: int, *, script: Path | None = None
+) -> dict[str, Any]:
+    """One wrk run (``wrk -tT -cC -dS --latency``, with a Lua ``script`` if given), parsed."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     cmd += ["--timeout", f"{REQUEST_TIMEOUT_S:g}s", url]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     if proc.returncode != 0:

@@ -65,6 +65,7 @@ from wasmfleet.orchestrator.execution_run import (
     span_fields,
     step_view,
 )
+from wasmfleet.orchestrator.execution_writes import ExecutionWrites
 from wasmfleet.orchestrator.metrics import OrchestratorMetrics
 from wasmfleet.orchestrator.planning import copies_of, is_bridge
 from wasmfleet.orchestrator.step_calls import StepCalls
@@ -88,8 +89,18 @@ class ExecutionFailed(ChainFailed):
 class ExecutionService:
     """Runs deployments and records each execution."""
 
-    def __init__(self, store: Store, client: httpx.AsyncClient, timeout_s: float, retries: int):
+    def __init__(
+        self,
+        store: Store,
+        client: httpx.AsyncClient,
+        timeout_s: float,
+        retries: int,
+        *,
+        flush_s: float = 0.0,
+    ) -> None:
         self.store = store
+        self.writes = ExecutionWrites(store, flush_s)
+        """Records executions: each committed before answering, or in groups (``flush_s``)."""
         self.client = client
         self.timeout_s = timeout_s
         self.retries = retries
@@ -222,7 +233,7 @@ class ExecutionService:
             bad_input = execution.request.get("refused_with") == 400
             outcome = "ok" if error is None else "bad_input" if bad_input else "failed"
             self.metrics.executed(deployment.name, outcome, time.perf_counter() - started)
-        stored = await asyncio.to_thread(self.store.add_execution, execution)
+        stored = await self.writes.record(execution)
         if self.on_recorded is not None:
             self.on_recorded(stored, run.deployment)
         self.notify(

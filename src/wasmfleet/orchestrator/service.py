@@ -93,7 +93,11 @@ class Orchestrator:
         self.devices.monitor = self.monitor
         self.devices.on_registered = self._registered
         self.executions = ExecutionService(
-            self.store, self.client, settings.execute_timeout_s, settings.execute_retries
+            self.store,
+            self.client,
+            settings.execute_timeout_s,
+            settings.execute_retries,
+            flush_s=settings.execution_flush_s,
         )
         if settings.otlp_endpoint:
             self._export_traces(settings.otlp_endpoint)

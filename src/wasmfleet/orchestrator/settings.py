@@ -153,6 +153,13 @@ class OrchestratorSettings:
         help="Attempts per hop (a result not ready yet, or a refused connection).",
         check=at_least(1),
     )
+    execution_flush_s: float = setting(
+        0.05,
+        help="Seconds a finished execution may wait to be written with others in one "
+        "transaction (a crash loses at most the executions of that last interval); 0 writes "
+        "each before answering.",
+        check=at_least(0),
+    )
     max_module_bytes: int = setting(
         64 * MiB, help="Largest .wasm accepted.", kind="size", flag="--max-module-size"
     )

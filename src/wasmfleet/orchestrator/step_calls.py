@@ -22,6 +22,7 @@ from wasmfleet.core.replicas import pick_copy, route
 from wasmfleet.core.tracing import TRACEPARENT
 from wasmfleet.core.tracing import header as trace_header
 from wasmfleet.orchestrator.answers import code_of, error_of
+from wasmfleet.orchestrator.device_trust import ControlAuth
 from wasmfleet.orchestrator.execution_run import (
     MAX_CALL_ATTEMPTS,
     WAIT_S,
@@ -30,6 +31,7 @@ from wasmfleet.orchestrator.execution_run import (
     StepError,
 )
 from wasmfleet.orchestrator.planning import copies_of, is_bridge
+from wasmfleet.orchestrator.step_http import StepHttp
 from wasmfleet.orchestrator.store import DeploymentRecord, Store
 from wasmfleet.service.backoff import backoff_delay
 
@@ -51,6 +53,17 @@ class StepCalls:
         self.store = store
         self.client = client
         self.retries = retries
+        auth = client.auth
+        bearer = auth.trust.bearer_for if isinstance(auth, ControlAuth) else None
+        self.http: StepHttp | None = (
+            StepHttp(client, bearer) if bearer is not None or auth is None else None
+        )
+        """The calls and entry reads (None: the client's own auth must see every request)."""
+
+    async def _get(self, url: str) -> httpx.Response:
+        if self.http is not None:
+            return await self.http.request("GET", url)
+        return await self.client.get(url, timeout=None)
 
     async def ready(self, deployment: DeploymentRecord, run: Run) -> DeploymentRecord:
         """Wait (within the deadline) while a deployment is being sent or moved."""
@@ -87,6 +100,8 @@ class StepCalls:
         starts = copies[chain[0]]
         if run.first is not None and run.first in starts:
             first = run.first
+        elif len(starts) == 1:  # one copy: nothing to choose, no need to read the fleet
+            first = starts[0]
         else:
             devices = await asyncio.to_thread(self.store.list_devices)
             active = {d.name for d in devices if d.status == "active"}
@@ -116,15 +131,18 @@ class StepCalls:
             url = endpoint["url"].rstrip("/") + endpoint["path"]
             method = "POST" if files else str(endpoint.get("method", "GET")).upper()
             try:
-                query: list[tuple[str, str | int | float | bool | None]] = list(params)
-                response = await self.client.request(
-                    method,
-                    url,
-                    params=query,
-                    files=files or None,
-                    headers=_call_headers(run),
-                    timeout=None,
-                )
+                if self.http is not None and not files:
+                    response = await self.http.request(method, url, params, _call_headers(run))
+                else:
+                    query: list[tuple[str, str | int | float | bool | None]] = list(params)
+                    response = await self.client.request(
+                        method,
+                        url,
+                        params=query,
+                        files=files or None,
+                        headers=_call_headers(run),
+                        timeout=None,
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
                 error = f"could not be reached at {url}: {str(err) or type(err).__name__}"
             except httpx.HTTPError as err:
@@ -214,7 +232,7 @@ class StepCalls:
         404 until a POST's queued work is done)."""
         for attempt in range(self.retries + 2):
             try:
-                response = await self.client.get(url, timeout=None)
+                response = await self._get(url)
                 if response.status_code in (200, 500):
                     body = response.json()
                     if entry_ready(body) and (response.status_code == 200 or "request_id" in body):

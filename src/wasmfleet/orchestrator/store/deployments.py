@@ -1,4 +1,4 @@
-"""Deployments (with the index of the modules they use) and their executions."""
+"""Deployments (with the index of the modules they use); their executions: store/executions.py."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.lifecycle import RESERVING, DeploymentStatus
-from wasmfleet.orchestrator.store.base import StoreBase, row_by_key, row_by_name, utcnow
-from wasmfleet.orchestrator.store.records import DeploymentRecord, ExecutionRecord, new_id
+from wasmfleet.orchestrator.store.base import row_by_key, row_by_name, utcnow
+from wasmfleet.orchestrator.store.executions import ExecutionQueries
+from wasmfleet.orchestrator.store.records import DeploymentRecord, new_id
 from wasmfleet.orchestrator.store.schema import (
     deployment_modules,
     deployments,
@@ -39,22 +39,6 @@ def _deployment(row: Row[Any]) -> DeploymentRecord:
     )
 
 
-def _execution(row: Row[Any]) -> ExecutionRecord:
-    return ExecutionRecord(
-        id=row.id,
-        deployment_id=row.deployment_id,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        success=bool(row.success),
-        request=dict(row.request),
-        result=row.result,
-        result_url=row.result_url,
-        steps=list(row.steps),
-        error=row.error,
-        trace_id=row.trace_id,
-    )
-
-
 def _duplicate(name: str, existing_id: str | None) -> Conflict:
     which = f" (id {existing_id})" if existing_id else ""
     return Conflict(
@@ -78,8 +62,8 @@ def _contents(deployment: DeploymentRecord) -> dict[str, Any]:
     }
 
 
-class DeploymentQueries(StoreBase):
-    """Deployments keyed by id or name, and executions keyed by id."""
+class DeploymentQueries(ExecutionQueries):
+    """Deployments keyed by id or name (and, inherited, executions keyed by id)."""
 
     def add_deployment(self, deployment: DeploymentRecord) -> DeploymentRecord:
         """Store a new deployment; Conflict when the name is taken."""
@@ -145,6 +129,7 @@ class DeploymentQueries(StoreBase):
             row = row_by_key(conn, deployments, key, lock=True)
             if row is None:
                 return False
+            self.drop_queued_executions(row.id)
             conn.execute(delete(executions).where(executions.c.deployment_id == row.id))
             conn.execute(delete(rollouts).where(rollouts.c.deployment_id == row.id))
             conn.execute(
@@ -169,51 +154,6 @@ class DeploymentQueries(StoreBase):
         with self._read() as conn:
             return [_deployment(row) for row in conn.execute(query)]
 
-    def add_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
-        """Store one run of a deployment; NotFound when the deployment no longer exists."""
-        exec_id = execution.id or new_id()
-        try:
-            with self._write() as conn:
-                conn.execute(
-                    insert(executions).values(
-                        id=exec_id,
-                        deployment_id=execution.deployment_id,
-                        started_at=execution.started_at or utcnow(),
-                        finished_at=execution.finished_at,
-                        success=execution.success,
-                        request=dict(execution.request),
-                        result=execution.result,
-                        result_url=execution.result_url,
-                        steps=list(execution.steps),
-                        error=execution.error,
-                        trace_id=execution.trace_id,
-                    )
-                )
-                return self._execution(conn, exec_id)
-        except IntegrityError as err:
-            raise NotFound(
-                f"Cannot record the execution: deployment {execution.deployment_id!r} no longer "
-                f"exists (or execution id {exec_id!r} is taken)."
-            ) from err
-
-    def get_execution(self, id: str) -> ExecutionRecord | None:
-        """The execution with this id, or None."""
-        with self._read() as conn:
-            row = conn.execute(select(executions).where(executions.c.id == id)).first()
-            return _execution(row) if row is not None else None
-
-    def list_executions(
-        self, deployment_id: str | None = None, limit: int = 100, *, trace_id: str | None = None
-    ) -> list[ExecutionRecord]:
-        """The latest executions (of one deployment, or all; of one trace), newest first."""
-        query = select(executions).order_by(executions.c.started_at.desc(), executions.c.id.desc())
-        if deployment_id is not None:
-            query = query.where(executions.c.deployment_id == deployment_id)
-        if trace_id is not None:
-            query = query.where(executions.c.trace_id == trace_id)
-        with self._read() as conn:
-            return [_execution(row) for row in conn.execute(query.limit(max(limit, 0)))]
-
     def _index_modules(self, conn: Connection, dep_id: str, module_ids: list[str]) -> None:
         conn.execute(delete(deployment_modules).where(deployment_modules.c.deployment_id == dep_id))
         unique = sorted(set(module_ids))
@@ -227,6 +167,3 @@ class DeploymentQueries(StoreBase):
         return _deployment(
             conn.execute(select(deployments).where(deployments.c.id == dep_id)).one()
         )
-
-    def _execution(self, conn: Connection, exec_id: str) -> ExecutionRecord:
-        return _execution(conn.execute(select(executions).where(executions.c.id == exec_id)).one())

@@ -1,0 +1,108 @@
+"""Executions written in groups (store/executions.py), on both backends: queued runs are not in
+the database until a flush, reads flush first, one group is one transaction, a run of a deleted
+deployment is dropped, a failed flush keeps the group, and closing the store writes the queue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from wasmfleet.orchestrator.execution_writes import ExecutionWrites
+from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord, Store, open_store
+from wasmfleet.orchestrator.store.schema import deployments, executions
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+MANIFEST = {"name": "pipe", "sequence": [{"device": None, "module": "fibo", "func": "fibo"}]}
+
+
+def rows(store: Store) -> int:
+    """Executions in the database itself (not through the store's reads, which flush)."""
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(executions)) or 0)
+
+
+def run(dep_id: str, i: int) -> ExecutionRecord:
+    return ExecutionRecord(dep_id, started_at=T0 + timedelta(seconds=i), result=str(i))
+
+
+def test_grouped_executions(orchestrator_store: Store, database_url: str) -> None:
+    store = orchestrator_store
+    dep = store.add_deployment(DeploymentRecord(name="pipe", manifest=dict(MANIFEST)))
+    gone = store.add_deployment(DeploymentRecord(name="gone", manifest=dict(MANIFEST)))
+    queued = [run(dep.id, i) for i in range(5)]
+    assert [store.queue_execution(r) for r in queued] == [1, 2, 3, 4, 5]
+    assert all(len(r.id) == 32 for r in queued) and len({r.id for r in queued}) == 5
+    assert rows(store) == 0 and store.queued_executions == 5
+    assert store.flush_executions() == 5 and rows(store) == 5 and store.queued_executions == 0
+    assert store.flush_executions() == 0
+
+    store.queue_execution(later := run(dep.id, 10))
+    assert store.list_executions(limit=1)[0].id == later.id  # a read flushes first
+    store.queue_execution(again := run(dep.id, 11))
+    assert store.get_execution(again.id) == again
+
+    # A run queued for a deployment deleted before the flush is dropped, alone.
+    store.queue_execution(run(gone.id, 12))
+    store.queue_execution(kept := run(dep.id, 13))
+    with store.engine.begin() as conn:  # deleted by another orchestrator: still queued here
+        conn.execute(executions.delete().where(executions.c.deployment_id == gone.id))
+        conn.execute(deployments.delete().where(deployments.c.id == gone.id))
+    assert store.flush_executions() == 1
+    assert store.get_execution(kept.id) == kept and rows(store) == 8
+    store.queue_execution(run(dep.id, 14))
+    assert store.delete_deployment(dep.id)  # its queued runs go with it
+    assert store.queued_executions == 0 and rows(store) == 0
+
+    # Closing the store writes what is queued.
+    other = store.add_deployment(DeploymentRecord(name="other", manifest=dict(MANIFEST)))
+    store.queue_execution(last := run(other.id, 20))
+    store.close()
+    reopened = open_store(database_url)
+    try:
+        assert reopened.get_execution(last.id) == last
+    finally:
+        reopened.close()
+
+
+def test_failed_flush_keeps_the_group(orchestrator_store: Store, monkeypatch: Any) -> None:
+    store = orchestrator_store
+    dep = store.add_deployment(DeploymentRecord(name="pipe", manifest=dict(MANIFEST)))
+    first, second = run(dep.id, 1), run(dep.id, 2)
+    store.queue_execution(first)
+
+    def broken() -> Any:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(store, "_write", broken)
+    with pytest.raises(OperationalError):
+        store.flush_executions()
+    store.queue_execution(second)
+    monkeypatch.undo()
+    assert store.flush_executions() == 2
+    assert [e.id for e in store.list_executions()] == [second.id, first.id]
+
+
+def test_execution_writes(orchestrator_store: Store) -> None:
+    """ExecutionWrites: committed before answering with flush_s 0; else flushed on its own."""
+    store = orchestrator_store
+    dep = store.add_deployment(DeploymentRecord(name="pipe", manifest=dict(MANIFEST)))
+
+    async def main() -> None:
+        each = ExecutionWrites(store, flush_s=0)
+        stored = await each.record(run(dep.id, 0))
+        assert rows(store) == 1 and stored.id
+        grouped = ExecutionWrites(store, flush_s=0.01, group=2)
+        for i in range(1, 4):
+            await grouped.record(run(dep.id, i))
+        for _ in range(500):  # bounded wait for the flusher (no read flushes here)
+            if rows(store) == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert rows(store) == 4 and store.queued_executions == 0
+
+    asyncio.run(main())
