@@ -106,3 +106,25 @@ def test_execution_writes(orchestrator_store: Store) -> None:
         assert rows(store) == 4 and store.queued_executions == 0
 
     asyncio.run(main())
+
+
+def test_executions_are_written_outside_a_stale_leaders_fence(orchestrator_store: Store) -> None:
+    """A run started by leader work (a scheduled fire) is still recorded after the lease moved:
+    the writer and its flush task never carry the fencing number of the work that ran."""
+    from wasmfleet.orchestrator.store.fence import fenced
+
+    store = orchestrator_store
+    dep = store.add_deployment(DeploymentRecord(name="fenced", manifest=dict(MANIFEST)))
+    stale = 10_000  # no lease ever held this number: any fenced write is refused
+
+    async def as_stale_leader() -> None:
+        for flush_s in (0.0, 0.01):  # committed each, then grouped by a lazily started task
+            writes = ExecutionWrites(store, flush_s)
+            with fenced(stale):
+                await writes.record(run(dep.id, int(flush_s * 100)))
+            await writes.flush()
+
+    asyncio.run(as_stale_leader())
+    assert sorted(
+        e.result for e in store.list_executions(limit=10) if e.deployment_id == dep.id
+    ) == ["0", "1"]

@@ -14,11 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from wasmfleet.orchestrator.store import ExecutionRecord, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _unfenced(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """Run a store call in a worker thread outside any leader's fence (store/fence.py): an
+    execution is a record of what happened, whichever orchestrator leads when it is written."""
+    return asyncio.get_running_loop().run_in_executor(None, contextvars.Context().run, fn)
+
 
 GROUP = 256
 """Queued runs that start a flush without waiting for the interval."""
@@ -43,22 +54,24 @@ class ExecutionWrites:
     async def record(self, execution: ExecutionRecord) -> ExecutionRecord:
         """Record a finished run; the record as stored (or queued, with its id)."""
         if self.flush_s <= 0:
-            return await asyncio.to_thread(self.store.add_execution, execution)
+            return await _unfenced(lambda: self.store.add_execution(execution))
         queued = self.store.queue_execution(execution)
         if queued >= self.max_queued:  # the database falls behind: wait for it
-            await asyncio.to_thread(self.store.flush_executions)
+            await _unfenced(self.store.flush_executions)
         flusher = self._flusher
         loop = asyncio.get_running_loop()
         if flusher is None or flusher.done() or flusher.get_loop() is not loop:
             self._full = asyncio.Event()
-            self._flusher = asyncio.create_task(self._flush_soon(self._full), name="executions")
+            self._flusher = asyncio.create_task(  # not in the caller's context: never fenced
+                self._flush_soon(self._full), name="executions", context=contextvars.Context()
+            )
         if queued >= self.group and self._full is not None:
             self._full.set()
         return execution
 
     async def flush(self) -> None:
         """Write every queued run now."""
-        await asyncio.to_thread(self.store.flush_executions)
+        await _unfenced(self.store.flush_executions)
 
     async def _flush_soon(self, full: asyncio.Event) -> None:
         """Flush after ``flush_s`` (sooner when a group is full) until nothing is queued."""
@@ -68,7 +81,7 @@ class ExecutionWrites:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(full.wait(), self.flush_s)
             try:
-                await asyncio.to_thread(self.store.flush_executions)
+                await _unfenced(self.store.flush_executions)
             except Exception as err:  # the runs stay queued; retried after the interval
                 log.error("could not write %d executions: %s", self.store.queued_executions, err)
                 await asyncio.sleep(self.flush_s)
