@@ -26,6 +26,7 @@ from wasmfleet.orchestrator.devices import DeviceRegistry
 from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.events import EventHub
 from wasmfleet.orchestrator.execution import ExecutionService
+from wasmfleet.orchestrator.fanin import FanIn
 from wasmfleet.orchestrator.healing import Healer
 from wasmfleet.orchestrator.installs import InstallService
 from wasmfleet.orchestrator.logs import LogService
@@ -71,6 +72,7 @@ class Orchestrator:
         self.monitor = FleetMonitor(self.store, settings)
         self.events = EventHub()
         """Live changes for the dashboard (``/api/v1/events``); services ``notify`` it."""
+        self.fanin = FanIn.for_store(self.store)  # heartbeats + events of all orchestrators
         self.devices = DeviceRegistry(self.store, self.client, settings)
         self.devices.revoked = self.trust.revoked
         self.modules = ModuleService(
@@ -158,6 +160,7 @@ class Orchestrator:
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
         self.events.bind()
+        await self.fanin.start(self.monitor, self.events)
         await asyncio.to_thread(self.auth.bootstrap)
         await self.notifier.start()
         await self.monitor.load()
@@ -187,6 +190,7 @@ class Orchestrator:
                 await task
         self._tasks.clear()
         await self.discovery.stop()
+        await self.fanin.stop()
         await self.notifier.stop()
         await self.client.aclose()
         self.store.close()
@@ -219,4 +223,5 @@ class Orchestrator:
                 "stale_copies_removed": self.reconciler.fenced,
             },
             "time": datetime.now().astimezone().isoformat(),
+            "fanin": self.fanin.stats(),
         }
