@@ -1,0 +1,267 @@
+"""Benchmark the fan-in: heartbeats from one orchestrator to another through LISTEN/NOTIFY.
+
+Run ``python bench/fanin.py [--devices 1000] [--seconds 10]`` with the project venv. It
+prints one JSON object on stdout (progress on stderr); bench/README.md explains the keys.
+
+A throw-away PostgreSQL (tests/postgres.py, as the tests use) and two processes, each with
+the orchestrator's own ``FanIn`` (src/wasmfleet/orchestrator/fanin.py):
+
+- the *sender* (this process) stands for orchestrator A: ``FanIn.beat`` for every heartbeat
+  A received, exactly as the heartbeat route calls it;
+- the *receiver* (a child process) stands for orchestrator B: its ``FanIn`` listens and feeds
+  a real ``FleetMonitor`` watching every device (``heartbeat(remote=True)``).
+
+Phases, in this order:
+
+1. **Baseline, same run** (in the receiver): the in-process path, heartbeats handed straight
+   to the monitor as fast as it takes them (what one orchestrator does with its own).
+2. **Paced**: ``--devices`` devices x 2 heartbeats/s for ``--seconds`` (the issue's load),
+   spread evenly; delivered/s and delivery latency (queued at A → read by B, per
+   heartbeat: p50, p99, max), and losses.
+3. **Flood**: as many heartbeats as the channel carries for ``--seconds`` (the sender keeps
+   its queue topped up); delivered/s at B: the ceiling of this path on this machine.
+
+Every wait is bounded; the child is stopped in a ``finally`` block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: make tests.postgres importable
+    sys.path.insert(0, str(REPO))
+
+import orjson  # noqa: E402
+
+from wasmfleet.orchestrator.fanin import FanIn  # noqa: E402
+from wasmfleet.orchestrator.monitor import FleetMonitor, Heartbeat  # noqa: E402
+from wasmfleet.orchestrator.settings import OrchestratorSettings  # noqa: E402
+from wasmfleet.orchestrator.store import open_store  # noqa: E402
+
+INTERVAL_S = 0.5
+BASELINE_BEATS = 50_000
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0, 2)
+
+
+# -- the receiver (orchestrator B) -------------------------------------------------------
+
+
+class _Recorder(FanIn):
+    """A FanIn that also records, per phase, each heartbeat's delivery latency."""
+
+    def __init__(self, conninfo: str) -> None:
+        super().__init__(conninfo, origin="receiver")
+        self.phases: dict[str, dict[str, Any]] = {}
+
+    async def received(self, payload: str) -> None:
+        now = time.time()
+        doc = orjson.loads(payload)
+        for item in doc["i"]:
+            phase = str(item[1]).split("-", 1)[0]
+            book = self.phases.setdefault(phase, {"latency": [], "first": now, "last": now})
+            book["latency"].append(now - float(doc["t"]))
+            book["last"] = now
+        await super().received(payload)
+
+
+async def _baseline(monitor: FleetMonitor, names: list[str]) -> float:
+    beats = [Heartbeat({"name": n, "seq": 1, "interval_s": INTERVAL_S}) for n in names]
+    start = time.perf_counter()
+    for i in range(BASELINE_BEATS):
+        await monitor.heartbeat(beats[i % len(beats)], remote=True)
+    return BASELINE_BEATS / (time.perf_counter() - start)
+
+
+async def receiver(url: str, devices: int) -> None:
+    """Listen until stdin says stop; print what arrived, as JSON."""
+    settings = OrchestratorSettings(data_dir=Path("/tmp/wasmfleet-bench-fanin"), mdns=False)
+    store = open_store(url)
+    monitor = FleetMonitor(store, settings)
+    names = [f"{phase}-{i:05d}" for phase in ("paced", "flood") for i in range(devices)]
+    for name in names:
+        monitor.watch(name, pushes_every=INTERVAL_S)
+    baseline = await _baseline(monitor, names)
+    fan = _Recorder(url)
+    await fan.start(monitor, _NoEvents())  # type: ignore[arg-type]
+    for _ in range(200):
+        if fan.state == "up":
+            break
+        await asyncio.sleep(0.05)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    phases = {
+        name: {
+            "received": len(book["latency"]),
+            "window_s": round(book["last"] - book["first"], 3),
+            "latency_ms_p50": _pct(book["latency"], 0.50),
+            "latency_ms_p99": _pct(book["latency"], 0.99),
+            "latency_ms_max": _pct(book["latency"], 1.0),
+        }
+        for name, book in fan.phases.items()
+    }
+    stats = fan.stats()
+    await fan.stop()
+    store.close()
+    out = {"baseline_per_s": round(baseline), "phases": phases, "monitor": monitor.heartbeats}
+    out["out_of_order"] = stats["out_of_order"]
+    print(json.dumps(out), flush=True)
+
+
+class _NoEvents:
+    forward = None
+
+    def deliver_remote(self, kind: str, data: dict[str, Any]) -> None:
+        """Events are not part of this benchmark."""
+
+
+# -- the sender (orchestrator A) -----------------------------------------------------------
+
+
+async def _paced(fan: FanIn, devices: int, seconds: float) -> int:
+    """``devices`` heartbeats every INTERVAL_S, spread in 10 ms slices; how many were queued."""
+    rate = devices / INTERVAL_S
+    start = time.monotonic()
+    sent = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        due = int(elapsed * rate)
+        while sent < due:
+            name, seq = f"paced-{sent % devices:05d}", sent // devices + 1
+            fan.beat(Heartbeat({"name": name, "seq": seq, "interval_s": INTERVAL_S}))
+            sent += 1
+        await asyncio.sleep(0.01)
+    return sent
+
+
+async def _flood(fan: FanIn, devices: int, seconds: float) -> int:
+    """Keep the sender's queue topped up for ``seconds``; how many were queued."""
+    start = time.monotonic()
+    sent = 0
+    while time.monotonic() - start < seconds:
+        while len(fan._out) < 5000:
+            i = sent % devices
+            name = f"flood-{i:05d}"
+            fan.beat(Heartbeat({"name": name, "seq": sent // devices + 1, "interval_s": 0.5}))
+            sent += 1
+        await asyncio.sleep(0.002)
+    return sent
+
+
+async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
+    """Run the phases against a receiver child; the JSON of the whole run."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--role", "receiver", "--url", url, "--devices", str(devices)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 120)
+        if line.strip() != "ready":
+            raise RuntimeError(f"the receiver did not start: {line!r}")
+        fan = FanIn(url, origin="sender")
+        await fan.start(_monitor_stub(), _NoEvents())  # type: ignore[arg-type]
+        _say(f"paced: {devices} devices x {1 / INTERVAL_S:g}/s for {seconds:g} s")
+        paced = await _paced(fan, devices, seconds)
+        await _drain(fan)
+        await asyncio.sleep(1.0)
+        _say(f"flood for {seconds:g} s")
+        flood = await _flood(fan, devices, seconds)
+        await _drain(fan)
+        await asyncio.sleep(1.0)
+        sent_stats = fan.stats()
+        await fan.stop()
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+        answer = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60)
+        got = json.loads(answer)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
+    p, f = got["phases"].get("paced", {}), got["phases"].get("flood", {})
+    return {
+        "devices": devices,
+        "offered_per_s": devices / INTERVAL_S,
+        "seconds": seconds,
+        "baseline_in_process_per_s": got["baseline_per_s"],
+        "paced": {
+            "queued": paced,
+            "delivered": p.get("received", 0),
+            "delivered_per_s": round(p.get("received", 0) / seconds),
+            **{k: v for k, v in p.items() if k.startswith("latency")},
+        },
+        "flood": {
+            "queued": flood,
+            "delivered": f.get("received", 0),
+            "delivered_per_s": round(f.get("received", 0) / max(f.get("window_s", 0), 1e-9)),
+            **{k: v for k, v in f.items() if k.startswith("latency")},
+        },
+        "notifications": sent_stats["notifications"],
+        "dropped_at_sender": sent_stats["dropped"],
+        "out_of_order_at_receiver": got["out_of_order"],
+        "ratio_flood_to_in_process": round(
+            f.get("received", 0) / max(f.get("window_s", 0), 1e-9) / got["baseline_per_s"], 3
+        ),
+    }
+
+
+def _monitor_stub() -> Any:
+    class _Nobody:
+        async def heartbeat(self, beat: Heartbeat, *, remote: bool = False) -> bool:
+            return True
+
+    return _Nobody()
+
+
+async def _drain(fan: FanIn) -> None:
+    for _ in range(600):
+        if not fan._out:
+            return
+        await asyncio.sleep(0.05)
+
+
+def main() -> None:
+    """Parse arguments; run as the sender (default) or the receiver child."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--role", choices=["sender", "receiver"], default="sender")
+    parser.add_argument("--url", default=None, help="a PostgreSQL database (else a new server)")
+    args = parser.parse_args()
+    if args.role == "receiver":
+        asyncio.run(receiver(args.url, args.devices))
+        return
+    from tests.postgres import PostgresServer
+
+    with PostgresServer() as pg:
+        url = args.url or pg.create_database("fanin")
+        open_store(url).close()  # the schema, before the receiver opens it
+        result = asyncio.run(sender(url, args.devices, args.seconds))
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
