@@ -158,24 +158,23 @@ class FanIn:
 
     @property
     def state(self) -> str:
-        """off (SQLite), up (both connections open), down, or stopped."""
+        """off (SQLite), starting, up (both connections open), down, or stopped."""
         if not self.enabled:
             return "off"
         if self.stopped:
             return "stopped"
-        if not self._connected and not self.outages:
-            return "starting"
-        return "up" if self._connected == {"publish", "listen"} else "down"
+        if self._connected == {"publish", "listen"}:
+            return "up"
+        return "down" if self.outages else "starting"
 
     # -- this orchestrator's side ------------------------------------------------------
 
     def beat(self, beat: Heartbeat) -> None:
         """A heartbeat this orchestrator received: remember its seq and publish it."""
-        if beat.seq is not None:
-            self._note(beat, self.clock(), direct=True)
         if not self.enabled:
             return
-        usage = {k: beat.usage[k] for k in USAGE_KEYS if k in beat.usage}
+        self._note(beat, self.clock(), direct=True)
+        usage = {k: v for k in USAGE_KEYS if _is_number(v := beat.usage.get(k))}
         self._queue(orjson.dumps(["b", beat.name, beat.seq, beat.interval_s, usage]))
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
@@ -222,7 +221,7 @@ class FanIn:
 
     def stats(self) -> dict[str, Any]:
         """State and counters for /api/v1/status."""
-        lat = sorted(self._latency)
+        lat = sorted(self._latency.copy())  # (read from a worker thread)
         return {
             "state": self.state,
             "channel": CHANNEL if self.enabled else None,
@@ -369,6 +368,10 @@ class FanIn:
             self._seq.clear()  # bounded; at worst one late beat is not recognised
         self._seq[name] = (seq, now)
         return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _ms(ordered: list[float], q: float) -> float | None:

@@ -160,10 +160,10 @@ class Orchestrator:
     async def start(self) -> None:
         """Resume monitoring from the stored fleet, then start discovery and health polls."""
         self.events.bind()
-        await self.fanin.start(self.monitor, self.events)
         await asyncio.to_thread(self.auth.bootstrap)
         await self.notifier.start()
         await self.monitor.load()
+        await self.fanin.start(self.monitor, self.events)  # after load: relayed beats count
         if self.settings.mdns:
             await self.discovery.start()
         self._tasks.append(asyncio.create_task(self.devices.run(), name="health-polls"))
