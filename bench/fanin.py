@@ -72,8 +72,10 @@ class _Recorder(FanIn):
     def __init__(self, conninfo: str) -> None:
         super().__init__(conninfo, origin="receiver")
         self.phases: dict[str, dict[str, Any]] = {}
+        self.last_rx = time.monotonic()
 
     async def received(self, payload: str) -> None:
+        self.last_rx = time.monotonic()
         now = time.time()
         doc = orjson.loads(payload)
         for item in doc["i"]:
@@ -109,6 +111,9 @@ async def receiver(url: str, devices: int) -> None:
         await asyncio.sleep(0.05)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() - fan.last_rx < 1.0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # read what is still on the way
     phases = {
         name: {
             "received": len(book["latency"]),
