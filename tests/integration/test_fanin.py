@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,8 @@ def test_heartbeats_and_events_reach_the_other_orchestrator(
     events: list[dict[str, Any]] = []
     stop = threading.Event()
     try:
-        a.start()
-        b.start()
+        with ThreadPoolExecutor(2) as pool:  # both at once: each takes seconds to start
+            list(pool.map(OrchestratorProcess.start, (a, b)))
         follower = threading.Thread(target=_follow, args=(b.url, events, stop), daemon=True)
         follower.start()
         assert wait_until(lambda: bool(events), timeout=10)  # the stream's hello
@@ -60,10 +61,10 @@ def test_heartbeats_and_events_reach_the_other_orchestrator(
             lambda: any(e.get("name") == "cam" and e.get("registered") for e in events), 10
         ), events
         assert fanin(a)["received_heartbeats"] == 0  # nobody relays to A: cam talks to A
+        since = time.monotonic()
         before = fanin(b)["received_heartbeats"]
-        time.sleep(1.5)  # three heartbeat periods
-        assert fanin(b)["received_heartbeats"] > before
-        assert on_b()["last_heard_s"] < 1.5  # heard of it during the wait
+        assert wait_until(lambda: fanin(b)["received_heartbeats"] > before, timeout=10)
+        assert on_b()["last_heard_s"] <= time.monotonic() - since  # heard of it meanwhile
 
         # Cut both orchestrators' listening connections: each says so once and comes back.
         with psycopg.connect(fresh_postgres_url, autocommit=True) as conn:
