@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -49,6 +50,18 @@ from wasmfleet.orchestrator.settings import OrchestratorSettings  # noqa: E402
 from wasmfleet.orchestrator.store import open_store  # noqa: E402
 
 INTERVAL_S = 0.5
+POLL_S = 0.05
+"""How often the table alternative reads new heartbeats."""
+TABLE = """
+CREATE TABLE IF NOT EXISTS bench_beats (name TEXT PRIMARY KEY, seq BIGINT, at DOUBLE PRECISION,
+                                        v BIGINT);
+CREATE SEQUENCE IF NOT EXISTS bench_beats_v;
+CREATE INDEX IF NOT EXISTS bench_beats_by_v ON bench_beats (v);
+"""
+UPSERT = (
+    "INSERT INTO bench_beats (name, seq, at, v) VALUES (%s, %s, %s, nextval('bench_beats_v')) "
+    "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, at = excluded.at, v = excluded.v"
+)
 BASELINE_BEATS = 50_000
 
 
@@ -99,7 +112,7 @@ async def receiver(url: str, devices: int) -> None:
     settings = OrchestratorSettings(data_dir=Path("/tmp/wasmfleet-bench-fanin"), mdns=False)
     store = open_store(url)
     monitor = FleetMonitor(store, settings)
-    names = [f"{phase}-{i:05d}" for phase in ("paced", "flood") for i in range(devices)]
+    names = [f"{ph}-{i:05d}" for ph in ("paced", "flood", "table") for i in range(devices)]
     for name in names:
         monitor.watch(name, pushes_every=INTERVAL_S)
     baseline = await _baseline(monitor, names)
@@ -109,11 +122,15 @@ async def receiver(url: str, devices: int) -> None:
         if fan.state == "up":
             break
         await asyncio.sleep(0.05)
+    poller = asyncio.create_task(_poll_table(url, fan, monitor))
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     deadline = time.monotonic() + 60.0
     while time.monotonic() - fan.last_rx < 1.0 and time.monotonic() < deadline:
         await asyncio.sleep(0.1)  # read what is still on the way
+    poller.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poller
     phases = {
         name: {
             "received": len(book["latency"]),
@@ -130,6 +147,30 @@ async def receiver(url: str, devices: int) -> None:
     out = {"baseline_per_s": round(baseline), "phases": phases, "monitor": monitor.heartbeats}
     out["out_of_order"] = stats["out_of_order"]
     print(json.dumps(out), flush=True)
+
+
+async def _poll_table(url: str, fan: _Recorder, monitor: FleetMonitor) -> None:
+    """The alternative: read the heartbeats table every POLL_S, feed the monitor the new rows."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        last = 0
+        while True:
+            await asyncio.sleep(POLL_S)
+            rows = await (
+                await conn.execute(
+                    "SELECT name, seq, at, v FROM bench_beats WHERE v > %s ORDER BY v", (last,)
+                )
+            ).fetchall()
+            now = time.time()
+            for name, seq, at, v in rows:
+                last = v
+                fan.last_rx = time.monotonic()
+                book = fan.phases.setdefault("table", {"latency": [], "first": now, "last": now})
+                book["latency"].append(now - at)
+                book["last"] = now
+                beat = Heartbeat({"name": name, "seq": seq, "interval_s": INTERVAL_S})
+                await monitor.heartbeat(beat, remote=True)
 
 
 class _NoEvents:
@@ -154,6 +195,27 @@ async def _paced(fan: FanIn, devices: int, seconds: float) -> int:
             fan.beat(Heartbeat({"name": name, "seq": seq, "interval_s": INTERVAL_S}))
             sent += 1
         await asyncio.sleep(0.01)
+    return sent
+
+
+async def _table(url: str, devices: int, seconds: float) -> int:
+    """The paced load written to a table instead (one transaction per 10 ms slice)."""
+    import psycopg
+
+    rate = devices / INTERVAL_S
+    start = time.monotonic()
+    sent = 0
+    async with await psycopg.AsyncConnection.connect(url, autocommit=False) as conn:
+        while (elapsed := time.monotonic() - start) < seconds:
+            due, rows = int(elapsed * rate), []
+            while sent < due:
+                rows.append((f"table-{sent % devices:05d}", sent // devices + 1, time.time()))
+                sent += 1
+            if rows:
+                async with conn.cursor() as cur:
+                    await cur.executemany(UPSERT, rows)
+                await conn.commit()
+            await asyncio.sleep(0.01)
     return sent
 
 
@@ -195,6 +257,9 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
         flood = await _flood(fan, devices, seconds)
         await _drain(fan)
         await asyncio.sleep(1.0)
+        _say(f"table: the paced load written to a table, read every {POLL_S * 1000:g} ms")
+        table = await _table(url, devices, seconds)
+        await asyncio.sleep(1.0)
         sent_stats = fan.stats()
         await fan.stop()
         child.stdin.write("stop\n")
@@ -206,6 +271,7 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
             child.kill()
         child.wait(timeout=10)
     p, f = got["phases"].get("paced", {}), got["phases"].get("flood", {})
+    t = got["phases"].get("table", {})
     return {
         "devices": devices,
         "offered_per_s": devices / INTERVAL_S,
@@ -222,6 +288,13 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
             "delivered": f.get("received", 0),
             "delivered_per_s": round(f.get("received", 0) / max(f.get("window_s", 0), 1e-9)),
             **{k: v for k, v in f.items() if k.startswith("latency")},
+        },
+        "table_alternative": {
+            "queued": table,
+            "delivered": t.get("received", 0),
+            "delivered_per_s": round(t.get("received", 0) / seconds),
+            "poll_ms": POLL_S * 1000,
+            **{k: v for k, v in t.items() if k.startswith("latency")},
         },
         "notifications": sent_stats["notifications"],
         "dropped_at_sender": sent_stats["dropped"],
@@ -258,11 +331,14 @@ def main() -> None:
     if args.role == "receiver":
         asyncio.run(receiver(args.url, args.devices))
         return
+    import psycopg
     from tests.postgres import PostgresServer
 
     with PostgresServer() as pg:
         url = args.url or pg.create_database("fanin")
         open_store(url).close()  # the schema, before the receiver opens it
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(TABLE.encode())
         result = asyncio.run(sender(url, args.devices, args.seconds))
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     print(json.dumps(result, indent=2))
