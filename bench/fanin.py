@@ -20,6 +20,9 @@ Phases, in this order:
    heartbeat: p50, p99, max), and losses.
 3. **Flood**: as many heartbeats as the channel carries for ``--seconds`` (the sender keeps
    its queue topped up); delivered/s at B: the ceiling of this path on this machine.
+4. **Table alternative**: the paced load written instead to a heartbeats table (an upsert per
+   heartbeat, one transaction per 10 ms slice, a sequence number per write) that B reads every
+   50 ms: "through the database" rather than through a notification channel.
 
 Every wait is bounded; the child is stopped in a ``finally`` block.
 """
