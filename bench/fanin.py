@@ -18,11 +18,12 @@ Phases, in this order:
 2. **Paced**: ``--devices`` devices x 2 heartbeats/s for ``--seconds`` (the issue's load),
    spread evenly; delivered/s and delivery latency (queued at A → read by B, per
    heartbeat: p50, p99, max), and losses.
-3. **Flood**: as many heartbeats as the channel carries for ``--seconds`` (the sender keeps
-   its queue topped up); delivered/s at B: the ceiling of this path on this machine.
-4. **Table alternative**: the paced load written instead to a heartbeats table (an upsert per
+3. **Table alternative**: the paced load written instead to a heartbeats table (an upsert per
    heartbeat, one transaction per 10 ms slice, a sequence number per write) that B reads every
    50 ms: "through the database" rather than through a notification channel.
+4. **Flood**: as many heartbeats as the channel carries for ``--seconds`` (the sender keeps
+   its queue topped up); delivered/s at B: the ceiling of this path on this machine. Last,
+   because B goes on reading its backlog after the sender stops.
 
 Every wait is bounded; the child is stopped in a ``finally`` block.
 """
@@ -256,12 +257,12 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
         paced = await _paced(fan, devices, seconds)
         await _drain(fan)
         await asyncio.sleep(1.0)
-        _say(f"flood for {seconds:g} s")
-        flood = await _flood(fan, devices, seconds)
-        await _drain(fan)
-        await asyncio.sleep(1.0)
         _say(f"table: the paced load written to a table, read every {POLL_S * 1000:g} ms")
         table = await _table(url, devices, seconds)
+        await asyncio.sleep(1.0)
+        _say(f"flood for {seconds:g} s")  # last: B is still reading its backlog afterwards
+        flood = await _flood(fan, devices, seconds)
+        await _drain(fan)
         await asyncio.sleep(1.0)
         sent_stats = fan.stats()
         await fan.stop()
@@ -290,6 +291,7 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
             "queued": flood,
             "delivered": f.get("received", 0),
             "delivered_per_s": round(f.get("received", 0) / max(f.get("window_s", 0), 1e-9)),
+            "receiving_window_s": f.get("window_s"),
             **{k: v for k, v in f.items() if k.startswith("latency")},
         },
         "table_alternative": {
