@@ -14,7 +14,8 @@ the orchestrator's own ``FanIn`` (src/wasmfleet/orchestrator/fanin.py):
 Phases, in this order:
 
 1. **Baseline, same run** (in the receiver): the in-process path, heartbeats handed straight
-   to the monitor as fast as it takes them (what one orchestrator does with its own).
+   to the monitor as fast as it takes them (what one orchestrator does with its own); and
+   B's own share of the channel path, notifications decoded and fed with no database.
 2. **Paced**: ``--devices`` devices x 2 heartbeats/s for ``--seconds`` (the issue's load),
    spread evenly; delivered/s and delivery latency (queued at A → read by B, per
    heartbeat: p50, p99, max), and losses.
@@ -48,7 +49,7 @@ if str(REPO) not in sys.path:  # run as a script: make tests.postgres importable
 
 import orjson  # noqa: E402
 
-from wasmfleet.orchestrator.fanin import FanIn  # noqa: E402
+from wasmfleet.orchestrator.fanin import FanIn, pack  # noqa: E402
 from wasmfleet.orchestrator.monitor import FleetMonitor, Heartbeat  # noqa: E402
 from wasmfleet.orchestrator.settings import OrchestratorSettings  # noqa: E402
 from wasmfleet.orchestrator.store import open_store  # noqa: E402
@@ -111,6 +112,22 @@ async def _baseline(monitor: FleetMonitor, names: list[str]) -> float:
     return BASELINE_BEATS / (time.perf_counter() - start)
 
 
+async def _decode_feed(monitor: FleetMonitor, names: list[str]) -> float:
+    """B's own share of the channel: notifications decoded and fed, with no database."""
+    probe = FanIn("postgresql://unused", origin="probe")
+    probe.monitor = monitor
+    usage = {"cpu": 0.1, "memory": 0.2, "memory_used_mb": 100, "memory_total_mb": 1000}
+    items = [
+        (time.time(), orjson.dumps(["b", names[i % len(names)], 10 + i, INTERVAL_S, usage]))
+        for i in range(BASELINE_BEATS)
+    ]
+    payloads = pack("elsewhere", items)
+    start = time.perf_counter()
+    for payload in payloads:
+        await probe.received(payload)
+    return BASELINE_BEATS / (time.perf_counter() - start)
+
+
 async def receiver(url: str, devices: int) -> None:
     """Listen until stdin says stop; print what arrived, as JSON."""
     settings = OrchestratorSettings(data_dir=Path("/tmp/wasmfleet-bench-fanin"), mdns=False)
@@ -120,6 +137,7 @@ async def receiver(url: str, devices: int) -> None:
     for name in names:
         monitor.watch(name, pushes_every=INTERVAL_S)
     baseline = await _baseline(monitor, names)
+    decode_feed = await _decode_feed(monitor, names)
     fan = _Recorder(url)
     await fan.start(monitor, _NoEvents())  # type: ignore[arg-type]
     for _ in range(200):
@@ -149,6 +167,7 @@ async def receiver(url: str, devices: int) -> None:
     await fan.stop()
     store.close()
     out = {"baseline_per_s": round(baseline), "phases": phases, "monitor": monitor.heartbeats}
+    out["decode_feed_per_s"] = round(decode_feed)
     out["out_of_order"] = stats["out_of_order"]
     print(json.dumps(out), flush=True)
 
@@ -281,6 +300,7 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
         "offered_per_s": devices / INTERVAL_S,
         "seconds": seconds,
         "baseline_in_process_per_s": got["baseline_per_s"],
+        "decode_feed_per_s": got["decode_feed_per_s"],
         "paced": {
             "queued": paced,
             "delivered": p.get("received", 0),
