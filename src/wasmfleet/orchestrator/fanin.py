@@ -22,8 +22,10 @@ Nothing waits for the channel: the queue is bounded (the oldest items go first, 
 state (``up``/``down``) and the last error are in ``stats()`` (/api/v1/status) and logged
 once per outage. With SQLite there is one orchestrator: the fan-in is ``off``.
 
-Wire format of one notification: ``{"o": origin, "t": unix time sent, "i": [item, ...]}``
-with items ``["b", name, seq, interval_s, usage]`` and ``["e", kind, data]``.
+Wire format of one notification: ``{"o": origin, "t": unix time its oldest item was queued,
+"i": [item, ...]}`` with items ``["b", name, seq, interval_s, usage]`` and ``["e", kind, data]``.
+Each process holds two connections of its own (``application_name`` wasmfleet-fanin-publish and
+-listen): LISTEN needs a session, so not through a pooler in transaction mode.
 """
 
 from __future__ import annotations
