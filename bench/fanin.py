@@ -25,6 +25,8 @@ Phases, in this order:
 4. **Flood**: as many heartbeats as the channel carries for ``--seconds`` (the sender keeps
    its queue topped up); delivered/s at B: the ceiling of this path on this machine. Last,
    because B goes on reading its backlog after the sender stops.
+5. With ``--orchestrators``: two real orchestrator processes on the database, the paced load
+   POSTed over HTTP to A's ``/api/v1/heartbeat`` (64 connections); what B relayed and how late.
 
 Every wait is bounded; the child is stopped in a ``finally`` block.
 """
@@ -39,6 +41,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -256,7 +259,7 @@ async def _flood(fan: FanIn, devices: int, seconds: float) -> int:
     return sent
 
 
-async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
+async def sender(url: str, devices: int, seconds: float, real: bool) -> dict[str, Any]:
     """Run the phases against a receiver child; the JSON of the whole run."""
     child = subprocess.Popen(
         [sys.executable, __file__, "--role", "receiver", "--url", url, "--devices", str(devices)],
@@ -285,6 +288,10 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
         await asyncio.sleep(1.0)
         sent_stats = fan.stats()
         await fan.stop()
+        two = None
+        if real:
+            _say("two orchestrators: heartbeats over HTTP to A, relayed to B")
+            two = await _orchestrators(url, devices, seconds)
         child.stdin.write("stop\n")
         child.stdin.flush()
         answer = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60)
@@ -321,12 +328,88 @@ async def sender(url: str, devices: int, seconds: float) -> dict[str, Any]:
             "poll_ms": POLL_S * 1000,
             **{k: v for k, v in t.items() if k.startswith("latency")},
         },
+        "two_orchestrators": two,
         "notifications": sent_stats["notifications"],
         "dropped_at_sender": sent_stats["dropped"],
         "out_of_order_at_receiver": got["out_of_order"],
         "ratio_flood_to_in_process": round(
             f.get("received", 0) / max(f.get("window_s", 0), 1e-9) / got["baseline_per_s"], 3
         ),
+    }
+
+
+async def _orchestrators(url: str, devices: int, seconds: float) -> dict[str, Any]:
+    """Two real orchestrators: heartbeats over HTTP to A at the paced rate; what B relays."""
+    import httpx
+    from tests.support import OrchestratorProcess
+
+    from wasmfleet.orchestrator.store import DeviceRecord
+
+    root = Path(tempfile.mkdtemp(prefix="wasmfleet-bench-fanin-"))
+    args = ["--database-url", url, "--health-interval", "600"]  # judged by heartbeats only
+    a = OrchestratorProcess(root / "a", name="a", args=args)
+    b = OrchestratorProcess(root / "b", name="b", args=args)
+    latencies: list[float] = []
+    failures = 0
+    try:
+        a.start(60)
+        b.start(60)
+        # Stored after the start: an orchestrator health-checks every stored device as it
+        # starts, and 1000 that do not answer delay its readiness by a minute here.
+        store = open_store(url)
+        for i in range(devices):
+            store.upsert_device(DeviceRecord(name=f"hb-{i:05d}", addresses=["127.0.0.1"], port=9))
+        store.close()
+
+        def fanin(orch: OrchestratorProcess) -> dict[str, Any]:
+            info: dict[str, Any] = orch.get("/api/v1/status").json()["orchestrator"]["fanin"]
+            return info
+
+        before = fanin(b)["received_heartbeats"]
+        gate = asyncio.Semaphore(64)
+        async with httpx.AsyncClient(
+            base_url=a.url, limits=httpx.Limits(max_connections=64), timeout=5.0
+        ) as client:
+
+            async def one(i: int, seq: int) -> None:
+                nonlocal failures
+                body = {"name": f"hb-{i:05d}", "seq": seq, "interval_s": INTERVAL_S}
+                body["usage"] = {"cpu": 0.1, "memory": 0.2}
+                async with gate:
+                    start = time.perf_counter()
+                    try:
+                        answer = await client.post("/api/v1/heartbeat", json=body)
+                        ok = answer.status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    latencies.append(time.perf_counter() - start)
+                    failures += not ok
+
+            rate, sent, tasks = devices / INTERVAL_S, 0, []
+            begin = time.monotonic()
+            while (elapsed := time.monotonic() - begin) < seconds:
+                while sent < int(elapsed * rate):
+                    tasks.append(asyncio.create_task(one(sent % devices, sent // devices + 1)))
+                    sent += 1
+                await asyncio.sleep(0.01)
+            await asyncio.gather(*tasks)
+            took = time.monotonic() - begin
+        await asyncio.sleep(2.0)
+        relayed = fanin(b)
+        on_b = b.get("/api/v1/devices").json()
+    finally:
+        b.stop()
+        a.stop()
+    return {
+        "http_sent": sent,
+        "http_failed": failures,
+        "http_per_s": round(sent / took),
+        "http_latency_ms_p50": _pct(latencies, 0.50),
+        "http_latency_ms_p99": _pct(latencies, 0.99),
+        "relayed_to_b": relayed["received_heartbeats"] - before,
+        "b_latency_ms_p50": relayed["latency_ms_p50"],
+        "b_latency_ms_p99": relayed["latency_ms_p99"],
+        "b_devices_judged_by_heartbeats": sum(d.get("monitoring") == "heartbeats" for d in on_b),
     }
 
 
@@ -350,6 +433,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--orchestrators",
+        action="store_true",
+        help="also run two real orchestrators, heartbeats over HTTP to one (slow: see README)",
+    )
     parser.add_argument("--role", choices=["sender", "receiver"], default="sender")
     parser.add_argument("--url", default=None, help="a PostgreSQL database (else a new server)")
     args = parser.parse_args()
@@ -364,7 +452,7 @@ def main() -> None:
         open_store(url).close()  # the schema, before the receiver opens it
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(TABLE.encode())
-        result = asyncio.run(sender(url, args.devices, args.seconds))
+        result = asyncio.run(sender(url, args.devices, args.seconds, args.orchestrators))
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     print(json.dumps(result, indent=2))
 
