@@ -80,6 +80,8 @@ class EventHub:
         self._beats: dict[str, float] = {}
         self._lock = threading.Lock()
         self.closed = False
+        self.forward: Notify | None = None
+        """Also sends each event published here to the other orchestrators (fanin.py)."""
 
     @property
     def subscribers(self) -> int:
@@ -93,10 +95,19 @@ class EventHub:
         except RuntimeError:
             running = None
         if running is not None and running is self._loop:
-            self._deliver(kind, data)
+            self._local(kind, data)
         elif self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                self._loop.call_soon_threadsafe(self._deliver, kind, data)
+                self._loop.call_soon_threadsafe(self._local, kind, data)
+
+    def deliver_remote(self, kind: str, data: dict[str, Any]) -> None:
+        """An event another orchestrator published: to the streams here, not forwarded again."""
+        self._deliver(kind, data)
+
+    def _local(self, kind: str, data: dict[str, Any]) -> None:
+        self._deliver(kind, data)
+        if self.forward is not None:
+            self.forward(kind, data)
 
     def heartbeat(self, device: str, usage: dict[str, Any]) -> None:
         """A device's heartbeat as a ``device`` event, at most every few seconds per device."""

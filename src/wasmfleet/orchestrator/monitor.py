@@ -48,7 +48,7 @@ HEALTH_WRITE_S = 5.0
 class Heartbeat:
     """A validated heartbeat body."""
 
-    __slots__ = ("deployments", "interval_s", "name", "streams", "usage")
+    __slots__ = ("deployments", "interval_s", "name", "seq", "streams", "usage")
 
     def __init__(self, body: Any) -> None:
         if not isinstance(body, dict):
@@ -61,6 +61,8 @@ class Heartbeat:
         if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
             raise InvalidDocument(f"'interval_s' must be a positive number, got {interval!r}.")
         self.interval_s = float(interval)
+        seq = body.get("seq")
+        self.seq: int | None = seq if is_db_int(seq) else None
         deployments = body.get("deployments") or {}
         if not isinstance(deployments, dict) or not all(
             isinstance(k, str) and is_db_int(v) and v >= 0 for k, v in deployments.items()
@@ -143,9 +145,11 @@ class FleetMonitor:
             return {"monitoring": None, "phi": None, "placeable": False}
         now = self.clock()
         placeable, why = live.placeable(now)
+        last = live.detector.last_at
         return {
             "monitoring": "heartbeats" if name in self._push else "polls",
             "phi": round(live.detector.phi(now), 2),
+            "last_heard_s": None if last is None else round(now - last, 3),
             "placeable": placeable,
             **({"unplaceable_because": why} if why else {}),
             **({"streams": self._streams[name]} if name in self._streams else {}),
@@ -198,8 +202,10 @@ class FleetMonitor:
                 device.name, status, self.settings.health_interval_s, poll=True
             )
 
-    async def heartbeat(self, beat: Heartbeat) -> bool:
-        """Record a heartbeat; False when the device is not known (it must register)."""
+    async def heartbeat(self, beat: Heartbeat, *, remote: bool = False) -> bool:
+        """Record a heartbeat; False when the device is not known (it must register).
+
+        ``remote``: received by another orchestrator (fanin.py), which stores its usage."""
         live = self._live.get(beat.name)
         if live is None:
             device = await asyncio.to_thread(self.store.get_device, beat.name)
@@ -219,6 +225,8 @@ class FleetMonitor:
         transition = live.heartbeat(now)
         if transition is not None:
             await self._apply(transition)
+        if remote:
+            return True
         if now - self._health_written.get(beat.name, -HEALTH_WRITE_S) >= HEALTH_WRITE_S:
             self._health_written[beat.name] = now
             await asyncio.to_thread(

@@ -101,6 +101,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         orch.trust.check_caller(caller(request), beat.name)
         known = await orch.monitor.heartbeat(beat)
         if known:
+            orch.fanin.beat(beat)  # the other orchestrators' monitors see it too
             orch.events.heartbeat(beat.name, beat.usage)
         if not known:
             return JSONResponse(

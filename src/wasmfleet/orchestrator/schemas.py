@@ -29,6 +29,11 @@ class Device(BaseModel):
     reason: str | None = Field(None, description="Why it has this status (with phi).")
     monitoring: str | None = Field(None, description="heartbeats or polls")
     phi: float | None = Field(None, description="The failure detector's current phi.")
+    last_heard_s: float | None = Field(
+        None,
+        description="Seconds since this orchestrator last heard of the device (a heartbeat, "
+        "its own or relayed by another orchestrator, or a health poll).",
+    )
     placeable: bool = Field(True, description="False while flapping (no new placements).")
     unplaceable_because: str | None = Field(None, description="Why it gets no new work.")
     streams: dict[str, int] | None = Field(
@@ -373,6 +378,11 @@ class OrchestratorInfo(BaseModel):
     time: str
     healing: Healing | None = None
     leader: Leader | None = None
+    fanin: dict[str, Any] | None = Field(
+        None,
+        description="Heartbeats and events shared with the other orchestrators on the same "
+        "PostgreSQL (LISTEN/NOTIFY): state up/down/off, counters, delivery latency.",
+    )
 
 
 class Status(BaseModel):

@@ -26,6 +26,7 @@ from wasmfleet.orchestrator.devices import DeviceRegistry
 from wasmfleet.orchestrator.discovery import MdnsDiscovery
 from wasmfleet.orchestrator.events import EventHub
 from wasmfleet.orchestrator.execution import ExecutionService
+from wasmfleet.orchestrator.fanin import FanIn
 from wasmfleet.orchestrator.healing import Healer
 from wasmfleet.orchestrator.installs import InstallService
 from wasmfleet.orchestrator.leadership import LeaderElector
@@ -73,6 +74,7 @@ class Orchestrator:
         self.monitor = FleetMonitor(self.store, settings)
         self.events = EventHub()
         """Live changes for the dashboard (``/api/v1/events``); services ``notify`` it."""
+        self.fanin = FanIn.for_store(self.store)  # heartbeats + events of all orchestrators
         self.devices = DeviceRegistry(self.store, self.client, settings)
         self.devices.revoked = self.trust.revoked
         self.modules = ModuleService(
@@ -175,6 +177,7 @@ class Orchestrator:
         await asyncio.to_thread(self.auth.bootstrap)
         await self.notifier.start()
         await self.monitor.load()
+        await self.fanin.start(self.monitor, self.events)  # after load: relayed beats count
         if self.settings.mdns:
             await self.discovery.start()
         self._tasks.append(asyncio.create_task(self.devices.run(), name="health-polls"))
@@ -199,6 +202,7 @@ class Orchestrator:
                 await task
         self._tasks.clear()
         await self.discovery.stop()
+        await self.fanin.stop()
         await self.notifier.stop()
         await self.client.aclose()
         self.store.close()
@@ -270,4 +274,5 @@ class Orchestrator:
             },
             "time": datetime.now().astimezone().isoformat(),
             "leader": self.leadership.view(),
+            "fanin": self.fanin.stats(),
         }

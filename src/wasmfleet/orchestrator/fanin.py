@@ -1,0 +1,382 @@
+"""Heartbeats and live events reach every orchestrator on one PostgreSQL (LISTEN/NOTIFY).
+
+Several orchestrators share one PostgreSQL database; a supervisor heartbeats to one of
+them (or to any, behind a load balancer). Each orchestrator feeds its own monitor with the
+heartbeats it receives and also queues them here; a publisher task sends the queue as
+``NOTIFY wasmfleet_fanin`` payloads (JSON, at most ``MAX_PAYLOAD`` bytes each, as many
+items as fit, several payloads per round trip), and a listener task on a second connection
+feeds every heartbeat sent by *another* orchestrator (each process has an ``origin`` id;
+its own echoes are skipped) to the local monitor, so whichever orchestrator leads sees the
+whole fleet. The dashboard's live events (``EventHub``) travel the same way, so an SSE
+client on any orchestrator sees every change.
+
+A heartbeat on the channel carries the device name, its sequence number, its interval and
+the usage summary (CPU, memory): what the failure detector and the usage charts need, not
+the stream counters or deployment epochs (the receiving orchestrator answers those). A
+heartbeat older than the newest one already seen for that device (its ``seq`` is not
+larger, and the newer one arrived less than two intervals ago) is dropped, so a device that
+alternates between orchestrators does not feed the detector out-of-order arrivals.
+
+Nothing waits for the channel: the queue is bounded (the oldest items go first, counted in
+``dropped``). If the database connection fails, both tasks reconnect with backoff; the
+state (``up``/``down``) and the last error are in ``stats()`` (/api/v1/status) and logged
+once per outage. With SQLite there is one orchestrator: the fan-in is ``off``.
+
+Wire format of one notification: ``{"o": origin, "t": unix time its oldest item was queued,
+"i": [item, ...]}`` with items ``["b", name, seq, interval_s, usage]`` and ``["e", kind, data]``.
+Each process holds two connections of its own (``application_name`` wasmfleet-fanin-publish and
+-listen): LISTEN needs a session, so not through a pooler in transaction mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.orchestrator.monitor import Heartbeat
+from wasmfleet.service.backoff import Backoff
+
+if TYPE_CHECKING:
+    from wasmfleet.orchestrator.events import EventHub
+    from wasmfleet.orchestrator.monitor import FleetMonitor
+    from wasmfleet.orchestrator.store import Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wasmfleet_fanin"
+MAX_PAYLOAD = 7900
+"""Bytes per notification (PostgreSQL refuses payloads of 8000 bytes or more)."""
+QUEUE_MAX = 20_000
+"""Items waiting to be published at most; beyond, the oldest are dropped."""
+BATCH_PAYLOADS = 64
+"""Notifications sent in one round trip at most."""
+PROBE_S = 5.0
+"""The listening connection is checked with a query when nothing arrived for this long."""
+CONNECT_TIMEOUT_S = 5
+SEQ_BOOK_MAX = 100_000
+USAGE_KEYS = ("cpu", "memory", "memory_used_mb", "memory_total_mb", "cpuUsage", "memoryUsage")
+
+
+def conninfo_of(store: Store) -> str | None:
+    """The libpq URL of a PostgreSQL store (with its password); None for SQLite."""
+    url = store.engine.url
+    if url.get_backend_name() != "postgresql":
+        return None
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pack(origin: str, items: list[tuple[float, bytes]]) -> list[str]:
+    """Group (queued at, encoded item) pairs into payloads of at most ``MAX_PAYLOAD`` bytes.
+
+    A payload's ``t`` is when its oldest item was queued, so the receiver's latency figure
+    includes the time spent waiting here."""
+    origin_json = orjson.dumps(origin)
+    payloads: list[str] = []
+    chunk: list[bytes] = []
+    first = 0.0
+    budget = MAX_PAYLOAD - len(origin_json) - 40  # {"o":..,"t":<float>,"i":[..]}
+
+    def flush() -> None:
+        head = b'{"o":' + origin_json + b',"t":' + orjson.dumps(first) + b',"i":['
+        payloads.append((head + b",".join(chunk) + b"]}").decode())
+
+    size = 0
+    for queued_at, item in items:
+        if len(item) > budget:
+            continue  # callers shrink items first; this one still does not fit
+        if chunk and size + len(item) + 1 > budget:
+            flush()
+            chunk, size = [], 0
+        if not chunk:
+            first = queued_at
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        flush()
+    return payloads
+
+
+def event_item(kind: str, data: dict[str, Any]) -> bytes | None:
+    """An event as a channel item; a large one keeps its scalar fields (None: still too large)."""
+    item = orjson.dumps(["e", kind, data], default=str)
+    if len(item) <= MAX_PAYLOAD - 100:
+        return item
+    small = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None}
+    small = {k: v for k, v in small.items() if not isinstance(v, str) or len(v) <= 200}
+    small["truncated"] = True
+    item = orjson.dumps(["e", kind, small], default=str)
+    return item if len(item) <= MAX_PAYLOAD - 100 else None
+
+
+class FanIn:
+    """Publishes this orchestrator's heartbeats and events; feeds those of the others here."""
+
+    def __init__(
+        self,
+        conninfo: str | None,
+        *,
+        origin: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conninfo = conninfo
+        self.clock = clock
+        self.origin = origin or uuid.uuid4().hex[:12]
+        self.stopped = False
+        self.monitor: FleetMonitor | None = None
+        self.events: EventHub | None = None
+        self.published = 0
+        self.notifications = 0
+        self.received_beats = 0
+        self.received_events = 0
+        self.out_of_order = 0
+        self.dropped = 0
+        self.outages = 0
+        self.last_error: str | None = None
+        self._out: deque[tuple[float, bytes]] = deque()
+        self._connected: set[str] = set()
+        self._wake: asyncio.Event | None = None
+        self._seq: dict[str, tuple[int, float]] = {}
+        self._latency: deque[float] = deque(maxlen=4096)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_store(cls, store: Store) -> FanIn:
+        """A fan-in on the store's PostgreSQL database, or an ``off`` one for SQLite."""
+        return cls(conninfo_of(store))
+
+    @property
+    def enabled(self) -> bool:
+        """True when there is a channel to use (PostgreSQL)."""
+        return self.conninfo is not None
+
+    @property
+    def state(self) -> str:
+        """off (SQLite), starting, up (both connections open), down, or stopped."""
+        if not self.enabled:
+            return "off"
+        if self.stopped:
+            return "stopped"
+        if self._connected == {"publish", "listen"}:
+            return "up"
+        return "down" if self.outages else "starting"
+
+    # -- this orchestrator's side ------------------------------------------------------
+
+    def beat(self, beat: Heartbeat) -> None:
+        """A heartbeat this orchestrator received: remember its seq and publish it."""
+        if not self.enabled:
+            return
+        self._note(beat, self.clock(), direct=True)
+        usage = {k: v for k in USAGE_KEYS if _is_number(v := beat.usage.get(k))}
+        self._queue(orjson.dumps(["b", beat.name, beat.seq, beat.interval_s, usage]))
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        """A live event published here (called on the event loop): send it to the others."""
+        if not self.enabled:
+            return
+        item = event_item(kind, data)
+        if item is None:
+            self.dropped += 1
+            return
+        self._queue(item)
+
+    def _queue(self, item: bytes) -> None:
+        if len(self._out) >= QUEUE_MAX:
+            self._out.popleft()
+            self.dropped += 1
+        self._out.append((time.time(), item))
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, monitor: FleetMonitor, events: EventHub) -> None:
+        """Feed ``monitor`` and ``events`` from the channel; publish theirs (PostgreSQL only)."""
+        self.monitor, self.events = monitor, events
+        if not self.enabled:
+            return
+        self._wake = asyncio.Event()
+        events.forward = self.event
+        self._tasks.append(asyncio.create_task(self._keep(self._publish, "publish")))
+        self._tasks.append(asyncio.create_task(self._keep(self._listen, "listen")))
+
+    async def stop(self) -> None:
+        """End both tasks and close their connections."""
+        if self.events is not None and self.events.forward == self.event:
+            self.events.forward = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self.stopped = True
+
+    def stats(self) -> dict[str, Any]:
+        """State and counters for /api/v1/status."""
+        lat = sorted(self._latency.copy())  # (read from a worker thread)
+        return {
+            "state": self.state,
+            "channel": CHANNEL if self.enabled else None,
+            "origin": self.origin,
+            "published": self.published,
+            "notifications": self.notifications,
+            "received_heartbeats": self.received_beats,
+            "received_events": self.received_events,
+            "out_of_order": self.out_of_order,
+            "dropped": self.dropped,
+            "queued": len(self._out),
+            "outages": self.outages,
+            "last_error": self.last_error,
+            "latency_ms_p50": _ms(lat, 0.50),
+            "latency_ms_p99": _ms(lat, 0.99),
+        }
+
+    # -- the two connections ---------------------------------------------------------------
+
+    async def _keep(self, body: Any, what: str) -> None:
+        """Run one connection's loop forever: reconnect with backoff, report outages once."""
+        import psycopg
+
+        backoff = Backoff(0.2, 5.0)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.conninfo or "",
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    application_name=f"wasmfleet-fanin-{what}",
+                ) as conn:
+                    await body(conn, lambda: self._up(what, backoff))
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # any failure: the connection is gone, try again
+                self._down(what, err)
+            await asyncio.sleep(backoff.next())
+
+    def _up(self, what: str, backoff: Backoff) -> None:
+        backoff.reset()
+        self._connected.add(what)
+        if self.state == "up" and self.outages:
+            log.info("fan-in channel %s is up again", CHANNEL)
+
+    def _down(self, what: str, err: BaseException) -> None:
+        was_up = self.state == "up" or not self.outages
+        self._connected.discard(what)
+        self.last_error = f"{what}: {type(err).__name__}: {err}".strip()[:300]
+        if was_up:  # once per outage
+            self.outages += 1
+            log.warning(
+                "fan-in channel %s is down (%s); heartbeats and events of other orchestrators "
+                "are not seen here until it is back",
+                CHANNEL,
+                self.last_error,
+            )
+
+    async def _publish(self, conn: Any, connected: Callable[[], None]) -> None:
+        assert self._wake is not None
+        connected()
+        while True:
+            if not self._out:
+                self._wake.clear()
+                await self._wake.wait()
+            items = [self._out.popleft() for _ in range(min(len(self._out), 4000))]
+            payloads = pack(self.origin, items)
+            sent = 0
+            try:
+                for start in range(0, len(payloads), BATCH_PAYLOADS):
+                    group = payloads[start : start + BATCH_PAYLOADS]
+                    await conn.execute(
+                        "SELECT pg_notify(%s, x) FROM unnest(%s::text[]) AS x", (CHANNEL, group)
+                    )
+                    self.notifications += len(group)
+                    sent += len(group)
+            except BaseException:
+                self.dropped += len(items) if sent < len(payloads) else 0
+                raise
+            self.published += len(items)
+
+    async def _listen(self, conn: Any, connected: Callable[[], None]) -> None:
+        await conn.execute("LISTEN " + CHANNEL)
+        connected()
+        while True:
+            async for note in conn.notifies(timeout=PROBE_S):
+                await self.received(note.payload)
+            await conn.execute("SELECT 1")  # a quiet channel: is the connection alive?
+
+    # -- the others' side --------------------------------------------------------------------
+
+    async def received(self, payload: str) -> None:
+        """One notification: feed its heartbeats and events here, unless it is our own."""
+        try:
+            doc = orjson.loads(payload)
+            origin, sent_at, items = doc["o"], float(doc["t"]), doc["i"]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("ignored a malformed fan-in notification (%d bytes)", len(payload))
+            return
+        if origin == self.origin or not isinstance(items, list):
+            return
+        self._latency.append(max(0.0, time.time() - sent_at))
+        for item in items:
+            try:
+                await self._item(item)
+            except Exception:  # one bad item must not end the listener
+                log.exception("fan-in item failed")
+
+    async def _item(self, item: Any) -> None:
+        if not isinstance(item, list) or not item:
+            return
+        if item[0] == "e" and len(item) == 3 and isinstance(item[2], dict):
+            self.received_events += 1
+            if self.events is not None:
+                self.events.deliver_remote(str(item[1]), item[2])
+        elif item[0] == "b" and len(item) == 5:
+            try:
+                beat = Heartbeat(
+                    {"name": item[1], "seq": item[2], "interval_s": item[3], "usage": item[4]}
+                )
+            except InvalidDocument:
+                return
+            self.received_beats += 1
+            if not self._note(beat, self.clock()):
+                self.out_of_order += 1
+                return
+            if self.monitor is not None:
+                await self.monitor.heartbeat(beat, remote=True)
+
+    def _note(self, beat: Heartbeat, now: float, *, direct: bool = False) -> bool:
+        """Remember a device's newest seq; False for an older one arriving late from elsewhere."""
+        name, seq = beat.name, beat.seq
+        if seq is None:
+            return True
+        last = self._seq.get(name)
+        if (
+            not direct
+            and last is not None
+            and seq <= last[0]
+            and now - last[1] < 2.0 * beat.interval_s
+        ):
+            return False  # (a restarted device counts from 1 again: accepted after 2 intervals)
+        if last is None and len(self._seq) >= SEQ_BOOK_MAX:
+            self._seq.clear()  # bounded; at worst one late beat is not recognised
+        self._seq[name] = (seq, now)
+        return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _ms(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0, 2)

@@ -1,0 +1,98 @@
+"""The fan-in channel's pure parts: payload packing under PostgreSQL's limit, large events
+shrunk, own echoes skipped, others' events delivered here and not forwarded again, late
+(out-of-order) heartbeats dropped but a restarted device's low seq accepted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from wasmfleet.orchestrator.events import EventHub
+from wasmfleet.orchestrator.fanin import MAX_PAYLOAD, FanIn, event_item, pack
+from wasmfleet.orchestrator.monitor import Heartbeat
+
+
+class _Monitor:
+    def __init__(self) -> None:
+        self.beats: list[tuple[str, int | None, bool]] = []
+
+    async def heartbeat(self, beat: Heartbeat, *, remote: bool = False) -> bool:
+        self.beats.append((beat.name, beat.seq, remote))
+        return True
+
+
+def _beat(name: str, seq: int, interval: float = 0.5) -> list[Any]:
+    return ["b", name, seq, interval, {"cpu": 0.1, "memory": 0.2}]
+
+
+def _note(origin: str, *items: list[Any]) -> str:
+    return orjson.dumps({"o": origin, "t": 1.0, "i": list(items)}).decode()
+
+
+def test_pack_fills_payloads_below_the_limit_in_order() -> None:
+    items = [(float(i), orjson.dumps(_beat(f"device-{i:05d}", i))) for i in range(2000)]
+    payloads = pack("me", items)
+    assert len(payloads) > 1
+    seen: list[list[Any]] = []
+    for payload in payloads:
+        assert len(payload.encode()) < MAX_PAYLOAD
+        doc = orjson.loads(payload)
+        assert doc["o"] == "me"
+        assert doc["t"] == float(doc["i"][0][2])  # when its oldest item was queued
+        seen += doc["i"]
+    assert seen == [orjson.loads(item) for _, item in items]
+
+
+def test_a_large_event_keeps_its_short_scalar_fields() -> None:
+    item = event_item("execution", {"id": "e1", "status": "ok", "result": "x" * 20_000})
+    assert item is not None
+    assert orjson.loads(item) == ["e", "execution", {"id": "e1", "status": "ok", "truncated": True}]
+    small = event_item("device", {"name": "a"})
+    assert small is not None and orjson.loads(small) == ["e", "device", {"name": "a"}]
+
+
+def test_others_events_reach_streams_here_once_and_own_echoes_are_skipped() -> None:
+    async def run() -> tuple[list[Any], list[Any]]:
+        hub = EventHub()
+        fan = FanIn("postgresql://unused", origin="me")
+        forwarded: list[Any] = []
+        hub.forward = lambda kind, data: forwarded.append((kind, data))
+        fan.events = hub
+        sub = hub.subscribe(lambda kind, data: True)
+        await fan.received(_note("me", ["e", "device", {"name": "mine"}]))
+        await fan.received(_note("other", ["e", "device", {"name": "theirs"}]))
+        await fan.received("not json")
+        hub.publish("log", {"message": "local"})
+        return list(sub.queue), forwarded
+
+    queued, forwarded = asyncio.run(run())
+    assert queued == [("device", {"name": "theirs"}), ("log", {"message": "local"})]
+    assert forwarded == [("log", {"message": "local"})]  # a received event is not sent back
+
+
+def test_late_heartbeats_are_dropped_and_a_restart_is_accepted() -> None:
+    async def run() -> tuple[_Monitor, FanIn]:
+        now = [100.0]
+        fan = FanIn("postgresql://unused", origin="me", clock=lambda: now[0])
+        monitor = _Monitor()
+        fan.monitor = monitor  # type: ignore[assignment]
+        fan.beat(Heartbeat({"name": "cam", "seq": 7, "interval_s": 0.02}))  # direct, here
+        await fan.received(_note("other", _beat("cam", 6, 0.02), _beat("cam", 8, 0.02)))
+        await fan.received(_note("other", _beat("cam", 8, 0.02), ["b", "bad name!", 1, 1, {}]))
+        now[0] += 0.05  # more than two intervals later: a low seq is a restart
+        await fan.received(_note("other", _beat("cam", 1, 0.02)))
+        return monitor, fan
+
+    monitor, fan = asyncio.run(run())
+    assert monitor.beats == [("cam", 8, True), ("cam", 1, True)]
+    assert fan.out_of_order == 2
+    assert fan.stats()["received_heartbeats"] == 4
+
+
+def test_sqlite_means_no_channel() -> None:
+    fan = FanIn(None)
+    fan.beat(Heartbeat({"name": "cam", "seq": 1}))
+    fan.event("device", {"name": "cam"})
+    assert fan.stats()["state"] == "off" and fan.stats()["queued"] == 0
