@@ -25,3 +25,12 @@ os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
 atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 for _name in ("WASMFLEET_CONTEXT", "WASMFLEET_TOKEN", "WASMFLEET_TOKEN_FILE"):
     os.environ.pop(_name, None)
+
+try:  # hypothesis's default 200 ms deadline per example is a timing threshold: none on a shared
+    # machine (a loaded 2-core box made a pure property test fail on time, not on its property)
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("wasmfleet", deadline=None)
+    _hypothesis_settings.load_profile("wasmfleet")
+except ImportError:  # pragma: no cover - hypothesis is in the dev extra
+    pass
