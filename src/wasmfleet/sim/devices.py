@@ -29,6 +29,7 @@ from wasmfleet.core.device_wire import (
     heartbeat_body,
     usage_summary,
 )
+from wasmfleet.core.dialect import WASI_ALL
 from wasmfleet.core.errors import Fenced, IllegalTransition, NotFound, Unprocessable
 from wasmfleet.core.history import RequestHistory
 from wasmfleet.core.models import DeploymentSpec, FunctionSpec, WasmType
@@ -45,7 +46,7 @@ HISTORY_CAPACITY = 64
 """Request-history entries each simulated device keeps (the real default is larger)."""
 CORES = 2
 MEMORY_MB = 512
-WASI_INTERFACES = ("wasi_snapshot_preview1.*",)
+WASI_INTERFACES = (WASI_ALL,)
 """A simulated device answers every function it is given, so it offers all of WASI."""
 _I64 = 2**64
 

@@ -92,8 +92,8 @@ class SimFleet:
                 labels=dict(settings.labels),
                 cpu=round(self._rng.uniform(0.02, 0.3), 3),
             )
-        self.revived = asyncio.Event()
-        """Set (then cleared) whenever a device is revived: stalled requests look again."""
+        self.changed = asyncio.Event()
+        """Set (then replaced) whenever devices change state: stalled requests look again."""
         self.timeout_s = min(1.0, 2 * settings.heartbeat_s)
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,9 +151,8 @@ class SimFleet:
         """Kill, stall or revive the named devices at once; their new states."""
         found = [self.device(n) for n in names]  # all or nothing: check the names first
         states = {d.name: str(d.command(command)) for d in found}
-        if command is Command.REVIVE:
-            self.revived.set()
-            self.revived = asyncio.Event()
+        self.changed.set()  # requests held by a stalled device look again
+        self.changed = asyncio.Event()
         return states
 
     def reset_stats(self) -> None:

@@ -85,7 +85,7 @@ class SimRoutes:
         deadline = time.monotonic() + STALL_LIMIT_S
         while dev.life is Life.STALLED and time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.fleet.revived.wait(), deadline - time.monotonic())
+                await asyncio.wait_for(self.fleet.changed.wait(), deadline - time.monotonic())
         if dev.life is not Life.ALIVE:
             raise Unavailable(f"Simulated device {dev.name} is {dev.life}; revive it first.")
         return dev
@@ -238,6 +238,7 @@ async def serve(settings: SimSettings, ready: Callable[[SimFleet], None] | None 
         lifespan="off",
         backlog=4096,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="sim-server")
