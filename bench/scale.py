@@ -81,6 +81,12 @@ def heartbeats_counted(http: httpx.Client) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def deaths_since(http: httpx.Client, names: list[str], since: datetime) -> dict[str, int]:
     """Devices with a ``dead`` status-log entry at or after ``since``, and how many."""
     found: dict[str, int] = {}
@@ -102,10 +108,13 @@ def steady(
         time.sleep(warmup)
         sim.post("/_sim/stats/reset").raise_for_status()
         since = datetime.now(UTC)
+        assert orch.proc is not None and sim.proc is not None
         counted = heartbeats_counted(http)
+        cpu = cpu_seconds(orch.proc.pid), cpu_seconds(sim.proc.pid)
         started = time.monotonic()
         time.sleep(duration)
         elapsed = time.monotonic() - started
+        cpu = cpu_seconds(orch.proc.pid) - cpu[0], cpu_seconds(sim.proc.pid) - cpu[1]
         counted = heartbeats_counted(http) - counted
         status = sim.status()
         false = deaths_since(http, names, since)
@@ -119,6 +128,9 @@ def steady(
         "heartbeat_p50_ms": rtt["p50"],
         "heartbeat_p99_ms": rtt["p99"],
         "heartbeat_max_ms": rtt["max"],
+        "orchestrator_cpu_share": round(cpu[0] / elapsed, 3),
+        "orchestrator_cpu_ms_per_heartbeat": round(1000 * cpu[0] / max(1.0, counted), 3),
+        "simulator_cpu_share": round(cpu[1] / elapsed, 3),
         "heartbeats_failed": status["failed"],
         "heartbeat_slots_missed": status["missed"],
         "false_detections": sum(false.values()),
@@ -191,8 +203,8 @@ def deploy_all(orch: OrchestratorProcess, sim: SimProcess, count: int, timeout: 
         return time.monotonic() - started
 
 
-def detection(orch: OrchestratorProcess, sim: SimProcess, names: list[str]) -> list[float]:
-    """Kill ``names`` at once; seconds from the kill to each being listed dead."""
+def detection(orch: OrchestratorProcess, sim: SimProcess, names: list[str]) -> dict[str, float]:
+    """Kill ``names`` at once; seconds from the kill to each being listed dead (at most 60)."""
     found: dict[str, float] = {}
     with httpx.Client(base_url=orch.url, timeout=30.0) as http:
         started = time.monotonic()
@@ -205,10 +217,7 @@ def detection(orch: OrchestratorProcess, sim: SimProcess, names: list[str]) -> l
                 ):
                     found[name] = time.monotonic() - started
             time.sleep(0.05)
-    missing = sorted(set(names) - set(found))
-    if missing:
-        raise RuntimeError(f"not declared dead within 60 s: {missing}")
-    return [found[n] for n in names]
+    return found
 
 
 def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -234,21 +243,28 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     try:
         result["register_s"] = round(took, 2)
         names = sorted(active_names_of(orch))
+        since = datetime.now(UTC)
         progress(f"steady state for {args.duration:g} s")
         result.update(steady(orch, sim, names, args.warmup, args.duration))
+        progress(json.dumps({k: v for k, v in result.items() if k != "baseline"}))
         progress("fleet-wide deployment")
         result["deploy_all_s"] = round(deploy_all(orch, sim, args.devices, args.deploy_timeout), 2)
         progress(f"killing {KILLED} devices")
         victims = names[:: max(1, len(names) // KILLED)][:KILLED]
-        times = detection(orch, sim, victims)
+        found = detection(orch, sim, victims)
+        times = list(found.values())
         result["detection_s"] = {
             "killed": len(victims),
-            "median": round(statistics.median(times), 3),
-            "max": round(max(times), 3),
+            "median": round(statistics.median(times), 3) if times else None,
+            "max": round(max(times), 3) if times else None,
+            "not_declared_within_60_s": sorted(set(victims) - set(found)),
         }
         with httpx.Client(base_url=orch.url, timeout=60.0) as http:
-            others = sorted(set(names) - set(victims) - active_names(http))
-        result["others_not_active_after_kill"] = others
+            others = sorted(set(names) - set(victims))
+            result["others_not_active_after_kill"] = sorted(set(others) - active_names(http))
+            false = deaths_since(http, others, since)
+        result["false_detections_whole_run"] = sum(false.values())
+        result["falsely_dead_whole_run"] = sorted(false)
         result["simulator"] = sim.status()
     finally:
         sim.stop()
@@ -258,8 +274,9 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         result["heartbeat_p99_over_baseline"] = round(result["heartbeat_p99_ms"] / base, 2)
     result["met"] = {
         "heartbeat_p99_ms": (result.get("heartbeat_p99_ms") or 1e9) <= TARGETS["heartbeat_p99_ms"],
-        "false_detections": result.get("false_detections") == 0,
-        "detection_s_median": result["detection_s"]["median"] <= TARGETS["detection_s_median"],
+        "false_detections": result.get("false_detections_whole_run") == 0,
+        "detection_s_median": (result["detection_s"]["median"] or 1e9)
+        <= TARGETS["detection_s_median"],
         "deploy_all_s": result["deploy_all_s"] <= TARGETS["deploy_all_s"],
     }
     return result
@@ -282,13 +299,16 @@ def main() -> int:
     parser.add_argument("--register-timeout", type=float, default=180.0)
     parser.add_argument("--deploy-timeout", type=float, default=120.0)
     parser.add_argument("--database-url", default=None, help="postgresql://... (else SQLite)")
+    parser.add_argument("--workdir", default=None, help="keep data and logs here")
     parser.add_argument("--quick", action="store_true", help="100 devices, 5 s windows")
     args = parser.parse_args()
     if args.quick:
         args.devices, args.duration, args.warmup = min(args.devices, 100), 5.0, 2.0
     with tempfile.TemporaryDirectory(prefix="wasmfleet-scale-") as tmp:
+        root = Path(args.workdir) if args.workdir else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         try:
-            result = run(args, Path(tmp))
+            result = run(args, root)
         except (RuntimeError, httpx.HTTPError) as err:
             progress(f"could not run: {err}")
             return 1
