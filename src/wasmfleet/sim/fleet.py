@@ -7,7 +7,7 @@ process could not keep up are counted as ``missed`` (never sent late in a burst)
 heartbeat waits at most ``timeout_s`` for its answer. An orchestrator that answers "unknown"
 gets the device registered again (at most every few seconds). Round-trip times of answered
 heartbeats are kept (a bounded window) for ``stats()``. Heartbeats to a plain-http orchestrator
-go over ``wire.KeepAlivePool`` (a fraction of httpx's cost per request), others with httpx.
+go over ``wire.KeepAlivePool`` (less work per request than httpx), others with httpx.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A small HTTP/1.1 keep-alive client for the simulator's heartbeats.
 
 A thousand devices heartbeating twice a second are 2,000 requests a second from one Python
-process; a general client (httpx) spends most of a core on that, which on a small machine is
-taken from the orchestrator being measured. This one does only what heartbeats need: ``POST``
+process; a general client (httpx) does much more per request than heartbeats need, and on a
+small machine every cycle the simulator spends is taken from the orchestrator being measured.
+This one does only what heartbeats need: ``POST``
 a JSON body over a pool of persistent plain-HTTP connections and read a ``Content-Length`` or
 chunked answer. Any error closes that connection (the next request opens a new one) and is
 raised as ``OSError``; TLS orchestrators are reached with httpx instead.
