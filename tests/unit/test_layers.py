@@ -49,6 +49,7 @@ APART = {
     "service": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli"),
     "messaging": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli"),
     "runtime": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli"),
+    "sim": ("wasmfleet.supervisor", "wasmfleet.orchestrator", "wasmfleet.cli", "wasmfleet.runtime"),
 }
 """Package -> what it must never import. The two services talk over HTTP and MQTT only;
 what both need lives in ``service/`` (plumbing) or ``core/`` (the wire contract)."""

@@ -20,6 +20,7 @@ LONG_RUNNING = {
     ("sensor", "simulate"): ["--kind", "temperature", "--topic", "a/b"],
     ("sensor", "controller"): [],
     ("up",): ["--no-pipeline"],
+    ("sim", "devices"): ["--count", "1", "--port", "0"],
 }
 
 

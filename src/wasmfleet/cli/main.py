@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "context": ("wasmfleet.cli.contexts", "app", "group"),
     "bridge": ("wasmfleet.cli.bridge", "bridge", "command"),
     "sink": ("wasmfleet.cli.bridge", "sink", "command"),
+    "sim": ("wasmfleet.cli.sim", "app", "group"),
 }
 """Command name -> (module, attribute, a command function or a sub-app), in help order."""
 

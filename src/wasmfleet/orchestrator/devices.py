@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,18 +55,21 @@ class Sighting:
     @property
     def url(self) -> str:
         """The supervisor's base URL."""
-        return device_url(self.address, self.port, self.tls)
+        return device_url(self.address, self.port, self.tls, self.path)
 
 
-def device_url(address: str, port: int, tls: bool = False) -> str:
-    """``http://address:port`` with IPv6 addresses bracketed."""
+def device_url(address: str, port: int, tls: bool = False, path: str = "/") -> str:
+    """``http://address:port[/path]`` with IPv6 addresses bracketed; the path (the wasmiot
+    registration's ``properties.path``, ``/`` for a whole server) prefixes every route."""
     host = f"[{address}]" if ":" in address else address
-    return f"{'https' if tls else 'http'}://{host}:{port}"
+    prefix = path.strip("/")
+    return f"{'https' if tls else 'http'}://{host}:{port}{'/' + prefix if prefix else ''}"
 
 
 def url_of(device: DeviceRecord) -> str:
     """The base URL of a stored device."""
-    return device_url(device.addresses[0] if device.addresses else "", device.port, device.tls)
+    address = device.addresses[0] if device.addresses else ""
+    return device_url(address, device.port, device.tls, device.path or "/")
 
 
 def parse_registration(body: Any) -> Sighting:
@@ -101,8 +105,21 @@ def parse_registration(body: Any) -> Sighting:
             "The registration names no address: give 'addresses' or properties.address."
         )
     tls = str(props.get("tls", "0")).strip().lower() in {"1", "true", "yes"}
-    path = str(props.get("path") or "/")
+    path = check_device_path(str(props.get("path") or "/"))
     return Sighting(name, port, tuple(addresses), path, tls, "http")
+
+
+_PATH = re.compile(r"^/(?:[A-Za-z0-9._~-]+/?)*$")
+
+
+def check_device_path(path: str) -> str:
+    """A device's path prefix (``/`` or ``/sim/dev-1``); InvalidDocument when it is not one."""
+    if len(path) > 200 or not _PATH.match(path) or "/../" in path + "/" or "/./" in path + "/":
+        raise InvalidDocument(
+            f"properties.path must be '/' or a path like '/devices/cam-1' (letters, digits, "
+            f"'.', '_', '~', '-' between slashes), got {path[:200]!r}."
+        )
+    return path
 
 
 def capacity_of(description: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +171,7 @@ class DeviceRegistry:
                 f"The device {sighting.name} was revoked; it may not register. An admin can "
                 "let it join again under another name."
             )
+        check_device_path(sighting.path)
         description = await self._fetch_description(sighting.url, attempts)
         now = datetime.now(UTC)
         labels = (description.get("wasmfleet") or {}).get("labels") or {}

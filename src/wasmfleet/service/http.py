@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wasmfleet.core.errors import InvalidDocument, PayloadTooLarge
+from wasmfleet.core.errors import BadRequest, InvalidDocument, PayloadTooLarge
 from wasmfleet.core.protocol import ErrorCode
 
 
@@ -64,11 +64,18 @@ async def read_body(request: Request, limit: BodyLimit) -> bytes:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit.max_bytes:
-            raise PayloadTooLarge(_too_large(size, limit))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit.max_bytes:
+                raise PayloadTooLarge(_too_large(size, limit))
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The caller gave up (a heartbeat's timeout under load): an answer nobody reads, not
+        # a 500 with two logged tracebacks, which under overload cost more than the work.
+        raise BadRequest(
+            "The client disconnected before its request body was read; nothing was done."
+        ) from None
     body = b"".join(chunks)
     request._body = body  # later request.form() / request.json() reuse it
     return body

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from wasmfleet.core.device_wire import deployment_summary
 from wasmfleet.core.models import DeploymentSpec, FunctionSpec, ModuleSpec
 from wasmfleet.runtime.engine import CompiledModule, FuncSignature
 from wasmfleet.runtime.instance import WasmInstance
@@ -66,22 +67,8 @@ class Deployment:
 
     def summary(self) -> dict[str, Any]:
         """What ``GET /deploy`` shows about this deployment."""
-        return {
-            "deploymentId": self.spec.id,
-            "shape": self.spec.shape,
-            "epoch": self.spec.epoch,
-            "deployedAt": self.deployed_at,
-            "modules": [
-                {
-                    "id": m.spec.id,
-                    "name": name,
-                    "sha256": m.compiled.sha256,
-                    "functions": [f.name for f in self.spec.functions_of(name)],
-                }
-                for name, m in self.modules.items()
-            ],
-            "bridges": [b.name for b in self.spec.bridges],
-        }
+        installed = ((m.spec.id, name, m.compiled.sha256) for name, m in self.modules.items())
+        return deployment_summary(self.spec, installed, self.deployed_at)
 
 
 class DeploymentWatcher(Protocol):

@@ -32,6 +32,8 @@ import httpx
 import orjson
 import psutil
 
+from wasmfleet.core import device_wire
+from wasmfleet.core.device_wire import HeartbeatVerdict, heartbeat_body, usage_summary
 from wasmfleet.runtime.limits import MiB
 from wasmfleet.service.http_clients import tls_context
 from wasmfleet.supervisor.platform_info import health_report
@@ -44,22 +46,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wasmfleet.supervisor.heartbeat")
 
-HEARTBEAT_PATH = "/api/v1/heartbeat"
+HEARTBEAT_PATH = device_wire.HEARTBEAT_PATH
 REGISTER_AGAIN_AFTER_S = 3.0
 """An orchestrator that does not know us triggers at most one registration this often."""
 
 
 def usage_report() -> dict[str, Any]:
     """CPU and memory usage for a heartbeat: fractions in [0, 1] and MiB; never sleeps."""
-    health = health_report()
     memory = psutil.virtual_memory()
-    return {
-        "cpu": health["cpuUsage"],
-        "cpu_per_core": health["cpuPerCore"],
-        "memory": health["memoryUsage"],
-        "memory_used_mb": int(memory.total - memory.available) // MiB,
-        "memory_total_mb": int(memory.total) // MiB,
-    }
+    return usage_summary(
+        health_report(), int(memory.total - memory.available) // MiB, int(memory.total) // MiB
+    )
 
 
 def _describe(err: BaseException) -> str:
@@ -218,18 +215,16 @@ class Heartbeater:
         if self.jitter_s > 0:
             await asyncio.sleep(self._rng.uniform(0.0, self.jitter_s))
         self.seq += 1
-        body = {
-            "name": self._name,
-            "url": self._base_url,
-            "seq": self.seq,
-            "interval_s": self.interval_s,
-            "sent_at": time.time(),
-            "usage": usage_report(),
-            "deployments": {d: dep.spec.epoch for d, dep in self._manager.deployments.items()},
-        }
-        streams = self._streams() if self._streams is not None else None
-        if streams is not None:
-            body["streams"] = streams
+        body = heartbeat_body(
+            name=self._name,
+            url=self._base_url,
+            seq=self.seq,
+            interval_s=self.interval_s,
+            sent_at=time.time(),
+            usage=usage_report(),
+            deployments={d: dep.spec.epoch for d, dep in self._manager.deployments.items()},
+            streams=self._streams() if self._streams is not None else None,
+        )
         sent = time.monotonic()
         self.sent += 1
         try:
@@ -259,29 +254,19 @@ class Heartbeater:
             data = orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:
             data = None
-        known = data.get("known") if isinstance(data, dict) else None
-        status = response.status_code
-        if status == 200 and known is True:
-            self._acknowledged(data, sent)  # type: ignore[arg-type]
-        elif status in (200, 404) and known is False:
+        reply = device_wire.read_heartbeat_answer(response.status_code, data)
+        if reply.verdict is HeartbeatVerdict.ACKNOWLEDGED:
+            self._acknowledged(reply.epochs, sent)
+        elif reply.verdict is HeartbeatVerdict.UNKNOWN:
             self._unknown(url)
         else:
-            what = "no heartbeat answer" if known is None else f"known={known!r}"
-            self._failed(f"HTTP {status} ({what})", url)
+            self._failed(reply.reason, url)
 
-    def _acknowledged(self, data: dict[str, Any], sent: float) -> None:
+    def _acknowledged(self, epochs: dict[str, int], sent: float) -> None:
         self.acked += 1
         self._last_ack = time.monotonic()
         self._registrar.note_heartbeat_ack()
-        epochs = data.get("epochs")
-        if isinstance(epochs, dict):
-            self._fences.raise_many(
-                {
-                    str(dep): epoch
-                    for dep, epoch in epochs.items()
-                    if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0
-                }
-            )
+        self._fences.raise_many(epochs)
         for dep in self._manager.deployments.values():
             if dep.lease is not None:
                 dep.lease.renew(sent)

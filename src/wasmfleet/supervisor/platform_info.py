@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 
 import wasmfleet
+from wasmfleet.core.device_wire import description_body, health_body
 from wasmfleet.runtime.limits import MiB
 from wasmfleet.service.setting_values import CapacitySpec
 from wasmfleet.supervisor.settings import SupervisorSettings
@@ -112,25 +113,17 @@ def device_description(
 ) -> dict[str, Any]:
     """The body of GET /.well-known/wasmiot-device-description (``nn``: the WASI-NN
     backends and model names, under ``wasmfleet.nn`` when given)."""
-    described: dict[str, Any] = {
-        "platform": describe_platform(),
-        "supervisorInterfaces": list(interfaces),
-        "wasmfleet": {
-            "name": settings.name,
-            "labels": dict(settings.labels),
-            "interfaces": list(qualified),
-            "version": wasmfleet.__version__,
-            "capacity": declared_capacity(settings.capacity),
-            "heartbeat_interval_s": settings.heartbeat_interval_s,
-        },
-    }
-    if nn is not None:
-        described["wasmfleet"]["nn"] = nn
-    return described
-
-
-def _fraction(percent: float) -> float:
-    return min(1.0, max(0.0, float(percent) / 100.0))
+    return description_body(
+        name=settings.name,
+        platform=describe_platform(),
+        interfaces=interfaces,
+        qualified=qualified,
+        labels=settings.labels,
+        version=wasmfleet.__version__,
+        capacity=declared_capacity(settings.capacity),
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+        nn=nn,
+    )
 
 
 def _prime_cpu_percent() -> None:
@@ -145,11 +138,11 @@ def health_report() -> dict[str, Any]:
     with _percent_lock:
         total = psutil.cpu_percent(interval=None)
         per_core = psutil.cpu_percent(interval=None, percpu=True)
-    return {
-        "cpuUsage": _fraction(total),
-        "memoryUsage": _fraction(psutil.virtual_memory().percent),
-        "cpuPerCore": [_fraction(value) for value in per_core],
-    }
+    return health_body(
+        total / 100.0,
+        psutil.virtual_memory().percent / 100.0,
+        [value / 100.0 for value in per_core],
+    )
 
 
 _prime_cpu_percent()

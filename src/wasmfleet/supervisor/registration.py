@@ -40,13 +40,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from wasmfleet.core import device_wire
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.service.backoff import Backoff
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
 
-REGISTER_PATH = "/file/device/discovery/register"
+REGISTER_PATH = device_wire.REGISTER_PATH
 RESOLVE_TIMEOUT_S = 5.0
 """How long to wait for the orchestrator's host name to resolve (its health checks do not
 count until it has)."""
@@ -88,13 +89,9 @@ async def resolve_addresses(url: str) -> frozenset[str]:
 
 def registration_body(settings: SupervisorSettings) -> dict[str, Any]:
     """The JSON body the wasmiot orchestrator expects from a registering device."""
-    address = settings.public_address
-    return {
-        "name": settings.name,
-        "port": settings.port,
-        "properties": {"path": "/", "tls": "1" if settings.tls else "0", "address": address},
-        "addresses": [address],
-    }
+    return device_wire.registration_body(
+        settings.name, settings.port, settings.public_address, tls=settings.tls
+    )
 
 
 class Registrar:

@@ -1,0 +1,1 @@
+"""A device simulator: many lightweight devices in one process that speak the real protocol."""
