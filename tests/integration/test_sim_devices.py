@@ -30,7 +30,8 @@ def test_fifty_simulated_devices_take_a_fleet_wide_step_and_three_die(tmp_path: 
             ),
             timeout=30,
         ), fleet.devices()
-        assert sim.status()["registered"] == COUNT
+        # the orchestrator may list a device before the simulator has read its answer
+        assert wait_until(lambda: sim.status()["registered"] == COUNT, timeout=10), sim.status()
 
         fleet.push("fibo")
         r = fleet.http.post("/api/v1/deployments", json=MANIFEST)
