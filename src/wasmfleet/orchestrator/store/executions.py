@@ -131,8 +131,7 @@ class ExecutionQueries(StoreBase):
 
     def get_execution(self, id: str) -> ExecutionRecord | None:
         """The execution with this id, or None."""
-        if self._queued:
-            self.flush_executions()
+        self.flush_executions()  # also waits for a flush in progress (its group left the queue)
         with self._read() as conn:
             row = conn.execute(select(executions).where(executions.c.id == id)).first()
             return _execution(row) if row is not None else None
@@ -141,8 +140,7 @@ class ExecutionQueries(StoreBase):
         self, deployment_id: str | None = None, limit: int = 100, *, trace_id: str | None = None
     ) -> list[ExecutionRecord]:
         """The latest executions (of one deployment, or all; of one trace), newest first."""
-        if self._queued:
-            self.flush_executions()
+        self.flush_executions()  # also waits for a flush in progress (its group left the queue)
         query = select(executions).order_by(executions.c.started_at.desc(), executions.c.id.desc())
         if deployment_id is not None:
             query = query.where(executions.c.deployment_id == deployment_id)
