@@ -71,7 +71,12 @@ def ticked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ticked]:
         try:
             yield Ticked(fleet, orch, loop)
         finally:
+            pending = asyncio.all_tasks(loop)  # e.g. the grouped execution writer's flusher
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(orch.client.aclose())
+            orch.store.flush_executions()
             loop.close()
             orch.store.close()
 
