@@ -17,6 +17,7 @@ from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.dashboard import dashboard_router, static_files
 from wasmfleet.orchestrator.audit import AuditMiddleware
 from wasmfleet.orchestrator.execution import ExecutionFailed
+from wasmfleet.orchestrator.hot_routes import HotRoutes
 from wasmfleet.orchestrator.routes_api import api_router
 from wasmfleet.orchestrator.routes_apps import apps_router
 from wasmfleet.orchestrator.routes_events import events_router
@@ -94,8 +95,16 @@ def probes_of(orch: Orchestrator, lifecycle: Lifecycle) -> Probes:
     return Probes("orchestrator", lifecycle, {"store": OffLoop(store)})
 
 
-def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None = None) -> FastAPI:
-    """Build the app; the orchestrator starts and stops with the app's lifespan."""
+def create_app(
+    settings: OrchestratorSettings,
+    orchestrator: Orchestrator | None = None,
+    *,
+    hot_routes: bool = True,
+) -> FastAPI:
+    """Build the app; the orchestrator starts and stops with the app's lifespan.
+
+    ``hot_routes``: heartbeats and executions answered by hot_routes.HotRoutes (False: by
+    their FastAPI routes, which answer the same; tests compare the two)."""
     orch = orchestrator or Orchestrator(settings)
     lifecycle = Lifecycle()
     probes = probes_of(orch, lifecycle)
@@ -171,6 +180,9 @@ def create_app(settings: OrchestratorSettings, orchestrator: Orchestrator | None
     app.include_router(events_router(orch))
     app.include_router(dashboard_router(auth=orch.auth.enabled))
     app.mount("/ui/static", static_files(), name="ui-static")
+    # innermost: the heartbeat and execute routes answered without FastAPI's routing
+    if hot_routes:
+        app.add_middleware(HotRoutes, orch=orch, on_error=_wasmfleet_error)
     app.add_middleware(AuditMiddleware, store=orch.store)
     # before the routes read a body: an encoded (compressed) body is refused, never expanded
     app.add_middleware(RefuseContentEncoding, service="orchestrator")

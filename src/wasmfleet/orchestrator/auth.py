@@ -10,14 +10,17 @@ the route does not allow → 403 ``Forbidden`` naming the roles that are.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
 import re
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 
@@ -86,16 +89,38 @@ class Authenticator:
         self.open_device = settings.open_device_routes
         self.admin_token_file = settings.admin_token_file
 
-    def check(self, request: Request) -> Identity:
+    async def check(self, request: Request) -> Identity:
         """The FastAPI dependency: the caller, or Unauthenticated/Forbidden."""
         route = request.scope.get("route")
         # path_format drops converters: /locations/{path:path} is the row /locations/{path}
         template = str(getattr(route, "path_format", None) or request.url.path)
-        rule = rbac.rule_for(request.method, template)
-        setattr(request.state, RULE, rule)
-        identity = self.identify(request.method, template, request.headers.get("authorization"))
-        setattr(request.state, IDENTITY, identity)
+        header = request.headers.get("authorization")
+        return await self.admit(request.scope, request.method, template, header)
+
+    async def admit(
+        self, scope: MutableMapping[str, Any], method: str, template: str, header: str | None
+    ) -> Identity:
+        """The caller of a request to the route ``template``, left in ``scope["state"]``
+        (with the route's rule) for the handlers and the audit middleware.
+
+        Only a token is looked up in the store, in a worker thread; everything else (auth
+        off, an open route, no header) is decided here without leaving the event loop: a
+        synchronous dependency would cost every request a worker-thread hop."""
+        rule = rbac.rule_for(method, template)
+        state = scope.setdefault("state", {})
+        state[RULE] = rule
+        if self._reads_store(rule, header):
+            identity = await asyncio.to_thread(self.identify, method, template, header)
+        else:
+            identity = self.identify(method, template, header)
+        state[IDENTITY] = identity
         return identity
+
+    def _reads_store(self, rule: rbac.Rule | None, header: str | None) -> bool:
+        """Whether ``identify`` may read or write the store (a token must be looked up)."""
+        if not self.enabled or (rule is not None and rule.access is rbac.Access.OPEN):
+            return False
+        return bool(header and header.strip())
 
     def identify(self, method: str, template: str, header: str | None) -> Identity:
         """Who sends ``header`` to the route, if they may; Unauthenticated or Forbidden."""

@@ -193,6 +193,8 @@ class DeviceTrust:
                 continue
             if token.user_disabled_at is None:
                 active[device] = device_keys.control_bearer(token.sha256)
+        if not active:  # no device has joined: no need to read the fleet (on the event loop)
+            return {}
         out: dict[Origin, str] = {}
         for dev in self.store.list_devices():
             bearer = active.get(dev.name)

@@ -74,6 +74,11 @@ from wasmfleet.service import tracing
 
 log = logging.getLogger(__name__)
 
+LOOKUP_S = 0.25
+"""An execution reuses a deployment read this recently, unless this process changed one
+since (another orchestrator's change is seen within this time)."""
+LOOKUP_KEYS = 1024
+
 
 class ExecutionFailed(ChainFailed):
     """A step of the pipeline failed; ``execution`` holds what was learned."""
@@ -84,6 +89,30 @@ class ExecutionFailed(ChainFailed):
         if bad_input:  # the first step refused the caller's arguments: the caller must act
             self.status = 400
             self.code = ErrorCode.INVALID_ARGUMENT
+
+
+class DeploymentLookup:
+    """The deployment an execution names (id or name), read from the store at most every
+    ``LOOKUP_S`` per key: at thousands of executions a second, one read per execution (a
+    worker thread and a query) cost more than the rest of the route."""
+
+    def __init__(self, store: Store, get: Callable[[str], DeploymentRecord]) -> None:
+        self.store = store
+        self._get = get
+        self._cache: dict[str, tuple[DeploymentRecord, int, float]] = {}
+
+    async def get(self, key: str) -> DeploymentRecord:
+        """The deployment with this id or name, or NotFound (from ``get``)."""
+        now = time.monotonic()
+        changes = self.store.deployment_changes  # before the read: a later write misses
+        hit = self._cache.get(key)
+        if hit is not None and hit[1] == changes and now - hit[2] < LOOKUP_S:
+            return hit[0]
+        record = await asyncio.to_thread(self._get, key)
+        if len(self._cache) >= LOOKUP_KEYS:
+            self._cache.clear()
+        self._cache[key] = (record, changes, now)
+        return record
 
 
 class ExecutionService:

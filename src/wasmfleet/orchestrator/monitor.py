@@ -43,6 +43,10 @@ STALL_S = 1.0
 """A tick this late means the orchestrator itself stalled: skip judging for one round."""
 HEALTH_WRITE_S = 5.0
 """Heartbeat usage is written to the store at most this often per device."""
+HEALTH_FLUSH_S = 1.0
+"""Heartbeat usage due to be written waits at most this long, to be written with the
+usage of other devices in one transaction (a transaction per device cost more than the rest
+of the heartbeat route at a thousand devices)."""
 
 
 class Heartbeat:
@@ -112,6 +116,9 @@ class FleetMonitor:
         self._push: dict[str, float] = {}
         """Devices that push heartbeats, with the interval they announced."""
         self._health_written: dict[str, float] = {}
+        self._health_due: dict[str, tuple[dict[str, Any], datetime]] = {}
+        """Usage to write at the next flush, by device (the latest per device)."""
+        self._health_flusher: asyncio.Task[None] | None = None
         self._streams: dict[str, dict[str, int]] = {}
         """The last message counters each device reported (devices with a broker)."""
         self.listeners: list[OnTransition] = []
@@ -229,10 +236,27 @@ class FleetMonitor:
             return True
         if now - self._health_written.get(beat.name, -HEALTH_WRITE_S) >= HEALTH_WRITE_S:
             self._health_written[beat.name] = now
-            await asyncio.to_thread(
-                self.store.record_health, beat.name, beat.usage, ok=True, at=datetime.now(UTC)
-            )
+            self._health_due[beat.name] = (beat.usage, datetime.now(UTC))
+            flusher = self._health_flusher
+            if flusher is None or flusher.done():
+                self._health_flusher = asyncio.get_running_loop().create_task(
+                    self._write_health(),
+                    name="heartbeat-health",
+                    context=contextvars.Context(),  # a record of the device: never fenced
+                )
         return True
+
+    async def _write_health(self) -> None:
+        """Write the usage of heartbeats that is due, one transaction every HEALTH_FLUSH_S,
+        until none is due."""
+        while self._health_due:
+            await asyncio.sleep(HEALTH_FLUSH_S)
+            due, self._health_due = self._health_due, {}
+            beats = [(name, usage, at) for name, (usage, at) in due.items()]
+            try:
+                await asyncio.to_thread(self.store.record_heartbeat_health, beats)
+            except Exception as err:  # usage only: the next heartbeats bring it again
+                log.warning("could not record the usage of %d devices: %s", len(beats), err)
 
     async def polled(self, name: str) -> None:
         """A health poll of a device succeeded."""

@@ -17,6 +17,7 @@ from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator import schemas
+from wasmfleet.orchestrator.hot_routes import HEARTBEAT_LIMIT, answer_heartbeat
 from wasmfleet.orchestrator.http_input import (
     is_form,
     read_arguments,
@@ -25,7 +26,6 @@ from wasmfleet.orchestrator.http_input import (
     read_module_upload,
 )
 from wasmfleet.orchestrator.modules import DataFile
-from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.orchestrator.routes_identities import caller
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.store import ModuleRecord
@@ -97,27 +97,10 @@ def api_router(orch: Orchestrator) -> APIRouter:
 
         The answer gives the current epoch of each of those deployments; a device holding
         an older one must stop serving it (it was moved). 404 means: register first."""
-        beat = Heartbeat(await read_json(request, limit.fixed(1024 * 1024)))
-        orch.trust.check_caller(caller(request), beat.name)
-        known = await orch.monitor.heartbeat(beat)
-        if known:
-            orch.fanin.beat(beat)  # the other orchestrators' monitors see it too
-            orch.events.heartbeat(beat.name, beat.usage)
-        if not known:
-            return JSONResponse(
-                {
-                    "known": False,
-                    "error": {
-                        "status": 404,
-                        "code": ErrorCode.NOT_FOUND,
-                        "message": f"No device {beat.name!r} is registered; register it with "
-                        "POST /file/device/discovery/register first.",
-                    },
-                },
-                status_code=404,
-            )
-        epochs = await orch.reconciler.heartbeat(beat.name, beat.deployments)
-        return {"known": True, "epochs": epochs}
+        # POSTs are answered by hot_routes.HotRoutes before routing; this serves the docs.
+        body = await read_json(request, limit.fixed(HEARTBEAT_LIMIT))
+        status, answer = await answer_heartbeat(orch, caller(request), body)
+        return answer if status == 200 else JSONResponse(answer, status_code=status)
 
     @router.get("/devices", response_model=list[schemas.Device], tags=["devices"])
     def list_devices() -> Any:

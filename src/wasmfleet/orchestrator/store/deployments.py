@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+import functools
+import threading
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from wasmfleet.core.errors import Conflict, NotFound
 from wasmfleet.core.lifecycle import RESERVING, DeploymentStatus
@@ -62,9 +64,38 @@ def _contents(deployment: DeploymentRecord) -> dict[str, Any]:
     }
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _changes_deployments(method: F) -> F:
+    """Count a write to the deployments table (done or failed) once it is over."""
+
+    @functools.wraps(method)
+    def counted(self: DeploymentQueries, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            with self._changes_lock:
+                self._changes += 1
+
+    return cast(F, counted)
+
+
 class DeploymentQueries(ExecutionQueries):
     """Deployments keyed by id or name (and, inherited, executions keyed by id)."""
 
+    def __init__(self, engine: Engine, url: str) -> None:
+        super().__init__(engine, url)
+        self._changes = 0
+        self._changes_lock = threading.Lock()
+
+    @property
+    def deployment_changes(self) -> int:
+        """How many writes to deployments this store made: a deployment read before this
+        number last moved may be out of date (others' writes are not counted)."""
+        return self._changes
+
+    @_changes_deployments
     def add_deployment(self, deployment: DeploymentRecord) -> DeploymentRecord:
         """Store a new deployment; Conflict when the name is taken."""
         with self._unique(str(_duplicate(deployment.name, None))), self._write() as conn:
@@ -102,6 +133,7 @@ class DeploymentQueries(ExecutionQueries):
             query = select(deployments).order_by(deployments.c.created_at, deployments.c.id)
             return [_deployment(row) for row in conn.execute(query)]
 
+    @_changes_deployments
     def update_deployment(self, deployment: DeploymentRecord) -> DeploymentRecord:
         """Replace everything but the id and ``created_at`` of the deployment with this id."""
         with self._unique(str(_duplicate(deployment.name, None))), self._write() as conn:
@@ -123,6 +155,7 @@ class DeploymentQueries(ExecutionQueries):
                 self._index_modules(conn, row.id, deployment.module_ids)
             return self._deployment(conn, row.id)
 
+    @_changes_deployments
     def delete_deployment(self, key: str) -> bool:
         """Delete a deployment and its executions; False when there was none."""
         with self._write() as conn:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -145,6 +146,26 @@ class DeviceQueries(StoreBase):
                 change = change.values(failures=devices.c.failures + 1, updated_at=now)
             conn.execute(change)
             return self._device(conn, row.id)
+
+    def record_heartbeat_health(self, beats: Sequence[tuple[str, dict[str, Any], datetime]]) -> int:
+        """Record the usage of heartbeats, ``(device name, usage, when)``, in one transaction,
+        as ``record_health`` does with ``ok`` for one; how many devices were updated (a device
+        forgotten meanwhile is skipped)."""
+        if not beats:
+            return 0
+        change = (
+            update(devices)
+            .where(devices.c.name == bindparam("b_name"))
+            .values(
+                health=bindparam("b_health", type_=devices.c.health.type),
+                last_seen=bindparam("b_at", type_=devices.c.last_seen.type),
+                failures=0,
+                updated_at=utcnow(),
+            )
+        )
+        rows = [{"b_name": name, "b_health": usage, "b_at": at} for name, usage, at in beats]
+        with self._write() as conn:
+            return int(conn.execute(change, rows).rowcount or 0)
 
     def set_device_status(
         self, key: str, status: str, reason: str, *, at: datetime | None = None
