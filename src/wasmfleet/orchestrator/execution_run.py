@@ -7,13 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
-
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.hops import UNCONFIRMED, StepOutcome
 from wasmfleet.core.protocol import Answer, result_url_in
 from wasmfleet.core.tracing import TraceContext, is_trace_id
-from wasmfleet.orchestrator.answers import answer_of
+from wasmfleet.orchestrator.answers import Answered, answer_of
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord
 
 FileParts = dict[str, tuple[str, bytes, str]]
@@ -45,7 +43,7 @@ class StepError(WasmfleetError):
     """A step of the walk failed (the message says which and why)."""
 
 
-def call_answer(response: httpx.Response) -> Answer:
+def call_answer(response: Answered) -> Answer:
     """A call's answer; a "result" that is only the URL of the next hop's entry (a hop to an
     original wasmiot supervisor, which answers no value) says nothing of the result."""
     answer = answer_of(response)

@@ -21,7 +21,7 @@ from wasmfleet.core.protocol import EPOCH_HEADER, entry_ready, is_refusal, outpu
 from wasmfleet.core.replicas import pick_copy, route
 from wasmfleet.core.tracing import TRACEPARENT
 from wasmfleet.core.tracing import header as trace_header
-from wasmfleet.orchestrator.answers import code_of, error_of
+from wasmfleet.orchestrator.answers import Answered, code_of, error_of
 from wasmfleet.orchestrator.device_trust import ControlAuth
 from wasmfleet.orchestrator.execution_run import (
     MAX_CALL_ATTEMPTS,
@@ -60,7 +60,7 @@ class StepCalls:
         )
         """The calls and entry reads (None: the client's own auth must see every request)."""
 
-    async def _get(self, url: str) -> httpx.Response:
+    async def _get(self, url: str) -> Answered:
         if self.http is not None:
             return await self.http.request("GET", url)
         return await self.client.get(url, timeout=None)
@@ -117,7 +117,7 @@ class StepCalls:
         index: int,
         params: list[tuple[str, str]],
         files: FileParts,
-    ) -> httpx.Response:
+    ) -> Answered:
         """Call step ``index`` where the deployment has it now.
 
         A call that certainly did not run (connection refused, or refused as fenced or
@@ -132,7 +132,9 @@ class StepCalls:
             method = "POST" if files else str(endpoint.get("method", "GET")).upper()
             try:
                 if self.http is not None and not files:
-                    response = await self.http.request(method, url, params, _call_headers(run))
+                    response: Answered = await self.http.request(
+                        method, url, params, _call_headers(run)
+                    )
                 else:
                     query: list[tuple[str, str | int | float | bool | None]] = list(params)
                     response = await self.client.request(
@@ -187,7 +189,7 @@ class StepCalls:
                 if dev is not None and dev.status == "active":
                     return  # not moved, but up: try it again
 
-    async def resend(self, run: Run, resend: Resend) -> httpx.Response:
+    async def resend(self, run: Run, resend: Resend) -> Answered:
         """Send a step's result again to the next step, where that step is now."""
         index, previous = resend.step, run.steps[resend.step - 1]
         failed = run.steps[index]

@@ -6,7 +6,9 @@ connection pool scans every connection, with a ``poll`` system call each, on eve
 and every response (bench/executions.py, bench/README.md). ``StepHttp`` sends those two
 requests itself: plain ``http://`` origins, no body (or an empty one), a LIFO pool of idle
 connections per origin whose closing the event loop already noticed (``at_eof``), and an
-``httpx.Response`` as the answer, so the rest of the orchestrator reads it as before. Anything
+``StepAnswer`` as the answer (status, headers, body, its JSON parsed once; building an
+``httpx.Response`` for each answer cost more than reading it), which the rest of the
+orchestrator reads as it reads an ``httpx.Response`` (``answers.Answered``). Anything
 else — ``https://`` (TLS, the CA file), request bodies (execution files) — goes through the
 orchestrator's httpx client. A device's control bearer (a joined device) is added as the
 httpx client's ``ControlAuth`` adds it.
@@ -19,8 +21,10 @@ Errors are httpx's: a connection that cannot be made is ``httpx.ConnectError`` o
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -34,6 +38,41 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 Origin = tuple[str, int]
 Idle = tuple[asyncio.StreamReader, asyncio.StreamWriter, float]
+_UNREAD = object()
+
+
+class StepAnswer:
+    """A supervisor's answer read by ``StepHttp``: what the execution code reads of an
+    ``httpx.Response``, with the JSON body parsed at most once."""
+
+    __slots__ = ("_json", "_pairs", "content", "status_code")
+
+    def __init__(self, status_code: int, pairs: list[tuple[str, str]], content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+        self._pairs = pairs
+        self._json: Any = _UNREAD
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The answer's headers."""
+        return httpx.Headers(self._pairs)
+
+    @property
+    def text(self) -> str:
+        """The body as text (UTF-8, undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def reason_phrase(self) -> str:
+        """The status code's reason phrase."""
+        return httpx.codes.get_reason_phrase(self.status_code)
+
+    def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON (ValueError when it is not), parsed once."""
+        if self._json is _UNREAD:
+            self._json = json.loads(self.content, **kwargs)
+        return self._json
 
 
 class StepHttp:
@@ -53,7 +92,7 @@ class StepHttp:
         url: str,
         params: Sequence[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> StepAnswer | httpx.Response:
         """Send ``method url?params`` without a body; the answer, read whole."""
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
@@ -92,7 +131,7 @@ class StepHttp:
                 self._release(origin, reader, writer)
             else:
                 writer.close()
-        return httpx.Response(status, headers=pairs, content=body)
+        return StepAnswer(status, pairs, body)
 
     async def _connection(
         self, origin: Origin, url: str
