@@ -55,6 +55,33 @@ def test_deployment_crud(orchestrator_store: Store) -> None:
         store.update_deployment(stored)
 
 
+def test_listed_deployments_are_parsed_again_only_when_changed_anywhere(
+    orchestrator_store: Store, database_url: str
+) -> None:
+    """Listing parses a row again only when its version moved, whichever process wrote it."""
+    from wasmfleet.orchestrator.store import open_store
+
+    store = orchestrator_store
+    one = store.add_deployment(deployment("one"))
+    store.add_deployment(deployment("two"))
+    first = store.list_deployments()
+    again = store.list_deployments()
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]  # nothing moved
+    other = open_store(database_url)  # another orchestrator on the same database
+    try:
+        changed = other.get_deployment("one")
+        assert changed is not None
+        changed.documents = {"cam-1": {"deploymentId": one.id, "modules": []}}
+        other.update_deployment(changed)
+        other.add_deployment(deployment("three"))
+        assert other.delete_deployment("two")
+    finally:
+        other.close()
+    listed = store.list_deployments()
+    assert [d.name for d in listed] == ["one", "three"]
+    assert listed[0] is not first[0] and listed[0].documents == changed.documents
+
+
 def test_duplicate_deployment_name_is_a_conflict(orchestrator_store: Store) -> None:
     store = orchestrator_store
     first = store.add_deployment(deployment())

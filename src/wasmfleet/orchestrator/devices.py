@@ -235,23 +235,25 @@ class DeviceRegistry:
             "is the supervisor running and reachable from the orchestrator?"
         )
 
-    async def check(self, name: str) -> None:
-        """One health check of one device; updates health, failures, status and its log."""
+    async def check(self, name: str, device: DeviceRecord | None = None) -> None:
+        """One health check of one device (``device``: its record, if just read); updates
+        health, failures, status and its log."""
         if name in self._checking:
             return
         self._checking.add(name)
         try:
-            await self._check(name)
+            await self._check(name, device)
         finally:
             self._checking.discard(name)
 
-    async def _check(self, name: str) -> None:
-        device = await asyncio.to_thread(self.store.get_device, name)
-        if device is None or name in self.revoked():
-            return  # a revoked device is not polled: it stays dead
+    async def _check(self, name: str, device: DeviceRecord | None) -> None:
         monitor = self.monitor
         if monitor is not None and monitor.pushes(name) and monitor.status(name) != "dead":
-            return  # its heartbeats say more, and sooner, than a poll
+            return  # its heartbeats say more, and sooner, than a poll (and cost no read)
+        if device is None:
+            device = await asyncio.to_thread(self.store.get_device, name)
+        if device is None or name in self.revoked():
+            return  # a revoked device is not polled: it stays dead
         url = url_of(device)
         now = datetime.now(UTC)
         try:
@@ -328,7 +330,7 @@ class DeviceRegistry:
     async def check_all(self) -> None:
         """Health-check every known device concurrently."""
         devices = await asyncio.to_thread(self.store.list_devices)
-        await asyncio.gather(*(self.check(d.name) for d in devices))
+        await asyncio.gather(*(self.check(d.name, d) for d in devices))
 
     async def run(self) -> None:
         """Health-check the fleet forever, every ``health_interval_s``."""

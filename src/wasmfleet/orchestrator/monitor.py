@@ -39,8 +39,14 @@ from wasmfleet.orchestrator.store import Store
 
 log = logging.getLogger(__name__)
 
-STALL_S = 1.0
-"""A tick this late means the orchestrator itself stalled: skip judging for one round."""
+LAG_S = 0.25
+"""A detector tick this late means the event loop was held (the orchestrator was busy or
+paused): heartbeats that arrived meanwhile wait in socket buffers, unread."""
+CALM_S = 1.0
+"""After such a lag, no device is judged for this long, so the heartbeats that waited are
+read first (a busy orchestrator must not declare its fleet dead; docs/scale-out.md)."""
+LOG_LAG_S = 0.5
+"""Lags at least this long are logged (shorter ones are only counted in skipped_rounds)."""
 HEALTH_WRITE_S = 5.0
 """Heartbeat usage is written to the store at most this often per device."""
 HEALTH_FLUSH_S = 1.0
@@ -298,18 +304,23 @@ class FleetMonitor:
     async def run(self) -> None:
         """Evaluate every detector each tick, forever."""
         tick = self.settings.monitor_tick_s
-        last = self.clock()
+        calm_at = self.clock()
         while True:
+            asleep = self.clock()
             await asyncio.sleep(tick)
             now = self.clock()
-            stalled = now - last - tick > STALL_S
-            last = now
-            if stalled:
+            late = now - asleep - tick  # the loop's own delay, not this round's work
+            if late > LAG_S:
+                if late >= LOG_LAG_S:
+                    log.warning(
+                        "the orchestrator's event loop was held for %.2f s; judging no device "
+                        "for %.1f s while the heartbeats that waited are read",
+                        late,
+                        CALM_S,
+                    )
+                calm_at = now + CALM_S
+            if now < calm_at:
                 self.skipped_rounds += 1
-                log.warning(
-                    "the orchestrator stalled for %.1f s; not judging devices this round",
-                    now - last,
-                )
                 continue
             try:
                 await self.catch_up()

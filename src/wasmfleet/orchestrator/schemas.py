@@ -344,7 +344,8 @@ class Healing(BaseModel):
 
     heartbeats: int
     skipped_rounds: int = Field(
-        description="Detector rounds skipped because the orchestrator stalled."
+        description="Detector rounds skipped because the orchestrator's event loop was held "
+        "(and those in the second after it)."
     )
     steps_moved: int
     stale_copies_removed: int

@@ -49,6 +49,10 @@ from wasmfleet.orchestrator.store.fence import fenced
 from wasmfleet.orchestrator.updates import CopyUpdater
 from wasmfleet.orchestrator.views import device_view
 from wasmfleet.service.http_clients import tls_context
+from wasmfleet.service.http_gate import GatedTransport
+
+CONTROL_IN_FLIGHT = 48
+"""Control requests to devices in flight at once; the rest wait their turn (http_gate.py)."""
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +68,17 @@ class Orchestrator:
         self.auth = Authenticator(self.store, settings)
         self.blobs = BlobStore(data_dir / "blobs")
         self.trust = DeviceTrust(self.store, settings)
+        # Control traffic to devices (deploys, polls, scrapes): a bounded pool behind a gate
+        # (service/http_gate.py); executions use their own keep-alive client (step_http.py).
+        pool = httpx.AsyncHTTPTransport(
+            verify=tls_context(settings.ca_file),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
         self.client = httpx.AsyncClient(
             auth=ControlAuth(self.trust),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=GatedTransport(pool, CONTROL_IN_FLIGHT),
             timeout=httpx.Timeout(30.0, connect=5.0),
             trust_env=False,
-            verify=tls_context(settings.ca_file),
         )
         self.monitor = FleetMonitor(self.store, settings)
         self.events = EventHub()

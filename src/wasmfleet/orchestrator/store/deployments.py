@@ -88,6 +88,8 @@ class DeploymentQueries(ExecutionQueries):
         super().__init__(engine, url)
         self._changes = 0
         self._changes_lock = threading.Lock()
+        self._parsed: dict[str, tuple[tuple[Any, ...], DeploymentRecord]] = {}
+        self._parsed_lock = threading.Lock()
 
     @property
     def deployment_changes(self) -> int:
@@ -128,10 +130,38 @@ class DeploymentQueries(ExecutionQueries):
             return _deployment(row) if row is not None else None
 
     def list_deployments(self) -> list[DeploymentRecord]:
-        """Every deployment, oldest first."""
+        """Every deployment, oldest first: **shared records, read them, never change them**
+        (``get_deployment`` gives a private copy to change and write back).
+
+        A fleet-wide deployment's row holds a document per device (about 0.5 MB of JSON at
+        300 devices), and the reconciler, the healer and the dashboard list deployments
+        often; parsing every row on every call held the GIL long enough to stall the
+        event loop. So one cheap query reads each row's version (``updated_at``, ``epoch``,
+        ``status``: every write sets ``updated_at``), and only rows whose version moved, in
+        this process or any other on the same database, are read and parsed again."""
         with self._read() as conn:
-            query = select(deployments).order_by(deployments.c.created_at, deployments.c.id)
-            return [_deployment(row) for row in conn.execute(query)]
+            heads = conn.execute(
+                select(
+                    deployments.c.id,
+                    deployments.c.updated_at,
+                    deployments.c.epoch,
+                    deployments.c.status,
+                ).order_by(deployments.c.created_at, deployments.c.id)
+            ).all()
+            parsed = self._parsed
+            versions = {row.id: (row.updated_at, row.epoch, row.status) for row in heads}
+            stale = [i for i, v in versions.items() if i not in parsed or parsed[i][0] != v]
+            fresh: dict[str, tuple[tuple[Any, ...], DeploymentRecord]] = {}
+            for start in range(0, len(stale), 500):
+                query = select(deployments).where(deployments.c.id.in_(stale[start : start + 500]))
+                for row in conn.execute(query):
+                    fresh[row.id] = ((row.updated_at, row.epoch, row.status), _deployment(row))
+        with self._parsed_lock:
+            kept = {i: parsed[i] for i in versions if i in parsed and i not in fresh}
+            self._parsed = {**kept, **fresh}
+            table = self._parsed
+        # a row written between the two queries: its record is newer than its head; both fine
+        return [table[i][1] for i in versions if i in table]
 
     @_changes_deployments
     def update_deployment(self, deployment: DeploymentRecord) -> DeploymentRecord:

@@ -3,12 +3,17 @@
 SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is on disk before it
 returns, so an acknowledged write survives SIGKILL and power cuts), foreign keys on and a
 busy timeout. SQLAlchemy emits BEGIN itself: ``BEGIN IMMEDIATE`` for writes, so two
-writers queue on the busy timeout instead of failing on a lock upgrade.
+writers queue on the busy timeout instead of failing on a lock upgrade. Within one process
+(the only one a SQLite file serves, store/base.py) writers queue on a lock per file first:
+SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads waiting in it
+took turns late and in no order (at 1,000 devices a write waited seconds); a lock hands the
+file to the next writer the moment the last one commits.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +25,22 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from wasmfleet.core.errors import ConfigurationError
+from wasmfleet.core.errors import ConfigurationError, Unavailable
 from wasmfleet.service.backoff import Backoff
 
 BUSY_TIMEOUT_MS = 30_000
 _WRITE = "wasmfleet_write"
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_SQLITE_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock | None:
+    """The in-process writer queue of a SQLite file (None on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    key = str(engine.url.database or ":memory:")
+    with _SQLITE_WRITERS_LOCK:
+        return _SQLITE_WRITERS.setdefault(key, threading.RLock())
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -158,7 +174,17 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A short transaction for writing, committed (durably) when the block ends."""
-    with engine.connect() as conn:
-        conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
+    queue = _writer_lock(engine)
+    if queue is not None and not queue.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        raise Unavailable(
+            f"The database {engine.url.database} had no turn to write within "
+            f"{BUSY_TIMEOUT_MS / 1000:g} s; the orchestrator is overloaded, try again."
+        )
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    finally:
+        if queue is not None:
+            queue.release()
