@@ -52,8 +52,9 @@ if str(REPO) not in sys.path:  # run as a script: make tests.postgres importable
 
 import orjson  # noqa: E402
 
+from wasmfleet.core.device_wire import Heartbeat  # noqa: E402
 from wasmfleet.orchestrator.fanin import FanIn, pack  # noqa: E402
-from wasmfleet.orchestrator.monitor import FleetMonitor, Heartbeat  # noqa: E402
+from wasmfleet.orchestrator.monitor import FleetMonitor  # noqa: E402
 from wasmfleet.orchestrator.settings import OrchestratorSettings  # noqa: E402
 from wasmfleet.orchestrator.store import open_store  # noqa: E402
 
@@ -169,7 +170,7 @@ async def receiver(url: str, devices: int) -> None:
     stats = fan.stats()
     await fan.stop()
     store.close()
-    out = {"baseline_per_s": round(baseline), "phases": phases, "monitor": monitor.heartbeats}
+    out = {"baseline_per_s": round(baseline), "phases": phases, "monitor": monitor.relayed}
     out["decode_feed_per_s"] = round(decode_feed)
     out["out_of_order"] = stats["out_of_order"]
     print(json.dumps(out), flush=True)

@@ -11,22 +11,29 @@ from tests.support import ServiceProcess
 
 
 class SimProcess(ServiceProcess):
-    """``python -m wasmfleet sim devices`` on loopback, for ``orchestrator_url``."""
+    """``python -m wasmfleet sim devices`` on loopback, for ``orchestrator_url`` (one URL, or
+    a list: the orchestrators of one fleet, which the devices spread over)."""
 
     kind = "simulator"
     health_path = "/_sim/status"
 
-    def __init__(self, *args: Any, orchestrator_url: str, count: int, **kw: Any) -> None:
+    def __init__(
+        self, *args: Any, orchestrator_url: str | list[str], count: int, **kw: Any
+    ) -> None:
         super().__init__(*args, **kw)
-        self.orchestrator_url = orchestrator_url
+        urls = [orchestrator_url] if isinstance(orchestrator_url, str) else orchestrator_url
+        self.orchestrator_urls = urls
+        self.orchestrator_url = urls[0]
         self.count = count
 
     def command(self) -> list[str]:
         """The command line that starts it."""
         cmd = [
             sys.executable, "-m", "wasmfleet", "sim", "devices", "--count", str(self.count),
-            "--orchestrator", self.orchestrator_url, "--port", str(self.port),
+            "--port", str(self.port),
         ]  # fmt: skip
+        for url in self.orchestrator_urls:
+            cmd += ["--orchestrator", url]
         return [*self.wrapper, *cmd, *self.args]
 
     def status(self) -> dict[str, Any]:

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from tests.integration.test_store_devices import device
-from wasmfleet.orchestrator.monitor import CALM_S, FleetMonitor, Heartbeat
+from wasmfleet.core.device_wire import Heartbeat
+from wasmfleet.orchestrator.monitor import CALM_S, FleetMonitor
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import open_store
 

@@ -8,8 +8,9 @@ import contextvars
 from pathlib import Path
 
 from tests.integration.test_store_devices import device
+from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.core.failure_detector import Transition
-from wasmfleet.orchestrator.monitor import FleetMonitor, Heartbeat
+from wasmfleet.orchestrator.monitor import FleetMonitor
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import open_store
 from wasmfleet.orchestrator.store.fence import FENCE

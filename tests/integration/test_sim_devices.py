@@ -73,3 +73,30 @@ def test_fifty_simulated_devices_take_a_fleet_wide_step_and_three_die(tmp_path: 
     finally:
         sim.stop()
         fleet.stop()
+
+
+def test_devices_spread_over_orchestrators_move_to_one_that_answers(tmp_path: Path) -> None:
+    """With two orchestrator URLs, half the devices start on each; the first one never
+    answers (nothing listens there), so its devices move to the second, register and heartbeat
+    there: every device is active on the orchestrator that answers."""
+    from tests.support import free_port
+
+    fleet = Fleet(tmp_path)
+    nobody = f"http://127.0.0.1:{free_port()}"
+    sim = SimProcess(tmp_path / "sim", name="sim", orchestrator_url=[nobody, fleet.url], count=10)
+    try:
+        fleet.orchestrator.start()
+        sim.start()
+        names = [f"sim-{i:02d}" for i in range(1, 11)]
+        assert wait_until(
+            lambda: (
+                sorted(n for n, d in fleet.devices().items() if d["status"] == "active") == names
+            ),
+            timeout=30,
+        ), (fleet.devices(), sim.status())
+        status = sim.status()
+        assert status["switched"] >= 5, status  # the five that started on the silent one
+        assert wait_until(lambda: sim.status()["acked"] >= 20, timeout=10), sim.status()
+    finally:
+        sim.stop()
+        fleet.stop()

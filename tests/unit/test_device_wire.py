@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from wasmfleet.core.device_wire import (
+    Heartbeat,
     HeartbeatVerdict,
     read_heartbeat_answer,
     registration_body,
 )
 from wasmfleet.core.errors import IllegalTransition, InvalidDocument
 from wasmfleet.orchestrator.devices import parse_registration
-from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.sim.devices import Command, Life, SimDevice, fibonacci_i64
 from wasmfleet.supervisor.platform_info import device_description
 from wasmfleet.supervisor.registration import registration_body as supervisor_registration

@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
+from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.orchestrator.events import EventHub
 from wasmfleet.orchestrator.fanin import MAX_PAYLOAD, FanIn, event_item, pack
-from wasmfleet.orchestrator.monitor import Heartbeat
 
 
 class _Monitor:

@@ -19,8 +19,13 @@ app = typer.Typer(help="Simulators for testing an orchestrator at scale on one m
 def devices(
     count: Annotated[int, typer.Option(min=1, max=100_000, help="How many devices.")] = 100,
     orchestrator: Annotated[
-        str, typer.Option(help="The orchestrator they register with and heartbeat to.")
-    ] = "http://127.0.0.1:3000",
+        list[str] | None,
+        typer.Option(
+            help="The orchestrator they register with and heartbeat to (default "
+            "http://127.0.0.1:3000). Repeat it for several orchestrators of one fleet: the "
+            "devices spread over them and move to the next when theirs does not answer."
+        ),
+    ] = None,
     heartbeat: Annotated[
         float, typer.Option(min=0.05, max=60, help="Seconds between a device's heartbeats.")
     ] = 0.5,
@@ -58,8 +63,10 @@ def devices(
             typer.secho(f"error: --label must be key=value, got {item!r}", fg="red", err=True)
             raise typer.Exit(2)
         labels[key] = value
+    urls = [u.rstrip("/") for u in orchestrator or ["http://127.0.0.1:3000"]]
     settings = SimSettings(
-        orchestrator_url=orchestrator.rstrip("/"),
+        orchestrator_url=urls[0],
+        more_orchestrators=tuple(urls[1:]),
         count=count,
         port=port,
         heartbeat_s=heartbeat,
@@ -70,7 +77,7 @@ def devices(
 
     def ready(fleet: SimFleet) -> None:
         typer.echo(
-            f"simulating {len(fleet.devices)} devices on {fleet.base} for {orchestrator} "
+            f"simulating {len(fleet.devices)} devices on {fleet.base} for {', '.join(urls)} "
             f"(status: {fleet.base}/_sim/status); Ctrl-C stops them"
         )
         sys.stdout.flush()

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from wasmfleet.core.bounds import MAX_DB_INT, is_db_int
+from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.models import DeploymentSpec
+from wasmfleet.core.names import check_identifier
 
 REGISTER_PATH = "/file/device/discovery/register"
 """Where a device registers itself with the orchestrator (the wasmiot route)."""
@@ -184,3 +187,38 @@ def deployment_summary(
 
 def _fraction(value: float) -> float:
     return min(1.0, max(0.0, float(value)))
+
+
+class Heartbeat:
+    """A heartbeat body as the orchestrator reads it (``heartbeat_body`` writes one), validated."""
+
+    __slots__ = ("deployments", "interval_s", "name", "seq", "streams", "usage")
+
+    def __init__(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise InvalidDocument(
+                'A heartbeat must be a JSON object like {"name": "cam-1", "interval_s": 0.5, '
+                '"deployments": {"<id>": 3}, "usage": {...}}.'
+            )
+        self.name = check_identifier("Heartbeat name", body.get("name"))
+        interval = body.get("interval_s", 0.5)
+        if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
+            raise InvalidDocument(f"'interval_s' must be a positive number, got {interval!r}.")
+        self.interval_s = float(interval)
+        seq = body.get("seq")
+        self.seq: int | None = seq if is_db_int(seq) else None
+        deployments = body.get("deployments") or {}
+        if not isinstance(deployments, dict) or not all(
+            isinstance(k, str) and is_db_int(v) and v >= 0 for k, v in deployments.items()
+        ):
+            raise InvalidDocument(
+                "'deployments' must map each deployment id to its epoch (a whole number from "
+                f"0 to {MAX_DB_INT})."
+            )
+        self.deployments: dict[str, int] = dict(deployments)
+        usage = body.get("usage") or {}
+        self.usage: dict[str, Any] = usage if isinstance(usage, dict) else {}
+        streams = body.get("streams")
+        self.streams: dict[str, int] | None = None
+        if isinstance(streams, dict):
+            self.streams = {str(k): v for k, v in streams.items() if is_db_int(v)}

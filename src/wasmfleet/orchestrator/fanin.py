@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.core.errors import InvalidDocument
-from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.service.backoff import Backoff
 
 if TYPE_CHECKING:

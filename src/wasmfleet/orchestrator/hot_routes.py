@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator import schemas
 from wasmfleet.orchestrator.auth import Identity
 from wasmfleet.orchestrator.execution import DeploymentLookup
 from wasmfleet.orchestrator.http_input import read_arguments
-from wasmfleet.orchestrator.monitor import Heartbeat
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.traces import caller_trace
 from wasmfleet.orchestrator.views import execution_view

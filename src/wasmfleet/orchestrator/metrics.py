@@ -147,9 +147,15 @@ class OrchestratorMetrics:
         )
         yield counter_family(
             "wasmfleet_heartbeats",
-            "Heartbeats received from devices.",
+            "Heartbeats devices sent to this orchestrator.",
             (),
             [((), float(monitor.heartbeats))],
+        )
+        yield counter_family(
+            "wasmfleet_heartbeats_relayed",
+            "Heartbeats other orchestrators of the fleet received and relayed to this one.",
+            (),
+            [((), float(monitor.relayed))],
         )
         yield gauge_family(
             "wasmfleet_device_phi", "Phi accrual suspicion of each device.", ("device",), phis

@@ -24,15 +24,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from wasmfleet.core.bounds import MAX_DB_INT, is_db_int
-from wasmfleet.core.errors import InvalidDocument, NotLeader
+from wasmfleet.core.device_wire import Heartbeat
+from wasmfleet.core.errors import NotLeader
 from wasmfleet.core.failure_detector import (
     DetectorSettings,
     Liveness,
     PhiAccrualDetector,
     Transition,
 )
-from wasmfleet.core.names import check_identifier
 from wasmfleet.orchestrator.metrics import UsageBook
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import Store
@@ -53,41 +52,6 @@ HEALTH_FLUSH_S = 1.0
 """Heartbeat usage due to be written waits at most this long, to be written with the
 usage of other devices in one transaction (a transaction per device cost more than the rest
 of the heartbeat route at a thousand devices)."""
-
-
-class Heartbeat:
-    """A validated heartbeat body."""
-
-    __slots__ = ("deployments", "interval_s", "name", "seq", "streams", "usage")
-
-    def __init__(self, body: Any) -> None:
-        if not isinstance(body, dict):
-            raise InvalidDocument(
-                'A heartbeat must be a JSON object like {"name": "cam-1", "interval_s": 0.5, '
-                '"deployments": {"<id>": 3}, "usage": {...}}.'
-            )
-        self.name = check_identifier("Heartbeat name", body.get("name"))
-        interval = body.get("interval_s", 0.5)
-        if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
-            raise InvalidDocument(f"'interval_s' must be a positive number, got {interval!r}.")
-        self.interval_s = float(interval)
-        seq = body.get("seq")
-        self.seq: int | None = seq if is_db_int(seq) else None
-        deployments = body.get("deployments") or {}
-        if not isinstance(deployments, dict) or not all(
-            isinstance(k, str) and is_db_int(v) and v >= 0 for k, v in deployments.items()
-        ):
-            raise InvalidDocument(
-                "'deployments' must map each deployment id to its epoch (a whole number from "
-                f"0 to {MAX_DB_INT})."
-            )
-        self.deployments: dict[str, int] = dict(deployments)
-        usage = body.get("usage") or {}
-        self.usage: dict[str, Any] = usage if isinstance(usage, dict) else {}
-        streams = body.get("streams")
-        self.streams: dict[str, int] | None = None
-        if isinstance(streams, dict):
-            self.streams = {str(k): v for k, v in streams.items() if is_db_int(v)}
 
 
 OnTransition = Callable[[Transition], Awaitable[None]]
@@ -129,6 +93,9 @@ class FleetMonitor:
         """The last message counters each device reported (devices with a broker)."""
         self.listeners: list[OnTransition] = []
         self.heartbeats = 0
+        """Heartbeats devices sent to this orchestrator."""
+        self.relayed = 0
+        """Heartbeats other orchestrators received and relayed here (fanin.py)."""
         self.skipped_rounds = 0
         self.usage: UsageBook | None = None
         """Where heartbeats' CPU and memory usage go for GET /api/v1/devices/{key}/usage."""
@@ -227,7 +194,10 @@ class FleetMonitor:
             self.watch(beat.name)
             live = self._live[beat.name]
         now = self.clock()
-        self.heartbeats += 1
+        if remote:
+            self.relayed += 1
+        else:
+            self.heartbeats += 1
         if self.usage is not None:
             self.usage.record(beat.name, beat.usage)
         if beat.streams is not None:

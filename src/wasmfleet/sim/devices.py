@@ -108,6 +108,8 @@ class SimDevice:
     seq: int = 0
     registered: bool = False
     calls: int = 0
+    home: int = 0
+    """Which of the simulator's orchestrators it reports to now (SimSettings)."""
 
     def command(self, command: Command) -> Life:
         """Apply ``command`` to its life; IllegalTransition when it does not apply now."""

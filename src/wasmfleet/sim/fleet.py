@@ -51,6 +51,10 @@ class SimSettings:
 
     orchestrator_url: str
     count: int
+    more_orchestrators: tuple[str, ...] = ()
+    """Further orchestrators of the same fleet (one database): device i reports to the
+    (i mod n)-th of all of them, and to the next one when its own does not answer, as
+    behind a load balancer."""
     host: str = "127.0.0.1"
     port: int = 0
     heartbeat_s: float = 0.5
@@ -69,11 +73,16 @@ class SimSettings:
             raise InvalidDocument(
                 f"--heartbeat must be from 0.05 to 60 seconds, got {self.heartbeat_s}."
             )
-        if not self.orchestrator_url.startswith(("http://", "https://")):
-            raise InvalidDocument(
-                f"--orchestrator must be a URL like http://127.0.0.1:3000, got "
-                f"{self.orchestrator_url!r}."
-            )
+        for url in self.orchestrator_urls:
+            if not url.startswith(("http://", "https://")):
+                raise InvalidDocument(
+                    f"--orchestrator must be a URL like http://127.0.0.1:3000, got {url!r}."
+                )
+
+    @property
+    def orchestrator_urls(self) -> tuple[str, ...]:
+        """Every orchestrator the devices report to, the first one first."""
+        return (self.orchestrator_url, *self.more_orchestrators)
 
 
 class SimFleet:
@@ -85,6 +94,7 @@ class SimFleet:
         self.port = settings.port
         self._rng = random.Random(settings.seed)
         width = len(str(settings.count))
+        self.urls = [u.rstrip("/") for u in settings.orchestrator_urls]
         self.devices: dict[str, SimDevice] = {}
         for i in range(1, settings.count + 1):
             name = f"{settings.name_prefix}{i:0{width}d}"
@@ -93,19 +103,30 @@ class SimFleet:
                 path=f"/d/{name}",
                 labels=dict(settings.labels),
                 cpu=round(self._rng.uniform(0.02, 0.3), 3),
+                home=(i - 1) % len(self.urls),
             )
         self.changed = asyncio.Event()
         """Set (then replaced) whenever devices change state: stalled requests look again."""
         self.timeout_s = min(1.0, 2 * settings.heartbeat_s)
         self._client: httpx.AsyncClient | None = None
-        self._pool: KeepAlivePool | None = None
+        self._pools: list[KeepAlivePool] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._last_register: dict[str, float] = {}
         self._registering: set[str] = set()
         self._beating: set[str] = set()
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.counters = dict.fromkeys(
-            ("sent", "acked", "unknown", "failed", "missed", "registered", "register_failed"), 0
+            (
+                "sent",
+                "acked",
+                "unknown",
+                "failed",
+                "missed",
+                "registered",
+                "register_failed",
+                "switched",
+            ),
+            0,
         )
         self.started = time.monotonic()
 
@@ -125,8 +146,8 @@ class SimFleet:
             max_keepalive_connections=self.settings.connections,
         )
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits)
-        if self.settings.orchestrator_url.startswith("http://"):
-            self._pool = KeepAlivePool(self.settings.orchestrator_url, self.settings.connections)
+        if all(url.startswith("http://") for url in self.urls):
+            self._pools = [KeepAlivePool(url, self.settings.connections) for url in self.urls]
         self._tasks.append(asyncio.create_task(self._register_all(), name="sim-register"))
 
     async def stop(self) -> None:
@@ -140,9 +161,9 @@ class SimFleet:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        pools, self._pools = self._pools, []
+        for pool in pools:
+            await pool.close()
 
     def device(self, name: str) -> SimDevice:
         """The simulated device of that name, or NotFound."""
@@ -213,13 +234,13 @@ class SimFleet:
             return
         self._registering.add(dev.name)
         backoff = Backoff(0.5, 10.0)
-        target = self.settings.orchestrator_url.rstrip("/") + REGISTER_PATH
         body = registration_body(dev.name, self.port, self.settings.host, path=dev.path)
         try:
             for _ in range(REGISTER_ATTEMPTS):
                 if dev.life is not Life.ALIVE:
                     return
                 try:
+                    target = self.urls[dev.home] + REGISTER_PATH
                     response = await self._client.post(target, json=body)
                     if response.is_success:
                         if not dev.registered:
@@ -230,6 +251,7 @@ class SimFleet:
                     why = f"HTTP {response.status_code}: {response.text[:200]}"
                 except httpx.HTTPError as err:
                     why = str(err) or type(err).__name__
+                    self._switch(dev)
                 self.counters["register_failed"] += 1
                 log.warning("registering %s failed (%s)", dev.name, why)
                 await asyncio.sleep(backoff.next())
@@ -272,13 +294,19 @@ class SimFleet:
                 except Exception:  # one bad answer must not end a device's heartbeats
                     log.exception("heartbeat of %s failed", dev.name)
 
-    async def _post_heartbeat(self, body: bytes) -> tuple[int, bytes]:
+    def _switch(self, dev: SimDevice) -> None:
+        """The device's orchestrator did not answer: report to the next one from now on."""
+        if len(self.urls) > 1:
+            dev.home = (dev.home + 1) % len(self.urls)
+            self.counters["switched"] += 1
+
+    async def _post_heartbeat(self, dev: SimDevice, body: bytes) -> tuple[int, bytes]:
         """POST one heartbeat: over the keep-alive pool (plain http), else with httpx."""
-        if self._pool is not None:
-            return await self._pool.post_json(HEARTBEAT_PATH, body)
+        if self._pools:
+            return await self._pools[dev.home].post_json(HEARTBEAT_PATH, body)
         assert self._client is not None
         response = await self._client.post(
-            self.settings.orchestrator_url.rstrip("/") + HEARTBEAT_PATH,
+            self.urls[dev.home] + HEARTBEAT_PATH,
             content=body,
             headers={"content-type": "application/json"},
         )
@@ -290,9 +318,10 @@ class SimFleet:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):
-                status, content = await self._post_heartbeat(orjson.dumps(body))
+                status, content = await self._post_heartbeat(dev, orjson.dumps(body))
         except (TimeoutError, httpx.HTTPError, OSError):
             self.counters["failed"] += 1
+            self._switch(dev)
             return
         elapsed_ms = (time.perf_counter() - started) * 1000
         try:
