@@ -354,7 +354,9 @@ def _digests(modules: list[ModuleRecord]) -> set[str]:
     out: set[str] = set()
     for module in modules:
         out.add(module.sha256)
-        out.update(str(meta.get("sha256")) for meta in module.data_files.values())
+        for meta in module.data_files.values():
+            if isinstance(meta.get("sha256"), str):
+                out.add(meta["sha256"])
     return out
 
 
