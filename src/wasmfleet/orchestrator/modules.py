@@ -8,9 +8,10 @@ the bare name then means the newest version, ``name@N`` version N. The same byte
 again under a name are the version that has them (nothing is stored). A new version inherits
 the previous version's description and data files while its binary still exports every
 function described there; otherwise it is described by its exports only. After each new
-version the oldest unreferenced versions beyond ``keep_versions`` are pruned, with the blobs
-nothing references any more. ``describe`` turns a wasmiot upload (bracket fields, JSON or a
-full OpenAPI document) into the module's OpenAPI 3.0.3 description.
+version the oldest unreferenced versions beyond ``keep_versions`` are pruned; deleting or
+pruning modules deletes the blobs no remaining module (binary or data file) references.
+``describe`` turns a wasmiot upload (bracket fields, JSON or a full OpenAPI document) into the
+module's OpenAPI 3.0.3 description.
 """
 
 from __future__ import annotations
@@ -193,15 +194,19 @@ class ModuleService:
         return tuple(sorted(m.version for m in doomed))
 
     def _delete_unreferenced_blobs(self, deleted: list[ModuleRecord]) -> None:
-        referenced: set[str] = set()
-        for module in self.store.list_modules():
-            referenced.add(module.sha256)
-            referenced.update(str(meta.get("sha256")) for meta in module.data_files.values())
-        candidates = {m.sha256 for m in deleted}
-        for module in deleted:
-            candidates.update(str(meta.get("sha256")) for meta in module.data_files.values())
-        for sha in sorted(candidates - referenced):
-            self.blobs.delete(sha)
+        # under the push lock: a push or description of the same bytes in this process
+        # commits its record before the references are read, or puts the blob again after
+        with self._push_lock:
+            referenced = _digests(self.store.list_modules())
+            for sha in sorted(_digests(deleted) - referenced):
+                self.blobs.delete(sha)
+
+    def share_blobs(self) -> int:
+        """Upload the blobs that stored modules reference, that this orchestrator has as files
+        and the shared store (PostgreSQL) lacks; how many (0 without a shared store)."""
+        if self.blobs.shared is None:
+            return 0
+        return self.blobs.share_missing(_digests(self.store.list_modules()))
 
     def versions(self, name: str) -> list[ModuleRecord]:
         """Every version of ``name``, newest first; NotFound when it has none."""
@@ -260,17 +265,18 @@ class ModuleService:
         else:
             description = describe_module(module.name, functions, _export_infos(module), available)
         data_files = dict(module.data_files)
-        for item in files:
-            sha = self.blobs.put(item.data)
-            data_files[item.name] = {
-                "sha256": sha,
-                "size": len(item.data),
-                "media_type": item.media_type or "application/octet-stream",
-                "filename": item.filename or item.name,
-            }
-        module.description = description
-        module.data_files = data_files
-        return self.store.update_module(module)
+        with self._push_lock:  # the blobs are not deleted as unreferenced meanwhile
+            for item in files:
+                sha = self.blobs.put(item.data)
+                data_files[item.name] = {
+                    "sha256": sha,
+                    "size": len(item.data),
+                    "media_type": item.media_type or "application/octet-stream",
+                    "filename": item.filename or item.name,
+                }
+            module.description = description
+            module.data_files = data_files
+            return self.store.update_module(module)
 
     def delete(self, key: str, *, force: bool = False) -> list[ModuleRecord]:
         """Delete the module with this id, or every module with this name; Conflict while an
@@ -297,6 +303,7 @@ class ModuleService:
             )
         for module in modules:
             self.store.delete_module(module.id)
+        self._delete_unreferenced_blobs(modules)
 
     def signed_by(self, module: ModuleRecord) -> str | None:
         """The key id the module's binary is signed with, None when unsigned."""
@@ -340,6 +347,17 @@ def _inherit(record: ModuleRecord, previous: ModuleRecord | None) -> str:
     record.description = previous.description
     record.data_files = dict(previous.data_files)
     return f"description and data files inherited from version {previous.version}"
+
+
+def _digests(modules: list[ModuleRecord]) -> set[str]:
+    """The sha256 of the modules' binaries and data files."""
+    out: set[str] = set()
+    for module in modules:
+        out.add(module.sha256)
+        for meta in module.data_files.values():
+            if isinstance(meta.get("sha256"), str):
+                out.add(meta["sha256"])
+    return out
 
 
 def _export_infos(module: ModuleRecord) -> Mapping[str, ExportInfo]:

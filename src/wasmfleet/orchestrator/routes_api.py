@@ -184,7 +184,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         pushed = await asyncio.to_thread(
             orch.modules.push, name, data, note=fields.get("note"), created_by=by
         )
-        view = {**signed_view(pushed.module), "created": pushed.created}
+        view = {**await asyncio.to_thread(signed_view, pushed.module), "created": pushed.created}
         view["message"] = pushed.message
         return JSONResponse(view, status_code=201 if pushed.created else 200)
 
@@ -203,7 +203,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         else:
             functions = await read_json(request, limit)
         module = await asyncio.to_thread(orch.modules.describe, key, functions, files)
-        return signed_view(module)
+        return await asyncio.to_thread(signed_view, module)  # may read the database's copy
 
     @router.delete("/modules/{key}", status_code=204, tags=["modules"])
     def delete_module(key: str, force: bool = False) -> Response:

@@ -66,7 +66,8 @@ class Orchestrator:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.resolved_database_url)
         self.auth = Authenticator(self.store, settings)
-        self.blobs = BlobStore(data_dir / "blobs")
+        shared = self.store if self.store.shares_blobs else None  # PostgreSQL (blobs.py)
+        self.blobs = BlobStore(data_dir / "blobs", shared)
         self.trust = DeviceTrust(self.store, settings)
         # Control traffic to devices (deploys, polls, scrapes): a bounded pool behind a gate
         # (service/http_gate.py); executions use their own keep-alive client (step_http.py).
@@ -196,6 +197,19 @@ class Orchestrator:
             "orchestrator started",
             extra={"database": self.store.url, "public_url": self.settings.resolved_public_url},
         )
+
+    async def _share_blobs(self) -> None:
+        """On PostgreSQL, upload module bytes only this orchestrator's files hold (a database
+        used before blobs were shared), so every orchestrator can serve them."""
+        if self.blobs.shared is None:
+            return
+        try:
+            count = await asyncio.to_thread(self.modules.share_blobs)
+        except Exception:  # the files here still serve; the next start tries again
+            log.exception("uploading local module files to the shared database failed")
+            return
+        if count:
+            log.info("shared %d module file(s) this orchestrator alone had", count)
 
     async def stop(self) -> None:
         """Stop background work and close connections and the database."""

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -383,3 +384,16 @@ def v10_leases(conn: Connection) -> None:
     )
     leases.create(conn, checkfirst=False)
     conn.execute(insert(leases).values(name="leader", holder=None, fencing=0))
+
+
+def v11_blobs(conn: Connection) -> None:
+    """The bytes of module binaries and data files by sha256 (frozen copy)."""
+    md = MetaData()
+    Table(
+        "blobs",
+        md,
+        Column("sha256", String(64), primary_key=True),
+        Column("size", BigInteger, nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+    ).create(conn, checkfirst=False)

@@ -62,6 +62,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         10, "the leader lease with its fencing number (several orchestrators)", ddl.v10_leases
     ),
+    Migration(
+        11,
+        "the bytes of module binaries and data files by sha256 (shared on PostgreSQL)",
+        ddl.v11_blobs,
+    ),
 )
 """Every migration, oldest first; the last one's version is the schema this code expects."""
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -363,6 +364,17 @@ leases = Table(
 """Leases the orchestrators compete for (``core/leadership.py``): the row ``leader`` names the
 one that runs detection, healing, rollouts, schedules and retention, with its fencing number."""
 
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Module binaries and data files by sha256: the copy every orchestrator on one PostgreSQL
+reads (``orchestrator/blobs.py``); left empty on SQLite, where the files are the only copy."""
+
 STORE_TABLES = (
     "devices",
     "device_status",
@@ -382,5 +394,6 @@ STORE_TABLES = (
     "holds",
     "schedule_fires",
     "leases",
+    "blobs",
 )
 """Every table of the store except ``schema_version``."""

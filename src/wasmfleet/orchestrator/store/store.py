@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wasmfleet.orchestrator.store.apps import AppQueries
+from wasmfleet.orchestrator.store.blobs import BlobQueries
 from wasmfleet.orchestrator.store.deployments import DeploymentQueries
 from wasmfleet.orchestrator.store.devices import DeviceQueries
 from wasmfleet.orchestrator.store.engine import make_engine, masked
@@ -36,10 +37,11 @@ class Store(
     AppQueries,
     InstallQueries,
     LeaseQueries,
+    BlobQueries,
 ):
     """Devices, modules, deployments, executions, logs, rollouts, users, tokens, the audit
-    log, locations, sensors and controllers, apps and their installs, and the leader lease in
-    SQLite or PostgreSQL."""
+    log, locations, sensors and controllers, apps and their installs, the leader lease and
+    (shared on PostgreSQL) module bytes in SQLite or PostgreSQL."""
 
 
 def open_store(url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
