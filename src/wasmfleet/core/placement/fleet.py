@@ -14,6 +14,7 @@ and entries change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -38,22 +39,44 @@ class FleetArrays:
         self.devices = devices
         self.index = {d.name: i for i, d in enumerate(devices)}
         self.size = len(devices)
-        ledgers = [ledger_of(d) for d in devices]
-        self.free_cores: list[list[int]] = [ledger.free_cores for ledger in ledgers]
-        counts = [len(d.core_capacity) for d in devices]
-        self.max_cores = max(counts, default=0)
-        free = np.full((self.size, max(self.max_cores, 1)), -1.0)
-        for i, cores in enumerate(self.free_cores):
-            free[i, : len(cores)] = cores
+        n = self.size
+        counts = np.fromiter((len(d.core_capacity) for d in devices), np.int64, n)
+        total = int(counts.sum())
+        self.max_cores = int(counts.max()) if n else 0
+        # Every device's cores in one flat column: the arrays below are whole-column numpy
+        # operations (a Python loop per device was ~40 % of a solve at 10,000 devices).
+        capacity = np.fromiter(
+            chain.from_iterable(d.core_capacity for d in devices), np.float64, total
+        )
+        used = np.fromiter(
+            chain.from_iterable(d.core_used or _idle(len(d.core_capacity)) for d in devices),
+            np.float64,
+            total,
+        )
+        free_flat = np.maximum(capacity - used, 0.0)
+        owner = np.repeat(np.arange(n), counts)
+        slot = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        free = np.full((n, max(self.max_cores, 1)), -1.0)
+        free[owner, slot] = free_flat
+        self._free_cores: dict[int, list[int]] = {}
+        """Per-core free millicores as Python ints, made for a device when it is chosen."""
         self.sorted_free: FloatArray = np.ascontiguousarray(-np.sort(-free, axis=1).T)
         # Whole numbers kept as float64 (exact below 2**53): float division is several times
         # faster than int division in numpy and rounds exactly like Python's int / int.
-        self.cpu_free: FloatArray = np.array([sum(c) for c in self.free_cores], dtype=np.float64)
-        self.mem_free: FloatArray = np.array([lg.free_memory for lg in ledgers], dtype=np.float64)
-        self.acc_free: FloatArray = np.array([lg.free_accel for lg in ledgers], dtype=np.float64)
-        self.cores: FloatArray = np.array(counts, dtype=np.float64)
-        self.cpu_cap: FloatArray = np.array([sum(d.core_capacity) for d in devices], np.float64)
-        self.mem_cap: FloatArray = np.array([d.memory_mb for d in devices], dtype=np.float64)
+        self.cpu_free: FloatArray = np.asarray(
+            np.bincount(owner, weights=free_flat, minlength=n), dtype=np.float64
+        )
+        self.cpu_cap: FloatArray = np.asarray(
+            np.bincount(owner, weights=capacity, minlength=n), dtype=np.float64
+        )
+        self.cores: FloatArray = counts.astype(np.float64)
+        self.mem_cap: FloatArray = _column(devices, "memory_mb")
+        self.mem_free: FloatArray = np.maximum(
+            self.mem_cap - _column(devices, "memory_used_mb"), 0.0
+        )
+        self.acc_free: FloatArray = np.maximum(
+            _column(devices, "accelerator_pct") - _column(devices, "accelerator_used_pct"), 0.0
+        )
         self.columns = ScoreColumns.of(self.cpu_cap, self.cores, self.mem_cap)
         self.active: BoolArray = np.array([d.active for d in devices], dtype=np.bool_)
         self.wasmfleet: BoolArray = np.array([not d.wasmiot for d in devices], dtype=np.bool_)
@@ -169,7 +192,9 @@ class FleetArrays:
         """Take ``ask`` on device ``chosen``; the core given to each CPU ask."""
         cores: tuple[int, ...] = ()
         if ask.cpu:
-            free = self.free_cores[chosen]
+            free = self._free_cores.get(chosen)
+            if free is None:
+                free = self._free_cores[chosen] = ledger_of(self.devices[chosen]).free_cores
             found = assign_cores(free, ask.cpu)
             assert found is not None, "a device that passed the filters must fit its cores"
             cores = found
@@ -186,3 +211,13 @@ class FleetArrays:
 
 def _label_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items())) if labels else ()
+
+
+def _idle(cores: int) -> repeat[int]:
+    """No usage on any of ``cores`` cores (a device that reports none)."""
+    return repeat(0, cores)
+
+
+def _column(devices: Sequence[DeviceState], field: str) -> FloatArray:
+    """One numeric field of every device, as float64."""
+    return np.fromiter((getattr(d, field) for d in devices), np.float64, len(devices))
