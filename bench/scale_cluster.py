@@ -256,7 +256,21 @@ def failover(cluster: Cluster, others: list[str]) -> dict[str, Any]:
         cluster.sim.command_devices("kill", victims).raise_for_status()
         old.kill()
         started = time.monotonic()
-        took = wait_until(lambda: leader_of(survivor).get("leading"), 30, 0.02)
+        asked = {"requests": 0, "failed": 0}
+
+        def leads() -> bool:  # the survivor's API is asked all along: it must answer
+            asked["requests"] += 1
+            try:
+                answer = http.get("/api/v1/status", timeout=5.0)
+            except httpx.HTTPError:
+                asked["failed"] += 1
+                return False
+            asked["failed"] += answer.status_code != 200
+            return answer.status_code == 200 and bool(
+                answer.json()["orchestrator"]["leader"].get("leading")
+            )
+
+        took = wait_until(leads, 30, 0.02)
         failover_s = time.monotonic() - started
 
         def healed() -> bool:
@@ -282,6 +296,8 @@ def failover(cluster: Cluster, others: list[str]) -> dict[str, Any]:
         "new_leader": survivor.name,
         "failover_devices_killed": victims,
         "failover_healed_s": round(healed_s, 3) if healed_in else None,
+        "failover_api_requests": asked["requests"],
+        "failover_api_failed": asked["failed"],
         "double_moves": sum(n - 1 for n in moves.values() if n > 1) + stray,
         "moves_recorded": sum(moves.values()),
         "false_detections_failover": sum(false.values()),
