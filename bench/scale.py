@@ -217,9 +217,10 @@ def baseline(root: Path, args: argparse.Namespace, database_url: str | None) -> 
         cluster.stop()
 
 
-def scale(root: Path, args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
-    """Phases 1-6 on one cluster."""
-    result: dict[str, Any] = {}
+def scale(
+    root: Path, args: argparse.Namespace, database_url: str | None, result: dict[str, Any]
+) -> None:
+    """Phases 1-6 on one cluster, into ``result`` (what was measured stays when one fails)."""
     cluster = Cluster(root / "main", args, database_url)
     try:
         cluster.start()
@@ -261,7 +262,6 @@ def scale(root: Path, args: argparse.Namespace, database_url: str | None) -> dic
         result["simulator"] = cluster.sim.status()
     finally:
         cluster.stop()
-    return result
 
 
 def met(result: dict[str, Any]) -> dict[str, bool]:
@@ -291,20 +291,22 @@ def met(result: dict[str, Any]) -> dict[str, bool]:
     return out
 
 
-def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    """Every phase; the JSON result."""
-    result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "orchestrators": args.orchestrators,
-        "heartbeat_interval_s": args.heartbeat,
-        "targets": TARGETS,
-    }
+def run(args: argparse.Namespace, root: Path, result: dict[str, Any]) -> None:
+    """Every phase, into ``result`` (the JSON)."""
+    result.update(
+        {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "orchestrators": args.orchestrators,
+            "heartbeat_interval_s": args.heartbeat,
+            "targets": TARGETS,
+        }
+    )
     with database(args) as url:
         result["database"] = "postgresql" if url else "sqlite"
         if args.baseline_devices:
             result["baseline"] = baseline(root, args, url)
-        result.update(scale(root, args, url))
+        scale(root, args, url, result)
     base = result.get("baseline", {}).get("heartbeat_p99_ms")
     if base and result.get("heartbeat_p99_ms"):
         result["heartbeat_p99_over_baseline"] = round(result["heartbeat_p99_ms"] / base, 2)
@@ -312,7 +314,6 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         progress(f"placement: {args.placement_devices} devices x {args.placement_steps} steps")
         result.update(placements(args.placement_devices, args.placement_steps))
     result["met"] = met(result)
-    return result
 
 
 def main() -> int:
@@ -347,10 +348,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wasmfleet-scale-") as tmp:
         root = Path(args.workdir) if args.workdir else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
+        result: dict[str, Any] = {}
         try:
-            result = run(args, root)
+            run(args, root, result)
         except (RuntimeError, httpx.HTTPError) as err:
             progress(f"could not run: {err}")
+            result["error"] = str(err)  # what was measured before it is printed all the same
+            print(json.dumps(result, indent=2))
             return 1
     print(json.dumps(result, indent=2))
     return 0

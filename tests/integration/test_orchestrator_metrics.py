@@ -60,6 +60,9 @@ def test_metrics_executions_series_and_their_end(fleet: Fleet) -> None:
     assert value(found, "wasmfleet_device_phi", device="cam") is not None
     assert value(found, "wasmfleet_device_phi", device="edge") is not None
     assert (value(found, "wasmfleet_heartbeats_total") or 0) > 0
+    assert value(found, "wasmfleet_heartbeats_relayed_total") == 0  # no other orchestrator
+    assert value(found, "wasmfleet_leader") == 1  # a lone orchestrator leads
+    assert "wasmfleet_leader 1.0" in text.text.splitlines()  # what bench/scale.py looks for
     assert value(found, "wasmfleet_placements_total", outcome="placed") == 1
     assert value(found, "wasmfleet_placements_total", outcome="unplaceable") == 1
     assert value(found, "wasmfleet_placement_duration_seconds_count") == 2

@@ -217,3 +217,19 @@ def test_a_repeated_module_name_resolves_to_the_newest(orchestrator_store: Store
     store.add_module(module(sha256="01" * 32))
     assert store.delete_module("fibo")  # a name deletes every module of that name
     assert store.list_modules() == [] and not store.delete_module("fibo")
+
+
+def test_last_reasons_are_each_devices_latest_status_reason(orchestrator_store: Store) -> None:
+    store = orchestrator_store
+    for name in ("cam-1", "cam-2", "cam-3"):
+        store.upsert_device(device(name))
+    store.set_device_status("cam-1", "active", "registered")
+    store.set_device_status("cam-1", "dead", "no heartbeat for 3 s")
+    store.set_device_status("cam-2", "active", "discovered via mdns")
+    reasons = store.last_reasons()
+    assert reasons == {
+        name: store.status_log(name, limit=1)[-1].reason
+        for name in ("cam-1", "cam-2", "cam-3")
+        if store.status_log(name, limit=1)
+    }
+    assert reasons["cam-1"] == "no heartbeat for 3 s"

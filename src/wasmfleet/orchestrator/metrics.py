@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from wasmfleet.service.metrics import (
@@ -104,6 +104,8 @@ class OrchestratorMetrics:
         self.execution_seconds = HistogramCells(CALL_BUCKETS)
         self.rollouts = dict.fromkeys(ROLLOUT_OUTCOMES, 0)
         self.usage = UsageBook()
+        self.leading: Callable[[], bool] | None = None
+        """Whether this orchestrator leads now (set by the service; docs/scale-out.md)."""
 
     def placed(self, ok: bool, seconds: float) -> None:
         """One run of the solver: placed or not, and how long it took."""
@@ -196,6 +198,14 @@ class OrchestratorMetrics:
             (),
             [((), float(healer.moved))],
         )
+        if self.leading is not None:
+            yield gauge_family(
+                "wasmfleet_leader",
+                "1 while this orchestrator holds the leader lease, else 0 (exactly one of a "
+                "fleet's orchestrators should report 1).",
+                (),
+                [((), 1.0 if self.leading() else 0.0)],
+            )
         yield counter_family(
             "wasmfleet_rollouts",
             "Rollouts finished, by outcome (succeeded, rolled_back, undone, failed).",

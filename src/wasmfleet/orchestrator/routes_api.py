@@ -77,7 +77,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
         """The fleet at a glance: devices, deployments, counts."""
         return {
             "orchestrator": orch.status(),
-            "devices": [orch.device_view(d) for d in orch.store.list_devices()],
+            "devices": orch.device_views(),
             "deployments": [deployment_view(d) for d in orch.store.list_deployments()],
             "counts": orch.store.counts(),
             "installs": [
@@ -105,7 +105,7 @@ def api_router(orch: Orchestrator) -> APIRouter:
     @router.get("/devices", response_model=list[schemas.Device], tags=["devices"])
     def list_devices() -> Any:
         """Every known device, by name."""
-        return [orch.device_view(d) for d in orch.store.list_devices()]
+        return orch.device_views()
 
     @router.get("/devices/{key}", response_model=schemas.DeviceDetail, tags=["devices"])
     def get_device(key: str) -> Any:

@@ -135,6 +135,7 @@ class Orchestrator:
         self.installs = InstallService(self)
         self.scheduler = Scheduler(self.store, self.installs, settings.schedule_tick_s)
         self.leadership = LeaderElector(self.store, self.scheduler.name, settings.leader_ttl_s)
+        self.metrics.leading = lambda: self.leadership.leading
         """One elected leader runs detection, healing, rollouts, schedules and retention."""
         self.leadership.on_gained.append(self._lead)
         self.leadership.on_lost.append(self._follow)
@@ -280,6 +281,16 @@ class Orchestrator:
         live = self.monitor.describe(device.name)
         live["reason"] = log_entries[-1].reason if log_entries else None
         return device_view(device, live)
+
+    def device_views(self) -> list[dict[str, Any]]:
+        """Every device as ``device_view`` shows it, read in two queries."""
+        reasons = self.store.last_reasons()
+        views = []
+        for device in self.store.list_devices():
+            live = self.monitor.describe(device.name)
+            live["reason"] = reasons.get(device.name)
+            views.append(device_view(device, live))
+        return views
 
     def status(self) -> dict[str, Any]:
         """Facts about this orchestrator for /api/v1/status."""

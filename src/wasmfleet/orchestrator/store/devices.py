@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -210,6 +210,22 @@ class DeviceQueries(StoreBase):
             return [
                 StatusEntry(time=r.time, status=r.status, reason=r.reason) for r in reversed(rows)
             ]
+
+    def last_reasons(self) -> dict[str, str]:
+        """Every device's latest status-log reason, by device name, in one query (listing a
+        thousand devices asked one query per device)."""
+        latest = (
+            select(func.max(device_status.c.id).label("id"))
+            .group_by(device_status.c.device_id)
+            .subquery()
+        )
+        query = (
+            select(devices.c.name, device_status.c.reason)
+            .join(device_status, device_status.c.device_id == devices.c.id)
+            .join(latest, latest.c.id == device_status.c.id)
+        )
+        with self._read() as conn:
+            return {row.name: row.reason for row in conn.execute(query)}
 
     def _device(self, conn: Connection, device_id: str) -> DeviceRecord:
         return _record(conn.execute(select(devices).where(devices.c.id == device_id)).one())
