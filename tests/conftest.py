@@ -26,6 +26,18 @@ atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 for _name in ("WASMFLEET_CONTEXT", "WASMFLEET_TOKEN", "WASMFLEET_TOKEN_FILE"):
     os.environ.pop(_name, None)
 
+# No terminal size leaks in from whoever started pytest. pytest imports readline at start (a
+# workaround in its capture plugin) and GNU readline then exports COLUMNS=80 and LINES=24 into
+# the C environment: os.environ does not show them, but every child inherits them — so
+# pytest-xdist's workers start with COLUMNS=80 where a plain run has no COLUMNS. The CLI's rich
+# console reads COLUMNS when wasmfleet.cli.output is imported: 80 columns in a worker, the piped
+# width (160) in a plain run, and tables the tests read wrapped differently. Unset in both
+# os.environ and the C environment (before the CLI is imported and before xdist starts its
+# workers), every test process sees the same: no COLUMNS unless a test passes one.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+    os.unsetenv(_name)
+
 try:  # hypothesis's default 200 ms deadline per example is a timing threshold: none on a shared
     # machine (a loaded 2-core box made a pure property test fail on time, not on its property)
     from hypothesis import settings as _hypothesis_settings

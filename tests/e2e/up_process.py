@@ -52,8 +52,18 @@ class UpProcess:
             "COLUMNS": "300",  # no wrapped lines in the output the tests read
             "WASMFLEET_UP_SUPERVISOR_PORT": str(self.supervisor_port),
         }
+        # The embedded brokers' default ports (1883, 1884) are shared by every `up` on this
+        # machine: tests running at once (pytest-xdist workers, a `./run demo`) would race for
+        # them, so each test's brokers get free ports unless the test names its own.
+        brokers = [
+            arg
+            for flag in ("--broker-port", "--cloud-broker-port")
+            if flag not in extra
+            for arg in (flag, str(free_port()))
+        ]
         self.proc = subprocess.Popen(
-            [*WASMFLEET, "up", "--port", str(self.port), "--data-dir", str(data_dir), *extra],
+            [*WASMFLEET, "up", "--port", str(self.port), "--data-dir", str(data_dir), *brokers,
+             *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )  # fmt: skip
         self.lines: list[str] = []

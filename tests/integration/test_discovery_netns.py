@@ -3,6 +3,12 @@
 The test runs this file as a script inside ``unshare -n`` (multicast on the namespace's own
 loopback only): an orchestrator browsing mDNS and two supervisors advertising themselves,
 none of them told about the other. The script prints what the orchestrator found as JSON.
+
+The supervisors send no heartbeats and do not re-register on their own within the test
+(``--heartbeat-interval 0``, ``--reregister-after 600``): a forgotten device that pushes
+heartbeats is told it is unknown and registers again over HTTP at once (supervisor/heartbeat.py),
+so "forgotten" would last only until its next heartbeat and "found again" would not show that
+mDNS found it. Here mDNS is the only way a device gets known.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ def scenario(timeout: float) -> dict[str, Any]:
     orch = OrchestratorProcess(
         root / "orch", name="orch", mdns=True, args=["--health-interval", "0.5"]
     )
-    sups = [SupervisorProcess(root / n, name=n, mdns=True) for n in ("mdns-a", "mdns-b")]
+    quiet = ["--heartbeat-interval", "0", "--reregister-after", "600"]
+    sups = [
+        SupervisorProcess(root / n, name=n, mdns=True, args=quiet) for n in ("mdns-a", "mdns-b")
+    ]
     result: dict[str, Any] = {}
     try:
         orch.start()
@@ -48,12 +57,19 @@ def scenario(timeout: float) -> dict[str, Any]:
         result["reason"] = detail["status_log"][0]["reason"] if detail.get("status_log") else ""
         result["ports"] = {s.name: s.port for s in sups}
         # Forget everything, then rescan: mDNS finds them again.
-        httpx.delete(orch.url + "/file/device", timeout=5)
+        forgot = httpx.delete(orch.url + "/file/device", timeout=5).json()
+        result["forgotten"] = forgot["deletedCount"]
         result["after_forget"] = sorted(names())
         httpx.post(orch.url + "/file/device/discovery/reset", timeout=30)
         result["rediscovered"] = wait_until(
             lambda: names() >= {"mdns-a", "mdns-b"}, timeout=timeout
         )
+        result["reasons_again"] = {
+            n: httpx.get(f"{orch.url}/api/v1/devices/{n}", timeout=5).json()["status_log"][0][
+                "reason"
+            ]
+            for n in ("mdns-a", "mdns-b")
+        }
     finally:
         for sup in sups:
             sup.stop()
@@ -76,8 +92,11 @@ def test_orchestrator_discovers_supervisors_over_mdns() -> None:
     for name, port in result["ports"].items():
         assert result["devices"][name]["url"] == f"http://127.0.0.1:{port}"
     assert "discovered via mdns" in result["reason"]
+    assert result["forgotten"] == 2
     assert result["after_forget"] == []
     assert result["rediscovered"], result
+    for name, reason in result["reasons_again"].items():
+        assert "discovered via mdns" in reason, (name, reason)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.integration.fleet import Fleet, running_fleet
-from tests.support import MODULES
+from tests.support import MODULES, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +214,14 @@ def test_refused_deploy_is_reported_and_rolled_back(tmp_path) -> None:  # type: 
         small.stop()
         small.env["WASMFLEET_MAX_REQUEST_SIZE"] = "200"
         small.start()
+        # The orchestrator heard no heartbeat while 'small' restarted: until it acknowledges one
+        # from the new process it may judge 'small' suspect, and the deploy below would be
+        # refused as unplaceable (422) instead of reaching 'small' (seen on a loaded machine).
+        acked = wait_until(
+            lambda: small.get("/api/v1/status").json()["heartbeat"]["acked"] > 0, timeout=30
+        )
+        assert acked, small.get("/api/v1/status").json()["heartbeat"]
+        fleet.wait_active("small")
         fleet.push("fibo")
         fleet.push("counter")
         manifest = {

@@ -26,6 +26,8 @@ FRAMES = 9
 """The scene's eight frames and the first again: the figure crosses the room, then shows up
 at the door again — nine crops (one per later frame, two for the last). More passes would
 add no object: the crops repeat byte for byte, and the sink keeps one object per content."""
+CROPS = 9
+"""The crops one pass of ``FRAMES`` frames yields (see ``FRAMES``): ``up`` waits for them."""
 CLOUD_ENV = "WASMFLEET_CLOUD_BROKER"
 """Read by examples/uplink.yaml (``${WASMFLEET_CLOUD_BROKER}``)."""
 
@@ -91,16 +93,19 @@ def run_camera(root: Path, edge_broker: str, timeout: float = 30.0) -> int:
         why = "did not finish in time" if done is None else f"failed (exit {done.returncode})"
         note(f"warning: the simulated camera {why}; see {log_path}", "yellow")
         return 0
-    crops, settled, deadline = -1, 0, time.monotonic() + timeout
+    # Wait for every crop the scene yields, not for a pause between crops: on a busy machine
+    # the pipeline (cam-gw, the uplink bridge, cloud-vm, the sink) can stall for seconds
+    # mid-burst, and a report taken at the first pause counted too few.
+    deadline = time.monotonic() + timeout
     with spinner("waiting for the crops to reach the object store..."):
-        while time.monotonic() < deadline and settled < 6:  # 1.5 s without new crops
+        crops = count_crops(objects)
+        while crops < CROPS and time.monotonic() < deadline:
             time.sleep(0.25)
-            now = count_crops(objects)
-            settled = settled + 1 if now == crops and now > 0 else 0
-            crops = now
-    crops = max(crops, 0)
+            crops = count_crops(objects)
+    short = "" if crops >= CROPS else f" (expected {CROPS}; see {root / 'logs'})"
     note(
         f"camera-uplink: {FRAMES} frames from the simulated camera, {crops} crops of moving "
-        f"regions in {objects / CROPS_DIR}"
+        f"regions in {objects / CROPS_DIR}{short}",
+        "yellow" if short else "",
     )
     return crops
