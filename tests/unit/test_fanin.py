@@ -5,18 +5,24 @@ shrunk, own echoes skipped, others' events delivered here and not forwarded agai
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
 
 from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.orchestrator.events import EventHub
-from wasmfleet.orchestrator.fanin import MAX_PAYLOAD, FanIn, event_item, pack
+from wasmfleet.orchestrator.fanin import GONE_S, MAX_PAYLOAD, FanIn, event_item, pack
+from wasmfleet.orchestrator.monitor import CALM_S, LAG_S
 
 
 class _Monitor:
     def __init__(self) -> None:
         self.beats: list[tuple[str, int | None, bool]] = []
+        self.holds: list[float] = []
+
+    def hold(self, seconds: float, now: float | None = None) -> None:
+        self.holds.append(seconds)
 
     async def heartbeat(self, beat: Heartbeat, *, remote: bool = False) -> bool:
         self.beats.append((beat.name, beat.seq, remote))
@@ -96,3 +102,39 @@ def test_sqlite_means_no_channel() -> None:
     fan.beat(Heartbeat({"name": "cam", "seq": 1}))
     fan.event("device", {"name": "cam"})
     assert fan.stats()["state"] == "off" and fan.stats()["queued"] == 0
+
+
+def test_a_payload_relayed_late_holds_judgement_and_a_fresh_one_does_not() -> None:
+    async def run() -> _Monitor:
+        fan = FanIn("postgresql://unused", origin="me")
+        monitor = _Monitor()
+        fan.monitor = monitor  # type: ignore[assignment]
+        fresh = orjson.dumps({"o": "other", "t": time.time(), "i": [_beat("a", 1)]}).decode()
+        await fan.received(fresh)
+        assert monitor.holds == []
+        late = orjson.dumps({"o": "other", "t": time.time() - 2.0, "i": [_beat("a", 2)]})
+        await fan.received(late.decode())
+        return monitor
+
+    monitor = asyncio.run(run())
+    assert monitor.holds == [CALM_S]
+
+
+def test_a_streaming_peer_that_goes_quiet_holds_judgement_until_it_is_gone() -> None:
+    async def run() -> None:
+        now = [0.0]
+        fan = FanIn("postgresql://unused", origin="me", clock=lambda: now[0])
+        fan.monitor = _Monitor()  # type: ignore[assignment]
+        few = orjson.dumps({"o": "few", "t": time.time(), "i": [_beat("x", 1)]}).decode()
+        for i in range(60):  # "busy" streams 50 notifications a second; "few" sends 1
+            now[0] = i * 0.02
+            beat = _beat(f"d{i}", i + 1)
+            await fan.received(orjson.dumps({"o": "busy", "t": time.time(), "i": [beat]}).decode())
+        await fan.received(few)
+        last = now[0]
+        assert not fan.peers_quiet(last + LAG_S / 2)  # a pause shorter than a lag
+        assert fan.peers_quiet(last + LAG_S * 2)  # the streaming peer went quiet
+        assert not fan.peers_quiet(last + GONE_S + 0.1)  # gone: its devices report elsewhere
+        assert not fan.peers_quiet(last + GONE_S + 0.2)
+
+    asyncio.run(run())

@@ -43,6 +43,7 @@ import orjson
 
 from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.orchestrator.monitor import CALM_S, LAG_S
 from wasmfleet.service.backoff import Backoff
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ PROBE_S = 5.0
 """The listening connection is checked with a query when nothing arrived for this long."""
 CONNECT_TIMEOUT_S = 5
 SEQ_BOOK_MAX = 100_000
+STREAMING_PER_S = 20.0
+"""A peer sending at least this many notifications a second streams: its silence is news."""
+GONE_S = 3.0
+"""A peer silent this long is gone (its devices report elsewhere); its silence stops holding
+judgement here."""
 USAGE_KEYS = ("cpu", "memory", "memory_used_mb", "memory_total_mb", "cpuUsage", "memoryUsage")
 
 
@@ -146,6 +152,11 @@ class FanIn:
         self._wake: asyncio.Event | None = None
         self._seq: dict[str, tuple[int, float]] = {}
         self._latency: deque[float] = deque(maxlen=4096)
+        self._heard: dict[str, float] = {}
+        """When each other orchestrator's last notification arrived (monotonic)."""
+        self._rates: dict[str, tuple[float, int, float]] = {}
+        """Per other orchestrator: (window start, notifications in it, last window's rate)."""
+        self.late = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -325,7 +336,17 @@ class FanIn:
             return
         if origin == self.origin or not isinstance(items, list):
             return
-        self._latency.append(max(0.0, time.time() - sent_at))
+        lag = max(0.0, time.time() - sent_at)
+        self._latency.append(lag)
+        now = self.clock()
+        self._heard[origin] = now
+        start, count, rate = self._rates.get(origin, (now, 0, 0.0))
+        if now - start >= 1.0:  # notifications per second from it, over the last second
+            start, count, rate = now, 0, count / (now - start)
+        self._rates[origin] = (start, count + 1, rate)
+        if lag > LAG_S and self.monitor is not None:  # it relays late: nobody judged meanwhile
+            self.late += 1
+            self.monitor.hold(CALM_S)
         for item in items:
             try:
                 await self._item(item)
@@ -352,6 +373,22 @@ class FanIn:
                 return
             if self.monitor is not None:
                 await self.monitor.heartbeat(beat, remote=True)
+
+    def peers_quiet(self, now: float) -> bool:
+        """True when an orchestrator that sent notifications within the last ``GONE_S`` has
+        sent none for ``LAG_S``: it stalled (its devices' heartbeats wait unread there) or
+        died (its devices move to another within a few heartbeats). Either way their
+        silence here says nothing about them yet. Only a peer that streams (``STREAMING_PER_S``
+        notifications a second, hundreds of devices) counts: one with few devices is quiet
+        between its heartbeats anyway."""
+        for origin, at in list(self._heard.items()):
+            quiet = now - at
+            if quiet > GONE_S:
+                del self._heard[origin]
+                self._rates.pop(origin, None)
+            elif quiet > LAG_S and self._rates.get(origin, (0, 0, 0.0))[2] >= STREAMING_PER_S:
+                return True
+        return False
 
     def _note(self, beat: Heartbeat, now: float, *, direct: bool = False) -> bool:
         """Remember a device's newest seq; False for an older one arriving late from elsewhere."""

@@ -94,6 +94,11 @@ class FleetMonitor:
         self.listeners: list[OnTransition] = []
         self.heartbeats = 0
         """Heartbeats devices sent to this orchestrator."""
+        self.held_until = 0.0
+        """No device is judged before this time (``hold``; the loop's own lag in ``run``)."""
+        self.peers_quiet: Callable[[float], bool] | None = None
+        """Whether an orchestrator that relays heartbeats here went quiet just now (fanin.py):
+        the devices it hears are not judged meanwhile."""
         self.relayed = 0
         """Heartbeats other orchestrators received and relayed here (fanin.py)."""
         self.skipped_rounds = 0
@@ -274,7 +279,6 @@ class FleetMonitor:
     async def run(self) -> None:
         """Evaluate every detector each tick, forever."""
         tick = self.settings.monitor_tick_s
-        calm_at = self.clock()
         while True:
             asleep = self.clock()
             await asyncio.sleep(tick)
@@ -288,8 +292,10 @@ class FleetMonitor:
                         late,
                         CALM_S,
                     )
-                calm_at = now + CALM_S
-            if now < calm_at:
+                self.hold(CALM_S, now)
+            if self.peers_quiet is not None and self.peers_quiet(now):
+                self.hold(CALM_S, now)
+            if now < self.held_until:
                 self.skipped_rounds += 1
                 continue
             try:
@@ -297,6 +303,12 @@ class FleetMonitor:
                 await self.evaluate(now)
             except Exception:  # the monitor must survive anything
                 log.exception("monitor round failed")
+
+    def hold(self, seconds: float, now: float | None = None) -> None:
+        """Judge no device for ``seconds``: heartbeats are late on their way here (the loop
+        was held, or another orchestrator relays them late) — not evidence against devices."""
+        at = self.clock() if now is None else now
+        self.held_until = max(self.held_until, at + seconds)
 
     async def evaluate(self, now: float) -> None:
         """One round: every device's phi against the thresholds."""

@@ -85,6 +85,8 @@ class Orchestrator:
         self.events = EventHub()
         """Live changes for the dashboard (``/api/v1/events``); services ``notify`` it."""
         self.fanin = FanIn.for_store(self.store)  # heartbeats + events of all orchestrators
+        if self.fanin.enabled:  # a peer relaying late or gone quiet is not the devices' fault
+            self.monitor.peers_quiet = self.fanin.peers_quiet
         self.devices = DeviceRegistry(self.store, self.client, settings)
         self.devices.revoked = self.trust.revoked
         self.modules = ModuleService(
