@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
 from wasmfleet.core.errors import NotFound
+from wasmfleet.service.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class BlobStore:
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
         if not (target.exists() and target.stat().st_size == len(data)):
-            self._write_file(target, data)
+            _write_file(target, data)
         if self.shared is not None:  # also when the file was there: the row may not be
             self.shared.put_blob(sha, data)
         return sha
@@ -103,7 +102,7 @@ class BlobStore:
                 f"The database's copy of the file with sha256 {sha256} does not match that "
                 "digest (it is damaged); push the module again."
             )
-        self._write_file(target, data)
+        _write_file(target, data)
         self.fetched += 1
         return data
 
@@ -149,17 +148,8 @@ class BlobStore:
             shared += 1
         return shared
 
-    def _write_file(self, target: Path, data: bytes) -> None:
-        """Write ``target`` durably: a temporary file, fsync, rename, fsync the directory."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+
+def _write_file(target: Path, data: bytes) -> None:
+    """Write ``target`` durably (service/files.py), its directory made first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, data)

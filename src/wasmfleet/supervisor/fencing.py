@@ -29,7 +29,7 @@ from typing import Any
 
 from wasmfleet.core.errors import BadRequest, Fenced, LeaseExpired
 from wasmfleet.core.protocol import EPOCH_HEADER
-from wasmfleet.supervisor.store import write_atomic
+from wasmfleet.service.files import write_atomic
 
 log = logging.getLogger("wasmfleet.supervisor.fencing")
 

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 
 from wasmfleet.core.subscriptions import plan_subscriptions
 from wasmfleet.core.topics import matches
-from wasmfleet.supervisor.store import write_atomic
+from wasmfleet.service.files import write_atomic
 
 log = logging.getLogger("wasmfleet.supervisor.mqtt")
 

@@ -24,27 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wasmfleet.service.files import fsync_dir, write_atomic
+
 RECORD = "deployment.json"
 _counter = itertools.count()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old or the new file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class DeploymentStore:
@@ -131,7 +114,7 @@ class DeploymentStore:
             trash = self.deployments_dir / f".trash-{dep_id}-{os.getpid()}-{next(_counter)}"
             os.rename(final, trash)
         os.rename(stage, final)
-        _fsync_dir(self.deployments_dir)
+        fsync_dir(self.deployments_dir)
         return final, trash
 
     @staticmethod
@@ -149,7 +132,7 @@ class DeploymentStore:
         if final.exists():
             trash = self.deployments_dir / f".trash-{dep_id}-{os.getpid()}-{next(_counter)}"
             os.rename(final, trash)
-            _fsync_dir(self.deployments_dir)
+            fsync_dir(self.deployments_dir)
             shutil.rmtree(trash, ignore_errors=True)
 
     def records(self) -> Iterator[tuple[str, Path, dict[str, Any]]]:
