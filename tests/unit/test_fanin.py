@@ -138,3 +138,23 @@ def test_a_streaming_peer_that_goes_quiet_holds_judgement_until_it_is_gone() -> 
         assert not fan.peers_quiet(last + GONE_S + 0.2)
 
     asyncio.run(run())
+
+
+def test_a_peers_clock_offset_is_not_lateness() -> None:
+    """A peer whose clock runs 5 s behind sends payloads that look 5 s late from the first
+    one on: only lateness beyond the least lag seen from it holds judgement."""
+
+    async def run() -> tuple[_Monitor, FanIn]:
+        fan = FanIn("postgresql://unused", origin="me")
+        monitor = _Monitor()
+        fan.monitor = monitor  # type: ignore[assignment]
+        for seq in range(1, 6):
+            skewed = {"o": "other", "t": time.time() - 5.0, "i": [_beat("a", seq)]}
+            await fan.received(orjson.dumps(skewed).decode())
+        assert monitor.holds == []
+        later = {"o": "other", "t": time.time() - 6.0, "i": [_beat("a", 9)]}  # 1 s behind it
+        await fan.received(orjson.dumps(later).decode())
+        return monitor, fan
+
+    monitor, fan = asyncio.run(run())
+    assert monitor.holds == [CALM_S] and fan.stats()["late"] == 1

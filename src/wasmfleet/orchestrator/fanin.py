@@ -156,7 +156,10 @@ class FanIn:
         """When each other orchestrator's last notification arrived (monotonic)."""
         self._rates: dict[str, tuple[float, int, float]] = {}
         """Per other orchestrator: (window start, notifications in it, last window's rate)."""
+        self._floor: dict[str, float] = {}
+        """Per other orchestrator: the least relay lag seen lately (its clock's offset)."""
         self.late = 0
+        """Notifications that arrived late enough to hold judgement here."""
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -250,6 +253,7 @@ class FanIn:
             "last_error": self.last_error,
             "latency_ms_p50": _ms(lat, 0.50),
             "latency_ms_p99": _ms(lat, 0.99),
+            "late": self.late,
         }
 
     # -- the two connections ---------------------------------------------------------------
@@ -338,13 +342,17 @@ class FanIn:
             return
         lag = max(0.0, time.time() - sent_at)
         self._latency.append(lag)
+        # Lateness is judged against the least lag seen from that peer, creeping up 1 ms per
+        # notification: a constant clock difference between machines cancels out.
+        floor = min(self._floor.get(origin, lag), lag)
+        self._floor[origin] = floor + 0.001
         now = self.clock()
         self._heard[origin] = now
         start, count, rate = self._rates.get(origin, (now, 0, 0.0))
         if now - start >= 1.0:  # notifications per second from it, over the last second
             start, count, rate = now, 0, count / (now - start)
         self._rates[origin] = (start, count + 1, rate)
-        if lag > LAG_S and self.monitor is not None:  # it relays late: nobody judged meanwhile
+        if lag - floor > LAG_S and self.monitor is not None:  # late: nobody judged meanwhile
             self.late += 1
             self.monitor.hold(CALM_S)
         for item in items:
@@ -386,6 +394,7 @@ class FanIn:
             if quiet > GONE_S:
                 del self._heard[origin]
                 self._rates.pop(origin, None)
+                self._floor.pop(origin, None)
             elif quiet > LAG_S and self._rates.get(origin, (0, 0, 0.0))[2] >= STREAMING_PER_S:
                 return True
         return False
