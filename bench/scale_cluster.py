@@ -313,11 +313,12 @@ def median_or_none(values: list[float]) -> float | None:
 
 
 @contextlib.contextmanager
-def database(args: argparse.Namespace) -> Iterator[str | None]:
-    """``--database-url``, else a throw-away PostgreSQL for several orchestrators, else None
+def database(args: argparse.Namespace) -> Iterator[Callable[[], str | None]]:
+    """What makes each cluster's database URL: ``--database-url`` (the same one each time),
+    else a fresh database on a throw-away PostgreSQL for several orchestrators, else None
     (SQLite in the orchestrator's data dir)."""
     if args.database_url or args.orchestrators == 1:
-        yield args.database_url
+        yield lambda: args.database_url
         return
     from tests.postgres import PostgresError, PostgresServer
 
@@ -327,6 +328,6 @@ def database(args: argparse.Namespace) -> Iterator[str | None]:
     except PostgresError as err:
         raise RuntimeError(f"{err} (several orchestrators need PostgreSQL)") from None
     try:
-        yield server.create_database()
+        yield server.create_database
     finally:
         server.__exit__(None, None, None)
