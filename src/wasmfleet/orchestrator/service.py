@@ -280,19 +280,17 @@ class Orchestrator:
     def device_view(self, device: DeviceRecord) -> dict[str, Any]:
         """A device as /api/v1 shows it, with the monitor's view and the last status reason."""
         log_entries = self.store.status_log(device.name, limit=1)
-        live = self.monitor.describe(device.name)
-        live["reason"] = log_entries[-1].reason if log_entries else None
-        return device_view(device, live)
+        return self._view(device, log_entries[-1].reason if log_entries else None)
 
     def device_views(self) -> list[dict[str, Any]]:
         """Every device as ``device_view`` shows it, read in two queries."""
         reasons = self.store.last_reasons()
-        views = []
-        for device in self.store.list_devices():
-            live = self.monitor.describe(device.name)
-            live["reason"] = reasons.get(device.name)
-            views.append(device_view(device, live))
-        return views
+        return [self._view(d, reasons.get(d.name)) for d in self.store.list_devices()]
+
+    def _view(self, device: DeviceRecord, reason: str | None) -> dict[str, Any]:
+        live = self.monitor.describe(device.name)
+        live["reason"] = reason
+        return device_view(device, live)
 
     def status(self) -> dict[str, Any]:
         """Facts about this orchestrator for /api/v1/status."""

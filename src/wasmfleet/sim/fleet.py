@@ -13,7 +13,6 @@ go over ``wire.KeepAlivePool`` (less work per request than httpx), others with h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -34,6 +33,7 @@ from wasmfleet.core.device_wire import (
 )
 from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.service.backoff import Backoff
+from wasmfleet.service.tasks import cancel_and_wait
 from wasmfleet.sim.devices import Command, Life, SimDevice
 from wasmfleet.sim.wire import KeepAlivePool
 
@@ -153,11 +153,7 @@ class SimFleet:
     async def stop(self) -> None:
         """Stop every task and close the client."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

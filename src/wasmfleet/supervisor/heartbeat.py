@@ -36,6 +36,7 @@ from wasmfleet.core import device_wire
 from wasmfleet.core.device_wire import HeartbeatVerdict, heartbeat_body, usage_summary
 from wasmfleet.runtime.limits import MiB
 from wasmfleet.service.http_clients import tls_context
+from wasmfleet.service.tasks import cancel_and_wait
 from wasmfleet.supervisor.platform_info import health_report
 
 if TYPE_CHECKING:
@@ -144,11 +145,7 @@ class Heartbeater:
         """Stop sending; an unanswered heartbeat is abandoned."""
         tasks = [t for t in (self._task, self._inflight) if t is not None]
         self._task = self._inflight = None
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
         for closing in list(self._closing):
             with contextlib.suppress(Exception):
                 await closing

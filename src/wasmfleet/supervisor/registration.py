@@ -43,6 +43,7 @@ import httpx
 from wasmfleet.core import device_wire
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.service.backoff import Backoff
+from wasmfleet.service.tasks import cancel_and_wait
 from wasmfleet.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
@@ -153,11 +154,7 @@ class Registrar:
     async def stop(self) -> None:
         """Cancel the background tasks."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
 
     def note_heartbeat_ack(self) -> None:
         """The orchestrator acknowledged a heartbeat: it is there, and knows us."""
