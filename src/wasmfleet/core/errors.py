@@ -278,3 +278,11 @@ class ConfigurationError(WasmfleetError):
     """A setting is invalid; raised at start-up, before anything is served."""
 
     code: str = ErrorCode.CONFIGURATION
+
+
+class BuildFailed(WasmfleetError):
+    """A module's source did not compile (``wasmfleet build``): the compiler's own output
+    and a hint in one sentence."""
+
+    status: int = 422
+    code: str = ErrorCode.BUILD_FAILED

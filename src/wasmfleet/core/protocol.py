@@ -75,6 +75,7 @@ class ErrorCode(StrEnum):
     CHAIN_FAILED = "chain_failed"
     DEPLOY_FAILED = "deploy_failed"
     CONFIGURATION = "configuration"
+    BUILD_FAILED = "build_failed"
     ILLEGAL_TRANSITION = "illegal_transition"
     NOT_READY = "not_ready"
     INVALID_REQUEST = "invalid_request"

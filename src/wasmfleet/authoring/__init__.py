@@ -1,0 +1,1 @@
+"""Writing modules: scaffolds (``wasmfleet new``), builds, declarations and the local runner."""
