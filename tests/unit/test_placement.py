@@ -431,6 +431,10 @@ def test_bad_requests_are_invalid_documents(
         ((dev("a", cores=2, core_used=(1,)),), "one figure per core"),
         ((dev("a", memory=-1),), "0 or more"),
         ((dev("a", accelerator_pct=True),), "0 or more"),
+        # one bad device among good ones (the whole-fleet fast check must still notice)
+        ((dev("b", cores=0), dev("a", cores=2, core_used=(1,))), "one figure per core"),
+        ((dev("b"), dev("c", cores=4), dev("a", memory=1.5)), "0 or more"),
+        ((dev("b"), dev("a", cores=1, core_used=(False,))), "0 or more"),
     ],
 )
 def test_bad_snapshots_are_invalid_documents(

@@ -91,7 +91,10 @@ def score_array(
     below 2**53 as float64, so each operation rounds exactly as the scalar one does.
     """
     if scorer == "least_allocated":
-        result: FloatArray = (cpu_free / cols.cpu_cap_safe + mem_free / cols.mem_cap_safe) / 2
+        # (a + b) / 2 in place (halving is exact, so * 0.5 rounds the same): one new array.
+        result: FloatArray = np.divide(cpu_free, cols.cpu_cap_safe)
+        result += np.divide(mem_free, cols.mem_cap_safe)
+        result *= 0.5
         return result
     if scorer == "balanced":
         cpu_used = (cols.cpu_cap - cpu_free) / cols.cpu_cap_safe

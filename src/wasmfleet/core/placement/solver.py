@@ -26,6 +26,7 @@ from wasmfleet.core.placement.model import (
     StepRequest,
     Unplaceable,
 )
+from wasmfleet.core.placement.scorers import BoolArray
 from wasmfleet.core.placement.validate import check_request, check_snapshot
 
 
@@ -42,12 +43,14 @@ def place(request: PlacementRequest, snapshot: Snapshot) -> Plan | Unplaceable:
     explainer = ReplayExplainer(request, devices, chosen, cores, steps)
     placements: list[Placement] = []
     for index, step in enumerate(request.steps):
-        taken = np.zeros(fleet.size, dtype=np.bool_)
+        taken: BoolArray | None = None  # devices holding a copy of this step already
         keep = [fleet.index[d] for d in sorted(set(step.keep)) if d in fleet.index]
         copies: list[Placement] = []
         first_fit = 0
         for _ in range(copies_wanted(step, fleet.size)):
-            ok = fleet.feasible(step) & ~taken
+            ok = fleet.feasible(step)
+            if taken is not None:
+                ok = ok & ~taken
             fit = int(np.count_nonzero(ok))
             if not copies:
                 first_fit = fit
@@ -64,6 +67,8 @@ def place(request: PlacementRequest, snapshot: Snapshot) -> Plan | Unplaceable:
             device, score = fleet.choose(ok, step.resources, strategy, request.scorer)
             given = fleet.reserve(device, step.resources)
             fleet.serve(device, step)
+            if taken is None:
+                taken = np.zeros(fleet.size, dtype=np.bool_)
             taken[device] = True
             chosen.append(device)
             cores.append(given)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
+from operator import attrgetter
 
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.placement.model import (
@@ -92,9 +94,40 @@ def check_device(device: DeviceState) -> None:
 
 def check_snapshot(snapshot: Snapshot) -> None:
     """Validate every device and require unique device names."""
-    seen: set[str] = set()
-    for device in snapshot.devices:
-        if device.name in seen:
-            raise InvalidDocument(f"The snapshot lists device {device.name!r} twice.")
-        seen.add(device.name)
-        check_device(device)
+    devices = snapshot.devices
+    names = list(map(_NAME, devices))
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise InvalidDocument(f"The snapshot lists device {name!r} twice.")
+            seen.add(name)
+    if not _all_plain(devices):
+        for device in devices:
+            check_device(device)
+
+
+_NAME = attrgetter("name")
+_CAPACITY = attrgetter("core_capacity")
+_USED = attrgetter("core_used")
+_SCALARS = attrgetter("memory_mb", "memory_used_mb", "accelerator_pct", "accelerator_used_pct")
+
+
+def _all_plain(devices: Sequence[DeviceState]) -> bool:
+    """``check_device``'s common case for a whole fleet at once, in a few passes at C speed
+    (a Python call per device was a sixth of a solve at 10,000 devices): every figure a
+    plain int of 0 or more, and usage given for no core or for every core."""
+    capacity = list(map(_CAPACITY, devices))
+    used = list(map(_USED, devices))
+    scalars = list(map(_SCALARS, devices))
+
+    def figures() -> Iterator[int]:
+        return chain(
+            chain.from_iterable(capacity),
+            chain.from_iterable(used),
+            chain.from_iterable(scalars),
+        )
+
+    if not set(map(type, figures())) <= {int} or min(figures(), default=0) < 0:
+        return False
+    return not any(u and u != c for u, c in zip(map(len, used), map(len, capacity), strict=True))
