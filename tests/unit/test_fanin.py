@@ -12,7 +12,7 @@ import orjson
 
 from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.orchestrator.events import EventHub
-from wasmfleet.orchestrator.fanin import GONE_S, MAX_PAYLOAD, FanIn, event_item, pack
+from wasmfleet.orchestrator.fanin import GONE_S, MAX_PAYLOAD, PACE_S, FanIn, event_item, pack
 from wasmfleet.orchestrator.monitor import CALM_S, LAG_S
 
 
@@ -158,3 +158,43 @@ def test_a_peers_clock_offset_is_not_lateness() -> None:
 
     monitor, fan = asyncio.run(run())
     assert monitor.holds == [CALM_S] and fan.stats()["late"] == 1
+
+
+class _Conn:
+    """A publishing connection that answers at once and counts its round trips."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.items = 0
+
+    async def execute(self, query: str, params: tuple[str, list[str]]) -> None:
+        self.round_trips += 1
+        self.items += sum(len(orjson.loads(p)["i"]) for p in params[1])
+
+
+def test_heartbeats_under_load_leave_in_paced_groups_and_a_lone_one_at_once() -> None:
+    async def run() -> tuple[int, int, float, int]:
+        fan = FanIn("postgresql://unused", origin="me")
+        fan._wake = asyncio.Event()
+        conn = _Conn()
+        publisher = asyncio.create_task(fan._publish(conn, lambda: None))
+        fan.beat(Heartbeat({"name": "lone", "seq": 1, "interval_s": 0.5}))
+        await asyncio.sleep(0.005)
+        lone = conn.round_trips  # nothing sent before: it left without waiting for company
+        started = time.monotonic()
+        for i in range(100):  # a heartbeat every ~2 ms, as 1,000 devices at 2/s would send
+            fan.beat(Heartbeat({"name": f"d{i}", "seq": 1, "interval_s": 0.5}))
+            await asyncio.sleep(0.002)
+        elapsed = time.monotonic() - started
+        for _ in range(100):
+            if conn.items >= 101:
+                break
+            await asyncio.sleep(0.01)
+        publisher.cancel()
+        return lone, conn.round_trips, elapsed, conn.items
+
+    lone, trips, elapsed, items = asyncio.run(run())
+    assert lone == 1
+    assert items == 101  # every heartbeat sent
+    # One round trip per PACE_S at most while they keep coming (unpaced: one per heartbeat).
+    assert trips <= 1 + elapsed / PACE_S + 2
