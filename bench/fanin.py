@@ -276,6 +276,10 @@ async def sender(url: str, devices: int, seconds: float, real: bool) -> dict[str
             raise RuntimeError(f"the receiver did not start: {line!r}")
         fan = FanIn(url, origin="sender")
         await fan.start(_monitor_stub(), _NoEvents())  # type: ignore[arg-type]
+        for _ in range(100):  # the receiver's hello (every HELLO_S): then A publishes
+            if fan.has_peers():
+                break
+            await asyncio.sleep(0.05)
         _say(f"paced: {devices} devices x {1 / INTERVAL_S:g}/s for {seconds:g} s")
         paced = await _paced(fan, devices, seconds)
         await _drain(fan)

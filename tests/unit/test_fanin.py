@@ -12,7 +12,15 @@ import orjson
 
 from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.orchestrator.events import EventHub
-from wasmfleet.orchestrator.fanin import GONE_S, MAX_PAYLOAD, PACE_S, FanIn, event_item, pack
+from wasmfleet.orchestrator.fanin import (
+    ALONE_S,
+    GONE_S,
+    MAX_PAYLOAD,
+    PACE_S,
+    FanIn,
+    event_item,
+    pack,
+)
 from wasmfleet.orchestrator.monitor import CALM_S, LAG_S
 
 
@@ -176,18 +184,21 @@ def test_heartbeats_under_load_leave_in_paced_groups_and_a_lone_one_at_once() ->
     async def run() -> tuple[int, int, float, int]:
         fan = FanIn("postgresql://unused", origin="me")
         fan._wake = asyncio.Event()
+        await fan.received(_note("peer"))  # another orchestrator is there: publish
         conn = _Conn()
         publisher = asyncio.create_task(fan._publish(conn, lambda: None))
-        fan.beat(Heartbeat({"name": "lone", "seq": 1, "interval_s": 0.5}))
         await asyncio.sleep(0.005)
-        lone = conn.round_trips  # nothing sent before: it left without waiting for company
+        assert conn.round_trips == 1  # hello: the others start publishing to us
+        fan.beat(Heartbeat({"name": "lone", "seq": 1, "interval_s": 0.5}))
+        await asyncio.sleep(0.03)
+        lone = conn.round_trips - 1  # it left without waiting for company
         started = time.monotonic()
         for i in range(100):  # a heartbeat every ~2 ms, as 1,000 devices at 2/s would send
             fan.beat(Heartbeat({"name": f"d{i}", "seq": 1, "interval_s": 0.5}))
             await asyncio.sleep(0.002)
         elapsed = time.monotonic() - started
         for _ in range(100):
-            if conn.items >= 101:
+            if conn.items >= 102:
                 break
             await asyncio.sleep(0.01)
         publisher.cancel()
@@ -195,6 +206,22 @@ def test_heartbeats_under_load_leave_in_paced_groups_and_a_lone_one_at_once() ->
 
     lone, trips, elapsed, items = asyncio.run(run())
     assert lone == 1
-    assert items == 101  # every heartbeat sent
+    assert items == 102  # the hello and every heartbeat
     # One round trip per PACE_S at most while they keep coming (unpaced: one per heartbeat).
-    assert trips <= 1 + elapsed / PACE_S + 2
+    assert trips <= 2 + elapsed / PACE_S + 2
+
+
+def test_nothing_is_published_until_another_orchestrator_is_heard() -> None:
+    now = [100.0]
+    fan = FanIn("postgresql://unused", origin="me", clock=lambda: now[0])
+    fan._wake = asyncio.Event()
+    fan.beat(Heartbeat({"name": "a", "seq": 1, "interval_s": 0.5}))
+    fan.event("device", {"name": "a"})
+    assert len(fan._out) == 0 and not fan.stats()["peers"]
+    asyncio.run(fan.received(_note("peer")))  # any notification of theirs, a hello too
+    fan.beat(Heartbeat({"name": "a", "seq": 2, "interval_s": 0.5}))
+    fan.event("device", {"name": "a"})
+    assert len(fan._out) == 2 and fan.stats()["peers"]
+    now[0] += ALONE_S + 0.1  # the peer stopped saying hello
+    fan.beat(Heartbeat({"name": "a", "seq": 3, "interval_s": 0.5}))
+    assert len(fan._out) == 2

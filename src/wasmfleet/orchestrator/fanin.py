@@ -71,6 +71,11 @@ CONNECT_TIMEOUT_S = 5
 SEQ_BOOK_MAX = 100_000
 STREAMING_PER_S = 20.0
 """A peer sending at least this many notifications a second streams: its silence is news."""
+HELLO_S = 1.0
+"""Each orchestrator says it is there this often (a notification with no items), busy or not."""
+ALONE_S = 3.0
+"""With no other orchestrator heard for this long, heartbeats and events are not published:
+nobody would read them (one orchestrator on PostgreSQL pays nothing for the channel)."""
 GONE_S = 3.0
 """A peer silent this long is gone (its devices report elsewhere); its silence stops holding
 judgement here."""
@@ -159,6 +164,8 @@ class FanIn:
         self._wake: asyncio.Event | None = None
         self._seq: dict[str, tuple[int, float]] = {}
         self._latency: deque[float] = deque(maxlen=4096)
+        self._peer_at = -ALONE_S
+        """When another orchestrator was last heard (monotonic; any notification of theirs)."""
         self._heard: dict[str, float] = {}
         """When each other orchestrator's last notification arrived (monotonic)."""
         self._rates: dict[str, tuple[float, int, float]] = {}
@@ -197,18 +204,25 @@ class FanIn:
         if not self.enabled:
             return
         self._note(beat, self.clock(), direct=True)
+        if not self.has_peers():
+            return
         usage = {k: v for k in USAGE_KEYS if _is_number(v := beat.usage.get(k))}
         self._queue(orjson.dumps(["b", beat.name, beat.seq, beat.interval_s, usage]))
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         """A live event published here (called on the event loop): send it to the others."""
-        if not self.enabled:
+        if not self.enabled or not self.has_peers():
             return
         item = event_item(kind, data)
         if item is None:
             self.dropped += 1
             return
         self._queue(item)
+
+    def has_peers(self) -> bool:
+        """Whether another orchestrator was heard within ``ALONE_S`` (it says hello every
+        ``HELLO_S``): only then is anything published."""
+        return self.clock() - self._peer_at < ALONE_S
 
     def _queue(self, item: bytes) -> None:
         if len(self._out) >= QUEUE_MAX:
@@ -261,6 +275,7 @@ class FanIn:
             "latency_ms_p50": _ms(lat, 0.50),
             "latency_ms_p99": _ms(lat, 0.99),
             "late": self.late,
+            "peers": self.has_peers(),
         }
 
     # -- the two connections ---------------------------------------------------------------
@@ -307,30 +322,41 @@ class FanIn:
     async def _publish(self, conn: Any, connected: Callable[[], None]) -> None:
         assert self._wake is not None
         connected()
-        sent_at = -PACE_S
+        hello = orjson.dumps(["p"])
+        await self._send(conn, [(time.time(), hello)])  # the others start publishing to us
+        sent_at = time.monotonic()
         while True:
             if not self._out:
                 self._wake.clear()
-                await self._wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), sent_at + HELLO_S - time.monotonic())
+                if not self._out:
+                    await self._send(conn, [(time.time(), hello)])
+                    sent_at = time.monotonic()
+                    continue
             wait = sent_at + PACE_S - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             sent_at = time.monotonic()
             items = [self._out.popleft() for _ in range(min(len(self._out), 4000))]
-            payloads = pack(self.origin, items)
-            sent = 0
-            try:
-                for start in range(0, len(payloads), BATCH_PAYLOADS):
-                    group = payloads[start : start + BATCH_PAYLOADS]
-                    await conn.execute(
-                        "SELECT pg_notify(%s, x) FROM unnest(%s::text[]) AS x", (CHANNEL, group)
-                    )
-                    self.notifications += len(group)
-                    sent += len(group)
-            except BaseException:
-                self.dropped += len(items) if sent < len(payloads) else 0
-                raise
+            await self._send(conn, items)
             self.published += len(items)
+
+    async def _send(self, conn: Any, items: list[tuple[float, bytes]]) -> None:
+        """Notify ``items`` in as few payloads and round trips as they fit."""
+        payloads = pack(self.origin, items)
+        sent = 0
+        try:
+            for start in range(0, len(payloads), BATCH_PAYLOADS):
+                group = payloads[start : start + BATCH_PAYLOADS]
+                await conn.execute(
+                    "SELECT pg_notify(%s, x) FROM unnest(%s::text[]) AS x", (CHANNEL, group)
+                )
+                self.notifications += len(group)
+                sent += len(group)
+        except BaseException:
+            self.dropped += len(items) if sent < len(payloads) else 0
+            raise
 
     async def _listen(self, conn: Any, connected: Callable[[], None]) -> None:
         await conn.execute("LISTEN " + CHANNEL)
@@ -354,6 +380,7 @@ class FanIn:
             return
         if origin == self.origin or not isinstance(items, list):
             return
+        self._peer_at = self.clock()
         lag = max(0.0, time.time() - sent_at)
         self._latency.append(lag)
         # Lateness is judged against the least lag seen from that peer, creeping up 1 ms per
