@@ -98,6 +98,12 @@ def _loads(value: Any) -> Any:
     return value if isinstance(value, int | float) else orjson.loads(value)
 
 
+POOL_SIZE = 10
+"""PostgreSQL connections each orchestrator keeps open (plus two of the fan-in's)."""
+POOL_OVERFLOW = 10
+"""Further connections opened under a burst and closed after it."""
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a user's URL, configured for this store; creates a SQLite file's directory."""
     target = driver_url(url)
@@ -106,8 +112,11 @@ def make_engine(url: str) -> Engine:
         return create_engine(
             target,
             pool_pre_ping=True,
-            pool_size=5,
-            max_overflow=10,
+            # Kept open: more than the worker threads that reach the database at once (6 on
+            # 2 cores). With 5, a sixth concurrent query opened an overflow connection and
+            # closed it again after use — a new PostgreSQL backend process each time.
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
             connect_args={"connect_timeout": 10, "application_name": "wasmfleet-orchestrator"},
             **common,
         )
