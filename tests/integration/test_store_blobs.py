@@ -123,3 +123,28 @@ def test_files_the_shared_store_lacks_are_uploaded_once(
     assert unreferenced not in shared_store.blob_digests()  # not resurrected
     assert a.share_missing(referenced) == 0  # nothing left to do
     assert BlobStore(tmp_path / "b", shared_store).read(kept) == DATA
+
+
+def test_the_blob_guard_excludes_another_orchestrator_and_gives_up_with_a_sentence(
+    orchestrator_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wasmfleet.core.errors import Unavailable
+    from wasmfleet.orchestrator.store import blobs as blob_queries
+
+    first = orchestrator_store
+    if not first.shares_blobs:
+        with first.blob_guard(), first.blob_guard():  # SQLite: one process, nothing held
+            return
+    second = open_store(first.url)  # another orchestrator: its own pool, its own sessions
+    monkeypatch.setattr(blob_queries, "BLOB_LOCK_WAIT_S", 0.3)
+    try:
+        with (
+            first.blob_guard(),
+            pytest.raises(Unavailable, match="storing or deleting module bytes"),
+            second.blob_guard(),
+        ):
+            pytest.fail("two orchestrators held the blob guard at once")
+        with second.blob_guard():  # released: the other one gets it
+            pass
+    finally:
+        second.close()

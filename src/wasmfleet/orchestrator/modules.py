@@ -140,7 +140,7 @@ class ModuleService:
         self.signatures.check_binary(name, data)  # before it is compiled or stored
         exports, requirements = self.inspect(name, data)
         sha = hashlib.sha256(data).hexdigest()
-        with self._push_lock:
+        with self._push_lock, self.store.blob_guard():
             same = self.store.module_with_sha(name, sha)
             if same is not None:
                 return PushResult(
@@ -194,9 +194,10 @@ class ModuleService:
         return tuple(sorted(m.version for m in doomed))
 
     def _delete_unreferenced_blobs(self, deleted: list[ModuleRecord]) -> None:
-        # under the push lock: a push or description of the same bytes in this process
-        # commits its record before the references are read, or puts the blob again after
-        with self._push_lock:
+        # under the push lock and the store's blob guard: a push or description of the same
+        # bytes (in this process or another orchestrator) commits its record before the
+        # references are read, or puts the blob again after
+        with self._push_lock, self.store.blob_guard():
             referenced = _digests(self.store.list_modules())
             for sha in sorted(_digests(deleted) - referenced):
                 self.blobs.delete(sha)
@@ -265,7 +266,10 @@ class ModuleService:
         else:
             description = describe_module(module.name, functions, _export_infos(module), available)
         data_files = dict(module.data_files)
-        with self._push_lock:  # the blobs are not deleted as unreferenced meanwhile
+        with (
+            self._push_lock,
+            self.store.blob_guard(),
+        ):  # the blobs are not deleted as unreferenced meanwhile
             for item in files:
                 sha = self.blobs.put(item.data)
                 data_files[item.name] = {

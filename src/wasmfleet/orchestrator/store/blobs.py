@@ -9,13 +9,22 @@ writes no bytes into it there: ``shares_blobs`` says which backend it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from wasmfleet.core.errors import Unavailable
 from wasmfleet.orchestrator.store.base import StoreBase, utcnow
 from wasmfleet.orchestrator.store.schema import blobs
+from wasmfleet.service.backoff import Backoff
+
+BLOB_LOCK_KEY = 0x77666C62  # "wflb"
+"""The advisory lock (a bigint of this application's choosing) ``blob_guard`` holds."""
+BLOB_LOCK_WAIT_S = 10.0
+"""How long ``blob_guard`` waits for another orchestrator to release it."""
 
 
 class BlobQueries(StoreBase):
@@ -26,6 +35,35 @@ class BlobQueries(StoreBase):
         """True on PostgreSQL, where several orchestrators (each with its own data directory)
         share this database and so must share module bytes through it."""
         return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def blob_guard(self) -> Iterator[None]:
+        """Held by whoever stores a module's bytes and records it, or deletes bytes that no
+        module references: across every orchestrator on this PostgreSQL (a session advisory
+        lock on a connection of its own), so a module pushed on one cannot lose its bytes to a
+        delete on another that read the references before the push committed. On SQLite
+        there is one orchestrator and the caller's own lock is enough: nothing is done."""
+        if not self.shares_blobs:
+            yield
+            return
+        with self.engine.connect() as conn:
+            deadline = time.monotonic() + BLOB_LOCK_WAIT_S
+            backoff = Backoff(0.01, 0.5)
+            try_lock = text("SELECT pg_try_advisory_lock(:key)")
+            while not conn.scalar(try_lock, {"key": BLOB_LOCK_KEY}):
+                conn.commit()
+                if time.monotonic() >= deadline:
+                    raise Unavailable(
+                        "Another orchestrator has been storing or deleting module bytes for "
+                        f"{BLOB_LOCK_WAIT_S:g} s (or stopped while doing it); try again shortly."
+                    )
+                time.sleep(backoff.next())
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": BLOB_LOCK_KEY})
+                conn.commit()
 
     def put_blob(self, sha256: str, data: bytes) -> bool:
         """Store ``data`` under its digest, committed on return; False when it was there."""
