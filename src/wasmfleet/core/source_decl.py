@@ -423,6 +423,7 @@ def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
 
 
 def _unknown_type(word: str, choices: tuple[str, ...]) -> str:
-    meant = _TYPE_WORDS.get(word.lower())
-    hint = f" (did you mean {meant}?)" if meant in choices else _did_you_mean(word, choices)
+    spelt = difflib.get_close_matches(word.lower(), [*choices, *_TYPE_WORDS], n=1, cutoff=0.6)
+    meant = _TYPE_WORDS.get(spelt[0], spelt[0]) if spelt else None
+    hint = f" (did you mean {meant}?)" if meant in choices else ""
     return f"unknown type {word!r}{hint}; use {', '.join(choices)}."
