@@ -28,12 +28,9 @@ from wasmfleet.core.names import is_safe_name
 
 TEMPLATE_SUFFIX = ".tmpl"
 MAX_TEMPLATE_FILES = 200
-NEXT_STEPS = {
-    "c": ["wasmfleet build", "python -m pytest tests"],
-    "rust": ["wasmfleet build", "python -m pytest tests"],
-    "assemblyscript": ["wasmfleet build", "python -m pytest tests"],
-}
-"""What to run in a new module folder, per language."""
+NEXT_STEPS = ("wasmfleet build", "python -m pytest tests")
+"""What to run in a new module folder, unless the language's toolchain module has its own
+``NEXT_STEPS``."""
 
 LangOpt = Annotated[
     str,
@@ -52,6 +49,17 @@ def identifier(name: str) -> str:
     """``name`` as an identifier of C, Rust and AssemblyScript (``my-mod`` -> ``my_mod``)."""
     ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
     return f"m_{ident}" if ident[0].isdigit() else ident
+
+
+def next_steps(language: str) -> tuple[str, ...]:
+    """The commands to run in a new folder: the toolchain's ``NEXT_STEPS``, else the default."""
+    from wasmfleet.authoring.build import load_toolchain
+
+    try:
+        steps = getattr(load_toolchain(language), "NEXT_STEPS", NEXT_STEPS)
+    except WasmfleetError:  # no toolchain module for it in this install
+        return NEXT_STEPS
+    return tuple(steps)
 
 
 def scaffold(name: str, language: str, target: Path) -> list[Path]:
@@ -115,7 +123,7 @@ def new(
         typer.echo(f"  {path.relative_to(target).as_posix()}")
     typer.echo("next:")
     typer.echo(f"  cd {target}")
-    for step in NEXT_STEPS[language]:
+    for step in next_steps(language):
         typer.echo(f"  {step}")
 
 
