@@ -8,6 +8,8 @@
 #
 # Needs Debian's clang for wasm32-wasi: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32
 # Set CLANG to use another compiler binary (e.g. CLANG=clang-14).
+#
+# Module folders with a wasmfleet.toml (alarm/c, hot/c) are built by `wasmfleet build`, not here.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -93,7 +95,12 @@ fi
 for name in "${modules[@]}"; do
     name="${name%/}"
     src="$here/$name/$name.c"
-    [[ -f "$src" ]] || die "unknown module '$name' (no $src)"
+    if [[ ! -f "$src" ]]; then
+        for toml in "$here/$name"/*/wasmfleet.toml; do
+            [[ -f "$toml" ]] && die "'$name' is a module folder for wasmfleet build: wasmfleet build $(dirname "$toml")"
+        done
+        die "unknown module '$name' (no $src)"
+    fi
     out="${outdir:-$here/$name}/$name.wasm"
     # Compile from inside the module directory with a relative source name, so
     # no absolute build path can end up in the binary; write atomically.

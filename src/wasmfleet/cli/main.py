@@ -52,6 +52,9 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "bridge": ("wasmfleet.cli.bridge", "bridge", "command"),
     "sink": ("wasmfleet.cli.bridge", "sink", "command"),
     "sim": ("wasmfleet.cli.sim", "app", "group"),
+    "new": ("wasmfleet.cli.author", "new", "command"),
+    "build": ("wasmfleet.cli.author", "build", "command"),
+    "guest-path": ("wasmfleet.cli.author", "guest_path", "command"),
 }
 """Command name -> (module, attribute, a command function or a sub-app), in help order."""
 

@@ -10,7 +10,8 @@
  * i32 at the Wasm level; the Wasm signature of each import is given in its
  * comment.
  *
- * Build (Debian): clang --target=wasm32-wasi -mexec-model=reactor -O2 -I modules/include ...
+ * Build (Debian): wasmfleet build (docs/guest-c.md), or by hand from any folder:
+ *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -I "$(wasmfleet guest-path c)" ...
  */
 #ifndef WASMIOT_H
 #define WASMIOT_H

@@ -25,6 +25,7 @@
 #define WASMFLEET_H
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "wasmiot.h"
 
@@ -151,5 +152,16 @@ int32_t wasmfleet_param(const char *name, uint32_t name_len, char *buf, uint32_t
 static inline int64_t wasmfleet_output(const void *ptr, uint32_t len) {
     return (int64_t)(((uint64_t)(uintptr_t)ptr << 32) | (uint64_t)len);
 }
+
+/*
+ * WASMFLEET_EXPORT_ALLOC, written once at file scope, defines the module's exported
+ * `alloc(i32 len) -> i32` (malloc; 0 when out of memory): the bytes ABI copies a payload
+ * there, and host functions that hand a buffer to the module (camera, images) call it.
+ * The buffers it returns are the module's: free() them.
+ */
+#define WASMFLEET_EXPORT_ALLOC                                                              \
+    WASMIOT_EXPORT("alloc") int32_t alloc(int32_t len) {                                    \
+        return (int32_t)(uintptr_t)malloc(len > 0 ? (size_t)len : 1);                       \
+    }
 
 #endif /* WASMFLEET_H */
