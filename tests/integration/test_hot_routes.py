@@ -5,6 +5,7 @@ deployment written by this process at once; heartbeats' usage is written in grou
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +109,31 @@ def test_an_execution_sees_a_deployment_this_process_wrote_at_once(
         store.delete_deployment(added.id)
         with pytest.raises(NotFound):
             await lookup.get("d")
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_lookups_of_an_expired_entry_make_one_read(orchestrator_store: Store) -> None:
+    store = orchestrator_store
+    reads: list[str] = []
+
+    def get(key: str) -> DeploymentRecord:
+        reads.append(key)
+        time.sleep(0.05)  # a slow database: the other callers arrive meanwhile
+        found = store.get_deployment(key)
+        if found is None:
+            raise NotFound(f"No deployment {key!r}.")
+        return found
+
+    async def scenario() -> None:
+        store.add_deployment(DeploymentRecord(name="d", manifest={"name": "d"}))
+        lookup = DeploymentLookup(store, get)
+        got = await asyncio.gather(*(lookup.get("d") for _ in range(16)))
+        assert len({id(r) for r in got}) == 1 and reads == ["d"]
+        missing = await asyncio.gather(
+            *(lookup.get("none") for _ in range(4)), return_exceptions=True
+        )
+        assert all(isinstance(m, NotFound) for m in missing) and reads == ["d", "none"]
 
     asyncio.run(scenario())
 

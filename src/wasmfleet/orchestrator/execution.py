@@ -100,6 +100,9 @@ class DeploymentLookup:
         self.store = store
         self._get = get
         self._cache: dict[str, tuple[DeploymentRecord, int, float]] = {}
+        self._reading: dict[tuple[str, int], asyncio.Task[DeploymentRecord]] = {}
+        """Reads under way: executions arriving meanwhile wait for the same one (when the
+        entry expires under 16 concurrent callers, one read instead of 16)."""
 
     async def get(self, key: str) -> DeploymentRecord:
         """The deployment with this id or name, or NotFound (from ``get``)."""
@@ -108,11 +111,24 @@ class DeploymentLookup:
         hit = self._cache.get(key)
         if hit is not None and hit[1] == changes and now - hit[2] < LOOKUP_S:
             return hit[0]
-        record = await asyncio.to_thread(self._get, key)
+        flight = (key, changes)
+        task = self._reading.get(flight)
+        if task is None:  # a task of its own: a caller that is cancelled leaves it running
+            task = asyncio.ensure_future(asyncio.to_thread(self._get, key))
+            self._reading[flight] = task
+            task.add_done_callback(lambda done: self._landed(flight, now, done))
+        return await asyncio.shield(task)
+
+    def _landed(
+        self, flight: tuple[str, int], at: float, task: asyncio.Task[DeploymentRecord]
+    ) -> None:
+        self._reading.pop(flight, None)
+        if task.cancelled() or task.exception() is not None:  # (NotFound: every waiter has it)
+            return
         if len(self._cache) >= LOOKUP_KEYS:
             self._cache.clear()
-        self._cache[key] = (record, changes, now)
-        return record
+        key, changes = flight
+        self._cache[key] = (task.result(), changes, at)
 
 
 class ExecutionService:
