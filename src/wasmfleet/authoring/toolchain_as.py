@@ -125,14 +125,12 @@ def entries(folder: Path, config: dict[str, Any] | None) -> list[str]:
     if not (folder / DEFAULT_ENTRY).is_file():
         raise BuildFailed(
             f"{folder} has no {DEFAULT_ENTRY}: put the module's exports there, or list its "
-            "entry file under \"entries\" in asconfig.json."
+            'entry file under "entries" in asconfig.json.'
         )
     return [DEFAULT_ENTRY]
 
 
-def asc_command(
-    asc: Path, node: str, folder: Path, out: Path, lookup: Path | None
-) -> list[str]:
+def asc_command(asc: Path, node: str, folder: Path, out: Path, lookup: Path | None) -> list[str]:
     """The command line that compiles ``folder`` to ``out``."""
     config = read_config(folder)
     command = [node, str(asc.resolve()), *entries(folder, config)]
@@ -158,7 +156,7 @@ def hint(output: str, name: str) -> str:
     if "TS6054" in output:
         return "an import names a file that does not exist: check its path (relative to the file)."
     if "AS111" in output:
-        return "an element named in asconfig.json \"use\" does not exist: check its full name."
+        return 'an element named in asconfig.json "use" does not exist: check its full name.'
     return f"asc could not compile {name}: fix the first ERROR above (file(line,column))."
 
 
