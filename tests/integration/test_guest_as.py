@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ import pytest
 from tests.mqtt import MosquittoProcess, running_mosquitto
 from tests.streams_support import DEAD, Listener, publish, streams, wait_subscribed
 from tests.support import REPO, FileServer, SupervisorProcess, wait_until
+from tests.swap_modules import serve_version, swap_body
 from wasmfleet.authoring import toolchain_as
 from wasmfleet.core.errors import BuildFailed, ExecutionFailed, WasmTrap
 from wasmfleet.runtime.bytes_abi import call_with_bytes
@@ -318,3 +320,38 @@ def test_a_misspelt_library_import_gets_a_hint(tmp_path: Path) -> None:
     source.write_text(source.read_text().replace('from "wasmfleet"', 'from "wasmfleet/sys"'))
     with pytest.raises(BuildFailed, match='import it as "wasmfleet"'):
         toolchain_as.build(folder, "typo", folder / "build" / "typo.wasm", log=lambda _: None)
+
+
+def test_the_documented_state_hooks_carry_the_count_across_a_swap(
+    tmp_path: Path, served: FileServer, start_supervisor: Callable[..., Any]
+) -> None:
+    text = (REPO / "docs" / "guest-assemblyscript.md").read_text()
+    found = re.search(r"```ts\n(.*?)```", text[text.index("## State across versions") :], re.S)
+    assert found, "docs/guest-assemblyscript.md lost its state-hook example"
+    folder = scaffold(tmp_path / "ctr", "ctr")
+    (folder / "assembly" / "index.ts").write_text(found.group(1))
+    if EXAMPLE_ABORT == "log":
+        config = json.loads((folder / "asconfig.json").read_text())
+        config["options"]["use"] = [LOG_ABORT]
+        (folder / "asconfig.json").write_text(json.dumps(config))
+    out = folder / "build" / "ctr.wasm"
+    toolchain_as.build(folder, "ctr", out, log=lambda _: None)
+    first = out.read_bytes()
+    second = first + bytes([0, 7, 5]) + b"build" + b"2"  # a custom section: another version
+    sup: SupervisorProcess = start_supervisor("as-swap")
+
+    def deploy(label: str, binary: bytes) -> None:
+        version = serve_version(served, label, binary, ["count"])
+        answer = sup.deploy(swap_body("docs", "ctr", version, ["count"]))
+        assert answer.status_code == 200, answer.text
+
+    def count() -> int:
+        answer = sup.get("/docs/modules/ctr/count")
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["result"])
+
+    deploy("one", first)
+    assert [count() for _ in range(3)] == [1, 2, 3]
+    deploy("two", second)
+    assert count() == 4  # carried by wasmfleet_snapshot / wasmfleet_restore
+    assert sup.get("/api/v1/status").json()["swaps"]["states_carried"] == 1
