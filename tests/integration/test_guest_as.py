@@ -30,7 +30,8 @@ from wasmfleet.core.errors import BuildFailed, ExecutionFailed, WasmTrap
 from wasmfleet.runtime.bytes_abi import call_with_bytes
 from wasmfleet.runtime.engine import WasmEngine
 from wasmfleet.runtime.host.camera import SimulatedCamera
-from wasmfleet.runtime.host.functions import HOST_FUNCTIONS, HostDevices
+from wasmfleet.runtime.host.functions import HostDevices
+from wasmfleet.runtime.host.registry import offered_interfaces
 from wasmfleet.runtime.host.sensors import SimulatedDht
 from wasmfleet.runtime.instance import WasmInstance
 from wasmfleet.runtime.limits import MiB, RuntimeLimits
@@ -42,7 +43,7 @@ TEMPLATE = REPO / "src" / "wasmfleet" / "authoring" / "templates" / "assemblyscr
 EXAMPLES = {"alarm": REPO / "modules" / "alarm" / "assemblyscript",
             "hot": REPO / "modules" / "hot" / "assemblyscript"}  # fmt: skip
 LOG_ABORT = "abort=~lib/wasmfleet/assembly/abort/abortToLog"
-HOST_HAS_ENV_ABORT = any(f.qualified == "env.abort" for f in HOST_FUNCTIONS)
+HOST_HAS_ENV_ABORT = "env.abort" in offered_interfaces()[1]  # what devices list
 ABORTS = [
     pytest.param("log", id="abort-to-log"),
     pytest.param(
