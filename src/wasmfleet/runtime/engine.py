@@ -26,10 +26,15 @@ from pathlib import Path
 import wasmtime
 
 from wasmfleet.core.errors import InvalidWasm, PayloadTooLarge
+from wasmfleet.core.wasm_interface import FuncSignature as FuncSignature
+from wasmfleet.core.wasm_interface import WasmImport
 from wasmfleet.core.wasm_sections import has_start_section
 from wasmfleet.runtime.limits import RuntimeLimits
 
 log = logging.getLogger("wasmfleet.runtime")
+
+ImportSpec = WasmImport
+"""One import of a module (``core.wasm_interface.WasmImport``: the pure parser reads the same)."""
 
 
 # Imports that return in microseconds: no sleeping, disk, camera or network. Modules that
@@ -50,32 +55,6 @@ NONBLOCKING_IMPORTS = frozenset(
         "wasmfleet.message_topic", "wasmfleet.qoa_report",
     ]
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class FuncSignature:
-    """Parameter and result types of a function, as Wasm type names."""
-
-    params: tuple[str, ...]
-    results: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSpec:
-    """One import of a module: ``module.name`` and, for functions, its signature."""
-
-    module: str
-    name: str
-    kind: str
-    signature: FuncSignature | None = None
-
-    @property
-    def qualified(self) -> str:
-        """``module.name``, the way interfaces are named in wasmfleet."""
-        return f"{self.module}.{self.name}"
 
 
 @dataclass(slots=True)
