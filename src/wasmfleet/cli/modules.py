@@ -19,7 +19,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from wasmfleet.cli import sign
+from wasmfleet.cli import module_check, sign
 from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
     Output,
@@ -39,6 +39,7 @@ app = typer.Typer(
 )
 app.command("sign")(sign.sign_command)
 app.command("verify")(sign.verify_command)
+app.command("check")(module_check.check)
 
 
 def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:

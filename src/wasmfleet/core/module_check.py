@@ -214,7 +214,7 @@ def _unknown(imp: WasmImport, level: Level, why: str) -> Finding:
         level,
         "unknown_import",
         f"The module imports {imp.qualified} {imp.signature}, but {why}.{hint} Fix the import's "
-        "name in the source (or remove the call) and rebuild; docs/module-authors.md lists "
+        "name in the source (or remove the call) and rebuild; docs/module-check.md lists "
         "the host functions.",
     )
 
