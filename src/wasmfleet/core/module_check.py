@@ -40,6 +40,8 @@ from wasmfleet.core.openapi import description_operations
 from wasmfleet.core.wasm_interface import (
     PAGE_BYTES,
     FuncSignature,
+    MemoryLimits,
+    WasmExport,
     WasmImport,
     WasmInterface,
     parse_interface,
@@ -142,6 +144,25 @@ def check_interface(
     if description is not None:
         findings += check_description(interface.functions, description)
     return CheckReport(tuple(findings), interface)
+
+
+def check_deployed(
+    functions: Mapping[str, FuncSignature],
+    memory_pages: int,
+    described: Iterable[DescribedFunction],
+    memory_limit_bytes: int,
+) -> list[Finding]:
+    """What a device checks at deploy beside imports: reactor model, memory, and the
+    deployment's functions against the exports (``functions``)."""
+    interface = WasmInterface(
+        exports=tuple(WasmExport(name, "func", sig) for name, sig in functions.items()),
+        memories=(MemoryLimits(memory_pages),) if memory_pages else (),
+    )
+    return [
+        *check_model(interface),
+        *check_memory(interface, memory_limit_bytes, "device"),
+        *check_functions(functions, described),
+    ]
 
 
 def check_imports(

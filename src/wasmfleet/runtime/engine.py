@@ -72,6 +72,8 @@ class CompiledModule:
     """Where this came from: 'compiled', 'disk-cache' or 'memory-cache'."""
     has_start: bool = True
     """The binary has a start section (unknown counts as yes)."""
+    memory_pages: int = 0
+    """Initial size of the exported memory in 64 KiB pages (0: none exported)."""
 
     @property
     def instantiates_without_guest_code(self) -> bool:
@@ -282,11 +284,13 @@ def describe_compiled(
             imports.append(ImportSpec(imp.module, imp.name or "", kind))
     functions: dict[str, FuncSignature] = {}
     memory = False
+    pages = 0
     for exp in module.exports:
         if isinstance(exp.type, wasmtime.FuncType):
             functions[exp.name] = signature_of(exp.type)
         elif isinstance(exp.type, wasmtime.MemoryType):
             memory = True
+            pages = max(pages, int(exp.type.limits.min))
     return CompiledModule(
         sha256=sha,
         module=module,
@@ -296,6 +300,7 @@ def describe_compiled(
         exports_memory=memory,
         source=source,
         has_start=has_start,
+        memory_pages=pages,
     )
 
 
