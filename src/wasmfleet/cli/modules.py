@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -19,7 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from wasmfleet.cli import sign
+from wasmfleet.cli import module_check, sign
 from wasmfleet.cli.client import DEFAULT_URL, CaFileOpt, Client, OrchestratorOpt, fail, reported
 from wasmfleet.cli.output import (
     Output,
@@ -39,6 +40,7 @@ app = typer.Typer(
 )
 app.command("sign")(sign.sign_command)
 app.command("verify")(sign.verify_command)
+app.command("check")(module_check.check)
 
 
 def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
@@ -150,7 +152,7 @@ def push_module(
             "/api/v1/modules", data=fields, files=parts, progress=advance, timeout=120
         )
     pushed = {k: module.get(k) for k in ("created", "message")}
-    for warning in warnings:
+    for warning in [*warnings, *_checker_warnings(module)]:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if describe is not None:
         uploads = {
@@ -162,9 +164,19 @@ def push_module(
             files=uploads,
             timeout=120,
         )
+        for warning in _checker_warnings(module):
+            err_console.print(f"[yellow]warning:[/] {warning}")
     elif files:
         fail("--data needs a description (--describe DESC.json) to know the mounts.", 2)
     return {**module, **pushed}
+
+
+def _checker_warnings(answer: dict[str, Any]) -> list[str]:
+    """The module checker's warnings in an upload's answer, as "code: message" lines."""
+    found = answer.get("warnings")
+    if not isinstance(found, list):
+        return []
+    return [escape(f"{w.get('code')}: {w.get('message')}") for w in found if isinstance(w, dict)]
 
 
 def module_files(folder: Path) -> list[tuple[str, Path]]:

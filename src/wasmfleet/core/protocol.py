@@ -80,6 +80,18 @@ class ErrorCode(StrEnum):
     NOT_READY = "not_ready"
     INVALID_REQUEST = "invalid_request"
     MESSAGE_CYCLE = "message_cycle"
+    # the module checker's findings (core/module_check.py, docs/module-check.md)
+    NOT_WASM = "not_wasm"
+    UNKNOWN_IMPORT = "unknown_import"
+    IMPORT_SIGNATURE = "import_signature"
+    NOT_OFFERED = "not_offered"
+    NO_REACTOR = "no_reactor"
+    UNDESCRIBED_EXPORT = "undescribed_export"
+    MISSING_EXPORT = "missing_export"
+    PARAM_COUNT = "param_count"
+    PARAM_TYPE = "param_type"
+    RESULT_TYPE = "result_type"
+    POINTER_RESULT = "pointer_result"
 
 
 REFUSALS: Mapping[ErrorCode, int] = {ErrorCode.FENCED: 409, ErrorCode.LEASE_EXPIRED: 503}

@@ -33,10 +33,17 @@ from wasmfleet.core.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from wasmfleet.core.module_check import (
+    Finding,
+    ModuleCheckFailed,
+    check_description,
+    check_module,
+)
 from wasmfleet.core.names import check_file_name, check_identifier
 from wasmfleet.core.openapi import description_operations
 from wasmfleet.core.signing import PublicKey
 from wasmfleet.core.versions import parse_module_ref, version_list
+from wasmfleet.core.wasm_interface import FuncSignature
 from wasmfleet.orchestrator.blobs import BlobStore
 from wasmfleet.orchestrator.signatures import UploadSignatures
 from wasmfleet.orchestrator.store import ModuleRecord, Store
@@ -67,6 +74,8 @@ class PushResult:
     """A sentence for the person who pushed (which version, what it inherited)."""
     pruned: tuple[int, ...] = ()
     """Old versions of the name deleted by retention."""
+    warnings: tuple[Finding, ...] = ()
+    """The checker's warnings about the binary (``core.module_check``, fleet audience)."""
 
 
 class ModuleService:
@@ -139,6 +148,9 @@ class ModuleService:
             )
         self.signatures.check_binary(name, data)  # before it is compiled or stored
         exports, requirements = self.inspect(name, data)
+        report = check_module(data, None, audience="fleet")
+        if not report.ok:
+            raise ModuleCheckFailed(f"Module {name!r}", report.errors)
         sha = hashlib.sha256(data).hexdigest()
         with self._push_lock, self.store.blob_guard():
             same = self.store.module_with_sha(name, sha)
@@ -148,6 +160,7 @@ class ModuleService:
                     False,
                     f"{name} version {same.version} already has these bytes (sha256 "
                     f"{sha[:12]}); no new version was made.",
+                    warnings=report.warnings,
                 )
             named = self.store.modules_named(name)
             previous = named[0] if named else None
@@ -172,7 +185,7 @@ class ModuleService:
         pruned = self.prune(name)
         if pruned:
             message += f"; pruned old version(s) {version_list(list(pruned))}"
-        return PushResult(module, True, message + ".", pruned)
+        return PushResult(module, True, message + ".", pruned, report.warnings)
 
     def prune(self, name: str) -> tuple[int, ...]:
         """Delete the versions of ``name`` beyond the newest ``keep_versions`` that nothing
@@ -251,6 +264,13 @@ class ModuleService:
 
     def describe(self, key: str, functions: Any, files: list[DataFile]) -> ModuleRecord:
         """Store data files and the module's OpenAPI description built from ``functions``."""
+        return self.describe_checked(key, functions, files)[0]
+
+    def describe_checked(
+        self, key: str, functions: Any, files: list[DataFile]
+    ) -> tuple[ModuleRecord, tuple[Finding, ...]]:
+        """``describe``, refusing a description that does not fit the binary
+        (``ModuleCheckFailed`` naming each error); the checker's warnings with the record."""
         module = self.get(key)
         names = [check_file_name(f.name, what="data file name") for f in files]
         if len(set(names)) != len(names):
@@ -265,6 +285,11 @@ class ModuleService:
             )
         else:
             description = describe_module(module.name, functions, _export_infos(module), available)
+        findings = check_description(signatures(module), description)
+        errors = [f for f in findings if f.level == "error"]
+        if errors:
+            raise ModuleCheckFailed(f"The description of module {module.name!r}", errors)
+        warnings = tuple(f for f in findings if f.level == "warning")
         data_files = dict(module.data_files)
         with (
             self._push_lock,
@@ -280,7 +305,7 @@ class ModuleService:
                 }
             module.description = description
             module.data_files = data_files
-            return self.store.update_module(module)
+            return self.store.update_module(module), warnings
 
     def delete(self, key: str, *, force: bool = False) -> list[ModuleRecord]:
         """Delete the module with this id, or every module with this name; Conflict while an
@@ -348,6 +373,14 @@ def _inherit(record: ModuleRecord, previous: ModuleRecord | None) -> str:
             f"described by its exports only: it no longer exports {', '.join(missing)}, "
             f"which version {previous.version} described (describe it again)"
         )
+    unfit = [
+        f for f in check_description(signatures(record), previous.description) if f.level == "error"
+    ]
+    if unfit:
+        return (
+            f"described by its exports only: version {previous.version}'s description does not "
+            f"fit it ({unfit[0].message}) (describe it again)"
+        )
     record.description = previous.description
     record.data_files = dict(previous.data_files)
     return f"description and data files inherited from version {previous.version}"
@@ -371,6 +404,14 @@ def _export_infos(module: ModuleRecord) -> Mapping[str, ExportInfo]:
             params=tuple(e.get("params") or ()),
             results=tuple(e.get("results") or ()),
         )
+        for e in module.exports
+    }
+
+
+def signatures(module: ModuleRecord) -> dict[str, FuncSignature]:
+    """The exported functions' signatures a stored module records."""
+    return {
+        str(e["name"]): FuncSignature(tuple(e.get("params") or ()), tuple(e.get("results") or ()))
         for e in module.exports
     }
 

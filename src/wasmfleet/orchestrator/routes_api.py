@@ -186,6 +186,8 @@ def api_router(orch: Orchestrator) -> APIRouter:
         )
         view = {**await asyncio.to_thread(signed_view, pushed.module), "created": pushed.created}
         view["message"] = pushed.message
+        if pushed.warnings:
+            view["warnings"] = [f.to_dict() for f in pushed.warnings]
         return JSONResponse(view, status_code=201 if pushed.created else 200)
 
     @router.post("/modules/{key}/description", response_model=schemas.Module, tags=["modules"])
@@ -202,8 +204,13 @@ def api_router(orch: Orchestrator) -> APIRouter:
             functions = _json_text(raw) if raw else {}
         else:
             functions = await read_json(request, limit)
-        module = await asyncio.to_thread(orch.modules.describe, key, functions, files)
-        return await asyncio.to_thread(signed_view, module)  # may read the database's copy
+        module, warnings = await asyncio.to_thread(
+            orch.modules.describe_checked, key, functions, files
+        )
+        view = await asyncio.to_thread(signed_view, module)  # may read the database's copy
+        if not warnings:
+            return view
+        return JSONResponse({**view, "warnings": [w.to_dict() for w in warnings]})
 
     @router.delete("/modules/{key}", status_code=204, tags=["modules"])
     def delete_module(key: str, force: bool = False) -> Response:

@@ -116,7 +116,10 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
         pushed = await asyncio.to_thread(
             orch.modules.push, name, data, note=fields.get("note"), created_by=by
         )
-        return JSONResponse({"id": pushed.module.id}, status_code=201)
+        answer: dict[str, Any] = {"id": pushed.module.id}
+        if pushed.warnings:
+            answer["warnings"] = [f.to_dict() for f in pushed.warnings]
+        return JSONResponse(answer, status_code=201)
 
     @router.get("/file/module", summary="List every module, oldest first (wasmiot shape)")
     def list_modules() -> Response:
@@ -142,8 +145,13 @@ def wasmiot_router(orch: Orchestrator) -> APIRouter:
     )
     async def describe(module_id: str, request: Request) -> Response:
         functions, files = await read_wasmiot_description(request, limit)
-        module = await asyncio.to_thread(orch.modules.describe, module_id, functions, files)
-        return JSONResponse({"description": module.description})
+        module, warnings = await asyncio.to_thread(
+            orch.modules.describe_checked, module_id, functions, files
+        )
+        answer: dict[str, Any] = {"description": module.description}
+        if warnings:
+            answer["warnings"] = [f.to_dict() for f in warnings]
+        return JSONResponse(answer)
 
     @router.get("/file/module/{module_id}/wasm", summary="The module binary")
     def wasm_file(module_id: str) -> Response:

@@ -26,10 +26,15 @@ from pathlib import Path
 import wasmtime
 
 from wasmfleet.core.errors import InvalidWasm, PayloadTooLarge
+from wasmfleet.core.wasm_interface import FuncSignature as FuncSignature
+from wasmfleet.core.wasm_interface import WasmImport
 from wasmfleet.core.wasm_sections import has_start_section
 from wasmfleet.runtime.limits import RuntimeLimits
 
 log = logging.getLogger("wasmfleet.runtime")
+
+ImportSpec = WasmImport
+"""One import of a module (``core.wasm_interface.WasmImport``: the pure parser reads the same)."""
 
 
 # Imports that return in microseconds: no sleeping, disk, camera or network. Modules that
@@ -52,32 +57,6 @@ NONBLOCKING_IMPORTS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class FuncSignature:
-    """Parameter and result types of a function, as Wasm type names."""
-
-    params: tuple[str, ...]
-    results: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSpec:
-    """One import of a module: ``module.name`` and, for functions, its signature."""
-
-    module: str
-    name: str
-    kind: str
-    signature: FuncSignature | None = None
-
-    @property
-    def qualified(self) -> str:
-        """``module.name``, the way interfaces are named in wasmfleet."""
-        return f"{self.module}.{self.name}"
-
-
 @dataclass(slots=True)
 class CompiledModule:
     """A validated, compiled module and what it imports and exports."""
@@ -93,6 +72,8 @@ class CompiledModule:
     """Where this came from: 'compiled', 'disk-cache' or 'memory-cache'."""
     has_start: bool = True
     """The binary has a start section (unknown counts as yes)."""
+    memory_pages: int = 0
+    """Initial size of the exported memory in 64 KiB pages (0: none exported)."""
 
     @property
     def instantiates_without_guest_code(self) -> bool:
@@ -303,11 +284,13 @@ def describe_compiled(
             imports.append(ImportSpec(imp.module, imp.name or "", kind))
     functions: dict[str, FuncSignature] = {}
     memory = False
+    pages = 0
     for exp in module.exports:
         if isinstance(exp.type, wasmtime.FuncType):
             functions[exp.name] = signature_of(exp.type)
         elif isinstance(exp.type, wasmtime.MemoryType):
             memory = True
+            pages = max(pages, int(exp.type.limits.min))
     return CompiledModule(
         sha256=sha,
         module=module,
@@ -317,6 +300,7 @@ def describe_compiled(
         exports_memory=memory,
         source=source,
         has_start=has_start,
+        memory_pages=pages,
     )
 
 

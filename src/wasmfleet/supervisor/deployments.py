@@ -23,7 +23,9 @@ from wasmfleet.core.errors import (
     Unprocessable,
     WasmfleetError,
 )
+from wasmfleet.core.function_check import from_spec
 from wasmfleet.core.models import DeploymentSpec, ModuleSpec
+from wasmfleet.core.module_check import ModuleCheckFailed, check_deployed
 from wasmfleet.runtime.engine import CompiledModule, WasmEngine
 from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import missing_imports
@@ -278,7 +280,7 @@ class DeploymentManager:
             if self.verifier is not None:
                 self.verifier.check_binary(binary, f"stored module {module.name!r}")
             compiled[module.name] = self.engine.compile(binary, name=module.name)
-        self._check(spec, compiled)
+        self._check(spec, compiled, strict=False)
         for module in spec.modules:
             workdir = self.store.module_dir(directory, module.name)
             workdir.mkdir(parents=True, exist_ok=True)
@@ -303,8 +305,13 @@ class DeploymentManager:
         )
         return ModuleRuntime(module, compiled, instance, self.executor.lane(), workdir, description)
 
-    def _check(self, spec: DeploymentSpec, compiled: dict[str, CompiledModule]) -> None:
-        """Refuse modules this device cannot run and functions they do not export."""
+    def _check(
+        self, spec: DeploymentSpec, compiled: dict[str, CompiledModule], *, strict: bool = True
+    ) -> None:
+        """Refuse modules this device cannot run (imports, reactor model, memory) and
+        functions they do not export or that are described unlike their export
+        (``core.module_check``: 422 naming each finding). Not ``strict`` (restoring what was
+        deployed before), the checker's findings are logged instead."""
         for name, module in compiled.items():
             missing = missing_imports(module.imports, self.devices.lacking)
             if missing:
@@ -330,6 +337,21 @@ class DeploymentManager:
                     )
             if len([m for m in fn.mounts if m.stage == "output"]) > 1:
                 raise Unprocessable(f"{fn.module}.{fn.name} declares more than one output mount.")
+        limit = self.engine.limits.memory_limit_bytes
+        for name, module in compiled.items():
+            described = [from_spec(fn) for fn in spec.functions if fn.module == name]
+            errors = [
+                f
+                for f in check_deployed(module.functions, module.memory_pages, described, limit)
+                if f.level == "error"
+            ]
+            if errors and strict:
+                raise ModuleCheckFailed(f"Module {name!r}", errors)
+            for finding in errors:
+                log.warning(
+                    "restored module does not pass the checker",
+                    extra={"deployment": spec.id, "wasm_module": name, "error": finding.message},
+                )
         for watcher in self.watchers:
             watcher.check(spec, compiled)
 

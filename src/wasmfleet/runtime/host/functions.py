@@ -1,7 +1,9 @@
 """The host functions: the wasmiot set (``sys.*``, ``camera.*``, ``dht.*``,
 ``communication.rpcCall``), wasmfleet's own ``wasmfleet.*`` (MQTT, see ``messaging``;
-images, see ``images``; an app's sensors, controllers and parameters, see ``things``) and
-WASI-NN (``wasi_ephemeral_nn.*``, see ``wasi_nn``).
+images, see ``images``; an app's sensors, controllers and parameters, see ``things``),
+WASI-NN (``wasi_ephemeral_nn.*``, see ``wasi_nn``) and AssemblyScript's ``env.abort`` (see
+``abort``). Names, signatures and needs are ``core.host_catalog``'s; this module attaches
+the implementations (``BUILDERS``).
 
 Each function is defined for the exact signatures existing wasmiot modules import; a few
 have more than one historical signature (``sys.println`` took a C string in the Python
@@ -17,8 +19,9 @@ from typing import Any, Protocol
 
 import wasmtime
 
+from wasmfleet.core.host_catalog import HOST_CATALOG, NN_MODULE, HostEntry
 from wasmfleet.runtime.engine import FuncSignature
-from wasmfleet.runtime.host import images, messaging, qoa, things, wasi_nn
+from wasmfleet.runtime.host import abort, images, messaging, qoa, things, wasi_nn
 from wasmfleet.runtime.host.camera import Camera
 from wasmfleet.runtime.host.guest import GuestContext, GuestMemory, HostCallError
 from wasmfleet.runtime.host.qoa import QoaSink
@@ -84,10 +87,6 @@ class HostDevices:
 
 HostImpl = Callable[..., Any]
 Builder = Callable[[GuestContext, HostDevices], HostImpl]
-
-
-def _sig(params: str, results: str = "") -> FuncSignature:
-    return FuncSignature(tuple(params.split()), tuple(results.split()))
 
 
 def _wrap_i32(value: int) -> int:
@@ -251,7 +250,7 @@ class HostFunction:
     variants: dict[FuncSignature, Builder]
     needs: str | None = None
     """What the device must have to offer it ("camera", "dht", "broker", "images", "nn";
-    see ``HostDevices.lacking``); None: every device offers it."""
+    see ``HostDevices.lacking`` and ``core.host_catalog.NEEDS``); None: every device."""
 
     @property
     def qualified(self) -> str:
@@ -259,66 +258,61 @@ class HostFunction:
         return f"{self.module}.{self.name}"
 
 
-HOST_FUNCTIONS: tuple[HostFunction, ...] = (
-    HostFunction("sys", "millis", {_sig("", "i32"): _millis, _sig("", "i64"): _millis64}),
-    HostFunction("sys", "delay", {_sig("i32"): _delay}),
-    HostFunction("sys", "print", {_sig("i32 i32"): _printer("sys.print", False, False)}),
-    HostFunction(
-        "sys",
-        "println",
-        {
-            _sig("i32 i32"): _printer("sys.println", True, False),
-            _sig("i32"): _printer("sys.println", True, True),
-        },
-    ),
-    HostFunction("sys", "printInt", {_sig("i32"): _print_int, _sig("i64"): _print_int}),
-    HostFunction("camera", "takeImageDynamicSize", {_sig("i32 i32"): _take_dynamic}, "camera"),
-    HostFunction("camera", "takeImageStaticSize", {_sig("i32 i32"): _take_static}, "camera"),
-    HostFunction("dht", "getTemperature", {_sig("", "f32"): _temperature}, "dht"),
-    HostFunction("dht", "getHumidity", {_sig("", "f32"): _humidity}, "dht"),
-    HostFunction(
-        "communication",
-        "rpcCall",
-        {
-            _sig("i32 i32 i32 i32 i32 i32", "i32"): _rpc(with_data=True, returns=True),
-            _sig("i32 i32 i32 i32 i32 i32"): _rpc(with_data=True, returns=False),
-            _sig("i32 i32 i32 i32"): _rpc(with_data=False, returns=False),
-        },
-    ),
-    HostFunction(
-        "wasmfleet",
-        "publish",
-        {_sig("i32 i32 i32 i32 i32", "i32"): messaging.publish},
-        "broker",
-    ),
-    HostFunction(
-        "wasmfleet", "message_topic", {_sig("i32 i32", "i32"): messaging.message_topic}, "broker"
-    ),
-    HostFunction(
-        "wasmfleet",
-        "image_decode",
-        {_sig("i32 i32 i32 i32 i32", "i32"): images.image_decode},
-        "images",
-    ),
-    HostFunction(
-        "wasmfleet",
-        "image_encode",
-        {_sig("i32 i32 i32 i32 i32 i32", "i32"): images.image_encode},
-        "images",
-    ),
-    HostFunction("wasmfleet", "qoa_report", {_sig("f32 f32", "i32"): qoa.qoa_report}),
-    HostFunction("wasmfleet", "thing_read", {_sig("i32 i32 i32 i32", "i32"): things.thing_read}),
-    HostFunction("wasmfleet", "thing_send", {_sig("i32 i32 i32 i32", "i32"): things.thing_send}),
-    HostFunction("wasmfleet", "param", {_sig("i32 i32 i32 i32", "i32"): things.param}),
-    *(
-        HostFunction(wasi_nn.MODULE, name, {_sig(params, "i32"): builder}, "nn")
-        for name, params, builder in (
-            ("load", "i32 i32 i32 i32 i32", wasi_nn.load),
-            ("load_by_name", "i32 i32 i32", wasi_nn.load_by_name),
-            ("init_execution_context", "i32 i32", wasi_nn.init_execution_context),
-            ("set_input", "i32 i32 i32", wasi_nn.set_input),
-            ("compute", "i32", wasi_nn.compute),
-            ("get_output", "i32 i32 i32 i32 i32", wasi_nn.get_output),
-        )
-    ),
-)
+_I32x6 = "i32 i32 i32 i32 i32 i32"
+BUILDERS: dict[tuple[str, str], Builder] = {
+    ("sys.millis", "-> i32"): _millis,
+    ("sys.millis", "-> i64"): _millis64,
+    ("sys.delay", "i32"): _delay,
+    ("sys.print", "i32 i32"): _printer("sys.print", False, False),
+    ("sys.println", "i32 i32"): _printer("sys.println", True, False),
+    ("sys.println", "i32"): _printer("sys.println", True, True),
+    ("sys.printInt", "i32"): _print_int,
+    ("sys.printInt", "i64"): _print_int,
+    ("camera.takeImageDynamicSize", "i32 i32"): _take_dynamic,
+    ("camera.takeImageStaticSize", "i32 i32"): _take_static,
+    ("dht.getTemperature", "-> f32"): _temperature,
+    ("dht.getHumidity", "-> f32"): _humidity,
+    ("communication.rpcCall", f"{_I32x6} -> i32"): _rpc(with_data=True, returns=True),
+    ("communication.rpcCall", _I32x6): _rpc(with_data=True, returns=False),
+    ("communication.rpcCall", "i32 i32 i32 i32"): _rpc(with_data=False, returns=False),
+    ("wasmfleet.publish", "i32 i32 i32 i32 i32 -> i32"): messaging.publish,
+    ("wasmfleet.message_topic", "i32 i32 -> i32"): messaging.message_topic,
+    ("wasmfleet.image_decode", "i32 i32 i32 i32 i32 -> i32"): images.image_decode,
+    ("wasmfleet.image_encode", f"{_I32x6} -> i32"): images.image_encode,
+    ("wasmfleet.qoa_report", "f32 f32 -> i32"): qoa.qoa_report,
+    ("wasmfleet.thing_read", "i32 i32 i32 i32 -> i32"): things.thing_read,
+    ("wasmfleet.thing_send", "i32 i32 i32 i32 -> i32"): things.thing_send,
+    ("wasmfleet.param", "i32 i32 i32 i32 -> i32"): things.param,
+    (f"{NN_MODULE}.load", "i32 i32 i32 i32 i32 -> i32"): wasi_nn.load,
+    (f"{NN_MODULE}.load_by_name", "i32 i32 i32 -> i32"): wasi_nn.load_by_name,
+    (f"{NN_MODULE}.init_execution_context", "i32 i32 -> i32"): wasi_nn.init_execution_context,
+    (f"{NN_MODULE}.set_input", "i32 i32 i32 -> i32"): wasi_nn.set_input,
+    (f"{NN_MODULE}.compute", "i32 -> i32"): wasi_nn.compute,
+    (f"{NN_MODULE}.get_output", "i32 i32 i32 i32 i32 -> i32"): wasi_nn.get_output,
+    ("env.abort", "i32 i32 i32 i32"): abort.abort,
+}
+"""The implementation of each (``module.name``, signature as ``params -> results``); the
+names, signatures and needs themselves come from ``core.host_catalog.HOST_CATALOG``."""
+
+
+def signature_text(signature: FuncSignature) -> str:
+    """``"i32 i32 -> i32"``, the key of ``BUILDERS`` (``"i32 i32"`` without results)."""
+    params = " ".join(signature.params)
+    if not signature.results:
+        return params
+    return f"{params} -> {' '.join(signature.results)}".strip()
+
+
+def _host_function(entry: HostEntry) -> HostFunction:
+    """The catalogue entry with its builders; a signature without one is a bug here."""
+    variants: dict[FuncSignature, Builder] = {}
+    for signature in entry.signatures:
+        builder = BUILDERS.get((entry.qualified, signature_text(signature)))
+        if builder is None:
+            raise RuntimeError(f"no implementation of {entry.qualified} {signature}")
+        variants[signature] = builder
+    return HostFunction(entry.module, entry.name, variants, entry.needs)
+
+
+HOST_FUNCTIONS: tuple[HostFunction, ...] = tuple(_host_function(e) for e in HOST_CATALOG)
+"""Every host function beside WASI with its implementations, in catalogue order."""

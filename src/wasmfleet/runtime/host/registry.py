@@ -15,36 +15,12 @@ from typing import Any
 
 import wasmtime
 
+from wasmfleet.core.host_catalog import WASI_FUNCTIONS, WASI_MODULE, find, is_wasi, suggest, unmet
 from wasmfleet.runtime.engine import ImportSpec
 from wasmfleet.runtime.host.functions import HOST_FUNCTIONS, HostDevices, HostFunction, HostImpl
 from wasmfleet.runtime.host.guest import GuestContext, HostCallError
 
-WASI_MODULE = "wasi_snapshot_preview1"
-
-# The functions of WASI preview1 (wasi_snapshot_preview1), all provided by wasmtime.
-WASI_FUNCTIONS: tuple[str, ...] = (
-    "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
-    "clock_time_get", "fd_advise", "fd_allocate", "fd_close", "fd_datasync", "fd_fdstat_get",
-    "fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get", "fd_filestat_set_size",
-    "fd_filestat_set_times", "fd_pread", "fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite",
-    "fd_read", "fd_readdir", "fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
-    "path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link",
-    "path_open", "path_readlink", "path_remove_directory", "path_rename", "path_symlink",
-    "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise", "sched_yield", "random_get",
-    "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
-)  # fmt: skip
-
-_LACKS = {
-    "camera": "this device has no camera",
-    "dht": "this device has no DHT sensor",
-    "broker": "this device has no MQTT broker (start its supervisor with --broker)",
-    "images": "this device has no Pillow (install it there: pip install pillow)",
-    "nn": "this device has no WASI-NN backend (install ONNX Runtime and LiteRT there: "
-    "pip install 'wasmfleet[nn]')",
-}
-"""Why a device does not offer the host functions with each need, in a sentence."""
 _BY_NAME: dict[tuple[str, str], HostFunction] = {(f.module, f.name): f for f in HOST_FUNCTIONS}
-_WASI = frozenset(WASI_FUNCTIONS)
 
 
 def offered_interfaces(
@@ -67,12 +43,12 @@ def missing_imports(
         if imp.kind != "func":
             missing.append(f"{imp.qualified} ({imp.kind} imports are not provided)")
         elif imp.module == WASI_MODULE:
-            if imp.name not in _WASI:
-                missing.append(f"{imp.qualified} (not a WASI preview1 function)")
+            if not is_wasi(imp.module, imp.name):
+                missing.append(f"{imp.qualified} (not a WASI preview1 function{_hint(imp)})")
         else:
             host = _BY_NAME.get((imp.module, imp.name))
             if host is None:
-                missing.append(f"{imp.qualified} {imp.signature}")
+                missing.append(f"{imp.qualified} {imp.signature}{_hint(imp, ' (')}")
             elif not _offered(host, lacking):
                 missing.append(f"{imp.qualified} {imp.signature} ({_unmet(host)})")
             elif imp.signature not in host.variants:
@@ -117,12 +93,16 @@ def _offered(host: HostFunction, lacking: frozenset[str]) -> bool:
 
 def _unmet(host: HostFunction) -> str:
     """Why ``host`` is not offered and what else goes with it, for a missing-import message."""
-    lacks = _LACKS.get(host.needs or "", f"this device has no {host.needs}")
-    same_module = [f for f in HOST_FUNCTIONS if f.module == host.module]
-    if all(f.needs == host.needs for f in same_module):
-        return f"{lacks}: it offers no {host.module}.* functions"
-    needing = ", ".join(f.qualified for f in same_module if f.needs == host.needs)
-    return f"{lacks}: it offers none of {needing}"
+    entry = find(host.module, host.name)
+    return unmet(entry) if entry is not None else f"this device has no {host.needs}"
+
+
+def _hint(imp: ImportSpec, opening: str = "; ") -> str:
+    """A "did you mean" clause for an unknown import ('' when nothing is close)."""
+    close = suggest(imp.module, imp.name, limit=2)
+    if not close:
+        return ""
+    return f"{opening}did you mean {' or '.join(close)}?" + (")" if opening == " (" else "")
 
 
 def _guarded(impl: HostImpl, qualified: str, ctx: GuestContext) -> HostImpl:

@@ -2,7 +2,8 @@
 // the supervisor's semantics (runtime/host/functions.py, qoa.py): sys.* (console panel),
 // camera.* (a picture taken before the call: an uploaded image or a webcam frame),
 // communication.rpcCall (no transport here: status 1, as on a device without one),
-// wasmfleet.qoa_report. Every other import traps with "not on this layer: module.name".
+// wasmfleet.qoa_report, env.abort (AssemblyScript's abort, runtime/host/abort.py). Every other
+// import traps with "not on this layer: module.name".
 
 /** A host function failed: the call traps with this message (GuestContext.fail). */
 export class HostCallError extends Error {
@@ -46,6 +47,14 @@ export function hostImports(imports, ctx) {
     return m.slice(ptr >>> 0, end);
   };
   const text = (b) => new TextDecoder().decode(b);
+  // An AssemblyScript string: UTF-16LE, its byte length the u32 before it (abort.py).
+  const asString = (ptr) => {
+    ptr >>>= 0;
+    if (ptr < 4) return "";
+    const len = dv().getUint32(ptr - 4, true);
+    const cut = new TextDecoder("utf-16le").decode(read(ptr, Math.min(len, 4096) & ~1));
+    return len > 4096 ? `${cut}…` : cut;
+  };
   const picture = (fn) => {
     if (!ctx.camera) throw fail(fn, "no picture on this layer: choose an image file or allow the webcam first");
     return ctx.camera;
@@ -97,6 +106,12 @@ export function hostImports(imports, ctx) {
       ctx.qoa({ latency_ms: latencyMs, confidence });
       return 0;
     },
+    "env.abort": () => (msg, file, line, col) => {
+      const where = `${asString(file) || "(unknown file)"}:${line >>> 0}:${col >>> 0}`;
+      const failure = `abort: ${asString(msg) || "(no message)"} at ${where}`;
+      ctx.hostError ??= failure;
+      throw new HostCallError(failure);
+    },
   };
   const signatures = {
     "sys.millis": ["->i32", "->i64"],
@@ -108,6 +123,7 @@ export function hostImports(imports, ctx) {
     "camera.takeImageStaticSize": ["i32 i32->"],
     "communication.rpcCall": ["i32 i32 i32 i32 i32 i32->i32", "i32 i32 i32 i32 i32 i32->", "i32 i32 i32 i32->"],
     "wasmfleet.qoa_report": ["f32 f32->i32"],
+    "env.abort": ["i32 i32 i32 i32->"],
   };
 
   for (const imp of imports) {
