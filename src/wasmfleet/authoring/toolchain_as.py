@@ -30,6 +30,8 @@ from wasmfleet.core.errors import BuildFailed
 
 LANGUAGE = "assemblyscript"
 SOURCE_SUFFIXES: tuple[str, ...] = (".ts",)
+NEXT_STEPS = ("wasmfleet build", "npm test")
+"""What ``wasmfleet new --lang assemblyscript`` tells the author to run next."""
 ASC_PACKAGE = "assemblyscript@0.28"
 """What to install (the version tools/assemblyscript/package-lock.json pins is 0.28.20)."""
 NODE_MAJOR = 20

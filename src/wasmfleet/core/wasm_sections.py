@@ -62,6 +62,56 @@ def has_start_section(data: bytes) -> bool:
         return True
 
 
+GLOBAL_SECTION = 6
+_CONST_IMMEDIATES = {0x41: -1, 0x42: -1, 0x43: 4, 0x44: 8, 0x23: -1, 0xD0: 1, 0xD2: -1}
+"""Opcodes of a global's constant initialiser -> their immediate's size (-1: one LEB128)."""
+_CONST_ARITHMETIC = frozenset((0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E))
+"""The extended-const additions (i32/i64 add, sub, mul): no immediate."""
+
+
+def mutable_globals(data: bytes) -> int | None:
+    """How many mutable globals the module defines (imported ones not counted), or None when
+    the global section holds something this reader does not know (count it as many)."""
+    try:
+        found = [s for s in sections(data) if s.id == GLOBAL_SECTION]
+        if not found:
+            return 0
+        section = found[0]
+        count, pos = read_u32(data, section.payload)
+        mutable = 0
+        for _ in range(count):
+            if pos + 2 > section.end:
+                return None
+            mutable += data[pos + 1] == 1  # (valtype, mut) then the initialiser
+            pos = _skip_const_expr(data, pos + 2, section.end)
+            if pos < 0:
+                return None
+        return mutable
+    except ValueError:
+        return None
+
+
+def _skip_const_expr(data: bytes, pos: int, end: int) -> int:
+    """Where a constant expression starting at ``pos`` ends (after its 0x0B), or -1."""
+    while pos < end:
+        op = data[pos]
+        pos += 1
+        if op == 0x0B:
+            return pos
+        if op in _CONST_ARITHMETIC:
+            continue
+        size = _CONST_IMMEDIATES.get(op)
+        if size is None:
+            return -1
+        if size >= 0:
+            pos += size
+        else:
+            while pos < end and data[pos] & 0x80:  # a LEB128 (signed or not: same length)
+                pos += 1
+            pos += 1
+    return -1
+
+
 def read_u32(data: bytes, pos: int) -> tuple[int, int]:
     """An unsigned LEB128 u32 at ``pos``: (value, position after it)."""
     value = 0

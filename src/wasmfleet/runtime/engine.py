@@ -28,7 +28,7 @@ import wasmtime
 from wasmfleet.core.errors import InvalidWasm, PayloadTooLarge
 from wasmfleet.core.wasm_interface import FuncSignature as FuncSignature
 from wasmfleet.core.wasm_interface import WasmImport
-from wasmfleet.core.wasm_sections import has_start_section
+from wasmfleet.core.wasm_sections import has_start_section, mutable_globals
 from wasmfleet.runtime.limits import RuntimeLimits
 
 log = logging.getLogger("wasmfleet.runtime")
@@ -74,6 +74,8 @@ class CompiledModule:
     """The binary has a start section (unknown counts as yes)."""
     memory_pages: int = 0
     """Initial size of the exported memory in 64 KiB pages (0: none exported)."""
+    mutable_globals: int | None = None
+    """Mutable globals the module defines (None: unknown)."""
 
     @property
     def instantiates_without_guest_code(self) -> bool:
@@ -83,8 +85,21 @@ class CompiledModule:
 
     @property
     def nonblocking_imports(self) -> bool:
-        """True when no import can block (sleep, disk, camera, network): inline-safe."""
+        """True when no import can block (sleep, disk, camera, network)."""
         return all(imp.qualified in NONBLOCKING_IMPORTS for imp in self.imports)
+
+    @property
+    def inline_safe(self) -> bool:
+        """True when a call may run inline and be rolled back (``WasmInstance.try_inline``):
+        no import can block, and the module keeps its state in linear memory, which a
+        rollback restores — at most one mutable global, the stack pointer of C and Rust.
+        AssemblyScript keeps module variables and its allocator's state in globals, which
+        cannot be read from outside; a rolled-back call would leave them changed."""
+        return (
+            self.nonblocking_imports
+            and self.mutable_globals is not None
+            and self.mutable_globals <= 1
+        )
 
 
 @dataclass(slots=True)
@@ -211,7 +226,12 @@ class WasmEngine:
                 return replace(cached, source="memory-cache")
             module, source = self._load_or_compile(wasm, sha, name)
             compiled = describe_compiled(
-                module, sha, len(wasm), source, has_start=has_start_section(wasm)
+                module,
+                sha,
+                len(wasm),
+                source,
+                has_start=has_start_section(wasm),
+                mutable_globals=mutable_globals(wasm),
             )
             self._memory[sha] = compiled
             return compiled
@@ -272,7 +292,13 @@ class WasmEngine:
 
 
 def describe_compiled(
-    module: wasmtime.Module, sha: str, size: int, source: str, *, has_start: bool = True
+    module: wasmtime.Module,
+    sha: str,
+    size: int,
+    source: str,
+    *,
+    has_start: bool = True,
+    mutable_globals: int | None = None,
 ) -> CompiledModule:
     imports: list[ImportSpec] = []
     for imp in module.imports:
@@ -301,6 +327,7 @@ def describe_compiled(
         source=source,
         has_start=has_start,
         memory_pages=pages,
+        mutable_globals=mutable_globals,
     )
 
 

@@ -106,7 +106,7 @@ class WasmInstance:
             self._memory_ref = ctypes.byref(memory._memory)
         self._callers: dict[str, Callable[..., Any]] = {}
         self.inline_capable = (
-            compiled.nonblocking_imports
+            compiled.inline_safe
             and self._memory is not None
             and self.memory_bytes() <= INLINE_MEMORY_LIMIT
         )
@@ -231,9 +231,10 @@ class WasmInstance:
         VM). Returns NOT_DONE, having changed nothing, when the instance is busy, its memory
         is too large to snapshot, or the call overran the bound: then linear memory is
         rolled back to its snapshot, the function is never inlined again, and the caller
-        runs it normally. (Wasm globals other than memory cannot be read or restored; the
-        only one C and Rust modules keep is the stack pointer, so a rollback can leave at
-        most one frame of stack unused — once per function, since it is then demoted.)
+        runs it normally. (Wasm globals cannot be read or restored from outside, so only
+        modules with at most one mutable global are inlined (``CompiledModule.inline_safe``):
+        the stack pointer of C and Rust, which a rollback can leave at most one frame of stack
+        lower — once per function, since it is then demoted.)
 
         ``via`` runs instead of ``name(*args)`` when a call takes more than one export call
         (the bytes ABI: ``alloc``, a copy, then the function): it gets a ``raw(export,
