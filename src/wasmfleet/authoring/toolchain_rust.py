@@ -2,10 +2,11 @@
 
 A Rust module is one crate (``src/lib.rs``, a ``cdylib``) whose only dependency is the
 guest crate ``wasmfleet`` shipped in this package (``guest/rust/wasmfleet``). ``build``
-compiles both with ``rustc`` directly, no Cargo and no network: first the crate into an
-rlib cached under ``build/rust/`` (keyed by the compiler and the crate's sources), then the
-module against it (``--extern wasmfleet=...``), size-optimised and stripped. The module
-exports ``_initialize`` and ``memory`` (the crate provides ``_initialize``), like a C reactor.
+compiles both with ``rustc`` directly, no Cargo and no network: first the crate into an rlib,
+cached in the folder's ``target/wasmfleet-guest/`` (Cargo's folder for intermediates) and
+keyed by the compiler and the crate's sources, then the module against it (``--extern
+wasmfleet=...``), size-optimised and stripped. The module exports ``_initialize`` (the crate
+provides it) and ``memory``, like a C reactor.
 
 The compiler is the first ``rustc`` whose sysroot has the ``wasm32-wasi`` standard library
 (``lib/rustlib/wasm32-wasi``; ``wasm32-wasip1`` for Rust 1.78 and later): Debian's
@@ -133,9 +134,7 @@ def _edition(folder: Path) -> str:
 def _run(command: list[str], what: str, log: Callable[[str], None]) -> None:
     log(" ".join(command))
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=TIMEOUT, check=False
-        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise BuildFailed(f"rustc took over {TIMEOUT:.0f} s to compile {what}.") from None
     except OSError as err:
@@ -210,7 +209,7 @@ def build(folder: Path, name: str, out: Path, *, log: Callable[[str], None]) -> 
         )
     edition = _edition(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rlib = guest_rlib(rustc, out.parent / "rust", log)
+    rlib = guest_rlib(rustc, folder / "target" / "wasmfleet-guest", log)
     command = [
         rustc.path, "--edition", edition, "--crate-type", "cdylib",
         "--crate-name", crate_name(name), "--target", rustc.target, *COMPILE_FLAGS,
