@@ -466,6 +466,93 @@ def test_scaffold_tests_pass(tmp_path: Path) -> None:
     assert "3 passed" in done.stdout
 
 
+# The shape of the original wasmiot Rust modules: a bare cdylib, no wasmfleet crate, its own
+# alloc, state in a static, files through std::fs. It exports no _initialize: wasm-ld then
+# runs the constructors around every export (so WASI finds the preopened directory).
+BARE = r"""
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static COUNT: AtomicI32 = AtomicI32::new(0);
+
+#[no_mangle]
+pub extern "C" fn alloc(len: usize) -> *mut u8 {
+    let mut buffer = Vec::with_capacity(len);
+    let ptr = buffer.as_mut_ptr();
+    std::mem::forget(buffer);
+    ptr
+}
+
+#[no_mangle]
+pub extern "C" fn count() -> i32 {
+    COUNT.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+#[no_mangle]
+pub extern "C" fn shout() -> i32 {
+    let text = match std::fs::read_to_string("input.txt") {
+        Ok(text) => text,
+        Err(_) => return -1,
+    };
+    match std::fs::write("output.txt", text.to_uppercase()) {
+        Ok(()) => text.len() as i32,
+        Err(_) => -2,
+    }
+}
+"""
+
+
+def test_a_bare_wasmiot_style_cdylib_deploys_keeps_state_and_uses_files(
+    start_supervisor: Any, tmp_path: Path
+) -> None:
+    rustc = toolchain_rust.find_rustc()
+    assert rustc is not None
+    (tmp_path / "bare.rs").write_text(BARE)
+    wasm = tmp_path / "served" / "bare" / "bare.wasm"
+    wasm.parent.mkdir(parents=True)
+    subprocess.run(
+        [rustc.path, "--edition", "2021", "--target", rustc.target, "--crate-type", "cdylib",
+         "-O", "-C", "strip=debuginfo", "-o", str(wasm), str(tmp_path / "bare.rs")],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    assert "_initialize" not in exports(wasm)
+    shout = {
+        "post": {
+            "summary": "output.txt = input.txt in upper case.",
+            "parameters": [],
+            "requestBody": {
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"input.txt": {"type": "string", "format": "binary"}},
+                        },
+                        "encoding": {"input.txt": {"contentType": "text/plain"}},
+                    }
+                }
+            },
+            "responses": {"200": {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+            "x-mounts": [
+                {"name": "input.txt", "stage": "execution", "media_type": "text/plain"},
+                {"name": "output.txt", "stage": "output", "media_type": "text/plain"},
+            ],
+        }
+    }
+    description = describe("bare", {"count": operation("Calls so far.", [], "integer")})
+    description["paths"]["/{deployment}/modules/{module}/shout"] = shout
+    (wasm.parent / "description.json").write_text(json.dumps(description))
+    with FileServer(tmp_path / "served") as files:
+        sup: SupervisorProcess = start_supervisor()
+        answer = sup.deploy(deploy_body(files, "old", "bare"))
+        assert answer.status_code == 200, answer.text
+        assert [result(sup.get("/old/modules/bare/count")) for _ in range(3)] == ["1", "2", "3"]
+        done = sup.post(
+            "/old/modules/bare/shout", files={"input.txt": ("input.txt", b"hi there", "text/plain")}
+        )
+        assert done.status_code == 200, done.text
+        output = sup.get("/old/modules/bare/shout/output.txt")
+        assert output.status_code == 200 and output.content == b"HI THERE"
+
+
 # -- building ------------------------------------------------------------------------------
 
 

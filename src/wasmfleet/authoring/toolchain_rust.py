@@ -114,7 +114,8 @@ def missing_tools() -> list[str]:
     ]
 
 
-def _edition(folder: Path) -> str:
+def edition_of(folder: Path) -> str:
+    """The Rust edition of the module in ``folder`` (its Cargo.toml; default 2021)."""
     cargo = folder / "Cargo.toml"
     if not cargo.is_file():
         return "2021"
@@ -207,7 +208,7 @@ def build(folder: Path, name: str, out: Path, *, log: Callable[[str], None]) -> 
             f"{folder} has no src/lib.rs: a Rust module is a library crate "
             "(`wasmfleet new NAME --lang rust` makes one)."
         )
-    edition = _edition(folder)
+    edition = edition_of(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
     rlib = guest_rlib(rustc, folder / "target" / "wasmfleet-guest", log)
     command = [
