@@ -26,7 +26,7 @@ from tests.mqtt import MosquittoProcess
 from tests.streams_support import DEAD, broker, listen, publish, wait_subscribed
 from tests.support import FileServer, SupervisorProcess
 from wasmfleet.authoring import toolchain_rust
-from wasmfleet.core.errors import BuildFailed
+from wasmfleet.core.errors import BuildFailed, WasmTrap
 from wasmfleet.runtime.bytes_abi import call_with_bytes
 from wasmfleet.runtime.engine import FuncSignature, WasmEngine
 from wasmfleet.runtime.host.camera import SimulatedCamera, bundled_sample
@@ -65,7 +65,14 @@ wasmfleet::export_alloc!();
 pub extern "C" fn everything(choice: i32) -> i32 {
     match choice {
         0 => sys::millis(),
-        1 => { sys::delay(1); sys::print("a"); sys::println("b"); sys::print_int(3); 0 }
+        1 => {
+            sys::delay(1);
+            sys::print("a");
+            sys::println("b");
+            sys::print_int(3);
+            wasmfleet::log!("{}", 4);
+            0
+        }
         2 => camera::take_image().len() as i32 + camera::take_image_into(&mut [0u8; 8]) as i32,
         3 => (dht::temperature() + dht::humidity()) as i32,
         4 => communication::rpc_call("m", "f", &mut [0u8; 4]).map_or(1, |_| 0),
@@ -123,6 +130,12 @@ pub extern "C" fn param_code() -> i32 {
 #[no_mangle]
 pub extern "C" fn qoa(confidence: f32) -> i32 {
     qoa::report(12.5, confidence).map_or_else(|c| c, |_| 0)
+}
+
+#[no_mangle]
+pub extern "C" fn divide(a: i32, b: i32) -> i32 {
+    if b == 0 { panic!("divide({}, 0)", a) }
+    a / b
 }
 
 wasmfleet::bytes_fn!(thumbnail);
@@ -236,6 +249,9 @@ def test_bindings_on_the_runtime(instance: WasmInstance) -> None:
     assert instance.call("param_code", ()) == -1  # no app install: unbound
     assert instance.call("qoa", (0.5,)) == 0
     assert instance.call("qoa", (1.5,)) == -1  # confidence over 1
+    with pytest.raises(WasmTrap, match="unreachable"):  # a panic aborts the call...
+        instance.call("divide", (7, 0))
+    assert instance.call("divide", (7, 2)) == 3  # ...and the instance goes on
 
 
 def test_images_and_the_bytes_abi(instance: WasmInstance) -> None:
