@@ -24,6 +24,7 @@ from wasmfleet.core.errors import (
     WasmfleetError,
 )
 from wasmfleet.core.models import DeploymentSpec, ModuleSpec
+from wasmfleet.runtime.bytes_abi import takes_bytes
 from wasmfleet.runtime.engine import CompiledModule, WasmEngine
 from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import missing_imports
@@ -350,6 +351,8 @@ class DeploymentManager:
                 output_mount=outputs[0].name if outputs else None,
                 epoch=spec.epoch,
                 lease=dep.lease if (fn.module, fn.name) in spec.stateful else None,
+                takes_body=fn.bytes_input is not None
+                and takes_bytes(runtime.compiled.functions, fn.name),
             )
         return dep
 
