@@ -125,7 +125,9 @@ def first_step_body(deployment: DeploymentRecord) -> str | None:
     non-form ``requestBody``: a bytes-ABI function), else None."""
     index = first_function_step(deployment)
     for step in (deployment.plan or {}).get("steps", []):
-        if not isinstance(step, dict) or str(step.get("step")) != str(index) or "device" not in step:
+        if not isinstance(step, dict) or "device" not in step:
+            continue
+        if str(step.get("step")) != str(index):
             continue
         document = as_object((deployment.documents or {}).get(step["device"]))
         per_module = as_object(as_object(document.get("endpoints")).get(str(step.get("module"))))
