@@ -124,10 +124,15 @@ def test_camera_converts_another_picture_format(tmp_path: Path) -> None:
 def test_sensors_read_the_given_values_and_prints_go_to_stderr(tmp_path: Path) -> None:
     done = run(
         wasm("sensors"), "temperature", "--temperature", "30.25", "--humidity", "12.5",
-        "--then", "humidity", "--then", "hello", cwd=tmp_path,
+        "--then", "humidity", "--then", "hello", "--then", "shout", cwd=tmp_path,
     )  # fmt: skip
-    assert (done.returncode, out(done)) == (0, ["30.25", "12.5", "5"]), err(done)
-    assert "[sys.println] from wasm" in err(done)
+    assert done.returncode == 0, err(done)
+    temperature, humidity, slept_ms, shouted = out(done)
+    assert (temperature, humidity, shouted) == ("30.25", "12.5", "0")
+    assert slept_ms.isdigit()  # hello returns the milliseconds sys.delay(5) took
+    lines = err(done).splitlines()
+    printed = ["[sys.print] hello ", "[sys.println] from wasm", "[sys.printInt] 42"]
+    assert lines == [*printed, "[stdout] shout"]
 
 
 def test_bytes_function_takes_data_and_prints_its_output(tmp_path: Path) -> None:

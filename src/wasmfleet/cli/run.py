@@ -33,7 +33,10 @@ def run(
     file: Annotated[
         list[str] | None,
         typer.Option(
-            "--file", "-f", help="MOUNT=PATH: a file for an execution (or deployment) mount."
+            "--file",
+            "-f",
+            metavar="MOUNT=PATH",
+            help="A file for an execution (or deployment) mount.",
         ),
     ] = None,
     data: Annotated[
@@ -75,8 +78,9 @@ def run(
     then: Annotated[
         list[str] | None,
         typer.Option(
-            help="'FUNCTION ARGS...': another call on the same instance, after the first "
-            "(repeatable; module state is kept between calls, as on a device)."
+            metavar="'FUNCTION ARGS'",
+            help="Another call on the same instance, after the first "
+            "(repeatable; module state is kept between calls, as on a device).",
         ),
     ] = None,
     timeout: Annotated[
@@ -225,4 +229,5 @@ def _fail(err: WasmfleetError, code: int, as_json: bool, function: str) -> NoRet
         line = {"function": function, "success": False, "error": err.message, "code": err.code}
         typer.echo(json.dumps(line, ensure_ascii=False))
     typer.secho(f"error: {err.message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
+    err.__traceback__ = None  # its frames hold the instance: it must be freed before exit
+    raise typer.Exit(code) from None
