@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, Kind]] = {
     "app": ("wasmfleet.cli.apps", "app", "group"),
     "exec": ("wasmfleet.cli.deployments", "exec_command", "command"),
     "dev": ("wasmfleet.cli.dev", "dev", "command"),
+    "run": ("wasmfleet.cli.run", "run", "command"),
     "logs": ("wasmfleet.cli.logs", "logs", "command"),
     "status": ("wasmfleet.cli.status", "status", "command"),
     "broker": ("wasmfleet.cli.broker", "broker", "command"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 from wasmfleet.core.errors import InvalidArgument
 from wasmfleet.core.models import FunctionSpec, WasmType
@@ -75,6 +76,15 @@ def cast_argument(name: str, value: ArgValue, wasm_type: WasmType) -> Scalar:
             f"Argument {name!r} must be {_KIND[wasm_type]} ({wasm_type}), got {value!r}."
         )
     return real
+
+
+def format_value(value: Any, results: Sequence[WasmType]) -> Any:
+    """A function's Wasm results as the entry shows them: None, one scalar's text, or a list."""
+    if value is None or not results:
+        return None
+    if len(results) == 1:
+        return format_scalar(value, results[0])
+    return [format_scalar(v, t) for v, t in zip(value, results, strict=False)]
 
 
 def format_scalar(value: Scalar, wasm_type: WasmType) -> str:

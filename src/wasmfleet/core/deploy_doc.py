@@ -37,11 +37,13 @@ from wasmfleet.core.names import check_file_name, check_identifier
 from wasmfleet.core.openapi import (
     as_object,
     description_operations,
+    operation_bytes,
     operation_mounts,
     operation_params,
     operation_response,
     parse_mount_list,
     pick_operation,
+    raw_body_media,
 )
 from wasmfleet.core.step_things import parse_step_params, parse_step_things
 
@@ -191,8 +193,15 @@ def _complete(spec: DeploymentSpec, module: str, description: dict[str, Any]) ->
             media, schema = (fn.response_media_type, fn.response_schema)
             if not media:
                 media, schema = operation_response(op)
+            bytes_in, bytes_out = operation_bytes(op, where)
             functions[i] = replace(
-                fn, params=params, mounts=mounts, response_media_type=media, response_schema=schema
+                fn,
+                params=params,
+                mounts=mounts,
+                response_media_type=media,
+                response_schema=schema,
+                bytes_input=fn.bytes_input or bytes_in,
+                bytes_output=fn.bytes_output or bytes_out,
             )
     return replace(spec, functions=tuple(functions))
 
@@ -308,6 +317,7 @@ def _function_from_operation(
     mounts = operation_mounts(op, where) or ()
     for mount in mounts:
         check_file_name(mount.name, what=f"mount name in {where}")
+    bytes_in, bytes_out = operation_bytes(op, where)
     return FunctionSpec(
         module=module,
         name=name,
@@ -316,6 +326,8 @@ def _function_from_operation(
         response_media_type=media,
         response_schema=schema,
         mounts=mounts,
+        bytes_input=bytes_in,
+        bytes_output=bytes_out,
     )
 
 
@@ -337,6 +349,7 @@ def _orchestrator_functions(
                 raise InvalidDocument(f"{where} must be an endpoint object.")
             request = as_object(ep.get("request"))
             params = operation_params({"parameters": request.get("parameters") or []}, where)
+            body_media = str(as_object(request.get("request_body")).get("media_type") or "")
             response = as_object(ep.get("response"))
             schema = as_object(response.get("schema"))
             instr = (per_module.get(mod_name) or {}).get(fn_name) or {}
@@ -352,6 +365,7 @@ def _orchestrator_functions(
                 response_media_type=str(response.get("media_type", "application/json")),
                 response_schema=schema,
                 mounts=_orchestrator_mounts(mounts_doc, mod_name, fn_name),
+                bytes_input=raw_body_media(body_media),
             )
             iwhere = f"instructions.modules.{mod_name}.{fn_name}"
             functions.append(_with_routes(spec, instr, iwhere, dep_id))

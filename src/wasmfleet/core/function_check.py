@@ -115,6 +115,8 @@ def from_spec(fn: FunctionSpec) -> DescribedFunction:
         media_type=fn.response_media_type,
         schema=fn.response_schema,
         mounts=fn.mounts,
+        bytes_input=fn.bytes_input,
+        bytes_output=fn.bytes_output,
     )
 
 

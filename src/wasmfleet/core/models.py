@@ -134,6 +134,12 @@ class FunctionSpec:
     """An app install's sensors and controllers, by binding name (``instructions...things``)."""
     app_params: Mapping[str, Scalar] = field(default_factory=dict, hash=False)
     """An app install's parameter values (``instructions...params``)."""
+    bytes_input: str | None = None
+    """Media type of the raw request body a bytes-ABI function takes as its payload (the
+    description's non-multipart ``requestBody``, or ``x-bytes.input``); None: arguments."""
+    bytes_output: str | None = None
+    """Media type of a bytes-ABI function's output buffer (``x-bytes.output``); None: it
+    returns a scalar or nothing."""
 
     def mounts_at(self, stage: MountStage) -> tuple[Mount, ...]:
         """The mounts of one stage, in declaration order."""

@@ -2,7 +2,9 @@
 
 Only the small part of OpenAPI that wasmiot descriptions use is interpreted: one
 operation per function path, query parameters, the "200" response's media type and
-schema, multipart request bodies (execution mounts) and the ``x-mounts`` extension.
+schema, multipart request bodies (execution mounts), the ``x-mounts`` extension, and a
+bytes-ABI function's raw body: a non-multipart ``requestBody`` and ``x-bytes``
+(``{"input": MEDIA, "output": MEDIA | null}``, see ``operation_bytes``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from wasmfleet.core.models import Mount, MountStage, Param
 HTTP_METHODS = ("get", "post", "put", "delete", "patch", "head", "options", "trace")
 _STAGES: tuple[MountStage, ...] = ("deployment", "execution", "output")
 _MULTIPART = "multipart/form-data"
+_FORMS = (_MULTIPART, "application/x-www-form-urlencoded")
+_SCALAR_SCHEMAS = ("integer", "number", "boolean")
 
 
 def as_object(value: Any) -> dict[str, Any]:
@@ -142,3 +146,40 @@ def description_operations(doc: Any) -> dict[str, tuple[str, dict[str, Any]]]:
         except InvalidDocument:
             continue
     return found
+
+
+def operation_bytes(op: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """(input, output) media types of a bytes-ABI operation, or (None, None).
+
+    ``x-bytes`` says both; without it, a ``requestBody`` whose one media type is not a form
+    is the input, and the 200 response's media type the output unless its schema is a
+    scalar (integer, number, boolean): then the function returns a scalar.
+    """
+    declared = op.get("x-bytes")
+    if declared is not None:
+        if not isinstance(declared, dict) or not isinstance(declared.get("input"), str):
+            raise InvalidDocument(
+                f'{where}.x-bytes must be an object like {{"input": "application/json", '
+                f'"output": "application/json"}} (output may be null), got {declared!r}.'
+            )
+        output = declared.get("output")
+        if output is not None and not isinstance(output, str):
+            raise InvalidDocument(f"{where}.x-bytes.output must be a media type or null.")
+        return declared["input"].strip() or "application/octet-stream", output or None
+    content = as_object(as_object(op.get("requestBody")).get("content"))
+    body = raw_body_media(next(iter(content))) if len(content) == 1 else None
+    if body is None:
+        return None, None
+    response, schema = operation_response(op)
+    if not response or schema.get("type") in _SCALAR_SCHEMAS:
+        return body, None
+    return body, response
+
+
+def raw_body_media(media_type: str | None) -> str | None:
+    """``media_type`` when a request body of that type is a raw payload (not a form), else
+    None."""
+    media = str(media_type or "").strip()
+    if not media or media.split(";")[0].strip().lower() in _FORMS:
+        return None
+    return media

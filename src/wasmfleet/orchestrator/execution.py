@@ -57,6 +57,7 @@ from wasmfleet.core.tracing import TraceContext
 from wasmfleet.orchestrator.events import Notify, quiet
 from wasmfleet.orchestrator.execution_run import (
     FileParts,
+    RawBody,
     Run,
     StepError,
     call_answer,
@@ -163,6 +164,7 @@ class ExecutionService:
         args: list[tuple[str, str]],
         files: FileParts,
         trace: TraceContext | None = None,
+        body: RawBody | None = None,
     ) -> list[dict[str, Any]]:
         """Run the pipeline once from every copy of its first step, in parallel; one answer
         per copy: ``{"device", "success", "result", "error", "execution"}``."""
@@ -174,7 +176,10 @@ class ExecutionService:
                 "matches it; it is placed when one does."
             )
         outcomes = await asyncio.gather(
-            *(self.execute(deployment, args, files, first=d, trace=trace) for d in devices),
+            *(
+                self.execute(deployment, args, files, first=d, trace=trace, body=body)
+                for d in devices
+            ),
             return_exceptions=True,
         )
         answers: list[dict[str, Any]] = []
@@ -226,14 +231,18 @@ class ExecutionService:
         *,
         first: str | None = None,
         trace: TraceContext | None = None,
+        body: RawBody | None = None,
     ) -> ExecutionRecord:
         """Run the pipeline once (from the copy of the first step on device ``first``, else
         the one ``core.replicas`` picks); raises ExecutionFailed (recorded) when a step fails.
 
-        ``trace`` is the caller's span (its ``traceparent``); without one a trace starts here."""
+        ``trace`` is the caller's span (its ``traceparent``); without one a trace starts here.
+        ``body`` goes to the first step as it came (a bytes-ABI function's payload)."""
         self._check_runnable(deployment)
         span = tracing.child(trace)
         request: dict[str, Any] = {"args": dict(args), "files": sorted(files)}
+        if body is not None:
+            request["body"] = {"media_type": body[1], "bytes": len(body[0])}
         request["span_id"] = span.span_id
         if trace is not None:
             request["parent_span_id"] = trace.span_id
@@ -249,7 +258,7 @@ class ExecutionService:
             self._turns[deployment.id] = turn + 1
         else:
             turn = 0
-        run = Run(deployment, args, files, execution, first=first, turn=turn, span=span)
+        run = Run(deployment, args, files, execution, first=first, turn=turn, span=span, body=body)
         error: str | None = None
         token = tracing.CURRENT.set(span)  # the orchestrator's log lines carry the trace
         try:

@@ -9,12 +9,15 @@ from typing import Any
 
 from wasmfleet.core.errors import WasmfleetError
 from wasmfleet.core.hops import UNCONFIRMED, StepOutcome
+from wasmfleet.core.openapi import as_object, raw_body_media
 from wasmfleet.core.protocol import Answer, result_url_in
 from wasmfleet.core.tracing import TraceContext, is_trace_id
 from wasmfleet.orchestrator.answers import Answered, answer_of
 from wasmfleet.orchestrator.store import DeploymentRecord, ExecutionRecord
 
 FileParts = dict[str, tuple[str, bytes, str]]
+RawBody = tuple[bytes, str]
+"""A request body passed to the first step as it came: (bytes, media type)."""
 
 WAIT_S = 0.05
 MAX_CALL_ATTEMPTS = 40
@@ -37,6 +40,8 @@ class Run:
     """This call's turn in the round robin over the first step's copies."""
     span: TraceContext | None = None
     """The orchestrator's span of this execution: the parent of the steps it calls."""
+    body: RawBody | None = None
+    """The caller's raw body, for a first step that takes one (a bytes-ABI function)."""
 
 
 class StepError(WasmfleetError):
@@ -113,3 +118,20 @@ def first_function_step(deployment: DeploymentRecord) -> int:
     """The manifest index of a deployment's first function (non-bridge) step."""
     steps = deployment.manifest.get("steps") or []
     return next((i for i, s in enumerate(steps) if "bridge" not in s), 0)
+
+
+def first_step_body(deployment: DeploymentRecord) -> str | None:
+    """The media type of the raw body the first function step takes (its description's
+    non-form ``requestBody``: a bytes-ABI function), else None."""
+    index = first_function_step(deployment)
+    for step in (deployment.plan or {}).get("steps", []):
+        if not isinstance(step, dict) or "device" not in step:
+            continue
+        if str(step.get("step")) != str(index):
+            continue
+        document = as_object((deployment.documents or {}).get(step["device"]))
+        per_module = as_object(as_object(document.get("endpoints")).get(str(step.get("module"))))
+        endpoint = as_object(per_module.get(str(step.get("function"))))
+        body = as_object(as_object(endpoint.get("request")).get("request_body"))
+        return raw_body_media(body.get("media_type"))
+    return None

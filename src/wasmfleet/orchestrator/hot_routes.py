@@ -30,7 +30,8 @@ from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator import schemas
 from wasmfleet.orchestrator.auth import Identity
 from wasmfleet.orchestrator.execution import DeploymentLookup
-from wasmfleet.orchestrator.http_input import read_arguments
+from wasmfleet.orchestrator.execution_run import first_step_body
+from wasmfleet.orchestrator.http_input import read_execute_input
 from wasmfleet.orchestrator.service import Orchestrator
 from wasmfleet.orchestrator.traces import caller_trace
 from wasmfleet.orchestrator.views import execution_view
@@ -125,8 +126,8 @@ class HotRoutes:
         orch = self.orch
         key = request.scope["path_params"]["key"]
         record = await self.deployments.get(key)
-        args, files = await read_arguments(request, self.limit)
+        args, files, body = await read_execute_input(request, self.limit, first_step_body(record))
         trace = caller_trace(request)
-        execution = await orch.executions.execute(record, args, files, trace=trace)
+        execution = await orch.executions.execute(record, args, files, trace=trace, body=body)
         answer = EXECUTION_ANSWER.validate_python(execution_view(execution), from_attributes=True)
         return 200, EXECUTION_ANSWER.dump_json(answer)

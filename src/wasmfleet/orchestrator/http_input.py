@@ -96,6 +96,20 @@ async def read_arguments(
     return args, files
 
 
+async def read_execute_input(
+    request: Request, limit: BodyLimit, body_media: str | None
+) -> tuple[list[tuple[str, str]], dict[str, tuple[str, bytes, str]], tuple[bytes, str] | None]:
+    """``read_arguments``, except that a first step taking a raw body (``body_media``, see
+    ``execution_run.first_step_body``) gets any non-form body as it came: (bytes, media)."""
+    if body_media is None or is_form(request):
+        args, files = await read_arguments(request, limit)
+        return args, files, None
+    body = await read_body(request, limit)
+    args = [(k, v) for k, v in request.query_params.multi_items()]
+    media = request.headers.get("content-type") or body_media
+    return args, {}, (body, media) if body else None
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

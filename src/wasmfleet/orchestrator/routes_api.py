@@ -17,10 +17,11 @@ from wasmfleet.core.errors import InvalidDocument, NotFound
 from wasmfleet.core.lifecycle import DeploymentStatus
 from wasmfleet.core.protocol import ErrorCode
 from wasmfleet.orchestrator import schemas
+from wasmfleet.orchestrator.execution_run import first_step_body
 from wasmfleet.orchestrator.hot_routes import HEARTBEAT_LIMIT, answer_heartbeat
 from wasmfleet.orchestrator.http_input import (
     is_form,
-    read_arguments,
+    read_execute_input,
     read_form,
     read_manifest,
     read_module_upload,
@@ -310,17 +311,19 @@ def api_router(orch: Orchestrator) -> APIRouter:
         """Run the deployment once; per-step device, result and duration. With
         ``?all=true``, once from every copy of its first step: ``{"copies": [...]}``."""
         record = await asyncio.to_thread(orch.deployments.get, key)
-        args, files = await read_arguments(request, limit)
+        args, files, body = await read_execute_input(request, limit, first_step_body(record))
         trace = caller_trace(request)
         if all:
-            answers = await orch.executions.execute_all(record, args, files, trace)
+            answers = await orch.executions.execute_all(record, args, files, trace, body)
             return {
                 "copies": [
                     {**a, "execution": execution_view(a["execution"]) if a["execution"] else None}
                     for a in answers
                 ]
             }
-        return execution_view(await orch.executions.execute(record, args, files, trace=trace))
+        return execution_view(
+            await orch.executions.execute(record, args, files, trace=trace, body=body)
+        )
 
     @router.get("/executions", response_model=list[schemas.Execution], tags=["executions"])
     def list_executions(

@@ -129,12 +129,21 @@ class StepCalls:
             document = run.deployment.documents[step["device"]]
             endpoint = document["endpoints"][step["module"]][step["function"]]
             url = endpoint["url"].rstrip("/") + endpoint["path"]
-            method = "POST" if files else str(endpoint.get("method", "GET")).upper()
+            body = run.body if index == 0 and not files else None
+            method = "POST" if files or body else str(endpoint.get("method", "GET")).upper()
+            response: Answered
             try:
-                if self.http is not None and not files:
-                    response: Answered = await self.http.request(
-                        method, url, params, _call_headers(run)
+                if body is not None:  # the caller's raw body, as it came (a bytes payload)
+                    response = await self.client.request(
+                        method,
+                        url,
+                        params=list(params),
+                        content=body[0],
+                        headers={**_call_headers(run), "content-type": body[1]},
+                        timeout=None,
                     )
+                elif self.http is not None and not files:
+                    response = await self.http.request(method, url, params, _call_headers(run))
                 else:
                     query: list[tuple[str, str | int | float | bool | None]] = list(params)
                     response = await self.client.request(

@@ -87,11 +87,20 @@ class CallEndpoint:
             list(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else []
         )
         files: dict[str, bytes] = {}
+        raw: bytes | None = None
         if method == "POST":
-            await self._read_body(Request(scope, receive), args, files)
+            request = Request(scope, receive)
+            if self.calls.resolve(deployment, module, function).takes_body and not _is_form(
+                request
+            ):
+                raw = await read_body(request, self.body_limit)  # the payload, as it came
+            else:
+                await self._read_body(request, args, files)
         base, epoch, trace = _call_headers(scope, self.fallback_base_url)
         outcome = await self.calls.call(
-            CallRequest(deployment, module, function, method, args, files, epoch, trace=trace),
+            CallRequest(
+                deployment, module, function, method, args, files, epoch, trace=trace, body=raw
+            ),
             base,
         )
         answer = call_answer(outcome.entry, base, outcome.error is None)
@@ -131,6 +140,12 @@ class CallEndpoint:
                 f"Cannot read {kind}: send arguments as a query string, JSON or form fields, "
                 "and files as multipart/form-data parts named after the function's mounts."
             )
+
+
+def _is_form(request: Request) -> bool:
+    """True for a multipart or urlencoded form body (arguments and files, never a payload)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in _FORM_TYPES
 
 
 async def _read_form(

@@ -31,6 +31,7 @@ from wasmfleet.core.protocol import (
 )
 from wasmfleet.core.tracing import TraceContext
 from wasmfleet.runtime.bytes_abi import run_bytes
+from wasmfleet.runtime.call_io import is_textual
 from wasmfleet.runtime.instance import NOT_DONE
 from wasmfleet.service import tracing
 from wasmfleet.supervisor.call_job import CallJob, MessageInput, check_files, format_result
@@ -69,6 +70,8 @@ class CallRequest:
     """The MQTT message this call handles, for triggered calls."""
     trace: TraceContext | None = None
     """The caller's span (its ``traceparent``); None: this call starts a trace."""
+    body: bytes | None = None
+    """The raw request body: the payload of a function that takes one (``takes_body``)."""
 
 
 @dataclass(slots=True)
@@ -169,9 +172,10 @@ class CallService:
             req.args = kept
         files = check_files(bound, req.files)
         message = req.message
+        body = (req.body or b"") if bound.takes_body and message is None else None
         args = (
             []
-            if message is not None and message.bytes_abi
+            if body is not None or (message is not None and message.bytes_abi)
             else bind_arguments(bound.spec, bound.signature.params, req.args)  # type: ignore[arg-type]
         )
         request_id = self.history.next_id(req.deployment, req.module, req.function)
@@ -194,7 +198,7 @@ class CallService:
         published = None
         try:
             try:
-                value, output = await self._run(bound, args, files, message, span)
+                value, output = await self._run(bound, args, files, message, span, body)
             except ExecutionFailed as err:
                 error = err
                 step_result: Any = err.message
@@ -229,13 +233,14 @@ class CallService:
         files: dict[str, bytes],
         message: MessageInput | None = None,
         span: TraceContext | None = None,
+        body: bytes | None = None,
     ) -> tuple[Any, str | None]:
         for _ in range(SWAP_WAITS):
             runtime = bound.runtime
             runtime.active += 1  # a hot swap drops the old instance once this is back to 0
             try:
                 if runtime.gate is None:
-                    return await self._run_on(bound, args, files, message, span)
+                    return await self._run_on(bound, args, files, message, span, body)
             except _Swapped:
                 pass
             finally:
@@ -260,6 +265,7 @@ class CallService:
         files: dict[str, bytes],
         message: MessageInput | None,
         span: TraceContext | None = None,
+        body: bytes | None = None,
     ) -> tuple[Any, str | None]:
         runtime = bound.runtime
         lane = runtime.lane
@@ -269,6 +275,7 @@ class CallService:
             and not files
             and not bound.spec.returns_file
             and runtime.instance.inline_capable
+            and (body is None or not bound.spec.bytes_output or is_textual(bound.spec.bytes_output))
         )
         if inline and (not lane.idle or lane.waiting):
             await lane.wait_idle()  # then inline again, in order (SerialLane.wait_idle)
@@ -277,7 +284,11 @@ class CallService:
         if inline and lane.idle:
             started = time.perf_counter()
             instance, name = runtime.instance, bound.spec.name
-            if message is None:
+            if body is not None:
+                value = instance.try_inline(
+                    name, (), None, lambda raw: run_bytes(instance, raw, name, body)
+                )
+            elif message is None:
                 value = instance.try_inline(name, args)
             elif message.bytes_abi:
                 payload = message.payload
@@ -296,7 +307,7 @@ class CallService:
                 return value, None
             bound.fast_runs = 0
         self.lane_calls += 1
-        job = CallJob(bound, args, files, self.inline_threshold_s, message, span)
+        job = CallJob(bound, args, files, self.inline_threshold_s, message, span, body)
         result: tuple[Any, str | None] = await lane.submit(job)
         return result
 

@@ -51,6 +51,9 @@ class BoundFunction:
     """The installed epoch of its deployment (fencing)."""
     lease: Lease | None = None
     """The deployment's lease when this function is stateful, else None."""
+    takes_body: bool = False
+    """The raw request body is the payload: the description declares a bytes body
+    (``FunctionSpec.bytes_input``) and the export follows the bytes ABI."""
 
 
 @dataclass(slots=True)

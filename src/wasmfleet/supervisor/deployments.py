@@ -26,6 +26,7 @@ from wasmfleet.core.errors import (
 from wasmfleet.core.function_check import from_spec
 from wasmfleet.core.models import DeploymentSpec, ModuleSpec
 from wasmfleet.core.module_check import ModuleCheckFailed, check_deployed
+from wasmfleet.runtime.bytes_abi import takes_bytes
 from wasmfleet.runtime.engine import CompiledModule, WasmEngine
 from wasmfleet.runtime.host.functions import HostDevices
 from wasmfleet.runtime.host.registry import missing_imports
@@ -372,6 +373,8 @@ class DeploymentManager:
                 output_mount=outputs[0].name if outputs else None,
                 epoch=spec.epoch,
                 lease=dep.lease if (fn.module, fn.name) in spec.stateful else None,
+                takes_body=fn.bytes_input is not None
+                and takes_bytes(runtime.compiled.functions, fn.name),
             )
         return dep
 
