@@ -68,6 +68,11 @@ class Healer:
         self.reconciler = reconciler
         self.tasks = BackgroundTasks("healing")
         self.moved = 0
+        self._waiting: dict[str, list[str]] = {}
+        """Deployment id -> the reasons of the move waiting for its lock: a further request
+        meanwhile joins it (the waiting move reads every device's state when it starts)."""
+        self.coalesced = 0
+        """Move requests that joined one already waiting."""
 
     # -- events --------------------------------------------------------------------------
 
@@ -125,17 +130,37 @@ class Healer:
     # -- moving ----------------------------------------------------------------------
 
     async def move(self, deployment_id: str, why: str) -> None:
-        """Re-place the steps of one deployment that sit on devices that are not active."""
-        async with self.deployments.lock_for(deployment_id):
-            try:
-                await self._move(deployment_id, why)
-            except WasmfleetError as err:
-                log.warning(
-                    "could not move deployment %s: %s",
-                    deployment_id,
-                    err.message,
-                    extra={"deployment": deployment_id},
-                )
+        """Re-place the steps of one deployment that sit on devices that are not active.
+
+        Ten devices dying together are one move of each deployment they shared (two at
+        most: one under way, one waiting), not ten: a fleet-wide deployment's record holds a
+        document per device, and re-solving and rewriting it ten times in a row kept the
+        leader's event loop so busy that judging the rest of the fleet was held."""
+        waiting = self._waiting.get(deployment_id)
+        if waiting is not None:
+            if why not in waiting:
+                waiting.append(why)
+            self.coalesced += 1
+            return
+        reasons = self._waiting[deployment_id] = [why]
+        try:
+            async with self.deployments.lock_for(deployment_id):
+                del self._waiting[deployment_id]
+                await self._move_locked(deployment_id, _joined(reasons))
+        finally:  # cancelled while waiting: later requests must not join a move that is gone
+            if self._waiting.get(deployment_id) is reasons:
+                del self._waiting[deployment_id]
+
+    async def _move_locked(self, deployment_id: str, why: str) -> None:
+        try:
+            await self._move(deployment_id, why)
+        except WasmfleetError as err:
+            log.warning(
+                "could not move deployment %s: %s",
+                deployment_id,
+                err.message,
+                extra={"deployment": deployment_id},
+            )
 
     async def _move(self, deployment_id: str, why: str) -> None:
         record = await asyncio.to_thread(self.store.get_deployment, deployment_id)
@@ -325,3 +350,9 @@ class Healer:
     async def stop(self) -> None:
         """Cancel background work."""
         await self.tasks.stop()
+
+
+def _joined(reasons: list[str], shown: int = 3) -> str:
+    """Several reasons for one move in one sentence (the first few, then how many more)."""
+    text = "; ".join(reasons[:shown])
+    return text if len(reasons) <= shown else f"{text}; and {len(reasons) - shown} more"
