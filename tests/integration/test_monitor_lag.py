@@ -15,7 +15,7 @@ from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store import open_store
 
 
-def _scenario(tmp_path: Path, *, beats_after_lag: bool) -> tuple[str | None, int]:
+def _scenario(tmp_path: Path, *, beats_after_lag: bool) -> tuple[str | None, int, int]:
     store = open_store(f"sqlite:///{tmp_path / 'o.db'}")
     store.upsert_device(device("cam-1"))
     store.set_device_status("cam-1", "active", "registered")
@@ -48,7 +48,7 @@ def _scenario(tmp_path: Path, *, beats_after_lag: bool) -> tuple[str | None, int
         return monitor.status("cam-1")
 
     try:
-        return asyncio.run(scenario()), monitor.skipped_rounds
+        return asyncio.run(scenario()), monitor.skipped_rounds, monitor.holds
     finally:
         store.close()
 
@@ -56,11 +56,12 @@ def _scenario(tmp_path: Path, *, beats_after_lag: bool) -> tuple[str | None, int
 def test_a_device_that_heartbeats_after_the_loop_was_held_is_never_judged_dead(
     tmp_path: Path,
 ) -> None:
-    status, skipped = _scenario(tmp_path, beats_after_lag=True)
+    status, skipped, holds = _scenario(tmp_path, beats_after_lag=True)
     assert status == "active"
     assert skipped >= 2  # the late round and the calm after it
+    assert holds == 1  # one hold, counted (and logged) once
 
 
 def test_a_device_silent_after_the_calm_is_declared_dead(tmp_path: Path) -> None:
-    status, _ = _scenario(tmp_path, beats_after_lag=False)
+    status, _, _ = _scenario(tmp_path, beats_after_lag=False)
     assert status == "dead"

@@ -29,7 +29,8 @@ class _Monitor:
         self.beats: list[tuple[str, int | None, bool]] = []
         self.holds: list[float] = []
 
-    def hold(self, seconds: float, now: float | None = None) -> None:
+    def hold(self, seconds: float, now: float | None = None, *, why: str = "") -> None:
+        assert why  # every hold says why, for the log
         self.holds.append(seconds)
 
     async def heartbeat(self, beat: Heartbeat, *, remote: bool = False) -> bool:

@@ -395,7 +395,8 @@ class FanIn:
         self._rates[origin] = (start, count + 1, rate)
         if lag - floor > LAG_S and self.monitor is not None:  # late: nobody judged meanwhile
             self.late += 1
-            self.monitor.hold(CALM_S)
+            why = f"heartbeats relayed by {origin} arrived {lag - floor:.2f} s late"
+            self.monitor.hold(CALM_S, why=why)
         for item in items:
             try:
                 await self._item(item)

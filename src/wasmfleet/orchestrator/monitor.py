@@ -46,6 +46,8 @@ CALM_S = 1.0
 read first (a busy orchestrator must not declare its fleet dead; docs/scale-out.md)."""
 LOG_LAG_S = 0.5
 """Lags at least this long are logged (shorter ones are only counted in skipped_rounds)."""
+HOLD_LOG_S = 10.0
+"""Holds are logged at most this often (all are counted in ``holds``)."""
 HEALTH_WRITE_S = 5.0
 """Heartbeat usage is written to the store at most this often per device."""
 HEALTH_FLUSH_S = 1.0
@@ -102,6 +104,9 @@ class FleetMonitor:
         self.relayed = 0
         """Heartbeats other orchestrators received and relayed here (fanin.py)."""
         self.skipped_rounds = 0
+        self.holds = 0
+        """Times judging was held after a calm spell (``hold``)."""
+        self._hold_logged = -HOLD_LOG_S
         self.usage: UsageBook | None = None
         """Where heartbeats' CPU and memory usage go for GET /api/v1/devices/{key}/usage."""
         self.acting: Callable[[], contextvars.Context | None] | None = None
@@ -292,9 +297,9 @@ class FleetMonitor:
                         late,
                         CALM_S,
                     )
-                self.hold(CALM_S, now)
+                self.hold(CALM_S, now, why=f"the event loop was held for {late:.2f} s")
             if self.peers_quiet is not None and self.peers_quiet(now):
-                self.hold(CALM_S, now)
+                self.hold(CALM_S, now, why="an orchestrator that relays heartbeats went quiet")
             if now < self.held_until:
                 self.skipped_rounds += 1
                 continue
@@ -304,18 +309,26 @@ class FleetMonitor:
             except Exception:  # the monitor must survive anything
                 log.exception("monitor round failed")
 
-    def hold(self, seconds: float, now: float | None = None) -> None:
+    def hold(self, seconds: float, now: float | None = None, *, why: str = "") -> None:
         """Judge no device for ``seconds``: heartbeats are late on their way here (the loop
-        was held, or another orchestrator relays them late) — not evidence against devices."""
+        was held, or another orchestrator relays them late) — not evidence against devices.
+        A hold after a calm spell is logged (at most every ``HOLD_LOG_S``) with ``why``."""
         at = self.clock() if now is None else now
+        if at >= self.held_until:
+            self.holds += 1
+            if at - self._hold_logged >= HOLD_LOG_S:
+                self._hold_logged = at
+                log.info("judging no device for %.1f s: %s", seconds, why or "asked to")
         self.held_until = max(self.held_until, at + seconds)
 
     async def evaluate(self, now: float) -> None:
-        """One round: every device's phi against the thresholds."""
-        for live in list(self._live.values()):
-            transition = live.tick(now)
-            if transition is not None:
-                await self._apply(transition)
+        """One round: every device's phi against the thresholds. The transitions found are
+        written together: one device's write does not delay judging the next ones."""
+        found = [t for live in list(self._live.values()) if (t := live.tick(now)) is not None]
+        if len(found) == 1:
+            await self._apply(found[0])
+        elif found:
+            await asyncio.gather(*(self._apply(t) for t in found))
 
     # -- internals -----------------------------------------------------------------------
 

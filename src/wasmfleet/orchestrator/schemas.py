@@ -347,7 +347,15 @@ class Healing(BaseModel):
         description="Detector rounds skipped because the orchestrator's event loop was held "
         "(and those in the second after it)."
     )
+    holds: int = Field(
+        0,
+        description="Times judging was held after a calm spell: the loop was held, relayed "
+        "heartbeats arrived late, or a relaying orchestrator went quiet (logged with why).",
+    )
     steps_moved: int
+    moves_coalesced: int = Field(
+        0, description="Move requests that joined one already waiting for the same deployment."
+    )
     stale_copies_removed: int
 
 

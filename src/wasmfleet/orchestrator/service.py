@@ -303,7 +303,9 @@ class Orchestrator:
             "healing": {
                 "heartbeats": self.monitor.heartbeats,
                 "skipped_rounds": self.monitor.skipped_rounds,
+                "holds": self.monitor.holds,
                 "steps_moved": self.healer.moved,
+                "moves_coalesced": self.healer.coalesced,
                 "stale_copies_removed": self.reconciler.fenced,
             },
             "time": datetime.now().astimezone().isoformat(),
