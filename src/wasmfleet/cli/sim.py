@@ -11,6 +11,7 @@ import typer
 
 from wasmfleet.cli.log_options import LogFormatOpt, LogLevelOpt, setup_logging
 from wasmfleet.core.errors import WasmfleetError
+from wasmfleet.service.heap import settle_heap
 
 app = typer.Typer(help="Simulators for testing an orchestrator at scale on one machine.")
 
@@ -84,6 +85,7 @@ def devices(
 
     try:
         settings.check()
+        settle_heap()  # a thousand devices' loop must not pause for full collections
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(serve(settings, ready))
     except WasmfleetError as err:

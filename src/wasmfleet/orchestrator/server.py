@@ -11,6 +11,7 @@ import uvicorn
 from wasmfleet.orchestrator.app import create_app
 from wasmfleet.orchestrator.settings import OrchestratorSettings
 from wasmfleet.orchestrator.store.sqlite_lock import hold_sqlite_lock
+from wasmfleet.service.heap import settle_heap
 from wasmfleet.service.logs import configure_logging
 from wasmfleet.service.tls import uvicorn_ssl
 
@@ -45,6 +46,7 @@ def serve(settings: OrchestratorSettings, warning: str | None = None) -> None:
             hub.close()  # live event streams end now, so the graceful stop need not wait
             super().handle_exit(sig, frame)
 
+    settle_heap()  # the imports and the app, built: out of the collector's full scans
     try:
         Server(config).run()
     finally:

@@ -12,6 +12,7 @@ import logging
 
 import uvicorn
 
+from wasmfleet.service.heap import settle_heap
 from wasmfleet.service.http_clients import import_httpx
 from wasmfleet.service.logs import configure_logging
 from wasmfleet.service.tls import uvicorn_ssl
@@ -50,4 +51,6 @@ def serve(settings: SupervisorSettings, warning: str | None = None) -> None:
     configure_logging(settings.log_level, settings.log_format, settings.ship_log_level)
     if warning:
         logging.getLogger("wasmfleet.supervisor").warning(warning.removeprefix("warning: "))
-    uvicorn.Server(uvicorn_config(settings)).run()
+    config = uvicorn_config(settings)  # imports the app's modules
+    settle_heap()  # out of the collector's full scans (service/heap.py)
+    uvicorn.Server(config).run()
