@@ -226,3 +226,28 @@ def test_nothing_is_published_until_another_orchestrator_is_heard() -> None:
     now[0] += ALONE_S + 0.1  # the peer stopped saying hello
     fan.beat(Heartbeat({"name": "a", "seq": 3, "interval_s": 0.5}))
     assert len(fan._out) == 2
+
+
+def test_events_go_out_only_while_another_orchestrator_has_streams_open() -> None:
+    now = [100.0]
+    fan = FanIn("postgresql://unused", origin="me", clock=lambda: now[0])
+    fan._wake = asyncio.Event()
+    quiet = orjson.dumps({"o": "peer", "t": 1.0, "s": 0, "i": []}).decode()
+    asyncio.run(fan.received(quiet))  # a peer with no dashboard open
+    fan.event("device", {"name": "a"})
+    fan.beat(Heartbeat({"name": "a", "seq": 1, "interval_s": 0.5}))
+    assert len(fan._out) == 1  # the heartbeat only: its leader must see it
+    watching = orjson.dumps({"o": "peer", "t": 1.0, "s": 2, "i": []}).decode()
+    asyncio.run(fan.received(watching))
+    fan.event("device", {"name": "a"})
+    assert len(fan._out) == 2
+    hub = EventHub()
+    fan.events = hub
+    hub.watched = fan.announce
+
+    async def open_stream() -> None:
+        hub.subscribe(lambda kind, data: True)
+
+    asyncio.run(open_stream())  # the first stream here: say so at once, with the count
+    assert orjson.loads(fan._out[-1][1]) == ["p"]
+    assert '"s":1,' in pack("me", [fan._out[-1]], hub.subscribers)[0]

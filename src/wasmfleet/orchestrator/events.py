@@ -81,6 +81,9 @@ class EventHub:
         self._lock = threading.Lock()
         self.closed = False
         self.forward: Notify | None = None
+        self.watched: Callable[[], None] | None = None
+        """Told when the first stream opens (fanin.py: the other orchestrators start sending
+        their events here)."""
         """Also sends each event published here to the other orchestrators (fanin.py)."""
 
     @property
@@ -142,6 +145,8 @@ class EventHub:
             )
         sub = Subscriber(accept)
         self._subs.add(sub)
+        if len(self._subs) == 1 and self.watched is not None:
+            self.watched()
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:

@@ -23,7 +23,8 @@ state (``up``/``down``) and the last error are in ``stats()`` (/api/v1/status) a
 once per outage. With SQLite there is one orchestrator: the fan-in is ``off``.
 
 Wire format of one notification: ``{"o": origin, "t": unix time its oldest item was queued,
-"i": [item, ...]}`` with items ``["b", name, seq, interval_s, usage]`` and ``["e", kind, data]``.
+"s": live event streams open at the sender, "i": [item, ...]}`` with items ``["b", name, seq,
+interval_s, usage]``, ``["e", kind, data]`` and ``["p"]`` (hello).
 Each process holds two connections of its own (``application_name`` wasmfleet-fanin-publish and
 -listen): LISTEN needs a session, so not through a pooler in transaction mode.
 """
@@ -90,7 +91,7 @@ def conninfo_of(store: Store) -> str | None:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def pack(origin: str, items: list[tuple[float, bytes]]) -> list[str]:
+def pack(origin: str, items: list[tuple[float, bytes]], streams: int = 0) -> list[str]:
     """Group (queued at, encoded item) pairs into payloads of at most ``MAX_PAYLOAD`` bytes.
 
     A payload's ``t`` is when its oldest item was queued, so the receiver's latency figure
@@ -99,10 +100,11 @@ def pack(origin: str, items: list[tuple[float, bytes]]) -> list[str]:
     payloads: list[str] = []
     chunk: list[bytes] = []
     first = 0.0
-    budget = MAX_PAYLOAD - len(origin_json) - 40  # {"o":..,"t":<float>,"i":[..]}
+    tail = b',"s":' + str(max(0, streams)).encode() + b',"i":['
+    budget = MAX_PAYLOAD - len(origin_json) - len(tail) - 40  # {"o":..,"t":<float>,..}
 
     def flush() -> None:
-        head = b'{"o":' + origin_json + b',"t":' + orjson.dumps(first) + b',"i":['
+        head = b'{"o":' + origin_json + b',"t":' + orjson.dumps(first) + tail
         payloads.append((head + b",".join(chunk) + b"]}").decode())
 
     size = 0
@@ -165,6 +167,8 @@ class FanIn:
         self._seq: dict[str, tuple[int, float]] = {}
         self._latency: deque[float] = deque(maxlen=4096)
         self._peer_at = -ALONE_S
+        self._streams: dict[str, tuple[int, float]] = {}
+        """Per other orchestrator: its live event streams when last heard, and when."""
         """When another orchestrator was last heard (monotonic; any notification of theirs)."""
         self._heard: dict[str, float] = {}
         """When each other orchestrator's last notification arrived (monotonic)."""
@@ -211,13 +215,26 @@ class FanIn:
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         """A live event published here (called on the event loop): send it to the others."""
-        if not self.enabled or not self.has_peers():
+        if not self.enabled or not self.peers_watch():
             return
         item = event_item(kind, data)
         if item is None:
             self.dropped += 1
             return
         self._queue(item)
+
+    def announce(self) -> None:
+        """Say hello now, with this process' count of live event streams (one just opened):
+        the others send their events from then on."""
+        if self.enabled:
+            self._queue(orjson.dumps(["p"]))
+
+    def peers_watch(self) -> bool:
+        """Whether another orchestrator had live event streams open (a dashboard, ``wasmfleet
+        watch``) when it last spoke (``"s"`` of its notifications): only then are events
+        published. Every notification carries the count; a stream that opens is told at once."""
+        now = self.clock()
+        return any(n > 0 and now - at < ALONE_S for n, at in self._streams.values())
 
     def has_peers(self) -> bool:
         """Whether another orchestrator was heard within ``ALONE_S`` (it says hello every
@@ -241,6 +258,7 @@ class FanIn:
             return
         self._wake = asyncio.Event()
         events.forward = self.event
+        events.watched = self.announce
         self._tasks.append(asyncio.create_task(self._keep(self._publish, "publish")))
         self._tasks.append(asyncio.create_task(self._keep(self._listen, "listen")))
 
@@ -248,6 +266,7 @@ class FanIn:
         """End both tasks and close their connections."""
         if self.events is not None and self.events.forward == self.event:
             self.events.forward = None
+            self.events.watched = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -344,7 +363,8 @@ class FanIn:
 
     async def _send(self, conn: Any, items: list[tuple[float, bytes]]) -> None:
         """Notify ``items`` in as few payloads and round trips as they fit."""
-        payloads = pack(self.origin, items)
+        streams = self.events.subscribers if self.events is not None else 0
+        payloads = pack(self.origin, items, streams)
         sent = 0
         try:
             for start in range(0, len(payloads), BATCH_PAYLOADS):
@@ -375,12 +395,14 @@ class FanIn:
         try:
             doc = orjson.loads(payload)
             origin, sent_at, items = doc["o"], float(doc["t"]), doc["i"]
+            streams = int(doc.get("s", 1))  # (from a version before the count: assume some)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.warning("ignored a malformed fan-in notification (%d bytes)", len(payload))
             return
         if origin == self.origin or not isinstance(items, list):
             return
         self._peer_at = self.clock()
+        self._streams[origin] = (streams, self._peer_at)
         lag = max(0.0, time.time() - sent_at)
         self._latency.append(lag)
         # Lateness is judged against the least lag seen from that peer, creeping up 1 ms per
