@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from wasmfleet.orchestrator.healing import Healer
+from wasmfleet.orchestrator.healing import SETTLE_S, Healer
 
 
 class _Deployments:
@@ -63,3 +63,27 @@ def test_a_move_cancelled_while_waiting_does_not_swallow_later_ones() -> None:
 
     asyncio.run(scenario())
     assert calls == [("d", "a"), ("d", "c")]
+
+
+def test_devices_registering_together_cause_one_retry() -> None:
+    retries: list[str] = []
+
+    async def scenario() -> None:
+        healer = _healer([], 0.0)
+
+        async def retry(why: str) -> None:
+            retries.append(why)
+
+        healer.retry = retry  # type: ignore[method-assign]
+        for i in range(100):
+            healer.fleet_changed(f"sim-{i} registered")
+        await asyncio.sleep(SETTLE_S + 0.2)
+        healer.fleet_changed("late registered")  # after the settle: a retry of its own
+        await asyncio.sleep(SETTLE_S + 0.2)
+        await healer.tasks.stop()
+
+    asyncio.run(scenario())
+    assert retries == [
+        "sim-0 registered; sim-1 registered; sim-2 registered; and 97 more",
+        "late registered",
+    ]

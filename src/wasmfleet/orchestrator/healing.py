@@ -52,6 +52,11 @@ from wasmfleet.orchestrator.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 
+SETTLE_S = 0.5
+"""Devices that register within this time of each other cause one retry of degraded
+deployments."""
+
+
 class Healer:
     """Moves work off dead devices; asks the reconciler to clean up after devices that return."""
 
@@ -73,6 +78,9 @@ class Healer:
         meanwhile joins it (the waiting move reads every device's state when it starts)."""
         self.coalesced = 0
         """Move requests that joined one already waiting."""
+        self._joined: list[str] = []
+        """Why the fleet changed since the last retry was scheduled (``fleet_changed``)."""
+        self._settling = False
 
     # -- events --------------------------------------------------------------------------
 
@@ -85,8 +93,20 @@ class Healer:
             self.tasks.spawn(self.retry(f"{transition.device} is back"))
 
     def fleet_changed(self, why: str) -> None:
-        """A device registered: degraded deployments may fit now."""
-        self.tasks.spawn(self.retry(why))
+        """A device registered: degraded deployments may fit now. Devices that join within
+        ``SETTLE_S`` of each other are one retry (a thousand registering after a power cut
+        asked for a thousand retries, each reading every deployment and device)."""
+        if why not in self._joined:
+            self._joined.append(why)
+        if self._settling:
+            return
+        self._settling = True
+        self.tasks.spawn(self._retry_settled())
+
+    async def _retry_settled(self) -> None:
+        await asyncio.sleep(SETTLE_S)
+        whys, self._joined, self._settling = self._joined, [], False
+        await self.retry(_joined(whys))
 
     async def device_dead(self, device: str, reason: str) -> None:
         """Move every healable deployment with a step on ``device``."""
