@@ -157,6 +157,8 @@ def run(
                 typer.echo(str(result.output_file))
             elif result.output_bytes is not None:
                 sys.stdout.buffer.write(result.output_bytes)
+                if sys.stdout.isatty() and not result.output_bytes.endswith(b"\n"):
+                    sys.stdout.buffer.write(b"\n")  # a prompt after it, not on its line
                 sys.stdout.flush()
             elif result.result is not None:
                 typer.echo(result.result)

@@ -243,6 +243,14 @@ class ExecutionFailed(WasmfleetError):
     code: str = ErrorCode.EXECUTION_FAILED
 
 
+class InputRejected(ExecutionFailed):
+    """A bytes-ABI function refused its input (a negative result): the caller's to fix, so a
+    4xx over HTTP; a triggering message goes to the dead-letter topic."""
+
+    status = 422
+    code: str = ErrorCode.REJECTED
+
+
 class WasmTrap(ExecutionFailed):
     """The guest trapped."""
 

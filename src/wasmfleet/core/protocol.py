@@ -69,6 +69,7 @@ class ErrorCode(StrEnum):
     MISSING_IMPORTS = "missing_imports"
     UNPLACEABLE = "unplaceable"
     EXECUTION_FAILED = "execution_failed"
+    REJECTED = "rejected"
     TRAP = "trap"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"

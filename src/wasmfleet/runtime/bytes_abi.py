@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wasmfleet.core.errors import ExecutionFailed
+from wasmfleet.core.errors import ExecutionFailed, InputRejected
 from wasmfleet.runtime.engine import FuncSignature
 from wasmfleet.runtime.host.guest import GuestMessage
 from wasmfleet.runtime.instance import RawCall, WasmInstance
@@ -64,9 +64,8 @@ def run_bytes(instance: WasmInstance, call: RawCall, name: str, payload: bytes) 
 def unpack_output(instance: WasmInstance, name: str, packed: int) -> bytes | None:
     """The output buffer a packed i64 names (None for no output)."""
     if packed < 0:
-        raise ExecutionFailed(
-            f"{instance.guest.module}.{name} rejected its input (error code {packed}).",
-            code="rejected",
+        raise InputRejected(
+            f"{instance.guest.module}.{name} rejected its input (error code {packed})."
         )
     ptr, length = packed >> 32, packed & 0xFFFFFFFF
     if length == 0:
