@@ -5,7 +5,7 @@ deployment is dropped, a failed flush keeps the group, and closing the store wri
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -45,6 +45,24 @@ def test_grouped_executions(orchestrator_store: Store, database_url: str) -> Non
     assert store.list_executions(limit=1)[0].id == later.id  # a read flushes first
     store.queue_execution(again := run(dep.id, 11))
     assert store.get_execution(again.id) == again
+    # Every kind of value a run holds comes back as it went in (PostgreSQL writes by COPY).
+    odd = ExecutionRecord(
+        dep.id,
+        started_at=datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))),
+        finished_at=T0,
+        success=True,
+        result=None,
+        request={"args": {"n": 7, "x": 1.5, "s": "é \\ \t \n"}, "duration_ms": 0.25},
+        steps=[{"device": "a", "result": 13, "nested": [None, True, {"k": "v"}]}],
+        error="tab\there",
+        trace_id="0" * 32,
+    )
+    store.queue_execution(odd)
+    back = store.get_execution(odd.id)
+    assert back is not None and back.result is None and back.started_at == T0
+    assert (back.request, back.steps, back.error) == (odd.request, odd.steps, odd.error)
+    store.queue_execution(numeric := ExecutionRecord(dep.id, started_at=T0, result=13))
+    assert store.get_execution(numeric.id).result == 13  # type: ignore[union-attr]
 
     # A run queued for a deployment deleted before the flush is dropped, alone.
     store.queue_execution(run(gone.id, 12))
@@ -53,7 +71,7 @@ def test_grouped_executions(orchestrator_store: Store, database_url: str) -> Non
         conn.execute(executions.delete().where(executions.c.deployment_id == gone.id))
         conn.execute(deployments.delete().where(deployments.c.id == gone.id))
     assert store.flush_executions() == 1
-    assert store.get_execution(kept.id) == kept and rows(store) == 8
+    assert store.get_execution(kept.id) == kept and rows(store) == 10
     store.queue_execution(run(dep.id, 14))
     assert store.delete_deployment(dep.id)  # its queued runs go with it
     assert store.queued_executions == 0 and rows(store) == 0

@@ -88,9 +88,13 @@ def driver_url(url: str) -> URL:
     )
 
 
-def _dumps(value: Any) -> str:
-    # orjson writes NaN/Infinity as null (PostgreSQL's json rejects them) and datetimes as ISO.
+def json_text(value: Any) -> str:
+    """A JSON column's text, as the engine writes it: orjson writes NaN/Infinity as null
+    (PostgreSQL's json rejects them) and datetimes as ISO."""
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_dumps = json_text
 
 
 def _loads(value: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wasmfleet.core.errors import NotFound
 from wasmfleet.orchestrator.store.base import StoreBase, utcnow
+from wasmfleet.orchestrator.store.engine import json_text
 from wasmfleet.orchestrator.store.records import ExecutionRecord, new_id
 from wasmfleet.orchestrator.store.schema import executions
 
@@ -65,6 +67,53 @@ def _row(execution: ExecutionRecord) -> dict[str, Any]:
         "error": execution.error,
         "trace_id": execution.trace_id,
     }
+
+
+_COPY = (
+    "COPY executions (id, deployment_id, started_at, finished_at, success, request, result,"
+    " result_url, steps, error, trace_id) FROM STDIN"
+)
+
+
+def _copy_rows(conn: Connection, group: list[dict[str, Any]]) -> None:
+    """Write a group with PostgreSQL's COPY, in the caller's transaction: at ~2,000
+    executions a second, the INSERT's per-row parameter processing in SQLAlchemy took a
+    sixth of the orchestrator's samples, in a thread that competes for the GIL."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+        for row in group:
+            result = row["result"]
+            copy.write_row(
+                (
+                    row["id"],
+                    row["deployment_id"],
+                    _utc(row["started_at"]),
+                    _utc(row["finished_at"]),
+                    row["success"],
+                    json_text(row["request"]),
+                    None if result is None else json_text(result),  # SQL NULL, as none_as_null
+                    row["result_url"],
+                    json_text(row["steps"]),
+                    row["error"],
+                    row["trace_id"],
+                )
+            )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """As ``UTCDateTime`` binds it on PostgreSQL (naive values count as UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _refused_a_row(err: BaseException) -> bool:
+    """An integrity violation (SQLSTATE class 23: a deployment deleted meanwhile), whether
+    SQLAlchemy wrapped it (INSERT) or psycopg raised it itself (COPY)."""
+    if isinstance(err, IntegrityError):
+        return True
+    return str(getattr(err, "sqlstate", "") or "").startswith("23")
 
 
 class ExecutionQueries(StoreBase):
@@ -115,11 +164,14 @@ class ExecutionQueries(StoreBase):
                 return 0
             try:
                 with self._write() as conn:
-                    conn.execute(insert(executions), group)
+                    if conn.dialect.name == "postgresql":
+                        _copy_rows(conn, group)
+                    else:
+                        conn.execute(insert(executions), group)
                 return len(group)
-            except IntegrityError:
-                return self._write_one_by_one(group)
-            except BaseException:
+            except BaseException as err:
+                if _refused_a_row(err):  # a deployment deleted meanwhile: the rest are kept
+                    return self._write_one_by_one(group)
                 with self._queue_lock:
                     self._queued[:0] = group
                 raise
