@@ -167,9 +167,9 @@ class FanIn:
         self._seq: dict[str, tuple[int, float]] = {}
         self._latency: deque[float] = deque(maxlen=4096)
         self._peer_at = -ALONE_S
+        """When another orchestrator was last heard (monotonic; any notification of theirs)."""
         self._streams: dict[str, tuple[int, float]] = {}
         """Per other orchestrator: its live event streams when last heard, and when."""
-        """When another orchestrator was last heard (monotonic; any notification of theirs)."""
         self._heard: dict[str, float] = {}
         """When each other orchestrator's last notification arrived (monotonic)."""
         self._rates: dict[str, tuple[float, int, float]] = {}
@@ -234,7 +234,12 @@ class FanIn:
         watch``) when it last spoke (``"s"`` of its notifications): only then are events
         published. Every notification carries the count; a stream that opens is told at once."""
         now = self.clock()
-        return any(n > 0 and now - at < ALONE_S for n, at in self._streams.values())
+        for origin, (count, at) in list(self._streams.items()):
+            if now - at >= ALONE_S:
+                del self._streams[origin]  # gone (a restarted orchestrator has a new origin)
+            elif count > 0:
+                return True
+        return False
 
     def has_peers(self) -> bool:
         """Whether another orchestrator was heard within ``ALONE_S`` (it says hello every
