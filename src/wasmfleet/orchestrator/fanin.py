@@ -22,9 +22,7 @@ Nothing waits for the channel: the queue is bounded (the oldest items go first, 
 state (``up``/``down``) and the last error are in ``stats()`` (/api/v1/status) and logged
 once per outage. With SQLite there is one orchestrator: the fan-in is ``off``.
 
-Wire format of one notification: ``{"o": origin, "t": unix time its oldest item was queued,
-"s": live event streams open at the sender, "i": [item, ...]}`` with items ``["b", name, seq,
-interval_s, usage]``, ``["e", kind, data]`` and ``["p"]`` (hello).
+The wire format is in ``fanin_wire``.
 Each process holds two connections of its own (``application_name`` wasmfleet-fanin-publish and
 -listen): LISTEN needs a session, so not through a pooler in transaction mode.
 """
@@ -44,6 +42,8 @@ import orjson
 
 from wasmfleet.core.device_wire import Heartbeat
 from wasmfleet.core.errors import InvalidDocument
+from wasmfleet.orchestrator.fanin_peers import ALONE_S, GONE_S, PeerBook
+from wasmfleet.orchestrator.fanin_wire import CHANNEL, MAX_PAYLOAD, event_item, pack
 from wasmfleet.orchestrator.monitor import CALM_S, LAG_S
 from wasmfleet.service.backoff import Backoff
 
@@ -54,9 +54,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "wasmfleet_fanin"
-MAX_PAYLOAD = 7900
-"""Bytes per notification (PostgreSQL refuses payloads of 8000 bytes or more)."""
+__all__ = [
+    "ALONE_S",
+    "CHANNEL",
+    "GONE_S",
+    "MAX_PAYLOAD",
+    "FanIn",
+    "conninfo_of",
+    "event_item",
+    "pack",
+]
+
 QUEUE_MAX = 20_000
 """Items waiting to be published at most; beyond, the oldest are dropped."""
 BATCH_PAYLOADS = 64
@@ -70,16 +78,8 @@ PROBE_S = 5.0
 """The listening connection is checked with a query when nothing arrived for this long."""
 CONNECT_TIMEOUT_S = 5
 SEQ_BOOK_MAX = 100_000
-STREAMING_PER_S = 20.0
-"""A peer sending at least this many notifications a second streams: its silence is news."""
 HELLO_S = 1.0
 """Each orchestrator says it is there this often (a notification with no items), busy or not."""
-ALONE_S = 3.0
-"""With no other orchestrator heard for this long, heartbeats and events are not published:
-nobody would read them (one orchestrator on PostgreSQL pays nothing for the channel)."""
-GONE_S = 3.0
-"""A peer silent this long is gone (its devices report elsewhere); its silence stops holding
-judgement here."""
 USAGE_KEYS = ("cpu", "memory", "memory_used_mb", "memory_total_mb", "cpuUsage", "memoryUsage")
 
 
@@ -89,50 +89,6 @@ def conninfo_of(store: Store) -> str | None:
     if url.get_backend_name() != "postgresql":
         return None
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def pack(origin: str, items: list[tuple[float, bytes]], streams: int = 0) -> list[str]:
-    """Group (queued at, encoded item) pairs into payloads of at most ``MAX_PAYLOAD`` bytes.
-
-    A payload's ``t`` is when its oldest item was queued, so the receiver's latency figure
-    includes the time spent waiting here."""
-    origin_json = orjson.dumps(origin)
-    payloads: list[str] = []
-    chunk: list[bytes] = []
-    first = 0.0
-    tail = b',"s":' + str(max(0, streams)).encode() + b',"i":['
-    budget = MAX_PAYLOAD - len(origin_json) - len(tail) - 40  # {"o":..,"t":<float>,..}
-
-    def flush() -> None:
-        head = b'{"o":' + origin_json + b',"t":' + orjson.dumps(first) + tail
-        payloads.append((head + b",".join(chunk) + b"]}").decode())
-
-    size = 0
-    for queued_at, item in items:
-        if len(item) > budget:
-            continue  # callers shrink items first; this one still does not fit
-        if chunk and size + len(item) + 1 > budget:
-            flush()
-            chunk, size = [], 0
-        if not chunk:
-            first = queued_at
-        chunk.append(item)
-        size += len(item) + 1
-    if chunk:
-        flush()
-    return payloads
-
-
-def event_item(kind: str, data: dict[str, Any]) -> bytes | None:
-    """An event as a channel item; a large one keeps its scalar fields (None: still too large)."""
-    item = orjson.dumps(["e", kind, data], default=str)
-    if len(item) <= MAX_PAYLOAD - 100:
-        return item
-    small = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None}
-    small = {k: v for k, v in small.items() if not isinstance(v, str) or len(v) <= 200}
-    small["truncated"] = True
-    item = orjson.dumps(["e", kind, small], default=str)
-    return item if len(item) <= MAX_PAYLOAD - 100 else None
 
 
 class FanIn:
@@ -166,16 +122,8 @@ class FanIn:
         self._wake: asyncio.Event | None = None
         self._seq: dict[str, tuple[int, float]] = {}
         self._latency: deque[float] = deque(maxlen=4096)
-        self._peer_at = -ALONE_S
-        """When another orchestrator was last heard (monotonic; any notification of theirs)."""
-        self._streams: dict[str, tuple[int, float]] = {}
-        """Per other orchestrator: its live event streams when last heard, and when."""
-        self._heard: dict[str, float] = {}
-        """When each other orchestrator's last notification arrived (monotonic)."""
-        self._rates: dict[str, tuple[float, int, float]] = {}
-        """Per other orchestrator: (window start, notifications in it, last window's rate)."""
-        self._floor: dict[str, float] = {}
-        """Per other orchestrator: the least relay lag seen lately (its clock's offset)."""
+        self.peers = PeerBook()
+        """What this process knows of the other orchestrators on the channel."""
         self.late = 0
         """Notifications that arrived late enough to hold judgement here."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -230,21 +178,13 @@ class FanIn:
             self._queue(orjson.dumps(["p"]))
 
     def peers_watch(self) -> bool:
-        """Whether another orchestrator had live event streams open (a dashboard, ``wasmfleet
-        watch``) when it last spoke (``"s"`` of its notifications): only then are events
-        published. Every notification carries the count; a stream that opens is told at once."""
-        now = self.clock()
-        for origin, (count, at) in list(self._streams.items()):
-            if now - at >= ALONE_S:
-                del self._streams[origin]  # gone (a restarted orchestrator has a new origin)
-            elif count > 0:
-                return True
-        return False
+        """Whether another orchestrator has live event streams open: only then are events
+        published (``PeerBook.watching``)."""
+        return self.peers.watching(self.clock())
 
     def has_peers(self) -> bool:
-        """Whether another orchestrator was heard within ``ALONE_S`` (it says hello every
-        ``HELLO_S``): only then is anything published."""
-        return self.clock() - self._peer_at < ALONE_S
+        """Whether another orchestrator was heard lately: only then are heartbeats published."""
+        return self.peers.present(self.clock())
 
     def _queue(self, item: bytes) -> None:
         if len(self._out) >= QUEUE_MAX:
@@ -406,23 +346,12 @@ class FanIn:
             return
         if origin == self.origin or not isinstance(items, list):
             return
-        self._peer_at = self.clock()
-        self._streams[origin] = (streams, self._peer_at)
         lag = max(0.0, time.time() - sent_at)
         self._latency.append(lag)
-        # Lateness is judged against the least lag seen from that peer, creeping up 1 ms per
-        # notification: a constant clock difference between machines cancels out.
-        floor = min(self._floor.get(origin, lag), lag)
-        self._floor[origin] = floor + 0.001
-        now = self.clock()
-        self._heard[origin] = now
-        start, count, rate = self._rates.get(origin, (now, 0, 0.0))
-        if now - start >= 1.0:  # notifications per second from it, over the last second
-            start, count, rate = now, 0, count / (now - start)
-        self._rates[origin] = (start, count + 1, rate)
-        if lag - floor > LAG_S and self.monitor is not None:  # late: nobody judged meanwhile
+        lateness = self.peers.heard(origin, streams, lag, self.clock())
+        if lateness > LAG_S and self.monitor is not None:  # late: nobody judged meanwhile
             self.late += 1
-            why = f"heartbeats relayed by {origin} arrived {lag - floor:.2f} s late"
+            why = f"heartbeats relayed by {origin} arrived {lateness:.2f} s late"
             self.monitor.hold(CALM_S, why=why)
         for item in items:
             try:
@@ -452,21 +381,8 @@ class FanIn:
                 await self.monitor.heartbeat(beat, remote=True)
 
     def peers_quiet(self, now: float) -> bool:
-        """True when an orchestrator that sent notifications within the last ``GONE_S`` has
-        sent none for ``LAG_S``: it stalled (its devices' heartbeats wait unread there) or
-        died (its devices move to another within a few heartbeats). Either way their
-        silence here says nothing about them yet. Only a peer that streams (``STREAMING_PER_S``
-        notifications a second, hundreds of devices) counts: one with few devices is quiet
-        between its heartbeats anyway."""
-        for origin, at in list(self._heard.items()):
-            quiet = now - at
-            if quiet > GONE_S:
-                del self._heard[origin]
-                self._rates.pop(origin, None)
-                self._floor.pop(origin, None)
-            elif quiet > LAG_S and self._rates.get(origin, (0, 0, 0.0))[2] >= STREAMING_PER_S:
-                return True
-        return False
+        """Whether a streaming orchestrator went quiet just now (``PeerBook.quiet``)."""
+        return self.peers.quiet(now)
 
     def _note(self, beat: Heartbeat, now: float, *, direct: bool = False) -> bool:
         """Remember a device's newest seq; False for an older one arriving late from elsewhere."""
