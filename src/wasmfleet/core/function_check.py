@@ -24,7 +24,12 @@ from typing import Any, Literal
 
 from wasmfleet.core.errors import InvalidDocument
 from wasmfleet.core.models import FunctionSpec, Mount
-from wasmfleet.core.openapi import as_object, operation_mounts, operation_response
+from wasmfleet.core.openapi import (
+    as_object,
+    operation_bytes,
+    operation_mounts,
+    operation_response,
+)
 from wasmfleet.core.wasm_interface import FuncSignature
 
 Level = Literal["error", "warning"]
@@ -32,7 +37,6 @@ ALLOC = FuncSignature(("i32",), ("i32",))
 BYTES_PARAMS = ("i32", "i32")
 _INTS = ("i32", "i64")
 _FLOATS = ("f32", "f64")
-_MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,20 +125,13 @@ def from_spec(fn: FunctionSpec) -> DescribedFunction:
 
 
 def _bytes_media(op: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(input, output) media types of a bytes function; (None, None) for others."""
-    declared = op.get("x-bytes")
-    if isinstance(declared, dict):
-        given = declared.get("input")
-        output = declared.get("output")
-        return (
-            str(given) if given else "application/octet-stream",
-            str(output) if output else None,
-        )
-    content = as_object(as_object(op.get("requestBody")).get("content"))
-    raw = [str(m) for m in content if str(m) != _MULTIPART]
-    if len(raw) == 1 and len(content) == 1:
-        return raw[0], None
-    return None, None
+    """(input, output) media types of a bytes function, read as the supervisor reads them
+    (``core.openapi.operation_bytes``); (None, None) for others and for a malformed
+    ``x-bytes``, which the description reader refuses itself."""
+    try:
+        return operation_bytes(op, "the operation")
+    except InvalidDocument:
+        return None, None
 
 
 def check_function(fn: DescribedFunction, functions: Mapping[str, FuncSignature]) -> list[Finding]:

@@ -3,7 +3,7 @@
 Devices are indexed in name order. Static filters (requested device, active, dialect,
 interfaces, labels) become boolean masks cached per requirement, per label and per distinct
 combination, so a pipeline whose steps repeat a shape pays for the mask once. The devices
-already serving a module function (``serving``) are a mask per (module, function). Free
+still free to serve a module function (``idle``) are a mask per (module, function). Free
 capacity lives in arrays; the per-core check uses ``sorted_free``, the free millicores of
 every device's cores sorted descending and stored *transposed* (row ``r`` = every device's
 ``r``-th freest core, padded with -1), so ROHE's check ``ask[r] <= free[r]`` is one
