@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -192,3 +193,23 @@ def test_wasmfleet_broker_on_a_taken_port_exits_2_with_a_sentence() -> None:
     assert run.returncode == 2, run.stdout + run.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_task_failing_in_the_broker_loop_is_a_log_line_not_a_console_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_file = tmp_path / "broker.log"
+    broker = BrokerThread(free_port(), log_path=log_file).start()
+
+    async def fails() -> None:
+        raise ConnectionResetError("a client went away while the broker stopped")
+
+    loop = broker._loop
+    assert loop is not None
+    # As amqtt's client handlers: a task of the broker's loop that fails, never awaited.
+    loop.call_soon_threadsafe(lambda: loop.create_task(fails(), name="client-handler"))
+    broker.stop()
+    gc.collect()  # where asyncio used to print "Task exception was never retrieved"
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert "broker task client-handler ended: ConnectionResetError" in log_file.read_text()

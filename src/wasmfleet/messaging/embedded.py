@@ -204,6 +204,7 @@ class BrokerThread:
         loop = self._loop
         assert loop is not None
         asyncio.set_event_loop(loop)
+        loop.set_task_factory(_retrieving_task)
         try:
             loop.run_until_complete(self.broker.start())
         except BaseException as err:  # handed to start()
@@ -237,6 +238,24 @@ class BrokerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _retrieving_task(
+    loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+) -> asyncio.Task[Any]:
+    """A task of the broker's loop whose failure becomes a line of the broker's log when it
+    ends. amqtt leaves the exceptions of client handlers that fail while it stops
+    unretrieved; asyncio then printed "Task exception was never retrieved" with a traceback
+    on the console of ``wasmfleet up`` whenever the task object was freed, after the
+    broker's log file was closed."""
+    task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+    task.add_done_callback(_log_failure)
+    return task
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and (err := task.exception()) is not None:
+        log.info("broker task %s ended: %s: %s", task.get_name(), type(err).__name__, err)
 
 
 def _cancel_rest(loop: asyncio.AbstractEventLoop) -> None:
